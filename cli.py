@@ -1,0 +1,6 @@
+"""`python cli.py ...` is `judgekit ...`."""
+
+from judgekit.cli import main
+
+if __name__ == "__main__":
+    main()

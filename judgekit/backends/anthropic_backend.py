@@ -1,0 +1,77 @@
+"""`anthropic:MODEL`: structured output through a forced tool call whose input schema is the verdict schema."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import anthropic
+
+from judgekit.backends.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
+from judgekit.errors import InputError
+from judgekit.secrets import redact, register_secret
+
+TOOL_NAME = "record_verdicts"
+
+
+class AnthropicBackend:
+    def __init__(
+        self, model: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        if not key:
+            raise InputError("ANTHROPIC_API_KEY is not set", field="--judge")
+        register_secret(key)
+        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": "anthropic", "model": self.model, "base_url": self.base_url or "https://api.anthropic.com"}
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
+        turns = [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"]
+        tool = {
+            "name": TOOL_NAME,
+            "description": "Record one verdict per criterion, reasoning first.",
+            "input_schema": request.schema,
+        }
+        try:
+            resp = await self._client.messages.create(
+                model=self.model,
+                system=system,
+                messages=turns,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                tools=[tool],
+                tool_choice={"type": "tool", "name": TOOL_NAME},
+            )
+        except anthropic.APIStatusError as exc:
+            status = exc.status_code
+            text = redact(f"HTTP {status}: {str(exc.message)[:300]}")
+            if status in (408, 409, 429) or status >= 500:
+                raise TransientError(text, parse_retry_after(exc.response.headers.get("retry-after"))) from None
+            raise FatalError(text) from None
+        except anthropic.APITimeoutError:
+            raise TransientError("timed out") from None
+        except anthropic.APIConnectionError as exc:
+            raise TransientError(redact(f"connection error: {exc}")) from None
+        payload: dict[str, Any] | None = None
+        texts: list[str] = []
+        for block in resp.content:
+            if getattr(block, "type", None) == "tool_use" and block.name == TOOL_NAME:
+                payload = dict(block.input) if isinstance(block.input, dict) else None
+            elif getattr(block, "type", None) == "text":
+                texts.append(block.text)
+        text = json.dumps(payload) if payload is not None else "\n".join(texts)
+        return Completion(
+            text=text,
+            payload=payload,
+            prompt_tokens=int(resp.usage.input_tokens or 0),
+            completion_tokens=int(resp.usage.output_tokens or 0),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()

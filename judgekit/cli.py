@@ -1,0 +1,169 @@
+"""The `judgekit` command line (typer). Exit codes: 0 done, 1 the run failed, 2 bad input or usage."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from judgekit.errors import InputError
+from judgekit.judge import Judge
+from judgekit.rows import InputRow, read_jsonl
+from judgekit.rubric import Rubric, load_rubric
+from judgekit.runfile import RunSummary, run_file
+from judgekit.secrets import redact
+
+app = typer.Typer(
+    help="judgekit: turn rubrics into rewards.", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rubric_app = typer.Typer(help="Check and show rubric files.", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+
+err = Console(stderr=True)
+
+
+def _field_map(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, key = pair.partition("=")
+        if not sep or not name or not key:
+            raise InputError(f"--field takes NAME=KEY (e.g. prompt=question), got {pair!r}", field="--field")
+        mapping[name.strip()] = key.strip()
+    return mapping
+
+
+def _per_call(value: str) -> str | int:
+    if value in ("one", "all"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise InputError("--criteria-per-call takes one, all or a positive number", field="--criteria-per-call")
+
+
+def _default_output(input_path: Path, suffix: str) -> str:
+    name = input_path.name[: -len(".jsonl")] if input_path.name.endswith(".jsonl") else input_path.stem
+    return str(input_path.with_name(f"{name}.{suffix}.jsonl"))
+
+
+def _require_rubrics(rows: list[InputRow], rubric: Rubric | None, file: str) -> None:
+    if rubric is not None:
+        return
+    for row in rows:
+        if row.rubric is None:
+            raise InputError("the row has no rubric and no --rubric was given", file=file, line=row.line, field="rubric")
+
+
+def _print_summary(summary: RunSummary, output: str) -> None:
+    s = summary.stats
+    err.print(
+        f"[bold]done[/bold]: {summary.rows} rows ({summary.judged} judged, {summary.resumed} resumed) "
+        f"in {summary.seconds:.1f}s -> {output}\n"
+        f"  unscored criteria: {summary.unscored_criteria}; rows without a reward: {summary.rows_without_reward}\n"
+        f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed {s['failed_calls']}); "
+        f"cache hits: {s['cache_hits']}\n"
+        f"  tokens: {s['prompt_tokens']} prompt + {s['completion_tokens']} completion",
+        highlight=False,
+    )
+
+
+def _judge_failed_entirely(judge: Judge) -> bool:
+    st = judge.stats
+    return st.failed_calls > 0 and st.succeeded_calls == 0 and st.cache_hits == 0
+
+
+JudgeOpt = typer.Option("local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL")
+BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)")
+
+
+@app.command()
+def score(
+    input: Path = typer.Argument(..., help="JSONL rows with prompt and response"),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
+    judge: str = JudgeOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.scored.jsonl]"),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="judge calls in flight"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
+    explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion"),
+    criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
+    timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
+    max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
+    max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
+    temperature: float = typer.Option(0.0, "--temperature"),
+    max_tokens: int = typer.Option(1024, "--max-tokens"),
+    allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+    field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response, id, reference, rubric)"),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+) -> None:
+    """Score each response against the rubric: one output row per input row."""
+    rows = read_jsonl(input, required=("prompt", "response"), mapping=_field_map(field))
+    the_rubric = load_rubric(rubric) if rubric else None
+    _require_rubrics(rows, the_rubric, str(input))
+    out = output or _default_output(input, "scored")
+    with Judge(
+        judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
+        criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
+        max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
+    ) as the_judge:
+
+        async def job(row: InputRow) -> dict[str, Any]:
+            return (await the_judge.ascore_row(row, the_rubric, explain)).model_dump()
+
+        summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="scoring")
+        _print_summary(summary, out)
+        if _judge_failed_entirely(the_judge):
+            err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+            raise typer.Exit(1)
+
+
+@rubric_app.command("validate")
+def rubric_validate(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
+    """Check a rubric file; exit 2 with the place of the first problem."""
+    r = load_rubric(file)
+    kinds = {k: sum(1 for c in r.criteria if c.kind == k) for k in ("principle", "hard_rule", "check")}
+    err.print(f"ok: {file}: rubric '{r.name}', {len(r.criteria)} criteria "
+              f"({kinds['principle']} principle, {kinds['hard_rule']} hard_rule, {kinds['check']} check)", highlight=False)
+
+
+@rubric_app.command("show")
+def rubric_show(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
+    """Print a rubric as a table."""
+    r = load_rubric(file)
+    table = Table(title=f"{r.name} (v{r.version})" + (f": {r.description}" if r.description else ""), show_lines=False)
+    for col in ("id", "kind", "weight", "tags", "criterion"):
+        table.add_column(col, overflow="fold")
+    for c in r.criteria:
+        table.add_row(c.cid, c.kind, f"{c.weight:g}", ", ".join(c.tags), c.display_text)
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turns every known failure into a message and an exit code, never a traceback."""
+    try:
+        code = app(args=argv, prog_name="judgekit", standalone_mode=False)
+    except InputError as exc:
+        err.print(f"[red]error[/red]: {redact(str(exc))}", highlight=False)
+        sys.exit(2)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted: rows finished so far are in the output; run again with --resume")
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, exit 1
+        if os.environ.get("JUDGEKIT_DEBUG"):
+            raise
+        err.print(f"[red]error[/red]: the run failed: {type(exc).__name__}: {redact(str(exc))}", highlight=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,53 @@
+"""Errors a user can act on: each names the place (file, line, criterion, field)."""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """Bad input or usage. The CLI prints it without a traceback and exits with code 2."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        criterion: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.criterion = criterion
+        self.field = field
+        super().__init__(str(self))
+
+    def where(self) -> str:
+        parts: list[str] = []
+        if self.file:
+            parts.append(self.file + (f":{self.line}" if self.line is not None else ""))
+        elif self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.criterion:
+            parts.append(f"criterion '{self.criterion}'")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        return f"{where}: {self.message}" if where else self.message
+
+    def located(self, *, file: str | None = None, line: int | None = None) -> "InputError":
+        """The same error with a file and line filled in where they were unknown."""
+        return InputError(
+            self.message,
+            file=self.file or file,
+            line=self.line if self.line is not None else line,
+            criterion=self.criterion,
+            field=self.field,
+        )
+
+
+class JudgeError(Exception):
+    """A judge call that failed for good (after retries). Its text is already redacted."""

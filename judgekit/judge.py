@@ -1,0 +1,177 @@
+"""`judgekit.Judge`: the object users hold. It owns a backend, a cache and one event loop.
+
+All judging runs on the Judge's own event loop in a background thread, so the same Judge works
+from plain code (`score`), from any asyncio loop (`await ascore`, e.g. inside a trainer) and from
+notebooks, and its HTTP client and concurrency limit are never shared across loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from typing import Any, Coroutine, Iterable, Mapping, TypeVar
+
+from judgekit.backends import make_backend
+from judgekit.backends.base import Backend
+from judgekit.cache import VerdictCache
+from judgekit.calls import CallRunner, RetryPolicy
+from judgekit.config import JudgeConfig
+from judgekit.errors import InputError
+from judgekit.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
+from judgekit.results import ScoreResult
+from judgekit.rows import InputRow, pick
+from judgekit.rubric import Rubric
+from judgekit.rubric_formats import row_rubric
+from judgekit.stats import RunStats
+from judgekit.verdicts import SamplingSettings, VerdictCollector
+
+T = TypeVar("T")
+
+
+class Judge:
+    def __init__(
+        self,
+        spec: str = "local",
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        backend: Backend | None = None,
+        **config: Any,
+    ) -> None:
+        self.spec = spec
+        self.config = JudgeConfig(**config)
+        self.stats = RunStats()
+        self._backend_args = {"base_url": base_url, "api_key": api_key, "timeout": self.config.timeout}
+        # Build the backend now so a bad spec or a missing key fails here, not mid-run.
+        self._backend: Backend = backend or make_backend(spec, **self._backend_args)
+        self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._collector: VerdictCollector | None = None
+        self._start_lock = threading.Lock()
+
+    # ---- the private event loop -------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="judgekit-judge", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the judge's loop and wait for it (from synchronous code)."""
+        return self._submit(coro).result()
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a coroutine on the judge's loop from any other event loop."""
+        return await asyncio.wrap_future(self._submit(coro))
+
+    def collector(self) -> VerdictCollector:
+        """The verdict collector; only to be used on the judge's loop."""
+        if self._collector is None:
+            runner = CallRunner(
+                self._backend,
+                concurrency=self.config.concurrency,
+                timeout=self.config.timeout,
+                policy=RetryPolicy(max_attempts=self.config.max_attempts),
+                stats=self.stats,
+            )
+            sampling = SamplingSettings(self.config.temperature, self.config.max_tokens, self.config.seed)
+            self._collector = VerdictCollector(runner, self._cache, max_reasks=self.config.max_reasks, sampling=sampling)
+        return self._collector
+
+    # ---- pointwise --------------------------------------------------------------------------
+
+    async def _score_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
+        return await judge_pointwise(
+            self.collector(), rubric, item,
+            criteria_per_call=self.config.criteria_per_call, allow_code=self.config.allow_code,
+        )
+
+    async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
+        """Score one (prompt, response) against a rubric, from any event loop."""
+        return await self.arun(self._score_item(rubric, item))
+
+    async def _score_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool) -> list[ScoreResult]:
+        return list(await asyncio.gather(*(self._score_row(r, rubric, explain) for r in rows)))
+
+    async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool) -> ScoreResult:
+        effective = row.rubric or rubric
+        if effective is None:
+            raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
+        outcome = await self._score_item(
+            effective,
+            PointwiseItem(row.fields["prompt"], row.fields["response"], row.fields.get("reference"), row.data),
+        )
+        return score_result(row.id, outcome, explain)
+
+    def score(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False) -> list[ScoreResult]:
+        """Score rows (dicts with prompt/response, or read rows); one result per row, in order."""
+        return self.run(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain))
+
+    async def ascore(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False) -> list[ScoreResult]:
+        return await self.arun(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain))
+
+    async def ascore_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False) -> ScoreResult:
+        """One read row, on the judge's loop (used by the file runner, which runs there)."""
+        return await self._score_row(row, rubric, explain)
+
+    # ---- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self.run(self._backend.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._loop = None
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    def __enter__(self) -> "Judge":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def score_result(row_id: Any, outcome: PointwiseOutcome, explain: bool) -> ScoreResult:
+    return ScoreResult(
+        id=row_id,
+        reward=outcome.reward,
+        scores=outcome.scores,
+        unscored=outcome.unscored,
+        explanations=dict(outcome.reasoning) if explain else None,
+    )
+
+
+def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[str, ...]) -> list[InputRow]:
+    out: list[InputRow] = []
+    for index, row in enumerate(rows):
+        if isinstance(row, InputRow):
+            out.append(row)
+            continue
+        data = dict(row)
+        fields: dict[str, Any] = {}
+        for name in required:
+            key, value = pick(data, name, {})
+            if key is None:
+                raise InputError(f"row {index} has no '{name}' field", field=name)
+            fields[name] = value
+        _, reference = pick(data, "reference", {})
+        if reference is not None:
+            fields["reference"] = reference
+        _, row_id = pick(data, "id", {})
+        out.append(
+            InputRow(index=index, line=index + 1, id=index if row_id is None else row_id, data=data,
+                     fields=fields, rubric=row_rubric(data, line=index + 1))
+        )
+    return out

@@ -1,0 +1,104 @@
+"""Judge prompts: Jinja2 templates under prompts/, rendered in a sandbox into chat messages.
+
+The templates ship inside the wheel as judgekit/prompts; in a source checkout they are read from
+the repository's top-level prompts/ folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from judgekit.rows import as_messages
+from judgekit.rubric import Criterion
+
+FENCE = "judgekit"
+
+
+def prompts_dir() -> Path:
+    packaged = Path(str(resources.files("judgekit"))) / "prompts"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "prompts"
+
+
+@lru_cache(maxsize=1)
+def _env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(prompts_dir())),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+
+
+def render(template: str, **context: Any) -> str:
+    return _env().get_template(template).render(**context).strip()
+
+
+def nonce(*texts: str) -> str:
+    """A tag suffix derived from the fenced texts themselves: a text cannot contain its own hash,
+    so it cannot close the fence, and the prompt stays deterministic (cacheable)."""
+    digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
+    return digest[:12]
+
+
+def criterion_view(c: Criterion) -> dict[str, Any]:
+    return {"id": c.cid, "text": c.display_text, "pitfall": c.weight < 0, "hard_rule": c.kind == "hard_rule"}
+
+
+def pointwise_messages(
+    *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
+    rubric_name: str, rubric_description: str,
+) -> list[dict[str, str]]:
+    prompt_messages = as_messages(prompt)
+    tag = nonce(response, reference or "", *(m["content"] for m in prompt_messages))
+    context = {
+        "fence": FENCE,
+        "nonce": tag,
+        "prompt_messages": prompt_messages,
+        "response": response,
+        "reference": reference,
+        "criteria": [criterion_view(c) for c in criteria],
+        "ids": [c.cid for c in criteria],
+        "rubric_name": rubric_name,
+        "rubric_description": rubric_description,
+    }
+    return [
+        {"role": "system", "content": render("pointwise_system.j2", **context)},
+        {"role": "user", "content": render("pointwise_user.j2", **context)},
+    ]
+
+
+def pairwise_messages(
+    *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
+    rubric_name: str, rubric_description: str,
+) -> list[dict[str, str]]:
+    prompt_messages = as_messages(prompt)
+    tag = nonce(response_a, response_b, reference or "", *(m["content"] for m in prompt_messages))
+    context = {
+        "fence": FENCE,
+        "nonce": tag,
+        "prompt_messages": prompt_messages,
+        "response_a": response_a,
+        "response_b": response_b,
+        "reference": reference,
+        "criteria": [criterion_view(c) for c in criteria],
+        "ids": [c.cid for c in criteria],
+        "rubric_name": rubric_name,
+        "rubric_description": rubric_description,
+    }
+    return [
+        {"role": "system", "content": render("pairwise_system.j2", **context)},
+        {"role": "user", "content": render("pairwise_user.j2", **context)},
+    ]
+
+
+def reask_message(problem: str, ids: list[str]) -> dict[str, str]:
+    return {"role": "user", "content": render("reask.j2", problem=problem, ids=ids)}
