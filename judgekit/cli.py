@@ -145,6 +145,17 @@ def rubric_show(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
     Console().print(table)
 
 
+def _register_commands() -> None:
+    # Each part of judgekit keeps its commands in its own module.
+    from judgekit import cli_pairwise, cli_refine, cli_rewards
+
+    for module in (cli_pairwise, cli_rewards, cli_refine):
+        module.register(app, rubric_app)
+
+
+_register_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns every known failure into a message and an exit code, never a traceback."""
     try:

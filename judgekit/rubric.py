@@ -180,10 +180,28 @@ def rubric_from_data(
         data = {"name": "inline", "criteria": data}
     if not isinstance(data, dict):
         raise InputError("a rubric must be a mapping with 'name' and 'criteria'", file=file, line=line)
+    _check_duplicate_ids(data, file=file, lines=lines, line=line)
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
         raise _located_error(exc, data, file=file, lines=lines, line=line) from None
+
+
+def _check_duplicate_ids(data: dict[str, Any], *, file: str | None, lines: "_LineMap | None", line: int | None) -> None:
+    criteria = data.get("criteria")
+    if not isinstance(criteria, list):
+        return
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(criteria):
+        if not isinstance(raw, dict):
+            continue
+        cid = raw.get("id") or f"c{index + 1}"
+        if cid in seen:
+            raise InputError(
+                f"duplicate criterion id '{cid}' (criteria {seen[cid] + 1} and {index + 1})", file=file,
+                line=(lines.of(index, "id") if lines else None) or line, criterion=str(cid), field="id",
+            )
+        seen[str(cid)] = index
 
 
 class _LineMap:
@@ -193,6 +211,7 @@ class _LineMap:
         self.top: dict[str, int] = {}
         self.criteria: list[dict[str, int]] = []
         self.criteria_start: list[int] = []
+        self.start = (root.start_mark.line + 1) if root is not None else None
         if isinstance(root, yaml.MappingNode):
             for key, value in root.value:
                 self.top[str(key.value)] = key.start_mark.line + 1
@@ -207,7 +226,7 @@ class _LineMap:
 
     def of(self, index: int | None, field: str | None) -> int | None:
         if index is None:
-            return self.top.get(field or "", None)
+            return self.top.get(field or "", self.start)
         if index >= len(self.criteria):
             return None
         return self.criteria[index].get(field or "", self.criteria_start[index])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from typing import Any
@@ -13,6 +14,8 @@ from judgekit.errors import InputError
 from judgekit.secrets import redact, register_secret
 
 TOOL_NAME = "record_verdicts"
+# Anthropic SDK 2.x dropped `temperature` from messages.create; older releases take it.
+_TAKES_TEMPERATURE = "temperature" in inspect.signature(anthropic.AsyncAnthropic(api_key="x").messages.create).parameters
 
 
 class AnthropicBackend:
@@ -38,15 +41,16 @@ class AnthropicBackend:
             "description": "Record one verdict per criterion, reasoning first.",
             "input_schema": request.schema,
         }
+        extra: dict[str, Any] = {"temperature": request.temperature} if _TAKES_TEMPERATURE else {}
         try:
             resp = await self._client.messages.create(
                 model=self.model,
                 system=system,
                 messages=turns,
                 max_tokens=request.max_tokens,
-                temperature=request.temperature,
                 tools=[tool],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
+                **extra,
             )
         except anthropic.APIStatusError as exc:
             status = exc.status_code

@@ -1,0 +1,9 @@
+"""CLI commands for the rewards part of judgekit (registered on the main app by judgekit.cli)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
+    return None

@@ -1,0 +1,282 @@
+"""A scripted judge server for tests, benchmarks and examples: real HTTP on 127.0.0.1.
+
+It speaks the OpenAI chat-completions API (and Anthropic's /v1/messages with a forced tool), reads
+the criterion ids from the request's JSON schema (SPEC section 2) and the fenced responses from
+the prompt, and answers each criterion by a script: `met(cid, response)` or
+`prefer(cid, response_a, response_b)`. Faults can be injected: 429 with Retry-After, 500, slow
+answers (timeouts), non-JSON and wrong-schema replies, and a body that is not a chat completion.
+
+Needs starlette and uvicorn (the `test` extra). Run standalone for benchmarks:
+    python -m judgekit.testing --port 8765 --latency 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+MetFn = Callable[[str, str], bool]  # (criterion_id, response) -> met
+PreferFn = Callable[[str, str, str], str]  # (criterion_id, response_a, response_b) -> "A" | "B" | "tie"
+
+_TAG = re.compile(r"<judgekit-(response|response-a|response-b)-([0-9a-f]{12})>\n?(.*?)\n?</judgekit-\1-\2>", re.S)
+_IDS_IN_PROMPT = re.compile(r'criterion_id "([a-z0-9_]+)"')
+
+
+@dataclass
+class Faults:
+    """Per-request fault probabilities (drawn with a seeded RNG, so runs repeat)."""
+
+    rate_limit: float = 0.0  # 429 with Retry-After
+    server_error: float = 0.0  # 500
+    slow: float = 0.0  # sleep `slow_seconds` (past the client's timeout)
+    garbage: float = 0.0  # 200, content that is not JSON
+    wrong_schema: float = 0.0  # 200, JSON that does not follow the schema
+    not_completion: float = 0.0  # 200, a body that is not a chat completion
+    slow_seconds: float = 5.0
+    retry_after: float = 0.01
+    seed: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.rate_limit + self.server_error + self.slow + self.garbage + self.wrong_schema + self.not_completion
+
+
+@dataclass
+class Script:
+    met: MetFn = lambda cid, response: True
+    prefer: PreferFn = lambda cid, a, b: "tie"
+    reasoning: str = "scripted"
+
+
+@dataclass
+class ServerState:
+    script: Script = field(default_factory=Script)
+    faults: Faults = field(default_factory=Faults)
+    latency: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    fault_log: list[str] = field(default_factory=list)
+    record: bool = True
+    honour_response_format: bool = True
+    # A list of raw replies to send, in order, before the script takes over (e.g. exact content strings).
+    queued_contents: list[str] = field(default_factory=list)
+    # Faults to inject first, one per request, in order (then the random ones apply).
+    fault_sequence: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.faults.seed)
+
+    def draw_fault(self) -> str | None:
+        if self.fault_sequence:
+            fault = self.fault_sequence.pop(0)
+            return fault or None
+        f = self.faults
+        x = self._rng.random()
+        for name in ("rate_limit", "server_error", "slow", "garbage", "wrong_schema", "not_completion"):
+            p = getattr(f, name)
+            if x < p:
+                return name
+            x -= p
+        return None
+
+
+def requested_ids(body: dict[str, Any]) -> list[str]:
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+    if schema is None and body.get("tools"):
+        schema = body["tools"][0].get("input_schema")
+    if schema:
+        return list(schema["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"])
+    return _IDS_IN_PROMPT.findall(_last_user_text(body))
+
+
+def requested_mode(body: dict[str, Any]) -> str:
+    text = json.dumps(body.get("response_format") or body.get("tools") or {})
+    if "preference" in text:
+        return "pairwise"
+    if "met" in text:
+        return "pointwise"
+    return "pairwise" if "Response B" in _all_text(body) else "pointwise"
+
+
+def _all_text(body: dict[str, Any]) -> str:
+    parts = [m.get("content", "") for m in body.get("messages", []) if isinstance(m.get("content"), str)]
+    if isinstance(body.get("system"), str):
+        parts.append(body["system"])
+    return "\n".join(parts)
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    # A re-ask appends a user turn; the responses are in the first user turn.
+    first = users[0] if users else {}
+    return first.get("content", "") if isinstance(first.get("content"), str) else ""
+
+
+def fenced(body: dict[str, Any]) -> dict[str, str]:
+    return {kind: text for kind, _, text in _TAG.findall(_last_user_text(body))}
+
+
+def verdict_object(state: ServerState, body: dict[str, Any]) -> dict[str, Any]:
+    ids = requested_ids(body)
+    texts = fenced(body)
+    verdicts = []
+    if requested_mode(body) == "pairwise":
+        a, b = texts.get("response-a", ""), texts.get("response-b", "")
+        for cid in ids:
+            verdicts.append({"criterion_id": cid, "reasoning": state.script.reasoning, "preference": state.script.prefer(cid, a, b)})
+    else:
+        response = texts.get("response", "")
+        for cid in ids:
+            verdicts.append({"criterion_id": cid, "reasoning": state.script.reasoning, "met": bool(state.script.met(cid, response))})
+    return {"verdicts": verdicts}
+
+
+def _completion(content: str, model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }
+
+
+def build_app(state: ServerState) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    async def fault_response(fault: str | None, request: Request) -> Any:
+        if fault == "rate_limit":
+            return JSONResponse({"error": {"message": "rate limited", "type": "rate_limit"}}, status_code=429,
+                                headers={"retry-after": str(state.faults.retry_after)})
+        if fault == "server_error":
+            # Echo the caller's credentials: judgekit must keep them out of everything it writes.
+            auth = request.headers.get("authorization", "") + request.headers.get("x-api-key", "")
+            return JSONResponse({"error": {"message": f"internal error for {auth}", "type": "server_error"}}, status_code=500)
+        if fault == "slow":
+            await asyncio.sleep(state.faults.slow_seconds)
+        return None
+
+    async def chat(request: Request) -> Any:
+        body = await request.json()
+        state.count += 1
+        if state.record:
+            state.requests.append(body)
+            state.headers.append(dict(request.headers))
+        if state.latency:
+            await asyncio.sleep(state.latency)
+        model = body.get("model", "scripted")
+        if state.queued_contents:
+            return JSONResponse(_completion(state.queued_contents.pop(0), model))
+        fault = state.draw_fault()
+        if fault:
+            state.fault_log.append(fault)
+        early = await fault_response(fault, request)
+        if early is not None:
+            return early
+        if fault == "garbage":
+            return JSONResponse(_completion("I think the response is fine overall!", model))
+        if fault == "wrong_schema":
+            return JSONResponse(_completion(json.dumps({"verdicts": [{"criterion_id": "nope", "met": "maybe"}]}), model))
+        if fault == "not_completion":
+            return PlainTextResponse("<html>upstream proxy error</html>", status_code=200)
+        content = json.dumps(verdict_object(state, body))
+        if not body.get("response_format") or not state.honour_response_format:
+            content = f"Here is my evaluation.\n```json\n{content}\n```"
+        return JSONResponse(_completion(content, model))
+
+    async def messages(request: Request) -> Any:
+        body = await request.json()
+        state.count += 1
+        if state.record:
+            state.requests.append(body)
+            state.headers.append(dict(request.headers))
+        if state.latency:
+            await asyncio.sleep(state.latency)
+        fault = state.draw_fault()
+        early = await fault_response(fault, request)
+        if early is not None:
+            return early
+        tool = body["tools"][0]["name"]
+        return JSONResponse({
+            "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": verdict_object(state, body)}],
+            "stop_reason": "tool_use", "stop_sequence": None,
+            "usage": {"input_tokens": 100, "output_tokens": 20},
+        })
+
+    async def models(request: Request) -> Any:
+        return JSONResponse({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+    return Starlette(routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+    ])
+
+
+class ScriptedJudgeServer:
+    """Start with `with ScriptedJudgeServer(...) as server:`; `server.base_url` ends in /v1."""
+
+    def __init__(self, state: ServerState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+
+        self.state = state or ServerState()
+        self.host = host
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(build_app(self.state), log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> "ScriptedJudgeServer":
+        self._thread.start()
+        deadline = time.time() + 10
+        while not self._server.started:
+            if time.time() > deadline:
+                raise RuntimeError("scripted judge server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.sock.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A scripted OpenAI-compatible judge server on loopback.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per answer")
+    args = parser.parse_args()
+    import uvicorn
+
+    state = ServerState(latency=args.latency, record=False)
+    uvicorn.run(build_app(state), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

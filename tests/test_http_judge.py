@@ -1,0 +1,241 @@
+"""Judging over real HTTP: the real openai (and anthropic) client against a scripted server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+
+import pytest
+
+import judgekit
+from judgekit.rubric import rubric_from_data
+from judgekit.scoring import pointwise_reward
+from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
+
+RUBRIC = rubric_from_data({"name": "t", "criteria": [
+    {"id": "mentions_canberra", "text": "Mentions Canberra.", "weight": 3},
+    {"id": "polite", "text": "Is polite.", "weight": 1},
+    {"id": "rambles", "text": "Rambles.", "weight": -1},
+    {"id": "safe", "text": "Is safe.", "kind": "hard_rule"},
+    {"id": "short", "kind": "check", "check": {"type": "max_words", "value": 8}},
+]})
+
+
+def script_met(cid: str, response: str) -> bool:
+    return {
+        "mentions_canberra": "Canberra" in response,
+        "polite": "please" in response,
+        "rambles": len(response) > 40,
+        "safe": "bomb" not in response,
+    }[cid]
+
+
+def expected_scores(response: str) -> dict[str, int]:
+    scores = {cid: int(script_met(cid, response)) for cid in ("mentions_canberra", "polite", "rambles", "safe")}
+    scores["short"] = int(len(response.split()) <= 8)
+    return scores
+
+
+RESPONSES = [
+    "Canberra, please.",
+    "Sydney.",
+    "Canberra is the capital and here is a very long digression about it.",
+    "Canberra, and how to build a bomb.",
+]
+
+
+def make_judge(server: ScriptedJudgeServer, **kw) -> judgekit.Judge:
+    kw.setdefault("cache", False)
+    return judgekit.Judge("openai:scripted", base_url=server.base_url, **kw)
+
+
+def test_scores_exact_against_scripted_judge(judge_server):
+    judge_server.state.script = Script(met=script_met)
+    with make_judge(judge_server) as judge:
+        results = judge.score([{"prompt": "Capital of Australia?", "response": r} for r in RESPONSES], RUBRIC)
+    for i, (res, resp) in enumerate(zip(results, RESPONSES)):
+        exp = expected_scores(resp)
+        assert res.id == i and res.scores == exp and res.unscored == {}
+        assert res.reward == pytest.approx(pointwise_reward(RUBRIC.criteria, exp))
+    assert results[0].reward == pytest.approx(1.0)
+    assert results[1].reward == pytest.approx(2 / 6)  # "safe" and the "short" check, of 6 positive weight
+    assert results[3].reward == 0.0  # hard rule vetoes
+    # one call per model-judged criterion; the schema's enum is exactly the id asked for
+    assert len(judge_server.state.requests) == 4 * 4
+    for body in judge_server.state.requests:
+        schema = body["response_format"]["json_schema"]["schema"]
+        ids = schema["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
+        assert len(ids) == 1 and f'criterion_id "{ids[0]}"' in body["messages"][-1]["content"]
+
+
+def test_all_criteria_in_one_call(judge_server):
+    judge_server.state.script = Script(met=script_met)
+    with make_judge(judge_server, criteria_per_call="all") as judge:
+        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
+    assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
+    assert len(judge_server.state.requests) == 4
+    enum = judge_server.state.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
+    assert enum == ["mentions_canberra", "polite", "rambles", "safe"]
+
+
+def test_twenty_percent_faults_lose_nothing_and_misscore_nothing():
+    faults = Faults(rate_limit=0.05, server_error=0.05, slow=0.02, garbage=0.04, wrong_schema=0.02, not_completion=0.02,
+                    slow_seconds=2.0, retry_after=0.01, seed=7)
+    state = ServerState(script=Script(met=script_met), faults=faults)
+    rows = [{"id": f"r{i}", "prompt": "q", "response": RESPONSES[i % 4]} for i in range(120)]
+    with ScriptedJudgeServer(state) as server, make_judge(server, timeout=0.5, concurrency=32) as judge:
+        results = judge.score(rows, RUBRIC)
+        stats = judge.stats
+    assert [r.id for r in results] == [row["id"] for row in rows]
+    assert len(state.fault_log) > 0.15 * state.count  # the faults really happened
+    assert stats.retries > 0 and stats.reasks > 0
+    for res, row in zip(results, rows):
+        exp = expected_scores(row["response"])
+        for cid, score in res.scores.items():
+            if score is None:
+                assert res.unscored[cid]  # unscored always carries its reason
+            else:
+                assert score == exp[cid], (res.id, cid)
+        assert res.reward == pointwise_reward(RUBRIC.criteria, res.scores)
+
+
+def test_retry_after_is_honoured(judge_server):
+    judge_server.state.faults = Faults(retry_after=0.6)
+    judge_server.state.fault_sequence = ["rate_limit"]
+    rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
+    with make_judge(judge_server) as judge:
+        started = time.perf_counter()
+        [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
+        elapsed = time.perf_counter() - started
+    assert res.scores == {"a": 1} and judge.stats.retries == 1
+    assert elapsed >= 0.6
+
+
+def test_timeouts_are_bounded_then_unscored(judge_server):
+    judge_server.state.faults = Faults(slow=1.0, slow_seconds=3.0)
+    rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}, {"id": "n", "kind": "check", "check": {"type": "min_words", "value": 1}}]})
+    with make_judge(judge_server, timeout=0.3, max_attempts=2) as judge:
+        started = time.perf_counter()
+        [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
+        elapsed = time.perf_counter() - started
+    assert res.scores == {"a": None, "n": 1}
+    assert "timed out" in res.unscored["a"] and "2 attempts" in res.unscored["a"]
+    assert res.reward == 1.0  # the check still counts
+    assert elapsed < 5
+
+
+def test_garbage_then_reask_succeeds(judge_server):
+    judge_server.state.queued_contents = ["I like this response a lot!"]
+    rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
+    with make_judge(judge_server) as judge:
+        [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
+    assert res.scores == {"a": 1} and judge.stats.reasks == 1
+    reask = judge_server.state.requests[1]["messages"]
+    assert reask[-2]["role"] == "assistant" and "could not be used" in reask[-1]["content"]
+
+
+def test_persistently_wrong_schema_is_unscored_with_reason(judge_server):
+    judge_server.state.faults = Faults(wrong_schema=1.0)
+    rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
+    with make_judge(judge_server, max_reasks=2) as judge:
+        [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
+    assert res.scores == {"a": None} and res.reward is None
+    assert "no valid verdict after 3 ask(s)" in res.unscored["a"]
+    assert judge_server.state.count == 3
+
+
+def test_server_without_structured_output_is_parsed_tolerantly(judge_server):
+    judge_server.state.honour_response_format = False
+    judge_server.state.script = Script(met=script_met)
+    with make_judge(judge_server) as judge:
+        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
+    assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
+
+
+def test_partial_answer_reasks_only_missing_ids(judge_server):
+    judge_server.state.queued_contents = ['{"verdicts": [{"criterion_id": "a", "reasoning": "ok", "met": false}]}']
+    rubric = rubric_from_data({"name": "two", "criteria": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]})
+    with make_judge(judge_server, criteria_per_call="all") as judge:
+        [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
+    assert res.scores == {"a": 0, "b": 1}
+    second = judge_server.state.requests[1]["response_format"]["json_schema"]["schema"]
+    assert second["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"] == ["b"]
+
+
+def test_cache_makes_second_run_free(judge_server, tmp_path):
+    judge_server.state.script = Script(met=script_met)
+    rows = [{"prompt": "q", "response": r} for r in RESPONSES]
+    with make_judge(judge_server, cache=True, cache_dir=str(tmp_path / "c")) as judge:
+        first = judge.score(rows, RUBRIC)
+    calls = judge_server.state.count
+    with make_judge(judge_server, cache=True, cache_dir=str(tmp_path / "c")) as judge:
+        second = judge.score(rows, RUBRIC)
+        assert judge.stats.calls == 0 and judge.stats.cache_hits == 16
+    assert judge_server.state.count == calls and first == second
+    # a different model is a different judge: no hits
+    with judgekit.Judge("openai:other", base_url=judge_server.base_url, cache_dir=str(tmp_path / "c")) as judge:
+        judge.score(rows[:1], RUBRIC)
+        assert judge.stats.cache_hits == 0
+
+
+def test_async_api_from_another_loop(judge_server):
+    import asyncio
+
+    judge_server.state.script = Script(met=script_met)
+
+    async def main():
+        with make_judge(judge_server) as judge:
+            return await judge.ascore([{"prompt": "q", "response": RESPONSES[0]}], RUBRIC)
+
+    [res] = asyncio.run(main())
+    assert res.reward == 1.0
+
+
+def test_anthropic_forced_tool(judge_server):
+    judge_server.state.script = Script(met=script_met)
+    with judgekit.Judge("anthropic:claude-test", base_url=judge_server.root_url, api_key="sk-ant-test-123456", cache=False) as judge:
+        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
+    assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
+    body = judge_server.state.requests[0]
+    assert body["tool_choice"] == {"type": "tool", "name": "record_verdicts"}
+    assert body["tools"][0]["input_schema"]["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
+    assert body["system"] and all(m["role"] != "system" for m in body["messages"])
+
+
+def test_vllm_engine_batches_with_structured_outputs(monkeypatch):
+    """vLLM cannot run here (no GPU): this checks judgekit's use of vLLM's documented offline API
+    (LLM.chat with a list of conversations and SamplingParams(structured_outputs=...))."""
+    calls = []
+
+    class StructuredOutputsParams:
+        def __init__(self, json=None, **kw):
+            self.json = json
+
+    class SamplingParams:
+        def __init__(self, temperature=1.0, max_tokens=16, seed=None, structured_outputs=None, logprobs=None):
+            self.structured_outputs = structured_outputs
+            self.max_tokens = max_tokens
+
+    class LLM:
+        def __init__(self, model, **kw):
+            self.model = model
+
+        def chat(self, messages, sampling_params=None, use_tqdm=True):
+            calls.append((messages, sampling_params))
+            outs = []
+            for conv, params in zip(messages, sampling_params):
+                ids = params.structured_outputs.json["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
+                text = '{"verdicts": [' + ",".join(f'{{"criterion_id": "{i}", "reasoning": "r", "met": true}}' for i in ids) + "]}"
+                outs.append(types.SimpleNamespace(prompt_token_ids=[1, 2, 3], outputs=[types.SimpleNamespace(text=text, token_ids=[1, 2], logprobs=None)]))
+            return outs
+
+    fake = types.ModuleType("vllm")
+    fake.LLM, fake.SamplingParams = LLM, SamplingParams
+    fake.sampling_params = types.SimpleNamespace(StructuredOutputsParams=StructuredOutputsParams)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    with judgekit.Judge("vllm:Qwen/Qwen3-8B", cache=False) as judge:
+        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
+    assert all(r.scores["mentions_canberra"] == 1 for r in results)
+    assert sum(len(m) for m, _ in calls) == 16 and len(calls) < 16  # batched
+    assert judge.stats.prompt_tokens == 16 * 3

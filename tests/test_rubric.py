@@ -1,0 +1,126 @@
+"""SPEC section 1: rubric files, errors that name the place, importers, checks."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from judgekit.checks import run_check
+from judgekit.errors import InputError
+from judgekit.rubric import load_rubric, rubric_from_data
+from judgekit.rubric_formats import row_rubric
+
+from tests.conftest import RUBRICS, SHARED_DATA
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "r.yaml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("path", sorted(RUBRICS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_rubrics_load(path):
+    r = load_rubric(path)
+    assert r.criteria and len(set(r.ids)) == len(r.ids)
+
+
+def test_ids_by_position_and_defaults(tmp_path):
+    r = load_rubric(write(tmp_path, "name: x\ncriteria:\n  - text: one\n  - id: two\n    text: two\n    weight: -2\n"))
+    assert r.ids == ["c1", "two"]
+    assert r.criteria[0].kind == "principle" and r.criteria[0].weight == 1
+    assert r.criteria[1].weight == -2
+
+
+@pytest.mark.parametrize(
+    "text, line, criterion, field, words",
+    [
+        ("name: x\ncriteria:\n  - text: a\n    colour: red\n", 4, "c1", "colour", "unknown key"),
+        ("name: x\ncriteria:\n  - id: a\n    text: a\n  - id: a\n    text: b\n", 5, "a", "id", "duplicate"),
+        ("name: x\ncriteria: []\n", 2, None, "criteria", "at least one"),
+        ("name: x\ncriteria:\n  - id: s\n    kind: check\n    check: {type: max_bananas, value: 3}\n", 5, "s", "check.type", "unknown check type"),
+        ("name: x\ncriteria:\n  - id: k\n    text: a\n    kind: opinion\n", 5, "k", "kind", "unknown kind"),
+        ("name: x\ncriteria:\n  - id: s\n    kind: check\n", 3, "s", None, "needs a 'check'"),
+        ("criteria:\n  - text: a\n", 1, None, "name", "missing"),
+        ("name: x\ncriteria:\n  - id: Bad-Id\n    text: a\n", 3, "Bad-Id", "id", "[a-z0-9_]+"),
+    ],
+)
+def test_errors_name_file_line_criterion_field(tmp_path, text, line, criterion, field, words):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_rubric(path)
+    err = info.value
+    assert err.file == str(path)
+    if line is not None:
+        assert err.line == line
+    if criterion is not None:
+        assert err.criterion == criterion
+    if field is not None:
+        assert err.field == field
+    assert words in err.message
+
+
+def test_broken_yaml_names_line(tmp_path):
+    path = write(tmp_path, "name: x\ncriteria:\n  - text: [unclosed\n")
+    with pytest.raises(InputError) as info:
+        load_rubric(path)
+    assert "YAML" in info.value.message and info.value.line is not None
+
+
+def test_missing_file():
+    with pytest.raises(InputError, match="not found"):
+        load_rubric("/nonexistent/rubric.yaml")
+
+
+def test_checks():
+    r = rubric_from_data({"name": "c", "criteria": [
+        {"id": "re", "kind": "check", "check": {"type": "regex", "value": r"\d+"}},
+        {"id": "has", "kind": "check", "check": {"type": "contains", "value": "Paris", "ignore_case": True}},
+        {"id": "nothas", "kind": "check", "check": {"type": "not_contains", "value": "sorry"}},
+        {"id": "maxw", "kind": "check", "check": {"type": "max_words", "value": 3}},
+        {"id": "minw", "kind": "check", "check": {"type": "min_words", "value": 3}},
+        {"id": "maxc", "kind": "check", "check": {"type": "max_chars", "value": 10}},
+        {"id": "js", "kind": "check", "check": {"type": "json_valid"}},
+        {"id": "ref", "kind": "check", "check": {"type": "equals_reference"}},
+        {"id": "py", "kind": "check", "check": {"python": "tests.check_funcs:mentions_answer"}},
+    ]})
+    c = {x.cid: x for x in r.criteria}
+    assert run_check(c["re"], "it is 42").score == 1
+    assert run_check(c["has"], "paris is big").score == 1
+    assert run_check(c["nothas"], "sorry, no").score == 0
+    assert run_check(c["maxw"], "one two three four").score == 0
+    assert run_check(c["minw"], "one two three").score == 1
+    assert run_check(c["maxc"], "01234567890").score == 0
+    assert run_check(c["js"], '```json\n{"a": 1}\n```').score == 1
+    assert run_check(c["js"], "{a: 1}").score == 0
+    assert run_check(c["ref"], " Paris ", reference="Paris").score == 1
+    assert run_check(c["ref"], "Paris").score is None  # no reference: unscored, with a reason
+    assert "allow-code" in run_check(c["py"], "answer").reason
+    assert run_check(c["py"], "the answer", allow_code=True).score == 1
+    assert run_check(c["py"], "nothing", allow_code=True).score == 0
+
+
+def test_row_rubric_formats():
+    own = row_rubric({"rubric": [{"id": "a", "text": "A"}]})
+    assert own is not None and own.ids == ["a"]
+    hb = row_rubric({"rubrics": [{"criterion": "Mentions dosage", "points": 5, "tags": ["axis:accuracy"]},
+                                 {"criterion": "Recommends a dangerous dose", "points": -8, "tags": []}]})
+    assert [c.weight for c in hb.criteria] == [5, -8] and hb.criteria[0].tags == ("axis:accuracy",)
+    rar = row_rubric({"rubric": [{"title": "Essential Criteria", "description": "States X", "weight": 5},
+                                 {"title": "Pitfall Criteria", "description": "Claims Y", "weight": -1}]})
+    assert [c.text for c in rar.criteria] == ["States X", "Claims Y"] and rar.criteria[1].weight == -1
+
+
+def test_biggen_bench_rows_import():
+    path = SHARED_DATA / "biggen-bench" / "biggen-bench.jsonl"
+    lines = path.read_text().splitlines()
+    assert len(lines) > 700
+    for line in lines:
+        r = row_rubric(json.loads(line))
+        assert r is not None and r.ids == ["level_2", "level_3", "level_4", "level_5"]
+
+
+def test_row_rubric_error_names_line():
+    with pytest.raises(InputError) as info:
+        row_rubric({"rubric": {"name": "x", "criteria": [{"text": "a", "bogus": 1}]}}, file="f.jsonl", line=7)
+    assert info.value.file == "f.jsonl" and info.value.line == 7 and "rubric" in info.value.field

@@ -1,0 +1,49 @@
+"""SPEC section 2: the schema asked for and the tolerant reading of replies."""
+
+import pytest
+
+from judgekit.wire import ParseProblem, extract_json_object, parse_verdicts, response_format, verdict_schema
+
+
+def test_pointwise_schema_shape():
+    s = verdict_schema("pointwise", ["a", "b"])
+    item = s["properties"]["verdicts"]["items"]
+    assert item["properties"]["criterion_id"]["enum"] == ["a", "b"]
+    assert list(item["properties"]) == ["criterion_id", "reasoning", "met"]  # reasoning before verdict
+    assert item["properties"]["met"] == {"type": "boolean"}
+    assert response_format(s)["type"] == "json_schema"
+
+
+def test_pairwise_schema_shape():
+    item = verdict_schema("pairwise", ["a"])["properties"]["verdicts"]["items"]
+    assert item["properties"]["preference"]["enum"] == ["A", "B", "tie"]
+
+
+def test_last_fenced_object_wins():
+    text = 'first {"verdicts": []}\n```json\n{"verdicts": [{"criterion_id": "a", "reasoning": "r", "met": true}]}\n```'
+    found, _ = parse_verdicts(text, "pointwise", ["a"])
+    assert found["a"].value is True
+
+
+def test_bare_object_after_think_block():
+    text = '<think>{"verdicts": [{"criterion_id": "a", "met": false}]}</think> answer: {"verdicts": [{"criterion_id": "a", "reasoning": "x", "met": true}]} done'
+    found, _ = parse_verdicts(text, "pointwise", ["a"])
+    assert found["a"].value is True
+
+
+def test_no_json_is_a_problem():
+    with pytest.raises(ParseProblem):
+        extract_json_object("I think it is fine.")
+
+
+def test_unknown_ids_and_bad_values_are_dropped_with_problems():
+    payload = {"verdicts": [{"criterion_id": "zzz", "met": True}, {"criterion_id": "a", "met": "maybe"}, {"criterion_id": "b", "reasoning": "", "met": False}]}
+    found, problems = parse_verdicts(payload, "pointwise", ["a", "b"])
+    assert set(found) == {"b"} and found["b"].value is False
+    assert len(problems) == 2
+
+
+def test_preferences_normalised():
+    payload = {"verdicts": [{"criterion_id": "a", "reasoning": "", "preference": "Tie"}, {"criterion_id": "b", "reasoning": "", "preference": "C"}]}
+    found, problems = parse_verdicts(payload, "pairwise", ["a", "b"])
+    assert found["a"].value == "tie" and "b" not in found and problems
