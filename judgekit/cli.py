@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +18,15 @@ from judgekit.rubric import Rubric, load_rubric
 from judgekit.runfile import RunSummary, run_file
 from judgekit.secrets import redact
 
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    # typer >= 0.16 vendors click and raises typer.TyperException subclasses; older typer uses click.
+    if hasattr(typer, "TyperException"):
+        return (typer.TyperException,)
+    import click
+
+    return (click.exceptions.ClickException,)
+
+
 app = typer.Typer(
     help="judgekit: turn rubrics into rewards.", no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False,
@@ -26,7 +34,7 @@ app = typer.Typer(
 rubric_app = typer.Typer(help="Check and show rubric files.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _field_map(pairs: list[str]) -> dict[str, str]:
@@ -163,12 +171,16 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         err.print(f"[red]error[/red]: {redact(str(exc))}", highlight=False)
         sys.exit(2)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         sys.exit(1)
+    except _usage_error_types() as exc:
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc}")
+        sys.exit(int(getattr(exc, "exit_code", 2) or 2))
     except KeyboardInterrupt:
         err.print("interrupted: rows finished so far are in the output; run again with --resume")
         sys.exit(1)

@@ -18,6 +18,8 @@ def make_backend(
 ) -> Backend:
     """Build the backend a `--judge` spec names."""
     kind, _, model = spec.partition(":")
+    if kind not in ("local", "openai", "anthropic", "vllm"):
+        raise InputError(f"unknown judge {spec!r}; use {SPEC_HELP}", field="--judge")
     if kind == "local":
         from judgekit.backends.local_llama import LocalLlamaBackend
 
