@@ -9,6 +9,7 @@ a time per model, so calls are serialised on a lock, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import copy
 import os
 import threading
@@ -54,6 +55,17 @@ def _load(path: Path, n_ctx: int) -> Any:
                 model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False, seed=0
             )
         return _MODELS[key]
+
+
+@atexit.register
+def _close_models() -> None:
+    # Free models before interpreter teardown unloads the llama.cpp library under their destructors.
+    with _MODELS_LOCK:
+        for llm in _MODELS.values():
+            close = getattr(llm, "close", None)
+            if callable(close):
+                close()
+        _MODELS.clear()
 
 
 def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:

