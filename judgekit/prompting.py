@@ -53,51 +53,52 @@ def criterion_view(c: Criterion) -> dict[str, Any]:
     return {"id": c.cid, "text": c.display_text, "pitfall": c.weight < 0, "hard_rule": c.kind == "hard_rule"}
 
 
-def pointwise_messages(
-    *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
+def _context(
+    *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str,
-) -> list[dict[str, str]]:
+) -> dict[str, Any]:
     prompt_messages = as_messages(prompt)
-    tag = nonce(response, reference or "", *(m["content"] for m in prompt_messages))
-    context = {
+    tag = nonce(*responses.values(), reference or "", *(m["content"] for m in prompt_messages))
+    return {
         "fence": FENCE,
         "nonce": tag,
         "prompt_messages": prompt_messages,
-        "response": response,
+        **responses,
         "reference": reference,
         "criteria": [criterion_view(c) for c in criteria],
         "ids": [c.cid for c in criteria],
         "rubric_name": rubric_name,
         "rubric_description": rubric_description,
     }
+
+
+def _messages(mode: str, context: dict[str, Any]) -> list[dict[str, str]]:
     return [
-        {"role": "system", "content": render("pointwise_system.j2", **context)},
-        {"role": "user", "content": render("pointwise_user.j2", **context)},
+        {"role": "system", "content": render(f"{mode}_system.j2", **context)},
+        {"role": "user", "content": render(f"{mode}_user.j2", **context)},
     ]
+
+
+def pointwise_messages(
+    *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
+    rubric_name: str, rubric_description: str,
+) -> list[dict[str, str]]:
+    context = _context(
+        prompt=prompt, responses={"response": response}, criteria=criteria, reference=reference,
+        rubric_name=rubric_name, rubric_description=rubric_description,
+    )
+    return _messages("pointwise", context)
 
 
 def pairwise_messages(
     *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str,
 ) -> list[dict[str, str]]:
-    prompt_messages = as_messages(prompt)
-    tag = nonce(response_a, response_b, reference or "", *(m["content"] for m in prompt_messages))
-    context = {
-        "fence": FENCE,
-        "nonce": tag,
-        "prompt_messages": prompt_messages,
-        "response_a": response_a,
-        "response_b": response_b,
-        "reference": reference,
-        "criteria": [criterion_view(c) for c in criteria],
-        "ids": [c.cid for c in criteria],
-        "rubric_name": rubric_name,
-        "rubric_description": rubric_description,
-    }
-    return [
-        {"role": "system", "content": render("pairwise_system.j2", **context)},
-        {"role": "user", "content": render("pairwise_user.j2", **context)},
-    ]
+    context = _context(
+        prompt=prompt, responses={"response_a": response_a, "response_b": response_b}, criteria=criteria,
+        reference=reference, rubric_name=rubric_name, rubric_description=rubric_description,
+    )
+    return _messages("pairwise", context)
 
 
 def reask_message(problem: str, ids: list[str]) -> dict[str, str]:
