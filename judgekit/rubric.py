@@ -131,6 +131,8 @@ class Rubric(BaseModel):
     description: str = ""
     version: int | str = 1
     criteria: tuple[Criterion, ...] = Field(min_length=1)
+    provenance: dict[str, Any] | None = None
+    """Where the rubric came from (written by `judgekit rubric generate/refine`); not used in scoring."""
 
     @model_validator(mode="after")
     def _assign_ids(self) -> "Rubric":

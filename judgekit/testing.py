@@ -54,6 +54,9 @@ class Script:
     met: MetFn = lambda cid, response: True
     prefer: PreferFn = lambda cid, a, b: "tie"
     reasoning: str = "scripted"
+    # Answers requests whose schema is not the verdict schema (rubric generation, decomposition):
+    # called with the request body, returns the JSON object to send back.
+    generate: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -70,6 +73,9 @@ class ServerState:
     queued_contents: list[str] = field(default_factory=list)
     # Faults to inject first, one per request, in order (then the random ones apply).
     fault_sequence: list[str] = field(default_factory=list)
+    # Opt-in soft verdicts: when set and a request asks for logprobs, the reply carries OpenAI-style
+    # token log-probabilities; (criterion_id, verdict) -> probability of the verdict token given.
+    verdict_probability: "SoftFn | None" = None
     count: int = 0
 
     def __post_init__(self) -> None:
@@ -87,6 +93,27 @@ class ServerState:
                 return name
             x -= p
         return None
+
+
+def request_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+    if schema is None and body.get("tools"):
+        schema = body["tools"][0].get("input_schema")
+    return schema
+
+
+def is_verdict_request(body: dict[str, Any]) -> bool:
+    """True unless the request carries a schema without the 'verdicts' list (e.g. rubric generation)."""
+    schema = request_schema(body)
+    return schema is None or "verdicts" in (schema.get("properties") or {})
+
+
+def answer_object(state: "ServerState", body: dict[str, Any]) -> dict[str, Any]:
+    """The scripted answer: verdicts, or `script.generate(body)` for a non-verdict schema."""
+    if state.script.generate is not None and not is_verdict_request(body):
+        return state.script.generate(body)
+    return verdict_object(state, body)
 
 
 def requested_ids(body: dict[str, Any]) -> list[str]:
@@ -141,6 +168,40 @@ def verdict_object(state: ServerState, body: dict[str, Any]) -> dict[str, Any]:
     return {"verdicts": verdicts}
 
 
+# ---- opt-in token log-probabilities (soft verdicts) ------------------------------------------------
+
+SoftFn = Callable[[str, Any], float]  # (criterion_id, verdict: bool | "A" | "B" | "tie") -> P(that verdict)
+_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
+_VERDICT_BEFORE = re.compile(r'"(met|preference)"\s*:\s*"?$')
+_CID_BEFORE = re.compile(r'"criterion_id"\s*:\s*"([a-z0-9_]+)"')
+
+
+def token_logprobs(content: str, probability: SoftFn) -> list[dict[str, Any]]:
+    """OpenAI `logprobs.content` for a reply: each word/space/punctuation a token with logprob 0,
+    except verdict tokens, which get log P(verdict) and the other labels as top_logprobs (sharing
+    the rest of the probability)."""
+    import math
+
+    out: list[dict[str, Any]] = []
+    so_far = ""
+    for tok in _TOKENS.findall(content):
+        entry: dict[str, Any] = {"token": tok, "logprob": 0.0, "bytes": list(tok.encode()), "top_logprobs": []}
+        verdict = _VERDICT_BEFORE.search(so_far)
+        cids = _CID_BEFORE.findall(so_far)
+        if verdict and cids and tok[0].isalnum():
+            labels = ["true", "false"] if verdict.group(1) == "met" else ["A", "B", "tie"]
+            value: Any = (tok == "true") if verdict.group(1) == "met" else tok
+            p = min(max(float(probability(cids[-1], value)), 1e-6), 1.0)
+            rest = (1.0 - p) / (len(labels) - 1)
+            entry["logprob"] = math.log(p)
+            entry["top_logprobs"] = [{"token": tok, "logprob": math.log(p)}] + [
+                {"token": other, "logprob": math.log(max(rest, 1e-9))} for other in labels if other != tok
+            ]
+        out.append(entry)
+        so_far += tok
+    return out
+
+
 def _completion(content: str, model: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-scripted",
@@ -170,7 +231,7 @@ def build_app(state: ServerState) -> Any:
             await asyncio.sleep(state.faults.slow_seconds)
         return None
 
-    async def chat(request: Request) -> Any:
+    async def receive(request: Request) -> dict[str, Any]:
         body = await request.json()
         state.count += 1
         if state.record:
@@ -178,6 +239,10 @@ def build_app(state: ServerState) -> Any:
             state.headers.append(dict(request.headers))
         if state.latency:
             await asyncio.sleep(state.latency)
+        return body
+
+    async def chat(request: Request) -> Any:
+        body = await receive(request)
         model = body.get("model", "scripted")
         if state.queued_contents:
             return JSONResponse(_completion(state.queued_contents.pop(0), model))
@@ -193,19 +258,16 @@ def build_app(state: ServerState) -> Any:
             return JSONResponse(_completion(json.dumps({"verdicts": [{"criterion_id": "nope", "met": "maybe"}]}), model))
         if fault == "not_completion":
             return PlainTextResponse("<html>upstream proxy error</html>", status_code=200)
-        content = json.dumps(verdict_object(state, body))
+        content = json.dumps(answer_object(state, body))
         if not body.get("response_format") or not state.honour_response_format:
             content = f"Here is my evaluation.\n```json\n{content}\n```"
-        return JSONResponse(_completion(content, model))
+        reply = _completion(content, model)
+        if body.get("logprobs") and state.verdict_probability is not None:
+            reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, state.verdict_probability)}
+        return JSONResponse(reply)
 
     async def messages(request: Request) -> Any:
-        body = await request.json()
-        state.count += 1
-        if state.record:
-            state.requests.append(body)
-            state.headers.append(dict(request.headers))
-        if state.latency:
-            await asyncio.sleep(state.latency)
+        body = await receive(request)
         fault = state.draw_fault()
         early = await fault_response(fault, request)
         if early is not None:
@@ -213,7 +275,7 @@ def build_app(state: ServerState) -> Any:
         tool = body["tools"][0]["name"]
         return JSONResponse({
             "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": verdict_object(state, body)}],
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer_object(state, body)}],
             "stop_reason": "tool_use", "stop_sequence": None,
             "usage": {"input_tokens": 100, "output_tokens": 20},
         })

@@ -1,0 +1,212 @@
+"""`judgekit rubric generate` against the scripted judge over real HTTP: structured output, tolerant
+parsing with re-asks, contrastive rejection sampling, per-prompt rubrics, and a free second run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from judgekit import Judge, load_rubric
+from judgekit.generate import (
+    GenerationFailed,
+    criteria_problems,
+    criteria_schema,
+    generate_json,
+    parse_criteria,
+    read_data,
+    similar_text,
+)
+from judgekit.rubric_formats import row_rubric
+from judgekit.testing import is_verdict_request
+from tests.conftest import ScriptedJudgeServer, run_cli
+
+
+def all_text(body: dict[str, Any]) -> str:
+    return "\n".join(m["content"] for m in body["messages"])
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def cli(server: ScriptedJudgeServer, *args: str) -> Any:
+    return run_cli("rubric", "generate", *args, "--judge", "openai:scripted", "--base-url", server.base_url,
+                   env={"OPENAI_API_KEY": "sk-test"})
+
+
+def test_generate_one_rubric_for_the_dataset(judge_server: ScriptedJudgeServer, tmp_path: Path) -> None:
+    judge_server.state.script.generate = lambda body: {"criteria": [
+        {"id": "answers", "text": "The response answers the question asked.", "kind": "principle", "weight": 5},
+        {"id": "Cites Sources!", "text": "The response cites a source.", "kind": "principle", "weight": 2},
+        {"id": "under_100_words", "text": "The response has fewer than 100 words.", "kind": "hard_rule", "weight": 1},
+        {"id": "answers", "text": "The response answers THE question asked!", "kind": "principle", "weight": 5},
+    ]}
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": f"Question {i}?", "reference": f"Answer {i}."} for i in range(3)])
+    out = tmp_path / "r.yaml"
+    res = cli(judge_server, "--data", str(data), "-o", str(out), "--name", "qa")
+    assert res.returncode == 0, res.stderr
+    rubric = load_rubric(out)
+    assert rubric.name == "qa"
+    assert [(c.cid, c.kind, c.weight) for c in rubric.criteria] == [
+        ("answers", "principle", 5.0), ("cites_sources", "principle", 2.0), ("under_100_words", "hard_rule", 1.0)]
+    assert rubric.provenance["generated_by"].startswith("judgekit rubric generate")
+    assert judge_server.state.count == 1
+    body = judge_server.state.requests[0]
+    assert not is_verdict_request(body)
+    assert body["response_format"]["json_schema"]["schema"] == criteria_schema(8)
+    assert "Question 2?" in all_text(body) and "Answer 1." in all_text(body)
+    assert run_cli("rubric", "validate", str(out)).returncode == 0
+
+    again = cli(judge_server, "--data", str(data), "-o", str(tmp_path / "r2.yaml"), "--name", "qa")
+    assert again.returncode == 0, again.stderr
+    assert judge_server.state.count == 1  # cached
+    assert "judge calls: 0" in again.stderr
+
+
+def test_generate_per_prompt_rubrics_are_scored_from_the_rows(judge_server: ScriptedJudgeServer, tmp_path: Path) -> None:
+    def generate(body: dict[str, Any]) -> dict[str, Any]:
+        city = re.search(r"capital of (\w+)", all_text(body)).group(1)  # type: ignore[union-attr]
+        return {"criteria": [{"id": "names_capital", "text": f"The response names the capital of {city}.",
+                              "kind": "principle", "weight": 3}]}
+
+    judge_server.state.script.generate = generate
+    judge_server.state.script.met = lambda cid, response: "Paris" in response
+    data = write_jsonl(tmp_path / "d.jsonl", [
+        {"id": "fr", "prompt": "What is the capital of France?", "response": "Paris."},
+        {"id": "de", "prompt": "What is the capital of Germany?", "response": "Munich."},
+    ])
+    out = tmp_path / "rows.jsonl"
+    res = cli(judge_server, "--data", str(data), "-o", str(out), "--per-prompt")
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["fr", "de"]
+    assert row_rubric(rows[1]).criteria[0].text == "The response names the capital of Germany."  # type: ignore[union-attr]
+    scored = run_cli("score", str(out), "--judge", "openai:scripted", "--base-url", judge_server.base_url,
+                     "-o", str(tmp_path / "s.jsonl"), env={"OPENAI_API_KEY": "sk-test"})
+    assert scored.returncode == 0, scored.stderr
+    assert [json.loads(x)["reward"] for x in (tmp_path / "s.jsonl").read_text().splitlines()] == [1.0, 0.0]
+
+
+def test_contrastive_generation_keeps_only_criteria_that_reproduce_the_preference(
+    judge_server: ScriptedJudgeServer, tmp_path: Path
+) -> None:
+    def generate(body: dict[str, Any]) -> dict[str, Any]:
+        if "Attempt 2" in all_text(body):
+            return {"criteria": [{"id": "gives_source", "text": "The response cites a source.", "kind": "principle", "weight": 2}]}
+        return {"criteria": [
+            {"id": "names_paris", "text": "The response names Paris as the capital.", "kind": "hard_rule", "weight": 1},
+            {"id": "polite", "text": "The response is polite.", "kind": "principle", "weight": 1},
+            {"id": "verbose", "text": "The response rambles.", "kind": "principle", "weight": -2},
+        ]}
+
+    met = {"names_paris": "paris", "polite": "", "gives_source": "source", "verbose": "ramble"}
+    judge_server.state.script.generate = generate
+    judge_server.state.script.met = lambda cid, response: met[cid] in response.lower()
+    data = write_jsonl(tmp_path / "pairs.jsonl", [{
+        "prompt": "What is the capital of France?",
+        "chosen": "Paris (source: an atlas).", "rejected": "I would ramble about Lyon.",
+    }])
+    out = tmp_path / "r.yaml"
+    res = cli(judge_server, "--data", str(data), "-o", str(out), "--pairs", "--target", "3", "--max-tries", "3")
+    assert res.returncode == 0, res.stderr
+    rubric = load_rubric(out)
+    assert [(c.cid, c.kind, c.weight) for c in rubric.criteria] == [
+        ("names_paris", "hard_rule", 1.0), ("verbose", "principle", -2.0), ("gives_source", "principle", 2.0)]
+    gen = [r for r in judge_server.state.requests if not is_verdict_request(r)]
+    assert len(gen) == 2  # the target was reached on the second proposal
+    assert "did NOT separate" in all_text(gen[1]) and "The response is polite." in all_text(gen[1])
+    verdict_calls = judge_server.state.count - 2
+    assert verdict_calls == 2 * 4  # each of the four proposals judged on chosen and rejected
+    assert "3 of 4 proposed criteria" in res.stderr
+
+    again = cli(judge_server, "--data", str(data), "-o", str(tmp_path / "r2.yaml"), "--pairs", "--target", "3",
+                "--max-tries", "3")
+    assert again.returncode == 0
+    assert judge_server.state.count == 2 + verdict_calls  # nothing asked again
+
+
+def test_contrastive_rejection_sampling_is_bounded(judge_server: ScriptedJudgeServer, tmp_path: Path) -> None:
+    judge_server.state.script.generate = lambda body: {"criteria": [
+        {"id": "vague", "text": f"The response is fine (try {all_text(body).count('did NOT')}).", "kind": "principle", "weight": 1}]}
+    judge_server.state.script.met = lambda cid, response: True  # never separates the pair
+    data = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "Q", "chosen": "good", "rejected": "bad"}])
+    res = cli(judge_server, "--data", str(data), "-o", str(tmp_path / "r.yaml"), "--pairs", "--max-tries", "2")
+    assert res.returncode == 1
+    assert "no rubric was generated" in res.stderr
+    assert len([r for r in judge_server.state.requests if not is_verdict_request(r)]) == 2
+
+
+def test_tolerant_parsing_and_reask(judge_server: ScriptedJudgeServer) -> None:
+    judge_server.state.queued_contents = [
+        "Sure! Here are some ideas, no JSON though.",
+        'Here:\n```json\n{"criteria": [{"id": "x", "text": "The response is short.", "kind": "principle", "weight": 1}]}\n```',
+    ]
+    messages = [{"role": "user", "content": "write criteria"}]
+    with Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test") as judge:
+        obj = judge.run(generate_json(judge, messages, criteria_schema(), validate=criteria_problems))
+        assert obj["criteria"][0]["text"] == "The response is short."
+        assert judge.stats.calls == 2 and judge.stats.reasks == 1
+        assert "could not be used" in judge_server.state.requests[1]["messages"][-1]["content"]
+        again = judge.run(generate_json(judge, messages, criteria_schema(), validate=criteria_problems))
+        assert again == obj and judge.stats.calls == 2 and judge.stats.cache_hits == 1
+
+    judge_server.state.queued_contents = ["nothing", "still nothing", "nope"]
+    with Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", max_reasks=2) as judge:
+        with pytest.raises(GenerationFailed, match="no usable answer after 3 ask"):
+            judge.run(generate_json(judge, [{"role": "user", "content": "other"}], criteria_schema(),
+                                    validate=criteria_problems))
+
+
+def test_parse_criteria_is_tolerant() -> None:
+    taken = {"clear"}
+    out = parse_criteria({"hard_rules": ["Answer in French.", {"text": "Use at most 3 bullet points."}],
+                          "principles": [{"id": "Clear", "text": "Clear and direct.", "weight": "x"},
+                                         {"text": "", "weight": 2}, {"text": "Answer in French!"}]}, taken=taken)
+    assert [(c.cid, c.kind, c.weight) for c in out] == [
+        ("answer_in_french", "hard_rule", 1.0), ("use_at_most_3_bullet", "hard_rule", 1.0),
+        ("clear_2", "principle", 1.0)]
+    assert parse_criteria([{"text": "x", "weight": 99}])[0].weight == 10.0
+    assert criteria_problems({"nothing": 1}) and criteria_problems({"criteria": [{"text": " "}]})
+    assert not criteria_problems({"criteria": ["Be brief."]})
+    assert similar_text("The response is ACCURATE.", "the response is accurate") == 1.0
+
+
+def test_bad_input(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "a", "chosen": "x", "rejected": "y"}, {"prompt": "b"}])
+    res = run_cli("rubric", "generate", "--data", str(data), "-o", str(tmp_path / "r.yaml"), "--pairs")
+    assert res.returncode == 2 and "d.jsonl:2" in res.stderr and "'chosen'" in res.stderr
+    res2 = run_cli("rubric", "generate", "--data", str(data), "-o", str(tmp_path / "r.yaml"), "--per-prompt")
+    assert res2.returncode == 2 and "--output" in res2.stderr
+    broken = tmp_path / "b.jsonl"
+    broken.write_text('{"prompt": "a"}\n{oops\n')
+    res3 = run_cli("rubric", "generate", "--data", str(broken), "-o", str(tmp_path / "r.yaml"))
+    assert res3.returncode == 2 and "b.jsonl:2" in res3.stderr
+    with pytest.raises(Exception, match="data file not found"):
+        read_data(tmp_path / "missing.jsonl")
+
+
+def test_contrastive_verification_by_pairwise_verdicts_in_both_orders(
+    judge_server: ScriptedJudgeServer, tmp_path: Path
+) -> None:
+    judge_server.state.script.generate = lambda body: {"criteria": [
+        {"id": "names_paris", "text": "Names Paris.", "kind": "principle", "weight": 2},
+        {"id": "first_wins", "text": "Is shown first.", "kind": "principle", "weight": 1},
+    ]}
+
+    def prefer(cid: str, a: str, b: str) -> str:
+        if cid == "first_wins":
+            return "A"  # position bias: inconsistent across the two orders, so not kept
+        return "A" if "Paris" in a else "B" if "Paris" in b else "tie"
+
+    judge_server.state.script.prefer = prefer
+    data = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."}])
+    out = tmp_path / "r.yaml"
+    res = cli(judge_server, "--data", str(data), "-o", str(out), "--pairs", "--verify", "pairwise", "--max-tries", "1")
+    assert res.returncode == 0, res.stderr
+    assert load_rubric(out).ids == ["names_paris"]
+    assert judge_server.state.count == 1 + 2 * 2  # one proposal, two criteria judged in both orders
