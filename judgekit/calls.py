@@ -49,12 +49,15 @@ class CallRunner:
         self.policy = policy
         self.timeout = timeout
         self.stats = stats
-        self._slots = asyncio.Semaphore(max(1, concurrency))
+        # A backend that can only run one call at a time (llama.cpp in-process) says so, so that
+        # queued calls wait here, outside their timeout, instead of inside the backend.
+        limit = getattr(backend, "max_concurrency", None) or concurrency
+        self._slots = asyncio.Semaphore(max(1, min(concurrency, limit)))
 
     async def _attempt(self, request: JudgeRequest) -> Completion:
         async with self._slots:
             self.stats.calls += 1
-            if self.timeout is None:
+            if self.timeout is None or getattr(self.backend, "enforces_timeout", False):
                 return await self.backend.complete(request)
             try:
                 # A second line of defence; the SDK clients have their own timeout as well.

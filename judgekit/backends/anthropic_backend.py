@@ -19,6 +19,8 @@ _TAKES_TEMPERATURE = "temperature" in inspect.signature(anthropic.AsyncAnthropic
 
 
 class AnthropicBackend:
+    enforces_timeout = True  # the SDK client has the per-call timeout
+
     def __init__(
         self, model: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0
     ) -> None:

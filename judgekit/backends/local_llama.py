@@ -68,14 +68,33 @@ def _close_models() -> None:
         _MODELS.clear()
 
 
+def _verdict_item_properties(schema: dict[str, Any]) -> dict[str, Any] | None:
+    items = schema.get("properties", {}).get("verdicts", {}).get("items", {})
+    props = items.get("properties")
+    return props if isinstance(props, dict) and "reasoning" in props else None
+
+
 def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema for the grammar: verdict reasoning kept to one short line; other schemas as given."""
+    if _verdict_item_properties(schema) is None:
+        return schema
     capped = copy.deepcopy(schema)
-    props = capped["properties"]["verdicts"]["items"]["properties"]
+    props = _verdict_item_properties(capped)
+    assert props is not None
     props["reasoning"] = {"type": "string", "pattern": REASONING_PATTERN}
     return capped
 
 
+def max_tokens_for(request: JudgeRequest) -> int:
+    # Verdicts are short (one line of reasoning each); generation requests keep their own budget.
+    if _verdict_item_properties(request.schema) is None:
+        return request.max_tokens
+    return min(request.max_tokens, MAX_TOKENS * max(1, len(request.ids)))
+
+
 class LocalLlamaBackend:
+    max_concurrency = 1
+
     def __init__(self, model_path: str | None = None, *, n_ctx: int = 8192) -> None:
         self.path = Path(model_path) if model_path else default_model_path()
         self.n_ctx = n_ctx
@@ -96,7 +115,7 @@ class LocalLlamaBackend:
                     messages=list(request.messages),
                     response_format={"type": "json_object", "schema": grammar_schema(request.schema)},
                     temperature=request.temperature,
-                    max_tokens=min(request.max_tokens, MAX_TOKENS),
+                    max_tokens=max_tokens_for(request),
                     seed=request.seed,
                 )
             except ValueError as exc:  # e.g. the prompt does not fit the context window

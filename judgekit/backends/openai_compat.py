@@ -16,6 +16,8 @@ PLACEHOLDER_KEY = "EMPTY"
 
 
 class OpenAICompatBackend:
+    enforces_timeout = True  # the SDK client has the per-call timeout
+
     def __init__(
         self,
         model: str,
