@@ -2,8 +2,67 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
 
+def _clip(value: Optional[str]) -> tuple[float, float] | None:
+    from judgekit.errors import InputError
+
+    if value is None:
+        return None
+    low, sep, high = value.partition(",")
+    try:
+        bounds = (float(low), float(high)) if sep else None
+    except ValueError:
+        bounds = None
+    if bounds is None or bounds[0] > bounds[1]:
+        raise InputError(f"--clip takes LOW,HIGH with LOW <= HIGH (e.g. -1,1), got {value!r}", field="--clip")
+    return bounds
+
+
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
-    return None
+    # Imported here: judgekit.cli imports this module while it is being built.
+    from judgekit.cli import BaseUrlOpt, JudgeOpt, _per_call, err
+
+    @app.command()
+    def serve(
+        rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
+        judge: str = JudgeOpt,
+        base_url: Optional[str] = BaseUrlOpt,
+        host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback by default)"),
+        port: int = typer.Option(8000, "--port", min=1, max=65535),
+        concurrency: int = typer.Option(64, "--concurrency", "-c", min=1, help="judge calls in flight"),
+        criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
+        strategy: str = typer.Option("pointwise", "--strategy", help="pointwise | anchor | round_robin"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
+        timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
+        normalize: bool = typer.Option(False, "--normalize", help="group normalisation per prompt: (r-mean)/(std+eps)"),
+        clip: Optional[str] = typer.Option(None, "--clip", help="clip rewards to LOW,HIGH (applied last)"),
+        veto_penalty: Optional[float] = typer.Option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0"),
+        length_debias: bool = typer.Option(False, "--length-debias", help="remove the reward's slope on log length per prompt"),
+        unscored_reward: float = typer.Option(0.0, "--unscored-reward", help="number sent for an unscorable response"),
+        max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="largest request body accepted (MB)"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+    ) -> None:
+        """HTTP reward server for OpenRLHF (--remote_rm_url http://HOST:PORT/get_reward); GET /health."""
+        from judgekit.judge import Judge
+        from judgekit.rewards import STRATEGIES, make_shaping
+        from judgekit.rubric import load_rubric
+        from judgekit.errors import InputError
+        from judgekit.serve import ServeOptions, serve as run_server
+
+        the_rubric = load_rubric(rubric)
+        if strategy not in STRATEGIES:
+            raise InputError(f"--strategy takes one of {', '.join(STRATEGIES)}", field="--strategy")
+        shaping = make_shaping(normalize, _clip(clip), veto_penalty, length_debias)
+        options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            err.print(f"[yellow]warning[/yellow]: listening on {host}: anyone who can reach it can spend your judge's budget")
+        with Judge(judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, timeout=timeout,
+                   criteria_per_call=_per_call(criteria_per_call), allow_code=allow_code) as the_judge:
+            err.print(f"judgekit reward server: rubric '{the_rubric.name}' ({len(the_rubric.criteria)} criteria), "
+                      f"judge {judge}, on http://{host}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
+            run_server(the_rubric, the_judge, host=host, port=port, shaping=shaping, options=options, strategy=strategy)

@@ -72,9 +72,15 @@ def _context(
     }
 
 
+@lru_cache(maxsize=8)
+def _system_prompt(mode: str) -> str:
+    # The system prompt names no criterion or response: render it once per mode, not per call.
+    return render(f"{mode}_system.j2", fence=FENCE)
+
+
 def _messages(mode: str, context: dict[str, Any]) -> list[dict[str, str]]:
     return [
-        {"role": "system", "content": render(f"{mode}_system.j2", **context)},
+        {"role": "system", "content": _system_prompt(mode)},
         {"role": "user", "content": render(f"{mode}_user.j2", **context)},
     ]
 

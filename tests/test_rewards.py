@@ -1,0 +1,214 @@
+"""SPEC section 6: the TRL and verl reward functions, against the scripted judge over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+
+import pytest
+
+import judgekit
+from judgekit.rubric import rubric_from_data
+from tests.conftest import Faults, ServerState
+
+RUBRIC = rubric_from_data({
+    "name": "test-rubric",
+    "criteria": [
+        {"id": "polite", "text": "The response is polite.", "weight": 2},
+        {"id": "correct", "text": "The response is correct.", "weight": 2},
+        {"id": "rude", "text": "The response insults the user.", "weight": -1},
+        {"id": "safe", "text": "No harmful advice.", "kind": "hard_rule"},
+    ],
+})
+
+
+def script(cid: str, response: str) -> bool:
+    """MET when the response names the criterion; 'rude' MET only when the response says 'idiot'."""
+    if cid == "rude":
+        return "idiot" in response
+    if cid == "safe":
+        return "danger" not in response
+    return cid in response
+
+
+@pytest.fixture
+def judge(judge_server):
+    judge_server.state.script.met = script
+    with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", concurrency=16,
+                        cache=False, max_attempts=1) as j:
+        yield j
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_trl_function_shape_name_and_async_detection(judge):
+    fn = judgekit.trl_reward(RUBRIC, judge)
+    assert inspect.iscoroutinefunction(fn)
+    assert inspect.iscoroutinefunction(functools.partial(fn).func)
+    assert fn.__name__ == "judgekit_test_rubric"
+    params = inspect.signature(fn).parameters
+    assert list(params)[:3] == ["prompts", "completions", "completion_ids"]
+    assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    try:
+        from trl.trainer.utils import get_callable_name, is_async_callable
+    except ImportError:
+        return
+    assert is_async_callable(fn) and is_async_callable(functools.partial(fn))
+    assert get_callable_name(functools.partial(fn)) == "judgekit_test_rubric"
+
+
+def test_standard_format_rewards_and_dedupe(judge, judge_server):
+    fn = judgekit.trl_reward(RUBRIC, judge)
+    prompts = ["Q1"] * 4 + ["Q2"] * 2
+    completions = ["polite correct", "polite", "polite correct", "polite correct idiot", "nothing", "polite danger"]
+    rewards = run(fn(prompts=prompts, completions=completions, completion_ids=[[1]] * 6))
+    assert rewards == pytest.approx([1.0, 0.6, 1.0, 0.8, 0.2, 0.0])
+    # 5 distinct (prompt, completion) pairs x 4 model-judged criteria; the duplicate is judged once
+    assert judge_server.state.count == 5 * 4
+
+
+def test_conversational_format(judge):
+    fn = judgekit.trl_reward(RUBRIC, judge)
+    prompts = [[{"role": "system", "content": "be nice"}, {"role": "user", "content": "Q"}]] * 2
+    completions = [[{"role": "assistant", "content": "polite correct"}], [{"role": "assistant", "content": "correct"}]]
+    assert run(fn(prompts=prompts, completions=completions)) == pytest.approx([1.0, 0.6])
+
+
+def test_partial_works(judge):
+    fn = functools.partial(judgekit.trl_reward(RUBRIC, judge))
+    assert run(fn(prompts=["Q"], completions=["polite"])) == pytest.approx([0.6])
+
+
+def test_per_row_rubric_columns_in_every_format(judge):
+    fn = judgekit.trl_reward(None, judge)
+    rar = [{"title": "T", "description": "mentions polite", "weight": 1}]
+    judgekit_list = [{"id": "polite", "text": "polite?"}, {"id": "correct", "text": "correct?"}]
+    rewards = run(fn(
+        prompts=["Q", "Q", "Q"],
+        completions=["polite", "polite", "polite c1"],
+        rubric=[judgekit_list, json.dumps(judgekit_list), rar],
+    ))
+    # judgekit list: polite met, correct unmet -> 0.5 (also when the column holds JSON text);
+    # RaR criteria get ids c1.. and the script meets 'c1' only when the response names it
+    assert rewards == pytest.approx([0.5, 0.5, 1.0])
+    healthbench = run(fn(prompts=["Q"], completions=["c1"], rubrics=[[{"criterion": "x", "points": 3}, {"criterion": "y", "points": 1}]]))
+    assert healthbench == pytest.approx([0.75])
+    with pytest.raises(judgekit.InputError):
+        run(fn(prompts=["Q"], completions=["x"]))
+
+
+def test_failing_judge_gives_none_never_zero(judge_server):
+    judge_server.state.faults = Faults(server_error=1.0)
+    judge_server.state.__post_init__()
+    with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", cache=False,
+                        max_attempts=1) as j:
+        fn = judgekit.trl_reward(RUBRIC, j, normalize=True, clip=(-1, 1))
+        assert run(fn(prompts=["Q", "Q"], completions=["a", "b"])) == [None, None]
+        score = judgekit.verl_compute_score(RUBRIC, j, unscored_score=-0.5, return_dict=True)
+        out = score("src", "a", "gt", {"prompt": "Q"})
+        assert out["score"] == -0.5 and out["judgekit_scored"] == 0.0
+
+
+def test_criterion_rewards_share_one_pass_and_log(judge, judge_server):
+    funcs = judgekit.trl_criterion_rewards(RUBRIC, judge, include_total=True)
+    assert [f.__name__ for f in funcs] == ["judgekit_test_rubric", "judgekit_polite", "judgekit_correct", "judgekit_rude", "judgekit_safe"]
+    metrics: dict[str, list[float]] = {}
+    extra: dict[str, list] = {}
+
+    async def all_at_once():
+        kwargs = dict(prompts=["Q", "Q"], completions=["polite idiot", "correct"], completion_ids=None,
+                      trainer_state=object(), log_metric=lambda k, v: metrics.setdefault(k, []).append(v),
+                      log_extra=lambda k, v: extra.setdefault(k, []).extend(v))
+        return await asyncio.gather(*(f(**kwargs) for f in funcs))
+
+    total, polite, correct, rude, safe = run(all_at_once())
+    assert judge_server.state.count == 2 * 4  # one pass for five functions
+    assert polite == [1.0, 0.0] and correct == [0.0, 1.0]
+    assert rude == [0.0, 1.0]  # a pitfall as a reward: 1 when the flaw is absent
+    assert safe == [1.0, 1.0]
+    assert total == pytest.approx([2 / 5, 3 / 5])  # the hard rule's weight 1 counts
+    assert metrics["judgekit/polite"] == [0.5] and metrics["judgekit/rude"] == [0.5]
+    assert metrics["judgekit/unscored_frac"] == [0.0]
+    assert len(extra["judgekit_scores"]) == 2 and json.loads(extra["judgekit_scores"][0])["polite"] == 1
+
+
+def test_shaping_options_in_trl(judge):
+    fn = judgekit.trl_reward(RUBRIC, judge, normalize=True)
+    rewards = run(fn(prompts=["A", "A", "B", "B"], completions=["polite correct", "nothing", "polite", "polite"]))
+    assert rewards[0] == pytest.approx(1.0, abs=1e-4) and rewards[1] == pytest.approx(-1.0, abs=1e-4)
+    assert rewards[2] == rewards[3] == 0.0
+    veto = judgekit.trl_reward(RUBRIC, judge, veto_penalty=-1.0)
+    assert run(veto(prompts=["A", "A"], completions=["polite danger", "nothing"])) == pytest.approx([-1.0, 0.2])
+    clipped = judgekit.trl_reward(RUBRIC, judge, clip=(0.2, 0.8))
+    assert run(clipped(prompts=["A", "A"], completions=["polite correct", "idiot"])) == [0.8, 0.2]
+
+
+def test_reference_column(judge, judge_server):
+    fn = judgekit.trl_reward(RUBRIC, judge)
+    run(fn(prompts=["Q"], completions=["polite"], ground_truth=["the reference answer 42"]))
+    assert any("the reference answer 42" in m["content"] for m in judge_server.state.requests[-1]["messages"])
+
+
+def test_verl_single_and_dict(judge, judge_server):
+    compute_score = judgekit.verl_compute_score(RUBRIC, judge)
+    params = list(inspect.signature(compute_score).parameters)
+    assert params[:4] == ["data_source", "solution_str", "ground_truth", "extra_info"]
+    assert compute_score("src", "polite", "gt", extra_info={"question": "What is it?"}) == pytest.approx(0.6)
+    assert "What is it?" in judge_server.state.requests[-1]["messages"][1]["content"]
+    as_dict = judgekit.verl_compute_score(RUBRIC, judge, return_dict=True)
+    out = as_dict("src", "polite correct idiot", "gt", None, some_kwarg=1)
+    assert out == {"score": pytest.approx(0.8), "judgekit_scored": 1.0, "judgekit_polite": 1.0, "judgekit_correct": 1.0,
+                   "judgekit_rude": 1.0, "judgekit_safe": 1.0}
+
+
+def test_verl_batch_form(judge):
+    compute = judgekit.verl_compute_score(RUBRIC, judge, batch=True, normalize=True)
+    params = list(inspect.signature(compute).parameters)
+    assert params[:4] == ["data_sources", "solution_strs", "ground_truths", "extra_infos"]
+    out = compute(["s"] * 4, ["polite correct", "nothing", "polite", "polite"], ["g"] * 4,
+                  [{"prompt": "A"}, {"prompt": "A"}, {"prompt": "B"}, {"prompt": "B"}])
+    assert out[0] == pytest.approx(1.0, abs=1e-4) and out[1] == pytest.approx(-1.0, abs=1e-4)
+    assert all(isinstance(x, float) for x in out)
+    with pytest.raises(judgekit.InputError):
+        judgekit.verl_compute_score(RUBRIC, judge, normalize=True)  # group shaping needs the batch form
+
+
+def test_group_strategy_anchor(judge):
+    pytest.importorskip("judgekit.ranking")
+    fn = judgekit.trl_reward(RUBRIC, judge, strategy="anchor")
+    rewards = run(fn(prompts=["Q"] * 3, completions=["a", "b", "a"]))
+    assert len(rewards) == 3 and rewards[0] == rewards[2]
+    assert all(r is None or isinstance(r, float) for r in rewards)
+
+
+def test_bad_options(judge):
+    with pytest.raises(judgekit.InputError):
+        judgekit.trl_reward(RUBRIC, judge, strategy="nope")
+    with pytest.raises(judgekit.InputError):
+        judgekit.trl_reward(RUBRIC, judge, clip=(1, 0))
+
+
+def test_verl_example_module(judge_server, monkeypatch):
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    judge_server.state.script.met = lambda cid, response: "scatter" in response
+    monkeypatch.setenv("JUDGEKIT_JUDGE", "openai:scripted")
+    monkeypatch.setenv("JUDGEKIT_BASE_URL", judge_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    spec = importlib.util.spec_from_file_location("verl_reward_example", ROOT / "examples" / "verl_reward.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        one = module.compute_score("src", "Air molecules scatter blue light.", None, {"question": "Why blue?"})
+        assert one["judgekit_scored"] == 1.0 and 0.0 < one["score"] <= 1.0
+        many = module.compute_score_batch(["s", "s"], ["Blue.", "They scatter it."], [None, None], [{"prompt": "Q"}] * 2)
+        assert [set(m) for m in many] == [set(one)] * 2  # the same keys for every response, as verl needs
+        assert many[0]["score"] < many[1]["score"]
+    finally:
+        module.close()
