@@ -5,21 +5,26 @@ rubric -> judge requests -> backend -> verdicts -> score vectors -> rewards
 
 from judgekit.errors import InputError, JudgeError
 from judgekit.judge import Judge
-from judgekit.results import ScoreResult
+from judgekit.ranking import RankOutcome, rank_group
+from judgekit.results import CompareResult, RankResult, ScoreResult
 from judgekit.rewards import trl_criterion_rewards, trl_reward, verl_compute_score
 from judgekit.rubric import CheckSpec, Criterion, Rubric, load_rubric
 from judgekit.scoring import pointwise_reward
 
 __all__ = [
     "CheckSpec",
+    "CompareResult",
     "Criterion",
     "InputError",
     "Judge",
     "JudgeError",
+    "RankOutcome",
+    "RankResult",
     "Rubric",
     "ScoreResult",
     "load_rubric",
     "pointwise_reward",
+    "rank_group",
     "trl_criterion_rewards",
     "trl_reward",
     "verl_compute_score",

@@ -1,9 +1,220 @@
-"""CLI commands for the pairwise part of judgekit (registered on the main app by judgekit.cli)."""
+"""CLI commands for the pairwise part of judgekit (registered on the main app by judgekit.cli):
+`compare` (two responses, both orders), `rank` (a group of responses) and `eval` (human labels)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
-    return None
+    # Imported here: judgekit.cli imports this module while it is still being initialised.
+    from judgekit.cli import (
+        BaseUrlOpt,
+        JudgeOpt,
+        _default_output,
+        _field_map,
+        _judge_failed_entirely,
+        _per_call,
+        _print_summary,
+        _require_rubrics,
+        err,
+    )
+    from judgekit.errors import InputError
+    from judgekit.judge import Judge
+    from judgekit.rows import InputRow, read_jsonl
+    from judgekit.rubric import load_rubric
+    from judgekit.runfile import run_file
+
+    def make_judge(judge: str, base_url: Optional[str], concurrency: int, no_cache: bool, cache_dir: Optional[str],
+                   criteria_per_call: str, timeout: float, max_attempts: int, max_reasks: int, temperature: float,
+                   max_tokens: int, allow_code: bool) -> Judge:
+        return Judge(
+            judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
+            criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
+            max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
+        )
+
+    def finish(the_judge: Judge) -> None:
+        if _judge_failed_entirely(the_judge):
+            err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+            raise typer.Exit(1)
+
+    @app.command()
+    def compare(
+        input: Path = typer.Argument(..., help="JSONL rows with prompt, response_a, response_b (optional label)"),
+        rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
+        judge: str = JudgeOpt,
+        base_url: Optional[str] = BaseUrlOpt,
+        output: Optional[str] = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.compared.jsonl]"),
+        concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="judge calls in flight"),
+        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
+        explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion (both orders)"),
+        soft: bool = typer.Option(False, "--soft", help="ask for token log-probabilities; add 'soft': P(A better) per criterion"),
+        criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
+        timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
+        max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
+        max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
+        temperature: float = typer.Option(0.0, "--temperature"),
+        max_tokens: int = typer.Option(1024, "--max-tokens"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response_a, response_b, id, reference, label, rubric)"),
+        cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+    ) -> None:
+        """Compare two responses per row, criterion by criterion, in both orders: winner, margin, preferences."""
+        rows = read_jsonl(input, required=("prompt", "response_a", "response_b"), optional=("reference", "label"),
+                          mapping=_field_map(field))
+        for row in rows:
+            label = row.fields.get("label")
+            if label is not None and label not in ("A", "B", "tie"):
+                raise InputError(f"label must be A, B or tie, got {label!r}", file=str(input), line=row.line, field="label")
+        the_rubric = load_rubric(rubric) if rubric else None
+        _require_rubrics(rows, the_rubric, str(input))
+        out = output or _default_output(input, "compared")
+        with make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call, timeout, max_attempts,
+                        max_reasks, temperature, max_tokens, allow_code) as the_judge:
+
+            tally = {"A": 0, "B": 0, "tie": 0, None: 0, "inconsistent": 0, "labelled": 0, "agree": 0}
+
+            async def job(row: InputRow) -> dict[str, Any]:
+                obj = (await the_judge.acompare_row(row, the_rubric, explain, soft)).model_dump()
+                tally[obj["winner"]] += 1
+                tally["inconsistent"] += len(obj["inconsistent"])
+                if row.fields.get("label") is not None:
+                    tally["labelled"] += 1
+                    tally["agree"] += int(obj["winner"] == row.fields["label"])
+                return obj
+
+            summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="comparing")
+            _print_summary(summary, out)
+            agreement = f"; agreement with 'label': {tally['agree']}/{tally['labelled']}" if tally["labelled"] else ""
+            err.print(f"  winners: A {tally['A']}, B {tally['B']}, tie {tally['tie']}, unscored {tally[None]}; "
+                      f"position-inconsistent criteria: {tally['inconsistent']}{agreement}", highlight=False)
+            finish(the_judge)
+
+    @app.command()
+    def rank(
+        input: Path = typer.Argument(..., help="JSONL rows with prompt and responses (a list); optional reference"),
+        rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
+        strategy: str = typer.Option("pointwise", "--strategy", "-s", help="pointwise | anchor | round_robin"),
+        anchor_index: Optional[int] = typer.Option(None, "--anchor-index", help="anchor: compare with responses[N] (default: the reference, else 0)"),
+        judge: str = JudgeOpt,
+        base_url: Optional[str] = BaseUrlOpt,
+        output: Optional[str] = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.ranked.jsonl]"),
+        concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="judge calls in flight"),
+        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
+        criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
+        timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
+        max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
+        max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
+        temperature: float = typer.Option(0.0, "--temperature"),
+        max_tokens: int = typer.Option(1024, "--max-tokens"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, responses, id, reference, rubric)"),
+        cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+    ) -> None:
+        """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
+        from judgekit.ranking import STRATEGIES, rank_group_with
+        from judgekit.results import RankResult
+
+        if strategy not in STRATEGIES:
+            raise InputError(f"unknown strategy {strategy!r}; use {' | '.join(STRATEGIES)}", field="--strategy")
+        rows = read_jsonl(input, required=("prompt", "responses"), mapping=_field_map(field))
+        for row in rows:
+            responses = row.fields["responses"]
+            if not isinstance(responses, list) or not responses:
+                raise InputError("'responses' must be a non-empty list", file=str(input), line=row.line, field="responses")
+            if anchor_index is not None and not 0 <= anchor_index < len(responses):
+                raise InputError(f"--anchor-index {anchor_index} is outside this group of {len(responses)} responses",
+                                 file=str(input), line=row.line, field="responses")
+        the_rubric = load_rubric(rubric) if rubric else None
+        _require_rubrics(rows, the_rubric, str(input))
+        out = output or _default_output(input, "ranked")
+        with make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call, timeout, max_attempts,
+                        max_reasks, temperature, max_tokens, allow_code) as the_judge:
+
+            async def job(row: InputRow) -> dict[str, Any]:
+                effective = row.rubric or the_rubric
+                assert effective is not None
+                o = await rank_group_with(
+                    the_judge, effective, row.fields["prompt"], row.fields["responses"], strategy=strategy,
+                    reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
+                    row=row.data,
+                )
+                return RankResult(id=row.id, rewards=o.rewards, scores=o.scores,
+                                  cycles=o.cycles if strategy == "round_robin" else None).model_dump()
+
+            summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="ranking")
+            _print_summary(summary, out)
+            finish(the_judge)
+
+    @app.command("eval")
+    def eval_(
+        data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works)"),
+        format: str = typer.Option(..., "--format", "-f", help="llmbar | judgebench | pandalm | hh-rlhf | evalbiasbench"),
+        rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
+        judge: str = JudgeOpt,
+        base_url: Optional[str] = BaseUrlOpt,
+        limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs per subset (seeded sample)"),
+        seed: int = typer.Option(0, "--seed", help="seed of the sample and of the order shuffles"),
+        output: Optional[str] = typer.Option(None, "--output", "-o", help="JSON report; '-' for stdout"),
+        probe: Optional[str] = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
+        soft: bool = typer.Option(False, "--soft", help="keep P(A better) per criterion (needs token log-probabilities)"),
+        concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="judge calls in flight"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
+        criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
+        timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
+        max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
+        max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
+        temperature: float = typer.Option(0.0, "--temperature"),
+        max_tokens: int = typer.Option(1024, "--max-tokens"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+    ) -> None:
+        """Judge human-labelled pairs with the rubric: accuracy, tie rate, position inconsistency, cost."""
+        import time
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from judgekit.datasets import read_pairs
+        from judgekit.evaluation import MASTER_KEYS, PROBES, build_report, evaluate, report_table
+
+        if probe is not None and probe not in PROBES:
+            raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
+        the_rubric = load_rubric(rubric)
+        pairs = read_pairs(data, format, limit=limit, seed=seed)
+        if not pairs:
+            raise InputError("no labelled pairs in the data", file=str(data))
+        prompts = len({json.dumps(p.prompt, sort_keys=True) for p in pairs})
+        total = len(pairs) + (prompts * len(MASTER_KEYS) if probe else 0)
+        started = time.perf_counter()
+        with make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call, timeout, max_attempts,
+                        max_reasks, temperature, max_tokens, allow_code) as the_judge:
+            progress = Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=err, disable=not err.is_terminal)
+            with progress:
+                task = progress.add_task("evaluating", total=total)
+                run = the_judge.run(evaluate(the_judge, the_rubric, pairs, probe=probe, soft=soft,
+                                             on_done=lambda: progress.advance(task)))
+            meta = {"format": format, "data": str(data), "rubric": str(rubric), "judge": judge,
+                    "limit": limit, "seed": seed, "seconds": round(time.perf_counter() - started, 1),
+                    "stats": the_judge.stats.as_dict()}
+            report = build_report(run, meta=meta)
+            err.print(report_table(report))
+            if run.probe is not None:
+                fp = run.probe["false_positive_rate"]
+                err.print(f"master-key probe: false-positive rate {'-' if fp is None else f'{100 * fp:.0f}%'} "
+                          f"(reward > 0 for an empty reply) over {prompts} prompts x {len(MASTER_KEYS)} replies", highlight=False)
+            text = json.dumps(report, ensure_ascii=False, indent=2)
+            if output == "-":
+                typer.echo(text)
+            elif output:
+                Path(output).parent.mkdir(parents=True, exist_ok=True)
+                Path(output).write_text(text + "\n", encoding="utf-8")
+                err.print(f"report -> {output}", highlight=False)
+            finish(the_judge)

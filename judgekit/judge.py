@@ -19,7 +19,7 @@ from judgekit.calls import CallRunner, RetryPolicy
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
-from judgekit.results import ScoreResult
+from judgekit.results import CompareResult, ScoreResult
 from judgekit.rows import InputRow, pick
 from judgekit.rubric import Rubric
 from judgekit.rubric_formats import row_rubric
@@ -122,6 +122,40 @@ class Judge:
     async def ascore_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False) -> ScoreResult:
         """One read row, on the judge's loop (used by the file runner, which runs there)."""
         return await self._score_row(row, rubric, explain)
+
+    # ---- pairwise (judgekit.pairwise) ---------------------------------------------------------
+
+    async def _compare_item(self, rubric: Rubric, item: Any, *, soft: bool = False) -> Any:
+        """One pair (a judgekit.pairwise.PairItem), on the judge's loop: a PairOutcome."""
+        from judgekit.pairwise import judge_pairwise
+
+        return await judge_pairwise(
+            self.collector(), rubric, item, criteria_per_call=self.config.criteria_per_call,
+            allow_code=self.config.allow_code, soft=soft,
+        )
+
+    async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool = False) -> CompareResult:
+        """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
+        from judgekit.pairwise import PairItem, compare_result
+
+        effective = row.rubric or rubric
+        if effective is None:
+            raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
+        item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
+                        row.fields.get("reference"), row.data)
+        return compare_result(row.id, await self._compare_item(effective, item, soft=soft), explain)
+
+    async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool) -> list[CompareResult]:
+        return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft) for r in rows)))
+
+    def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
+                explain: bool = False, soft: bool = False) -> list[CompareResult]:
+        """Compare rows (dicts with prompt, response_a, response_b) in both orders; a CompareResult per row."""
+        return self.run(self._compare_rows(to_input_rows(rows, ("prompt", "response_a", "response_b")), rubric, explain, soft))
+
+    async def acompare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
+                       explain: bool = False, soft: bool = False) -> list[CompareResult]:
+        return await self.arun(self._compare_rows(to_input_rows(rows, ("prompt", "response_a", "response_b")), rubric, explain, soft))
 
     # ---- lifetime ---------------------------------------------------------------------------
 

@@ -26,3 +26,47 @@ class ScoreResult(BaseModel):
         if data.get("explanations") is None:
             data.pop("explanations", None)
         return data
+
+
+def _drop_none(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    for key in keys:
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data
+
+
+class CompareResult(BaseModel):
+    """One judged pair: winner, margin in [-1, 1], per-criterion preference 1 (A) | -1 (B) | 0 | null,
+    the position-inconsistent criteria, and why any criterion is unscored. `soft` (with --soft) is
+    P(A is better) per criterion from the judge's token log-probabilities, averaged over both orders."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: RowId
+    winner: str | None
+    margin: float | None
+    preferences: dict[str, int | None]
+    inconsistent: list[str]
+    unscored: dict[str, str]
+    explanations: dict[str, str] | None = None
+    soft: dict[str, float | None] | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> dict[str, Any]:
+        return _drop_none(handler(self), ("explanations", "soft"))
+
+
+class RankResult(BaseModel):
+    """One ranked group: a reward in [0, 1] (or null) per response, in input order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: RowId
+    rewards: list[float | None]
+    scores: list[dict[str, int | None]] | None = None
+    cycles: list[list[int]] | None = None
+    calls: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> dict[str, Any]:
+        return _drop_none(handler(self), ("scores", "cycles", "calls"))

@@ -31,3 +31,116 @@ def pointwise_reward(criteria: Sequence[Criterion], scores: Mapping[str, int | N
     if total_abs == 0:
         return None
     return clip(1.0 + met_weight / total_abs)
+
+
+# ---- pairwise (SPEC section 3) ------------------------------------------------------------------
+
+_PREF_SIGN = {"A": 1, "B": -1, "tie": 0}
+
+
+def order_consistent_preference(first: str | None, swapped: str | None) -> tuple[int | None, bool]:
+    """One criterion's p_i from the two orders, and whether the two answers disagreed.
+
+    `first` is the answer with (A, B) shown in that order, `swapped` the answer with (B, A) shown,
+    in the judge's own labels (so its "A" is the original B). Either unscored -> (None, False);
+    disagreement after mapping back -> (0, True).
+    """
+    if first is None or swapped is None:
+        return None, False
+    p_first = _PREF_SIGN[first]
+    p_swapped = -_PREF_SIGN[swapped]
+    if p_first != p_swapped:
+        return 0, True
+    return p_first, False
+
+
+def outcome_preference(criterion: Criterion, score_a: int | None, score_b: int | None) -> int | None:
+    """p_i for a criterion decided per side (a check, or a hard rule judged pointwise).
+
+    MET is good for a positive weight and the flaw for a negative one; the side with the better
+    outcome is preferred, equal outcomes tie; an unscored side leaves the criterion unscored.
+    """
+    if score_a is None or score_b is None:
+        return None
+    good_a, good_b = (score_a, score_b) if criterion.weight >= 0 else (1 - score_a, 1 - score_b)
+    return (good_a > good_b) - (good_a < good_b)
+
+
+def pairwise_margin(criteria: Sequence[Criterion], preferences: Mapping[str, int | None]) -> float | None:
+    """margin = sum(|w_i| p_i) / sum(|w_i|) over scored criteria; None if none is scored."""
+    scored = [c for c in criteria if preferences.get(c.cid) is not None]
+    if not scored:
+        return None
+    total = sum(abs(c.weight) for c in scored)
+    if total == 0:
+        return 0.0
+    return sum(abs(c.weight) * int(preferences[c.cid]) for c in scored) / total  # type: ignore[arg-type]
+
+
+def pairwise_winner(margin: float | None) -> str | None:
+    if margin is None:
+        return None
+    return "A" if margin > 0 else "B" if margin < 0 else "tie"
+
+
+def hard_rule_gate(criteria: Sequence[Criterion], scores_a: Mapping[str, int | None], scores_b: Mapping[str, int | None]) -> str | None:
+    """"A" or "B" when that side passes every hard rule the other fails at least one of, else None.
+
+    A side loses outright if it fails (UNMET) a hard rule the other side passes; if each side
+    fails a rule the other passes, or both fail the same, no side wins by the gate.
+    """
+    a_loses = any(scores_a.get(c.cid) == 0 and scores_b.get(c.cid) == 1 for c in criteria if c.kind == "hard_rule")
+    b_loses = any(scores_b.get(c.cid) == 0 and scores_a.get(c.cid) == 1 for c in criteria if c.kind == "hard_rule")
+    if a_loses and not b_loses:
+        return "B"
+    if b_loses and not a_loses:
+        return "A"
+    return None
+
+
+# ---- groups ---------------------------------------------------------------------------------------
+
+
+def margin_reward(margin: float | None) -> float | None:
+    """A margin in [-1, 1] as a reward in [0, 1]: (margin + 1) / 2 (a tie with the anchor is 0.5)."""
+    return None if margin is None else clip((margin + 1.0) / 2.0)
+
+
+def bradley_terry(n: int, outcomes: Sequence[tuple[int, int, float]], *, prior: float = 0.5,
+                  max_iter: int = 500, tol: float = 1e-9) -> list[float]:
+    """Bradley-Terry strengths by the MM algorithm (Hunter 2004), geometric mean 1.
+
+    `outcomes` are (i, j, s): one game between i and j in which i scored s in [0, 1] (1 win,
+    0 loss, 0.5 tie; a soft margin is allowed). `prior` adds, for every player, a virtual game
+    against a player of strength 1 with a score of 1/2 each way; it keeps every strength finite
+    when one response beats all others (perfect separation).
+    """
+    import numpy as np
+
+    wins = np.full(n, float(prior))
+    games = np.zeros((n, n))
+    for i, j, s in outcomes:
+        wins[i] += s
+        wins[j] += 1.0 - s
+        games[i, j] += 1.0
+        games[j, i] += 1.0
+    p = np.ones(n)
+    for _ in range(max_iter):
+        denom = (games / (p[:, None] + p[None, :])).sum(axis=1) + 2.0 * prior / (p + 1.0)
+        new = wins / denom
+        new = new / np.exp(np.mean(np.log(new)))
+        if np.max(np.abs(new - p)) < tol:
+            p = new
+            break
+        p = new
+    return [float(x) for x in p]
+
+
+def strength_rewards(strengths: Sequence[float]) -> list[float]:
+    """Each response's expected win probability against the others: mean_j p_i / (p_i + p_j), in [0, 1]."""
+    n = len(strengths)
+    if n == 1:
+        return [0.5]
+    return [
+        sum(strengths[i] / (strengths[i] + strengths[j]) for j in range(n) if j != i) / (n - 1) for i in range(n)
+    ]
