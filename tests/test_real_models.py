@@ -55,6 +55,14 @@ def test_embedded_default_judge_end_to_end(files):
     assert "judge calls: 4" in proc.stderr and "tokens: 0 prompt" not in proc.stderr
 
 
+def test_embedded_judge_all_criteria_in_one_call(files):
+    rubric, data = files
+    proc = run_cli("score", str(data), "--rubric", str(rubric), "-o", "-", "--no-cache", "--criteria-per-call", "all")
+    assert proc.returncode == 0, proc.stderr
+    assert_all_scored([json.loads(line) for line in proc.stdout.splitlines()])
+    assert "judge calls: 2 " in proc.stderr  # one call per row, both criteria answered
+
+
 def test_embedded_judge_python_api():
     rubric = judgekit.load_rubric(ROOT / "rubrics" / "helpfulness.yaml")
     with judgekit.Judge(cache=False) as judge:  # "local"

@@ -47,3 +47,14 @@ def test_preferences_normalised():
     payload = {"verdicts": [{"criterion_id": "a", "reasoning": "", "preference": "Tie"}, {"criterion_id": "b", "reasoning": "", "preference": "C"}]}
     found, problems = parse_verdicts(payload, "pairwise", ["a", "b"])
     assert found["a"].value == "tie" and "b" not in found and problems
+
+
+def test_embedded_grammar_pins_one_verdict_per_id_in_order():
+    from judgekit.backends.local_llama import REASONING_PATTERN, grammar_schema
+
+    g = grammar_schema(verdict_schema("pairwise", ["a", "b"]))["properties"]["verdicts"]
+    assert g["items"] is False and [i["properties"]["criterion_id"] for i in g["prefixItems"]] == [{"const": "a"}, {"const": "b"}]
+    assert g["prefixItems"][1]["properties"]["preference"]["enum"] == ["A", "B", "tie"]
+    assert g["prefixItems"][0]["properties"]["reasoning"]["pattern"] == REASONING_PATTERN
+    other = {"type": "object", "properties": {"criteria": {"type": "array"}}}
+    assert grammar_schema(other) == other  # generation schemas pass through unchanged

@@ -75,13 +75,21 @@ def _verdict_item_properties(schema: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema for the grammar: verdict reasoning kept to one short line; other schemas as given."""
-    if _verdict_item_properties(schema) is None:
+    """The schema for the grammar. For verdicts: exactly one verdict per requested id, in order
+    (a small model otherwise stops after the first), each with a short one-line reasoning.
+    Other schemas (rubric generation) are used as given."""
+    props = _verdict_item_properties(schema)
+    if props is None:
         return schema
+    item = schema["properties"]["verdicts"]["items"]
+    tuple_items = []
+    for cid in props["criterion_id"]["enum"]:
+        fixed = copy.deepcopy(item)
+        fixed["properties"]["criterion_id"] = {"const": cid}
+        fixed["properties"]["reasoning"] = {"type": "string", "pattern": REASONING_PATTERN}
+        tuple_items.append(fixed)
     capped = copy.deepcopy(schema)
-    props = _verdict_item_properties(capped)
-    assert props is not None
-    props["reasoning"] = {"type": "string", "pattern": REASONING_PATTERN}
+    capped["properties"]["verdicts"] = {"type": "array", "prefixItems": tuple_items, "items": False}
     return capped
 
 
