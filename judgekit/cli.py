@@ -86,6 +86,26 @@ def _judge_failed_entirely(judge: Judge) -> bool:
     return st.failed_calls > 0 and st.succeeded_calls == 0 and st.cache_hits == 0
 
 
+def _exit_if_judge_failed(judge: Judge) -> None:
+    """Exit 1 when no judge call succeeded at all (the rows are written, with the reasons)."""
+    if _judge_failed_entirely(judge):
+        err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+        raise typer.Exit(1)
+
+
+def _make_judge(
+    judge: str, base_url: str | None, concurrency: int, no_cache: bool, cache_dir: str | None, *,
+    criteria_per_call: str = "one", timeout: float = 60.0, max_attempts: int = 4, max_reasks: int = 2,
+    temperature: float = 0.0, max_tokens: int = 1024, allow_code: bool = False,
+) -> Judge:
+    """The Judge every command builds from its command-line options."""
+    return Judge(
+        judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
+        criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
+        max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
+    )
+
+
 JudgeOpt = typer.Option("local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL")
 BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)")
 
@@ -116,10 +136,10 @@ def score(
     the_rubric = load_rubric(rubric) if rubric else None
     _require_rubrics(rows, the_rubric, str(input))
     out = output or _default_output(input, "scored")
-    with Judge(
-        judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
-        criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
-        max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
+    with _make_judge(
+        judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call, timeout=timeout,
+        max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens,
+        allow_code=allow_code,
     ) as the_judge:
 
         async def job(row: InputRow) -> dict[str, Any]:
@@ -127,9 +147,7 @@ def score(
 
         summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="scoring")
         _print_summary(summary, out)
-        if _judge_failed_entirely(the_judge):
-            err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
-            raise typer.Exit(1)
+        _exit_if_judge_failed(the_judge)
 
 
 @rubric_app.command("validate")

@@ -17,31 +17,16 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         JudgeOpt,
         _default_output,
         _field_map,
-        _judge_failed_entirely,
-        _per_call,
+        _exit_if_judge_failed,
+        _make_judge,
         _print_summary,
         _require_rubrics,
         err,
     )
     from judgekit.errors import InputError
-    from judgekit.judge import Judge
     from judgekit.rows import InputRow, read_jsonl
     from judgekit.rubric import load_rubric
     from judgekit.runfile import run_file
-
-    def make_judge(judge: str, base_url: Optional[str], concurrency: int, no_cache: bool, cache_dir: Optional[str],
-                   criteria_per_call: str, timeout: float, max_attempts: int, max_reasks: int, temperature: float,
-                   max_tokens: int, allow_code: bool) -> Judge:
-        return Judge(
-            judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
-            criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
-            max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
-        )
-
-    def finish(the_judge: Judge) -> None:
-        if _judge_failed_entirely(the_judge):
-            err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
-            raise typer.Exit(1)
 
     @app.command()
     def compare(
@@ -75,8 +60,9 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         the_rubric = load_rubric(rubric) if rubric else None
         _require_rubrics(rows, the_rubric, str(input))
         out = output or _default_output(input, "compared")
-        with make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call, timeout, max_attempts,
-                        max_reasks, temperature, max_tokens, allow_code) as the_judge:
+        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
+                         timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
+                         max_tokens=max_tokens, allow_code=allow_code) as the_judge:
 
             tally = {"A": 0, "B": 0, "tie": 0, None: 0, "inconsistent": 0, "labelled": 0, "agree": 0}
 
@@ -94,7 +80,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
             agreement = f"; agreement with 'label': {tally['agree']}/{tally['labelled']}" if tally["labelled"] else ""
             err.print(f"  winners: A {tally['A']}, B {tally['B']}, tie {tally['tie']}, unscored {tally[None]}; "
                       f"position-inconsistent criteria: {tally['inconsistent']}{agreement}", highlight=False)
-            finish(the_judge)
+            _exit_if_judge_failed(the_judge)
 
     @app.command()
     def rank(
@@ -135,8 +121,9 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         the_rubric = load_rubric(rubric) if rubric else None
         _require_rubrics(rows, the_rubric, str(input))
         out = output or _default_output(input, "ranked")
-        with make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call, timeout, max_attempts,
-                        max_reasks, temperature, max_tokens, allow_code) as the_judge:
+        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
+                         timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
+                         max_tokens=max_tokens, allow_code=allow_code) as the_judge:
 
             async def job(row: InputRow) -> dict[str, Any]:
                 effective = row.rubric or the_rubric
@@ -151,7 +138,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
 
             summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="ranking")
             _print_summary(summary, out)
-            finish(the_judge)
+            _exit_if_judge_failed(the_judge)
 
     @app.command("eval")
     def eval_(
@@ -193,8 +180,9 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         prompts = len({json.dumps(p.prompt, sort_keys=True) for p in pairs})
         total = len(pairs) + (prompts * len(MASTER_KEYS) if probe else 0)
         started = time.perf_counter()
-        with make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call, timeout, max_attempts,
-                        max_reasks, temperature, max_tokens, allow_code) as the_judge:
+        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
+                         timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
+                         max_tokens=max_tokens, allow_code=allow_code) as the_judge:
             progress = Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=err, disable=not err.is_terminal)
             with progress:
@@ -217,4 +205,4 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                 Path(output).parent.mkdir(parents=True, exist_ok=True)
                 Path(output).write_text(text + "\n", encoding="utf-8")
                 err.print(f"report -> {output}", highlight=False)
-            finish(the_judge)
+            _exit_if_judge_failed(the_judge)

@@ -28,13 +28,8 @@ def _check_output(path: str, suffixes: tuple[str, ...], flag: str = "--output") 
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     # Imported here: judgekit.cli imports this module while it is being built.
-    from judgekit.cli import BaseUrlOpt, JudgeOpt, err
+    from judgekit.cli import BaseUrlOpt, JudgeOpt, _make_judge, err
     from judgekit.judge import Judge
-
-    def make_judge(judge: str, base_url: str | None, concurrency: int, no_cache: bool, cache_dir: str | None,
-                   timeout: float, max_tokens: int, temperature: float) -> Judge:
-        return Judge(judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
-                     timeout=timeout, max_tokens=max_tokens, temperature=temperature)
 
     def print_calls(the_judge: Judge) -> dict[str, int]:
         s = the_judge.stats.as_dict()
@@ -71,7 +66,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
             raise InputError("--verify takes pointwise or pairwise", field="--verify")
         _check_output(output, (".jsonl",) if per_prompt else (".yaml", ".yml"))
         rows = read_data(data, limit=limit, need_pairs=pairs)
-        with make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout, max_tokens, temperature) as the_judge:
+        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout=timeout, max_tokens=max_tokens,
+                         temperature=temperature) as the_judge:
             outcome = the_judge.run(generate_rubrics(
                 the_judge, rows, name=name, per_prompt=per_prompt, pairs=pairs, source=str(data),
                 max_criteria=max_criteria, max_tries=max_tries, target=target, sample=sample, verify=verify,
@@ -141,7 +137,6 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         temperature: float = typer.Option(0.0, "--temperature"),
     ) -> None:
         """RRD: decompose too-easy criteria, drop misaligned and redundant ones, reweigh by correlation."""
-        from judgekit.cli import _per_call
         from judgekit.generate import read_data
         from judgekit.refine import RefineSettings, refine_rubric
         from judgekit.report import write_report
@@ -157,9 +152,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
             filter_redundant=not no_redundant_filter, redundancy_threshold=redundancy, text_similarity=text_similarity,
             min_support=min_support, weighting=weighting, lam=lam, power=power,  # type: ignore[arg-type]
         )
-        with Judge(judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
-                   timeout=timeout, max_tokens=max_tokens, temperature=temperature,
-                   criteria_per_call=_per_call(criteria_per_call)) as the_judge:
+        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout=timeout, max_tokens=max_tokens,
+                         temperature=temperature, criteria_per_call=criteria_per_call) as the_judge:
             result = the_judge.run(refine_rubric(
                 the_judge, the_rubric, rows, settings,
                 say=lambda msg: err.print(f"  {msg}", highlight=False),

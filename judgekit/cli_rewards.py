@@ -25,7 +25,7 @@ def _clip(value: Optional[str]) -> tuple[float, float] | None:
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     # Imported here: judgekit.cli imports this module while it is being built.
-    from judgekit.cli import BaseUrlOpt, JudgeOpt, _per_call, err
+    from judgekit.cli import BaseUrlOpt, JudgeOpt, _make_judge, err
 
     @app.command()
     def serve(
@@ -48,7 +48,6 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
     ) -> None:
         """HTTP reward server for OpenRLHF (--remote_rm_url http://HOST:PORT/get_reward); GET /health."""
-        from judgekit.judge import Judge
         from judgekit.rewards import STRATEGIES, make_shaping
         from judgekit.rubric import load_rubric
         from judgekit.errors import InputError
@@ -61,8 +60,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward)
         if host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"[yellow]warning[/yellow]: listening on {host}: anyone who can reach it can spend your judge's budget")
-        with Judge(judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, timeout=timeout,
-                   criteria_per_call=_per_call(criteria_per_call), allow_code=allow_code) as the_judge:
+        with _make_judge(judge, base_url, concurrency, no_cache, None, timeout=timeout,
+                         criteria_per_call=criteria_per_call, allow_code=allow_code) as the_judge:
             err.print(f"judgekit reward server: rubric '{the_rubric.name}' ({len(the_rubric.criteria)} criteria), "
                       f"judge {judge}, on http://{host}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
             run_server(the_rubric, the_judge, host=host, port=port, shaping=shaping, options=options, strategy=strategy)

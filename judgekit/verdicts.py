@@ -8,7 +8,7 @@ of times, naming what was wrong; whatever is still missing ends unscored with th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 from judgekit.backends.base import JudgeRequest
 from judgekit.cache import VerdictCache, cache_key

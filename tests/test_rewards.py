@@ -11,7 +11,7 @@ import pytest
 
 import judgekit
 from judgekit.rubric import rubric_from_data
-from tests.conftest import Faults, ServerState
+from tests.conftest import Faults
 
 RUBRIC = rubric_from_data({
     "name": "test-rubric",
