@@ -96,18 +96,20 @@ def _exit_if_judge_failed(judge: Judge) -> None:
 def _make_judge(
     judge: str, base_url: str | None, concurrency: int, no_cache: bool, cache_dir: str | None, *,
     criteria_per_call: str = "one", timeout: float = 60.0, max_attempts: int = 4, max_reasks: int = 2,
-    temperature: float = 0.0, max_tokens: int = 1024, allow_code: bool = False,
+    temperature: float = 0.0, max_tokens: int = 1024, allow_code: bool = False, mask_names: bool = False,
 ) -> Judge:
     """The Judge every command builds from its command-line options."""
     return Judge(
         judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
         criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
         max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
+        mask_names=mask_names,
     )
 
 
 JudgeOpt = typer.Option("local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL")
 BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)")
+MaskNamesOpt = typer.Option(False, "--mask-names", help="replace model/lab names in responses with [model] before judging")
 
 
 @app.command()
@@ -130,6 +132,7 @@ def score(
     allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
     field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response, id, reference, rubric)"),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+    mask_names: bool = MaskNamesOpt,
 ) -> None:
     """Score each response against the rubric: one output row per input row."""
     rows = read_jsonl(input, required=("prompt", "response"), mapping=_field_map(field))
@@ -139,7 +142,7 @@ def score(
     with _make_judge(
         judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call, timeout=timeout,
         max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens,
-        allow_code=allow_code,
+        allow_code=allow_code, mask_names=mask_names,
     ) as the_judge:
 
         async def job(row: InputRow) -> dict[str, Any]:

@@ -15,6 +15,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     from judgekit.cli import (
         BaseUrlOpt,
         JudgeOpt,
+        MaskNamesOpt,
         _default_output,
         _field_map,
         _exit_if_judge_failed,
@@ -49,6 +50,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
         field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response_a, response_b, id, reference, label, rubric)"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+        mask_names: bool = MaskNamesOpt,
     ) -> None:
         """Compare two responses per row, criterion by criterion, in both orders: winner, margin, preferences."""
         rows = read_jsonl(input, required=("prompt", "response_a", "response_b"), optional=("reference", "label"),
@@ -62,7 +64,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         out = output or _default_output(input, "compared")
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
                          timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
-                         max_tokens=max_tokens, allow_code=allow_code) as the_judge:
+                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names) as the_judge:
 
             tally = {"A": 0, "B": 0, "tie": 0, None: 0, "inconsistent": 0, "labelled": 0, "agree": 0}
 
@@ -103,6 +105,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
         field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, responses, id, reference, rubric)"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+        mask_names: bool = MaskNamesOpt,
     ) -> None:
         """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
         from judgekit.ranking import STRATEGIES, rank_group_with
@@ -123,7 +126,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         out = output or _default_output(input, "ranked")
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
                          timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
-                         max_tokens=max_tokens, allow_code=allow_code) as the_judge:
+                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names) as the_judge:
 
             async def job(row: InputRow) -> dict[str, Any]:
                 effective = row.rubric or the_rubric
@@ -162,6 +165,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         max_tokens: int = typer.Option(1024, "--max-tokens"),
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+        mask_names: bool = MaskNamesOpt,
     ) -> None:
         """Judge human-labelled pairs with the rubric: accuracy, tie rate, position inconsistency, cost."""
         import time
@@ -182,7 +186,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         started = time.perf_counter()
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
                          timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
-                         max_tokens=max_tokens, allow_code=allow_code) as the_judge:
+                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names) as the_judge:
             progress = Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=err, disable=not err.is_terminal)
             with progress:

@@ -39,3 +39,7 @@ class JudgeConfig(BaseModel):
 
     allow_code: bool = False
     """Run `python: module:function` checks (they execute code named by the rubric)."""
+
+    mask_names: bool = False
+    """Replace model and lab names (ChatGPT, Claude, Qwen, OpenAI, ...) in the judged responses with
+    "[model]" before the judge sees them, against brand and self-preference bias."""

@@ -84,7 +84,10 @@ class Judge:
                 stats=self.stats,
             )
             sampling = SamplingSettings(self.config.temperature, self.config.max_tokens, self.config.seed)
-            self._collector = VerdictCollector(runner, self._cache, max_reasks=self.config.max_reasks, sampling=sampling)
+            self._collector = VerdictCollector(
+                runner, self._cache, max_reasks=self.config.max_reasks, sampling=sampling,
+                mask_names=self.config.mask_names,
+            )
         return self._collector
 
     # ---- pointwise --------------------------------------------------------------------------

@@ -172,6 +172,7 @@ async def judge_pairwise(
         messages = pairwise_messages(
             prompt=item.prompt, response_a=first, response_b=second, criteria=[principles[i] for i in ids],
             reference=reference, rubric_name=rubric.name, rubric_description=rubric.description,
+            mask_names=collector.mask_names,
         )
         if soft:
             return await collect_soft(collector, messages, "pairwise", ids)

@@ -54,7 +54,7 @@ async def judge_pointwise(
     async def ask(ids: list[str]) -> dict[str, CriterionVerdict]:
         messages = pointwise_messages(
             prompt=item.prompt, response=response, criteria=[by_id[i] for i in ids], reference=reference,
-            rubric_name=rubric.name, rubric_description=rubric.description,
+            rubric_name=rubric.name, rubric_description=rubric.description, mask_names=collector.mask_names,
         )
         return await collector.collect(messages, "pointwise", ids)
 

@@ -7,6 +7,7 @@ the repository's top-level prompts/ folder.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,19 @@ from judgekit.rows import as_messages
 from judgekit.rubric import Criterion
 
 FENCE = "judgekit"
+# Names by which a response can say which model or lab wrote it. Judges prefer some of them (and
+# their own family); --mask-names replaces them in the judged responses before the judge sees them.
+_MODEL_NAMES = re.compile(
+    r"\b(?:ChatGPT|GPT-?[345](?:\.\d)?(?:-?(?:turbo|o|mini))*|OpenAI|Claude(?:[ -]\d(?:\.\d)?)?|Anthropic|Gemini|Bard|"
+    r"Google DeepMind|DeepMind|Gemma|LLaMA(?:[ -]?\d(?:\.\d)?)?|Meta AI|Mistral|Mixtral|Qwen\d*(?:\.\d)?|Alibaba Cloud|"
+    r"DeepSeek|Vicuna|Alpaca|Copilot)\b",
+    re.IGNORECASE,
+)
+MASK = "[model]"
+
+
+def mask_model_names(text: str) -> str:
+    return _MODEL_NAMES.sub(MASK, text)
 
 
 def prompts_dir() -> Path:
@@ -55,8 +69,10 @@ def criterion_view(c: Criterion) -> dict[str, Any]:
 
 def _context(
     *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str,
+    rubric_name: str, rubric_description: str, mask_names: bool = False,
 ) -> dict[str, Any]:
+    if mask_names:
+        responses = {key: mask_model_names(text) for key, text in responses.items()}
     prompt_messages = as_messages(prompt)
     tag = nonce(*responses.values(), reference or "", *(m["content"] for m in prompt_messages))
     return {
@@ -87,22 +103,22 @@ def _messages(mode: str, context: dict[str, Any]) -> list[dict[str, str]]:
 
 def pointwise_messages(
     *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str,
+    rubric_name: str, rubric_description: str, mask_names: bool = False,
 ) -> list[dict[str, str]]:
     context = _context(
         prompt=prompt, responses={"response": response}, criteria=criteria, reference=reference,
-        rubric_name=rubric_name, rubric_description=rubric_description,
+        rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
     )
     return _messages("pointwise", context)
 
 
 def pairwise_messages(
     *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str,
+    rubric_name: str, rubric_description: str, mask_names: bool = False,
 ) -> list[dict[str, str]]:
     context = _context(
         prompt=prompt, responses={"response_a": response_a, "response_b": response_b}, criteria=criteria,
-        reference=reference, rubric_name=rubric_name, rubric_description=rubric_description,
+        reference=reference, rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
     )
     return _messages("pairwise", context)
 

@@ -40,8 +40,10 @@ class SamplingSettings:
 
 class VerdictCollector:
     def __init__(
-        self, runner: CallRunner, cache: VerdictCache | None, *, max_reasks: int, sampling: SamplingSettings
+        self, runner: CallRunner, cache: VerdictCache | None, *, max_reasks: int, sampling: SamplingSettings,
+        mask_names: bool = False,
     ) -> None:
+        self.mask_names = mask_names  # applied where prompts are built (pointwise and pairwise)
         self.runner = runner
         self.cache = cache
         self.max_reasks = max_reasks

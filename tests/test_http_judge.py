@@ -239,3 +239,27 @@ def test_vllm_engine_batches_with_structured_outputs(monkeypatch):
     assert all(r.scores["mentions_canberra"] == 1 for r in results)
     assert sum(len(m) for m, _ in calls) == 16 and len(calls) < 16  # batched
     assert judge.stats.prompt_tokens == 16 * 3
+
+
+def test_mask_names_hides_model_names_from_the_judge(judge_server):
+    rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
+    rows = [{"prompt": "Who are you?", "response": "As ChatGPT, made by OpenAI, I am better than Claude."}]
+    with make_judge(judge_server) as judge:
+        judge.score(rows, rubric)
+    with make_judge(judge_server, mask_names=True) as judge:
+        judge.score(rows, rubric)
+    plain, masked = (body["messages"][-1]["content"] for body in judge_server.state.requests)
+    assert "ChatGPT" in plain and "OpenAI" in plain
+    assert "ChatGPT" not in masked and "OpenAI" not in masked and "Claude" not in masked
+    assert "As [model], made by [model], I am better than [model]." in masked
+
+
+def test_mask_names_applies_to_pairwise_prompts(judge_server):
+    rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
+    rows = [{"prompt": "q", "response_a": "I am Qwen.", "response_b": "I am Llama-3, by Meta AI."}]
+    with make_judge(judge_server, mask_names=True) as judge:
+        [res] = judge.compare(rows, rubric)
+    assert res.winner == "tie"
+    prompts = [body["messages"][-1]["content"] for body in judge_server.state.requests]
+    assert len(prompts) == 2  # both orders
+    assert all("Qwen" not in p and "Llama" not in p and "Meta AI" not in p and p.count("[model]") == 3 for p in prompts)
