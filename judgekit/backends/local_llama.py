@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import copy
+import ctypes
 import os
 import threading
 from pathlib import Path
@@ -41,11 +42,24 @@ def default_model_path() -> Path:
     return Path(packaged.assemble())
 
 
+_QUIET_LOG: Any = None
+
+
+def _silence_llama_log(llama_cpp: Any) -> None:
+    """llama.cpp logs to stderr even with verbose=False; stderr is for judgekit's own messages."""
+    global _QUIET_LOG
+    if _QUIET_LOG is None and hasattr(llama_cpp, "llama_log_set"):
+        _QUIET_LOG = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+        llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
+
+
 def _load(path: Path, n_ctx: int) -> Any:
     try:
+        import llama_cpp
         from llama_cpp import Llama
     except ImportError:
         raise InputError("the local judge needs llama-cpp-python: pip install llama-cpp-python", field="--judge") from None
+    _silence_llama_log(llama_cpp)
     key = (str(path), n_ctx)
     with _MODELS_LOCK:
         if key not in _MODELS:
