@@ -21,7 +21,6 @@ Every reader yields EvalPair(id, subset, prompt, response_a, response_b, label) 
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 import re
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from judgekit.errors import InputError
+from judgekit.rows import json_lines
 
 FORMATS = ("llmbar", "judgebench", "pandalm", "hh-rlhf", "evalbiasbench")
 
@@ -50,26 +50,6 @@ def _load_json(path: Path) -> Any:
             return json.load(fh)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=exc.lineno) from None
-
-
-def _open_text(path: Path) -> Any:
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open("r", encoding="utf-8")
-
-
-def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows: list[tuple[int, dict[str, Any]]] = []
-    with _open_text(path) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=line_no) from None
-            if not isinstance(obj, dict):
-                raise InputError("each line must be a JSON object", file=str(path), line=line_no)
-            rows.append((line_no, obj))
-    return rows
 
 
 def _need(obj: dict[str, Any], key: str, path: Path, where: int, *, what: str = "record") -> Any:
@@ -108,7 +88,7 @@ _JB_LABELS = {"A>B": "A", "B>A": "B", "A=B": "tie", "A>>B": "A", "B>>A": "B"}
 
 def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for line_no, rec in _json_lines(path):
+    for line_no, rec in json_lines(path):
         label = rec.get("label")
         if label not in _JB_LABELS:
             raise InputError(f"label must be one of {', '.join(_JB_LABELS)}, got {label!r}", file=str(path),
@@ -176,7 +156,7 @@ def split_dialogue(text: str) -> tuple[list[dict[str, str]], str]:
 
 def read_hh_rlhf(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for line_no, rec in _json_lines(path):
+    for line_no, rec in json_lines(path):
         try:
             prompt, chosen = split_dialogue(str(_need(rec, "chosen", path, line_no, what="line")))
             _, rejected = split_dialogue(str(_need(rec, "rejected", path, line_no, what="line")))

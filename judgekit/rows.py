@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,13 +102,15 @@ def read_jsonl(
         raise InputError("input file not found", file=file)
     rows: list[InputRow] = []
     first_line_of: dict[str, int] = {}
-    for line_no, obj in _json_lines(path):
+    for line_no, obj in json_lines(path):
         rows.append(_make_row(obj, len(rows), line_no, file, required, optional, mapping, first_line_of))
     return rows
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open("r", encoding="utf-8") as fh:
+def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file (gzipped if it ends in .gz)."""
+    opened = gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open("r", encoding="utf-8")
+    with opened as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
