@@ -25,6 +25,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         err,
     )
     from judgekit.errors import InputError
+    from judgekit.judge import rubric_for
     from judgekit.rows import InputRow, read_jsonl
     from judgekit.rubric import load_rubric
     from judgekit.runfile import run_file
@@ -129,10 +130,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                          max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names) as the_judge:
 
             async def job(row: InputRow) -> dict[str, Any]:
-                effective = row.rubric or the_rubric
-                assert effective is not None
                 o = await rank_group_with(
-                    the_judge, effective, row.fields["prompt"], row.fields["responses"], strategy=strategy,
+                    the_judge, rubric_for(row, the_rubric), row.fields["prompt"], row.fields["responses"], strategy=strategy,
                     reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
                     row=row.data,
                 )

@@ -106,11 +106,8 @@ class Judge:
         return list(await asyncio.gather(*(self._score_row(r, rubric, explain) for r in rows)))
 
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool) -> ScoreResult:
-        effective = row.rubric or rubric
-        if effective is None:
-            raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
         outcome = await self._score_item(
-            effective,
+            rubric_for(row, rubric),
             PointwiseItem(row.fields["prompt"], row.fields["response"], row.fields.get("reference"), row.data),
         )
         return score_result(row.id, outcome, explain)
@@ -141,9 +138,7 @@ class Judge:
         """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
         from judgekit.pairwise import PairItem, compare_result
 
-        effective = row.rubric or rubric
-        if effective is None:
-            raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
+        effective = rubric_for(row, rubric)
         item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
                         row.fields.get("reference"), row.data)
         return compare_result(row.id, await self._compare_item(effective, item, soft=soft), explain)
@@ -178,6 +173,14 @@ class Judge:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def rubric_for(row: InputRow, rubric: Rubric | None) -> Rubric:
+    """The row's own rubric, else the one given; a row with neither is bad input."""
+    effective = row.rubric or rubric
+    if effective is None:
+        raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
+    return effective
 
 
 def score_result(row_id: Any, outcome: PointwiseOutcome, explain: bool) -> ScoreResult:

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from judgekit.errors import InputError
 
@@ -65,18 +65,16 @@ class FileSink:
 
 
 class StdoutSink:
-    def __init__(self, skip: Iterable[int] = (), stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stdout
         self._ready: dict[int, dict[str, Any]] = {}
-        self._skip = set(skip)
         self._next = 0
 
     def write(self, index: int, obj: dict[str, Any]) -> None:
         self._ready[index] = obj
-        while self._next in self._ready or self._next in self._skip:
-            if self._next in self._ready:
-                self._stream.write(dumps(self._ready.pop(self._next)) + "\n")
-                self._stream.flush()
+        while self._next in self._ready:
+            self._stream.write(dumps(self._ready.pop(self._next)) + "\n")
+            self._stream.flush()
             self._next += 1
 
     def finish(self, order: list[Any]) -> None:
