@@ -27,8 +27,31 @@ class JudgeConfig(BaseModel):
     max_reasks: int = Field(2, ge=0, le=10)
     """Re-asks when an answer does not validate against the schema; then unscored with a reason."""
 
-    temperature: float = Field(0.0, ge=0.0)
-    max_tokens: int = Field(1024, ge=16)
+    profile: str = "judgekit"
+    """The judge profile: how the judge is asked and its answer read. Built in: judgekit (the JSON
+    schema), rm-r1, prometheus2, rubric-rm, yes-no; or the path of a profile YAML file."""
+
+    two_phase: bool = False
+    """Reasoning judges: think freely first (no schema, `think_tokens` at most), then give the
+    final answer constrained (schema) or in the profile's native format."""
+
+    think_tokens: int = Field(2048, ge=16)
+
+    soft: bool | None = None
+    """Ask for token log-probabilities and keep P(verdict) beside each verdict. None: the
+    profile's default (on for yes-no)."""
+
+    generator: str | None = None
+    """rubric-rm: the model that writes each prompt's rubric (a --judge spec); default: the judge."""
+
+    generator_base_url: str | None = None
+
+    temperature: float | None = Field(None, ge=0.0)
+    """None: the profile's default, else 0."""
+
+    max_tokens: int | None = Field(None, ge=16)
+    """None: the profile's default, else 1024."""
+
     seed: int | None = 0
 
     cache: bool = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from concurrent.futures import Future
 from typing import Any, Coroutine, Iterable, Mapping, TypeVar
 
@@ -18,13 +19,14 @@ from judgekit.cache import VerdictCache
 from judgekit.calls import CallRunner, RetryPolicy
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
+from judgekit.profiles import JudgeProfile, load_profile
 from judgekit.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.results import CompareResult, ScoreResult
 from judgekit.rows import InputRow, pick
 from judgekit.rubric import Rubric
 from judgekit.rubric_formats import row_rubric
 from judgekit.stats import RunStats
-from judgekit.verdicts import SamplingSettings, VerdictCollector
+from judgekit.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 
 T = TypeVar("T")
 
@@ -40,7 +42,11 @@ class Judge:
         **config: Any,
     ) -> None:
         self.spec = spec
+        given_profile = config.get("profile")
+        if isinstance(given_profile, JudgeProfile):
+            config["profile"] = given_profile.name
         self.config = JudgeConfig(**config)
+        self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
         self._backend_args = {"base_url": base_url, "api_key": api_key, "timeout": self.config.timeout}
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
@@ -49,6 +55,8 @@ class Judge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._collector: VerdictCollector | None = None
+        self._generator: CallRunner | None = None
+        self.generations: dict[str, asyncio.Future[Any]] = {}  # rubric-rm: one generation per prompt in flight
         self._start_lock = threading.Lock()
 
     # ---- the private event loop -------------------------------------------------------------
@@ -83,45 +91,91 @@ class Judge:
                 policy=RetryPolicy(max_attempts=self.config.max_attempts),
                 stats=self.stats,
             )
-            sampling = SamplingSettings(self.config.temperature, self.config.max_tokens, self.config.seed)
             self._collector = VerdictCollector(
-                runner, self._cache, max_reasks=self.config.max_reasks, sampling=sampling,
-                mask_names=self.config.mask_names,
+                runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(),
+                mask_names=self.config.mask_names, profile=self.profile,
+                thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
             )
         return self._collector
 
+    @property
+    def cache(self) -> VerdictCache | None:
+        return self._cache
+
+    def generator_runner(self) -> CallRunner:
+        """rubric-rm: the call runner of the rubric generator (its own model when one is given;
+        retries, concurrency limit and stats as for the judge)."""
+        if self.config.generator is None:
+            return self.collector().runner
+        if self._generator is None:
+            backend = make_backend(self.config.generator, **{
+                **self._backend_args, "base_url": self.config.generator_base_url or self._backend_args["base_url"]})
+            self._generator = CallRunner(
+                backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
+                policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
+            )
+        return self._generator
+
+    def sampling(self) -> SamplingSettings:
+        """Temperature and max tokens: as configured, else the profile's, else 0 and 1024."""
+        c, d = self.config, self.profile.sampling
+        temperature = c.temperature if c.temperature is not None else d.temperature if d.temperature is not None else 0.0
+        max_tokens = c.max_tokens if c.max_tokens is not None else d.max_tokens if d.max_tokens is not None else 1024
+        return SamplingSettings(temperature, max_tokens, c.seed)
+
+    def soft_default(self, soft: bool | None) -> bool:
+        """Soft verdicts: as asked, else as configured, else the profile's default."""
+        if soft is not None:
+            return soft
+        return self.config.soft if self.config.soft is not None else self.profile.soft
+
     # ---- pointwise --------------------------------------------------------------------------
 
-    async def _score_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
-        return await judge_pointwise(
+    async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> PointwiseOutcome:
+        rubric, generated = await self.with_generated(rubric, item.prompt, item.reference)
+        outcome = await judge_pointwise(
             self.collector(), rubric, item,
             criteria_per_call=self.config.criteria_per_call, allow_code=self.config.allow_code,
+            soft=self.soft_default(soft),
         )
+        return replace(outcome, generated_criteria=generated) if generated is not None else outcome
+
+    async def with_generated(self, rubric: Rubric, prompt: Any, reference: Any) -> tuple[Rubric, list[dict[str, Any]] | None]:
+        """rubric-rm: the rubric plus the criteria the generator model wrote for this prompt (and
+        those criteria, for the output row); other profiles: the rubric as given, None."""
+        if self.profile.rubric_generator is None:
+            return rubric, None
+        from judgekit.generated_rubric import with_generated_criteria
+
+        return await with_generated_criteria(self, rubric, prompt, reference)
 
     async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
         """Score one (prompt, response) against a rubric, from any event loop."""
         return await self.arun(self._score_item(rubric, item))
 
-    async def _score_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool) -> list[ScoreResult]:
-        return list(await asyncio.gather(*(self._score_row(r, rubric, explain) for r in rows)))
+    async def _score_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None = None) -> list[ScoreResult]:
+        return list(await asyncio.gather(*(self._score_row(r, rubric, explain, soft) for r in rows)))
 
-    async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool) -> ScoreResult:
+    async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
             rubric_for(row, rubric),
             PointwiseItem(row.fields["prompt"], row.fields["response"], row.fields.get("reference"), row.data),
+            soft,
         )
         return score_result(row.id, outcome, explain)
 
-    def score(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False) -> list[ScoreResult]:
+    def score(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False,
+              soft: bool | None = None) -> list[ScoreResult]:
         """Score rows (dicts with prompt/response, or read rows); one result per row, in order."""
-        return self.run(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain))
+        return self.run(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain, soft))
 
-    async def ascore(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False) -> list[ScoreResult]:
-        return await self.arun(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain))
+    async def ascore(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False,
+                     soft: bool | None = None) -> list[ScoreResult]:
+        return await self.arun(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain, soft))
 
-    async def ascore_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False) -> ScoreResult:
+    async def ascore_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None) -> ScoreResult:
         """One read row, on the judge's loop (used by the file runner, which runs there)."""
-        return await self._score_row(row, rubric, explain)
+        return await self._score_row(row, rubric, explain, soft)
 
     # ---- pairwise (judgekit.pairwise) ---------------------------------------------------------
 
@@ -160,6 +214,8 @@ class Judge:
     def close(self) -> None:
         if self._loop is not None:
             self.run(self._backend.aclose())
+            if self._generator is not None:
+                self.run(self._generator.backend.aclose())
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=5)
@@ -190,6 +246,10 @@ def score_result(row_id: Any, outcome: PointwiseOutcome, explain: bool) -> Score
         scores=outcome.scores,
         unscored=outcome.unscored,
         explanations=dict(outcome.reasoning) if explain else None,
+        soft=outcome.soft,
+        soft_reward=outcome.soft_reward if outcome.soft is not None else None,
+        thinking=outcome.thinking if explain else None,
+        generated_criteria=outcome.generated_criteria,
     )
 
 

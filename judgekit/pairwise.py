@@ -17,14 +17,10 @@ returns them, the probability of the verdict token is kept beside the hard verdi
 from __future__ import annotations
 
 import asyncio
-import math
-import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from judgekit.backends.base import Completion
 from judgekit.checks import run_check
-from judgekit.errors import JudgeError
 from judgekit.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.prompting import pairwise_messages
 from judgekit.results import CompareResult
@@ -38,7 +34,6 @@ from judgekit.scoring import (
     pairwise_winner,
 )
 from judgekit.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
-from judgekit.wire import Mode, ParseProblem, parse_verdicts
 
 
 @dataclass(frozen=True)
@@ -59,78 +54,6 @@ class PairOutcome:
     unscored: dict[str, str]
     reasoning: dict[str, str]
     soft: dict[str, float | None] | None = None
-
-
-# ---- soft verdicts ------------------------------------------------------------------------------
-
-_VALUE_AFTER = {"pointwise": r'"met"\s*:\s*"?', "pairwise": r'"preference"\s*:\s*"?'}
-
-
-def _label(token: str, mode: Mode) -> str | None:
-    """The verdict label a token starts (a tokenizer may split `true` or `tie` into pieces)."""
-    t = token.strip().strip('"').strip()
-    if not t:
-        return None
-    labels = ("true", "false") if mode == "pointwise" else ("A", "B", "tie")
-    for label in labels:
-        if (t == label) if len(label) == 1 else label.startswith(t.lower()):
-            return label
-    return None
-
-
-def verdict_distribution(completion: Completion, mode: Mode, cid: str) -> dict[str, float] | None:
-    """The judge's probabilities over the verdict labels of one criterion, from the token
-    log-probabilities of the verdict token (the token itself and its top alternatives), normalised
-    over the labels found. None when the completion carries no usable log-probabilities."""
-    tokens = completion.token_logprobs or []
-    if not tokens:
-        return None
-    text = "".join(str(t.get("token", "")) for t in tokens)
-    anchor = re.search(r'"criterion_id"\s*:\s*"' + re.escape(cid) + '"', text)
-    if anchor is None:
-        return None
-    value = re.compile(_VALUE_AFTER[mode]).search(text, anchor.end())
-    if value is None:
-        return None
-    offset, pos = value.end(), 0
-    for tok in tokens:
-        end = pos + len(str(tok.get("token", "")))
-        if end > offset:
-            break
-        pos = end
-    else:
-        return None
-    mass: dict[str, float] = {}
-    for alt in [tok, *(tok.get("top_logprobs") or [])]:
-        label = _label(str(alt.get("token", "")), mode)
-        lp = alt.get("logprob")
-        if label is not None and isinstance(lp, (int, float)) and label not in mass:
-            mass[label] = math.exp(lp)
-    total = sum(mass.values())
-    if total <= 0:
-        return None
-    return {k: v / total for k, v in mass.items()}
-
-
-async def collect_soft(
-    collector: VerdictCollector, messages: list[dict[str, str]], mode: Mode, ids: list[str]
-) -> tuple[dict[str, CriterionVerdict], dict[str, dict[str, float]]]:
-    """Like `collector.collect`, asking for log-probabilities: (verdicts, label distributions).
-
-    One call with logprobs (not cached: the cache keeps verdicts, not probabilities); if its answer
-    does not give every verdict, the ordinary collector (cache, re-asks, unscored with a reason)
-    decides the hard verdicts and no soft value is kept.
-    """
-    request = replace(collector._request(messages, mode, ids), logprobs=True)
-    try:
-        completion = await collector.runner.call(request)
-        got, _ = parse_verdicts(completion.payload if completion.payload is not None else completion.text, mode, ids)
-    except (JudgeError, ParseProblem):
-        got = {}
-    if set(got) != set(ids):
-        return await collector.collect(messages, mode, ids), {}
-    dists = {cid: d for cid in ids if (d := verdict_distribution(completion, mode, cid)) is not None}
-    return {cid: CriterionVerdict(v.value, v.reasoning) for cid, v in got.items()}, dists
 
 
 # ---- one pair -----------------------------------------------------------------------------------
@@ -166,17 +89,16 @@ async def judge_pairwise(
 
     hard = [c for c in rubric.model_judged if c.kind == "hard_rule"]
     principles = {c.cid: c for c in rubric.model_judged if c.kind != "hard_rule"}
-    groups = chunk_ids(list(principles), criteria_per_call)
+    groups = chunk_ids(list(principles), collector.per_call("pairwise", criteria_per_call))
 
     async def ask(ids: list[str], first: str, second: str) -> tuple[dict[str, CriterionVerdict], dict[str, dict[str, float]]]:
         messages = pairwise_messages(
             prompt=item.prompt, response_a=first, response_b=second, criteria=[principles[i] for i in ids],
             reference=reference, rubric_name=rubric.name, rubric_description=rubric.description,
-            mask_names=collector.mask_names,
+            mask_names=collector.mask_names, profile=collector.profile,
         )
-        if soft:
-            return await collect_soft(collector, messages, "pairwise", ids)
-        return await collector.collect(messages, "pairwise", ids), {}
+        verdicts = await collector.collect(messages, "pairwise", ids, soft=soft)
+        return verdicts, {cid: v.dist for cid, v in verdicts.items() if v.dist is not None}
 
     async def side(response: Any) -> PointwiseOutcome | None:
         if not hard:

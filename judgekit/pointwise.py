@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from judgekit.checks import run_check
 from judgekit.prompting import pointwise_messages
 from judgekit.rows import message_text
 from judgekit.rubric import Rubric
-from judgekit.scoring import pointwise_reward
+from judgekit.scoring import pointwise_reward, soft_pointwise_reward
 from judgekit.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
 
 
@@ -28,6 +28,10 @@ class PointwiseOutcome:
     scores: dict[str, int | None]
     unscored: dict[str, str]
     reasoning: dict[str, str]
+    soft: dict[str, float | None] | None = None  # P(MET) per model-judged criterion (log-probabilities)
+    soft_reward: float | None = None  # the reward formula with P(MET) in place of 1/0
+    thinking: dict[str, str] | None = None
+    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the criteria written for this prompt
 
 
 async def judge_pointwise(
@@ -37,6 +41,7 @@ async def judge_pointwise(
     *,
     criteria_per_call: str | int,
     allow_code: bool,
+    soft: bool = False,
 ) -> PointwiseOutcome:
     response = message_text(item.response)
     reference = message_text(item.reference) if item.reference is not None else None
@@ -49,14 +54,15 @@ async def judge_pointwise(
         )
 
     by_id = {c.cid: c for c in rubric.model_judged}
-    groups = chunk_ids(list(by_id), criteria_per_call)
+    groups = chunk_ids(list(by_id), collector.per_call("pointwise", criteria_per_call))
 
     async def ask(ids: list[str]) -> dict[str, CriterionVerdict]:
         messages = pointwise_messages(
             prompt=item.prompt, response=response, criteria=[by_id[i] for i in ids], reference=reference,
             rubric_name=rubric.name, rubric_description=rubric.description, mask_names=collector.mask_names,
+            profile=collector.profile,
         )
-        return await collector.collect(messages, "pointwise", ids)
+        return await collector.collect(messages, "pointwise", ids, soft=soft)
 
     for part in await asyncio.gather(*(ask(ids) for ids in groups)):
         verdicts.update(part)
@@ -64,6 +70,7 @@ async def judge_pointwise(
     scores: dict[str, int | None] = {}
     unscored: dict[str, str] = {}
     reasoning: dict[str, str] = {}
+    thinking: dict[str, str] = {}
     for cid in rubric.ids:  # rubric order, whatever order the answers came in
         v = verdicts[cid]
         scores[cid] = None if v.value is None else int(bool(v.value))
@@ -71,4 +78,14 @@ async def judge_pointwise(
             unscored[cid] = v.reason or "no verdict"
         if v.reasoning:
             reasoning[cid] = v.reasoning
-    return PointwiseOutcome(pointwise_reward(rubric.criteria, scores), scores, unscored, reasoning)
+        if v.thinking:
+            thinking[cid] = v.thinking
+    outcome = PointwiseOutcome(pointwise_reward(rubric.criteria, scores), scores, unscored, reasoning,
+                               thinking=thinking or None)
+    if not soft:
+        return outcome
+    probs: dict[str, float | None] = {}
+    for cid in by_id:
+        dist = verdicts[cid].dist
+        probs[cid] = dist.get("true", 0.0) if dist else None
+    return replace(outcome, soft=probs, soft_reward=soft_pointwise_reward(rubric.criteria, scores, probs))

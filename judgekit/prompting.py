@@ -79,6 +79,9 @@ def _context(
         "fence": FENCE,
         "nonce": tag,
         "prompt_messages": prompt_messages,
+        # Native templates: the conversation as one text, and the one criterion of the call.
+        "instruction": instruction_text(prompt_messages),
+        "criterion": criterion_view(criteria[0]) if criteria else None,
         **responses,
         "reference": reference,
         "criteria": [criterion_view(c) for c in criteria],
@@ -88,39 +91,42 @@ def _context(
     }
 
 
-@lru_cache(maxsize=8)
-def _system_prompt(mode: str) -> str:
-    # The system prompt names no criterion or response: render it once per mode, not per call.
-    return render(f"{mode}_system.j2", fence=FENCE)
+def instruction_text(messages: list[dict[str, str]]) -> str:
+    """A conversation as one instruction: the user's text alone for a single turn, else each turn
+    labelled with its role."""
+    if len(messages) == 1 and messages[0]["role"] == "user":
+        return messages[0]["content"]
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
 
 
-def _messages(mode: str, context: dict[str, Any]) -> list[dict[str, str]]:
-    return [
-        {"role": "system", "content": _system_prompt(mode)},
-        {"role": "user", "content": render(f"{mode}_user.j2", **context)},
-    ]
+def _messages(mode: str, context: dict[str, Any], profile: Any) -> list[dict[str, str]]:
+    from judgekit.profiles import load_profile
+
+    return load_profile(profile).messages(mode, context)  # type: ignore[arg-type]
 
 
 def pointwise_messages(
     *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str, mask_names: bool = False,
+    rubric_name: str, rubric_description: str, mask_names: bool = False, profile: Any = None,
 ) -> list[dict[str, str]]:
+    """The chat messages of one pointwise call, in the profile's templates (default: judgekit)."""
     context = _context(
         prompt=prompt, responses={"response": response}, criteria=criteria, reference=reference,
         rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
     )
-    return _messages("pointwise", context)
+    return _messages("pointwise", context, profile)
 
 
 def pairwise_messages(
     *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str, mask_names: bool = False,
+    rubric_name: str, rubric_description: str, mask_names: bool = False, profile: Any = None,
 ) -> list[dict[str, str]]:
+    """The chat messages of one pairwise call (A's text first), in the profile's templates."""
     context = _context(
         prompt=prompt, responses={"response_a": response_a, "response_b": response_b}, criteria=criteria,
         reference=reference, rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
     )
-    return _messages("pairwise", context)
+    return _messages("pairwise", context, profile)
 
 
 def reask_message(problem: str, ids: list[str]) -> dict[str, str]:

@@ -19,13 +19,14 @@ class ScoreResult(BaseModel):
     scores: dict[str, int | None]
     unscored: dict[str, str]
     explanations: dict[str, str] | None = None
+    soft: dict[str, float | None] | None = None  # P(MET) per model-judged criterion (log-probabilities)
+    soft_reward: float | None = None  # the reward with P(MET) in place of 1/0
+    thinking: dict[str, str] | None = None  # a reasoning judge's thinking (with --explain)
+    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
 
     @model_serializer(mode="wrap")
-    def _drop_absent_explanations(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("explanations") is None:
-            data.pop("explanations", None)
-        return data
+    def _drop_absent(self, handler: Any) -> dict[str, Any]:
+        return _drop_none(handler(self), ("explanations", "soft", "soft_reward", "thinking", "generated_criteria"))
 
 
 def _drop_none(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -50,10 +51,13 @@ class CompareResult(BaseModel):
     unscored: dict[str, str]
     explanations: dict[str, str] | None = None
     soft: dict[str, float | None] | None = None
+    thinking: dict[str, str] | None = None  # a reasoning judge's thinking (with --explain)
+    adaptive_criteria: list[dict[str, Any]] | None = None  # --adaptive: the criteria written for this pair
+    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
-        return _drop_none(handler(self), ("explanations", "soft"))
+        return _drop_none(handler(self), ("explanations", "soft", "thinking", "adaptive_criteria", "generated_criteria"))
 
 
 class RankResult(BaseModel):

@@ -33,6 +33,29 @@ def pointwise_reward(criteria: Sequence[Criterion], scores: Mapping[str, int | N
     return clip(1.0 + met_weight / total_abs)
 
 
+def soft_pointwise_reward(
+    criteria: Sequence[Criterion], scores: Mapping[str, int | None], probs: Mapping[str, float | None]
+) -> float | None:
+    """The same formula with P(MET) in place of 1/0 where the judge's log-probabilities give it
+    (checks and criteria without probabilities count as scored). The hard-rule gate stays hard."""
+    scored = [c for c in criteria if scores.get(c.cid) is not None]
+    if not scored:
+        return None
+    if any(c.kind == "hard_rule" and scores[c.cid] == 0 for c in scored):
+        return 0.0
+
+    def met(c: Criterion) -> float:
+        p = probs.get(c.cid)
+        return float(p) if p is not None else float(scores[c.cid] or 0)
+
+    met_weight = sum(c.weight * met(c) for c in scored)
+    positive = sum(c.weight for c in scored if c.weight > 0)
+    if positive > 0:
+        return clip(met_weight / positive)
+    total_abs = sum(abs(c.weight) for c in scored)
+    return clip(1.0 + met_weight / total_abs) if total_abs else None
+
+
 # ---- pairwise (SPEC section 3) ------------------------------------------------------------------
 
 _PREF_SIGN = {"A": 1, "B": -1, "tie": 0}

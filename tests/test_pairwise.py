@@ -315,7 +315,7 @@ def test_cli_compare_soft(judge_server, tmp_path: Path) -> None:
 
 def test_verdict_distribution_reads_the_verdict_token() -> None:
     from judgekit.backends.base import Completion
-    from judgekit.pairwise import verdict_distribution
+    from judgekit.soft import json_verdict_distribution as verdict_distribution
 
     tokens = [{"token": t, "logprob": 0.0, "top_logprobs": []} for t in ['{"verdicts": [{"criterion_id": "x", "met": ']]
     tokens.append({"token": "tr", "logprob": -0.105, "top_logprobs": [{"token": "tr", "logprob": -0.105},

@@ -38,20 +38,20 @@ class AnthropicBackend:
     async def complete(self, request: JudgeRequest) -> Completion:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
         turns = [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"]
-        tool = {
-            "name": TOOL_NAME,
-            "description": "Record one verdict per criterion, reasoning first.",
-            "input_schema": request.schema,
-        }
         extra: dict[str, Any] = {"temperature": request.temperature} if _TAKES_TEMPERATURE else {}
+        if request.schema is not None:  # else free text: a native answer format, or two-phase thinking
+            extra["tools"] = [{
+                "name": TOOL_NAME,
+                "description": "Record one verdict per criterion, reasoning first.",
+                "input_schema": request.schema,
+            }]
+            extra["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         try:
             resp = await self._client.messages.create(
                 model=self.model,
                 system=system,
                 messages=turns,
                 max_tokens=request.max_tokens,
-                tools=[tool],
-                tool_choice={"type": "tool", "name": TOOL_NAME},
                 **extra,
             )
         except anthropic.APIStatusError as exc:
@@ -66,17 +66,23 @@ class AnthropicBackend:
             raise TransientError(redact(f"connection error: {exc}")) from None
         payload: dict[str, Any] | None = None
         texts: list[str] = []
+        thinking: list[str] = []
         for block in resp.content:
-            if getattr(block, "type", None) == "tool_use" and block.name == TOOL_NAME:
+            kind = getattr(block, "type", None)
+            if kind == "tool_use" and block.name == TOOL_NAME:
                 payload = dict(block.input) if isinstance(block.input, dict) else None
-            elif getattr(block, "type", None) == "text":
+            elif kind == "text":
                 texts.append(block.text)
+            elif kind == "thinking":
+                thinking.append(getattr(block, "thinking", "") or "")
         text = json.dumps(payload) if payload is not None else "\n".join(texts)
         return Completion(
             text=text,
             payload=payload,
             prompt_tokens=int(resp.usage.input_tokens or 0),
             completion_tokens=int(resp.usage.output_tokens or 0),
+            reasoning="\n".join(thinking),
+            finish_reason=getattr(resp, "stop_reason", None),
         )
 
     async def aclose(self) -> None:

@@ -17,7 +17,7 @@ from judgekit.wire import Mode
 @dataclass(frozen=True)
 class JudgeRequest:
     messages: tuple[dict[str, str], ...]
-    schema: dict[str, Any]
+    schema: dict[str, Any] | None  # None: free text (a profile's native format, or two-phase thinking)
     mode: Mode
     ids: tuple[str, ...]
     temperature: float = 0.0
@@ -45,6 +45,8 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     token_logprobs: list[dict[str, Any]] | None = field(default=None, repr=False)
+    reasoning: str = ""  # a server's separate reasoning field (vLLM/SGLang reasoning parsers, thinking blocks)
+    finish_reason: str | None = None
 
 
 class TransientError(Exception):

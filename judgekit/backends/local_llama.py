@@ -109,9 +109,25 @@ def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def max_tokens_for(request: JudgeRequest) -> int:
     # Verdicts are short (one line of reasoning each); generation requests keep their own budget.
-    if _verdict_item_properties(request.schema) is None:
+    if request.schema is None or _verdict_item_properties(request.schema) is None:
         return request.max_tokens
     return min(request.max_tokens, MAX_TOKENS * max(1, len(request.ids)))
+
+
+def _openai_style_logprobs(raw: Any) -> list[dict[str, Any]] | None:
+    """llama-cpp-python returns completion-style logprobs (tokens, token_logprobs, top_logprobs as
+    dicts); turn them into the chat form (`[{token, logprob, top_logprobs: [{token, logprob}]}]`)."""
+    if not isinstance(raw, dict):
+        return None
+    if isinstance(raw.get("content"), list):
+        return raw["content"]
+    tokens, lps, tops = raw.get("tokens") or [], raw.get("token_logprobs") or [], raw.get("top_logprobs") or []
+    out = []
+    for i, tok in enumerate(tokens):
+        top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
+        out.append({"token": tok, "logprob": lps[i] if i < len(lps) else None,
+                    "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top.items()]})
+    return out or None
 
 
 class LocalLlamaBackend:
@@ -132,21 +148,29 @@ class LocalLlamaBackend:
     def _complete_sync(self, request: JudgeRequest) -> Completion:
         llm = _load(self.path, self.n_ctx)
         with self._lock:
+            extra: dict[str, Any] = {}
+            if request.schema is not None:  # else free text (a profile's native answer format)
+                extra["response_format"] = {"type": "json_object", "schema": grammar_schema(request.schema)}
+            if request.logprobs:
+                extra.update(logprobs=True, top_logprobs=5)
             try:
                 resp = llm.create_chat_completion(
                     messages=list(request.messages),
-                    response_format={"type": "json_object", "schema": grammar_schema(request.schema)},
                     temperature=request.temperature,
                     max_tokens=max_tokens_for(request),
                     seed=request.seed,
+                    **extra,
                 )
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise FatalError(f"llama.cpp: {exc}") from None
         usage = resp.get("usage") or {}
+        choice = resp["choices"][0]
         return Completion(
-            text=resp["choices"][0]["message"].get("content") or "",
+            text=choice["message"].get("content") or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
+            token_logprobs=_openai_style_logprobs(choice.get("logprobs")),
+            finish_reason=choice.get("finish_reason"),
         )
 
     async def aclose(self) -> None:

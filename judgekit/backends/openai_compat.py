@@ -59,7 +59,7 @@ class OpenAICompatBackend:
         if request.logprobs:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = 5
-        form = self._formats[0]
+        form = self._formats[0] if request.schema is not None else "none"
         if form == "json_schema":
             kwargs["response_format"] = response_format(request.schema)
         elif form == "json_object":
@@ -124,7 +124,11 @@ def _completion(resp: Any) -> Completion:
         # A server that answered 200 with something that is not a chat completion.
         return Completion(text=str(resp)[:2000])
     choice = choices[0]
-    text = (choice.get("message") or {}).get("content") or ""
+    message = choice.get("message") or {}
+    text = message.get("content") or ""
+    # vLLM's and SGLang's reasoning parsers return the thinking apart from the answer: older vLLM
+    # and DeepSeek's API as `reasoning_content`, newer vLLM and OpenRouter as `reasoning`.
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
     usage = resp.get("usage") or {}
     logprobs = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
     return Completion(
@@ -132,4 +136,6 @@ def _completion(resp: Any) -> Completion:
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
         token_logprobs=logprobs or None,
+        reasoning=reasoning if isinstance(reasoning, str) else "",
+        finish_reason=choice.get("finish_reason"),
     )

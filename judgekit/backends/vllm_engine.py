@@ -33,6 +33,8 @@ def structured_sampling_params(vllm: Any, request: JudgeRequest) -> Any:
     if request.logprobs:
         base["logprobs"] = 5
     sampling = vllm.sampling_params
+    if request.schema is None:  # free text: a profile's native answer format, or two-phase thinking
+        return vllm.SamplingParams(**base)
     if hasattr(sampling, "StructuredOutputsParams"):
         return vllm.SamplingParams(**base, structured_outputs=sampling.StructuredOutputsParams(json=request.schema))
     return vllm.SamplingParams(**base, guided_decoding=sampling.GuidedDecodingParams(json=request.schema))
