@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from rich.table import Table
 
 from judgekit.datasets import EvalPair
-from judgekit.pairwise import PairItem, judge_pairwise
+from judgekit.pairwise import PairItem
 from judgekit.pointwise import PointwiseItem, judge_pointwise
 from judgekit.ranking import counting_collector
 from judgekit.rubric import Rubric
@@ -91,11 +91,11 @@ async def evaluate(
     pairs: list[EvalPair],
     *,
     probe: str | None = None,
-    soft: bool = False,
+    soft: bool | None = None,
     on_done: Callable[[], None] | None = None,
+    adaptive: Any = None,
 ) -> EvalRun:
     """Compare every pair (both orders) and tally per subset; run it on the judge's loop."""
-    per_call, allow_code = judge.config.criteria_per_call, judge.config.allow_code
     principles = {c.cid for c in rubric.model_judged if c.kind != "hard_rule"}
     run = EvalRun()
     counters = {}
@@ -106,10 +106,8 @@ async def evaluate(
 
     async def one(p: EvalPair) -> dict[str, Any]:
         collector, _ = counters[p.subset]
-        o = await judge_pairwise(
-            collector, rubric, PairItem(p.prompt, p.response_a, p.response_b),
-            criteria_per_call=per_call, allow_code=allow_code, soft=soft,
-        )
+        o = await judge.compare_pair(rubric, PairItem(p.prompt, p.response_a, p.response_b), soft=soft,
+                                     adaptive=adaptive, collector=collector)
         if on_done:
             on_done()
         record = {"id": p.id, "subset": p.subset, "label": p.label, "winner": o.winner, "margin": o.margin,

@@ -173,6 +173,7 @@ async def generate_json(
     seed: int | None = None,
     max_tokens: int | None = None,
     max_reasks: int | None = None,
+    runner: Any = None,
 ) -> dict[str, Any]:
     """Ask the judge's model for a JSON object following `schema`; run on the judge's loop.
 
@@ -181,7 +182,7 @@ async def generate_json(
     no call. Raises GenerationFailed.
     """
     collector = judge.collector()
-    runner = collector.runner
+    runner = runner or collector.runner  # e.g. the generator model's runner (--generator)
     sampling = collector.sampling
     request = JudgeRequest(
         messages=tuple(messages), schema=schema, mode="pointwise", ids=(),

@@ -158,7 +158,7 @@ class Judge:
 
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
-            rubric_for(row, rubric),
+            rubric_for(row, rubric, optional=self.makes_criteria()),
             PointwiseItem(row.fields["prompt"], row.fields["response"], row.fields.get("reference"), row.data),
             soft,
         )
@@ -179,35 +179,64 @@ class Judge:
 
     # ---- pairwise (judgekit.pairwise) ---------------------------------------------------------
 
-    async def _compare_item(self, rubric: Rubric, item: Any, *, soft: bool = False) -> Any:
-        """One pair (a judgekit.pairwise.PairItem), on the judge's loop: a PairOutcome."""
-        from judgekit.pairwise import judge_pairwise
+    async def compare_pair(
+        self, rubric: Rubric | None, item: Any, *, soft: bool | None = None, adaptive: Any = None,
+        collector: VerdictCollector | None = None,
+    ) -> Any:
+        """One pair (a judgekit.pairwise.PairItem), on the judge's loop: a PairOutcome. With a
+        rubric-rm profile the prompt's generated criteria join the rubric; with `adaptive` (a
+        meta-rubric) so do the criteria written for this pair; both are recorded in the outcome."""
+        from judgekit.pairwise import NOTHING_JUDGED, judge_pairwise
 
-        return await judge_pairwise(
-            self.collector(), rubric, item, criteria_per_call=self.config.criteria_per_call,
-            allow_code=self.config.allow_code, soft=soft,
-        )
+        generated = written = None
+        if self.profile.rubric_generator is not None:
+            from judgekit.generated_rubric import empty_rubric
 
-    async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool = False) -> CompareResult:
+            rubric, generated = await self.with_generated(rubric or empty_rubric(), item.prompt, item.reference)
+        if adaptive is not None:
+            from judgekit.adaptive import with_pair_criteria
+            from judgekit.meta_rubric import load_meta_rubric
+
+            rubric, written = await with_pair_criteria(
+                self, load_meta_rubric(adaptive), rubric if rubric is not None and rubric.criteria else None, item)
+        if rubric is None or not rubric.criteria:
+            outcome = NOTHING_JUDGED
+        else:
+            outcome = await judge_pairwise(
+                collector or self.collector(), rubric, item, criteria_per_call=self.config.criteria_per_call,
+                allow_code=self.config.allow_code, soft=self.soft_default(soft),
+            )
+        return replace(outcome, generated_criteria=generated, adaptive_criteria=written)
+
+    async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None,
+                           adaptive: Any = None) -> CompareResult:
         """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
         from judgekit.pairwise import PairItem, compare_result
 
-        effective = rubric_for(row, rubric)
+        effective = rubric_for(row, rubric, optional=self.makes_criteria(adaptive))
         item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
                         row.fields.get("reference"), row.data)
-        return compare_result(row.id, await self._compare_item(effective, item, soft=soft), explain)
+        return compare_result(row.id, await self.compare_pair(effective, item, soft=soft, adaptive=adaptive), explain)
 
-    async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool) -> list[CompareResult]:
-        return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft) for r in rows)))
+    def makes_criteria(self, adaptive: Any = None) -> bool:
+        """Whether criteria are written on the fly (rubric-rm, adaptive), so no rubric is needed."""
+        return adaptive is not None or self.profile.rubric_generator is not None
+
+    async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None,
+                            adaptive: Any) -> list[CompareResult]:
+        return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows)))
 
     def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
-                explain: bool = False, soft: bool = False) -> list[CompareResult]:
-        """Compare rows (dicts with prompt, response_a, response_b) in both orders; a CompareResult per row."""
-        return self.run(self._compare_rows(to_input_rows(rows, ("prompt", "response_a", "response_b")), rubric, explain, soft))
+                explain: bool = False, soft: bool | None = None, adaptive: Any = None) -> list[CompareResult]:
+        """Compare rows (dicts with prompt, response_a, response_b) in both orders; a CompareResult per row.
+        `adaptive`: a meta-rubric (path or MetaRubric): the judge first writes criteria for each pair."""
+        rows_in = to_input_rows(rows, ("prompt", "response_a", "response_b"))
+        return self.run(self._compare_rows(rows_in, rubric, explain, soft, adaptive))
 
     async def acompare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
-                       explain: bool = False, soft: bool = False) -> list[CompareResult]:
-        return await self.arun(self._compare_rows(to_input_rows(rows, ("prompt", "response_a", "response_b")), rubric, explain, soft))
+                       explain: bool = False, soft: bool | None = None, adaptive: Any = None) -> list[CompareResult]:
+        rows_in = to_input_rows(rows, ("prompt", "response_a", "response_b"))
+        return await self.arun(self._compare_rows(rows_in, rubric, explain, soft, adaptive))
 
     # ---- lifetime ---------------------------------------------------------------------------
 
@@ -231,9 +260,14 @@ class Judge:
         self.close()
 
 
-def rubric_for(row: InputRow, rubric: Rubric | None) -> Rubric:
-    """The row's own rubric, else the one given; a row with neither is bad input."""
+def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) -> Rubric:
+    """The row's own rubric, else the one given; a row with neither is bad input (unless criteria
+    are written on the fly: then an empty rubric)."""
     effective = row.rubric or rubric
+    if effective is None and optional:
+        from judgekit.generated_rubric import empty_rubric
+
+        return empty_rubric()
     if effective is None:
         raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
     return effective

@@ -54,6 +54,12 @@ class PairOutcome:
     unscored: dict[str, str]
     reasoning: dict[str, str]
     soft: dict[str, float | None] | None = None
+    thinking: dict[str, str] | None = None
+    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm
+    adaptive_criteria: list[dict[str, Any]] | None = None  # pair-adaptive criteria (kept and dropped)
+
+
+NOTHING_JUDGED = PairOutcome(None, None, {}, [], {}, {})
 
 
 # ---- one pair -----------------------------------------------------------------------------------
@@ -79,6 +85,7 @@ async def judge_pairwise(
     reasoning: dict[str, str] = {}
     inconsistent: list[str] = []
     soft_out: dict[str, float | None] = {}
+    thinking: dict[str, str] = {}
 
     for c in rubric.checks:
         oa = run_check(c, a, reference=reference, row=item.row, allow_code=allow_code)
@@ -130,6 +137,8 @@ async def judge_pairwise(
             )
         if v1.reasoning or v2.reasoning:
             reasoning[cid] = f"[A,B] {v1.reasoning} | [B,A] {v2.reasoning}"
+        if v1.thinking or v2.thinking:
+            thinking[cid] = f"[A,B] {v1.thinking} | [B,A] {v2.thinking}"
         if soft:
             d1, d2 = soft_first.get(cid), soft_swapped.get(cid)
             soft_out[cid] = (d1.get("A", 0.0) + d2.get("B", 0.0)) / 2 if d1 and d2 else None
@@ -161,6 +170,7 @@ async def judge_pairwise(
         unscored={cid: unscored[cid] for cid in rubric.ids if cid in unscored},
         reasoning=reasoning,
         soft=soft_out if soft else None,
+        thinking=thinking or None,
     )
 
 
@@ -170,4 +180,6 @@ def compare_result(row_id: Any, outcome: PairOutcome, explain: bool) -> CompareR
         id=row_id, winner=outcome.winner, margin=outcome.margin, preferences=outcome.preferences,
         inconsistent=outcome.inconsistent, unscored=outcome.unscored,
         explanations=dict(outcome.reasoning) if explain else None, soft=outcome.soft,
+        thinking=outcome.thinking if explain else None, adaptive_criteria=outcome.adaptive_criteria,
+        generated_criteria=outcome.generated_criteria,
     )

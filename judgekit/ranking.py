@@ -87,7 +87,7 @@ class _CountingRunner:
 def counting_collector(judge: "Judge") -> tuple[VerdictCollector, _CountingRunner]:
     base = judge.collector()
     runner = _CountingRunner(base.runner)
-    return VerdictCollector(runner, base.cache, max_reasks=base.max_reasks, sampling=base.sampling), runner  # type: ignore[arg-type]
+    return base.with_runner(runner), runner
 
 
 def preference_cycles(n: int, outcomes: dict[tuple[int, int], PairOutcome]) -> list[list[int]]:
@@ -142,6 +142,7 @@ async def rank_group_with(
         return RankOutcome([], None, [], 0)
     collector, counter = counting_collector(judge)
     per_call, allow_code = judge.config.criteria_per_call, judge.config.allow_code
+    rubric, _ = await judge.with_generated(rubric, prompt, reference)  # rubric-rm: one rubric per prompt
 
     async def pair(a: Any, b: Any) -> PairOutcome:
         return await judge_pairwise(

@@ -23,6 +23,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from judgekit.testing_native import (
+    DEFAULT_GENERATED_RUBRIC,
+    GENERATOR_MARKER,
+    LABELS,
+    native_answer,
+    native_mode,
+    native_profile,
+    native_verdict,
+)
+
 MetFn = Callable[[str, str], bool]  # (criterion_id, response) -> met
 PreferFn = Callable[[str, str, str], str]  # (criterion_id, response_a, response_b) -> "A" | "B" | "tie"
 
@@ -57,6 +67,8 @@ class Script:
     # Answers requests whose schema is not the verdict schema (rubric generation, decomposition):
     # called with the request body, returns the JSON object to send back.
     generate: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # Answers a rubric-rm generator prompt (the request's user text -> a numbered rubric).
+    rubric: Callable[[str], str] = lambda text: DEFAULT_GENERATED_RUBRIC
 
 
 @dataclass
@@ -76,6 +88,16 @@ class ServerState:
     # Opt-in soft verdicts: when set and a request asks for logprobs, the reply carries OpenAI-style
     # token log-probabilities; (criterion_id, verdict) -> probability of the verdict token given.
     verdict_probability: "SoftFn | None" = None
+    # Native formats (judgekit.testing_native): a malformed variant to answer with instead of a
+    # well-formed answer, for the first `malformed_times` native answers (None: always).
+    malformed: str | None = None
+    malformed_times: int | None = None
+    # Reasoning judges: for a free-text verdict request (no response_format) that is not a
+    # follow-up, think first. "field": the thinking in message.reasoning_content (vLLM's reasoning
+    # parser); "tags": in <think>...</think> at the start of content. `think_answers`: whether the
+    # answer follows the thinking in that reply (else the reply stops at the budget, "length").
+    think: str | None = None
+    think_answers: bool = False
     count: int = 0
 
     def __post_init__(self) -> None:
@@ -202,6 +224,56 @@ def token_logprobs(content: str, probability: SoftFn) -> list[dict[str, Any]]:
     return out
 
 
+def native_token_logprobs(profile: str, text: str, content: str, probability: "SoftFn") -> list[dict[str, Any]]:
+    """Log-probabilities for a native answer: logprob 0 everywhere but the (last) verdict token,
+    which gets P(verdict) from the script and the format's other labels as alternatives."""
+    import math
+
+    found = native_verdict(profile, text, content)
+    out = [{"token": tok, "logprob": 0.0, "top_logprobs": []} for tok in _TOKENS.findall(content)]
+    if found is None:
+        return out
+    criterion, value, token = found
+    labels = LABELS[(profile, native_mode(profile, text))]
+    p = min(max(float(probability(criterion, value)), 1e-6), 1.0)
+    rest = (1.0 - p) / max(1, len(labels) - 1)
+    for entry in reversed(out):
+        if entry["token"] == token:
+            entry["logprob"] = math.log(p)
+            entry["top_logprobs"] = [{"token": token, "logprob": math.log(p)}] + [
+                {"token": other, "logprob": math.log(max(rest, 1e-9))} for other in labels if other != token]
+            break
+    return out
+
+
+THINKING = "I weigh the response against the criterion step by step before answering."
+
+
+def _user_turns(body: dict[str, Any]) -> int:
+    return sum(1 for m in body.get("messages", []) if m.get("role") == "user")
+
+
+def _take_malformed(state: "ServerState") -> str | None:
+    if state.malformed is None or state.malformed_times == 0:
+        return None
+    if state.malformed_times is not None:
+        state.malformed_times -= 1
+    return state.malformed
+
+
+def _think(reply: dict[str, Any], state: "ServerState", answer: str) -> None:
+    """Turn a reply into a reasoning model's first-phase reply: thinking, then (maybe) the answer."""
+    choice = reply["choices"][0]
+    content = answer if state.think_answers else ""
+    if state.think == "field":
+        choice["message"]["reasoning_content"] = THINKING
+    else:
+        content = f"<think>\n{THINKING}\n</think>\n{content}"
+    choice["message"]["content"] = content
+    choice["finish_reason"] = "stop" if state.think_answers else "length"
+    reply["usage"]["completion_tokens"] = 200
+
+
 def _completion(content: str, model: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-scripted",
@@ -258,12 +330,26 @@ def build_app(state: ServerState) -> Any:
             return JSONResponse(_completion(json.dumps({"verdicts": [{"criterion_id": "nope", "met": "maybe"}]}), model))
         if fault == "not_completion":
             return PlainTextResponse("<html>upstream proxy error</html>", status_code=200)
-        content = json.dumps(answer_object(state, body))
-        if not body.get("response_format") or not state.honour_response_format:
-            content = f"Here is my evaluation.\n```json\n{content}\n```"
+        user_text = _last_user_text(body)
+        native = native_profile(user_text) if is_verdict_request(body) else None
+        if GENERATOR_MARKER in user_text and not body.get("response_format"):
+            return JSONResponse(_completion(_take_malformed(state) and "I would judge on quality." or state.script.rubric(user_text), model))
+        if native is not None:
+            content = native_answer(native, _last_user_text(body), state.script.met, state.script.prefer,
+                                    state.script.reasoning, _take_malformed(state))
+        else:
+            content = json.dumps(answer_object(state, body))
+            if not body.get("response_format") or not state.honour_response_format:
+                content = f"Here is my evaluation.\n```json\n{content}\n```"
+        thinking_phase = state.think is not None and not body.get("response_format") and _user_turns(body) == 1
         reply = _completion(content, model)
         if body.get("logprobs") and state.verdict_probability is not None:
-            reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, state.verdict_probability)}
+            if native is None:
+                reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, state.verdict_probability)}
+            else:
+                reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, state.verdict_probability)}
+        if thinking_phase:
+            _think(reply, state, content)
         return JSONResponse(reply)
 
     async def messages(request: Request) -> Any:

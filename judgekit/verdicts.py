@@ -83,6 +83,11 @@ class VerdictCollector:
         self.thinking = thinking
         self._fingerprint = self.profile.fingerprint()
 
+    def with_runner(self, runner: Any) -> "VerdictCollector":
+        """The same collector (profile, cache, settings) sending its calls through another runner."""
+        return VerdictCollector(runner, self.cache, max_reasks=self.max_reasks, sampling=self.sampling,
+                                mask_names=self.mask_names, profile=self.profile, thinking=self.thinking)
+
     def per_call(self, mode: Mode, requested: str | int) -> str | int:
         """Criteria per call: as configured for judgekit's schema; one for native formats."""
         return "one" if self.profile.one_per_call(mode) else requested
