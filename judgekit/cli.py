@@ -96,20 +96,37 @@ def _exit_if_judge_failed(judge: Judge) -> None:
 def _make_judge(
     judge: str, base_url: str | None, concurrency: int, no_cache: bool, cache_dir: str | None, *,
     criteria_per_call: str = "one", timeout: float = 60.0, max_attempts: int = 4, max_reasks: int = 2,
-    temperature: float = 0.0, max_tokens: int = 1024, allow_code: bool = False, mask_names: bool = False,
+    temperature: float | None = None, max_tokens: int | None = None, allow_code: bool = False,
+    mask_names: bool = False, profile: str = "judgekit", two_phase: bool = False, think_tokens: int = 2048,
+    generator: str | None = None, generator_base_url: str | None = None,
 ) -> Judge:
     """The Judge every command builds from its command-line options."""
     return Judge(
         judge, base_url=base_url, concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir,
         criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
         max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
-        mask_names=mask_names,
+        mask_names=mask_names, profile=profile, two_phase=two_phase, think_tokens=think_tokens,
+        generator=generator, generator_base_url=generator_base_url,
     )
 
 
 JudgeOpt = typer.Option("local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL")
 BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)")
 MaskNamesOpt = typer.Option(False, "--mask-names", help="replace model/lab names in responses with [model] before judging")
+ProfileOpt = typer.Option("judgekit", "--profile", "-p", help="judge profile: judgekit | rm-r1 | prometheus2 | rubric-rm | yes-no | PATH.yaml")
+TwoPhaseOpt = typer.Option(False, "--two-phase", help="reasoning judges: think freely first, then give the constrained final answer")
+ThinkTokensOpt = typer.Option(2048, "--think-tokens", min=16, help="token budget of the thinking phase (--two-phase)")
+GeneratorOpt = typer.Option(None, "--generator", help="model that writes criteria (rubric-rm rubrics, --adaptive); default: the judge")
+GeneratorUrlOpt = typer.Option(None, "--generator-base-url", help="OpenAI-compatible server of --generator (default: --base-url)")
+TemperatureOpt = typer.Option(None, "--temperature", help="default: the profile's, else 0")
+MaxTokensOpt = typer.Option(None, "--max-tokens", help="default: the profile's, else 1024")
+
+
+def _makes_criteria(profile: str, adaptive: object = None) -> bool:
+    """Whether criteria are written on the fly, so rows need no rubric."""
+    from judgekit.profiles import load_profile
+
+    return adaptive is not None or load_profile(profile).rubric_generator is not None
 
 
 @app.command()
@@ -123,30 +140,38 @@ def score(
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
     no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
     explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion"),
+    soft: Optional[bool] = typer.Option(None, "--soft/--no-soft", help="ask for token log-probabilities; add 'soft' P(MET) and 'soft_reward' [default: the profile's]"),
     criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
     timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
     max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
     max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
-    temperature: float = typer.Option(0.0, "--temperature"),
-    max_tokens: int = typer.Option(1024, "--max-tokens"),
+    temperature: Optional[float] = TemperatureOpt,
+    max_tokens: Optional[int] = MaxTokensOpt,
     allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
     field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response, id, reference, rubric)"),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
     mask_names: bool = MaskNamesOpt,
+    profile: str = ProfileOpt,
+    two_phase: bool = TwoPhaseOpt,
+    think_tokens: int = ThinkTokensOpt,
+    generator: Optional[str] = GeneratorOpt,
+    generator_base_url: Optional[str] = GeneratorUrlOpt,
 ) -> None:
     """Score each response against the rubric: one output row per input row."""
     rows = read_jsonl(input, required=("prompt", "response"), mapping=_field_map(field))
     the_rubric = load_rubric(rubric) if rubric else None
-    _require_rubrics(rows, the_rubric, str(input))
+    if not _makes_criteria(profile):
+        _require_rubrics(rows, the_rubric, str(input))
     out = output or _default_output(input, "scored")
     with _make_judge(
         judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call, timeout=timeout,
         max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens,
-        allow_code=allow_code, mask_names=mask_names,
+        allow_code=allow_code, mask_names=mask_names, profile=profile, two_phase=two_phase,
+        think_tokens=think_tokens, generator=generator, generator_base_url=generator_base_url,
     ) as the_judge:
 
         async def job(row: InputRow) -> dict[str, Any]:
-            return (await the_judge.ascore_row(row, the_rubric, explain)).model_dump()
+            return (await the_judge.ascore_row(row, the_rubric, explain, soft)).model_dump()
 
         summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="scoring")
         _print_summary(summary, out)

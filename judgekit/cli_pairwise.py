@@ -15,10 +15,19 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     from judgekit.cli import (
         BaseUrlOpt,
         JudgeOpt,
+        GeneratorOpt,
+        GeneratorUrlOpt,
         MaskNamesOpt,
+        MaxTokensOpt,
+        ProfileOpt,
+        TemperatureOpt,
+        ThinkTokensOpt,
+        TwoPhaseOpt,
         _default_output,
+        _makes_criteria,
         _field_map,
         _exit_if_judge_failed,
+        _judge_failed_entirely,
         _make_judge,
         _print_summary,
         _require_rubrics,
@@ -41,17 +50,23 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
         no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
         explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion (both orders)"),
-        soft: bool = typer.Option(False, "--soft", help="ask for token log-probabilities; add 'soft': P(A better) per criterion"),
+        soft: Optional[bool] = typer.Option(None, "--soft/--no-soft", help="ask for token log-probabilities; add 'soft': P(A better) per criterion [default: the profile's]"),
+        adaptive: Optional[Path] = typer.Option(None, "--adaptive", help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): first write the criteria that separate each pair"),
         criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
         timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
         max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
         max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
-        temperature: float = typer.Option(0.0, "--temperature"),
-        max_tokens: int = typer.Option(1024, "--max-tokens"),
+        temperature: Optional[float] = TemperatureOpt,
+        max_tokens: Optional[int] = MaxTokensOpt,
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
         field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response_a, response_b, id, reference, label, rubric)"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
         mask_names: bool = MaskNamesOpt,
+        profile: str = ProfileOpt,
+        two_phase: bool = TwoPhaseOpt,
+        think_tokens: int = ThinkTokensOpt,
+        generator: Optional[str] = GeneratorOpt,
+        generator_base_url: Optional[str] = GeneratorUrlOpt,
     ) -> None:
         """Compare two responses per row, criterion by criterion, in both orders: winner, margin, preferences."""
         rows = read_jsonl(input, required=("prompt", "response_a", "response_b"), optional=("reference", "label"),
@@ -61,16 +76,24 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
             if label is not None and label not in ("A", "B", "tie"):
                 raise InputError(f"label must be A, B or tie, got {label!r}", file=str(input), line=row.line, field="label")
         the_rubric = load_rubric(rubric) if rubric else None
-        _require_rubrics(rows, the_rubric, str(input))
+        meta = None
+        if adaptive is not None:
+            from judgekit.meta_rubric import load_meta_rubric
+
+            meta = load_meta_rubric(adaptive)
+        if not _makes_criteria(profile, meta):
+            _require_rubrics(rows, the_rubric, str(input))
         out = output or _default_output(input, "compared")
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
                          timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
-                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names) as the_judge:
+                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names,
+                         profile=profile, two_phase=two_phase, think_tokens=think_tokens, generator=generator,
+                         generator_base_url=generator_base_url) as the_judge:
 
             tally = {"A": 0, "B": 0, "tie": 0, None: 0, "inconsistent": 0, "labelled": 0, "agree": 0}
 
             async def job(row: InputRow) -> dict[str, Any]:
-                obj = (await the_judge.acompare_row(row, the_rubric, explain, soft)).model_dump()
+                obj = (await the_judge.acompare_row(row, the_rubric, explain, soft, meta)).model_dump()
                 tally[obj["winner"]] += 1
                 tally["inconsistent"] += len(obj["inconsistent"])
                 if row.fields.get("label") is not None:
@@ -101,12 +124,17 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
         max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
         max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
-        temperature: float = typer.Option(0.0, "--temperature"),
-        max_tokens: int = typer.Option(1024, "--max-tokens"),
+        temperature: Optional[float] = TemperatureOpt,
+        max_tokens: Optional[int] = MaxTokensOpt,
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
         field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, responses, id, reference, rubric)"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
         mask_names: bool = MaskNamesOpt,
+        profile: str = ProfileOpt,
+        two_phase: bool = TwoPhaseOpt,
+        think_tokens: int = ThinkTokensOpt,
+        generator: Optional[str] = GeneratorOpt,
+        generator_base_url: Optional[str] = GeneratorUrlOpt,
     ) -> None:
         """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
         from judgekit.ranking import STRATEGIES, rank_group_with
@@ -123,15 +151,18 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                 raise InputError(f"--anchor-index {anchor_index} is outside this group of {len(responses)} responses",
                                  file=str(input), line=row.line, field="responses")
         the_rubric = load_rubric(rubric) if rubric else None
-        _require_rubrics(rows, the_rubric, str(input))
+        if not _makes_criteria(profile):
+            _require_rubrics(rows, the_rubric, str(input))
         out = output or _default_output(input, "ranked")
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
                          timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
-                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names) as the_judge:
+                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names,
+                         profile=profile, two_phase=two_phase, think_tokens=think_tokens, generator=generator,
+                         generator_base_url=generator_base_url) as the_judge:
 
             async def job(row: InputRow) -> dict[str, Any]:
                 o = await rank_group_with(
-                    the_judge, rubric_for(row, the_rubric), row.fields["prompt"], row.fields["responses"], strategy=strategy,
+                    the_judge, rubric_for(row, the_rubric, optional=_makes_criteria(profile)), row.fields["prompt"], row.fields["responses"], strategy=strategy,
                     reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
                     row=row.data,
                 )
@@ -153,18 +184,24 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="seed of the sample and of the order shuffles"),
         output: Optional[str] = typer.Option(None, "--output", "-o", help="JSON report; '-' for stdout"),
         probe: Optional[str] = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
-        soft: bool = typer.Option(False, "--soft", help="keep P(A better) per criterion (needs token log-probabilities)"),
+        soft: Optional[bool] = typer.Option(None, "--soft/--no-soft", help="keep P(A better) per criterion (needs token log-probabilities) [default: the profile's]"),
+        adaptive: Optional[Path] = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first"),
         concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="judge calls in flight"),
         no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the verdict cache"),
         criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
         timeout: float = typer.Option(60.0, "--timeout", help="seconds per judge call"),
         max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
         max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
-        temperature: float = typer.Option(0.0, "--temperature"),
-        max_tokens: int = typer.Option(1024, "--max-tokens"),
+        temperature: Optional[float] = TemperatureOpt,
+        max_tokens: Optional[int] = MaxTokensOpt,
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
         mask_names: bool = MaskNamesOpt,
+        profile: list[str] = typer.Option(["judgekit"], "--profile", "-p", help="judge profile(s) to compare: repeat or comma-separate (judgekit, rm-r1, prometheus2, rubric-rm, yes-no, PATH.yaml)"),
+        two_phase: bool = TwoPhaseOpt,
+        think_tokens: int = ThinkTokensOpt,
+        generator: Optional[str] = GeneratorOpt,
+        generator_base_url: Optional[str] = GeneratorUrlOpt,
     ) -> None:
         """Judge human-labelled pairs with the rubric: accuracy, tie rate, position inconsistency, cost."""
         import time
@@ -172,40 +209,62 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from judgekit.datasets import read_pairs
-        from judgekit.evaluation import MASTER_KEYS, PROBES, build_report, evaluate, report_table
+        from judgekit.evaluation import MASTER_KEYS, PROBES, build_report, evaluate, profile_table, report_table
 
         if probe is not None and probe not in PROBES:
             raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
         the_rubric = load_rubric(rubric)
+        meta_rubric = None
+        if adaptive is not None:
+            from judgekit.meta_rubric import load_meta_rubric
+
+            meta_rubric = load_meta_rubric(adaptive)
+        profiles = [name.strip() for item in profile for name in item.split(",") if name.strip()]
+        from judgekit.profiles import load_profile
+
+        for name in profiles:
+            load_profile(name)  # a bad profile is bad usage: exit 2 before any call
         pairs = read_pairs(data, format, limit=limit, seed=seed)
         if not pairs:
             raise InputError("no labelled pairs in the data", file=str(data))
         prompts = len({json.dumps(p.prompt, sort_keys=True) for p in pairs})
         total = len(pairs) + (prompts * len(MASTER_KEYS) if probe else 0)
-        started = time.perf_counter()
-        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
-                         timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
-                         max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names) as the_judge:
-            progress = Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=err, disable=not err.is_terminal)
-            with progress:
-                task = progress.add_task("evaluating", total=total)
-                run = the_judge.run(evaluate(the_judge, the_rubric, pairs, probe=probe, soft=soft,
-                                             on_done=lambda: progress.advance(task)))
-            meta = {"format": format, "data": str(data), "rubric": str(rubric), "judge": judge,
-                    "limit": limit, "seed": seed, "seconds": round(time.perf_counter() - started, 1),
-                    "stats": the_judge.stats.as_dict()}
-            report = build_report(run, meta=meta)
-            err.print(report_table(report))
-            if run.probe is not None:
-                fp = run.probe["false_positive_rate"]
-                err.print(f"master-key probe: false-positive rate {'-' if fp is None else f'{100 * fp:.0f}%'} "
-                          f"(reward > 0 for an empty reply) over {prompts} prompts x {len(MASTER_KEYS)} replies", highlight=False)
-            text = json.dumps(report, ensure_ascii=False, indent=2)
-            if output == "-":
-                typer.echo(text)
-            elif output:
-                Path(output).parent.mkdir(parents=True, exist_ok=True)
-                Path(output).write_text(text + "\n", encoding="utf-8")
-                err.print(f"report -> {output}", highlight=False)
-            _exit_if_judge_failed(the_judge)
+        reports = []
+        all_failed = True
+        for name in profiles:
+            started = time.perf_counter()
+            with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, criteria_per_call=criteria_per_call,
+                             timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
+                             max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names,
+                             profile=name, two_phase=two_phase, think_tokens=think_tokens, generator=generator,
+                             generator_base_url=generator_base_url) as the_judge:
+                progress = Progress(TextColumn(f"[bold]evaluating ({name})"), BarColumn(), MofNCompleteColumn(),
+                                    TimeElapsedColumn(), console=err, disable=not err.is_terminal)
+                with progress:
+                    task = progress.add_task("evaluating", total=total)
+                    run = the_judge.run(evaluate(the_judge, the_rubric, pairs, probe=probe, soft=soft, adaptive=meta_rubric,
+                                                 on_done=lambda: progress.advance(task)))
+                meta = {"format": format, "data": str(data), "rubric": str(rubric), "judge": judge, "profile": name,
+                        "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed,
+                        "seconds": round(time.perf_counter() - started, 1), "stats": the_judge.stats.as_dict()}
+                report = build_report(run, meta=meta)
+                reports.append(report)
+                err.print(report_table(report))
+                if run.probe is not None:
+                    fp = run.probe["false_positive_rate"]
+                    err.print(f"master-key probe: false-positive rate {'-' if fp is None else f'{100 * fp:.0f}%'} "
+                              f"(reward > 0 for an empty reply) over {prompts} prompts x {len(MASTER_KEYS)} replies", highlight=False)
+                all_failed = all_failed and _judge_failed_entirely(the_judge)
+        if len(reports) > 1:
+            err.print(profile_table(reports))
+        out_obj: dict[str, Any] = reports[0] if len(reports) == 1 else {"profiles": {r["profile"]: r for r in reports}}
+        text = json.dumps(out_obj, ensure_ascii=False, indent=2)
+        if output == "-":
+            typer.echo(text)
+        elif output:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            Path(output).write_text(text + "\n", encoding="utf-8")
+            err.print(f"report -> {output}", highlight=False)
+        if all_failed:
+            err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
+            raise typer.Exit(1)

@@ -45,6 +45,8 @@ class SubsetMetrics:
     criteria_both_orders: int = 0
     inconsistent_criteria: int = 0
     pairs_with_inconsistency: int = 0
+    criteria: int = 0
+    unscored_criteria: int = 0  # no verdict after re-asks (e.g. a profile's answer that would not parse)
     calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
@@ -58,6 +60,8 @@ class SubsetMetrics:
         self.criteria_both_orders += sum(1 for cid, p in record["preferences"].items() if cid in principles and p is not None)
         self.inconsistent_criteria += len(record["inconsistent"])
         self.pairs_with_inconsistency += int(bool(record["inconsistent"]))
+        self.criteria += len(record["preferences"])
+        self.unscored_criteria += sum(1 for p in record["preferences"].values() if p is None)
 
     def as_dict(self) -> dict[str, Any]:
         def rate(a: int, b: int) -> float | None:
@@ -71,6 +75,7 @@ class SubsetMetrics:
             "tie_rate": rate(self.ties, self.pairs),
             "inconsistency": rate(self.inconsistent_criteria, self.criteria_both_orders),
             "pairs_inconsistent": rate(self.pairs_with_inconsistency, self.pairs),
+            "unscored_criteria": rate(self.unscored_criteria, self.criteria),
             "calls": self.calls,
             "cache_hits": self.cache_hits,
             "prompt_tokens": self.prompt_tokens,
@@ -199,6 +204,24 @@ def report_table(report: dict[str, Any]) -> Table:
     for name, m in rows:
         table.add_row(name, str(m["pairs"]), pct(m["accuracy"]), pct(m["tie_rate"]), pct(m["inconsistency"]),
                       str(m["unscored_pairs"]), _calls(m), str(m["prompt_tokens"] + m["completion_tokens"]))
+    return table
+
+
+def profile_table(reports: list[dict[str, Any]]) -> Table:
+    """One row per profile (same judge model, same pairs): `judgekit eval --profile a,b,...`."""
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.0f}%"
+
+    table = Table(title="judgekit eval: profiles compared on the same pairs",
+                  caption="unsc-crit: criteria left unscored (answers that did not parse after re-asks)")
+    table.add_column("profile", no_wrap=True)
+    for col in ("pairs", "acc", "ties", "pos-inc", "unsc-crit", "calls", "tokens"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for rep in reports:
+        m = rep["overall"]
+        table.add_row(str(rep.get("profile")), str(m["pairs"]), pct(m["accuracy"]), pct(m["tie_rate"]),
+                      pct(m["inconsistency"]), pct(m["unscored_criteria"]), _calls(m),
+                      str(m["prompt_tokens"] + m["completion_tokens"]))
     return table
 
 

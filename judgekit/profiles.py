@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from judgekit.answers import AnswerParser, native_distribution, parse_native
 from judgekit.backends.base import Completion
@@ -73,17 +73,20 @@ class JudgeProfile(BaseModel):
     rubric_generator: GeneratorProfile | None = None
     _folder: Path = PrivateAttr(default=Path("."))
 
+    @field_validator("pointwise", "pairwise")
+    @classmethod
+    def _values_fit_mode(cls, spec: ModeProfile | None, info: ValidationInfo) -> ModeProfile | None:
+        if spec is not None and spec.parser.type != "json_verdicts":
+            try:
+                spec.parser.check_values(info.field_name)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ValueError(f"parser.{exc}") from None
+        return spec
+
     @model_validator(mode="after")
     def _modes(self) -> "JudgeProfile":
         if self.pointwise is None and self.pairwise is None:
             raise ValueError("a profile needs 'pointwise' or 'pairwise' (or both)")
-        for mode in ("pointwise", "pairwise"):
-            spec: ModeProfile | None = getattr(self, mode)
-            if spec is not None and spec.parser.type != "json_verdicts":
-                try:
-                    spec.parser.check_values(mode)  # type: ignore[arg-type]
-                except ValueError as exc:
-                    raise ValueError(f"{mode}.parser.{exc}") from None
         return self
 
     # ---- what the collector asks of a profile ----------------------------------------------

@@ -98,6 +98,8 @@ class ServerState:
     # answer follows the thinking in that reply (else the reply stops at the budget, "length").
     think: str | None = None
     think_answers: bool = False
+    # Usage from the texts (about 4 characters per token) instead of the fixed 100 + 20.
+    estimate_tokens: bool = False
     count: int = 0
 
     def __post_init__(self) -> None:
@@ -333,7 +335,7 @@ def build_app(state: ServerState) -> Any:
         user_text = _last_user_text(body)
         native = native_profile(user_text) if is_verdict_request(body) else None
         if GENERATOR_MARKER in user_text and not body.get("response_format"):
-            return JSONResponse(_completion(_take_malformed(state) and "I would judge on quality." or state.script.rubric(user_text), model))
+            return JSONResponse(_completion(state.script.rubric(user_text), model))
         if native is not None:
             content = native_answer(native, _last_user_text(body), state.script.met, state.script.prefer,
                                     state.script.reasoning, _take_malformed(state))
@@ -350,6 +352,9 @@ def build_app(state: ServerState) -> Any:
                 reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, state.verdict_probability)}
         if thinking_phase:
             _think(reply, state, content)
+        if state.estimate_tokens:
+            reply["usage"]["prompt_tokens"] = max(1, len(_all_text(body)) // 4)
+            reply["usage"]["completion_tokens"] = max(1, len(reply["choices"][0]["message"]["content"] or "") // 4)
         return JSONResponse(reply)
 
     async def messages(request: Request) -> Any:
@@ -358,6 +363,16 @@ def build_app(state: ServerState) -> Any:
         early = await fault_response(fault, request)
         if early is not None:
             return early
+        if not body.get("tools"):  # free text: a native profile's answer (or two-phase thinking)
+            text = _last_user_text(body)
+            native = native_profile(text)
+            content = (native_answer(native, text, state.script.met, state.script.prefer, state.script.reasoning,
+                                     _take_malformed(state)) if native else json.dumps(verdict_object(state, body)))
+            return JSONResponse({
+                "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
+                "content": [{"type": "thinking", "thinking": THINKING, "signature": "x"}, {"type": "text", "text": content}],
+                "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 100, "output_tokens": 20},
+            })
         tool = body["tools"][0]["name"]
         return JSONResponse({
             "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),

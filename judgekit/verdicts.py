@@ -141,8 +141,10 @@ class VerdictCollector:
         asks = 1 + self.max_reasks
 
         def take(completion: Completion) -> list[str]:
-            nonlocal pending
+            nonlocal pending, thinking
             got, problems = self._parse(completion, mode, pending)
+            if got and not thinking:  # a reasoning model's thinking, kept even in one-phase mode
+                thinking = split_thinking(completion)[0]
             for cid in got:
                 if soft and (d := self.profile.distribution(completion, mode, cid)) is not None:
                     dists[cid] = d

@@ -1,0 +1,83 @@
+"""Pair-adaptive criteria (OpenRS PAMR) in compare: written per pair under a meta-rubric, judged in
+both orders, recorded in the output row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import judgekit
+from judgekit.meta_rubric import load_meta_rubric
+from judgekit.rubric import Rubric
+
+from .conftest import RUBRICS, Script, ScriptedJudgeServer, ServerState, run_cli
+
+META = RUBRICS / "meta" / "pairwise.yaml"
+PAIRS = [{"id": "p1", "prompt": "What is 2+2? Answer in one word.", "response_a": "4", "response_b": "Five, I believe."}]
+
+
+def _writer(body: dict[str, Any]) -> dict[str, Any]:
+    return {"criteria": [
+        {"category": "correctness", "text": "The response gives the correct sum, 4."},
+        {"category": "instruction_following", "text": "The response answers in one word."},
+        {"category": "clarity", "text": "Response A is more direct than the second one."},  # positional: dropped
+        {"category": "safety", "text": "The response contains no harmful content."},
+    ]}
+
+
+def _prefer(c: str, a: str, b: str) -> str:
+    return "A" if a.strip() == "4" else "B" if b.strip() == "4" else "tie"
+
+
+def test_compare_with_adaptive_criteria_records_them_in_the_row(tmp_path: Path) -> None:
+    state = ServerState(script=Script(prefer=_prefer, met=lambda c, r: True, generate=_writer))
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in PAIRS), encoding="utf-8")
+    with ScriptedJudgeServer(state) as server:
+        proc = run_cli("compare", str(data), "--adaptive", str(META), "--judge", "openai:judge",
+                       "--base-url", server.base_url, "-o", "-")  # no --rubric: the written criteria only
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    kept = [c for c in row["adaptive_criteria"] if "id" in c]
+    dropped = [c for c in row["adaptive_criteria"] if "dropped" in c]
+    assert [(c["category"], c["kind"], c["weight"]) for c in kept] == [
+        ("correctness", "principle", 3.0), ("instruction_following", "principle", 3.0), ("safety", "hard_rule", 1.0)]
+    assert dropped == [{"text": "Response A is more direct than the second one.", "category": "clarity",
+                        "dropped": "names a response by its position"}]
+    assert set(row["preferences"]) == {c["id"] for c in kept}
+    assert row["winner"] == "A" and row["preferences"][kept[0]["id"]] == 1
+    # 1 writing call + 2 principles x 2 orders + 1 hard rule x 2 sides
+    assert len(state.requests) == 1 + 4 + 2
+    writing = state.requests[0]
+    assert "criteria" in json.dumps(writing["response_format"]) and "correctness" in writing["messages"][0]["content"]
+
+
+def test_adaptive_criteria_join_a_fixed_rubric_and_skip_its_duplicates() -> None:
+    state = ServerState(script=Script(prefer=_prefer, generate=_writer))
+    rubric = Rubric(name="r", criteria=[{"id": "correct", "text": "The response gives the correct sum, 4."}])
+    with ScriptedJudgeServer(state) as server, judgekit.Judge("openai:judge", base_url=server.base_url, cache=False) as judge:
+        [result] = judge.compare(PAIRS, rubric, adaptive=load_meta_rubric(META))
+    ids = list(result.preferences)
+    assert ids[0] == "correct" and len(ids) == 3  # the repeated correctness criterion is dropped
+    assert any(c.get("dropped") == "repeats a criterion already present" for c in result.adaptive_criteria or [])
+
+
+def test_a_failed_writing_step_is_recorded_and_the_rubric_still_judged() -> None:
+    state = ServerState(script=Script(prefer=_prefer, generate=lambda body: {"criteria": [{"category": "style", "text": "x"}]}))
+    rubric = Rubric(name="r", criteria=[{"id": "correct", "text": "The answer is correct."}])
+    with ScriptedJudgeServer(state) as server, judgekit.Judge(
+            "openai:judge", base_url=server.base_url, cache=False, max_reasks=1) as judge:
+        [result] = judge.compare(PAIRS, rubric, adaptive=META)
+    assert result.winner == "A" and list(result.preferences) == ["correct"]
+    assert "writing pair criteria failed" in (result.adaptive_criteria or [{}])[0]["error"]
+
+
+def test_a_bad_meta_rubric_exits_2_naming_the_line(tmp_path: Path) -> None:
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("name: m\ncategories:\n  - id: correctness\n    description: right\n    weight: -2\n", encoding="utf-8")
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps(PAIRS[0]) + "\n", encoding="utf-8")
+    proc = run_cli("compare", str(data), "--adaptive", str(meta), "--judge", "openai:x", "--base-url", "http://127.0.0.1:9/v1")
+    assert proc.returncode == 2
+    assert f"{meta}:5, field 'categories.0.weight'" in proc.stderr and "positive" in proc.stderr
