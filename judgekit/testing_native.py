@@ -164,8 +164,9 @@ def native_answer(profile: str, text: str, met: Callable[[str, str], bool], pref
     spec = _PROMPTS[profile]
     pair = spec["pair"].search(text)
     mode = "pairwise" if pair else "pointwise"
-    if malformed:
-        return MALFORMED[profile][mode][malformed]
+    if malformed:  # a variant named for the other mode (a hard rule judged pointwise in compare): the mode's first
+        variants = MALFORMED[profile][mode]
+        return variants.get(malformed) or next(iter(variants.values()))
     crit = spec["criterion"].search(text)
     criterion = crit.group(1) if crit else ""
     if pair:

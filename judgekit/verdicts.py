@@ -165,6 +165,7 @@ class VerdictCollector:
             if pending:
                 self.runner.stats.reasks += 1  # the second phase: counted as a re-ask of the same question
                 shown = "\n\n".join(part for part in (thinking, visible) if part)[-4 * self.thinking.max_tokens:]
+                thinking = shown  # a model without <think> or a reasoning field thinks in plain text
                 final = render("final_answer.j2", structured=self.profile.structured(mode), ids=pending,
                                answer_format=self.profile.mode(mode).answer_format)
                 # The thinking goes back as plain text, not inside <think>: chat templates of

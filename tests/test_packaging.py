@@ -15,9 +15,12 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
                    check=True, capture_output=True, timeout=300)
     [wheel] = list(tmp_path.glob("judgekit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for template in (ROOT / "prompts").glob("*.j2"):
-        assert f"judgekit/prompts/{template.name}" in names
+    for template in (ROOT / "prompts").rglob("*"):
+        if template.is_file():
+            assert f"judgekit/prompts/{template.relative_to(ROOT / 'prompts').as_posix()}" in names
+    assert "judgekit/prompts/profiles/rm-r1/profile.yaml" in names
     assert "judgekit/rubrics/helpfulness.yaml" in names
+    assert "judgekit/rubrics/meta/pairwise.yaml" in names
     assert not any(n.startswith("tests/") for n in names)
 
     site = tmp_path / "site"
@@ -27,6 +30,9 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
         "d = p.prompts_dir(); assert str(d).startswith(%r), d;"
         "rub = r.load_rubric(d.parent / 'rubrics' / 'helpfulness.yaml');"
         "m = p.pointwise_messages(prompt='q', response='a', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='');"
-        "assert 'criterion_id \"answers_question\"' in m[1]['content']"
+        "assert 'criterion_id \"answers_question\"' in m[1]['content'];"
+        "import judgekit.profiles as pr; assert set(pr.builtin_profiles()) >= {'rm-r1', 'prometheus2', 'rubric-rm', 'yes-no'};"
+        "m = p.pairwise_messages(prompt='q', response_a='a', response_b='b', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='', profile='rm-r1');"
+        "assert '<answer>[[A]]</answer>' in m[-1]['content']"
     ) % str(site)
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path), env={"PYTHONPATH": str(site), "PATH": ""}, timeout=60)

@@ -105,3 +105,20 @@ def test_real_llama_cpp_server_on_loopback(files, tmp_path):
         log.close()
     assert proc.returncode == 0, proc.stderr
     assert_all_scored([json.loads(line) for line in proc.stdout.splitlines()])
+
+
+def test_embedded_judge_with_a_native_profile_and_two_phase(files):
+    """The real model answering free text (no grammar): the yes-no profile (which asks for
+    log-probabilities) in two phases. A 270M model may not follow the format: every criterion must
+    end either scored or unscored with a reason, never silently. The embedded backend has no
+    log-probabilities (see local_llama.py), so P(yes) is None rather than a failed call."""
+    rubric, _ = files
+    with judgekit.Judge("local", profile="yes-no", two_phase=True, think_tokens=48, cache=False, max_reasks=1) as judge:
+        results = judge.score(ROWS, judgekit.load_rubric(rubric), explain=True)
+    for r in results:
+        for cid in ("answers", "polite"):
+            if r.scores[cid] is None:
+                assert r.unscored[cid], r
+            else:
+                assert r.soft is not None and r.soft[cid] is None, r
+    assert judge.stats.failed_calls == 0 and judge.stats.calls >= 4

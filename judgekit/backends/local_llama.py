@@ -114,22 +114,6 @@ def max_tokens_for(request: JudgeRequest) -> int:
     return min(request.max_tokens, MAX_TOKENS * max(1, len(request.ids)))
 
 
-def _openai_style_logprobs(raw: Any) -> list[dict[str, Any]] | None:
-    """llama-cpp-python returns completion-style logprobs (tokens, token_logprobs, top_logprobs as
-    dicts); turn them into the chat form (`[{token, logprob, top_logprobs: [{token, logprob}]}]`)."""
-    if not isinstance(raw, dict):
-        return None
-    if isinstance(raw.get("content"), list):
-        return raw["content"]
-    tokens, lps, tops = raw.get("tokens") or [], raw.get("token_logprobs") or [], raw.get("top_logprobs") or []
-    out = []
-    for i, tok in enumerate(tokens):
-        top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
-        out.append({"token": tok, "logprob": lps[i] if i < len(lps) else None,
-                    "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top.items()]})
-    return out or None
-
-
 class LocalLlamaBackend:
     max_concurrency = 1
 
@@ -151,8 +135,9 @@ class LocalLlamaBackend:
             extra: dict[str, Any] = {}
             if request.schema is not None:  # else free text (a profile's native answer format)
                 extra["response_format"] = {"type": "json_object", "schema": grammar_schema(request.schema)}
-            if request.logprobs:
-                extra.update(logprobs=True, top_logprobs=5)
+            # No log-probabilities here: llama.cpp gives them only for a model loaded with
+            # logits_all=True, which for Gemma's 262k-token vocabulary holds n_ctx x 262k floats
+            # (8 GB at n_ctx 8192). Soft verdicts are None with the embedded judge.
             try:
                 resp = llm.create_chat_completion(
                     messages=list(request.messages),
@@ -169,7 +154,6 @@ class LocalLlamaBackend:
             text=choice["message"].get("content") or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
-            token_logprobs=_openai_style_logprobs(choice.get("logprobs")),
             finish_reason=choice.get("finish_reason"),
         )
 
