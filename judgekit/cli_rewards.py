@@ -25,13 +25,16 @@ def _clip(value: Optional[str]) -> tuple[float, float] | None:
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     # Imported here: judgekit.cli imports this module while it is being built.
-    from judgekit.cli import BaseUrlOpt, JudgeOpt, _make_judge, err
+    from judgekit.cli import BaseUrlOpt, JudgeOpt, ProfileOpt, ThinkTokensOpt, TwoPhaseOpt, _make_judge, err
 
     @app.command()
     def serve(
         rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
         judge: str = JudgeOpt,
         base_url: Optional[str] = BaseUrlOpt,
+        profile: str = ProfileOpt,
+        two_phase: bool = TwoPhaseOpt,
+        think_tokens: int = ThinkTokensOpt,
         host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback by default)"),
         port: int = typer.Option(8000, "--port", min=1, max=65535),
         concurrency: int = typer.Option(64, "--concurrency", "-c", min=1, help="judge calls in flight"),
@@ -61,7 +64,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"[yellow]warning[/yellow]: listening on {host}: anyone who can reach it can spend your judge's budget")
         with _make_judge(judge, base_url, concurrency, no_cache, None, timeout=timeout,
-                         criteria_per_call=criteria_per_call, allow_code=allow_code) as the_judge:
+                         criteria_per_call=criteria_per_call, allow_code=allow_code, profile=profile,
+                         two_phase=two_phase, think_tokens=think_tokens) as the_judge:
             err.print(f"judgekit reward server: rubric '{the_rubric.name}' ({len(the_rubric.criteria)} criteria), "
                       f"judge {judge}, on http://{host}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
             run_server(the_rubric, the_judge, host=host, port=port, shaping=shaping, options=options, strategy=strategy)

@@ -56,6 +56,9 @@ class Judge:
         self._thread: threading.Thread | None = None
         self._collector: VerdictCollector | None = None
         self._generator: CallRunner | None = None
+        # Built now, like the judge's backend, so a bad --generator fails before any call.
+        self._generator_backend: Backend | None = make_backend(self.config.generator, **{
+            **self._backend_args, "base_url": self.config.generator_base_url or base_url}) if self.config.generator else None
         self.generations: dict[str, asyncio.Future[Any]] = {}  # rubric-rm: one generation per prompt in flight
         self._start_lock = threading.Lock()
 
@@ -105,13 +108,11 @@ class Judge:
     def generator_runner(self) -> CallRunner:
         """rubric-rm: the call runner of the rubric generator (its own model when one is given;
         retries, concurrency limit and stats as for the judge)."""
-        if self.config.generator is None:
+        if self._generator_backend is None:
             return self.collector().runner
         if self._generator is None:
-            backend = make_backend(self.config.generator, **{
-                **self._backend_args, "base_url": self.config.generator_base_url or self._backend_args["base_url"]})
             self._generator = CallRunner(
-                backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
+                self._generator_backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
                 policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
             )
         return self._generator
@@ -243,8 +244,8 @@ class Judge:
     def close(self) -> None:
         if self._loop is not None:
             self.run(self._backend.aclose())
-            if self._generator is not None:
-                self.run(self._generator.backend.aclose())
+            if self._generator_backend is not None:
+                self.run(self._generator_backend.aclose())
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=5)

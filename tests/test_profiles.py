@@ -314,3 +314,14 @@ def test_a_native_profile_over_the_anthropic_api(monkeypatch: pytest.MonkeyPatch
     assert r.scores == {"correct": 0, "polite": 1}
     assert "tools" not in state.requests[0]
     assert "step by step" in (r.thinking or {}).get("correct", "")  # the reply's thinking block is kept
+
+
+def test_rank_uses_the_judges_profile() -> None:
+    from judgekit.ranking import rank_group
+
+    state = ServerState(script=_script())
+    with ScriptedJudgeServer(state) as server, judgekit.Judge(
+            "openai:judge", base_url=server.base_url, profile="prometheus2", cache=False) as judge:
+        out = judge.run(rank_group(judge, RUBRIC, "What is 2+2?", ["5", "4"], strategy="round_robin"))
+    assert out.rewards[1] > out.rewards[0]
+    assert all("###Task Description:" in r["messages"][-1]["content"] for r in state.requests)
