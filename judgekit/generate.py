@@ -435,7 +435,8 @@ async def reproduces_preference(
 
         async def ask(a: str, b: str) -> Any:
             messages = pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=[criterion],
-                                         reference=row.reference, rubric_name="contrastive", rubric_description="")
+                                         reference=row.reference, rubric_name="contrastive", rubric_description="",
+                                         mask_names=collector.mask_names, profile=collector.profile)
             return (await collector.collect(messages, "pairwise", [criterion.cid]))[criterion.cid].value
 
         first, second = await asyncio.gather(ask(chosen, rejected), ask(rejected, chosen))

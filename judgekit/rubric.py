@@ -279,20 +279,10 @@ def _message(err: dict[str, Any]) -> str:
 
 def load_rubric(path: str | Path) -> Rubric:
     """Read and validate a rubric YAML file. Raises InputError naming file, line, criterion, field."""
-    path = Path(path)
+    from judgekit.yaml_source import parse_yaml
+
     file = str(path)
-    if not path.is_file():
-        raise InputError("rubric file not found", file=file)
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(
-            f"not valid YAML: {problem}", file=file, line=(mark.line + 1) if mark else None
-        ) from None
+    data, root = parse_yaml(path, what="rubric")
     if data is None:
         raise InputError("the file is empty", file=file)
     if isinstance(data, dict) and "criteria" in data and not data["criteria"]:

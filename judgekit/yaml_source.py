@@ -43,21 +43,25 @@ class YamlSource:
         return line
 
 
-def read_yaml(path: str | Path, *, what: str) -> YamlSource:
+def parse_yaml(path: str | Path, *, what: str) -> tuple[Any, yaml.Node | None]:
+    """(data, node tree) of a YAML file; a missing file or broken YAML is an InputError with its line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found", file=str(path))
     text = path.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(f"not valid YAML: {problem}", file=str(path), line=(mark.line + 1) if mark else None) from None
+
+
+def read_yaml(path: str | Path, *, what: str) -> YamlSource:
+    data, root = parse_yaml(path, what=what)
     if not isinstance(data, dict):
         raise InputError(f"a {what} file holds a mapping (key: value lines)", file=str(path))
-    return YamlSource(path, data, root)
+    return YamlSource(Path(path), data, root)
 
 
 def validate_yaml(source: YamlSource, model: type[M], **context: Any) -> M:
