@@ -167,7 +167,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                     row=row.data,
                 )
                 return RankResult(id=row.id, rewards=o.rewards, scores=o.scores,
-                                  cycles=o.cycles if strategy == "round_robin" else None).model_dump()
+                                  cycles=o.cycles if strategy == "round_robin" else None,
+                                  generated_criteria=o.generated_criteria).model_dump()
 
             summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="ranking")
             _print_summary(summary, out)

@@ -46,6 +46,7 @@ class RankOutcome:
     scores: list[dict[str, int | None]] | None
     cycles: list[list[int]]
     calls: int
+    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the prompt's written criteria
 
 
 class _StatsView:
@@ -142,7 +143,7 @@ async def rank_group_with(
         return RankOutcome([], None, [], 0)
     collector, counter = counting_collector(judge)
     per_call, allow_code = judge.config.criteria_per_call, judge.config.allow_code
-    rubric, _ = await judge.with_generated(rubric, prompt, reference)  # rubric-rm: one rubric per prompt
+    rubric, generated = await judge.with_generated(rubric, prompt, reference)  # rubric-rm: one rubric per prompt
 
     async def pair(a: Any, b: Any) -> PairOutcome:
         return await judge_pairwise(
@@ -155,7 +156,7 @@ async def rank_group_with(
                             criteria_per_call=per_call, allow_code=allow_code)
             for r in responses
         ))
-        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], counter.calls)
+        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], counter.calls, generated)
 
     if strategy == "anchor":
         if anchor_index is not None or reference is None:
@@ -170,7 +171,7 @@ async def rank_group_with(
         rewards: list[float | None] = [0.5] * n
         for i, o in zip(others, outs):
             rewards[i] = margin_reward(o.margin)
-        return RankOutcome(rewards, None, [], counter.calls)
+        return RankOutcome(rewards, None, [], counter.calls, generated)
 
     pairs = list(itertools.combinations(range(n), 2))
     outs = await asyncio.gather(*(pair(responses[i], responses[j]) for i, j in pairs))
@@ -179,4 +180,4 @@ async def rank_group_with(
     played = {k for i, j, _ in games for k in (i, j)}
     strengths = bradley_terry(n, games)
     rewards = [r if i in played or n == 1 else None for i, r in enumerate(strength_rewards(strengths))]
-    return RankOutcome(rewards, None, preference_cycles(n, by_pair), counter.calls)
+    return RankOutcome(rewards, None, preference_cycles(n, by_pair), counter.calls, generated)

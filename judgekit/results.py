@@ -70,7 +70,8 @@ class RankResult(BaseModel):
     scores: list[dict[str, int | None]] | None = None
     cycles: list[list[int]] | None = None
     calls: int | None = None
+    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
-        return _drop_none(handler(self), ("scores", "cycles", "calls"))
+        return _drop_none(handler(self), ("scores", "cycles", "calls", "generated_criteria"))

@@ -325,3 +325,13 @@ def test_rank_uses_the_judges_profile() -> None:
         out = judge.run(rank_group(judge, RUBRIC, "What is 2+2?", ["5", "4"], strategy="round_robin"))
     assert out.rewards[1] > out.rewards[0]
     assert all("###Task Description:" in r["messages"][-1]["content"] for r in state.requests)
+
+
+def test_rank_with_rubric_rm_records_the_generated_criteria(tmp_path: Path) -> None:
+    data = _write_jsonl(tmp_path / "g.jsonl", [{"id": "g", "prompt": "What is 2+2?", "responses": ["5", "4", "4!"]}])
+    with ScriptedJudgeServer(ServerState(script=_script())) as server:
+        proc = run_cli("rank", str(data), "--profile", "rubric-rm", "--judge", "openai:judge",
+                       "--base-url", server.base_url, "-o", "-")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    assert len(row["generated_criteria"]) == 3 and row["rewards"][0] == 0.0 and row["rewards"][1] == 1.0
