@@ -129,5 +129,9 @@ def pairwise_messages(
     return _messages("pairwise", context, profile)
 
 
-def reask_message(problem: str, ids: list[str]) -> dict[str, str]:
-    return {"role": "user", "content": render("reask.j2", problem=problem, ids=ids)}
+def reask_message(problem: str, ids: list[str], answer_format: str | None = None) -> dict[str, str]:
+    """The follow-up turn after an answer that could not be used: ask again for the JSON verdicts
+    of `ids`, or (a native profile) for the answer in `answer_format`."""
+    if answer_format is None:
+        return {"role": "user", "content": render("reask.j2", problem=problem, ids=ids)}
+    return {"role": "user", "content": render("reask_native.j2", problem=problem, answer_format=answer_format)}

@@ -23,7 +23,7 @@ from judgekit.cache import VerdictCache, cache_key
 from judgekit.calls import CallRunner
 from judgekit.errors import JudgeError
 from judgekit.profiles import JudgeProfile, load_profile
-from judgekit.prompting import render
+from judgekit.prompting import reask_message, render
 from judgekit.wire import Mode, ParseProblem, WireVerdict
 
 _MAX_ECHO = 2000  # how much of a bad answer is shown back to the judge in a re-ask
@@ -104,12 +104,6 @@ class VerdictCollector:
             logprobs=logprobs,
         )
 
-    def _reask(self, mode: Mode, problem: str, ids: list[str]) -> dict[str, str]:
-        if self.profile.structured(mode):
-            return {"role": "user", "content": render("reask.j2", problem=problem, ids=ids)}
-        answer_format = self.profile.mode(mode).answer_format
-        return {"role": "user", "content": render("reask_native.j2", problem=problem, answer_format=answer_format)}
-
     def _parse(self, completion: Completion, mode: Mode, ids: list[str]) -> tuple[dict[str, WireVerdict], list[str]]:
         payload: str | dict[str, Any] = completion.payload if completion.payload is not None else completion.text
         try:
@@ -186,9 +180,9 @@ class VerdictCollector:
                 break
             problem = "; ".join(problems[:3]) or "no verdict for " + ", ".join(pending)
             failure = f"no valid verdict after {ask + 1} ask(s): {problem}"
+            reask = reask_message(problem, pending, None if self.profile.structured(mode) else self.profile.mode(mode).answer_format)
             request = self._request(
-                [*request.messages, {"role": "assistant", "content": completion.text[:_MAX_ECHO]},
-                 self._reask(mode, problem, pending)],
+                [*request.messages, {"role": "assistant", "content": completion.text[:_MAX_ECHO]}, reask],
                 mode, pending, logprobs=soft,
             )
         return self._settle(found, dists, ids, pending, failure, thinking, key)
