@@ -10,7 +10,7 @@ from judgekit.checks import run_check
 from judgekit.prompting import pointwise_messages
 from judgekit.rows import message_text
 from judgekit.rubric import Rubric
-from judgekit.scoring import pointwise_reward, soft_pointwise_reward
+from judgekit.scoring import pointwise_reward
 from judgekit.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
 
 
@@ -88,4 +88,4 @@ async def judge_pointwise(
     for cid in by_id:
         dist = verdicts[cid].dist
         probs[cid] = dist.get("true", 0.0) if dist else None
-    return replace(outcome, soft=probs, soft_reward=soft_pointwise_reward(rubric.criteria, scores, probs))
+    return replace(outcome, soft=probs, soft_reward=pointwise_reward(rubric.criteria, scores, probs))

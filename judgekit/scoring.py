@@ -11,33 +11,18 @@ def clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return min(high, max(low, value))
 
 
-def pointwise_reward(criteria: Sequence[Criterion], scores: Mapping[str, int | None]) -> float | None:
+def pointwise_reward(
+    criteria: Sequence[Criterion], scores: Mapping[str, int | None], probs: Mapping[str, float | None] | None = None
+) -> float | None:
     """HealthBench's formula, extended.
 
     reward = clip(sum(w_i for MET i) / sum(w_i for w_i > 0), 0, 1) over scored criteria;
     any hard_rule UNMET -> 0; every criterion unscored -> None; no positive weight among the
     scored criteria -> 1 + sum(w_i MET) / sum(|w_i|) (pitfalls only: 1 when none is present).
+
+    With `probs` (soft verdicts), P(MET) from the judge's log-probabilities stands in for 1/0
+    where it is given; checks and criteria without one count as scored. The hard-rule gate stays hard.
     """
-    scored = [c for c in criteria if scores.get(c.cid) is not None]
-    if not scored:
-        return None
-    if any(c.kind == "hard_rule" and scores[c.cid] == 0 for c in scored):
-        return 0.0
-    met_weight = sum(c.weight for c in scored if scores[c.cid] == 1)
-    positive = sum(c.weight for c in scored if c.weight > 0)
-    if positive > 0:
-        return clip(met_weight / positive)
-    total_abs = sum(abs(c.weight) for c in scored)
-    if total_abs == 0:
-        return None
-    return clip(1.0 + met_weight / total_abs)
-
-
-def soft_pointwise_reward(
-    criteria: Sequence[Criterion], scores: Mapping[str, int | None], probs: Mapping[str, float | None]
-) -> float | None:
-    """The same formula with P(MET) in place of 1/0 where the judge's log-probabilities give it
-    (checks and criteria without probabilities count as scored). The hard-rule gate stays hard."""
     scored = [c for c in criteria if scores.get(c.cid) is not None]
     if not scored:
         return None
@@ -45,15 +30,17 @@ def soft_pointwise_reward(
         return 0.0
 
     def met(c: Criterion) -> float:
-        p = probs.get(c.cid)
-        return float(p) if p is not None else float(scores[c.cid] or 0)
+        p = probs.get(c.cid) if probs is not None else None
+        return float(p) if p is not None else float(scores[c.cid] == 1)
 
     met_weight = sum(c.weight * met(c) for c in scored)
     positive = sum(c.weight for c in scored if c.weight > 0)
     if positive > 0:
         return clip(met_weight / positive)
     total_abs = sum(abs(c.weight) for c in scored)
-    return clip(1.0 + met_weight / total_abs) if total_abs else None
+    if total_abs == 0:
+        return None
+    return clip(1.0 + met_weight / total_abs)
 
 
 # ---- pairwise (SPEC section 3) ------------------------------------------------------------------
