@@ -9,13 +9,11 @@ reason), never a default verdict.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from judgekit.backends.base import Completion
 from judgekit.wire import Mode, ParseProblem, WireVerdict, extract_json_object
 
 _THINK_OPEN = re.compile(r"<think>", re.I)
@@ -88,7 +86,7 @@ def answer_region(text: str) -> tuple[int, str]:
     return 0, text
 
 
-def _regex_matches(parser: AnswerParser, region: str) -> list[re.Match[str]]:
+def regex_matches(parser: AnswerParser, region: str) -> list[re.Match[str]]:
     flags = re.S | (re.I if parser.ignore_case else 0)
     return list(re.finditer(parser.pattern or "", region, flags))
 
@@ -98,7 +96,7 @@ def parse_native(text: str, parser: AnswerParser, mode: Mode, cid: str, answer_f
     if parser.type == "json_path":
         return _parse_json_path(text, parser, cid)
     offset, region = answer_region(text)
-    matches = _regex_matches(parser, region)
+    matches = regex_matches(parser, region)
     if not matches:
         hint = f" (expected {answer_format})" if answer_format else ""
         raise ParseProblem(f"no final answer found{hint}")
@@ -149,67 +147,3 @@ def _parse_json_path(text: str, parser: AnswerParser, cid: str) -> WireVerdict:
         except KeyError:
             reasoning = ""
     return WireVerdict(cid, reasoning[:_MAX_REASONING], value)
-
-
-# ---- soft verdicts: P(verdict) from token log-probabilities -------------------------------------
-
-
-def label_of(value: bool | str) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def native_distribution(completion: Completion, parser: AnswerParser) -> dict[str, float] | None:
-    """The judge's probabilities over the verdicts, read at the token where the (last) verdict
-    starts: that token and its top alternatives, each mapped through the profile's values (so for
-    a 1-5 scale read as MET at 4, P(MET) = P(4) + P(5)), normalised over the labels found."""
-    tokens = completion.token_logprobs or []
-    if parser.type != "regex" or not tokens:
-        return None
-    text = "".join(str(t.get("token", "")) for t in tokens)
-    try:
-        offset, region = answer_region(text)
-    except ParseProblem:
-        return None
-    matches = _regex_matches(parser, region)
-    if not matches:
-        return None
-    at = offset + matches[-1].start("verdict")
-    pos = 0
-    for tok in tokens:
-        token_text = str(tok.get("token", ""))
-        if pos + len(token_text) > at:
-            break
-        pos += len(token_text)
-    else:
-        return None
-    rel, head = at - pos, token_text[: at - pos]
-    mass: dict[str, float] = {}
-    seen: set[str] = set()  # the chosen token usually appears among its top alternatives too
-    for alt in [tok, *(tok.get("top_logprobs") or [])]:
-        alt_text, lp = str(alt.get("token", "")), alt.get("logprob")
-        if alt_text in seen or not alt_text.startswith(head) or not isinstance(lp, (int, float)):
-            continue
-        seen.add(alt_text)
-        value = _value_starting(parser, alt_text[rel:])
-        if value is not None:
-            mass[label_of(value)] = mass.get(label_of(value), 0.0) + math.exp(lp)
-    total = sum(mass.values())
-    return {k: v / total for k, v in mass.items()} if total > 0 else None
-
-
-def _value_starting(parser: AnswerParser, piece: str) -> bool | str | None:
-    """The verdict a token piece spells or starts (tokenizers split 'Yes' or '[[A]]' differently)."""
-    piece = piece.strip()
-    if not piece:
-        return None
-    found = {v for k, v in parser.values.items() if _starts(k, piece, parser.ignore_case)}
-    return found.pop() if len(found) == 1 else None
-
-
-def _starts(whole: str, part: str, ignore_case: bool) -> bool:
-    if ignore_case:
-        whole, part = whole.lower(), part.lower()
-    if len(part) < len(whole):
-        return whole.startswith(part)
-    # The token may run on past the verdict ("A]]", "Yes,"): it must end where a word ends.
-    return part.startswith(whole) and (len(part) == len(whole) or not part[len(whole)].isalnum())

@@ -23,9 +23,10 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotF
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from judgekit.answers import AnswerParser, native_distribution, parse_native
+from judgekit.answers import AnswerParser, parse_native
 from judgekit.backends.base import Completion
 from judgekit.errors import InputError
+from judgekit.soft import json_verdict_distribution, native_distribution
 from judgekit.wire import Mode, ParseProblem, WireVerdict, parse_verdicts, verdict_schema
 from judgekit.yaml_source import read_yaml, validate_yaml
 
@@ -122,8 +123,6 @@ class JudgeProfile(BaseModel):
         return {ids[0]: verdict}, []
 
     def distribution(self, completion: Completion, mode: Mode, cid: str) -> dict[str, float] | None:
-        from judgekit.soft import json_verdict_distribution
-
         spec = self.mode(mode)
         if spec.parser.type == "json_verdicts":
             return json_verdict_distribution(completion, mode, cid)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import judgekit
-from judgekit.answers import native_distribution
+from judgekit.soft import native_distribution
 from judgekit.backends.base import Completion
 from judgekit.profiles import builtin_profiles, load_profile
 from judgekit.rubric import Rubric
