@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from judgekit.errors import InputError
-from judgekit.judge import Judge
+from judgekit.judge import Judge, makes_criteria
 from judgekit.rows import InputRow, read_jsonl
 from judgekit.rubric import Rubric, load_rubric
 from judgekit.runfile import RunSummary, run_file
@@ -123,10 +123,10 @@ MaxTokensOpt = typer.Option(None, "--max-tokens", help="default: the profile's, 
 
 
 def _makes_criteria(profile: str, adaptive: object = None) -> bool:
-    """Whether criteria are written on the fly, so rows need no rubric."""
+    """Whether rows need no rubric, known before the judge (and its model) is built."""
     from judgekit.profiles import load_profile
 
-    return adaptive is not None or load_profile(profile).rubric_generator is not None
+    return makes_criteria(load_profile(profile), adaptive)
 
 
 @app.command()

@@ -162,7 +162,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
 
             async def job(row: InputRow) -> dict[str, Any]:
                 o = await rank_group_with(
-                    the_judge, rubric_for(row, the_rubric, optional=_makes_criteria(profile)), row.fields["prompt"], row.fields["responses"], strategy=strategy,
+                    the_judge, rubric_for(row, the_rubric, optional=the_judge.makes_criteria()), row.fields["prompt"],
+                    row.fields["responses"], strategy=strategy,
                     reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
                     row=row.data,
                 )

@@ -220,8 +220,7 @@ class Judge:
         return compare_result(row.id, await self.compare_pair(effective, item, soft=soft, adaptive=adaptive), explain)
 
     def makes_criteria(self, adaptive: Any = None) -> bool:
-        """Whether criteria are written on the fly (rubric-rm, adaptive), so no rubric is needed."""
-        return adaptive is not None or self.profile.rubric_generator is not None
+        return makes_criteria(self.profile, adaptive)
 
     async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None,
                             adaptive: Any) -> list[CompareResult]:
@@ -259,6 +258,11 @@ class Judge:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def makes_criteria(profile: JudgeProfile, adaptive: Any = None) -> bool:
+    """Whether criteria are written on the fly (rubric-rm, adaptive), so no rubric is needed."""
+    return adaptive is not None or profile.rubric_generator is not None
 
 
 def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) -> Rubric:
