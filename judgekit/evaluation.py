@@ -187,14 +187,15 @@ def build_report(run: EvalRun, *, meta: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
 def _calls(m: dict[str, Any]) -> str:
     return f"{m['calls']}" + (f" (+{m['cache_hits']} cached)" if m.get("cache_hits") else "")
 
 
 def report_table(report: dict[str, Any]) -> Table:
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{100 * x:.0f}%"
-
     table = Table(title=f"judgekit eval: {report.get('format')} ({report.get('judge')})",
                   caption="acc: agreement with the human label; ties: judge ties; pos-inc: criterion verdicts that flip with the order")
     table.add_column("subset", no_wrap=True)
@@ -202,16 +203,13 @@ def report_table(report: dict[str, Any]) -> Table:
         table.add_column(col, justify="right", no_wrap=True)
     rows = [*report["subsets"].items(), ("overall", report["overall"])]
     for name, m in rows:
-        table.add_row(name, str(m["pairs"]), pct(m["accuracy"]), pct(m["tie_rate"]), pct(m["inconsistency"]),
+        table.add_row(name, str(m["pairs"]), _pct(m["accuracy"]), _pct(m["tie_rate"]), _pct(m["inconsistency"]),
                       str(m["unscored_pairs"]), _calls(m), str(m["prompt_tokens"] + m["completion_tokens"]))
     return table
 
 
 def profile_table(reports: list[dict[str, Any]]) -> Table:
     """One row per profile (same judge model, same pairs): `judgekit eval --profile a,b,...`."""
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{100 * x:.0f}%"
-
     table = Table(title="judgekit eval: profiles compared on the same pairs",
                   caption="unsc-crit: criteria left unscored (answers that did not parse after re-asks)")
     table.add_column("profile", no_wrap=True)
@@ -219,8 +217,8 @@ def profile_table(reports: list[dict[str, Any]]) -> Table:
         table.add_column(col, justify="right", no_wrap=True)
     for rep in reports:
         m = rep["overall"]
-        table.add_row(str(rep.get("profile")), str(m["pairs"]), pct(m["accuracy"]), pct(m["tie_rate"]),
-                      pct(m["inconsistency"]), pct(m["unscored_criteria"]), _calls(m),
+        table.add_row(str(rep.get("profile")), str(m["pairs"]), _pct(m["accuracy"]), _pct(m["tie_rate"]),
+                      _pct(m["inconsistency"]), _pct(m["unscored_criteria"]), _calls(m),
                       str(m["prompt_tokens"] + m["completion_tokens"]))
     return table
 
@@ -229,12 +227,8 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
     """The subsets of several reports as one Markdown table (for the README)."""
     lines = ["| data | subset | pairs | accuracy | tie rate | position-inconsistent | calls | tokens |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{100 * x:.0f}%"
-
     for rep in reports:
         for name, m in rep["subsets"].items():
-            lines.append(f"| {rep.get('format')} | {name} | {m['pairs']} | {pct(m['accuracy'])} | {pct(m['tie_rate'])} | "
-                         f"{pct(m['inconsistency'])} | {_calls(m)} | {m['prompt_tokens'] + m['completion_tokens']} |")
+            lines.append(f"| {rep.get('format')} | {name} | {m['pairs']} | {_pct(m['accuracy'])} | {_pct(m['tie_rate'])} | "
+                         f"{_pct(m['inconsistency'])} | {_calls(m)} | {m['prompt_tokens'] + m['completion_tokens']} |")
     return "\n".join(lines)
