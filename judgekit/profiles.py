@@ -73,6 +73,7 @@ class JudgeProfile(BaseModel):
     soft: bool = False  # ask for token log-probabilities by default (P(verdict) kept beside it)
     rubric_generator: GeneratorProfile | None = None
     _folder: Path = PrivateAttr(default=Path("."))
+    _fingerprint: str | None = PrivateAttr(default=None)
 
     @field_validator("pointwise", "pairwise")
     @classmethod
@@ -129,14 +130,17 @@ class JudgeProfile(BaseModel):
         return native_distribution(completion, spec.parser)
 
     def fingerprint(self) -> str:
-        """Changes whenever the profile's parsing or templates change (part of the cache key)."""
-        parts = [self.model_dump_json()]
-        for mode in ("pointwise", "pairwise"):
-            spec: ModeProfile | None = getattr(self, mode)
-            for name in (spec.system, spec.user) if spec else ():
-                if name:
-                    parts.append(template_source(self._folder, name))
-        return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:16]
+        """Changes whenever the profile's parsing or templates change (part of the cache key). Read
+        once per profile: every collector of a run (one per rank group) asks for it."""
+        if self._fingerprint is None:
+            parts = [self.model_dump_json()]
+            for mode in ("pointwise", "pairwise"):
+                spec: ModeProfile | None = getattr(self, mode)
+                for name in (spec.system, spec.user) if spec else ():
+                    if name:
+                        parts.append(template_source(self._folder, name))
+            self._fingerprint = hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:16]
+        return self._fingerprint
 
     # ---- rendering ---------------------------------------------------------------------------
 

@@ -81,7 +81,6 @@ class VerdictCollector:
         self.sampling = sampling
         self.profile = load_profile(profile)
         self.thinking = thinking
-        self._fingerprint = self.profile.fingerprint()
 
     def with_runner(self, runner: Any) -> "VerdictCollector":
         """The same collector (profile, cache, settings) sending its calls through another runner."""
@@ -117,7 +116,7 @@ class VerdictCollector:
         first = self._request(messages, mode, ids, logprobs=soft)
         key = None
         if self.cache is not None:
-            fields = {**first.cache_fields(), "profile": self._fingerprint,
+            fields = {**first.cache_fields(), "profile": self.profile.fingerprint(),
                       "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None}
             key = cache_key(self.runner.backend.identity(), fields)
             hit = self.cache.get(key)
