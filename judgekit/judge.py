@@ -224,6 +224,10 @@ class Judge:
 
     async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None,
                             adaptive: Any) -> list[CompareResult]:
+        if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
+            from judgekit.meta_rubric import load_meta_rubric
+
+            adaptive = load_meta_rubric(adaptive)
         return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows)))
 
     def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
