@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from judgekit.errors import InputError
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="judgekit", standalone_mode=False)
     except InputError as exc:
-        err.print(f"[red]error[/red]: {redact(str(exc))}", highlight=False)
+        err.print(f"[red]error[/red]: {escape(redact(str(exc)))}", highlight=False)
         sys.exit(2)
     except typer.Abort:
         err.print("aborted")
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         if callable(show):
             show()
         else:
-            err.print(f"error: {exc}")
+            err.print(f"error: {escape(str(exc))}")
         sys.exit(int(getattr(exc, "exit_code", 2) or 2))
     except KeyboardInterrupt:
         err.print("interrupted: rows finished so far are in the output; run again with --resume")
@@ -233,6 +234,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, exit 1
         if os.environ.get("JUDGEKIT_DEBUG"):
             raise
-        err.print(f"[red]error[/red]: the run failed: {type(exc).__name__}: {redact(str(exc))}", highlight=False)
+        err.print(f"[red]error[/red]: the run failed: {type(exc).__name__}: {escape(redact(str(exc)))}", highlight=False)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
