@@ -73,22 +73,23 @@ def test_a_failed_writing_step_is_recorded_and_the_rubric_still_judged() -> None
     assert "writing pair criteria failed" in (result.adaptive_criteria or [{}])[0]["error"]
 
 
-def test_a_bad_meta_rubric_exits_2_naming_the_line(tmp_path: Path) -> None:
+def _compare_with_meta(tmp_path: Path, meta_text: str) -> tuple[Any, Path]:
     meta = tmp_path / "meta.yaml"
-    meta.write_text("name: m\ncategories:\n  - id: correctness\n    description: right\n    weight: -2\n", encoding="utf-8")
+    meta.write_text(meta_text, encoding="utf-8")
     data = tmp_path / "pairs.jsonl"
     data.write_text(json.dumps(PAIRS[0]) + "\n", encoding="utf-8")
     proc = run_cli("compare", str(data), "--adaptive", str(meta), "--judge", "openai:x", "--base-url", "http://127.0.0.1:9/v1")
+    return proc, meta
+
+
+def test_a_bad_meta_rubric_exits_2_naming_the_line(tmp_path: Path) -> None:
+    proc, meta = _compare_with_meta(tmp_path, "name: m\ncategories:\n  - id: correctness\n    description: right\n    weight: -2\n")
     assert proc.returncode == 2
     assert f"{meta}:5, field 'categories.0.weight'" in proc.stderr and "positive" in proc.stderr
 
 
 def test_an_error_message_keeps_its_square_brackets(tmp_path: Path) -> None:
     # The console renders markup: an unescaped '[a-z0-9_]' in a message would vanish from it.
-    meta = tmp_path / "meta.yaml"
-    meta.write_text("name: m\ncategories:\n  - id: Bad-Id\n    description: right\n", encoding="utf-8")
-    data = tmp_path / "pairs.jsonl"
-    data.write_text(json.dumps(PAIRS[0]) + "\n", encoding="utf-8")
-    proc = run_cli("compare", str(data), "--adaptive", str(meta), "--judge", "openai:x", "--base-url", "http://127.0.0.1:9/v1")
+    proc, meta = _compare_with_meta(tmp_path, "name: m\ncategories:\n  - id: Bad-Id\n    description: right\n")
     assert proc.returncode == 2
     assert f"{meta}:3, field 'categories.0.id'" in proc.stderr and "^[a-z0-9_]+$" in proc.stderr
