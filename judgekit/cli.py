@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from judgekit.errors import InputError
+from judgekit.errors import InputError, JudgeCrashed
 from judgekit.judge import Judge, makes_criteria
 from judgekit.rows import InputRow, read_jsonl
 from judgekit.rubric import Rubric, load_rubric
@@ -228,6 +228,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             err.print(f"error: {escape(str(exc))}")
         sys.exit(int(getattr(exc, "exit_code", 2) or 2))
+    except JudgeCrashed as exc:
+        err.print(f"[red]error[/red]: {escape(redact(str(exc)))}", highlight=False)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: rows finished so far are in the output; run again with --resume")
         sys.exit(1)

@@ -51,3 +51,8 @@ class InputError(Exception):
 
 class JudgeError(Exception):
     """A judge call that failed for good (after retries). Its text is already redacted."""
+
+
+class JudgeCrashed(Exception):
+    """The judge cannot go on (the embedded model's process died): the run stops with exit code 1
+    and this one-line message; rows already written stay, and `--resume` completes the rest."""

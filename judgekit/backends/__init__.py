@@ -23,7 +23,7 @@ def make_backend(
     if kind == "local":
         from judgekit.backends.local_llama import LocalLlamaBackend
 
-        return LocalLlamaBackend(model or None, **options)
+        return LocalLlamaBackend(model or None, timeout=timeout, **options)
     if not model:
         raise InputError(f"judge spec {spec!r} needs a model name ({SPEC_HELP})", field="--judge")
     if kind == "openai":
