@@ -88,7 +88,7 @@ def test_score_writes_rows_in_order_and_stdout_only_with_dash(judge_server, inpu
     assert proc.stdout == ""
     out = read_rows(tmp_path / "in.scored.jsonl")
     assert [r["id"] for r in out] == [f"x{i}" for i in range(6)]
-    assert out[1] == {"id": "x1", "reward": 1.0, "scores": {"a": 1, "b": 1}, "unscored": {},
+    assert out[1] == {"id": "x1", "reward": 1.0, "coverage": 1.0, "scores": {"a": 1, "b": 1}, "unscored": {},
                       "explanations": {"a": "scripted", "b": "scripted"}}
     assert out[0]["reward"] == 0.0
     assert "judge calls: 12" in proc.stderr and "tokens:" in proc.stderr

@@ -161,8 +161,8 @@ def test_verl_single_and_dict(judge, judge_server):
     assert "What is it?" in judge_server.state.requests[-1]["messages"][1]["content"]
     as_dict = judgekit.verl_compute_score(RUBRIC, judge, return_dict=True)
     out = as_dict("src", "polite correct idiot", "gt", None, some_kwarg=1)
-    assert out == {"score": pytest.approx(0.8), "judgekit_scored": 1.0, "judgekit_polite": 1.0, "judgekit_correct": 1.0,
-                   "judgekit_rude": 1.0, "judgekit_safe": 1.0}
+    assert out == {"score": pytest.approx(0.8), "judgekit_scored": 1.0, "judgekit_unscored": 0.0, "judgekit_coverage": 1.0,
+                   "judgekit_polite": 1.0, "judgekit_correct": 1.0, "judgekit_rude": 1.0, "judgekit_safe": 1.0}
 
 
 def test_verl_batch_form(judge):
