@@ -17,7 +17,7 @@ class ScoreResult(BaseModel):
 
     id: RowId
     reward: float | None
-    coverage: float = Field(ge=0.0, le=1.0)
+    coverage: float = Field(0.0, ge=0.0, le=1.0)  # 0.0 unless given: a row nothing was scored for
     scores: dict[str, int | None]
     unscored: dict[str, str]
     explanations: dict[str, str] | None = None

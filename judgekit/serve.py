@@ -151,8 +151,7 @@ async def reward_response(
         for cid in scorer.rubric.ids:
             extra[f"judgekit/{cid}"] = [default if s.get(cid) is None else float(s[cid]) for s in result.scores]  # type: ignore[arg-type]
     return {
-        # The raw reward decides: shaping never turns a response without a reward into a number.
-        "rewards": [default if raw is None or r is None else float(r) for r, raw in zip(result.rewards, result.raw)],
+        "rewards": [default if r is None else float(r) for r in result.rewards],  # shaping keeps None as None
         "scores": [default if r is None else float(r) for r in result.raw],
         "extra_logs": extra,
     }
@@ -202,8 +201,9 @@ def build_app(rubric: Rubric, judge: "Judge", *, shaping: Shaping | None = None,
         except InputError as exc:
             return problem(422, redact(str(exc)))
         except Exception as exc:  # noqa: BLE001 - a trainer reads JSON, never a plain-text 500
-            logger.exception("judgekit serve: the request failed")
-            return problem(500, f"the request failed: {type(exc).__name__}: {redact(str(exc))}"[:1000])
+            message = f"the request failed: {type(exc).__name__}: {redact(str(exc))}"[:1000]
+            logger.error("judgekit serve: %s", message)
+            return problem(500, message)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "rubric": rubric.name, "criteria": rubric.ids, "judge": judge.spec})
