@@ -14,8 +14,9 @@ reference answer, if any, as `reward_model.ground_truth`. A row may carry its ow
 The judge is set by environment variables, so the same file works on every worker:
 JUDGEKIT_RUBRIC (a YAML file; default rubrics/helpfulness.yaml), JUDGEKIT_JUDGE (default
 `openai:Qwen/Qwen3-8B`), JUDGEKIT_BASE_URL (e.g. http://127.0.0.1:8000/v1 for `vllm serve`),
-JUDGEKIT_CONCURRENCY (default 64). An unscorable response scores 0.0 (verl needs a number); the
-dict form says which were scored (`judgekit_scored`).
+JUDGEKIT_CONCURRENCY (default 64). A response without a reward (a failing judge, an unscored hard
+rule, coverage below the Judge's min_coverage) scores 0.0 (verl needs a number); the dict form
+says which (`judgekit_unscored`, `judgekit_coverage`) and the `judgekit` logger counts them.
 
 Run it directly to see it work against judgekit's scripted judge:  python examples/verl_reward.py
 """

@@ -56,6 +56,12 @@ def _per_call(value: str) -> str | int:
     raise InputError("--criteria-per-call takes one, all or a positive number", field="--criteria-per-call")
 
 
+def _min_coverage(value: float) -> float:
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise InputError(f"--min-coverage takes a number from 0 to 1, got {value}", field="--min-coverage")
+    return value
+
+
 def _default_output(input_path: Path, suffix: str) -> str:
     name = input_path.name[: -len(".jsonl")] if input_path.name.endswith(".jsonl") else input_path.stem
     return str(input_path.with_name(f"{name}.{suffix}.jsonl"))
@@ -99,7 +105,7 @@ def _make_judge(
     criteria_per_call: str = "one", timeout: float = 60.0, max_attempts: int = 4, max_reasks: int = 2,
     temperature: float | None = None, max_tokens: int | None = None, allow_code: bool = False,
     mask_names: bool = False, profile: str = "judgekit", two_phase: bool = False, think_tokens: int = 2048,
-    generator: str | None = None, generator_base_url: str | None = None,
+    generator: str | None = None, generator_base_url: str | None = None, min_coverage: float = 1.0,
 ) -> Judge:
     """The Judge every command builds from its command-line options."""
     return Judge(
@@ -107,7 +113,7 @@ def _make_judge(
         criteria_per_call=_per_call(criteria_per_call), timeout=timeout, max_attempts=max_attempts,
         max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens, allow_code=allow_code,
         mask_names=mask_names, profile=profile, two_phase=two_phase, think_tokens=think_tokens,
-        generator=generator, generator_base_url=generator_base_url,
+        generator=generator, generator_base_url=generator_base_url, min_coverage=_min_coverage(min_coverage),
     )
 
 
@@ -121,6 +127,7 @@ GeneratorOpt = typer.Option(None, "--generator", help="model that writes criteri
 GeneratorUrlOpt = typer.Option(None, "--generator-base-url", help="OpenAI-compatible server of --generator (default: --base-url)")
 TemperatureOpt = typer.Option(None, "--temperature", help="default: the profile's, else 0")
 MaxTokensOpt = typer.Option(None, "--max-tokens", help="default: the profile's, else 1024")
+MinCoverageOpt = typer.Option(1.0, "--min-coverage", help="least scored share (0..1) of the rubric's absolute weight for a reward; below it, or with a hard rule unscored, the reward is null")
 
 
 def _makes_criteria(profile: str, adaptive: object = None) -> bool:
@@ -157,6 +164,7 @@ def score(
     think_tokens: int = ThinkTokensOpt,
     generator: Optional[str] = GeneratorOpt,
     generator_base_url: Optional[str] = GeneratorUrlOpt,
+    min_coverage: float = MinCoverageOpt,
 ) -> None:
     """Score each response against the rubric: one output row per input row."""
     rows = read_jsonl(input, required=("prompt", "response"), mapping=_field_map(field))
@@ -169,6 +177,7 @@ def score(
         max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature, max_tokens=max_tokens,
         allow_code=allow_code, mask_names=mask_names, profile=profile, two_phase=two_phase,
         think_tokens=think_tokens, generator=generator, generator_base_url=generator_base_url,
+        min_coverage=min_coverage,
     ) as the_judge:
 
         async def job(row: InputRow) -> dict[str, Any]:

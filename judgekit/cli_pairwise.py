@@ -19,6 +19,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         GeneratorUrlOpt,
         MaskNamesOpt,
         MaxTokensOpt,
+        MinCoverageOpt,
         ProfileOpt,
         TemperatureOpt,
         ThinkTokensOpt,
@@ -135,6 +136,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         think_tokens: int = ThinkTokensOpt,
         generator: Optional[str] = GeneratorOpt,
         generator_base_url: Optional[str] = GeneratorUrlOpt,
+        min_coverage: float = MinCoverageOpt,
     ) -> None:
         """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
         from judgekit.ranking import STRATEGIES, rank_group_with
@@ -158,20 +160,26 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                          timeout=timeout, max_attempts=max_attempts, max_reasks=max_reasks, temperature=temperature,
                          max_tokens=max_tokens, allow_code=allow_code, mask_names=mask_names,
                          profile=profile, two_phase=two_phase, think_tokens=think_tokens, generator=generator,
-                         generator_base_url=generator_base_url) as the_judge:
+                         generator_base_url=generator_base_url, min_coverage=min_coverage) as the_judge:
+
+            without_reward = 0
 
             async def job(row: InputRow) -> dict[str, Any]:
+                nonlocal without_reward
                 o = await rank_group_with(
                     the_judge, rubric_for(row, the_rubric, optional=the_judge.makes_criteria()), row.fields["prompt"],
                     row.fields["responses"], strategy=strategy,
                     reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
                     row=row.data,
                 )
-                return RankResult(id=row.id, rewards=o.rewards, scores=o.scores,
-                                  cycles=o.cycles if strategy == "round_robin" else None,
-                                  generated_criteria=o.generated_criteria).model_dump()
+                result = RankResult(id=row.id, rewards=o.rewards, scores=o.scores, coverage=o.coverage,
+                                    cycles=o.cycles if strategy == "round_robin" else None,
+                                    generated_criteria=o.generated_criteria).model_dump()
+                without_reward += any(r is None for r in o.rewards)
+                return result
 
             summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="ranking")
+            summary.rows_without_reward = without_reward  # a rank row lacks a reward when any response does
             _print_summary(summary, out)
             _exit_if_judge_failed(the_judge)
 

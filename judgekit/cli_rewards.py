@@ -25,7 +25,8 @@ def _clip(value: Optional[str]) -> tuple[float, float] | None:
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     # Imported here: judgekit.cli imports this module while it is being built.
-    from judgekit.cli import BaseUrlOpt, JudgeOpt, ProfileOpt, ThinkTokensOpt, TwoPhaseOpt, _make_judge, err
+    from judgekit.cli import (BaseUrlOpt, JudgeOpt, MinCoverageOpt, ProfileOpt, ThinkTokensOpt, TwoPhaseOpt, _make_judge,
+                              err)
 
     @app.command()
     def serve(
@@ -46,7 +47,10 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         clip: Optional[str] = typer.Option(None, "--clip", help="clip rewards to LOW,HIGH (applied last)"),
         veto_penalty: Optional[float] = typer.Option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0"),
         length_debias: bool = typer.Option(False, "--length-debias", help="remove the reward's slope on log length per prompt"),
-        unscored_reward: float = typer.Option(0.0, "--unscored-reward", help="number sent for an unscorable response"),
+        unscored_reward: float = typer.Option(0.0, "--unscored-reward", help="number sent for a response without a reward"),
+        min_coverage: float = MinCoverageOpt,
+        request_timeout: float = typer.Option(150.0, "--request-timeout", help="seconds a request's judging may take (OpenRLHF waits 180); unfinished responses are unscored"),
+        max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
         max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="largest request body accepted (MB)"),
         allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
     ) -> None:
@@ -60,12 +64,15 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         if strategy not in STRATEGIES:
             raise InputError(f"--strategy takes one of {', '.join(STRATEGIES)}", field="--strategy")
         shaping = make_shaping(normalize, _clip(clip), veto_penalty, length_debias)
-        options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward)
+        if not request_timeout > 0:
+            raise InputError(f"--request-timeout takes a positive number of seconds, got {request_timeout}", field="--request-timeout")
+        options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward,
+                               request_timeout=request_timeout)
         if host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"[yellow]warning[/yellow]: listening on {host}: anyone who can reach it can spend your judge's budget")
-        with _make_judge(judge, base_url, concurrency, no_cache, None, timeout=timeout,
+        with _make_judge(judge, base_url, concurrency, no_cache, None, timeout=timeout, max_attempts=max_attempts,
                          criteria_per_call=criteria_per_call, allow_code=allow_code, profile=profile,
-                         two_phase=two_phase, think_tokens=think_tokens) as the_judge:
+                         two_phase=two_phase, think_tokens=think_tokens, min_coverage=min_coverage) as the_judge:
             err.print(f"judgekit reward server: rubric '{the_rubric.name}' ({len(the_rubric.criteria)} criteria), "
                       f"judge {judge}, on http://{host}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
             run_server(the_rubric, the_judge, host=host, port=port, shaping=shaping, options=options, strategy=strategy)

@@ -146,7 +146,7 @@ async def master_key_probe(
 
     async def one(prompt: Any, reply: str) -> float | None:
         o = await judge_pointwise(collector, rubric, PointwiseItem(prompt, reply), criteria_per_call=judge.config.criteria_per_call,
-                                  allow_code=judge.config.allow_code)
+                                  allow_code=judge.config.allow_code, min_coverage=judge.config.min_coverage)
         if on_done:
             on_done()
         return o.reward

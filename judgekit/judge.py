@@ -137,7 +137,7 @@ class Judge:
         outcome = await judge_pointwise(
             self.collector(), rubric, item,
             criteria_per_call=self.config.criteria_per_call, allow_code=self.config.allow_code,
-            soft=self.soft_default(soft),
+            min_coverage=self.config.min_coverage, soft=self.soft_default(soft),
         )
         return replace(outcome, generated_criteria=generated) if generated is not None else outcome
 
@@ -286,6 +286,7 @@ def score_result(row_id: Any, outcome: PointwiseOutcome, explain: bool) -> Score
     return ScoreResult(
         id=row_id,
         reward=outcome.reward,
+        coverage=outcome.coverage,
         scores=outcome.scores,
         unscored=outcome.unscored,
         explanations=dict(outcome.reasoning) if explain else None,

@@ -4,7 +4,8 @@
   and (B, A); the swapped answer is mapped back; two answers that disagree make the criterion a
   tie and mark it position-inconsistent; either order unscored leaves it unscored.
 - `hard_rule` criteria: judged pointwise on each side (the pointwise machinery); a side that fails
-  a hard rule the other passes loses outright (margin -1 / +1).
+  a hard rule the other passes loses outright (margin -1 / +1); a hard rule unscored on either
+  side leaves no winner (winner and margin null, the reason in `unscored`).
 - `check` criteria: decided by code on each side; the better outcome is preferred.
 
 Judge calls per pair, with K_p principles and K_h hard rules, one criterion per call:
@@ -26,13 +27,7 @@ from judgekit.prompting import pairwise_messages
 from judgekit.results import CompareResult
 from judgekit.rows import message_text
 from judgekit.rubric import Criterion, Rubric
-from judgekit.scoring import (
-    hard_rule_gate,
-    order_consistent_preference,
-    outcome_preference,
-    pairwise_margin,
-    pairwise_winner,
-)
+from judgekit.scoring import order_consistent_preference, outcome_preference, pair_verdict
 from judgekit.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
 
 
@@ -47,7 +42,7 @@ class PairItem:
 
 @dataclass(frozen=True)
 class PairOutcome:
-    winner: str | None  # "A" | "B" | "tie" | None (nothing scored)
+    winner: str | None  # "A" | "B" | "tie" | None (nothing judged, or a hard rule unscored)
     margin: float | None
     preferences: dict[str, int | None]
     inconsistent: list[str]
@@ -113,6 +108,7 @@ async def judge_pairwise(
         return await judge_pointwise(
             collector, _side_rubric(rubric, hard), PointwiseItem(item.prompt, response, item.reference, item.row),
             criteria_per_call=criteria_per_call, allow_code=allow_code,
+            min_coverage=1.0,  # only the per-side hard-rule scores are used, not this reward
         )
 
     asks = [ask(ids, *order) for ids in groups for order in ((a, b), (b, a))]
@@ -155,13 +151,7 @@ async def judge_pairwise(
             reasoning[c.cid] = " | ".join(parts)
 
     ordered = {cid: prefs.get(cid) for cid in rubric.ids}
-    gate = hard_rule_gate(rubric.criteria, scores_a, scores_b)
-    if gate is not None:
-        margin: float | None = 1.0 if gate == "A" else -1.0
-        winner = gate
-    else:
-        margin = pairwise_margin(rubric.criteria, ordered)
-        winner = pairwise_winner(margin)
+    winner, margin = pair_verdict(rubric.criteria, ordered, scores_a, scores_b)
     return PairOutcome(
         winner=winner,
         margin=margin,

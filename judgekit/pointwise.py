@@ -10,7 +10,7 @@ from judgekit.checks import run_check
 from judgekit.prompting import pointwise_messages
 from judgekit.rows import message_text
 from judgekit.rubric import Rubric
-from judgekit.scoring import pointwise_reward
+from judgekit.scoring import coverage, pointwise_reward
 from judgekit.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
 
 
@@ -28,6 +28,7 @@ class PointwiseOutcome:
     scores: dict[str, int | None]
     unscored: dict[str, str]
     reasoning: dict[str, str]
+    coverage: float  # the scored share of the rubric's total absolute weight
     soft: dict[str, float | None] | None = None  # P(MET) per model-judged criterion (log-probabilities)
     soft_reward: float | None = None  # the reward formula with P(MET) in place of 1/0
     thinking: dict[str, str] | None = None
@@ -41,6 +42,7 @@ async def judge_pointwise(
     *,
     criteria_per_call: str | int,
     allow_code: bool,
+    min_coverage: float,
     soft: bool = False,
 ) -> PointwiseOutcome:
     response = message_text(item.response)
@@ -80,12 +82,13 @@ async def judge_pointwise(
             reasoning[cid] = v.reasoning
         if v.thinking:
             thinking[cid] = v.thinking
-    outcome = PointwiseOutcome(pointwise_reward(rubric.criteria, scores), scores, unscored, reasoning,
-                               thinking=thinking or None)
+    outcome = PointwiseOutcome(pointwise_reward(rubric.criteria, scores, min_coverage=min_coverage), scores, unscored,
+                               reasoning, coverage(rubric.criteria, scores), thinking=thinking or None)
     if not soft:
         return outcome
     probs: dict[str, float | None] = {}
     for cid in by_id:
         dist = verdicts[cid].dist
         probs[cid] = dist.get("true", 0.0) if dist else None
-    return replace(outcome, soft=probs, soft_reward=pointwise_reward(rubric.criteria, scores, probs))
+    return replace(outcome, soft=probs,
+                   soft_reward=pointwise_reward(rubric.criteria, scores, probs, min_coverage=min_coverage))

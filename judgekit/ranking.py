@@ -5,7 +5,8 @@ Every strategy returns one reward in [0, 1] (or None when unscorable) per respon
 - `pointwise`: each response scored alone; reward = the pointwise reward (HealthBench formula).
   Calls: n * K (K model-judged criteria, one per call; n with --criteria-per-call all).
 - `anchor`: each response compared (both orders) with one anchor: the reference if given, else
-  responses[anchor_index] (default 0, which then gets 0.5 without a call: a tie with itself);
+  responses[anchor_index] (default 0, which then gets 0.5 without a call: a tie with itself;
+  null when no other response could be compared with it);
   reward = (margin + 1) / 2. Calls: 2K per compared response: 2K * n with a reference,
   2K * (n - 1) without.
 - `round_robin`: every pair compared (both orders), Bradley-Terry strengths fitted (MM, with a
@@ -47,6 +48,7 @@ class RankOutcome:
     cycles: list[list[int]]
     calls: int
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the prompt's written criteria
+    coverage: list[float] | None = None  # pointwise: each response's scored share of the rubric's weight
 
 
 class _StatsView:
@@ -153,10 +155,11 @@ async def rank_group_with(
     if strategy == "pointwise":
         outs = await asyncio.gather(*(
             judge_pointwise(collector, rubric, PointwiseItem(prompt, r, reference, row),
-                            criteria_per_call=per_call, allow_code=allow_code)
+                            criteria_per_call=per_call, allow_code=allow_code, min_coverage=judge.config.min_coverage)
             for r in responses
         ))
-        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], counter.calls, generated)
+        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], counter.calls, generated,
+                           [o.coverage for o in outs])
 
     if strategy == "anchor":
         if anchor_index is not None or reference is None:
@@ -171,6 +174,8 @@ async def rank_group_with(
         rewards: list[float | None] = [0.5] * n
         for i, o in zip(others, outs):
             rewards[i] = margin_reward(o.margin)
+        if index >= 0 and others and all(rewards[i] is None for i in others):
+            rewards[index] = None  # the anchor's 0.5 means "ties with itself"; with no comparison judged it means nothing
         return RankOutcome(rewards, None, [], counter.calls, generated)
 
     pairs = list(itertools.combinations(range(n), 2))

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 RowId = str | int
 
 
 class ScoreResult(BaseModel):
-    """One scored response: reward, per-criterion 1|0|null, and why any criterion is unscored."""
+    """One scored response: reward, the scored share of the rubric's weight, per-criterion 1|0|null,
+    and why any criterion is unscored."""
 
     model_config = ConfigDict(frozen=True)
 
     id: RowId
     reward: float | None
+    coverage: float = Field(0.0, ge=0.0, le=1.0)  # 0.0 unless given: a row nothing was scored for
     scores: dict[str, int | None]
     unscored: dict[str, str]
     explanations: dict[str, str] | None = None
@@ -61,17 +63,19 @@ class CompareResult(BaseModel):
 
 
 class RankResult(BaseModel):
-    """One ranked group: a reward in [0, 1] (or null) per response, in input order."""
+    """One ranked group: a reward in [0, 1] (or null) per response, in input order; with the
+    pointwise strategy also each response's `scores` and `coverage`, as in a score row."""
 
     model_config = ConfigDict(frozen=True)
 
     id: RowId
     rewards: list[float | None]
     scores: list[dict[str, int | None]] | None = None
+    coverage: list[float] | None = None  # pointwise strategy: each response's scored share of the rubric's weight
     cycles: list[list[int]] | None = None
     calls: int | None = None
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
-        return _drop_none(handler(self), ("scores", "cycles", "calls", "generated_criteria"))
+        return _drop_none(handler(self), ("scores", "coverage", "cycles", "calls", "generated_criteria"))

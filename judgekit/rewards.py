@@ -7,7 +7,7 @@ options of judgekit.shaping are applied last. The adapters only translate each t
 convention:
 
 - `trl_reward(rubric, judge)`: a plain `async def (prompts, completions, completion_ids=None,
-  **kwargs) -> list[float | None]`; `None` for an unscorable completion (TRL turns it into NaN).
+  **kwargs) -> list[float | None]`; `None` for a completion without a reward (TRL turns it into NaN).
 - `trl_criterion_rewards(rubric, judge)`: one such function per criterion, sharing one judging
   pass per batch, for `reward_weights` / `multi_objective_aggregation`.
 - `verl_compute_score(rubric, judge)`: `compute_score(data_source, solution_str, ground_truth,
@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,18 +33,39 @@ from judgekit.pointwise import PointwiseItem
 from judgekit.rows import message_text, pick
 from judgekit.rubric import Rubric, load_rubric
 from judgekit.rubric_formats import row_rubric
+from judgekit.secrets import redact
 from judgekit.shaping import Shaping, shape_rewards, word_count
 
 if TYPE_CHECKING:
     from judgekit.judge import Judge
 
 STRATEGIES = ("pointwise", "anchor", "round_robin")
+logger = logging.getLogger("judgekit")
 _ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
 _PROMPT_KEYS = ("prompt", "question", "query", "problem", "instruction", "input")
 
 
 def _json_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+TIMED_OUT = "timed out"
+
+
+@dataclass(frozen=True)
+class ItemReward:
+    """One completion's judgment: the reward (None: no reward under SPEC section 3's rule)."""
+
+    reward: float | None
+    scores: dict[str, int | None]
+    unscored: dict[str, str]
+    coverage: float | None = None  # the scored share of the rubric's weight (pointwise strategy)
+    timed_out: bool = False
+
+
+def timed_out_item(rubric: Rubric) -> ItemReward:
+    """A completion whose judging the time bound cut: every criterion unscored, no reward."""
+    return ItemReward(None, {cid: None for cid in rubric.ids}, {cid: TIMED_OUT for cid in rubric.ids}, 0.0, True)
 
 
 @dataclass
@@ -56,6 +79,13 @@ class BatchRewards:
     rubrics: list[Rubric]
     judged: int  # distinct (rubric, prompt, completion, reference) items actually judged
     criterion_ids: list[str] = field(default_factory=list)
+    coverage: list[float | None] = field(default_factory=list)  # pointwise strategy; None for group strategies
+    timed_out: list[bool] = field(default_factory=list)
+
+    @property
+    def unscored_count(self) -> int:
+        """Completions without a reward (the judge failed, coverage fell short, or time ran out)."""
+        return sum(r is None for r in self.raw)
 
     def criterion_means(self) -> dict[str, float]:
         """Mean score (1 MET, 0 UNMET) per criterion over the completions where it was scored."""
@@ -124,8 +154,12 @@ class RewardScorer:
         *,
         references: Sequence[Any] | None = None,
         rows: Sequence[dict[str, Any] | None] | None = None,
+        timeout: float | None = None,
     ) -> BatchRewards:
-        """One reward per completion. Runs from any event loop (judging runs on the judge's loop)."""
+        """One reward per completion. Runs from any event loop (judging runs on the judge's loop).
+
+        `timeout`: seconds the batch's judging may take; a completion not judged by then has no
+        reward, every criterion unscored with the reason "timed out" (its calls are cancelled)."""
         n = len(completions)
         if len(prompts) != n:
             raise InputError(f"{len(prompts)} prompts for {n} completions; they must pair up", field="prompts")
@@ -138,13 +172,13 @@ class RewardScorer:
         ref_keys = [_json_key(r) for r in references]
 
         if self.strategy == "pointwise":
-            outcomes, judged = await self._pointwise(picked, prompts, texts, references, rows, prompt_keys, ref_keys)
+            outcomes, judged = await self._pointwise(picked, prompts, texts, references, rows, prompt_keys, ref_keys, timeout)
         else:
-            outcomes, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys)
+            outcomes, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys, timeout)
 
-        raw = [None if (self.strict and o[2]) else o[0] for o in outcomes]
-        scores = [o[1] for o in outcomes]
-        unscored = [o[2] for o in outcomes]
+        raw = [None if (self.strict and o.unscored) else o.reward for o in outcomes]
+        scores = [o.scores for o in outcomes]
+        unscored = [o.unscored for o in outcomes]
         rubrics = [r for _, r in picked]
         vetoed = [
             any(c.kind == "hard_rule" and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)
@@ -158,29 +192,36 @@ class RewardScorer:
             for cid in rub.ids:
                 if cid not in ids:
                     ids.append(cid)
-        return BatchRewards(shaped, raw, scores, unscored, rubrics, judged, ids)
+        return BatchRewards(shaped, raw, scores, unscored, rubrics, judged, ids,
+                            [o.coverage for o in outcomes], [o.timed_out for o in outcomes])
 
     async def _pointwise(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
-        rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str],
-    ) -> tuple[list[tuple[float | None, dict[str, int | None], dict[str, str]]], int]:
+        rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+    ) -> tuple[list[ItemReward], int]:
         first: dict[Hashable, int] = {}
         slot: list[int] = []
         for i in range(len(texts)):
             key = (picked[i][0], prompt_keys[i], texts[i], ref_keys[i])
             slot.append(first.setdefault(key, i))
         unique = sorted(set(slot))
-        results = await asyncio.gather(*(
-            self.judge.ascore_item(picked[i][1], PointwiseItem(prompts[i], texts[i], references[i], rows[i]))
-            for i in unique
-        ))
-        by_index = {i: (o.reward, o.scores, o.unscored) for i, o in zip(unique, results)}
+
+        async def one(i: int) -> ItemReward:
+            rubric = picked[i][1]
+            try:
+                o = await asyncio.wait_for(
+                    self.judge.ascore_item(rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])), timeout)
+            except asyncio.TimeoutError:
+                return timed_out_item(rubric)
+            return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
+
+        by_index = dict(zip(unique, await asyncio.gather(*(one(i) for i in unique))))
         return [by_index[s] for s in slot], len(unique)
 
     async def _grouped(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
-        prompt_keys: list[str], ref_keys: list[str],
-    ) -> tuple[list[tuple[float | None, dict[str, int | None], dict[str, str]]], int]:
+        prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+    ) -> tuple[list[ItemReward], int]:
         from judgekit.ranking import rank_group  # written alongside; imported when a group strategy is used
 
         groups: dict[Hashable, list[int]] = {}
@@ -190,24 +231,64 @@ class RewardScorer:
         async def one(members: list[int]) -> tuple[list[int], list[str], Any]:
             distinct = list(dict.fromkeys(texts[i] for i in members))
             lead = members[0]
-            outcome = await self.judge.arun(rank_group(
-                self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.strategy,
-                reference=references[lead],
-            ))
+            try:
+                outcome = await asyncio.wait_for(self.judge.arun(rank_group(
+                    self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.strategy,
+                    reference=references[lead],
+                )), timeout)
+            except asyncio.TimeoutError:
+                outcome = None
             return members, distinct, outcome
 
-        out: list[Any] = [None] * len(texts)
+        out: list[ItemReward] = [timed_out_item(r) for _, r in picked]
         judged = 0
         for members, distinct, outcome in await asyncio.gather(*(one(m) for m in groups.values())):
             judged += len(distinct)
+            if outcome is None:
+                continue
             position = {t: j for j, t in enumerate(distinct)}
             for i in members:
                 j = position[texts[i]]
                 scores = dict(outcome.scores[j]) if outcome.scores else {}
                 reward = outcome.rewards[j]
                 unscored = {} if reward is not None else {"*": f"no reward from the {self.strategy} strategy"}
-                out[i] = (reward, scores, unscored)
+                out[i] = ItemReward(reward, scores, unscored, outcome.coverage[j] if outcome.coverage else None)
         return out, judged
+
+
+VERL_KEYS = frozenset({"scored", "unscored", "coverage"})
+
+
+def refuse_reserved_ids(rubric: Rubric | None, reserved: frozenset[str], key: str) -> None:
+    """A criterion whose per-criterion log key would overwrite one of judgekit's own keys is bad input."""
+    clash = sorted(set(rubric.ids) & reserved) if rubric is not None else []
+    if clash:
+        name = key.format(clash[0])
+        raise InputError(f"rename it: its log key {name} is one of judgekit's own keys", criterion=clash[0])
+
+
+class UnscoredTally:
+    """Counts completions sent without a reward (as a stand-in number) and says so on the log,
+    at the 1st, 10th, 100th, ... of them: never silent, never a flood."""
+
+    def __init__(self, stand_in: str) -> None:
+        self.stand_in = stand_in
+        self.total = 0
+        self.unscored = 0
+        self._next = 1
+        self._lock = threading.Lock()
+
+    def note(self, result: BatchRewards) -> None:
+        with self._lock:
+            self.total += len(result.raw)
+            self.unscored += result.unscored_count
+            if self.unscored < self._next:
+                return
+            while self._next <= self.unscored:
+                self._next *= 10
+            reason = next((next(iter(u.values()), "") for r, u in zip(result.raw, result.unscored) if r is None and u), "")
+            logger.warning("judgekit: %d of %d responses so far had no reward and got %s (e.g. %s)",
+                           self.unscored, self.total, self.stand_in, redact(reason)[:300] or "no reason given")
 
 
 def _maybe_json(value: Any) -> Any:
@@ -332,9 +413,12 @@ def trl_reward(
     overrides `rubric`; `rubric=None` requires one on every row. The reference is read from the
     column `reference` (or `reference_answer`, `ground_truth`, or `reference_column`).
 
-    Returns exactly one value per completion; `None` when every criterion is unscored (the judge
-    failed), never 0. With `strict`, `None` as soon as any criterion is unscored (otherwise the
-    formula runs over the scored ones, so a judge outage leaves a reward made of the checks alone).
+    Returns exactly one value per completion; `None` (never 0) when the completion has no reward
+    under SPEC section 3's rule: a hard rule unscored, or less than the Judge's `min_coverage`
+    (default 1.0: every criterion) of the rubric's weight scored, or no model-judged criterion
+    scored; a hard rule UNMET still gives 0. `strict`: `None` as soon as any criterion is
+    unscored, whatever the Judge's `min_coverage` (at the default it adds nothing but
+    zero-weight criteria).
     Shaping: `normalize`, `clip`, `veto_penalty`, `length_debias` (judgekit.shaping; all off). With `log`, per-criterion means go to TRL's `log_metric` as
     `judgekit/<criterion_id>` and the per-completion scores to `log_extra` as `judgekit_scores`.
     """
@@ -441,10 +525,12 @@ def verl_compute_score(
 
     The prompt is `extra_info["prompt"]` (or question, query, problem, instruction, input); the
     reference is `ground_truth`; a row rubric may come in `extra_info` (rubric / rubrics /
-    score_rubric). verl needs numbers, so an unscorable response gets `unscored_score` (0.0 by
-    default; its dict form says `judgekit_scored: 0.0`). With `return_dict`, the result is
-    `{"score", "judgekit_scored", "judgekit_<criterion_id>"...}` (criterion keys for the fixed
-    rubric; 1.0 MET, 0.0 UNMET, `unscored_score` unscored), the same keys for every response.
+    score_rubric). A response without a reward (SPEC section 3's rule, with the Judge's
+    `min_coverage`) gets `unscored_score` (0.0 by default, since verl needs a number); each one is
+    counted, and the count is logged (logger "judgekit", at the 1st, 10th, 100th, ...). With
+    `return_dict`, the result is `{"score", "judgekit_scored", "judgekit_unscored",
+    "judgekit_coverage" (pointwise strategy), "judgekit_<criterion_id>"...}` (criterion keys for the
+    fixed rubric; 1.0 MET, 0.0 UNMET, `unscored_score` unscored), the same keys for every response.
     Group shaping (normalize, length_debias) and group strategies need `batch=True`; groups are
     completions with the same prompt and ground truth.
     """
@@ -453,12 +539,18 @@ def verl_compute_score(
         raise InputError("group shaping and group strategies need the batch form (batch=True)", field="batch")
     scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
     fixed_ids = scorer.rubric.ids if scorer.rubric is not None else []
+    if return_dict:
+        refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
+    tally = UnscoredTally(f"unscored_score={unscored_score}")
 
     def present(result: BatchRewards, i: int) -> float | dict[str, float]:
         score = _finite(result.rewards[i], unscored_score)
         if not return_dict:
             return score
-        out = {"score": score, "judgekit_scored": 0.0 if result.rewards[i] is None else 1.0}
+        unscored = result.raw[i] is None
+        out = {"score": score, "judgekit_scored": 0.0 if unscored else 1.0, "judgekit_unscored": 1.0 if unscored else 0.0}
+        if strategy == "pointwise":
+            out["judgekit_coverage"] = float(result.coverage[i] or 0.0)
         for cid in fixed_ids:
             value = result.scores[i].get(cid)
             out[f"judgekit_{cid}"] = unscored_score if value is None else float(value)
@@ -467,7 +559,9 @@ def verl_compute_score(
     def run(sources: Sequence[Any], solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
         rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
         prompts = [_verl_prompt(info) for info in infos]
-        return judge.run(scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
+        result = judge.run(scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
+        tally.note(result)
+        return result
 
     if batch:
         def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],

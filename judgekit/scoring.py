@@ -11,23 +11,44 @@ def clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return min(high, max(low, value))
 
 
-def pointwise_reward(
-    criteria: Sequence[Criterion], scores: Mapping[str, int | None], probs: Mapping[str, float | None] | None = None
-) -> float | None:
-    """HealthBench's formula, extended.
+def coverage(criteria: Sequence[Criterion], scores: Mapping[str, int | None]) -> float:
+    """The scored share of the rubric's total absolute weight, in [0, 1] (SPEC section 3).
 
-    reward = clip(sum(w_i for MET i) / sum(w_i for w_i > 0), 0, 1) over scored criteria;
-    any hard_rule UNMET -> 0; every criterion unscored -> None; no positive weight among the
-    scored criteria -> 1 + sum(w_i MET) / sum(|w_i|) (pitfalls only: 1 when none is present).
+    A rubric whose weights are all 0 has no weight to share: then it is the scored share of its
+    criteria (an empty rubric counts as fully covered).
+    """
+    total = sum(abs(c.weight) for c in criteria)
+    if total == 0:
+        return sum(1 for c in criteria if scores.get(c.cid) is not None) / len(criteria) if criteria else 1.0
+    return sum(abs(c.weight) for c in criteria if scores.get(c.cid) is not None) / total
+
+
+def pointwise_reward(
+    criteria: Sequence[Criterion], scores: Mapping[str, int | None], probs: Mapping[str, float | None] | None = None,
+    *, min_coverage: float = 1.0,
+) -> float | None:
+    """HealthBench's formula, extended, given only when it can be trusted.
+
+    Any hard_rule UNMET -> 0, whatever else failed. Otherwise None when any hard_rule is unscored,
+    when the scored criteria carry less than `min_coverage` of the total absolute weight, or when
+    the rubric has model-judged criteria and none of them is scored (a dead judge never earns a
+    reward from the checks alone, whatever `min_coverage`). Then, over the scored criteria:
+    reward = clip(sum(w_i for MET i) / sum(w_i for w_i > 0), 0, 1); with no positive weight among
+    them, 1 + sum(w_i MET) / sum(|w_i|) (pitfalls only: 1 when none is present).
 
     With `probs` (soft verdicts), P(MET) from the judge's log-probabilities stands in for 1/0
     where it is given; checks and criteria without one count as scored. The hard-rule gate stays hard.
     """
     scored = [c for c in criteria if scores.get(c.cid) is not None]
-    if not scored:
-        return None
     if any(c.kind == "hard_rule" and scores[c.cid] == 0 for c in scored):
         return 0.0
+    if not scored or any(c.kind == "hard_rule" and scores.get(c.cid) is None for c in criteria):
+        return None
+    # The tolerance keeps float sums of fractional weights from missing the bar by rounding.
+    if coverage(criteria, scores) < min_coverage - 1e-9:
+        return None
+    if any(c.kind != "check" for c in criteria) and all(c.kind == "check" for c in scored):
+        return None
 
     def met(c: Criterion) -> float:
         p = probs.get(c.cid) if probs is not None else None
@@ -106,6 +127,30 @@ def hard_rule_gate(criteria: Sequence[Criterion], scores_a: Mapping[str, int | N
     if b_loses and not a_loses:
         return "A"
     return None
+
+
+def pair_verdict(
+    criteria: Sequence[Criterion], preferences: Mapping[str, int | None],
+    scores_a: Mapping[str, int | None], scores_b: Mapping[str, int | None],
+) -> tuple[str | None, float | None]:
+    """(winner, margin) of one pair, given only when it can be trusted.
+
+    A hard rule unscored on either side leaves no winner (it may veto either side), and so does a
+    rubric whose model-judged criteria are all unscored (a dead judge; checks never stand in for
+    it). Then a side failing a hard rule the other passes loses outright (margin -1 / +1); else the
+    margin over the scored criteria (SPEC section 3: no coverage bar on the margin).
+    """
+    hard = [c for c in criteria if c.kind == "hard_rule"]
+    if any(scores_a.get(c.cid) is None or scores_b.get(c.cid) is None for c in hard):
+        return None, None
+    judged = [c for c in criteria if c.kind != "check"]
+    if judged and all(preferences.get(c.cid) is None for c in judged):
+        return None, None
+    gate = hard_rule_gate(criteria, scores_a, scores_b)
+    if gate is not None:
+        return gate, 1.0 if gate == "A" else -1.0
+    margin = pairwise_margin(criteria, preferences)
+    return pairwise_winner(margin), margin
 
 
 # ---- groups ---------------------------------------------------------------------------------------

@@ -13,27 +13,38 @@ Without `prompts`, the whole query is the response and the prompt is empty. `lab
 references (optional).
 
 `rewards` are the shaped rewards, `scores` the unshaped rubric rewards (OpenRLHF's dynamic
-filtering reads them), both numbers: an unscorable response gets `unscored_reward` (0.0 unless
-set), and `extra_logs["judgekit/scored"]` says which were scored. `extra_logs` also carries one
-list per criterion of the server's rubric (`judgekit/<id>`: 1.0 MET, 0.0 UNMET, NaN-free: unscored
-is reported as `unscored_reward`).
+filtering reads them), both numbers. A response without a reward (SPEC section 3's rule: the judge
+failed, a hard rule is unscored, coverage fell short of the Judge's `min_coverage`, or the request's
+time bound ran out) gets `unscored_reward` (0.0 unless set), never a number the failing judge
+produced. `extra_logs` has one value per response in every list (OpenRLHF's shape):
+`judgekit/scored` and `judgekit/unscored` (1.0 / 0.0), `judgekit/timed_out` (1.0 when the time
+bound cut its judging), `judgekit/unscored_count` (the request's count of responses without a
+reward, repeated, so its logged mean is that count), and one list per criterion of the server's
+rubric (`judgekit/<id>`: 1.0 MET, 0.0 UNMET, unscored reported as `unscored_reward`).
+
+Each request is judged within `request_timeout` seconds (default 150, below OpenRLHF's 180 s client
+timeout); responses not judged by then are unscored with the reason "timed out".
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from judgekit.errors import InputError
-from judgekit.rewards import RewardScorer
+from judgekit.rewards import RewardScorer, UnscoredTally, refuse_reserved_ids
 from judgekit.rubric import Rubric
+from judgekit.secrets import redact
 from judgekit.shaping import Shaping
 
 if TYPE_CHECKING:
     from judgekit.judge import Judge
 
+logger = logging.getLogger("judgekit")
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+SERVE_KEYS = frozenset({"scored", "unscored", "timed_out", "unscored_count"})
 DEFAULT_STRIP = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "</s>", "<eos>", "<|end|>")
 
 
@@ -44,7 +55,10 @@ class ServeOptions:
     max_items: int = 65536
     """Largest number of queries in one request."""
     unscored_reward: float = 0.0
-    """The number sent for an unscorable response (OpenRLHF needs numbers)."""
+    """The number sent for a response without a reward (OpenRLHF needs numbers)."""
+    request_timeout: float = 150.0
+    """Seconds a request's judging may take (OpenRLHF's client gives up at 180 s); responses not
+    judged by then are unscored ("timed out")."""
     strip: tuple[str, ...] = DEFAULT_STRIP
     """End-of-text tokens removed from the end of a response."""
 
@@ -77,6 +91,24 @@ def split_query(query: str, prompt: str | None, strip: tuple[str, ...] = DEFAULT
     return response.strip()
 
 
+def decode_body(raw: bytes) -> Any:
+    """The request body as JSON; a body that is not JSON, nests too deeply or holds text that is not
+    valid Unicode (a lone surrogate such as "\\ud800") is a 400."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestProblem(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestProblem(400, "the body is not valid JSON: nested too deeply") from None
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestProblem(400, f"the body holds text that is not valid Unicode ({exc.reason})") from None
+    except RecursionError:
+        raise RequestProblem(400, "the body is not valid JSON: nested too deeply") from None
+    return body
+
+
 def parse_request(body: Any, max_items: int) -> tuple[list[str], list[str] | None, list[Any] | None]:
     if not isinstance(body, dict):
         raise RequestProblem(400, "the body must be a JSON object with 'query' (and optionally 'prompts', 'labels')")
@@ -97,20 +129,29 @@ def parse_request(body: Any, max_items: int) -> tuple[list[str], list[str] | Non
 
 
 async def reward_response(
-    scorer: RewardScorer, options: ServeOptions, query: list[str], prompts: list[str] | None, labels: list[Any] | None
+    scorer: RewardScorer, options: ServeOptions, query: list[str], prompts: list[str] | None, labels: list[Any] | None,
+    tally: UnscoredTally | None = None,
 ) -> dict[str, Any]:
     n = len(query)
     the_prompts = prompts or [""] * n
     responses = [split_query(q, p, options.strip) for q, p in zip(query, the_prompts)]
     references = [None if (not labels or labels[i] in ("", None)) else labels[i] for i in range(n)]
-    result = await scorer.score_batch(the_prompts, responses, references=references)
+    result = await scorer.score_batch(the_prompts, responses, references=references, timeout=options.request_timeout)
+    if tally is not None:
+        tally.note(result)
     default = options.unscored_reward
-    extra: dict[str, list[float]] = {"judgekit/scored": [0.0 if r is None else 1.0 for r in result.raw]}
+    unscored = [1.0 if r is None else 0.0 for r in result.raw]
+    extra: dict[str, list[float]] = {
+        "judgekit/scored": [1.0 - u for u in unscored],
+        "judgekit/unscored": unscored,
+        "judgekit/timed_out": [1.0 if t else 0.0 for t in result.timed_out],
+        "judgekit/unscored_count": [float(result.unscored_count)] * n,
+    }
     if scorer.rubric is not None:
         for cid in scorer.rubric.ids:
             extra[f"judgekit/{cid}"] = [default if s.get(cid) is None else float(s[cid]) for s in result.scores]  # type: ignore[arg-type]
     return {
-        "rewards": [default if r is None else float(r) for r in result.rewards],
+        "rewards": [default if r is None else float(r) for r in result.rewards],  # shaping keeps None as None
         "scores": [default if r is None else float(r) for r in result.raw],
         "extra_logs": extra,
     }
@@ -125,7 +166,9 @@ def build_app(rubric: Rubric, judge: "Judge", *, shaping: Shaping | None = None,
     from starlette.routing import Route
 
     opts = options or ServeOptions()
+    refuse_reserved_ids(rubric, SERVE_KEYS, "judgekit/{}")
     scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping)
+    tally = UnscoredTally(f"--unscored-reward {opts.unscored_reward}")
 
     def problem(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
@@ -151,17 +194,16 @@ def build_app(rubric: Rubric, judge: "Judge", *, shaping: Shaping | None = None,
             ctype = request.headers.get("content-type", "application/json")
             if "json" not in ctype:
                 raise RequestProblem(415, "send the request as application/json")
-            raw = await read_body(request)
-            try:
-                body = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise RequestProblem(400, f"the body is not valid JSON: {exc}") from None
-            query, prompts, labels = parse_request(body, opts.max_items)
-            return JSONResponse(await reward_response(scorer, opts, query, prompts, labels))
+            query, prompts, labels = parse_request(decode_body(await read_body(request)), opts.max_items)
+            return JSONResponse(await reward_response(scorer, opts, query, prompts, labels, tally))
         except RequestProblem as exc:
             return problem(exc.status, exc.message)
         except InputError as exc:
-            return problem(422, str(exc))
+            return problem(422, redact(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a trainer reads JSON, never a plain-text 500
+            message = f"the request failed: {type(exc).__name__}: {redact(str(exc))}"[:1000]
+            logger.error("judgekit serve: %s", message)
+            return problem(500, message)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "rubric": rubric.name, "criteria": rubric.ids, "judge": judge.spec})

@@ -88,7 +88,7 @@ def test_score_writes_rows_in_order_and_stdout_only_with_dash(judge_server, inpu
     assert proc.stdout == ""
     out = read_rows(tmp_path / "in.scored.jsonl")
     assert [r["id"] for r in out] == [f"x{i}" for i in range(6)]
-    assert out[1] == {"id": "x1", "reward": 1.0, "scores": {"a": 1, "b": 1}, "unscored": {},
+    assert out[1] == {"id": "x1", "reward": 1.0, "coverage": 1.0, "scores": {"a": 1, "b": 1}, "unscored": {},
                       "explanations": {"a": "scripted", "b": "scripted"}}
     assert out[0]["reward"] == 0.0
     assert "judge calls: 12" in proc.stderr and "tokens:" in proc.stderr
@@ -194,3 +194,63 @@ def test_resume_refuses_output_of_another_input(tmp_path, inputs):
     proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
                    "-o", str(out), "--resume")
     assert proc.returncode == 2 and "another input" in proc.stderr
+
+
+# ---- the coverage rule (SPEC section 3): a failing judge never earns a reward ---------------------
+
+BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
+FAILING_JUDGES = {
+    "errors": Faults(server_error=1.0),  # 500 on every call
+    "hangs": Faults(slow=1.0, slow_seconds=3.0),  # never answers within --timeout
+}
+
+
+@pytest.mark.parametrize("failure", list(FAILING_JUDGES))
+@pytest.mark.parametrize("rubric_name", BUNDLED)
+def test_failing_judge_gives_null_rewards_on_every_bundled_rubric(tmp_path, rubric_name, failure):
+    rows = [{"id": i, "prompt": "q", "response": text, "reference": "42"} for i, text in enumerate(["42", "short answer", '{"a": 1}'])]
+    data = write_rows(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    with ScriptedJudgeServer(ServerState(faults=FAILING_JUDGES[failure])) as server:
+        proc = run_cli("score", str(data), "--rubric", str(RUBRICS / rubric_name), "--judge", "openai:m",
+                       "--base-url", server.base_url, "--max-attempts", "1", "--timeout", "0.5", "--no-cache", "-o", str(out),
+                       env={"OPENAI_API_KEY": "sk-test"})
+    assert proc.returncode == 1, proc.stderr  # every judge call failed
+    got = read_rows(out)
+    assert [r["reward"] for r in got] == [None, None, None], got
+    assert all(0.0 <= r["coverage"] < 1.0 for r in got)
+    assert "rows without a reward: 3" in proc.stderr
+
+
+@pytest.fixture
+def reference_rubric(tmp_path: Path) -> Path:
+    """A principle of weight 3 and an `equals_reference` check of weight 1 (unscored without a reference)."""
+    rubric = tmp_path / "cov.yaml"
+    rubric.write_text("name: cov\ncriteria:\n  - id: a\n    text: Says yes.\n    weight: 3\n"
+                      "  - id: same\n    kind: check\n    check: {type: equals_reference}\n")
+    return rubric
+
+
+def test_min_coverage_option_lowers_the_bar(judge_server, tmp_path, reference_rubric):
+    data = write_rows(tmp_path / "in.jsonl", [{"id": 1, "prompt": "q", "response": "yes"},
+                                              {"id": 2, "prompt": "q", "response": "yes", "reference": "yes"}])
+    common = ("score", str(data), "--rubric", str(reference_rubric), "--judge", "openai:m", "--base-url", judge_server.base_url, "-o", "-")
+    proc = run_cli(*common)
+    assert proc.returncode == 0, proc.stderr
+    first, second = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert first["reward"] is None and first["coverage"] == 0.75 and "same" in first["unscored"]
+    assert second["reward"] == 1.0 and second["coverage"] == 1.0
+    assert "rows without a reward: 1" in proc.stderr
+    proc = run_cli(*common, "--min-coverage", "0.75")
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["reward"] for line in proc.stdout.splitlines()] == [1.0, 1.0]
+    assert "rows without a reward: 0" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "lots"])
+def test_bad_min_coverage_is_exit_2_naming_the_option(inputs, value):
+    rubric, data = inputs
+    proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
+                   "--min-coverage", value)
+    assert proc.returncode == 2, proc.stderr
+    assert "--min-coverage" in proc.stderr and "Traceback" not in proc.stderr

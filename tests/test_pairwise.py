@@ -14,6 +14,7 @@ from judgekit.scoring import (
     hard_rule_gate,
     order_consistent_preference,
     outcome_preference,
+    pair_verdict,
     pairwise_margin,
     pairwise_winner,
     strength_rewards,
@@ -170,6 +171,40 @@ def test_hard_rule_failure_loses_outright(judge_server) -> None:
     assert res.preferences == {"accurate": 1, "safe": -1}
     # 2 orders for the principle + the hard rule pointwise on each side.
     assert len(judge_server.state.requests) == 4
+
+
+HARD = rubric_from_data({"name": "h", "criteria": [
+    {"id": "accurate", "text": "accurate", "weight": 5},
+    {"id": "safe", "text": "No dangerous advice.", "kind": "hard_rule"},
+    {"id": "short", "kind": "check", "check": {"type": "max_words", "value": 3}},
+]})
+
+
+def test_pair_verdict_needs_every_hard_rule_and_the_judge() -> None:
+    c = HARD.criteria
+    assert pair_verdict(c, {"accurate": 1, "safe": 0, "short": 0}, {"safe": 1}, {"safe": 1}) == ("A", pytest.approx(5 / 7))
+    assert pair_verdict(c, {"accurate": 1, "safe": -1, "short": 0}, {"safe": 0}, {"safe": 1}) == ("B", -1.0)
+    # a hard rule unscored on either side may veto either: no winner, whatever else says
+    assert pair_verdict(c, {"accurate": 1, "safe": None, "short": 1}, {"safe": 1}, {"safe": None}) == (None, None)
+    assert pair_verdict(c, {"accurate": 1, "safe": None, "short": 1}, {"safe": None}, {"safe": 0}) == (None, None)
+    # the judge answered nothing: the check alone does not pick a winner
+    checks_only = {"accurate": None, "safe": 0, "short": 1}
+    no_hard = [x for x in c if x.kind != "hard_rule"]
+    assert pair_verdict(no_hard, checks_only, {}, {}) == (None, None)
+
+
+def test_hard_rule_unscored_on_one_side_leaves_no_winner(judge_server) -> None:
+    def met(cid: str, response: str) -> bool:
+        if cid == "safe" and "flaky" in response:
+            raise RuntimeError("the judge breaks on this side")  # a 500 from the judge server
+        return True
+
+    judge_server.state.script = Script(met=met, prefer=lambda cid, a, b: "A" if "good" in a else "B")
+    with _judge(judge_server, max_attempts=1) as judge:
+        [res] = judge.compare([{"prompt": "q", "response_a": "good", "response_b": "flaky and long answer"}], HARD)
+    assert res.winner is None and res.margin is None
+    assert res.preferences == {"accurate": 1, "safe": None, "short": 1}
+    assert "safe" in res.unscored and res.unscored["safe"].startswith("B:")
 
 
 def test_check_criteria_are_decided_by_code(judge_server) -> None:

@@ -11,7 +11,7 @@ from judgekit import Judge
 from judgekit.errors import InputError
 from judgekit.ranking import rank_group, rank_group_with
 from judgekit.rubric import rubric_from_data
-from judgekit.testing import Script
+from judgekit.testing import Faults, Script
 
 from tests.conftest import run_cli
 
@@ -125,3 +125,36 @@ def test_cli_rank_bad_input(tmp_path: Path) -> None:
     proc = run_cli("rank", str(data), "--rubric", "rubrics/helpfulness.yaml", "--strategy", "swiss",
                    "--judge", "openai:scripted", "--base-url", "http://127.0.0.1:9/v1")
     assert proc.returncode == 2 and "strategy" in proc.stderr
+
+
+@pytest.mark.parametrize("strategy", ["pointwise", "anchor", "round_robin"])
+def test_cli_rank_failing_judge_gives_null_rewards(judge_server, tmp_path: Path, strategy: str) -> None:
+    judge_server.state.faults = Faults(server_error=1.0)
+    judge_server.state.__post_init__()
+    data = tmp_path / "groups.jsonl"
+    data.write_text(json.dumps({"id": "g1", "prompt": "q", "responses": ["short", "a short one", "tiny"]}) + "\n")
+    out = tmp_path / "out.jsonl"
+    helpfulness = Path(__file__).parent.parent / "rubrics" / "helpfulness.yaml"
+    proc = run_cli("rank", str(data), "--rubric", str(helpfulness), "--strategy", strategy, "--judge", "openai:scripted",
+                   "--base-url", judge_server.base_url, "--max-attempts", "1", "--no-cache", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr  # every judge call failed
+    [row] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["rewards"] == [None, None, None]  # anchor: not even the anchor's own 0.5
+    assert "rows without a reward: 1" in proc.stderr
+    if strategy == "pointwise":
+        assert len(row["coverage"]) == 3 and all(0.0 <= c < 1.0 for c in row["coverage"])
+    else:
+        assert "coverage" not in row
+
+
+def test_cli_rank_pointwise_rows_carry_coverage(judge_server, tmp_path: Path) -> None:
+    judge_server.state.script = Script(met=lambda cid, r: True)
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("name: g\ncriteria:\n  - id: a\n    text: Good.\n    weight: 3\n"
+                      "  - id: same\n    kind: check\n    check: {type: equals_reference}\n")
+    data = tmp_path / "groups.jsonl"
+    data.write_text(json.dumps({"id": 1, "prompt": "q", "responses": ["x", "y"]}) + "\n")
+    args = ("rank", str(data), "--rubric", str(rubric), "--judge", "openai:scripted", "--base-url", judge_server.base_url, "-o", "-")
+    row = json.loads(run_cli(*args).stdout)
+    assert row["rewards"] == [None, None] and row["coverage"] == [0.75, 0.75]
+    assert json.loads(run_cli(*args, "--min-coverage", "0.7").stdout)["rewards"] == [1.0, 1.0]

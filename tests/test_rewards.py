@@ -11,7 +11,7 @@ import pytest
 
 import judgekit
 from judgekit.rubric import rubric_from_data
-from tests.conftest import Faults
+from tests.conftest import RUBRICS, Faults, ScriptedJudgeServer, ServerState
 
 RUBRIC = rubric_from_data({
     "name": "test-rubric",
@@ -161,8 +161,8 @@ def test_verl_single_and_dict(judge, judge_server):
     assert "What is it?" in judge_server.state.requests[-1]["messages"][1]["content"]
     as_dict = judgekit.verl_compute_score(RUBRIC, judge, return_dict=True)
     out = as_dict("src", "polite correct idiot", "gt", None, some_kwarg=1)
-    assert out == {"score": pytest.approx(0.8), "judgekit_scored": 1.0, "judgekit_polite": 1.0, "judgekit_correct": 1.0,
-                   "judgekit_rude": 1.0, "judgekit_safe": 1.0}
+    assert out == {"score": pytest.approx(0.8), "judgekit_scored": 1.0, "judgekit_unscored": 0.0, "judgekit_coverage": 1.0,
+                   "judgekit_polite": 1.0, "judgekit_correct": 1.0, "judgekit_rude": 1.0, "judgekit_safe": 1.0}
 
 
 def test_verl_batch_form(judge):
@@ -212,3 +212,55 @@ def test_verl_example_module(judge_server, monkeypatch):
         assert many[0]["score"] < many[1]["score"]
     finally:
         module.close()
+
+
+# ---- the coverage rule (SPEC section 3) in the adapters --------------------------------------------
+
+BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
+FAILING_JUDGES = {"errors": Faults(server_error=1.0), "hangs": Faults(slow=1.0, slow_seconds=3.0)}
+
+
+@pytest.mark.parametrize("failure", list(FAILING_JUDGES))
+@pytest.mark.parametrize("rubric_name", BUNDLED)
+def test_failing_judge_gives_no_reward_in_trl_and_verl_on_every_bundled_rubric(rubric_name, failure, caplog):
+    rubric = judgekit.load_rubric(RUBRICS / rubric_name)
+    completions = ["42", '{"answer": 42}']
+    with ScriptedJudgeServer(ServerState(faults=FAILING_JUDGES[failure])) as server, \
+            judgekit.Judge("openai:scripted", base_url=server.base_url, api_key="sk-test", cache=False,
+                           max_attempts=1, timeout=0.5) as j:
+        trl = judgekit.trl_reward(rubric, j)
+        assert run(trl(prompts=["Q", "Q"], completions=completions, reference=["42", "42"])) == [None, None]
+        single = judgekit.verl_compute_score(rubric, j, unscored_score=-0.25)
+        with caplog.at_level("WARNING", logger="judgekit"):
+            assert single("src", completions[0], "42", {"prompt": "Q"}) == -0.25
+        assert "1 of 1 responses so far had no reward and got unscored_score=-0.25" in caplog.text
+        batch = judgekit.verl_compute_score(rubric, j, batch=True, return_dict=True)
+        out = batch(["s", "s"], completions, ["42", "42"], [{"prompt": "Q"}] * 2)
+    for row in out:
+        assert row["score"] == 0.0 and row["judgekit_unscored"] == 1.0 and row["judgekit_scored"] == 0.0
+        assert 0.0 <= row["judgekit_coverage"] < 1.0
+
+
+def test_coverage_bar_comes_from_the_judge(judge_server):
+    """A check unscored without a reference: 3 of 4 weight scored."""
+    rubric = rubric_from_data({"name": "cov", "criteria": [
+        {"id": "polite", "text": "The response is polite.", "weight": 3},
+        {"id": "same", "kind": "check", "check": {"type": "equals_reference"}},
+    ]})
+    for min_coverage, expected in ((1.0, [None]), (0.75, [1.0])):
+        with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", cache=False,
+                            min_coverage=min_coverage) as j:
+            assert run(judgekit.trl_reward(rubric, j)(prompts=["Q"], completions=["polite"])) == expected
+            out = judgekit.verl_compute_score(rubric, j, return_dict=True, unscored_score=-1.0)("s", "polite", None, {"prompt": "Q"})
+            assert out["judgekit_coverage"] == 0.75 and out["judgekit_unscored"] == (1.0 if expected == [None] else 0.0)
+            # strict keeps its meaning: any unscored criterion, whatever the bar
+            assert run(judgekit.trl_reward(rubric, j, strict=True)(prompts=["Q"], completions=["polite"])) == [None]
+    with pytest.raises(ValueError):
+        judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", min_coverage=1.5)
+
+
+def test_verl_refuses_a_criterion_named_like_its_own_keys(judge):
+    clash = rubric_from_data({"name": "c", "criteria": [{"id": "coverage", "text": "Covers the topic."}]})
+    with pytest.raises(judgekit.InputError, match="judgekit_coverage"):
+        judgekit.verl_compute_score(clash, judge, return_dict=True)
+    judgekit.verl_compute_score(clash, judge)  # the float form has no per-criterion keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from judgekit.serve import parse_request, split_query, RequestProblem
-from tests.conftest import ROOT
+from tests.conftest import RUBRICS, ROOT, Faults
 
 RUBRIC_YAML = """\
 name: serve-test
@@ -68,15 +69,13 @@ def http(method: str, url: str, body: bytes | None = None, ctype: str = "applica
             return exc.code, {"raw": raw.decode("utf-8", "replace")}
 
 
-@pytest.fixture
-def reward_server(judge_server, tmp_path: Path):
-    judge_server.state.script.met = lambda cid, response: cid in response
-    rubric = tmp_path / "r.yaml"
-    rubric.write_text(RUBRIC_YAML)
+@contextlib.contextmanager
+def serving(rubric: Path, judge_url: str, *options: str):
+    """`judgekit serve` in a subprocess, as a user starts it; yields its root URL."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "cli.py"), "serve", "--rubric", str(rubric), "--judge", "openai:scripted",
-         "--base-url", judge_server.base_url, "--port", str(port), "--no-cache", "--max-body-mb", "0.01"],
+         "--base-url", judge_url, "--port", str(port), "--no-cache", *options],
         env={**os.environ, "OPENAI_API_KEY": "sk-test"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
     )
     url = f"http://127.0.0.1:{port}"
@@ -91,12 +90,23 @@ def reward_server(judge_server, tmp_path: Path):
             proc.kill()
             raise RuntimeError("reward server did not start: " + proc.stderr.read().decode()[-2000:])
         time.sleep(0.2)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def reward_server(judge_server, tmp_path: Path):
+    judge_server.state.script.met = lambda cid, response: cid in response
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_YAML)
+    with serving(rubric, judge_server.base_url, "--max-body-mb", "0.01") as url:
+        yield url
 
 
 def test_openrlhf_contract(reward_server, judge_server):
@@ -153,3 +163,75 @@ def test_unscorable_gets_the_configured_number(judge_server, tmp_path):
         out = asyncio.run(reward_response(scorer, ServeOptions(unscored_reward=-1.0), ["p a"], ["p"], None))
     assert out["rewards"] == [-1.0] and out["scores"] == [-1.0]
     assert out["extra_logs"]["judgekit/scored"] == [0.0]
+
+
+# ---- a failing judge never earns a reward (SPEC section 3) ------------------------------------------
+
+BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
+
+
+def _fail_with(server, faults: Faults) -> None:
+    server.state.faults = faults
+    server.state.__post_init__()  # re-seed the fault draws
+
+
+def _post(url: str, body: dict, timeout: float = 30) -> tuple[int, dict, float]:
+    started = time.monotonic()
+    req = urllib.request.Request(url + "/get_reward", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return resp.status, json.loads(resp.read()), time.monotonic() - started
+
+
+@pytest.mark.parametrize("rubric_name", BUNDLED)
+def test_failing_or_hanging_judge_gets_the_unscored_value_on_every_bundled_rubric(judge_server, rubric_name):
+    body = {"query": ["Q 42", "Q {\"answer\": 42}"], "prompts": ["Q", "Q"], "labels": ["42", "42"]}
+    with serving(RUBRICS / rubric_name, judge_server.base_url, "--timeout", "0.5", "--max-attempts", "1",
+                 "--unscored-reward", "-1", "--request-timeout", "10") as url:
+        for faults in (Faults(server_error=1.0), Faults(slow=1.0, slow_seconds=3.0)):
+            _fail_with(judge_server, faults)
+            status, out, _ = _post(url, body)
+            assert status == 200, out
+            assert out["rewards"] == [-1.0, -1.0] and out["scores"] == [-1.0, -1.0], out
+            logs = out["extra_logs"]
+            assert logs["judgekit/scored"] == [0.0, 0.0] and logs["judgekit/unscored"] == [1.0, 1.0]
+            assert logs["judgekit/unscored_count"] == [2.0, 2.0]
+
+
+def test_request_time_is_bounded_below_the_trainers_timeout(judge_server, tmp_path):
+    """The judge holds every call for 5 s; each call may take 30 s; the request still answers in ~1.5 s."""
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_YAML)
+    judge_server.state.script.met = lambda cid, response: True
+    with serving(rubric, judge_server.base_url, "--timeout", "30", "--request-timeout", "1.5") as url:
+        _fail_with(judge_server, Faults(slow=1.0, slow_seconds=5.0))
+        status, out, seconds = _post(url, {"query": ["Q a", "Q b"], "prompts": ["Q", "Q"]})
+        assert status == 200 and seconds < 4.0, (seconds, out)
+        assert out["rewards"] == [0.0, 0.0] and out["extra_logs"]["judgekit/timed_out"] == [1.0, 1.0]
+        assert out["extra_logs"]["judgekit/unscored_count"] == [2.0, 2.0]
+        _fail_with(judge_server, Faults())  # the judge is back: the server was not stuck
+        status, out, _ = _post(url, {"query": ["Q polite correct"], "prompts": ["Q"]})
+        assert out["rewards"] == [1.0] and out["extra_logs"]["judgekit/timed_out"] == [0.0]
+
+
+def test_malformed_bodies_get_a_json_400(reward_server):
+    cases = [
+        b"[" * 5000 + b"]" * 5000,  # nested deeper than the parser's recursion limit (within --max-body-mb)
+        b'{"query": ["\\ud800"]}',  # a lone surrogate: not text
+        b'{"query": ["ok"], "labels": [{"x": "\\udfff"}]}',
+        b"\xff\xfe not utf-8",
+    ]
+    for body in cases:
+        status, out = http("POST", reward_server + "/get_reward", body)
+        assert status == 400, (body[:30], out)
+        assert out["error"]["status"] == 400 and out["error"]["message"]
+
+
+def test_bad_serve_options_are_exit_2(tmp_path):
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_YAML)
+    for option, value in (("--request-timeout", "0"), ("--min-coverage", "2")):
+        proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "serve", "--rubric", str(rubric), "--judge", "openai:m",
+                               "--base-url", "http://127.0.0.1:9/v1", option, value],
+                              capture_output=True, text=True, cwd=str(ROOT), env={**os.environ, "OPENAI_API_KEY": "sk-test"}, timeout=60)
+        assert proc.returncode == 2 and option in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
