@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from judgekit.secrets import redact_tree
+
 CACHE_VERSION = 1
 
 
@@ -47,10 +49,10 @@ class VerdictCache:
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM verdicts WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return redact_tree(json.loads(row[0])) if row else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        blob = json.dumps(value, ensure_ascii=False)
+        blob = json.dumps(redact_tree(value), ensure_ascii=False)
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO verdicts (key, value, created) VALUES (?, ?, ?)", (key, blob, time.time())
