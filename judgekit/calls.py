@@ -9,13 +9,13 @@ while waiting, so one slow retry never blocks the others.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from judgekit.backends.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 from judgekit.errors import JudgeError
-from judgekit.secrets import redact
+from judgekit.secrets import redact, redact_tree
 from judgekit.stats import RunStats
 
 
@@ -69,7 +69,8 @@ class CallRunner:
         self.stats.retries += 1
 
     async def call(self, request: JudgeRequest) -> Completion:
-        """The completion, or JudgeError (with a redacted reason) once retries are spent."""
+        """The completion (redacted: a server may echo the key back), or JudgeError (with a
+        redacted reason) once retries are spent."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(self.policy.max_attempts),
@@ -88,4 +89,10 @@ class CallRunner:
         self.stats.succeeded_calls += 1
         self.stats.prompt_tokens += completion.prompt_tokens
         self.stats.completion_tokens += completion.completion_tokens
-        return completion
+        return _redacted(completion)
+
+
+def _redacted(completion: Completion) -> Completion:
+    """Every text of a reply with known keys redacted, before anything parses, caches or cuts it."""
+    payload = redact_tree(completion.payload) if completion.payload is not None else None
+    return replace(completion, text=redact(completion.text), reasoning=redact(completion.reasoning), payload=payload)

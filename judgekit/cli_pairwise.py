@@ -39,6 +39,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     from judgekit.rows import InputRow, read_jsonl
     from judgekit.rubric import load_rubric
     from judgekit.runfile import run_file
+    from judgekit.secrets import redact_tree
 
     @app.command()
     def compare(
@@ -268,7 +269,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         if len(reports) > 1:
             err.print(profile_table(reports))
         out_obj: dict[str, Any] = reports[0] if len(reports) == 1 else {"profiles": {r["profile"]: r for r in reports}}
-        text = json.dumps(out_obj, ensure_ascii=False, indent=2)
+        text = json.dumps(redact_tree(out_obj), ensure_ascii=False, indent=2)
         if output == "-":
             typer.echo(text)
         elif output:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -62,6 +61,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     ) -> None:
         """Write rubrics from prompts (and references), or contrastively from chosen/rejected pairs."""
         from judgekit.generate import generate_rubrics, read_data
+        from judgekit.outfile import dumps
 
         if verify not in ("pointwise", "pairwise"):
             raise InputError("--verify takes pointwise or pairwise", field="--verify")
@@ -83,7 +83,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                         if failure:
                             out["rubric_failure"] = failure
                         written += rubric is not None
-                        fh.write(json.dumps(out, ensure_ascii=False) + "\n")
+                        fh.write(dumps(out) + "\n")
                 err.print(f"[bold]done[/bold]: {written}/{len(rows)} rows got a rubric -> {output}", highlight=False)
                 for row, rubric, failure in outcome.rubrics:
                     if failure:

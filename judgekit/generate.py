@@ -30,6 +30,7 @@ from judgekit.pointwise import PointwiseItem
 from judgekit.prompting import FENCE, nonce, pairwise_messages, render
 from judgekit.rows import ALIASES, as_messages, message_text, pick
 from judgekit.rubric import Criterion, Rubric
+from judgekit.secrets import redact
 from judgekit.wire import ParseProblem, extract_json_object
 
 MAX_ID_LEN = 48
@@ -219,7 +220,7 @@ async def generate_json(
         except JudgeError as exc:
             raise GenerationFailed(f"judge call failed: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a backend that cannot serve this schema
-            raise settle(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}") from None
+            raise settle(redact(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}")) from None
         try:
             obj: Any = completion.payload if completion.payload is not None else extract_json_object(completion.text)
             problems = validate(obj) if validate else []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from judgekit.errors import InputError
+from judgekit.secrets import redact_tree
 
 
 def id_key(row_id: Any) -> str:
@@ -23,7 +24,7 @@ def id_key(row_id: Any) -> str:
 
 
 def dumps(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    return json.dumps(redact_tree(obj), ensure_ascii=False, allow_nan=False)
 
 
 class RowSink(Protocol):

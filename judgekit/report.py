@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from judgekit.refine import RefineResult, tree_dict
+from judgekit.secrets import redact_tree
 
 
 def report_data(result: RefineResult, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def report_data(result: RefineResult, *, extra: dict[str, Any] | None = None) ->
 
 def write_report(result: RefineResult, html_path: str | Path | None, json_path: str | Path | None,
                  *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = report_data(result, extra=extra)
+    data = redact_tree(report_data(result, extra=extra))
     if json_path:
         Path(json_path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if html_path:

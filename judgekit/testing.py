@@ -100,6 +100,13 @@ class ServerState:
     think_answers: bool = False
     # Usage from the texts (about 4 characters per token) instead of the fixed 100 + 20.
     estimate_tokens: bool = False
+    # A server that echoes the caller's credentials (Authorization or x-api-key header) back:
+    # "reasoning" (in each verdict's reasoning), "think" (in a <think> block before the answer),
+    # "reasoning_field" (in message.reasoning_content), "error" (in a 401 error body). The header
+    # starts at the next of `echo_offsets` (in turn) characters into the echoed text.
+    echo: str | None = None
+    echo_offsets: list[int] = field(default_factory=lambda: [0])
+    echoes: int = 0
     count: int = 0
 
     def __post_init__(self) -> None:
@@ -133,11 +140,12 @@ def is_verdict_request(body: dict[str, Any]) -> bool:
     return schema is None or "verdicts" in (schema.get("properties") or {})
 
 
-def answer_object(state: "ServerState", body: dict[str, Any]) -> dict[str, Any]:
-    """The scripted answer: verdicts, or `script.generate(body)` for a non-verdict schema."""
+def answer_object(state: "ServerState", body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
+    """The scripted answer: verdicts (with `reasoning` if given, else the script's), or
+    `script.generate(body)` for a non-verdict schema."""
     if state.script.generate is not None and not is_verdict_request(body):
         return state.script.generate(body)
-    return verdict_object(state, body)
+    return verdict_object(state, body, reasoning)
 
 
 def requested_ids(body: dict[str, Any]) -> list[str]:
@@ -177,18 +185,19 @@ def fenced(body: dict[str, Any]) -> dict[str, str]:
     return {kind: text for kind, _, text in _TAG.findall(_last_user_text(body))}
 
 
-def verdict_object(state: ServerState, body: dict[str, Any]) -> dict[str, Any]:
+def verdict_object(state: ServerState, body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
     ids = requested_ids(body)
     texts = fenced(body)
     verdicts = []
+    reasoning = state.script.reasoning if reasoning is None else reasoning
     if requested_mode(body) == "pairwise":
         a, b = texts.get("response-a", ""), texts.get("response-b", "")
         for cid in ids:
-            verdicts.append({"criterion_id": cid, "reasoning": state.script.reasoning, "preference": state.script.prefer(cid, a, b)})
+            verdicts.append({"criterion_id": cid, "reasoning": reasoning, "preference": state.script.prefer(cid, a, b)})
     else:
         response = texts.get("response", "")
         for cid in ids:
-            verdicts.append({"criterion_id": cid, "reasoning": state.script.reasoning, "met": bool(state.script.met(cid, response))})
+            verdicts.append({"criterion_id": cid, "reasoning": reasoning, "met": bool(state.script.met(cid, response))})
     return {"verdicts": verdicts}
 
 
@@ -276,6 +285,15 @@ def _think(reply: dict[str, Any], state: "ServerState", answer: str) -> None:
     reply["usage"]["completion_tokens"] = 200
 
 
+def echoed_credentials(state: ServerState, headers: Any) -> str:
+    """The request's credentials, `echo_offsets[n]` characters into the text (n-th echo)."""
+    credentials = headers.get("authorization", "") or headers.get("x-api-key", "")
+    offset = state.echo_offsets[state.echoes % len(state.echo_offsets)]
+    state.echoes += 1
+    pad = ("the request was sent with " * (offset // 26 + 1))[:offset]
+    return f"{pad}{credentials} (as received)"
+
+
 def _completion(content: str, model: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-scripted",
@@ -294,6 +312,9 @@ def build_app(state: ServerState) -> Any:
     from starlette.routing import Route
 
     async def fault_response(fault: str | None, request: Request) -> Any:
+        if state.echo == "error":
+            message = echoed_credentials(state, request.headers)
+            return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=401)
         if fault == "rate_limit":
             return JSONResponse({"error": {"message": "rate limited", "type": "rate_limit"}}, status_code=429,
                                 headers={"retry-after": str(state.faults.retry_after)})
@@ -336,11 +357,12 @@ def build_app(state: ServerState) -> Any:
         native = native_profile(user_text) if is_verdict_request(body) else None
         if GENERATOR_MARKER in user_text and not body.get("response_format"):
             return JSONResponse(_completion(state.script.rubric(user_text), model))
+        echo = echoed_credentials(state, request.headers) if state.echo else ""
         if native is not None:
             content = native_answer(native, _last_user_text(body), state.script.met, state.script.prefer,
                                     state.script.reasoning, _take_malformed(state))
         else:
-            content = json.dumps(answer_object(state, body))
+            content = json.dumps(answer_object(state, body, echo if state.echo == "reasoning" else None))
             if not body.get("response_format") or not state.honour_response_format:
                 content = f"Here is my evaluation.\n```json\n{content}\n```"
         thinking_phase = state.think is not None and not body.get("response_format") and _user_turns(body) == 1
@@ -352,6 +374,10 @@ def build_app(state: ServerState) -> Any:
                 reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, state.verdict_probability)}
         if thinking_phase:
             _think(reply, state, content)
+        if state.echo == "think":
+            reply["choices"][0]["message"]["content"] = f"<think>\n{echo}\n</think>\n{content}"
+        elif state.echo == "reasoning_field":
+            reply["choices"][0]["message"]["reasoning_content"] = echo
         if state.estimate_tokens:
             reply["usage"]["prompt_tokens"] = max(1, len(_all_text(body)) // 4)
             reply["usage"]["completion_tokens"] = max(1, len(reply["choices"][0]["message"]["content"] or "") // 4)
@@ -374,9 +400,10 @@ def build_app(state: ServerState) -> Any:
                 "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 100, "output_tokens": 20},
             })
         tool = body["tools"][0]["name"]
+        echo = echoed_credentials(state, request.headers) if state.echo == "reasoning" else None
         return JSONResponse({
             "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer_object(state, body)}],
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer_object(state, body, echo)}],
             "stop_reason": "tool_use", "stop_sequence": None,
             "usage": {"input_tokens": 100, "output_tokens": 20},
         })

@@ -11,7 +11,7 @@ import anthropic
 
 from judgekit.backends.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
 from judgekit.errors import InputError
-from judgekit.secrets import redact, register_secret
+from judgekit.secrets import clip, redact, register_secret
 
 TOOL_NAME = "record_verdicts"
 # Anthropic SDK 2.x dropped `temperature` from messages.create; older releases take it.
@@ -56,7 +56,7 @@ class AnthropicBackend:
             )
         except anthropic.APIStatusError as exc:
             status = exc.status_code
-            text = redact(f"HTTP {status}: {str(exc.message)[:300]}")
+            text = clip(f"HTTP {status}: {exc.message}", 310)
             if status in (408, 409, 429) or status >= 500:
                 raise TransientError(text, parse_retry_after(exc.response.headers.get("retry-after"))) from None
             raise FatalError(text) from None

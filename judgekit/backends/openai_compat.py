@@ -8,7 +8,7 @@ from typing import Any
 import openai
 
 from judgekit.backends.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
-from judgekit.secrets import redact, register_secret
+from judgekit.secrets import clip, redact, register_secret
 from judgekit.wire import response_format
 
 # Servers started without --api-key accept any key; the SDK insists on one being set.
@@ -102,17 +102,13 @@ def _timeout_reason(exc: Exception) -> str:
     cause = exc.__cause__
     if cause is not None and "Connect" in type(cause).__name__:
         # The aiohttp transport reports a refused connection as a connect timeout.
-        return redact(f"connection failed: {cause}")[:300]
+        return clip(f"connection failed: {cause}", 300)
     return "timed out"
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    return str(getattr(exc, "message", "") or exc)[:300]
 
 
 def _status_error(exc: openai.APIStatusError) -> Exception:
     status = exc.status_code
-    text = redact(f"HTTP {status}: {_message(exc)}")
+    text = clip(f"HTTP {status}: {getattr(exc, 'message', '') or exc}", 310)
     if status == 429 or status == 408 or status == 409 or status >= 500:
         return TransientError(text, retry_after=parse_retry_after(exc.response.headers.get("retry-after")))
     return FatalError(text)
@@ -122,7 +118,7 @@ def _completion(resp: Any) -> Completion:
     choices = resp.get("choices") if isinstance(resp, dict) else None
     if not choices or not isinstance(choices[0], dict):
         # A server that answered 200 with something that is not a chat completion.
-        return Completion(text=str(resp)[:2000])
+        return Completion(text=clip(str(resp), 2000))
     choice = choices[0]
     message = choice.get("message") or {}
     text = message.get("content") or ""

@@ -1,0 +1,191 @@
+"""Keys never leak: a judge that echoes the caller's key back (in its reasoning, its thinking, its
+reasoning field, its error bodies, at every offset around where messages are cut) never gets
+that key, or any 8-character piece of it, into output rows, the cache file, stdout/stderr,
+reports or error messages."""
+
+from __future__ import annotations
+
+import json
+import secrets as random_secrets
+from pathlib import Path
+
+import pytest
+
+from judgekit import Judge, load_rubric
+from judgekit.secrets import KEY_ENV_VARS, MIN_PREFIX, clip, redact, redact_tree, register_secret
+from judgekit.testing import Script, ScriptedJudgeServer, ServerState
+from tests.conftest import run_cli
+
+ECHOES = ["reasoning", "think", "reasoning_field", "error"]
+OFFSETS = list(range(0, 601))  # error messages are cut at about 300 characters
+ONE_CRITERION = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n"
+
+
+def new_key() -> str:
+    """A fresh key per test: redaction only knows keys it was told about, and the first 8
+    characters differ from every other test's key."""
+    return f"sk-{random_secrets.token_hex(3)}-SECRETCANARY-{random_secrets.token_hex(12)}"
+
+
+def assert_no_key(key: str, **blobs: str) -> None:
+    for where, blob in blobs.items():
+        for piece in (key[:MIN_PREFIX], key[len(key) // 2:]):
+            at = blob.find(piece)
+            assert at < 0, f"{piece!r} reached {where}: ...{blob[max(0, at - 80):at + 80]!r}..."
+
+
+def files_text(folder: Path) -> str:
+    """Every byte of every file under `folder` (the SQLite file, its WAL), as text."""
+    return "".join(p.read_bytes().decode("latin-1") for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def score_input(tmp_path: Path, n: int) -> Path:
+    return write(tmp_path / "in.jsonl", "".join(json.dumps({"id": i, "prompt": "q", "response": f"answer {i}"}) + "\n"
+                                                for i in range(n)))
+
+
+@pytest.fixture
+def no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in KEY_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+# ---- the redaction rules ---------------------------------------------------------------------------
+
+
+def test_a_key_cut_anywhere_leaves_no_8_character_prefix(no_key_env: None) -> None:
+    key = new_key()
+    register_secret(key)
+    text = f"HTTP 401: the request carried Authorization: Bearer {key} (as received)"
+    for cut in range(len(text) + 1):
+        assert_no_key(key, clip=clip(text, cut), redact_then_cut=redact(text)[:cut], cut_then_redact=redact(text[:cut]))
+    assert redact(f"x {key} y") == "x *** y"
+    assert redact(f"{key[:MIN_PREFIX - 1]}") == key[:MIN_PREFIX - 1]  # shorter than a prefix: kept
+    assert redact_tree({key: [key, (f"a{key}",)], "n": 1}) == {"***": ["***", ("a***",)], "n": 1}
+
+
+def test_any_bearer_token_is_redacted_but_prose_is_not() -> None:
+    assert redact("sent with Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc123") == "sent with Bearer ***"
+    assert redact("the Bearer of this letter is welcome") == "the Bearer of this letter is welcome"
+
+
+def test_a_key_from_the_environment_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = new_key()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    assert redact(f"x-api-key: {key[:20]}") == "x-api-key: ***"
+
+
+# ---- the CLI, key from the environment ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("echo", ECHOES)
+def test_score_keeps_an_echoed_key_out_of_rows_cache_and_logs(tmp_path: Path, echo: str) -> None:
+    key = new_key()
+    rubric = write(tmp_path / "r.yaml", ONE_CRITERION)
+    data = score_input(tmp_path, len(OFFSETS))
+    out, cache = tmp_path / "o.jsonl", tmp_path / "cache"
+    state = ServerState(echo=echo, echo_offsets=OFFSETS, record=False)
+    with ScriptedJudgeServer(state) as server:
+        proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", server.base_url,
+                       "--explain", "--concurrency", "16", "--max-attempts", "1", "--cache-dir", str(cache), "-o", str(out),
+                       env={"OPENAI_API_KEY": key})
+    assert state.echoes == len(OFFSETS)  # the key was echoed once at every offset
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == len(OFFSETS)
+    if echo == "error":
+        assert proc.returncode == 1, proc.stderr
+        assert all("HTTP 401" in r["unscored"]["a"] for r in rows)
+    else:
+        assert proc.returncode == 0, proc.stderr
+        shown = "explanations" if echo == "reasoning" else "thinking"
+        assert all("Bearer *** (as received)" in r[shown]["a"] for r in rows)  # the echo reached the row, redacted
+    assert_no_key(key, output=out.read_text(), stdout=proc.stdout, stderr=proc.stderr, cache=files_text(cache))
+
+
+def test_eval_report_keeps_an_echoed_key_out(tmp_path: Path) -> None:
+    key = new_key()
+    pairs = [{"input": f"Question {i}?", "output_1": f"good {i}", "output_2": f"bad {i}", "label": 1} for i in range(50)]
+    data = write(tmp_path / "natural.json", json.dumps(pairs))
+    rubric = write(tmp_path / "r.yaml", ONE_CRITERION)
+    for echo in ("error", "reasoning"):
+        report = tmp_path / f"{echo}.json"
+        state = ServerState(echo=echo, echo_offsets=list(range(200, 400, 2)), record=False)
+        with ScriptedJudgeServer(state) as server:
+            proc = run_cli("eval", str(data), "--format", "llmbar", "--rubric", str(rubric), "--judge", "openai:m",
+                           "--base-url", server.base_url, "--max-attempts", "1", "--cache-dir", str(tmp_path / "cache"),
+                           "-o", str(report), env={"OPENAI_API_KEY": key})
+        assert state.echoes == 100, proc.stderr
+        assert proc.returncode == (1 if echo == "error" else 0), proc.stderr
+        if echo == "error":
+            assert "HTTP 401" in report.read_text()  # the reasons are in the report
+        assert_no_key(key, report=report.read_text(), stdout=proc.stdout, stderr=proc.stderr,
+                      cache=files_text(tmp_path / "cache"))
+
+
+def test_rubric_generate_keeps_a_key_out_of_criteria_rows_and_messages(tmp_path: Path) -> None:
+    key = new_key()
+    data = write(tmp_path / "d.jsonl", "".join(json.dumps({"id": i, "prompt": f"Question {i}?"}) + "\n" for i in range(3)))
+    state = ServerState(record=False)
+    state.script.generate = lambda body: {"criteria": [
+        {"id": "secret", "text": f"The response never prints Bearer {key} or {key[:12]} again.", "kind": "principle"}]}
+    env = {"OPENAI_API_KEY": key}
+    with ScriptedJudgeServer(state) as server:
+        common = ("--judge", "openai:m", "--base-url", server.base_url, "--cache-dir", str(tmp_path / "cache"))
+        one = run_cli("rubric", "generate", "--data", str(data), "-o", str(tmp_path / "r.yaml"), *common, env=env)
+        per_row = run_cli("rubric", "generate", "--data", str(data), "--per-prompt", "-o", str(tmp_path / "rows.jsonl"),
+                          *common, env=env)
+        state.echo, state.echo_offsets = "error", list(range(240, 320))
+        failed = run_cli("rubric", "generate", "--data", str(data), "--per-prompt", "-o", str(tmp_path / "failed.jsonl"),
+                         *common, "--no-cache", env=env)
+    assert one.returncode == 0 and per_row.returncode == 0, one.stderr + per_row.stderr
+    assert "never prints Bearer ***" in load_rubric(tmp_path / "r.yaml").criteria[0].text
+    assert failed.returncode == 1 and "HTTP 401" in (tmp_path / "failed.jsonl").read_text(), failed.stderr
+    assert_no_key(key, rubric=(tmp_path / "r.yaml").read_text(), rows=(tmp_path / "rows.jsonl").read_text(),
+                  failed_rows=(tmp_path / "failed.jsonl").read_text(), cache=files_text(tmp_path / "cache"),
+                  stderr=one.stderr + per_row.stderr + failed.stderr, stdout=one.stdout + per_row.stdout + failed.stdout)
+
+
+# ---- the Python API, key given in code -----------------------------------------------------------------
+
+
+API_CASES = [("openai", echo) for echo in ECHOES] + [("anthropic", "reasoning"), ("anthropic", "error")]
+
+
+@pytest.mark.parametrize("backend,echo", API_CASES)
+def test_a_key_given_in_code_is_redacted(tmp_path: Path, no_key_env: None, backend: str, echo: str) -> None:
+    key = new_key()
+    rubric = load_rubric(write(tmp_path / "r.yaml", ONE_CRITERION))
+    rows = [{"id": i, "prompt": "q", "response": f"answer {i}"} for i in OFFSETS]
+    state = ServerState(echo=echo, echo_offsets=OFFSETS, record=False)
+    with ScriptedJudgeServer(state) as server:
+        url = server.base_url if backend == "openai" else server.root_url
+        with Judge(f"{backend}:m", base_url=url, api_key=key, cache_dir=str(tmp_path / "cache"), concurrency=16,
+                   max_attempts=1) as judge:
+            results = judge.score(rows, rubric, explain=True)
+    assert state.echoes == len(OFFSETS)
+    dumped = json.dumps([r.model_dump() for r in results])
+    assert ("HTTP 401" if echo == "error" else "Bearer ***") in dumped
+    assert_no_key(key, results=dumped, cache=files_text(tmp_path / "cache"))
+
+
+def test_a_key_in_an_old_cache_entry_is_redacted_when_read_back(tmp_path: Path, no_key_env: None) -> None:
+    key = new_key()
+    rubric = load_rubric(write(tmp_path / "r.yaml", ONE_CRITERION))
+    rows = [{"id": 1, "prompt": "q", "response": "yes"}]
+    cache = str(tmp_path / "cache")
+    # A server that put a key judgekit did not know into its reasoning: the cache keeps it ...
+    state = ServerState(script=Script(reasoning=f"the key {key} was used"), record=False)
+    with ScriptedJudgeServer(state) as server:
+        with Judge("openai:m", base_url=server.base_url, api_key="sk-other-0000", cache_dir=cache) as judge:
+            judge.score(rows, rubric)
+        assert key in files_text(tmp_path / "cache")
+        # ... and once the key is known, what the cache gives back is redacted.
+        with Judge("openai:m", base_url=server.base_url, api_key=key, cache_dir=cache) as judge:
+            again = judge.score(rows, rubric, explain=True)
+            assert judge.stats.cache_hits == 1
+    assert again[0].explanations == {"a": "the key *** was used"}
