@@ -35,7 +35,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     )
     from judgekit.errors import InputError
     from judgekit.judge import rubric_for
-    from judgekit.rows import InputRow, read_jsonl
+    from judgekit.results import CompareResult, RankResult
+    from judgekit.rows import InputRow, pair_label, read_jsonl
     from judgekit.rubric import load_rubric
     from judgekit.runfile import run_file
 
@@ -73,8 +74,11 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                           mapping=_field_map(field))
         for row in rows:
             label = row.fields.get("label")
-            if label is not None and label not in ("A", "B", "tie"):
-                raise InputError(f"label must be A, B or tie, got {label!r}", file=str(input), line=row.line, field="label")
+            if label is not None:
+                row.fields["label"] = pair_label(label)
+                if row.fields["label"] is None:
+                    raise InputError(f"label must be A, B or tie (or LLMBar's 1|2, JudgeBench's A>B|B>A|A=B), got {label!r}",
+                                     file=str(input), line=row.line, field="label")
         the_rubric = load_rubric(rubric) if rubric else None
         meta = None
         if adaptive is not None:
@@ -101,12 +105,17 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                     tally["agree"] += int(obj["winner"] == row.fields["label"])
                 return obj
 
-            summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="comparing")
+            def failed(row: InputRow, why: str) -> dict[str, Any]:
+                tally[None] += 1
+                return CompareResult.failed(row.id, why).model_dump()
+
+            summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err,
+                               label="comparing", failed=failed)
             _print_summary(summary, out)
             agreement = f"; agreement with 'label': {tally['agree']}/{tally['labelled']}" if tally["labelled"] else ""
             err.print(f"  winners: A {tally['A']}, B {tally['B']}, tie {tally['tie']}, unscored {tally[None]}; "
                       f"position-inconsistent criteria: {tally['inconsistent']}{agreement}", highlight=False)
-            _exit_if_judge_failed(the_judge)
+            _exit_if_judge_failed(the_judge, summary)
 
     @app.command()
     def rank(
@@ -138,7 +147,6 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     ) -> None:
         """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
         from judgekit.ranking import STRATEGIES, rank_group_with
-        from judgekit.results import RankResult
 
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; use {' | '.join(STRATEGIES)}", field="--strategy")
@@ -171,9 +179,10 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                                   cycles=o.cycles if strategy == "round_robin" else None,
                                   generated_criteria=o.generated_criteria).model_dump()
 
-            summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="ranking")
+            summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err, label="ranking",
+                               failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
             _print_summary(summary, out)
-            _exit_if_judge_failed(the_judge)
+            _exit_if_judge_failed(the_judge, summary)
 
     @app.command("eval")
     def eval_(
@@ -211,6 +220,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from judgekit.datasets import read_pairs
+        from judgekit.outfile import refuse_input_as_output
         from judgekit.evaluation import MASTER_KEYS, PROBES, build_report, evaluate, profile_table, report_table
 
         if probe is not None and probe not in PROBES:
@@ -226,6 +236,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
 
         for name in profiles:
             load_profile(name)  # a bad profile is bad usage: exit 2 before any call
+        if output not in (None, "-"):
+            refuse_input_as_output(data, Path(output))
         pairs = read_pairs(data, format, limit=limit, seed=seed)
         if not pairs:
             raise InputError("no labelled pairs in the data", file=str(data))
