@@ -1,4 +1,5 @@
-"""The `judgekit` command line (typer). Exit codes: 0 done, 1 the run failed, 2 bad input or usage."""
+"""The `judgekit` command line (typer). Exit codes: 0 done, 1 the run failed, 2 bad input or usage;
+130 / 143 interrupted by Ctrl-C / SIGTERM, 141 stdout closed (judgekit.runfile)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from judgekit.errors import InputError, JudgeCrashed
 from judgekit.judge import Judge, makes_criteria
 from judgekit.rows import InputRow, read_jsonl
 from judgekit.rubric import Rubric, load_rubric
-from judgekit.runfile import RunSummary, run_file
+from judgekit.results import ScoreResult
+from judgekit.runfile import RunStopped, RunSummary, run_file
 from judgekit.secrets import redact
 
 def _usage_error_types() -> tuple[type[BaseException], ...]:
@@ -77,10 +79,12 @@ def _require_rubrics(rows: list[InputRow], rubric: Rubric | None, file: str) -> 
 
 def _print_summary(summary: RunSummary, output: str) -> None:
     s = summary.stats
+    failed = f"; rows that could not be judged: {summary.failed_rows} (see unscored['*'])" if summary.failed_rows else ""
     err.print(
         f"[bold]done[/bold]: {summary.rows} rows ({summary.judged} judged, {summary.resumed} resumed) "
         f"in {summary.seconds:.1f}s -> {output}\n"
-        f"  unscored criteria: {summary.unscored_criteria}; rows without a reward: {summary.rows_without_reward}\n"
+        f"  unscored criteria: {summary.unscored_criteria}; rows without a reward: {summary.rows_without_reward}"
+        f"{failed}\n"
         f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed {s['failed_calls']}); "
         f"cache hits: {s['cache_hits']}\n"
         f"  tokens: {s['prompt_tokens']} prompt + {s['completion_tokens']} completion",
@@ -93,10 +97,13 @@ def _judge_failed_entirely(judge: Judge) -> bool:
     return st.failed_calls > 0 and st.succeeded_calls == 0 and st.cache_hits == 0
 
 
-def _exit_if_judge_failed(judge: Judge) -> None:
-    """Exit 1 when no judge call succeeded at all (the rows are written, with the reasons)."""
+def _exit_if_judge_failed(judge: Judge, summary: RunSummary | None = None) -> None:
+    """Exit 1 when no judge call succeeded at all, or no row could be judged (the rows are written, with the reasons)."""
     if _judge_failed_entirely(judge):
         err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+        raise typer.Exit(1)
+    if summary is not None and summary.judged and summary.failed_rows == summary.judged:
+        err.print("[red]error[/red]: no row could be judged; see unscored['*'] in the output for the reasons")
         raise typer.Exit(1)
 
 
@@ -183,9 +190,10 @@ def score(
         async def job(row: InputRow) -> dict[str, Any]:
             return (await the_judge.ascore_row(row, the_rubric, explain, soft)).model_dump()
 
-        summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="scoring")
+        summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err, label="scoring",
+                           failed=lambda row, why: ScoreResult.failed(row.id, why).model_dump())
         _print_summary(summary, out)
-        _exit_if_judge_failed(the_judge)
+        _exit_if_judge_failed(the_judge, summary)
 
 
 @rubric_app.command("validate")
@@ -240,9 +248,13 @@ def main(argv: list[str] | None = None) -> None:
     except JudgeCrashed as exc:
         err.print(f"[red]error[/red]: {escape(redact(str(exc)))}", highlight=False)
         sys.exit(1)
+    except RunStopped as exc:  # Ctrl-C, SIGTERM, a closed stdout: the finished rows are kept
+        if exc.message:
+            err.print(exc.message, markup=False, highlight=False)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted: rows finished so far are in the output; run again with --resume")
-        sys.exit(1)
+        err.print("interrupted", markup=False)
+        sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, exit 1
         if os.environ.get("JUDGEKIT_DEBUG"):
             raise

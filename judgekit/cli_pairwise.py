@@ -36,7 +36,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     )
     from judgekit.errors import InputError
     from judgekit.judge import rubric_for
-    from judgekit.rows import InputRow, read_jsonl
+    from judgekit.results import CompareResult, RankResult
+    from judgekit.rows import InputRow, pair_label, read_jsonl
     from judgekit.rubric import load_rubric
     from judgekit.runfile import run_file
     from judgekit.secrets import redact_tree
@@ -75,8 +76,11 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                           mapping=_field_map(field))
         for row in rows:
             label = row.fields.get("label")
-            if label is not None and label not in ("A", "B", "tie"):
-                raise InputError(f"label must be A, B or tie, got {label!r}", file=str(input), line=row.line, field="label")
+            if label is not None:
+                row.fields["label"] = pair_label(label)
+                if row.fields["label"] is None:
+                    raise InputError(f"label must be A, B or tie (or LLMBar's 1|2, JudgeBench's A>B|B>A|A=B), got {label!r}",
+                                     file=str(input), line=row.line, field="label")
         the_rubric = load_rubric(rubric) if rubric else None
         meta = None
         if adaptive is not None:
@@ -103,12 +107,17 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                     tally["agree"] += int(obj["winner"] == row.fields["label"])
                 return obj
 
-            summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="comparing")
+            def failed(row: InputRow, why: str) -> dict[str, Any]:
+                tally[None] += 1
+                return CompareResult.failed(row.id, why).model_dump()
+
+            summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err,
+                               label="comparing", failed=failed)
             _print_summary(summary, out)
             agreement = f"; agreement with 'label': {tally['agree']}/{tally['labelled']}" if tally["labelled"] else ""
             err.print(f"  winners: A {tally['A']}, B {tally['B']}, tie {tally['tie']}, unscored {tally[None]}; "
                       f"position-inconsistent criteria: {tally['inconsistent']}{agreement}", highlight=False)
-            _exit_if_judge_failed(the_judge)
+            _exit_if_judge_failed(the_judge, summary)
 
     @app.command()
     def rank(
@@ -141,7 +150,6 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     ) -> None:
         """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
         from judgekit.ranking import STRATEGIES, rank_group_with
-        from judgekit.results import RankResult
 
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; use {' | '.join(STRATEGIES)}", field="--strategy")
@@ -163,26 +171,21 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                          profile=profile, two_phase=two_phase, think_tokens=think_tokens, generator=generator,
                          generator_base_url=generator_base_url, min_coverage=min_coverage) as the_judge:
 
-            without_reward = 0
-
             async def job(row: InputRow) -> dict[str, Any]:
-                nonlocal without_reward
                 o = await rank_group_with(
                     the_judge, rubric_for(row, the_rubric, optional=the_judge.makes_criteria()), row.fields["prompt"],
                     row.fields["responses"], strategy=strategy,
                     reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
                     row=row.data,
                 )
-                result = RankResult(id=row.id, rewards=o.rewards, scores=o.scores, coverage=o.coverage,
-                                    cycles=o.cycles if strategy == "round_robin" else None,
-                                    generated_criteria=o.generated_criteria).model_dump()
-                without_reward += any(r is None for r in o.rewards)
-                return result
+                return RankResult(id=row.id, rewards=o.rewards, scores=o.scores, coverage=o.coverage,
+                                  cycles=o.cycles if strategy == "round_robin" else None,
+                                  generated_criteria=o.generated_criteria).model_dump()
 
-            summary = run_file(the_judge, rows, job, output=out, resume=resume, console=err, label="ranking")
-            summary.rows_without_reward = without_reward  # a rank row lacks a reward when any response does
+            summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err, label="ranking",
+                               failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
             _print_summary(summary, out)
-            _exit_if_judge_failed(the_judge)
+            _exit_if_judge_failed(the_judge, summary)
 
     @app.command("eval")
     def eval_(
@@ -220,6 +223,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from judgekit.datasets import read_pairs
+        from judgekit.outfile import refuse_input_as_output
         from judgekit.evaluation import MASTER_KEYS, PROBES, build_report, evaluate, profile_table, report_table
 
         if probe is not None and probe not in PROBES:
@@ -235,6 +239,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
 
         for name in profiles:
             load_profile(name)  # a bad profile is bad usage: exit 2 before any call
+        if output not in (None, "-"):
+            refuse_input_as_output(data, Path(output))
         pairs = read_pairs(data, format, limit=limit, seed=seed)
         if not pairs:
             raise InputError("no labelled pairs in the data", file=str(data))

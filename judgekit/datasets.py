@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from judgekit.errors import InputError
-from judgekit.rows import json_lines
+from judgekit.rows import JUDGEBENCH_LABELS, json_records, read_text
 
 FORMATS = ("llmbar", "judgebench", "pandalm", "hh-rlhf", "evalbiasbench")
 
@@ -46,8 +46,7 @@ class EvalPair:
 
 def _load_json(path: Path) -> Any:
     try:
-        with path.open("r", encoding="utf-8") as fh:
-            return json.load(fh)
+        return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=exc.lineno) from None
 
@@ -83,12 +82,12 @@ def read_llmbar(path: Path, rng: random.Random) -> list[EvalPair]:
     return pairs
 
 
-_JB_LABELS = {"A>B": "A", "B>A": "B", "A=B": "tie", "A>>B": "A", "B>>A": "B"}
+_JB_LABELS = JUDGEBENCH_LABELS
 
 
 def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for line_no, rec in json_lines(path):
+    for line_no, _, rec in json_records(path):
         label = rec.get("label")
         if label not in _JB_LABELS:
             raise InputError(f"label must be one of {', '.join(_JB_LABELS)}, got {label!r}", file=str(path),
@@ -156,7 +155,7 @@ def split_dialogue(text: str) -> tuple[list[dict[str, str]], str]:
 
 def read_hh_rlhf(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for line_no, rec in json_lines(path):
+    for line_no, _, rec in json_records(path):
         try:
             prompt, chosen = split_dialogue(str(_need(rec, "chosen", path, line_no, what="line")))
             _, rejected = split_dialogue(str(_need(rec, "rejected", path, line_no, what="line")))

@@ -28,7 +28,7 @@ from judgekit.cache import cache_key
 from judgekit.errors import InputError, JudgeError
 from judgekit.pointwise import PointwiseItem
 from judgekit.prompting import FENCE, nonce, pairwise_messages, render
-from judgekit.rows import ALIASES, as_messages, message_text, pick
+from judgekit.rows import ALIASES, JsonRecord, as_messages, json_records, message_text, pick
 from judgekit.rubric import Criterion, Rubric
 from judgekit.secrets import redact
 from judgekit.wire import ParseProblem, extract_json_object
@@ -270,35 +270,11 @@ class DataRow:
         return len(self.responses) - 1
 
 
-def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line or entry number, object) from a JSONL file or a JSON array (LLMBar ships arrays)."""
-    file = str(path)
+def _records(path: Path) -> list[JsonRecord]:
+    """The objects of a JSONL file or a JSON array (LLMBar ships arrays)."""
     if not path.is_file():
-        raise InputError("data file not found", file=file)
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", file=file, line=exc.lineno) from None
-        out = []
-        for i, obj in enumerate(items, start=1):
-            if not isinstance(obj, dict):
-                raise InputError(f"entry {i} of the array is not a JSON object", file=file)
-            out.append((i, obj))
-        return out
-    out = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", file=file, line=line_no) from None
-        if not isinstance(obj, dict):
-            raise InputError("each line must be a JSON object", file=file, line=line_no)
-        out.append((line_no, obj))
-    return out
+        raise InputError("data file not found", file=str(path))
+    return list(json_records(path))
 
 
 def _label_side(label: Any) -> str | None:
@@ -324,7 +300,7 @@ def read_data(path: str | Path, *, limit: int | None = None, need_responses: boo
     path = Path(path)
     file = str(path)
     rows: list[DataRow] = []
-    for line, obj in _records(path):
+    for line, number, obj in _records(path):
         if limit is not None and len(rows) >= limit:
             break
         key, prompt = pick(obj, "prompt", {})
@@ -332,7 +308,7 @@ def read_data(path: str | Path, *, limit: int | None = None, need_responses: boo
             raise InputError(f"required field is missing (looked for {' / '.join(ALIASES['prompt'])})", file=file, line=line, field="prompt")
         _, reference = pick(obj, "reference", {})
         _, row_id = pick(obj, "id", {})
-        row = DataRow(line=line, id=line if row_id is None else row_id, prompt=prompt,
+        row = DataRow(line=line, id=number if row_id is None else row_id, prompt=prompt,
                       reference=message_text(reference) if reference is not None else None, data=obj)
         responses = obj.get("responses", obj.get("completions"))
         if responses is not None:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 RowId = str | int
+ROW_FAILED = "*"  # the `unscored` key of a reason that concerns the whole row, not one criterion
 
 
 class ScoreResult(BaseModel):
@@ -29,6 +30,11 @@ class ScoreResult(BaseModel):
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
         return _drop_none(handler(self), ("explanations", "soft", "soft_reward", "thinking", "generated_criteria"))
+
+    @classmethod
+    def failed(cls, row_id: RowId, reason: str) -> "ScoreResult":
+        """A row that could not be judged at all: no reward, the reason under "*"."""
+        return cls(id=row_id, reward=None, scores={}, unscored={ROW_FAILED: reason})
 
 
 def _drop_none(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -61,6 +67,11 @@ class CompareResult(BaseModel):
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
         return _drop_none(handler(self), ("explanations", "soft", "thinking", "adaptive_criteria", "generated_criteria"))
 
+    @classmethod
+    def failed(cls, row_id: RowId, reason: str) -> "CompareResult":
+        """A pair that could not be judged at all: no winner, the reason under "*"."""
+        return cls(id=row_id, winner=None, margin=None, preferences={}, inconsistent=[], unscored={ROW_FAILED: reason})
+
 
 class RankResult(BaseModel):
     """One ranked group: a reward in [0, 1] (or null) per response, in input order; with the
@@ -75,7 +86,13 @@ class RankResult(BaseModel):
     cycles: list[list[int]] | None = None
     calls: int | None = None
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
+    unscored: dict[str, str] | None = None  # only for a group that could not be judged at all: {"*": reason}
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
-        return _drop_none(handler(self), ("scores", "coverage", "cycles", "calls", "generated_criteria"))
+        return _drop_none(handler(self), ("scores", "coverage", "cycles", "calls", "generated_criteria", "unscored"))
+
+    @classmethod
+    def failed(cls, row_id: RowId, size: int, reason: str) -> "RankResult":
+        """A group that could not be judged at all: a null reward per response, the reason under "*"."""
+        return cls(id=row_id, rewards=[None] * size, unscored={ROW_FAILED: reason})
