@@ -126,6 +126,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         min_support: int = typer.Option(4, "--min-support", min=1, help="responses needed before agreement counts"),
         no_misaligned_filter: bool = typer.Option(False, "--keep-misaligned", help="do not drop criteria that prefer rejected responses"),
         no_redundant_filter: bool = typer.Option(False, "--keep-redundant", help="do not drop redundant criteria"),
+        drop_uninformative: bool = typer.Option(False, "--drop-uninformative", help="drop principles met by every response or by none (hard rules and checks are always kept)"),
         weighting: str = typer.Option("correlation", "--weights", help="correlation | uniform | keep"),
         lam: float = typer.Option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
         power: float = typer.Option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
@@ -152,6 +153,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
             max_rejections=max_rejections, filter_misaligned=not no_misaligned_filter,
             filter_redundant=not no_redundant_filter, redundancy_threshold=redundancy, text_similarity=text_similarity,
             min_support=min_support, weighting=weighting, lam=lam, power=power,  # type: ignore[arg-type]
+            drop_uninformative=drop_uninformative,
         )
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout=timeout, max_tokens=max_tokens,
                          temperature=temperature, criteria_per_call=criteria_per_call) as the_judge:
@@ -172,6 +174,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                       f"  before: {before}\n  after:  {after}\n"
                       f"  pair accuracy before/after(uniform)/after: {result.pair_accuracy['before']} / "
                       f"{result.pair_accuracy['after_uniform_weights']} / {result.pair_accuracy['after']}"
+                      + (f"\n  uninformative on this data (kept): {', '.join(result.uninformative)}"
+                         if result.uninformative else "")
                       + (f"\n  report: {report or ''} {json_path or ''}" if json_path else ""), highlight=False)
             print_calls(the_judge)
             if the_judge.stats.failed_calls and not the_judge.stats.succeeded_calls and not the_judge.stats.cache_hits:
