@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
@@ -266,7 +267,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         elif output:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
             Path(output).write_text(text + "\n", encoding="utf-8")
-            err.print(f"report -> {output}", highlight=False)
+            err.print(f"report -> {escape(output)}", highlight=False)
         if all_failed:
             err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
             raise typer.Exit(1)

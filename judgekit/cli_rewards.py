@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 
 def _clip(value: Optional[str]) -> tuple[float, float] | None:
@@ -62,10 +63,10 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         shaping = make_shaping(normalize, _clip(clip), veto_penalty, length_debias)
         options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward)
         if host not in ("127.0.0.1", "localhost", "::1"):
-            err.print(f"[yellow]warning[/yellow]: listening on {host}: anyone who can reach it can spend your judge's budget")
+            err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
         with _make_judge(judge, base_url, concurrency, no_cache, None, timeout=timeout,
                          criteria_per_call=criteria_per_call, allow_code=allow_code, profile=profile,
                          two_phase=two_phase, think_tokens=think_tokens) as the_judge:
-            err.print(f"judgekit reward server: rubric '{the_rubric.name}' ({len(the_rubric.criteria)} criteria), "
-                      f"judge {judge}, on http://{host}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
+            err.print(f"judgekit reward server: rubric '{escape(the_rubric.name)}' ({len(the_rubric.criteria)} criteria), "
+                      f"judge {escape(judge)}, on http://{escape(host)}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
             run_server(the_rubric, the_judge, host=host, port=port, shaping=shaping, options=options, strategy=strategy)
