@@ -149,7 +149,7 @@ def score(
     max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
     temperature: Optional[float] = TemperatureOpt,
     max_tokens: Optional[int] = MaxTokensOpt,
-    allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+    allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
     field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response, id, reference, rubric)"),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
     mask_names: bool = MaskNamesOpt,

@@ -49,7 +49,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         length_debias: bool = typer.Option(False, "--length-debias", help="remove the reward's slope on log length per prompt"),
         unscored_reward: float = typer.Option(0.0, "--unscored-reward", help="number sent for an unscorable response"),
         max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="largest request body accepted (MB)"),
-        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
     ) -> None:
         """HTTP reward server for OpenRLHF (--remote_rm_url http://HOST:PORT/get_reward); GET /health."""
         from judgekit.rewards import STRATEGIES, make_shaping
