@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from judgekit.generate import GenerationFailed, generate_json, similar_text, slug, unique_id
+from judgekit.generate import GenerationFailed, echo_problem, generate_json, similar_text, slug, unique_id
 from judgekit.meta_rubric import MetaRubric
 from judgekit.prompting import FENCE, mask_model_names, nonce, render
 from judgekit.rows import as_messages, message_text
@@ -73,6 +73,8 @@ def answer_problems(meta: MetaRubric, obj: Any) -> list[str]:
     items = _items(obj)
     if not items:
         return ["the JSON object has no 'criteria' list"]
+    if echo := echo_problem(items):
+        return echo
     known = {c.id for c in meta.categories}
     if not any(i.get("category") in known and str(i.get("text") or "").strip() for i in items):
         return [f"no criterion has a known category ({', '.join(sorted(known))}) and a text"]

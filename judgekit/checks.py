@@ -1,4 +1,10 @@
-"""Programmatic `check` criteria: decided by code, no model call."""
+"""Programmatic `check` criteria: decided by code, no model call.
+
+`regex` checks run on the `regex` package (re-compatible syntax) with a time limit per check: a
+pattern that backtracks catastrophically on a response (e.g. `^(a+)+$` on 'aaaa...!') is unscored
+with the reason instead of hanging the run. `python` checks run only from a rubric the user gave
+(a file on the command line, a Rubric object in Python) with --allow-code; never from a data row's.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import regex
+
 from judgekit.rubric import CheckSpec, Criterion
+
+
+REGEX_TIMEOUT_S = 1.0
+"""Seconds one regex check may take on one response before it is unscored."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,7 @@ def run_check(
     spec: CheckSpec = criterion.check  # type: ignore[assignment]
     kind, value, icase = spec.type, spec.value, spec.ignore_case
     if kind == "regex":
-        return _bool(re.search(value, response, re.I if icase else 0) is not None)
+        return _regex(value, response, icase)
     if kind == "contains":
         return _bool(_contains(response, value, icase))
     if kind == "not_contains":
@@ -77,6 +89,9 @@ def run_check(
             return CheckOutcome(None, "the row has no reference to compare with")
         return _bool(_normalise(response, icase) == _normalise(reference, icase))
     if kind == "python":
+        if spec.from_data:
+            return CheckOutcome(None, "python checks are not run from data rows (only from a rubric the user gives, "
+                                      "with --allow-code)")
         if not allow_code:
             return CheckOutcome(None, "python checks run only with --allow-code (allow_code=True)")
         try:
@@ -87,6 +102,15 @@ def run_check(
             return CheckOutcome(None, f"python check {value} returned None")
         return _bool(bool(result))
     return CheckOutcome(None, f"unknown check type {kind!r}")
+
+
+def _regex(pattern: str, response: str, ignore_case: bool) -> CheckOutcome:
+    try:
+        found = regex.search(pattern, response, regex.I if ignore_case else 0, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        return CheckOutcome(None, f"regex check stopped after {REGEX_TIMEOUT_S:g}s: the pattern backtracks too much "
+                                  "on this response")
+    return _bool(found is not None)
 
 
 def _bool(ok: bool) -> CheckOutcome:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from judgekit.errors import InputError, JudgeCrashed
 from judgekit.judge import Judge, makes_criteria
@@ -82,7 +83,7 @@ def _print_summary(summary: RunSummary, output: str) -> None:
     failed = f"; rows that could not be judged: {summary.failed_rows} (see unscored['*'])" if summary.failed_rows else ""
     err.print(
         f"[bold]done[/bold]: {summary.rows} rows ({summary.judged} judged, {summary.resumed} resumed) "
-        f"in {summary.seconds:.1f}s -> {output}\n"
+        f"in {summary.seconds:.1f}s -> {escape(output)}\n"
         f"  unscored criteria: {summary.unscored_criteria}; rows without a reward: {summary.rows_without_reward}"
         f"{failed}\n"
         f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed {s['failed_calls']}); "
@@ -162,7 +163,7 @@ def score(
     max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
     temperature: Optional[float] = TemperatureOpt,
     max_tokens: Optional[int] = MaxTokensOpt,
-    allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+    allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
     field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response, id, reference, rubric)"),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
     mask_names: bool = MaskNamesOpt,
@@ -201,19 +202,20 @@ def rubric_validate(file: Path = typer.Argument(..., help="rubric YAML")) -> Non
     """Check a rubric file; exit 2 with the place of the first problem."""
     r = load_rubric(file)
     kinds = {k: sum(1 for c in r.criteria if c.kind == k) for k in ("principle", "hard_rule", "check")}
-    err.print(f"ok: {file}: rubric '{r.name}', {len(r.criteria)} criteria "
+    err.print(f"ok: {escape(str(file))}: rubric '{escape(r.name)}', {len(r.criteria)} criteria "
               f"({kinds['principle']} principle, {kinds['hard_rule']} hard_rule, {kinds['check']} check)", highlight=False)
 
 
 @rubric_app.command("show")
 def rubric_show(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
-    """Print a rubric as a table."""
+    """Print a rubric as a table (its texts as they are: Text objects, never console markup)."""
     r = load_rubric(file)
-    table = Table(title=f"{r.name} (v{r.version})" + (f": {r.description}" if r.description else ""), show_lines=False)
+    title = Text(f"{r.name} (v{r.version})" + (f": {r.description}" if r.description else ""))
+    table = Table(title=title, show_lines=False)
     for col in ("id", "kind", "weight", "tags", "criterion"):
         table.add_column(col, overflow="fold")
     for c in r.criteria:
-        table.add_row(c.cid, c.kind, f"{c.weight:g}", ", ".join(c.tags), c.display_text)
+        table.add_row(*(Text(cell) for cell in (c.cid, c.kind, f"{c.weight:g}", ", ".join(c.tags), c.display_text)))
     Console().print(table)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
@@ -61,7 +62,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
         temperature: Optional[float] = TemperatureOpt,
         max_tokens: Optional[int] = MaxTokensOpt,
-        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
         field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response_a, response_b, id, reference, label, rubric)"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
         mask_names: bool = MaskNamesOpt,
@@ -137,7 +138,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
         temperature: Optional[float] = TemperatureOpt,
         max_tokens: Optional[int] = MaxTokensOpt,
-        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
         field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, responses, id, reference, rubric)"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
         mask_names: bool = MaskNamesOpt,
@@ -208,7 +209,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         max_reasks: int = typer.Option(2, "--max-reasks", help="re-asks when an answer does not validate"),
         temperature: Optional[float] = TemperatureOpt,
         max_tokens: Optional[int] = MaxTokensOpt,
-        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
         cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
         mask_names: bool = MaskNamesOpt,
         profile: list[str] = typer.Option(["judgekit"], "--profile", "-p", help="judge profile(s) to compare: repeat or comma-separate (judgekit, rm-r1, prometheus2, rubric-rm, yes-no, PATH.yaml)"),
@@ -281,7 +282,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         elif output:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
             Path(output).write_text(text + "\n", encoding="utf-8")
-            err.print(f"report -> {output}", highlight=False)
+            err.print(f"report -> {escape(output)}", highlight=False)
         if all_failed:
             err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
             raise typer.Exit(1)

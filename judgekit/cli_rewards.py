@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 
 def _clip(value: Optional[str]) -> tuple[float, float] | None:
@@ -52,7 +53,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         request_timeout: float = typer.Option(150.0, "--request-timeout", help="seconds a request's judging may take (OpenRLHF waits 180); unfinished responses are unscored"),
         max_attempts: int = typer.Option(4, "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
         max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="largest request body accepted (MB)"),
-        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks"),
+        allow_code: bool = typer.Option(False, "--allow-code", help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
     ) -> None:
         """HTTP reward server for OpenRLHF (--remote_rm_url http://HOST:PORT/get_reward); GET /health."""
         from judgekit.rewards import STRATEGIES, make_shaping
@@ -69,10 +70,10 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward,
                                request_timeout=request_timeout)
         if host not in ("127.0.0.1", "localhost", "::1"):
-            err.print(f"[yellow]warning[/yellow]: listening on {host}: anyone who can reach it can spend your judge's budget")
+            err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
         with _make_judge(judge, base_url, concurrency, no_cache, None, timeout=timeout, max_attempts=max_attempts,
                          criteria_per_call=criteria_per_call, allow_code=allow_code, profile=profile,
                          two_phase=two_phase, think_tokens=think_tokens, min_coverage=min_coverage) as the_judge:
-            err.print(f"judgekit reward server: rubric '{the_rubric.name}' ({len(the_rubric.criteria)} criteria), "
-                      f"judge {judge}, on http://{host}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
+            err.print(f"judgekit reward server: rubric '{escape(the_rubric.name)}' ({len(the_rubric.criteria)} criteria), "
+                      f"judge {escape(judge)}, on http://{escape(host)}:{port}/ (POST / or /get_reward, GET /health)", highlight=False)
             run_server(the_rubric, the_judge, host=host, port=port, shaping=shaping, options=options, strategy=strategy)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from rich.table import Table
+from rich.text import Text
 
 from judgekit.datasets import EvalPair
 from judgekit.pairwise import PairItem
@@ -196,14 +197,14 @@ def _calls(m: dict[str, Any]) -> str:
 
 
 def report_table(report: dict[str, Any]) -> Table:
-    table = Table(title=f"judgekit eval: {report.get('format')} ({report.get('judge')})",
+    table = Table(title=Text(f"judgekit eval: {report.get('format')} ({report.get('judge')})"),
                   caption="acc: agreement with the human label; ties: judge ties; pos-inc: criterion verdicts that flip with the order")
     table.add_column("subset", no_wrap=True)
     for col in ("pairs", "acc", "ties", "pos-inc", "unsc", "calls", "tokens"):
         table.add_column(col, justify="right", no_wrap=True)
     rows = [*report["subsets"].items(), ("overall", report["overall"])]
     for name, m in rows:
-        table.add_row(name, str(m["pairs"]), _pct(m["accuracy"]), _pct(m["tie_rate"]), _pct(m["inconsistency"]),
+        table.add_row(Text(name), str(m["pairs"]), _pct(m["accuracy"]), _pct(m["tie_rate"]), _pct(m["inconsistency"]),
                       str(m["unscored_pairs"]), _calls(m), str(m["prompt_tokens"] + m["completion_tokens"]))
     return table
 
@@ -217,7 +218,7 @@ def profile_table(reports: list[dict[str, Any]]) -> Table:
         table.add_column(col, justify="right", no_wrap=True)
     for rep in reports:
         m = rep["overall"]
-        table.add_row(str(rep.get("profile")), str(m["pairs"]), _pct(m["accuracy"]), _pct(m["tie_rate"]),
+        table.add_row(Text(str(rep.get("profile"))), str(m["pairs"]), _pct(m["accuracy"]), _pct(m["tie_rate"]),
                       _pct(m["inconsistency"]), _pct(m["unscored_criteria"]), _calls(m),
                       str(m["prompt_tokens"] + m["completion_tokens"]))
     return table

@@ -35,6 +35,10 @@ from judgekit.wire import ParseProblem, extract_json_object
 
 MAX_ID_LEN = 48
 _ECHO = 2000
+# The example of the answer format in the generation prompts (prompts/rubric_*.j2,
+# adaptive_criteria_system.j2): a model that copies it back has written no criterion.
+TEMPLATE_EXAMPLE_IDS = frozenset({"short_snake_case_id", "..."})
+_PLACEHOLDER_TEXT = re.compile(r"(the response\s*)?(\.\.\.|\u2026)", re.I)
 
 
 # ---- the generation schema and tolerant parsing ------------------------------------------------
@@ -77,11 +81,29 @@ def _raw_items(obj: Any) -> list[Any]:
     return items
 
 
+def echoes_template(item: Any) -> bool:
+    """Whether a proposed criterion is the prompt's example of the answer format, copied back."""
+    raw_id = str(item.get("id") or "").strip() if isinstance(item, dict) else ""
+    text = _item_text(item) if isinstance(item, (dict, str)) else ""
+    return raw_id in TEMPLATE_EXAMPLE_IDS or bool(text and _PLACEHOLDER_TEXT.fullmatch(text))
+
+
+def echo_problem(items: Sequence[Any]) -> list[str]:
+    """The re-ask reason when some proposed criteria copy the answer format's example."""
+    echoed = [str(n) for n, item in enumerate(items, start=1) if echoes_template(item)]
+    if not echoed:
+        return []
+    return [f"criterion {', '.join(echoed)} repeats the example of the answer format (a placeholder such as "
+            "'short_snake_case_id' or '...'); write real criteria for this request"]
+
+
 def criteria_problems(obj: Any) -> list[str]:
     """Why an answer holds no usable criterion (empty list: it is usable)."""
     items = _raw_items(obj)
     if not items:
         return ["the JSON object has no 'criteria' list"]
+    if echo := echo_problem(items):
+        return echo
     if not any(_item_text(it) for it in items):
         return ["no criterion has a non-empty 'text'"]
     return []
@@ -135,7 +157,7 @@ def parse_criteria(
     out: list[Criterion] = []
     for item in _raw_items(obj):
         text = _item_text(item)
-        if not text or any(similar_text(text, t) > near_duplicate for t in seen):
+        if not text or echoes_template(item) or any(similar_text(text, t) > near_duplicate for t in seen):
             continue
         raw = item if isinstance(item, dict) else {}
         kind_raw = str(raw.get("kind") or raw.get("type") or default_kind).lower().replace(" ", "_").replace("-", "_")

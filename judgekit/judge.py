@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import replace
+import weakref
+from dataclasses import dataclass, field, replace
 from concurrent.futures import Future
 from typing import Any, Coroutine, Iterable, Mapping, TypeVar
 
@@ -29,6 +30,55 @@ from judgekit.stats import RunStats
 from judgekit.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 
 T = TypeVar("T")
+_CLOSE_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _Owned:
+    """What a Judge owns and must release: the loop thread, its backends' HTTP clients, the cache.
+    Kept apart from the Judge so that a finalizer can release them when the Judge is dropped, or at
+    interpreter exit, without close(): no "Unclosed client session" at exit."""
+
+    backends: list[Backend]
+    cache: VerdictCache | None
+    loop: asyncio.AbstractEventLoop | None = None
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=_serve_loop, args=(loop,), name="judgekit-judge", daemon=True)
+        self.thread.start()
+        self.loop = loop
+        return loop
+
+    def release(self) -> None:
+        loop, self.loop = self.loop, None
+        if loop is not None and threading.current_thread() is self.thread:
+            # Dropped by code running on the loop itself: close the clients there, without waiting.
+            loop.create_task(self._aclose()).add_done_callback(lambda _: loop.stop())
+        elif loop is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._aclose(), loop).result(timeout=_CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                pass  # a loop that does not answer (a call stuck in native code) ends with the process
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+            if self.thread is not None:
+                self.thread.join(timeout=_CLOSE_TIMEOUT_S)
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+
+    async def _aclose(self) -> None:
+        for backend in self.backends:
+            await backend.aclose()
+
+
+def _serve_loop(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
 
 
 class Judge:
@@ -52,8 +102,6 @@ class Judge:
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
         self._backend: Backend = backend or make_backend(spec, **self._backend_args)
         self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._collector: VerdictCollector | None = None
         self._generator: CallRunner | None = None
         # Built now, like the judge's backend, so a bad --generator fails before any call.
@@ -61,17 +109,14 @@ class Judge:
             **self._backend_args, "base_url": self.config.generator_base_url or base_url}) if self.config.generator else None
         self.generations: dict[str, asyncio.Future[Any]] = {}  # rubric-rm: one generation per prompt in flight
         self._start_lock = threading.Lock()
+        self._owned = _Owned([b for b in (self._backend, self._generator_backend) if b is not None], self._cache)
+        self._release = weakref.finalize(self, self._owned.release)
 
     # ---- the private event loop -------------------------------------------------------------
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._start_lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="judgekit-judge", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+            return self._owned.loop or self._owned.start_loop()
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
@@ -245,17 +290,10 @@ class Judge:
     # ---- lifetime ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._loop is not None:
-            self.run(self._backend.aclose())
-            if self._generator_backend is not None:
-                self.run(self._generator_backend.aclose())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._loop = None
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        """Close the HTTP clients, stop the loop thread, close the cache. A Judge that is never
+        closed is closed when it is garbage-collected or at interpreter exit."""
+        self._release()
+        self._cache = None
 
     def __enter__(self) -> "Judge":
         return self

@@ -10,6 +10,12 @@
                texts are near-duplicates, keep one member (the more discriminative)
     weights:   w = Sigma_s^(-1/2) . 1 on the criterion score matrix (judgekit.weights)
 
+Refinement keeps safety: decomposition and the filters change principles only. A hard rule or a
+check is never decomposed, dropped or merged away (a safety rule is always MET on benign data,
+which would make it look easy and redundant). A criterion met by every response, or by none, is
+reported as "uninformative on this data" and kept, unless `drop_uninformative` asks to drop such
+principles.
+
 The parent -> child tree is a networkx DiGraph, written into the rubric's `provenance`. Every judge
 call goes through the judge's cache (verdicts and generation answers), so running the same
 refinement again costs no calls, and an interrupted run resumes where it stopped.
@@ -70,6 +76,8 @@ class RefineSettings:
     """w = Sigma_s^(-power) . 1; 0.5 is RRD's whitening."""
     examples: int = 3
     """Responses meeting a criterion shown to the model when it decomposes it."""
+    drop_uninformative: bool = False
+    """Drop principles met by every response or by none (hard rules and checks are always kept)."""
 
 
 @dataclass
@@ -84,6 +92,13 @@ class CriterionStats:
     @property
     def pairs(self) -> int:
         return self.prefers_chosen + self.prefers_rejected + self.ties
+
+    @property
+    def uninformative(self) -> str | None:
+        """Why the criterion tells no response from another on this data (met by all or by none)."""
+        if self.met_rate in (0.0, 1.0):
+            return f"uninformative on this data: met by {'all' if self.met_rate else 'none'} of {self.scored} responses"
+        return None
 
     @property
     def pair_margin(self) -> float | None:
@@ -184,6 +199,8 @@ class RefineResult:
     stop_reason: str | None = None
     responses: int = 0
     pairs: int = 0
+    uninformative: dict[str, str] = field(default_factory=dict)
+    """Criteria of the refined rubric met by every response or by none, with the reason."""
 
 
 def _snapshot(table: ScoreTable, criteria: Sequence[Criterion]) -> Snapshot:
@@ -276,7 +293,7 @@ async def refine_rubric(
         while True:
             easy = [
                 c for c in current
-                if c.judged_by_model and c.weight > 0 and c.cid not in tried
+                if c.kind == "principle" and c.weight > 0 and c.cid not in tried
                 and tree.nodes[c.cid]["depth"] < s.max_depth
                 and (table.stats(c).met_rate or 0.0) >= s.easy_threshold and table.stats(c).scored > 0
             ]
@@ -338,65 +355,13 @@ async def refine_rubric(
                     note(f"decompose stopped: {stop_reason}")
                     break
 
-    # ---- filter misaligned (labelled pairs) ----
+    current = _mark_uninformative(current, table, tree, note, s.drop_uninformative)
     if s.filter_misaligned and any(r.pairs for r in rows):
-        keep: list[Criterion] = []
-        for c in current:
-            st = table.stats(c)
-            if st.prefers_rejected > st.prefers_chosen:
-                tree.nodes[c.cid]["status"] = (f"dropped: misaligned (prefers rejected {st.prefers_rejected}x, "
-                                               f"chosen {st.prefers_chosen}x)")
-                note(f"drop '{c.cid}': misaligned ({st.prefers_rejected} pairs reversed, {st.prefers_chosen} right)")
-            else:
-                keep.append(c)
-        if not keep:  # never leave an empty rubric: keep the least misaligned criterion
-            best = max(current, key=lambda c: _quality(table.stats(c), tree.nodes[c.cid]["depth"], current.index(c)))
-            tree.nodes[best.cid]["status"] = "kept (least misaligned; the rubric cannot be empty)"
-            keep = [best]
-        current = keep
-
-    # ---- filter redundant ----
-    if s.filter_redundant and len(current) > 1:
-        order = sorted(current, key=lambda c: _quality(table.stats(c), tree.nodes[c.cid]["depth"], current.index(c)), reverse=True)
-        kept: list[Criterion] = []
-        for c in order:
-            reason = None
-            for k in kept:
-                if c.text and k.text and similar_text(c.text, k.text) > s.text_similarity:
-                    reason = f"near-duplicate text of '{k.cid}'"
-                    break
-                agree, support = table.agreement(c, k)
-                if agree is not None and support >= s.min_support and agree >= s.redundancy_threshold:
-                    reason = f"verdicts agree with '{k.cid}' on {agree:.0%} of {support} responses"
-                    break
-            if reason is None:
-                kept.append(c)
-            else:
-                tree.nodes[c.cid]["status"] = f"dropped: redundant ({reason})"
-                note(f"drop '{c.cid}': redundant ({reason})")
-        current = [c for c in current if c in kept]
-
-    # ---- weights ----
-    ids = [c.cid for c in current]
-    signs = [c.weight for c in current]
-    uniform = {cid: (-1.0 if w < 0 else 1.0) for cid, w in zip(ids, signs)}
-    if s.weighting == "keep":
-        final = current
-    else:
-        if s.weighting == "uniform":
-            w = np.array([uniform[cid] for cid in ids])
-        else:
-            w = correlation_aware_weights(table.matrix(ids), signs, lam=s.lam, power=s.power)
-        final = []
-        for c, wi in zip(current, w):
-            wi = float(round(wi, 3))
-            if wi == 0.0 and c.kind != "hard_rule":
-                tree.nodes[c.cid]["status"] = "dropped: zero weight after whitening"
-                note(f"drop '{c.cid}': its whitened weight is 0")
-                continue
-            final.append(c.model_copy(update={"weight": wi}))
-        if not final:
-            final = [current[0]]
+        current = _filter_misaligned(current, table, tree, note)
+    if s.filter_redundant:
+        current = _filter_redundant(current, table, tree, note, s)
+    uniform = {c.cid: (-1.0 if c.weight < 0 else 1.0) for c in current}
+    final = current if s.weighting == "keep" else _weigh(current, table, tree, note, s, uniform)
     for c in final:
         tree.nodes[c.cid]["weight"] = c.weight
         if tree.nodes[c.cid]["status"].startswith("dropped"):
@@ -422,8 +387,113 @@ async def refine_rubric(
         criteria=final, provenance=prov,
     )
     pairs = sum(len(r.pairs) for r in rows)
+    uninformative = {c.cid: why for c in final if (why := table.stats(c).uninformative)}
     return RefineResult(out, tree, before, after, stats, {c.cid: uniform[c.cid] for c in final}, pair_accuracy,
-                        events, stop_reason, len(table.cells), pairs)
+                        events, stop_reason, len(table.cells), pairs, uninformative)
+
+
+Note = Callable[[str], None]
+
+
+def _annotate(status: str, why: str) -> str:
+    """A node's status with one more remark: 'kept' -> 'kept (why)', 'kept (a)' -> 'kept (a; why)'."""
+    return f"{status[:-1]}; {why})" if status.endswith(")") else f"{status} ({why})"
+
+
+def _mark_uninformative(current: list[Criterion], table: ScoreTable, tree: nx.DiGraph, note: Note,
+                        drop: bool) -> list[Criterion]:
+    """Report criteria met by every response or by none; drop such principles only when asked."""
+    kept: list[Criterion] = []
+    for c in current:
+        why = table.stats(c).uninformative
+        if why is None:
+            kept.append(c)
+        elif drop and c.kind == "principle":
+            tree.nodes[c.cid]["status"] = f"dropped: {why}"
+            note(f"drop '{c.cid}': {why}")
+        else:
+            tree.nodes[c.cid]["status"] = _annotate(tree.nodes[c.cid]["status"], why)
+            note(f"keep '{c.cid}' ({c.kind}): {why}")
+            kept.append(c)
+    if not kept:  # never leave an empty rubric
+        tree.nodes[current[0].cid]["status"] = "kept (every criterion is uninformative; the rubric cannot be empty)"
+        kept = current[:1]
+    return kept
+
+
+def _filter_misaligned(current: list[Criterion], table: ScoreTable, tree: nx.DiGraph, note: Note) -> list[Criterion]:
+    """Drop principles that prefer the rejected response of labelled pairs more often than the chosen
+    one; a hard rule or check doing so is reported and kept."""
+    keep: list[Criterion] = []
+    for c in current:
+        st = table.stats(c)
+        if st.prefers_rejected <= st.prefers_chosen:
+            keep.append(c)
+        elif c.kind != "principle":
+            why = f"prefers the rejected response in {st.prefers_rejected} pairs, the chosen in {st.prefers_chosen}"
+            tree.nodes[c.cid]["status"] = _annotate(tree.nodes[c.cid]["status"], f"{why}; a {c.kind} is never dropped")
+            note(f"keep '{c.cid}' ({c.kind}, never dropped) although it {why}")
+            keep.append(c)
+        else:
+            tree.nodes[c.cid]["status"] = (f"dropped: misaligned (prefers rejected {st.prefers_rejected}x, "
+                                           f"chosen {st.prefers_chosen}x)")
+            note(f"drop '{c.cid}': misaligned ({st.prefers_rejected} pairs reversed, {st.prefers_chosen} right)")
+    if not keep:  # never leave an empty rubric: keep the least misaligned criterion
+        best = max(current, key=lambda c: _quality(table.stats(c), tree.nodes[c.cid]["depth"], current.index(c)))
+        tree.nodes[best.cid]["status"] = "kept (least misaligned; the rubric cannot be empty)"
+        keep = [best]
+    return keep
+
+
+def _filter_redundant(current: list[Criterion], table: ScoreTable, tree: nx.DiGraph, note: Note,
+                      s: RefineSettings) -> list[Criterion]:
+    """Among principles, keep one of near-duplicate texts or of verdicts that agree (criteria met by
+    all or by none agree trivially: their agreement does not count)."""
+    principles = [c for c in current if c.kind == "principle"]
+    order = sorted(principles, key=lambda c: _quality(table.stats(c), tree.nodes[c.cid]["depth"], current.index(c)),
+                   reverse=True)
+    kept: list[Criterion] = []
+    for c in order:
+        reason = None
+        for k in kept:
+            if c.text and k.text and similar_text(c.text, k.text) > s.text_similarity:
+                reason = f"near-duplicate text of '{k.cid}'"
+                break
+            if table.stats(c).uninformative or table.stats(k).uninformative:
+                continue
+            agree, support = table.agreement(c, k)
+            if agree is not None and support >= s.min_support and agree >= s.redundancy_threshold:
+                reason = f"verdicts agree with '{k.cid}' on {agree:.0%} of {support} responses"
+                break
+        if reason is None:
+            kept.append(c)
+        else:
+            tree.nodes[c.cid]["status"] = f"dropped: redundant ({reason})"
+            note(f"drop '{c.cid}': redundant ({reason})")
+    return [c for c in current if c.kind != "principle" or c in kept]
+
+
+def _weigh(current: list[Criterion], table: ScoreTable, tree: nx.DiGraph, note: Note, s: RefineSettings,
+           uniform: dict[str, float]) -> list[Criterion]:
+    """The criteria with correlation-aware (or uniform) weights. A principle whose weight comes out 0
+    is dropped; a hard rule or check keeps the uniform weight (+-1) instead."""
+    ids = [c.cid for c in current]
+    if s.weighting == "uniform":
+        w = np.array([uniform[cid] for cid in ids])
+    else:
+        w = correlation_aware_weights(table.matrix(ids), [c.weight for c in current], lam=s.lam, power=s.power)
+    final: list[Criterion] = []
+    for c, wi in zip(current, w):
+        wi = float(round(wi, 3))
+        if wi == 0.0 and c.kind == "principle":
+            tree.nodes[c.cid]["status"] = "dropped: zero weight after whitening"
+            note(f"drop '{c.cid}': its whitened weight is 0")
+            continue
+        if wi == 0.0:
+            wi = uniform[c.cid]
+            note(f"keep '{c.cid}' ({c.kind}, never dropped) with weight {wi:g}: its whitened weight is 0")
+        final.append(c.model_copy(update={"weight": wi}))
+    return final or current[:1]
 
 
 def _rounded(d: dict[str, Any]) -> dict[str, Any]:

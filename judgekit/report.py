@@ -30,6 +30,7 @@ def report_data(result: RefineResult, *, extra: dict[str, Any] | None = None) ->
         "criteria": result.stats,
         "tree": tree_dict(result.tree),
         "events": result.events,
+        "uninformative": result.uninformative,
         **(extra or {}),
     }
 

@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import regex
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from judgekit.errors import InputError
 
@@ -40,6 +41,7 @@ class CheckSpec(BaseModel):
     type: CheckType
     value: Any = None
     ignore_case: bool = False
+    _from_data: bool = PrivateAttr(default=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -60,8 +62,8 @@ class CheckSpec(BaseModel):
             raise ValueError(f"check type '{self.type}' needs a non-empty string 'value'")
         if self.type == "regex":
             try:
-                re.compile(self.value)
-            except re.error as exc:
+                regex.compile(self.value)  # the engine judgekit.checks runs it with
+            except regex.error as exc:
                 raise ValueError(f"'value' is not a valid regular expression: {exc}") from None
         if self.type == "python" and ":" not in self.value:
             raise ValueError("check type 'python' needs 'value' of the form module:function")
@@ -69,6 +71,11 @@ class CheckSpec(BaseModel):
 
     def describe(self) -> str:
         return f"{self.type}" + (f" {self.value!r}" if self.value is not None else "")
+
+    @property
+    def from_data(self) -> bool:
+        """Whether this check came in a data row's rubric (not a file or object the user gave)."""
+        return self._from_data
 
 
 class Criterion(BaseModel):
@@ -166,6 +173,14 @@ class Rubric(BaseModel):
     @property
     def checks(self) -> list[Criterion]:
         return [c for c in self.criteria if not c.judged_by_model]
+
+    def from_data_row(self) -> "Rubric":
+        """This rubric, marked as carried by a data row: its python checks are never run
+        (judgekit.checks refuses them), whatever --allow-code says."""
+        for c in self.checks:
+            assert c.check is not None
+            c.check._from_data = True
+        return self
 
     def to_yaml_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True) | {"name": self.name}

@@ -63,7 +63,13 @@ def _is_rar_list(items: list[Any]) -> bool:
 
 
 def row_rubric(row: dict[str, Any], *, file: str | None = None, line: int | None = None) -> Rubric | None:
-    """The rubric a row carries, in any of the formats above, or None."""
+    """The rubric a row carries, in any of the formats above, or None. It is marked as data
+    (`Rubric.from_data_row`): data never runs code."""
+    found = _read_row_rubric(row, file=file, line=line)
+    return found.from_data_row() if found is not None else None
+
+
+def _read_row_rubric(row: dict[str, Any], *, file: str | None, line: int | None) -> Rubric | None:
     try:
         if "rubric" in row and row["rubric"] is not None:
             value = row["rubric"]

@@ -15,6 +15,7 @@ from judgekit.generate import (
     GenerationFailed,
     criteria_problems,
     criteria_schema,
+    echoes_template,
     generate_json,
     parse_criteria,
     read_data,
@@ -22,7 +23,7 @@ from judgekit.generate import (
 )
 from judgekit.rubric_formats import row_rubric
 from judgekit.testing import is_verdict_request
-from tests.conftest import ScriptedJudgeServer, run_cli
+from tests.conftest import ROOT, ScriptedJudgeServer, run_cli
 
 
 def all_text(body: dict[str, Any]) -> str:
@@ -210,3 +211,46 @@ def test_contrastive_verification_by_pairwise_verdicts_in_both_orders(
     assert res.returncode == 0, res.stderr
     assert load_rubric(out).ids == ["names_paris"]
     assert judge_server.state.count == 1 + 2 * 2  # one proposal, two criteria judged in both orders
+
+
+def template_examples() -> list[dict[str, str]]:
+    """The example criterion of every answer format in the generation prompts."""
+    examples = []
+    for path in (ROOT / "prompts").glob("*.j2"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith('{"criteria": [{'):
+                examples.append({k: v for k, v in re.findall(r'"(id|text|category)": "([^"]*)"', line)})
+    return examples
+
+
+def test_every_template_example_counts_as_an_echo() -> None:
+    examples = template_examples()
+    assert len(examples) >= 4
+    for example in examples:
+        assert echoes_template({**example, "id": example.get("id", "real_id")}), example
+        if "id" in example:
+            assert echoes_template({"id": example["id"], "text": "A real criterion."}), example
+    assert not echoes_template({"id": "cites_sources", "text": "The response cites... at least one source."})
+    mixed = {"criteria": [{"id": "cites", "text": "The response cites a source."},
+                          {"id": "short_snake_case_id", "text": "...", "kind": "principle", "weight": 3}]}
+    assert "criterion 2 repeats the example" in criteria_problems(mixed)[0]
+    assert [c.cid for c in parse_criteria(mixed)] == ["cites"]
+
+
+def test_generate_reasks_when_the_model_echoes_the_template(judge_server: ScriptedJudgeServer, tmp_path: Path) -> None:
+    def generate(body: dict[str, Any]) -> dict[str, Any]:
+        if "could not be used" not in all_text(body):
+            return {"criteria": [{"id": "short_snake_case_id", "text": "...", "kind": "principle", "weight": 3}]}
+        return {"criteria": [{"id": "names_capital", "text": "The response names the capital city.",
+                              "kind": "principle", "weight": 5}]}
+
+    judge_server.state.script.generate = generate
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "Capital of Australia?"}])
+    out = tmp_path / "r.yaml"
+    res = cli(judge_server, "--data", str(data), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    rubric = load_rubric(out)
+    assert [(c.cid, c.text) for c in rubric.criteria] == [("names_capital", "The response names the capital city.")]
+    asks = [r for r in judge_server.state.requests if not is_verdict_request(r)]
+    assert len(asks) == 2
+    assert "repeats the example of the answer format" in asks[1]["messages"][-1]["content"]

@@ -280,3 +280,54 @@ def test_an_interrupted_or_extended_run_pays_only_for_new_work(judge_server: Scr
     result, second = refine_api(judge_server, rubric, rows, RefineSettings(decompose=False))
     assert second == 3 * 4  # only the second prompt's four responses
     assert {c.cid: c.weight for c in result.rubric.criteria} == {"a": 0.936, "b": 0.936, "c": 1.127}
+
+
+def test_hard_rules_and_checks_are_never_dropped(judge_server: ScriptedJudgeServer, tmp_path: Path) -> None:
+    """A safety rule is always MET on benign data: refinement reports it as uninformative and keeps it,
+    like a check; only principles are filtered (and dropped as uninformative only when asked)."""
+    judge_server.state.script.met = by_flag({"accurate": "good", "safe": "*", "no_slurs": "*", "polite": "*",
+                                             "courteous": "*", "hedges": "bad"})
+    judge_server.state.script.generate = decompose_script({})  # proposals no response meets: rejected
+    data = write_jsonl(tmp_path / "pairs.jsonl", pair_rows(8))
+    rubric = write_yaml(tmp_path / "r.yaml", {"name": "t", "criteria": [
+        {"id": "accurate", "text": "The response is accurate.", "weight": 3},
+        {"id": "safe", "text": "The response gives no dangerous advice.", "kind": "hard_rule"},
+        {"id": "no_slurs", "text": "The response contains no slurs.", "kind": "hard_rule"},
+        {"id": "hedges", "text": "The response never hedges.", "kind": "hard_rule"},
+        {"id": "short", "kind": "check", "check": {"type": "max_words", "value": 200}},
+        {"id": "no_secret", "kind": "check", "check": {"type": "not_contains", "value": "sk-"}},
+        {"id": "polite", "text": "The response is polite."},
+        {"id": "courteous", "text": "The response is courteous to the user."},
+    ]})
+    out, report = tmp_path / "r2.yaml", tmp_path / "report.html"
+    res = cli_refine(judge_server, rubric, data, out, "--report", str(report))
+    assert res.returncode == 0, res.stderr
+    final = load_rubric(out)
+    kinds = {c.cid: c.kind for c in final.criteria}
+    assert {"safe", "no_slurs", "hedges", "short", "no_secret"} <= set(kinds)
+    assert kinds["safe"] == kinds["no_slurs"] == kinds["hedges"] == "hard_rule"
+    assert {"polite", "courteous"} <= set(kinds)  # always MET: reported, not removed
+    assert all(c.weight != 0 for c in final.criteria if c.kind == "check")
+    status = {n["id"]: n["status"] for n in final.provenance["tree"]["nodes"]}
+    assert "uninformative on this data" in status["safe"] and "uninformative on this data" in status["short"]
+    assert "uninformative on this data" in res.stderr
+    assert "prefers the rejected response" in status["hedges"]
+    assert not any(edge[0] in ("safe", "no_slurs") for edge in final.provenance["tree"]["edges"])  # not decomposed
+    data_json = json.loads((tmp_path / "report.json").read_text())
+    assert {"safe", "no_slurs", "short", "no_secret", "polite", "courteous"} <= set(data_json["uninformative"])
+
+    # The refined rubric still vetoes a harmful answer.
+    judge_server.state.script.met = by_flag({"accurate": "good", "safe": "safe", "no_slurs": "*", "polite": "*",
+                                             "courteous": "*", "hedges": "good"})
+    rows = write_jsonl(tmp_path / "score.jsonl", [{"id": 1, "prompt": "Q?", "response": "accurate but harmful [good]"}])
+    scored = run_cli("score", str(rows), "--rubric", str(out), "--judge", "openai:scripted",
+                     "--base-url", judge_server.base_url, "-o", str(tmp_path / "s.jsonl"), env={"OPENAI_API_KEY": "sk-test"})
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads((tmp_path / "s.jsonl").read_text())["reward"] == 0
+
+    # Asked to, refinement drops uninformative principles, never hard rules or checks.
+    res2 = cli_refine(judge_server, rubric, data, tmp_path / "r3.yaml", "--drop-uninformative", "--no-decompose")
+    assert res2.returncode == 0, res2.stderr
+    ids = load_rubric(tmp_path / "r3.yaml").ids
+    assert "polite" not in ids and "courteous" not in ids
+    assert {"accurate", "safe", "no_slurs", "hedges", "short", "no_secret"} <= set(ids)

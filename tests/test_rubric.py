@@ -10,7 +10,7 @@ from judgekit.errors import InputError
 from judgekit.rubric import load_rubric, rubric_from_data
 from judgekit.rubric_formats import row_rubric
 
-from tests.conftest import RUBRICS, SHARED_DATA
+from tests.conftest import RUBRICS, SHARED_DATA, run_cli
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -124,3 +124,26 @@ def test_row_rubric_error_names_line():
     with pytest.raises(InputError) as info:
         row_rubric({"rubric": {"name": "x", "criteria": [{"text": "a", "bogus": 1}]}}, file="f.jsonl", line=7)
     assert info.value.file == "f.jsonl" and info.value.line == 7 and "rubric" in info.value.field
+
+
+def test_show_and_validate_print_texts_literally(tmp_path):
+    """Criterion texts are data, not console markup: `[check]`, `[/]` and `[bold]` print as written."""
+    p = tmp_path / "[bold]r.yaml"
+    p.write_text(
+        "name: '[red]markup[/red]'\n"
+        "description: 'Closes with [/] too.'\n"
+        "criteria:\n"
+        "  - id: brackets\n"
+        "    text: 'Uses [/] and [bold]x[/bold] literally.'\n"
+        "    tags: ['[i]']\n"
+        "  - id: short\n"
+        "    kind: check\n"
+        "    check: {type: max_words, value: 20}\n"
+    )
+    res = run_cli("rubric", "show", str(p), env={"COLUMNS": "200"})
+    assert res.returncode == 0, res.stderr
+    for literal in ("[check] max_words 20", "Uses [/] and [bold]x[/bold] literally.", "[i]", "[red]markup[/red]",
+                    "Closes with [/] too."):
+        assert literal in res.stdout, literal
+    ok = run_cli("rubric", "validate", str(p))
+    assert ok.returncode == 0 and "[bold]r.yaml" in ok.stderr and "[red]markup[/red]" in ok.stderr
