@@ -5,6 +5,7 @@ llama.cpp OpenAI-compatible server (`python -m llama_cpp.server`) on loopback, b
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -114,8 +115,8 @@ def test_real_llama_cpp_server_on_loopback(files, tmp_path):
 def test_embedded_judge_with_a_native_profile_and_two_phase(files):
     """The real model answering free text (no grammar): the yes-no profile (which asks for
     log-probabilities) in two phases. A 270M model may not follow the format: every criterion must
-    end either scored or unscored with a reason, never silently. The embedded backend has no
-    log-probabilities (see local_llama.py), so P(yes) is None rather than a failed call."""
+    end either scored or unscored with a reason, never silently. The embedded backend gives the first
+    generated token's log-probabilities only, so P(yes) is None unless the answer starts with it."""
     rubric, _ = files
     with judgekit.Judge("local", profile="yes-no", two_phase=True, think_tokens=48, cache=False, max_reasks=1) as judge:
         results = judge.score(ROWS, judgekit.load_rubric(rubric), explain=True)
@@ -124,8 +125,38 @@ def test_embedded_judge_with_a_native_profile_and_two_phase(files):
             if r.scores[cid] is None:
                 assert r.unscored[cid], r
             else:
-                assert r.soft is not None and r.soft[cid] is None, r
+                assert r.soft is not None and (r.soft[cid] is None or 0.0 <= r.soft[cid] <= 1.0), r
     assert judge.stats.failed_calls == 0 and judge.stats.calls >= 4
+
+
+def test_embedded_judge_first_token_log_probabilities_give_yes_no_soft_verdicts():
+    """P(Yes) from the last prompt position's logits (no logits_all buffer), read by the yes-no
+    profile's own soft reader. Worked examples as earlier turns make the base model answer first."""
+    import asyncio
+
+    from judgekit.backends.base import JudgeRequest
+    from judgekit.backends.local_llama import LocalLlamaBackend
+    from judgekit.profiles import load_profile
+
+    shots = [("Is Paris the capital of France?", "Yes"), ("Is 2 + 2 equal to 5?", "No"),
+             ("Is water wet?", "Yes"), ("Is the sun cold?", "No")]
+    context = [m for q, a in shots for m in ({"role": "user", "content": q + " Answer Yes or No."},
+                                             {"role": "assistant", "content": a})]
+    backend, profile = LocalLlamaBackend(), load_profile("yes-no")
+    p_yes = {}
+    for question in ("Is Rome the capital of Italy?", "Is 3 + 3 equal to 7?"):
+        messages = (*context, {"role": "user", "content": question + " Answer Yes or No."})
+        completion = asyncio.run(backend.complete(JudgeRequest(messages, None, "pointwise", ("q",), max_tokens=16,
+                                                               logprobs=True)))
+        tokens = completion.token_logprobs
+        assert tokens and "".join(t["token"] for t in tokens) == completion.text  # OpenAI's shape
+        assert all(-1e-6 <= math.exp(t["logprob"]) <= 1 + 1e-6 for t in tokens[0]["top_logprobs"])
+        dist = profile.distribution(completion, "pointwise", "q")
+        assert dist is not None and 0.0 <= dist["true"] <= 1.0, completion.text
+        p_yes[question] = dist["true"]
+        no_logprobs = asyncio.run(backend.complete(JudgeRequest(messages, None, "pointwise", ("q",), max_tokens=16)))
+        assert no_logprobs.token_logprobs is None and no_logprobs.text == completion.text  # generation unchanged
+    assert p_yes["Is Rome the capital of Italy?"] > p_yes["Is 3 + 3 equal to 7?"]
 
 
 def _worker_pids(parent: int) -> list[int]:

