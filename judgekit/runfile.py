@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from judgekit.errors import JudgeCrashed
 from judgekit.judge import Judge
 from judgekit.outfile import RowSink, StdoutSink, id_key, open_file_sink
 from judgekit.rows import InputRow
@@ -109,6 +110,8 @@ class _RowPool:
             return self._failed(row, row.problem), False
         try:
             return await self._job(row), True
+        except JudgeCrashed:  # the judge itself is gone: stop the run, so --resume judges the rest
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad row is one bad row: its output row says why
             return self._failed(row, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}"), False
 
