@@ -127,14 +127,20 @@ def test_the_in_order_rewrite_leaves_no_temporary_file_on_failure(tmp_path):
 # ---- two runs, one output file --------------------------------------------------------------------
 
 
-def test_a_second_run_on_the_same_output_is_refused_while_the_first_completes(judge_server, tmp_path, rubric):
-    n = 60
+def slow_score_run(judge_server, tmp_path, rubric, *, n: int, latency: float, concurrency: int):
+    """A `score` run against a slow judge, started in the background with its first rows written."""
     data = write_rows(tmp_path / "in.jsonl", rows_for("score", n))
     out = tmp_path / "o.jsonl"
-    judge_server.state.latency = 0.2
-    args = ["score", str(data), *judge_args(judge_server.base_url, rubric), "-o", str(out), "--concurrency", "2"]
-    first = start(args)
-    wait_for_rows(out, 2, first)
+    judge_server.state.latency = latency
+    args = ["score", str(data), *judge_args(judge_server.base_url, rubric), "-o", str(out), "--concurrency", str(concurrency)]
+    proc = start(args)
+    wait_for_rows(out, 2, proc)
+    return args, out, proc
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_completes(judge_server, tmp_path, rubric):
+    n = 60
+    args, out, first = slow_score_run(judge_server, tmp_path, rubric, n=n, latency=0.2, concurrency=2)
     for extra in ([], ["--resume"]):
         second = run_cli(*args, *extra)
         assert second.returncode == 2, second.stderr
@@ -210,11 +216,7 @@ def test_non_utf8_input_is_exit_2_naming_file_and_line(tmp_path, rubric):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_run_keeps_whole_rows_says_how_to_resume(judge_server, tmp_path, rubric, sig, code):
     n = 40
-    data = write_rows(tmp_path / "in.jsonl", rows_for("score", n))
-    out = tmp_path / "o.jsonl"
-    judge_server.state.latency = 0.1
-    args = ["score", str(data), *judge_args(judge_server.base_url, rubric), "-o", str(out), "--concurrency", "4"]
-    proc = start(args)
+    args, out, proc = slow_score_run(judge_server, tmp_path, rubric, n=n, latency=0.1, concurrency=4)
     wait_for_rows(out, 3, proc)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)

@@ -123,20 +123,22 @@ class _Worker:
                 raise TransientError(f"the embedded judge did not answer within {timeout:.0f}s")
             return self.conn.recv()  # type: ignore[no-any-return]
         except (EOFError, OSError):
+            raise self._crashed() from None
+
+    def _crashed(self) -> JudgeCrashed:
+        """The process is gone: remember why, so every later call fails the same way at once."""
+        if self.dead is None:
             self.dead = crash_message(self.path, self.proc.wait())
-            raise JudgeCrashed(self.dead) from None
+        return JudgeCrashed(self.dead)
 
     def ask(self, kwargs: dict[str, Any], timeout: float | None) -> dict[str, Any]:
         with self.lock:
-            if self.dead is None and self.proc.poll() is not None:  # died between calls
-                self.dead = crash_message(self.path, self.proc.returncode)
-            if self.dead:
-                raise JudgeCrashed(self.dead)
+            if self.dead is not None or self.proc.poll() is not None:  # died earlier, or between calls
+                raise self._crashed()
             try:
                 self.conn.send(("complete", kwargs))
             except OSError:
-                self.dead = crash_message(self.path, self.proc.wait())
-                raise JudgeCrashed(self.dead) from None
+                raise self._crashed() from None
             status, detail = self._receive(timeout)
         if status != "ok":
             raise FatalError(f"llama.cpp: {detail}")
