@@ -1,6 +1,6 @@
 """`python cli.py ...` is `judgekit ...`."""
 
-from judgekit.cli import main
+from judgekit.cli.app import main
 
 if __name__ == "__main__":
     main()

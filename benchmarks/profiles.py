@@ -4,7 +4,7 @@ pair-adaptive criteria, measured against the scripted judge on 127.0.0.1 (real H
     python benchmarks/profiles.py [--rows 20] [--pairs 10]
 
 1. For every profile and mode, --rows answers in the well-formed native format, then the same
-   number in each malformed variant (judgekit.testing_native.MALFORMED; the server keeps answering
+   number in each malformed variant (judgekit.testing.native.MALFORMED; the server keeps answering
    malformed, so the re-ask fails too). Prints the share of criteria scored, and of unscored ones
    that carry a reason. Well-formed should be 100%, malformed 0% scored / 100% with a reason.
 2. --pairs LLMBar (natural) pairs from ../shared/data compared with rubrics/helpfulness.yaml, with
@@ -19,11 +19,11 @@ import argparse
 from pathlib import Path
 
 from judgekit import Judge
-from judgekit.datasets import read_pairs
-from judgekit.pairwise import PairItem
-from judgekit.rubric import Rubric, load_rubric
+from judgekit.data.datasets import read_pairs
+from judgekit.judging.pairwise import PairItem
+from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
-from judgekit.testing_native import MALFORMED
+from judgekit.testing.native import MALFORMED
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = Rubric(name="b", criteria=[{"id": "correct", "text": "The answer is correct."},

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import judgekit  # noqa: E402
-from judgekit.rubric import rubric_from_data  # noqa: E402
+from judgekit.rubric.models import rubric_from_data  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _judge_server import judge_server  # noqa: E402

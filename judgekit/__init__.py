@@ -5,11 +5,11 @@ rubric -> judge requests -> backend -> verdicts -> score vectors -> rewards
 
 from judgekit.errors import InputError, JudgeError
 from judgekit.judge import Judge
-from judgekit.ranking import RankOutcome, rank_group
-from judgekit.results import CompareResult, RankResult, ScoreResult
-from judgekit.rewards import trl_criterion_rewards, trl_reward, verl_compute_score
-from judgekit.rubric import CheckSpec, Criterion, Rubric, load_rubric
-from judgekit.scoring import pointwise_reward
+from judgekit.judging.ranking import RankOutcome, rank_group
+from judgekit.judging.results import CompareResult, RankResult, ScoreResult
+from judgekit.rl.rewards import trl_criterion_rewards, trl_reward, verl_compute_score
+from judgekit.rubric.models import CheckSpec, Criterion, Rubric, load_rubric
+from judgekit.judging.scoring import pointwise_reward
 
 __all__ = [
     "CheckSpec",

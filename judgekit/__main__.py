@@ -1,3 +1,3 @@
-from judgekit.cli import main
+from judgekit.cli.app import main
 
 main()

@@ -14,20 +14,20 @@ from dataclasses import dataclass, field, replace
 from concurrent.futures import Future
 from typing import Any, Coroutine, Iterable, Mapping, TypeVar
 
-from judgekit.backends import make_backend
-from judgekit.backends.base import Backend
-from judgekit.cache import VerdictCache
-from judgekit.calls import CallRunner, RetryPolicy
+from judgekit.llm.factory import make_backend
+from judgekit.llm.base import Backend
+from judgekit.llm.cache import VerdictCache
+from judgekit.llm.runner import CallRunner, RetryPolicy
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
-from judgekit.profiles import JudgeProfile, load_profile
-from judgekit.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
-from judgekit.results import CompareResult, ScoreResult
-from judgekit.rows import InputRow, pick
-from judgekit.rubric import Rubric
-from judgekit.rubric_formats import row_rubric
-from judgekit.stats import RunStats
-from judgekit.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
+from judgekit.protocol.profiles import JudgeProfile, load_profile
+from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
+from judgekit.judging.results import CompareResult, ScoreResult
+from judgekit.data.rows import InputRow, pick
+from judgekit.rubric.models import Rubric
+from judgekit.rubric.formats import row_rubric
+from judgekit.llm.usage import RunStats
+from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 
 T = TypeVar("T")
 _CLOSE_TIMEOUT_S = 10.0
@@ -191,7 +191,7 @@ class Judge:
         those criteria, for the output row); other profiles: the rubric as given, None."""
         if self.profile.rubric_generator is None:
             return rubric, None
-        from judgekit.generated_rubric import with_generated_criteria
+        from judgekit.authoring.rubric_rm import with_generated_criteria
 
         return await with_generated_criteria(self, rubric, prompt, reference)
 
@@ -223,25 +223,25 @@ class Judge:
         """One read row, on the judge's loop (used by the file runner, which runs there)."""
         return await self._score_row(row, rubric, explain, soft)
 
-    # ---- pairwise (judgekit.pairwise) ---------------------------------------------------------
+    # ---- pairwise (judgekit.judging.pairwise) ---------------------------------------------------------
 
     async def compare_pair(
         self, rubric: Rubric | None, item: Any, *, soft: bool | None = None, adaptive: Any = None,
         collector: VerdictCollector | None = None,
     ) -> Any:
-        """One pair (a judgekit.pairwise.PairItem), on the judge's loop: a PairOutcome. With a
+        """One pair (a judgekit.judging.pairwise.PairItem), on the judge's loop: a PairOutcome. With a
         rubric-rm profile the prompt's generated criteria join the rubric; with `adaptive` (a
         meta-rubric) so do the criteria written for this pair; both are recorded in the outcome."""
-        from judgekit.pairwise import NOTHING_JUDGED, judge_pairwise
+        from judgekit.judging.pairwise import NOTHING_JUDGED, judge_pairwise
 
         generated = written = None
         if self.profile.rubric_generator is not None:
-            from judgekit.generated_rubric import empty_rubric
+            from judgekit.authoring.rubric_rm import empty_rubric
 
             rubric, generated = await self.with_generated(rubric or empty_rubric(), item.prompt, item.reference)
         if adaptive is not None:
-            from judgekit.adaptive import with_pair_criteria
-            from judgekit.meta_rubric import load_meta_rubric
+            from judgekit.authoring.adaptive import with_pair_criteria
+            from judgekit.rubric.meta import load_meta_rubric
 
             rubric, written = await with_pair_criteria(
                 self, load_meta_rubric(adaptive), rubric if rubric is not None and rubric.criteria else None, item)
@@ -257,7 +257,7 @@ class Judge:
     async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None,
                            adaptive: Any = None) -> CompareResult:
         """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
-        from judgekit.pairwise import PairItem, compare_result
+        from judgekit.judging.pairwise import PairItem, compare_result
 
         effective = rubric_for(row, rubric, optional=self.makes_criteria(adaptive))
         item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
@@ -270,7 +270,7 @@ class Judge:
     async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None,
                             adaptive: Any) -> list[CompareResult]:
         if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
-            from judgekit.meta_rubric import load_meta_rubric
+            from judgekit.rubric.meta import load_meta_rubric
 
             adaptive = load_meta_rubric(adaptive)
         return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows)))
@@ -312,7 +312,7 @@ def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) 
     are written on the fly: then an empty rubric)."""
     effective = row.rubric or rubric
     if effective is None and optional:
-        from judgekit.generated_rubric import empty_rubric
+        from judgekit.authoring.rubric_rm import empty_rubric
 
         return empty_rubric()
     if effective is None:

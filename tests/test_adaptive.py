@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import judgekit
-from judgekit.meta_rubric import load_meta_rubric
-from judgekit.rubric import Rubric
+from judgekit.rubric.meta import load_meta_rubric
+from judgekit.rubric.models import Rubric
 
 from .conftest import RUBRICS, Script, ScriptedJudgeServer, ServerState, run_cli
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import judgekit
-from judgekit.rewards import RewardScorer
+from judgekit.rl.rewards import RewardScorer
 from tests.conftest import ScriptedJudgeServer, run_cli
 
 NOT_FROM_DATA = "python checks are not run from data rows"

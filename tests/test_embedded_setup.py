@@ -36,7 +36,7 @@ def test_a_missing_model_file_is_bad_input(tmp_path: Path):
 
 def test_the_embedded_judge_without_its_extra_names_the_install_command(tmp_path: Path):
     # As on a core install: llama_cpp cannot be imported.
-    code = ("import sys; sys.modules['llama_cpp'] = None; from judgekit.cli import main; "
+    code = ("import sys; sys.modules['llama_cpp'] = None; from judgekit.cli.app import main; "
             f"main(['score', {str(_rows(tmp_path))!r}, '--rubric', {str(RUBRICS / 'helpfulness.yaml')!r}, '-o', '-'])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT), timeout=120)
     assert proc.returncode == 2, proc.stderr

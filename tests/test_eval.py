@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.datasets import read_pairs, split_dialogue
+from judgekit.data.datasets import read_pairs, split_dialogue
 from judgekit.errors import InputError
 from judgekit.testing import Script
 
@@ -35,7 +35,7 @@ def _last_turn(dialogue: str) -> str:
 
 
 def _oracle(fmt: str, path: Path) -> dict[tuple[str, str], str]:
-    """(better, worse) texts straight from the files, independent of judgekit.datasets."""
+    """(better, worse) texts straight from the files, independent of judgekit.data.datasets."""
     better: dict[tuple[str, str], str] = {}
     if fmt == "llmbar":
         for rec in json.loads(path.read_text()):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.outfile import write_atomically
+from judgekit.data.outfile import write_atomically
 from judgekit.testing import ScriptedJudgeServer
 
 from tests.conftest import ROOT, run_cli

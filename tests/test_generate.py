@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from judgekit import Judge, load_rubric
-from judgekit.generate import (
+from judgekit.authoring.generate import (
     GenerationFailed,
     criteria_problems,
     criteria_schema,
@@ -21,8 +21,8 @@ from judgekit.generate import (
     read_data,
     similar_text,
 )
-from judgekit.rubric_formats import row_rubric
-from judgekit.testing import is_verdict_request
+from judgekit.rubric.formats import row_rubric
+from judgekit.testing.server import is_verdict_request
 from tests.conftest import ROOT, ScriptedJudgeServer, run_cli
 
 

@@ -9,8 +9,8 @@ import types
 import pytest
 
 import judgekit
-from judgekit.rubric import rubric_from_data
-from judgekit.scoring import pointwise_reward
+from judgekit.rubric.models import rubric_from_data
+from judgekit.judging.scoring import pointwise_reward
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 
 RUBRIC = rubric_from_data({"name": "t", "criteria": [

@@ -30,12 +30,12 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import judgekit.prompting as p, judgekit.rubric as r;"
+        "import judgekit.protocol.templates as p, judgekit.rubric.models as r;"
         "d = p.prompts_dir(); assert str(d).startswith(%r), d;"
         "rub = r.load_rubric(d.parent / 'rubrics' / 'helpfulness.yaml');"
         "m = p.pointwise_messages(prompt='q', response='a', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='');"
         "assert 'criterion_id \"answers_question\"' in m[1]['content'];"
-        "import judgekit.profiles as pr; assert set(pr.builtin_profiles()) >= {'rm-r1', 'prometheus2', 'rubric-rm', 'yes-no'};"
+        "import judgekit.protocol.profiles as pr; assert set(pr.builtin_profiles()) >= {'rm-r1', 'prometheus2', 'rubric-rm', 'yes-no'};"
         "m = p.pairwise_messages(prompt='q', response_a='a', response_b='b', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='', profile='rm-r1');"
         "assert '<answer>[[A]]</answer>' in m[-1]['content']"
     ) % str(site)

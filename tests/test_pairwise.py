@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from judgekit import Judge
-from judgekit.rubric import rubric_from_data
-from judgekit.scoring import (
+from judgekit.rubric.models import rubric_from_data
+from judgekit.judging.scoring import (
     bradley_terry,
     hard_rule_gate,
     order_consistent_preference,
@@ -19,7 +19,7 @@ from judgekit.scoring import (
     pairwise_winner,
     strength_rewards,
 )
-from judgekit.testing import Script, fenced
+from judgekit.testing.server import Script, fenced
 
 from tests.conftest import run_cli
 
@@ -349,8 +349,8 @@ def test_cli_compare_soft(judge_server, tmp_path: Path) -> None:
 
 
 def test_verdict_distribution_reads_the_verdict_token() -> None:
-    from judgekit.backends.base import Completion
-    from judgekit.soft import json_verdict_distribution as verdict_distribution
+    from judgekit.llm.base import Completion
+    from judgekit.protocol.soft import json_verdict_distribution as verdict_distribution
 
     tokens = [{"token": t, "logprob": 0.0, "top_logprobs": []} for t in ['{"verdicts": [{"criterion_id": "x", "met": ']]
     tokens.append({"token": "tr", "logprob": -0.105, "top_logprobs": [{"token": "tr", "logprob": -0.105},

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import judgekit
-from judgekit.soft import native_distribution
-from judgekit.backends.base import Completion
-from judgekit.profiles import builtin_profiles, load_profile
-from judgekit.rubric import Rubric
-from judgekit.testing_native import MALFORMED
-from judgekit.wire import ParseProblem
+from judgekit.protocol.soft import native_distribution
+from judgekit.llm.base import Completion
+from judgekit.protocol.profiles import builtin_profiles, load_profile
+from judgekit.rubric.models import Rubric
+from judgekit.testing.native import MALFORMED
+from judgekit.protocol.wire import ParseProblem
 
 from .conftest import SHARED_DATA, Script, ScriptedJudgeServer, ServerState, run_cli
 
@@ -317,7 +317,7 @@ def test_a_native_profile_over_the_anthropic_api(monkeypatch: pytest.MonkeyPatch
 
 
 def test_rank_uses_the_judges_profile() -> None:
-    from judgekit.ranking import rank_group
+    from judgekit.judging.ranking import rank_group
 
     state = ServerState(script=_script())
     with ScriptedJudgeServer(state) as server, judgekit.Judge(

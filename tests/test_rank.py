@@ -1,4 +1,4 @@
-"""Group rewards (`judgekit rank`, judgekit.ranking.rank_group) against the scripted HTTP judge."""
+"""Group rewards (`judgekit rank`, judgekit.judging.ranking.rank_group) against the scripted HTTP judge."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from judgekit import Judge
 from judgekit.errors import InputError
-from judgekit.ranking import rank_group, rank_group_with
-from judgekit.rubric import rubric_from_data
+from judgekit.judging.ranking import rank_group, rank_group_with
+from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script
 
 from tests.conftest import run_cli

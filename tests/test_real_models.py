@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import judgekit
-from judgekit.pointwise import PointwiseItem
+from judgekit.judging.pointwise import PointwiseItem
 
 from tests.conftest import ROOT, run_cli
 
@@ -82,7 +82,7 @@ def _free_port() -> int:
 
 
 def test_real_llama_cpp_server_on_loopback(files, tmp_path):
-    from judgekit.backends.local_llama import default_model_path
+    from judgekit.llm.local_llama import default_model_path
 
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
@@ -134,9 +134,9 @@ def test_embedded_judge_first_token_log_probabilities_give_yes_no_soft_verdicts(
     profile's own soft reader. Worked examples as earlier turns make the base model answer first."""
     import asyncio
 
-    from judgekit.backends.base import JudgeRequest
-    from judgekit.backends.local_llama import LocalLlamaBackend
-    from judgekit.profiles import load_profile
+    from judgekit.llm.base import JudgeRequest
+    from judgekit.llm.local_llama import LocalLlamaBackend
+    from judgekit.protocol.profiles import load_profile
 
     shots = [("Is Paris the capital of France?", "Yes"), ("Is 2 + 2 equal to 5?", "No"),
              ("Is water wet?", "Yes"), ("Is the sun cold?", "No")]
@@ -171,7 +171,7 @@ def _worker_pids(parent: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rpartition(")")[2].split()[1])
-        if ppid == parent and b"judgekit.backends.llama_worker" in cmdline:
+        if ppid == parent and b"judgekit.llm.llama_worker" in cmdline:
             found.append(int(entry.name))
     return found
 

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from judgekit import Judge, load_rubric
-from judgekit.generate import DataRow, read_data
-from judgekit.refine import RefineSettings, refine_rubric
-from judgekit.rubric import Rubric
-from judgekit.testing import is_verdict_request
-from judgekit.weights import correlation_aware_weights
+from judgekit.authoring.generate import DataRow, read_data
+from judgekit.authoring.refine import RefineSettings, refine_rubric
+from judgekit.rubric.models import Rubric
+from judgekit.testing.server import is_verdict_request
+from judgekit.authoring.weights import correlation_aware_weights
 from tests.conftest import SHARED_DATA, ScriptedJudgeServer, run_cli
 
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 import judgekit
-from judgekit.rubric import rubric_from_data
+from judgekit.rubric.models import rubric_from_data
 from tests.conftest import RUBRICS, Faults, ScriptedJudgeServer, ServerState
 
 RUBRIC = rubric_from_data({
@@ -178,7 +178,7 @@ def test_verl_batch_form(judge):
 
 
 def test_group_strategy_anchor(judge):
-    pytest.importorskip("judgekit.ranking")
+    pytest.importorskip("judgekit.judging.ranking")
     fn = judgekit.trl_reward(RUBRIC, judge, strategy="anchor")
     rewards = run(fn(prompts=["Q"] * 3, completions=["a", "b", "a"]))
     assert len(rewards) == 3 and rewards[0] == rewards[2]

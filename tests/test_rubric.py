@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.checks import run_check
+from judgekit.rubric.checks import run_check
 from judgekit.errors import InputError
-from judgekit.rubric import load_rubric, rubric_from_data
-from judgekit.rubric_formats import row_rubric
+from judgekit.rubric.models import load_rubric, rubric_from_data
+from judgekit.rubric.formats import row_rubric
 
 from tests.conftest import RUBRICS, SHARED_DATA, run_cli
 

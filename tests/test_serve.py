@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.serve import parse_request, split_query, RequestProblem
+from judgekit.rl.serve import parse_request, split_query, RequestProblem
 from tests.conftest import RUBRICS, ROOT, Faults
 
 RUBRIC_YAML = """\
@@ -149,9 +149,9 @@ def test_unscorable_gets_the_configured_number(judge_server, tmp_path):
     import asyncio
 
     import judgekit
-    from judgekit.rubric import load_rubric
-    from judgekit.serve import ServeOptions, reward_response
-    from judgekit.rewards import RewardScorer
+    from judgekit.rubric.models import load_rubric
+    from judgekit.rl.serve import ServeOptions, reward_response
+    from judgekit.rl.rewards import RewardScorer
     from tests.conftest import Faults
 
     judge_server.state.faults = Faults(server_error=1.0)

@@ -1,10 +1,10 @@
-"""judgekit.shaping: pure functions, None kept where it is."""
+"""judgekit.rl.shaping: pure functions, None kept where it is."""
 
 import math
 
 import pytest
 
-from judgekit.shaping import (
+from judgekit.rl.shaping import (
     Shaping,
     clip_rewards,
     group_indices,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from judgekit.weights import (
+from judgekit.authoring.weights import (
     correlation_aware_weights,
     correlation_matrix,
     effective_number,

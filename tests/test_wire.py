@@ -2,7 +2,7 @@
 
 import pytest
 
-from judgekit.wire import ParseProblem, extract_json_object, parse_verdicts, response_format, verdict_schema
+from judgekit.protocol.wire import ParseProblem, extract_json_object, parse_verdicts, response_format, verdict_schema
 
 
 def test_pointwise_schema_shape():
@@ -50,7 +50,7 @@ def test_preferences_normalised():
 
 
 def test_embedded_grammar_pins_one_verdict_per_id_in_order():
-    from judgekit.backends.local_llama import REASONING_PATTERN, grammar_schema
+    from judgekit.llm.local_llama import REASONING_PATTERN, grammar_schema
 
     g = grammar_schema(verdict_schema("pairwise", ["a", "b"]))["properties"]["verdicts"]
     assert g["items"] is False and [i["properties"]["criterion_id"] for i in g["prefixItems"]] == [{"const": "a"}, {"const": "b"}]

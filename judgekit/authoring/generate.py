@@ -1,0 +1,567 @@
+"""Rubric generation: from prompts (and references), and contrastively from chosen/rejected pairs.
+
+Every generation call asks for structured output too (`criteria_schema`: a list of criteria
+{id, text, kind, weight}), goes through the judge's call runner (retries, concurrency, stats) and
+is stored in the judge's cache, so a second identical run costs no calls (`generate_json`).
+
+Contrastive generation (OpenRubrics): the model proposes hard rules (explicit constraints) and
+principles (implicit qualities) that separate the chosen response from the rejected one; a
+proposed criterion is kept only if judging each response alone with it reproduces the known
+preference (chosen MET and rejected UNMET; for a pitfall the reverse). Proposals are drawn again,
+told which ones failed, a bounded number of times (rejection sampling).
+
+All coroutines here run on the judge's loop: `judge.run(generate_rubric(judge, ...))`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from judgekit.llm.base import JudgeRequest
+from judgekit.llm.cache import cache_key
+from judgekit.errors import InputError, JudgeError
+from judgekit.judging.pointwise import PointwiseItem
+from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
+from judgekit.data.rows import ALIASES, JsonRecord, as_messages, json_records, message_text, pick
+from judgekit.rubric.models import Criterion, Rubric
+from judgekit.secrets import redact
+from judgekit.protocol.wire import ParseProblem, extract_json_object
+
+MAX_ID_LEN = 48
+_ECHO = 2000
+# The example of the answer format in the generation prompts (prompts/rubric_*.j2,
+# adaptive_criteria_system.j2): a model that copies it back has written no criterion.
+TEMPLATE_EXAMPLE_IDS = frozenset({"short_snake_case_id", "..."})
+_PLACEHOLDER_TEXT = re.compile(r"(the response\s*)?(\.\.\.|\u2026)", re.I)
+
+
+# ---- the generation schema and tolerant parsing ------------------------------------------------
+
+
+def criteria_schema(max_items: int = 12) -> dict[str, Any]:
+    """JSON schema of a generation answer: {"criteria": [{id, text, kind, weight}]}."""
+    item = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9_]{1,48}$"},
+            "text": {"type": "string"},
+            "kind": {"type": "string", "enum": ["principle", "hard_rule"]},
+            "weight": {"type": "number"},
+        },
+        "required": ["id", "text", "kind", "weight"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"criteria": {"type": "array", "items": item, "minItems": 1, "maxItems": max_items}},
+        "required": ["criteria"],
+        "additionalProperties": False,
+    }
+
+
+def _raw_items(obj: Any) -> list[Any]:
+    """The proposed criteria in an answer, whatever reasonable shape it took."""
+    if isinstance(obj, list):
+        return obj
+    if not isinstance(obj, dict):
+        return []
+    for key in ("criteria", "rubric", "items", "sub_criteria", "subcriteria"):
+        if isinstance(obj.get(key), list):
+            return obj[key]
+    items: list[Any] = []
+    for key, kind in (("hard_rules", "hard_rule"), ("principles", "principle")):
+        for it in obj.get(key) or []:
+            items.append({"text": it, "kind": kind} if isinstance(it, str) else {**it, "kind": kind} if isinstance(it, dict) else it)
+    return items
+
+
+def echoes_template(item: Any) -> bool:
+    """Whether a proposed criterion is the prompt's example of the answer format, copied back."""
+    raw_id = str(item.get("id") or "").strip() if isinstance(item, dict) else ""
+    text = _item_text(item) if isinstance(item, (dict, str)) else ""
+    return raw_id in TEMPLATE_EXAMPLE_IDS or bool(text and _PLACEHOLDER_TEXT.fullmatch(text))
+
+
+def echo_problem(items: Sequence[Any]) -> list[str]:
+    """The re-ask reason when some proposed criteria copy the answer format's example."""
+    echoed = [str(n) for n, item in enumerate(items, start=1) if echoes_template(item)]
+    if not echoed:
+        return []
+    return [f"criterion {', '.join(echoed)} repeats the example of the answer format (a placeholder such as "
+            "'short_snake_case_id' or '...'); write real criteria for this request"]
+
+
+def criteria_problems(obj: Any) -> list[str]:
+    """Why an answer holds no usable criterion (empty list: it is usable)."""
+    items = _raw_items(obj)
+    if not items:
+        return ["the JSON object has no 'criteria' list"]
+    if echo := echo_problem(items):
+        return echo
+    if not any(_item_text(it) for it in items):
+        return ["no criterion has a non-empty 'text'"]
+    return []
+
+
+def _item_text(item: Any) -> str:
+    if isinstance(item, str):
+        return item.strip()
+    if isinstance(item, dict):
+        for key in ("text", "criterion", "description", "title"):
+            if isinstance(item.get(key), str) and item[key].strip():
+                return item[key].strip()
+    return ""
+
+
+def slug(text: str, limit: int = MAX_ID_LEN) -> str:
+    """A criterion id ([a-z0-9_]+) made from any text."""
+    s = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return (s[:limit].rstrip("_") or "criterion")
+
+
+def unique_id(base: str, taken: set[str]) -> str:
+    base = slug(base)
+    cid, n = base, 2
+    while cid in taken:
+        suffix = f"_{n}"
+        cid = base[: MAX_ID_LEN - len(suffix)] + suffix
+        n += 1
+    taken.add(cid)
+    return cid
+
+
+def normalise_text(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
+
+
+def similar_text(a: str, b: str) -> float:
+    """difflib ratio of the normalised texts (1.0: the same words in the same order)."""
+    return difflib.SequenceMatcher(None, normalise_text(a), normalise_text(b)).ratio()
+
+
+def parse_criteria(
+    obj: Any, *, taken: set[str] | None = None, id_prefix: str = "", default_kind: str = "principle",
+    existing_texts: Sequence[str] = (), near_duplicate: float = 0.9,
+) -> list[Criterion]:
+    """Criteria from a generation answer: ids made valid and unique (added to `taken`), kinds and
+    weights defaulted, items without text and near-duplicates (of each other or of
+    `existing_texts`) left out."""
+    taken = taken if taken is not None else set()
+    seen = list(existing_texts)
+    out: list[Criterion] = []
+    for item in _raw_items(obj):
+        text = _item_text(item)
+        if not text or echoes_template(item) or any(similar_text(text, t) > near_duplicate for t in seen):
+            continue
+        raw = item if isinstance(item, dict) else {}
+        kind_raw = str(raw.get("kind") or raw.get("type") or default_kind).lower().replace(" ", "_").replace("-", "_")
+        kind = "hard_rule" if kind_raw in {"hard_rule", "rule", "constraint", "hard"} else "principle"
+        try:
+            weight = float(raw.get("weight", 1))
+        except (TypeError, ValueError):
+            weight = 1.0
+        if weight != weight or weight == 0:  # NaN or zero
+            weight = 1.0
+        weight = max(-10.0, min(10.0, weight))
+        name = str(raw.get("id") or "") or " ".join(text.split()[:5])
+        base = slug(name)
+        if id_prefix and not base.startswith(id_prefix):
+            base = f"{id_prefix}_{base}"
+        cid = unique_id(base, taken)
+        out.append(Criterion(id=cid, text=text, kind=kind, weight=weight))  # type: ignore[arg-type]
+        seen.append(text)
+    return out
+
+
+# ---- one generation call: runner (retries) + cache ---------------------------------------------
+
+
+class GenerationFailed(Exception):
+    """A generation call gave no usable answer (after retries and re-asks)."""
+
+
+async def generate_json(
+    judge: Any,
+    messages: Sequence[dict[str, str]],
+    schema: dict[str, Any],
+    *,
+    validate: Callable[[Any], list[str]] | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
+    max_tokens: int | None = None,
+    max_reasks: int | None = None,
+    runner: Any = None,
+) -> dict[str, Any]:
+    """Ask the judge's model for a JSON object following `schema`; run on the judge's loop.
+
+    The answer is parsed tolerantly (fenced or bare JSON); one that does not validate is re-asked,
+    a bounded number of times. A valid answer is cached under the request, so asking again costs
+    no call. Raises GenerationFailed.
+    """
+    collector = judge.collector()
+    runner = runner or collector.runner  # e.g. the generator model's runner (--generator)
+    sampling = collector.sampling
+    request = JudgeRequest(
+        messages=tuple(messages), schema=schema, mode="pointwise", ids=(),
+        temperature=sampling.temperature if temperature is None else temperature,
+        max_tokens=sampling.max_tokens if max_tokens is None else max_tokens,
+        seed=sampling.seed if seed is None else seed,
+    )
+    cache = getattr(judge, "_cache", None)
+    key = cache_key(runner.backend.identity(), {"purpose": "generate", **request.cache_fields()}) if cache else None
+    if cache is not None and key is not None:
+        hit = cache.get(key)
+        if hit is not None and isinstance(hit.get("object"), (dict, list)):
+            runner.stats.cache_hits += 1
+            return hit["object"]
+        if hit is not None and isinstance(hit.get("failure"), str):
+            runner.stats.cache_hits += 1
+            raise GenerationFailed(hit["failure"] + " (cached; run with --no-cache to ask again)")
+
+    def settle(failure: str) -> GenerationFailed:
+        # Deterministic failures (the backend cannot serve this schema; no usable answer after the
+        # re-asks) are remembered, so an identical run does not pay for them again. Failed calls
+        # (transient faults after retries, fatal HTTP errors) are not.
+        if cache is not None and key is not None:
+            cache.put(key, {"failure": failure})
+        return GenerationFailed(failure)
+
+    reasks = collector.max_reasks if max_reasks is None else max_reasks
+    problem = "no answer"
+    for ask in range(1 + reasks):
+        if ask:
+            runner.stats.reasks += 1
+        try:
+            completion = await runner.call(request)
+        except JudgeError as exc:
+            raise GenerationFailed(f"judge call failed: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a backend that cannot serve this schema
+            raise settle(redact(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}")) from None
+        try:
+            obj: Any = completion.payload if completion.payload is not None else extract_json_object(completion.text)
+            problems = validate(obj) if validate else []
+        except ParseProblem as exc:
+            problems = [str(exc)]
+        if not problems:
+            if cache is not None and key is not None:
+                cache.put(key, {"object": obj})
+            return obj
+        problem = "; ".join(problems[:3])
+        request = replace(request, messages=(
+            *messages,
+            {"role": "assistant", "content": completion.text[:_ECHO]},
+            {"role": "user", "content": render("rubric_reask.j2", problem=problem)},
+        ))
+    raise settle(f"no usable answer after {1 + reasks} ask(s): {problem}")
+
+
+async def ask_criteria(
+    judge: Any, messages: Sequence[dict[str, str]], *, max_items: int, seed: int | None = None,
+    temperature: float | None = None,
+) -> dict[str, Any]:
+    return await generate_json(
+        judge, messages, criteria_schema(max_items), validate=criteria_problems, seed=seed, temperature=temperature
+    )
+
+
+# ---- data rows: prompts, responses and labelled pairs -----------------------------------------
+
+
+@dataclass
+class DataRow:
+    """One prompt with its candidate responses; `pairs` are (chosen, rejected) indexes into them."""
+
+    line: int
+    id: Any
+    prompt: Any
+    reference: str | None = None
+    responses: list[str] = field(default_factory=list)
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, text: str) -> int:
+        if text in self.responses:
+            return self.responses.index(text)
+        self.responses.append(text)
+        return len(self.responses) - 1
+
+
+def _records(path: Path) -> list[JsonRecord]:
+    """The objects of a JSONL file or a JSON array (LLMBar ships arrays)."""
+    if not path.is_file():
+        raise InputError("data file not found", file=str(path))
+    return list(json_records(path))
+
+
+def _label_side(label: Any) -> str | None:
+    """'a' / 'b' for the preferred one of a labelled pair (LLMBar 1|2, A|B), None for a tie."""
+    if isinstance(label, bool):
+        return None
+    if isinstance(label, (int, float)) and label in (1, 2):
+        return "a" if label == 1 else "b"
+    if isinstance(label, str):
+        norm = label.strip().lower()
+        if norm in {"a", "1", "response_a", "output_1"}:
+            return "a"
+        if norm in {"b", "2", "response_b", "output_2"}:
+            return "b"
+        if norm == "tie":
+            return None
+    raise ValueError(f"label {label!r} is not 1, 2, A, B or tie")
+
+
+def read_data(path: str | Path, *, limit: int | None = None, need_responses: bool = False, need_pairs: bool = False) -> list[DataRow]:
+    """Rows with a prompt and, as available, responses (list or single) and labelled pairs:
+    chosen/rejected, LLMBar input/output_1/output_2/label, or response_a/response_b/label."""
+    path = Path(path)
+    file = str(path)
+    rows: list[DataRow] = []
+    for line, number, obj in _records(path):
+        if limit is not None and len(rows) >= limit:
+            break
+        key, prompt = pick(obj, "prompt", {})
+        if key is None or prompt in (None, ""):
+            raise InputError(f"required field is missing (looked for {' / '.join(ALIASES['prompt'])})", file=file, line=line, field="prompt")
+        _, reference = pick(obj, "reference", {})
+        _, row_id = pick(obj, "id", {})
+        row = DataRow(line=line, id=number if row_id is None else row_id, prompt=prompt,
+                      reference=message_text(reference) if reference is not None else None, data=obj)
+        responses = obj.get("responses", obj.get("completions"))
+        if responses is not None:
+            if not isinstance(responses, list):
+                raise InputError("'responses' must be a list", file=file, line=line, field="responses")
+            for r in responses:
+                row.add(message_text(r))
+        if "chosen" in obj or "rejected" in obj:
+            for name in ("chosen", "rejected"):
+                if not message_text(obj.get(name)).strip():
+                    raise InputError("a pair needs both 'chosen' and 'rejected' (non-empty)", file=file, line=line, field=name)
+            row.pairs.append((row.add(message_text(obj["chosen"])), row.add(message_text(obj["rejected"]))))
+        else:
+            ka, a = pick(obj, "response_a", {})
+            kb, b = pick(obj, "response_b", {})
+            if ka is not None or kb is not None:
+                if ka is None or kb is None:
+                    raise InputError("a pair needs both responses (output_1/output_2 or response_a/response_b)",
+                                     file=file, line=line, field="response_b" if kb is None else "response_a")
+                ia, ib = row.add(message_text(a)), row.add(message_text(b))
+                if "label" in obj:
+                    try:
+                        side = _label_side(obj["label"])
+                    except ValueError as exc:
+                        raise InputError(str(exc), file=file, line=line, field="label") from None
+                    if side is not None and ia != ib:
+                        row.pairs.append((ia, ib) if side == "a" else (ib, ia))
+        if "response" in obj and obj["response"] is not None:
+            row.add(message_text(obj["response"]))
+        if need_pairs and not row.pairs:
+            raise InputError("the row has no labelled pair (chosen/rejected, or output_1/output_2 with label)",
+                             file=file, line=line, field="chosen")
+        if need_responses and not row.responses:
+            raise InputError("the row has no responses (responses, chosen/rejected, output_1/output_2 or response)",
+                             file=file, line=line, field="responses")
+        rows.append(row)
+    if not rows:
+        raise InputError("the data file has no rows", file=file)
+    return rows
+
+
+# ---- generation from prompts -------------------------------------------------------------------
+
+
+def _prompt_view(row: DataRow) -> dict[str, Any]:
+    return {"messages": as_messages(row.prompt), "reference": row.reference}
+
+
+def generate_messages(rows: Sequence[DataRow], *, per_prompt: bool, max_criteria: int) -> list[dict[str, str]]:
+    items = [_prompt_view(r) for r in rows]
+    tag = nonce(*(m["content"] for it in items for m in it["messages"]), *(it["reference"] or "" for it in items))
+    ctx = {"fence": FENCE, "nonce": tag, "items": items, "per_prompt": per_prompt, "max_criteria": max_criteria}
+    return [
+        {"role": "system", "content": render("rubric_generate_system.j2", **ctx)},
+        {"role": "user", "content": render("rubric_generate_user.j2", **ctx)},
+    ]
+
+
+async def generate_from_prompts(judge: Any, rows: Sequence[DataRow], *, max_criteria: int = 8) -> list[Criterion]:
+    """One rubric's criteria for the given prompts (one prompt: a per-prompt rubric)."""
+    messages = generate_messages(rows, per_prompt=len(rows) == 1, max_criteria=max_criteria)
+    obj = await ask_criteria(judge, messages, max_items=max_criteria)
+    return parse_criteria(obj)[:max_criteria]
+
+
+# ---- contrastive generation from pairs (OpenRubrics) -------------------------------------------
+
+
+@dataclass
+class ContrastiveResult:
+    kept: list[Criterion]
+    tried: list[dict[str, Any]]  # every proposal with its verdicts on chosen and rejected, and the outcome
+    attempts: int
+    failure: str | None = None
+
+
+def contrastive_messages(
+    row: DataRow, chosen: str, rejected: str, *, attempt: int, failed: Sequence[str], kept: Sequence[str], max_criteria: int,
+) -> list[dict[str, str]]:
+    prompt_messages = as_messages(row.prompt)
+    tag = nonce(chosen, rejected, row.reference or "", *(m["content"] for m in prompt_messages))
+    ctx = {
+        "fence": FENCE, "nonce": tag, "prompt_messages": prompt_messages, "chosen": chosen, "rejected": rejected,
+        "reference": row.reference, "attempt": attempt, "failed": list(failed), "kept": list(kept),
+        "max_criteria": max_criteria,
+    }
+    return [
+        {"role": "system", "content": render("rubric_generate_contrastive_system.j2", **ctx)},
+        {"role": "user", "content": render("rubric_generate_contrastive_user.j2", **ctx)},
+    ]
+
+
+async def reproduces_preference(
+    judge: Any, criterion: Criterion, row: DataRow, chosen: str, rejected: str, *, verify: str = "pointwise",
+) -> tuple[bool, Any, Any]:
+    """Does this criterion prefer the chosen response? `pointwise`: judge each response alone
+    (chosen MET and rejected UNMET; for a pitfall the reverse). `pairwise`: judge the pair in both
+    orders; the chosen one must win both. Returns (kept, verdict 1, verdict 2)."""
+    if verify == "pairwise":
+        collector = judge.collector()
+
+        async def ask(a: str, b: str) -> Any:
+            messages = pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=[criterion],
+                                         reference=row.reference, rubric_name="contrastive", rubric_description="",
+                                         mask_names=collector.mask_names, profile=collector.profile)
+            return (await collector.collect(messages, "pairwise", [criterion.cid]))[criterion.cid].value
+
+        first, second = await asyncio.gather(ask(chosen, rejected), ask(rejected, chosen))
+        return (first == "A" and second == "B"), first, second
+    one = Rubric(name="contrastive", criteria=[criterion])
+    a = await judge.ascore_item(one, PointwiseItem(row.prompt, chosen, row.reference, row.data))
+    b = await judge.ascore_item(one, PointwiseItem(row.prompt, rejected, row.reference, row.data))
+    sc, sr = a.scores.get(criterion.cid), b.scores.get(criterion.cid)
+    if criterion.weight < 0:
+        return (sc == 0 and sr == 1), sc, sr
+    return (sc == 1 and sr == 0), sc, sr
+
+
+async def contrastive_criteria(
+    judge: Any, row: DataRow, pair: tuple[int, int], *, max_tries: int = 3, target: int = 4, max_criteria: int = 8,
+    taken: set[str] | None = None, verify: str = "pointwise",
+) -> ContrastiveResult:
+    """Rejection sampling: propose, keep the criteria that reproduce the preference, ask again
+    (naming the failures) until `target` are kept or `max_tries` proposals were made."""
+    chosen, rejected = row.responses[pair[0]], row.responses[pair[1]]
+    taken = taken if taken is not None else set()
+    kept: list[Criterion] = []
+    failed: list[str] = []
+    tried: list[dict[str, Any]] = []
+    attempts = 0
+    failure: str | None = None
+    for attempt in range(max_tries):
+        attempts += 1
+        messages = contrastive_messages(
+            row, chosen, rejected, attempt=attempt, failed=failed, kept=[c.display_text for c in kept], max_criteria=max_criteria,
+        )
+        try:
+            obj = await ask_criteria(judge, messages, max_items=max_criteria, seed=attempt, temperature=None if attempt == 0 else 0.7)
+        except GenerationFailed as exc:
+            failure = str(exc)
+            break
+        proposed = parse_criteria(obj, taken=set(taken) | {c.cid for c in kept},
+                                  existing_texts=[c.display_text for c in kept] + failed)
+        for c in proposed:
+            ok, v1, v2 = await reproduces_preference(judge, c, row, chosen, rejected, verify=verify)
+            verdicts = {"chosen": v1, "rejected": v2} if verify == "pointwise" else {"chosen_first": v1, "rejected_first": v2}
+            tried.append({"id": c.cid, "text": c.display_text, "kind": c.kind, "weight": c.weight, "attempt": attempt,
+                          **verdicts, "kept": ok})
+            if ok and len(kept) < max_criteria:
+                kept.append(c)
+                taken.add(c.cid)
+            elif not ok:
+                failed.append(c.display_text)
+        if len(kept) >= target:
+            break
+    return ContrastiveResult(kept, tried, attempts, failure)
+
+
+# ---- whole runs --------------------------------------------------------------------------------
+
+
+@dataclass
+class GenerateOutcome:
+    rubrics: list[tuple[DataRow | None, Rubric | None, str | None]]  # (row or None for the dataset, rubric, failure)
+    log: list[dict[str, Any]]
+
+
+def _provenance(method: str, judge_spec: str, source: str, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"generated_by": f"judgekit rubric generate ({method})", "judge": judge_spec, "data": source, **extra}
+
+
+async def generate_rubrics(
+    judge: Any, rows: Sequence[DataRow], *, name: str, per_prompt: bool, pairs: bool, source: str,
+    max_criteria: int = 8, max_tries: int = 3, target: int = 4, sample: int = 8, verify: str = "pointwise",
+) -> GenerateOutcome:
+    """Per prompt: one rubric per row. Else one rubric for the dataset (from a sample of prompts,
+    or, with pairs, the union of the criteria that reproduced each pair's preference)."""
+    log: list[dict[str, Any]] = []
+    spec = getattr(judge, "spec", "?")
+    if pairs:
+        async def one_row(row: DataRow) -> tuple[DataRow, list[Criterion], str | None]:
+            taken: set[str] = set()
+            kept: list[Criterion] = []
+            failure = None
+            for pair in row.pairs:
+                res = await contrastive_criteria(judge, row, pair, max_tries=max_tries, target=target,
+                                                 max_criteria=max_criteria, taken=taken, verify=verify)
+                log.append({"row": row.id, "pair": list(pair), "attempts": res.attempts, "tried": res.tried,
+                            "failure": res.failure})
+                kept.extend(c for c in res.kept if not any(similar_text(c.display_text, k.display_text) > 0.9 for k in kept))
+                failure = failure or res.failure
+            return row, kept, failure
+
+        results = await asyncio.gather(*(one_row(r) for r in rows))
+        if per_prompt:
+            out: list[tuple[DataRow | None, Rubric | None, str | None]] = []
+            for row, kept, failure in results:
+                rubric = Rubric(name=f"{name}_{slug(str(row.id))}", criteria=kept[:max_criteria],
+                                provenance=_provenance("contrastive", spec, source, {"row": row.id})) if kept else None
+                out.append((row, rubric, None if kept else (failure or "no proposed criterion reproduced the preference")))
+            return GenerateOutcome(out, log)
+        merged: list[Criterion] = []
+        taken: set[str] = set()
+        for _, kept, _ in results:
+            for c in kept:
+                if any(similar_text(c.display_text, m.display_text) > 0.9 for m in merged):
+                    continue
+                merged.append(c.model_copy(update={"id": unique_id(c.cid, taken)}))
+        failure = None if merged else next((f for _, _, f in results if f), "no proposed criterion reproduced a preference")
+        rubric = Rubric(name=name, criteria=merged, provenance=_provenance(
+            "contrastive", spec, source, {"pairs": sum(len(r.pairs) for r in rows)})) if merged else None
+        return GenerateOutcome([(None, rubric, failure)], log)
+
+    if per_prompt:
+        async def one(row: DataRow) -> tuple[DataRow | None, Rubric | None, str | None]:
+            try:
+                crit = await generate_from_prompts(judge, [row], max_criteria=max_criteria)
+            except GenerationFailed as exc:
+                return row, None, str(exc)
+            if not crit:
+                return row, None, "the answer held no usable criterion"
+            return row, Rubric(name=f"{name}_{slug(str(row.id))}", criteria=crit,
+                               provenance=_provenance("from prompt", spec, source, {"row": row.id})), None
+
+        return GenerateOutcome(list(await asyncio.gather(*(one(r) for r in rows))), log)
+    chosen_rows = list(rows)[:sample]
+    try:
+        crit = await generate_from_prompts(judge, chosen_rows, max_criteria=max_criteria)
+    except GenerationFailed as exc:
+        return GenerateOutcome([(None, None, str(exc))], log)
+    if not crit:
+        return GenerateOutcome([(None, None, "the answer held no usable criterion")], log)
+    rubric = Rubric(name=name, criteria=crit, provenance=_provenance("from prompts", spec, source, {"prompts": len(chosen_rows)}))
+    return GenerateOutcome([(None, rubric, None)], log)

@@ -1,0 +1,2 @@
+"""The `judgekit` command: the app, options defined once, one module per command group.
+"""

@@ -1,0 +1,198 @@
+"""Running a command over a JSONL file: a pool of row workers on the judge's loop, a sink, a progress bar.
+
+One bad row is one bad row: a row that cannot be encoded or judged becomes an output row without a
+reward (its reason under `unscored["*"]`) and the run goes on. A run stopped early keeps every
+finished row as a whole line: Ctrl-C (exit 130) or SIGTERM (exit 143) stops the workers, closes the
+file and says to run again with --resume; a closed stdout (`-o - | head`) ends quietly with 141,
+as a Unix filter killed by SIGPIPE would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Awaitable, Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from judgekit.errors import JudgeCrashed
+from judgekit.judge import Judge
+from judgekit.data.outfile import RowSink, StdoutSink, id_key, open_file_sink
+from judgekit.data.rows import InputRow
+from judgekit.secrets import redact
+
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
+
+
+@dataclass
+class RunSummary:
+    rows: int = 0
+    resumed: int = 0
+    judged: int = 0
+    failed_rows: int = 0  # rows written without being judged (a reason under unscored["*"])
+    unscored_criteria: int = 0
+    rows_without_reward: int = 0
+    seconds: float = 0.0
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class RunStopped(Exception):
+    """The run stopped before its end; the rows finished so far are in the output. The CLI prints
+    `message` (if any) and exits with `exit_code`."""
+
+    def __init__(self, exit_code: int, message: str | None) -> None:
+        self.exit_code = exit_code
+        self.message = message
+        super().__init__(message or f"stopped (exit {exit_code})")
+
+
+RowJob = Callable[[InputRow], Awaitable[dict[str, Any]]]
+FailedRow = Callable[[InputRow, str], dict[str, Any]]  # the output row of a row that could not be judged
+
+
+def open_sink(output: str, source: Path, rows: list[InputRow], resume: bool) -> tuple[RowSink, set[str]]:
+    if output == "-":
+        return StdoutSink(), set()
+    return open_file_sink(Path(output), source, {id_key(r.id) for r in rows}, resume=resume)
+
+
+class _RowPool:
+    """The row workers of one run, on the judge's loop; `stop()`, from any thread, cancels them and
+    `finished` is set once none is left (so the file can be closed without cutting a row)."""
+
+    def __init__(self, rows: list[InputRow], job: RowJob, failed: FailedRow, sink: RowSink, workers: int,
+                 on_done: Callable[[dict[str, Any], bool], None]) -> None:
+        self._todo = iter(rows)  # shared by the workers, all on the judge's loop
+        self._job, self._failed, self._sink, self._on_done = job, failed, sink, on_done
+        self._workers = max(1, min(workers, len(rows)))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.finished = threading.Event()
+
+    async def run(self) -> None:
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        try:
+            if not self._stopping:  # stop() came before this task started
+                await self._run_workers()
+        finally:
+            self.finished.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+    async def _run_workers(self) -> None:
+        tasks = [asyncio.ensure_future(self._worker()) for _ in range(self._workers)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:  # one worker failing (stdout closed) or a stop ends them all, each exception retrieved
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _worker(self) -> None:
+        for row in self._todo:
+            obj, judged = await self._judge_row(row)
+            self._sink.write(row.index, obj)
+            self._on_done(obj, judged)
+
+    async def _judge_row(self, row: InputRow) -> tuple[dict[str, Any], bool]:
+        if row.problem is not None:
+            return self._failed(row, row.problem), False
+        try:
+            return await self._job(row), True
+        except JudgeCrashed:  # the judge itself is gone: stop the run, so --resume judges the rest
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad row is one bad row: its output row says why
+            return self._failed(row, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}"), False
+
+
+class _Signalled(KeyboardInterrupt):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: FrameType | None) -> None:
+    raise _Signalled(signum)
+
+
+@contextmanager
+def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_signalled)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_pool(judge: Judge, pool: _RowPool, sink: RowSink, output: str) -> None:
+    try:
+        with _sigterm_stops_like_ctrl_c():
+            judge.run(pool.run())
+    except KeyboardInterrupt as exc:
+        pool.stop()
+        pool.finished.wait(timeout=10)
+        resume = "; run again with --resume to finish" if output != "-" else ""
+        raise RunStopped(128 + getattr(exc, "signum", signal.SIGINT), f"interrupted{resume}") from None
+    except BrokenPipeError:
+        if not isinstance(sink, StdoutSink):
+            raise
+        sink.discard()
+        raise RunStopped(SIGPIPE_EXIT, None) from None
+
+
+def run_file(
+    judge: Judge,
+    rows: list[InputRow],
+    job: RowJob,
+    *,
+    source: Path,
+    output: str,
+    resume: bool,
+    console: Console,
+    failed: FailedRow,
+    label: str = "judging",
+) -> RunSummary:
+    started = time.perf_counter()
+    sink, done = open_sink(output, source, rows, resume)
+    try:
+        todo = [r for r in rows if id_key(r.id) not in done]
+        summary = RunSummary(rows=len(rows), resumed=len(rows) - len(todo))
+        progress = Progress(
+            TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, disable=not console.is_terminal, transient=False,
+        )
+
+        def on_done(obj: dict[str, Any], judged: bool) -> None:
+            summary.judged += 1
+            if judged:
+                summary.unscored_criteria += len(obj.get("unscored", {}))
+            else:
+                summary.failed_rows += 1
+            # A score row without its reward, or a rank row in which any response lacks one.
+            if ("reward" in obj and obj["reward"] is None) or None in obj.get("rewards", ()):
+                summary.rows_without_reward += 1
+            progress.advance(task)
+
+        with progress:
+            task = progress.add_task(label, total=len(rows), completed=summary.resumed)
+            _run_pool(judge, _RowPool(todo, job, failed, sink, judge.config.concurrency, on_done), sink, output)
+        sink.finish([r.id for r in rows])
+    finally:
+        sink.close()
+    summary.seconds = time.perf_counter() - started
+    summary.stats = judge.stats.as_dict()
+    return summary

@@ -1,0 +1,198 @@
+"""Readers for public human-labelled preference data, as pairs for `judgekit eval`.
+
+Every reader yields EvalPair(id, subset, prompt, response_a, response_b, label) with label
+"A" | "B" | "tie" (the human preference). Files are read in place, never copied.
+
+- llmbar: LLMBar JSON lists {input, output_1, output_2, label 1|2}; a file or a folder of them
+  (each file a subset: natural, adversarial-*, mtbench-human).
+- judgebench: JudgeBench JSONL {question, response_A, response_B, label "A>B"|"B>A"|"A=B"}
+  (subset: the row's `source`, else the file name).
+- pandalm: PandaLM testset-v1.json {instruction, input, response1, response2, annotator1..3 with
+  0 tie, 1, 2}; the label is the annotators' majority (rows with no majority are skipped).
+- evalbiasbench: EvalBiasBench {bias type: [{instruction, response1, response2, label 1}]}:
+  the better response is always response1, so the order is shuffled with a seeded RNG (subset:
+  the bias type).
+- hh-rlhf: Anthropic HH-RLHF JSONL(.gz) {chosen, rejected}, whole dialogues: the last Assistant
+  turn of each is the response, the shared dialogue before it is the prompt (chat messages); the
+  order is shuffled with a seeded RNG, as the chosen reply would otherwise always be A.
+
+`limit` keeps at most N pairs per subset: a seeded random sample, kept in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from judgekit.errors import InputError
+from judgekit.data.rows import JUDGEBENCH_LABELS, json_records, read_text
+
+FORMATS = ("llmbar", "judgebench", "pandalm", "hh-rlhf", "evalbiasbench")
+
+
+@dataclass(frozen=True)
+class EvalPair:
+    id: str
+    subset: str
+    prompt: Any  # a string or chat messages
+    response_a: str
+    response_b: str
+    label: str  # "A" | "B" | "tie"
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=exc.lineno) from None
+
+
+def _need(obj: dict[str, Any], key: str, path: Path, where: int, *, what: str = "record") -> Any:
+    if key not in obj or obj[key] is None:
+        raise InputError(f"{what} {where} has no '{key}'", file=str(path), field=key)
+    return obj[key]
+
+
+def _list_of_records(data: Any, path: Path) -> list[dict[str, Any]]:
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError("expected a JSON list of objects", file=str(path))
+    return data
+
+
+# ---- the readers ----------------------------------------------------------------------------------
+
+
+def read_llmbar(path: Path, rng: random.Random) -> list[EvalPair]:
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    pairs: list[EvalPair] = []
+    for file in files:
+        subset = file.stem
+        for i, rec in enumerate(_list_of_records(_load_json(file), file)):
+            label = _need(rec, "label", file, i)
+            if label not in (1, 2, "1", "2"):
+                raise InputError(f"record {i}: label must be 1 or 2, got {label!r}", file=str(file), field="label")
+            pairs.append(EvalPair(
+                f"{subset}:{i}", subset, _need(rec, "input", file, i), str(_need(rec, "output_1", file, i)),
+                str(_need(rec, "output_2", file, i)), "A" if int(label) == 1 else "B",
+            ))
+    return pairs
+
+
+_JB_LABELS = JUDGEBENCH_LABELS
+
+
+def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
+    pairs: list[EvalPair] = []
+    for line_no, _, rec in json_records(path):
+        label = rec.get("label")
+        if label not in _JB_LABELS:
+            raise InputError(f"label must be one of {', '.join(_JB_LABELS)}, got {label!r}", file=str(path),
+                             line=line_no, field="label")
+        for key in ("question", "response_A", "response_B"):
+            if rec.get(key) is None:
+                raise InputError("required field is missing", file=str(path), line=line_no, field=key)
+        subset = str(rec.get("source") or path.stem.removesuffix(".jsonl"))
+        pid = rec.get("pair_id", rec.get("id", line_no))
+        pairs.append(EvalPair(f"{subset}:{pid}", subset, rec["question"], str(rec["response_A"]),
+                              str(rec["response_B"]), _JB_LABELS[label]))
+    return pairs
+
+
+def read_pandalm(path: Path, rng: random.Random) -> list[EvalPair]:
+    pairs: list[EvalPair] = []
+    for i, rec in enumerate(_list_of_records(_load_json(path), path)):
+        votes = [rec.get(f"annotator{k}") for k in (1, 2, 3) if rec.get(f"annotator{k}") is not None]
+        if not votes:
+            raise InputError(f"record {i} has no annotator1..3", file=str(path), field="annotator1")
+        top = max(set(votes), key=votes.count)
+        if votes.count(top) * 2 <= len(votes):
+            continue  # no majority among the annotators
+        instruction = str(_need(rec, "instruction", path, i))
+        extra = str(rec.get("input") or "").strip()
+        prompt = f"{instruction}\n\n{extra}" if extra else instruction
+        label = {0: "tie", 1: "A", 2: "B"}.get(int(top))
+        if label is None:
+            raise InputError(f"record {i}: annotator votes must be 0, 1 or 2, got {top!r}", file=str(path), field="annotator1")
+        pairs.append(EvalPair(f"pandalm:{rec.get('idx', i)}", "pandalm", prompt, str(_need(rec, "response1", path, i)),
+                              str(_need(rec, "response2", path, i)), label))
+    return pairs
+
+
+def read_evalbiasbench(path: Path, rng: random.Random) -> list[EvalPair]:
+    data = _load_json(path)
+    groups = data.items() if isinstance(data, dict) else [("all", data)]
+    pairs: list[EvalPair] = []
+    for bias, records in groups:
+        subset = str(bias).replace(" bias", "").replace(" ", "-")
+        for i, rec in enumerate(_list_of_records(records, path)):
+            better, worse = str(_need(rec, "response1", path, i)), str(_need(rec, "response2", path, i))
+            if rec.get("label", 1) not in (1, "1"):
+                better, worse = worse, better
+            swap = rng.random() < 0.5
+            a, b = (worse, better) if swap else (better, worse)
+            pairs.append(EvalPair(f"{subset}:{i}", subset, _need(rec, "instruction", path, i), a, b, "B" if swap else "A"))
+    return pairs
+
+
+_TURN = re.compile(r"\n\n(Human|Assistant):")
+
+
+def split_dialogue(text: str) -> tuple[list[dict[str, str]], str]:
+    """An HH-RLHF dialogue as (chat messages before the last Assistant turn, that turn's text)."""
+    marks = list(_TURN.finditer(text))
+    turns: list[tuple[str, str]] = []
+    for k, m in enumerate(marks):
+        end = marks[k + 1].start() if k + 1 < len(marks) else len(text)
+        turns.append(("user" if m.group(1) == "Human" else "assistant", text[m.end():end].strip()))
+    if not turns or turns[-1][0] != "assistant":
+        raise ValueError("the dialogue does not end with an Assistant turn")
+    return [{"role": r, "content": c} for r, c in turns[:-1]], turns[-1][1]
+
+
+def read_hh_rlhf(path: Path, rng: random.Random) -> list[EvalPair]:
+    pairs: list[EvalPair] = []
+    for line_no, _, rec in json_records(path):
+        try:
+            prompt, chosen = split_dialogue(str(_need(rec, "chosen", path, line_no, what="line")))
+            _, rejected = split_dialogue(str(_need(rec, "rejected", path, line_no, what="line")))
+        except ValueError as exc:
+            raise InputError(str(exc), file=str(path), line=line_no, field="chosen") from None
+        swap = rng.random() < 0.5
+        a, b = (rejected, chosen) if swap else (chosen, rejected)
+        pairs.append(EvalPair(f"hh-rlhf:{line_no}", path.name.split(".")[0], prompt, a, b, "B" if swap else "A"))
+    return pairs
+
+
+READERS: dict[str, Callable[[Path, random.Random], list[EvalPair]]] = {
+    "llmbar": read_llmbar,
+    "judgebench": read_judgebench,
+    "pandalm": read_pandalm,
+    "evalbiasbench": read_evalbiasbench,
+    "hh-rlhf": read_hh_rlhf,
+}
+
+
+def read_pairs(path: str | Path, fmt: str, *, limit: int | None = None, seed: int = 0) -> list[EvalPair]:
+    """The labelled pairs of a data file (or an LLMBar folder), at most `limit` per subset."""
+    if fmt not in READERS:
+        raise InputError(f"unknown format {fmt!r}; use {' | '.join(FORMATS)}", field="--format")
+    path = Path(path)
+    if not path.exists():
+        raise InputError("data file not found", file=str(path))
+    if path.is_dir() and fmt != "llmbar":
+        raise InputError(f"format {fmt} reads one file, not a folder", file=str(path))
+    pairs = READERS[fmt](path, random.Random(seed))
+    if limit is None:
+        return pairs
+    sampler = random.Random(seed)
+    kept: list[EvalPair] = []
+    subsets: dict[str, list[int]] = {}
+    for k, p in enumerate(pairs):
+        subsets.setdefault(p.subset, []).append(k)
+    chosen = sorted(k for ks in subsets.values() for k in (ks if len(ks) <= limit else sampler.sample(ks, limit)))
+    kept = [pairs[k] for k in chosen]
+    return kept

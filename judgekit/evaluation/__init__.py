@@ -1,0 +1,2 @@
+"""Judge evaluation on labelled pairs: accuracy, ties, position consistency, master-key probes.
+"""

@@ -1,0 +1,81 @@
+"""The one small interface every judge backend implements.
+
+A backend turns a JudgeRequest (chat messages + the JSON schema of the answer) into a Completion.
+It knows its client (OpenAI SDK, Anthropic SDK, vLLM engine, llama.cpp) and nothing else: retries,
+concurrency, caching, parsing and scoring live above it, so they are the same for every backend.
+Backends translate their SDK's errors into TransientError (worth retrying) or FatalError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from judgekit.protocol.wire import Mode
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    messages: tuple[dict[str, str], ...]
+    schema: dict[str, Any] | None  # None: free text (a profile's native format, or two-phase thinking)
+    mode: Mode
+    ids: tuple[str, ...]
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    seed: int | None = 0
+    logprobs: bool = False
+
+    def cache_fields(self) -> dict[str, Any]:
+        """Everything about the request that changes the answer."""
+        return {
+            "messages": list(self.messages),
+            "schema": self.schema,
+            "mode": self.mode,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "logprobs": self.logprobs,
+        }
+
+
+@dataclass
+class Completion:
+    text: str
+    payload: dict[str, Any] | None = None  # a parsed object when the backend returns one (forced tool)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    token_logprobs: list[dict[str, Any]] | None = field(default=None, repr=False)
+    reasoning: str = ""  # a server's separate reasoning field (vLLM/SGLang reasoning parsers, thinking blocks)
+    finish_reason: str | None = None
+
+
+class TransientError(Exception):
+    """A failure worth retrying: rate limit, server error, timeout, lost connection."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalError(Exception):
+    """A failure retrying cannot fix: bad request, authentication, unknown model."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    def identity(self) -> dict[str, Any]:
+        """What identifies the judge for the cache: kind, model, endpoint. Never a credential."""
+        ...
+
+    async def complete(self, request: JudgeRequest) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,41 @@
+"""Judge backends and the `--judge SPEC` parser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.errors import InputError
+
+__all__ = ["Backend", "Completion", "FatalError", "JudgeRequest", "TransientError", "make_backend"]
+
+SPEC_HELP = "local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"
+
+
+def make_backend(
+    spec: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+    **options: Any,
+) -> Backend:
+    """Build the backend a `--judge` spec names."""
+    kind, _, model = spec.partition(":")
+    if kind not in ("local", "openai", "anthropic", "vllm"):
+        raise InputError(f"unknown judge {spec!r}; use {SPEC_HELP}", field="--judge")
+    if kind == "local":
+        from judgekit.llm.local_llama import LocalLlamaBackend
+
+        return LocalLlamaBackend(model or None, timeout=timeout, **options)
+    if not model:
+        raise InputError(f"judge spec {spec!r} needs a model name ({SPEC_HELP})", field="--judge")
+    if kind == "openai":
+        from judgekit.llm.openai_compat import OpenAICompatBackend
+
+        return OpenAICompatBackend(model, base_url=base_url, api_key=api_key, timeout=timeout, **options)
+    if kind == "anthropic":
+        from judgekit.llm.anthropic_backend import AnthropicBackend
+
+        return AnthropicBackend(model, base_url=base_url, api_key=api_key, timeout=timeout)
+    if kind == "vllm":
+        from judgekit.llm.vllm_engine import VLLMEngineBackend
+
+        return VLLMEngineBackend(model, **options)
+    raise InputError(f"unknown judge {spec!r}; use {SPEC_HELP}", field="--judge")

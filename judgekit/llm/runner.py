@@ -1,0 +1,98 @@
+"""Sending one judge request: a concurrency limit, a per-call timeout and one retry policy.
+
+The retry policy (tenacity) retries only TransientError (rate limits, 5xx, timeouts, lost
+connections), a bounded number of times, with jittered exponential backoff; when the server sends
+Retry-After, that wait is honoured (up to a cap). The slot in the concurrency limit is released
+while waiting, so one slow retry never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.errors import JudgeError
+from judgekit.secrets import redact, redact_tree
+from judgekit.llm.usage import RunStats
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    max_retry_after: float = 60.0
+
+
+class _WaitRetryAfterOrJitter:
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self._jitter = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
+
+    def __call__(self, state: RetryCallState) -> float:
+        backoff = self._jitter(state)
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(max(float(retry_after), backoff), self.policy.max_retry_after)
+        return backoff
+
+
+class CallRunner:
+    def __init__(
+        self, backend: Backend, *, concurrency: int, timeout: float | None, policy: RetryPolicy, stats: RunStats
+    ) -> None:
+        self.backend = backend
+        self.policy = policy
+        self.timeout = timeout
+        self.stats = stats
+        # A backend that can only run one call at a time (llama.cpp in-process) says so, so that
+        # queued calls wait here, outside their timeout, instead of inside the backend.
+        limit = getattr(backend, "max_concurrency", None) or concurrency
+        self._slots = asyncio.Semaphore(max(1, min(concurrency, limit)))
+
+    async def _attempt(self, request: JudgeRequest) -> Completion:
+        async with self._slots:
+            self.stats.calls += 1
+            if self.timeout is None or getattr(self.backend, "enforces_timeout", False):
+                return await self.backend.complete(request)
+            try:
+                # A second line of defence; the SDK clients have their own timeout as well.
+                return await asyncio.wait_for(self.backend.complete(request), self.timeout * 1.5)
+            except asyncio.TimeoutError:
+                raise TransientError("timed out") from None
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+
+    async def call(self, request: JudgeRequest) -> Completion:
+        """The completion (redacted: a server may echo the key back), or JudgeError (with a
+        redacted reason) once retries are spent."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.policy.max_attempts),
+            wait=_WaitRetryAfterOrJitter(self.policy),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        try:
+            completion = await retrying(self._attempt, request)
+        except TransientError as exc:
+            self.stats.failed_calls += 1
+            raise JudgeError(redact(f"{exc} (gave up after {self.policy.max_attempts} attempts)")) from None
+        except FatalError as exc:
+            self.stats.failed_calls += 1
+            raise JudgeError(redact(str(exc))) from None
+        self.stats.succeeded_calls += 1
+        self.stats.prompt_tokens += completion.prompt_tokens
+        self.stats.completion_tokens += completion.completion_tokens
+        return _redacted(completion)
+
+
+def _redacted(completion: Completion) -> Completion:
+    """Every text of a reply with known keys redacted, before anything parses, caches or cuts it."""
+    payload = redact_tree(completion.payload) if completion.payload is not None else None
+    return replace(completion, text=redact(completion.text), reasoning=redact(completion.reasoning), payload=payload)

@@ -1,0 +1,231 @@
+"""Judge profiles: how one family of judge models is asked and how its answer is read.
+
+A profile is a YAML file naming, per mode (pointwise, pairwise), Jinja2 templates (system and
+user), an answer parser (judgekit.protocol.answers.AnswerParser) and the answer format told to the judge in
+re-asks; plus sampling defaults, whether to ask for log-probabilities, and (rubric-rm) a rubric
+generator step. The built-in profiles live in prompts/profiles/NAME/profile.yaml; a user's profile
+is any YAML file of the same shape, its templates looked up beside it first, then in prompts/.
+
+Whatever a profile parses ends as the same WireVerdict objects, so scores, pairwise, rank, eval
+and rewards work unchanged. Only `judgekit` (the SPEC section 2 schema) can carry several criteria
+in one call; native formats answer one criterion per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+
+from judgekit.protocol.answers import AnswerParser, parse_native
+from judgekit.llm.base import Completion
+from judgekit.errors import InputError
+from judgekit.protocol.soft import json_verdict_distribution, native_distribution
+from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict, parse_verdicts, verdict_schema
+from judgekit.rubric.yaml_source import read_yaml, validate_yaml
+
+DEFAULT_PROFILE = "judgekit"
+
+
+class ModeProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str | None = None  # template file; sees only `fence` (rendered once, then reused)
+    user: str  # template file; sees the row (prompt, response(s), criteria, reference, ...)
+    parser: AnswerParser
+    answer_format: str = ""  # said to the judge in a re-ask and in the two-phase final step
+
+
+class SamplingDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(None, ge=0.0)
+    max_tokens: int | None = Field(None, ge=16)
+
+
+class GeneratorProfile(BaseModel):
+    """A rubric-generator step (OpenRubrics' Rubric-RM): a model writes the rubric for the prompt,
+    then the judge judges the responses against it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str | None = None
+    user: str
+    max_criteria: int = Field(8, ge=1, le=20)
+    max_tokens: int = Field(2048, ge=64)
+
+
+class JudgeProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    models: list[str] = []  # public judge models the profile is written for
+    pointwise: ModeProfile | None = None
+    pairwise: ModeProfile | None = None
+    sampling: SamplingDefaults = SamplingDefaults()
+    soft: bool = False  # ask for token log-probabilities by default (P(verdict) kept beside it)
+    rubric_generator: GeneratorProfile | None = None
+    _folder: Path = PrivateAttr(default=Path("."))
+    _fingerprint: str | None = PrivateAttr(default=None)
+
+    @field_validator("pointwise", "pairwise")
+    @classmethod
+    def _values_fit_mode(cls, spec: ModeProfile | None, info: ValidationInfo) -> ModeProfile | None:
+        if spec is not None and spec.parser.type != "json_verdicts":
+            try:
+                spec.parser.check_values(info.field_name)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ValueError(f"parser.{exc}") from None
+        return spec
+
+    @model_validator(mode="after")
+    def _modes(self) -> "JudgeProfile":
+        if self.pointwise is None and self.pairwise is None:
+            raise ValueError("a profile needs 'pointwise' or 'pairwise' (or both)")
+        return self
+
+    # ---- what the collector asks of a profile ----------------------------------------------
+
+    @property
+    def folder(self) -> Path:
+        return self._folder
+
+    def mode(self, mode: Mode) -> ModeProfile:
+        spec: ModeProfile | None = getattr(self, mode)
+        if spec is None:
+            raise InputError(f"profile '{self.name}' has no {mode} template; it cannot judge {mode}", field="--profile")
+        return spec
+
+    def structured(self, mode: Mode) -> bool:
+        return self.mode(mode).parser.type == "json_verdicts"
+
+    def one_per_call(self, mode: Mode) -> bool:
+        return not self.structured(mode)
+
+    def schema(self, mode: Mode, ids: list[str]) -> dict[str, Any] | None:
+        """The JSON schema asked for (judgekit), or None: the judge answers in its own format."""
+        return verdict_schema(mode, ids) if self.structured(mode) else None
+
+    def parse(self, payload: str | dict[str, Any], mode: Mode, ids: list[str]) -> tuple[dict[str, WireVerdict], list[str]]:
+        spec = self.mode(mode)
+        if spec.parser.type == "json_verdicts":
+            return parse_verdicts(payload, mode, ids)
+        if len(ids) != 1:
+            raise ParseProblem(f"profile '{self.name}' answers one criterion per call, not {len(ids)}")
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        verdict = parse_native(text, spec.parser, mode, ids[0], spec.answer_format)
+        return {ids[0]: verdict}, []
+
+    def distribution(self, completion: Completion, mode: Mode, cid: str) -> dict[str, float] | None:
+        spec = self.mode(mode)
+        if spec.parser.type == "json_verdicts":
+            return json_verdict_distribution(completion, mode, cid)
+        return native_distribution(completion, spec.parser)
+
+    def fingerprint(self) -> str:
+        """Changes whenever the profile's parsing or templates change (part of the cache key). Read
+        once per profile: every collector of a run (one per rank group) asks for it."""
+        if self._fingerprint is None:
+            parts = [self.model_dump_json()]
+            for mode in ("pointwise", "pairwise"):
+                spec: ModeProfile | None = getattr(self, mode)
+                for name in (spec.system, spec.user) if spec else ():
+                    if name:
+                        parts.append(template_source(self._folder, name))
+            self._fingerprint = hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:16]
+        return self._fingerprint
+
+    # ---- rendering ---------------------------------------------------------------------------
+
+    def messages(self, mode: Mode, context: dict[str, Any]) -> list[dict[str, str]]:
+        spec = self.mode(mode)
+        out = []
+        if spec.system:
+            out.append({"role": "system", "content": _system_prompt(str(self._folder), spec.system, context["fence"])})
+        out.append({"role": "user", "content": render_in(self._folder, spec.user, context)})
+        return out
+
+
+# ---- templates: the profile's folder first, then prompts/ --------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _env(folder: str) -> SandboxedEnvironment:
+    from judgekit.protocol.templates import prompts_dir
+
+    return SandboxedEnvironment(
+        loader=ChoiceLoader([FileSystemLoader(folder), FileSystemLoader(str(prompts_dir()))]),
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
+    )
+
+
+def render_in(folder: Path, template: str, context: dict[str, Any]) -> str:
+    return _env(str(folder)).get_template(template).render(**context).strip()
+
+
+@lru_cache(maxsize=64)
+def _system_prompt(folder: str, template: str, fence: str) -> str:
+    return render_in(Path(folder), template, {"fence": fence})
+
+
+def template_source(folder: Path, template: str) -> str:
+    env = _env(str(folder))
+    assert env.loader is not None
+    return env.loader.get_source(env, template)[0]
+
+
+# ---- finding profiles --------------------------------------------------------------------------
+
+
+def builtin_dir() -> Path:
+    from judgekit.protocol.templates import prompts_dir
+
+    return prompts_dir() / "profiles"
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(p.parent.name for p in builtin_dir().glob("*/profile.yaml"))
+
+
+def load_profile(name_or_path: str | Path | JudgeProfile | None) -> JudgeProfile:
+    """A built-in profile by name, or a user's profile YAML by path. Raises InputError."""
+    if isinstance(name_or_path, JudgeProfile):
+        return name_or_path
+    return _load_cached(str(name_or_path or DEFAULT_PROFILE))
+
+
+@lru_cache(maxsize=32)
+def _load_cached(name: str) -> JudgeProfile:
+    path = Path(name)
+    if not (name.endswith((".yaml", ".yml")) or path.is_file()):
+        path = builtin_dir() / name / "profile.yaml"
+        if not path.is_file():
+            raise InputError(f"unknown profile {name!r}; built in: {', '.join(builtin_profiles())}, "
+                             "or give the path of a profile YAML file", field="--profile")
+    source = read_yaml(path, what="profile")
+    profile = validate_yaml(source, JudgeProfile)
+    profile._folder = path.resolve().parent
+    _check_templates(profile, str(path), source)
+    return profile
+
+
+def _check_templates(profile: JudgeProfile, file: str, source: Any) -> None:
+    """Every template the profile names exists: a typo fails at load, naming its line."""
+    for mode in ("pointwise", "pairwise", "rubric_generator"):
+        spec = getattr(profile, mode)
+        for key in ("system", "user"):
+            name = getattr(spec, key, None) if spec else None
+            if not name:
+                continue
+            try:
+                template_source(profile.folder, name)
+            except TemplateNotFound:
+                raise InputError(f"template {name!r} not found beside the profile or in prompts/", file=file,
+                                 line=source.line_of([mode, key]), field=f"{mode}.{key}") from None

@@ -1,0 +1,137 @@
+"""Judge prompts: Jinja2 templates under prompts/, rendered in a sandbox into chat messages.
+
+The templates ship inside the wheel as judgekit/prompts; in a source checkout they are read from
+the repository's top-level prompts/ folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from judgekit.data.rows import as_messages
+from judgekit.rubric.models import Criterion
+
+FENCE = "judgekit"
+# Names by which a response can say which model or lab wrote it. Judges prefer some of them (and
+# their own family); --mask-names replaces them in the judged responses before the judge sees them.
+_MODEL_NAMES = re.compile(
+    r"\b(?:ChatGPT|GPT-?[345](?:\.\d)?(?:-?(?:turbo|o|mini))*|OpenAI|Claude(?:[ -]\d(?:\.\d)?)?|Anthropic|Gemini|Bard|"
+    r"Google DeepMind|DeepMind|Gemma|LLaMA(?:[ -]?\d(?:\.\d)?)?|Meta AI|Mistral|Mixtral|Qwen\d*(?:\.\d)?|Alibaba Cloud|"
+    r"DeepSeek|Vicuna|Alpaca|Copilot)\b",
+    re.IGNORECASE,
+)
+MASK = "[model]"
+
+
+def mask_model_names(text: str) -> str:
+    return _MODEL_NAMES.sub(MASK, text)
+
+
+def prompts_dir() -> Path:
+    packaged = Path(str(resources.files("judgekit"))) / "prompts"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "prompts"
+
+
+@lru_cache(maxsize=1)
+def _env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(prompts_dir())),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+
+
+def render(template: str, **context: Any) -> str:
+    return _env().get_template(template).render(**context).strip()
+
+
+def nonce(*texts: str) -> str:
+    """A tag suffix derived from the fenced texts themselves: a text cannot contain its own hash,
+    so it cannot close the fence, and the prompt stays deterministic (cacheable)."""
+    digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
+    return digest[:12]
+
+
+def criterion_view(c: Criterion) -> dict[str, Any]:
+    return {"id": c.cid, "text": c.display_text, "pitfall": c.weight < 0, "hard_rule": c.kind == "hard_rule"}
+
+
+def _context(
+    *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
+    rubric_name: str, rubric_description: str, mask_names: bool = False,
+) -> dict[str, Any]:
+    if mask_names:
+        responses = {key: mask_model_names(text) for key, text in responses.items()}
+    prompt_messages = as_messages(prompt)
+    tag = nonce(*responses.values(), reference or "", *(m["content"] for m in prompt_messages))
+    return {
+        "fence": FENCE,
+        "nonce": tag,
+        "prompt_messages": prompt_messages,
+        # Native templates: the conversation as one text, and the one criterion of the call.
+        "instruction": instruction_text(prompt_messages),
+        "criterion": criterion_view(criteria[0]) if criteria else None,
+        **responses,
+        "reference": reference,
+        "criteria": [criterion_view(c) for c in criteria],
+        "ids": [c.cid for c in criteria],
+        "rubric_name": rubric_name,
+        "rubric_description": rubric_description,
+    }
+
+
+def instruction_text(messages: list[dict[str, str]]) -> str:
+    """A conversation as one instruction: the user's text alone for a single turn, else each turn
+    labelled with its role."""
+    if len(messages) == 1 and messages[0]["role"] == "user":
+        return messages[0]["content"]
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+
+
+def _messages(mode: str, context: dict[str, Any], profile: Any) -> list[dict[str, str]]:
+    from judgekit.protocol.profiles import load_profile
+
+    return load_profile(profile).messages(mode, context)  # type: ignore[arg-type]
+
+
+def pointwise_messages(
+    *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
+    rubric_name: str, rubric_description: str, mask_names: bool = False, profile: Any = None,
+) -> list[dict[str, str]]:
+    """The chat messages of one pointwise call, in the profile's templates (default: judgekit)."""
+    context = _context(
+        prompt=prompt, responses={"response": response}, criteria=criteria, reference=reference,
+        rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
+    )
+    return _messages("pointwise", context, profile)
+
+
+def pairwise_messages(
+    *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
+    rubric_name: str, rubric_description: str, mask_names: bool = False, profile: Any = None,
+) -> list[dict[str, str]]:
+    """The chat messages of one pairwise call (A's text first), in the profile's templates."""
+    context = _context(
+        prompt=prompt, responses={"response_a": response_a, "response_b": response_b}, criteria=criteria,
+        reference=reference, rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
+    )
+    return _messages("pairwise", context, profile)
+
+
+def reask_message(problem: str, ids: list[str], answer_format: str | None = None) -> dict[str, str]:
+    """The follow-up turn after an answer that could not be used: ask again for the JSON verdicts
+    of `ids`, or (a native profile) for the answer in `answer_format`."""
+    if answer_format is None:
+        return {"role": "user", "content": render("reask.j2", problem=problem, ids=ids)}
+    return {"role": "user", "content": render("reask_native.j2", problem=problem, answer_format=answer_format)}

@@ -1,0 +1,580 @@
+"""Rubric rewards for RL trainers: TRL's GRPOTrainer and verl (OpenRLHF: see judgekit.rl.serve).
+
+One `RewardScorer` turns a batch of (prompt, completion, reference, row) into one reward per
+completion: identical completions are judged once, per-row rubrics are read from the row, the
+group strategies (anchor, round_robin) judge each prompt's completions together, and the shaping
+options of judgekit.rl.shaping are applied last. The adapters only translate each trainer's calling
+convention:
+
+- `trl_reward(rubric, judge)`: a plain `async def (prompts, completions, completion_ids=None,
+  **kwargs) -> list[float | None]`; `None` for a completion without a reward (TRL turns it into NaN).
+- `trl_criterion_rewards(rubric, judge)`: one such function per criterion, sharing one judging
+  pass per batch, for `reward_weights` / `multi_objective_aggregation`.
+- `verl_compute_score(rubric, judge)`: `compute_score(data_source, solution_str, ground_truth,
+  extra_info=None, **kwargs)`, or with `batch=True` the batch form of verl's BatchRewardManager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Hashable, Sequence
+
+from judgekit.errors import InputError
+from judgekit.judging.pointwise import PointwiseItem
+from judgekit.data.rows import message_text, pick
+from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.rubric.formats import row_rubric
+from judgekit.secrets import redact
+from judgekit.rl.shaping import Shaping, shape_rewards, word_count
+
+if TYPE_CHECKING:
+    from judgekit.judge import Judge
+
+STRATEGIES = ("pointwise", "anchor", "round_robin")
+logger = logging.getLogger("judgekit")
+_ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
+_PROMPT_KEYS = ("prompt", "question", "query", "problem", "instruction", "input")
+
+
+def _json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+TIMED_OUT = "timed out"
+
+
+@dataclass(frozen=True)
+class ItemReward:
+    """One completion's judgment: the reward (None: no reward under SPEC section 3's rule)."""
+
+    reward: float | None
+    scores: dict[str, int | None]
+    unscored: dict[str, str]
+    coverage: float | None = None  # the scored share of the rubric's weight (pointwise strategy)
+    timed_out: bool = False
+
+
+def timed_out_item(rubric: Rubric) -> ItemReward:
+    """A completion whose judging the time bound cut: every criterion unscored, no reward."""
+    return ItemReward(None, {cid: None for cid in rubric.ids}, {cid: TIMED_OUT for cid in rubric.ids}, 0.0, True)
+
+
+@dataclass
+class BatchRewards:
+    """The outcome of one batch, one entry per completion, in order."""
+
+    rewards: list[float | None]  # after shaping
+    raw: list[float | None]  # the rubric formula, before shaping
+    scores: list[dict[str, int | None]]
+    unscored: list[dict[str, str]]
+    rubrics: list[Rubric]
+    judged: int  # distinct (rubric, prompt, completion, reference) items actually judged
+    criterion_ids: list[str] = field(default_factory=list)
+    coverage: list[float | None] = field(default_factory=list)  # pointwise strategy; None for group strategies
+    timed_out: list[bool] = field(default_factory=list)
+
+    @property
+    def unscored_count(self) -> int:
+        """Completions without a reward (the judge failed, coverage fell short, or time ran out)."""
+        return sum(r is None for r in self.raw)
+
+    def criterion_means(self) -> dict[str, float]:
+        """Mean score (1 MET, 0 UNMET) per criterion over the completions where it was scored."""
+        means: dict[str, float] = {}
+        for cid in self.criterion_ids:
+            values = [s[cid] for s in self.scores if s.get(cid) is not None]
+            if values:
+                means[cid] = sum(values) / len(values)  # type: ignore[arg-type]
+        return means
+
+
+class RewardScorer:
+    """Score batches of completions against a rubric (or each row's own rubric) with a Judge."""
+
+    def __init__(
+        self,
+        rubric: Rubric | str | Path | None,
+        judge: "Judge",
+        *,
+        strategy: str = "pointwise",
+        shaping: Shaping | None = None,
+        reference_column: str | None = None,
+        strict: bool = False,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise InputError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}", field="strategy")
+        self.rubric = load_rubric(rubric) if isinstance(rubric, (str, Path)) else rubric
+        self.judge = judge
+        self.strategy = strategy
+        self.shaping = shaping or Shaping()
+        self.reference_column = reference_column
+        self.strict = strict
+        self._row_rubrics: dict[str, Rubric] = {}
+
+    # ---- inputs --------------------------------------------------------------------------
+
+    def rubric_for(self, row: dict[str, Any] | None) -> tuple[str, Rubric]:
+        """(a key naming the rubric, the rubric) for a row: its own rubric if it has one."""
+        if row:
+            present = {k: row[k] for k in _ROW_RUBRIC_FIELDS if row.get(k) is not None}
+            if present:
+                key = _json_key(present)
+                if key not in self._row_rubrics:
+                    decoded = {k: _maybe_json(v) for k, v in present.items()}
+                    found = row_rubric(decoded)
+                    if found is not None:
+                        self._row_rubrics[key] = found
+                if key in self._row_rubrics:
+                    return key, self._row_rubrics[key]
+        if self.rubric is None:
+            raise InputError("the row has no rubric and none was given to the reward function", field="rubric")
+        return "", self.rubric
+
+    def reference_of(self, row: dict[str, Any] | None) -> Any:
+        if not row:
+            return None
+        mapping = {"reference": self.reference_column} if self.reference_column else {}
+        return pick(row, "reference", mapping)[1]
+
+    # ---- one batch -----------------------------------------------------------------------
+
+    async def score_batch(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        *,
+        references: Sequence[Any] | None = None,
+        rows: Sequence[dict[str, Any] | None] | None = None,
+        timeout: float | None = None,
+    ) -> BatchRewards:
+        """One reward per completion. Runs from any event loop (judging runs on the judge's loop).
+
+        `timeout`: seconds the batch's judging may take; a completion not judged by then has no
+        reward, every criterion unscored with the reason "timed out" (its calls are cancelled)."""
+        n = len(completions)
+        if len(prompts) != n:
+            raise InputError(f"{len(prompts)} prompts for {n} completions; they must pair up", field="prompts")
+        rows = list(rows) if rows is not None else [None] * n
+        if references is None:
+            references = [self.reference_of(r) for r in rows]
+        picked = [self.rubric_for(r) for r in rows]
+        texts = [message_text(c) for c in completions]
+        prompt_keys = [_json_key(p) for p in prompts]
+        ref_keys = [_json_key(r) for r in references]
+
+        if self.strategy == "pointwise":
+            outcomes, judged = await self._pointwise(picked, prompts, texts, references, rows, prompt_keys, ref_keys, timeout)
+        else:
+            outcomes, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys, timeout)
+
+        raw = [None if (self.strict and o.unscored) else o.reward for o in outcomes]
+        scores = [o.scores for o in outcomes]
+        unscored = [o.unscored for o in outcomes]
+        rubrics = [r for _, r in picked]
+        vetoed = [
+            any(c.kind == "hard_rule" and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)
+        ]
+        shaped = shape_rewards(
+            raw, self.shaping, keys=list(zip(prompt_keys, ref_keys)), vetoed=vetoed,
+            lengths=[word_count(t) for t in texts],
+        )
+        ids: list[str] = []
+        for rub in ([self.rubric] if self.rubric is not None else []) + rubrics:
+            for cid in rub.ids:
+                if cid not in ids:
+                    ids.append(cid)
+        return BatchRewards(shaped, raw, scores, unscored, rubrics, judged, ids,
+                            [o.coverage for o in outcomes], [o.timed_out for o in outcomes])
+
+    async def _pointwise(
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
+        rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+    ) -> tuple[list[ItemReward], int]:
+        first: dict[Hashable, int] = {}
+        slot: list[int] = []
+        for i in range(len(texts)):
+            key = (picked[i][0], prompt_keys[i], texts[i], ref_keys[i])
+            slot.append(first.setdefault(key, i))
+        unique = sorted(set(slot))
+
+        async def one(i: int) -> ItemReward:
+            rubric = picked[i][1]
+            try:
+                o = await asyncio.wait_for(
+                    self.judge.ascore_item(rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])), timeout)
+            except asyncio.TimeoutError:
+                return timed_out_item(rubric)
+            return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
+
+        by_index = dict(zip(unique, await asyncio.gather(*(one(i) for i in unique))))
+        return [by_index[s] for s in slot], len(unique)
+
+    async def _grouped(
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
+        prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+    ) -> tuple[list[ItemReward], int]:
+        from judgekit.judging.ranking import rank_group  # written alongside; imported when a group strategy is used
+
+        groups: dict[Hashable, list[int]] = {}
+        for i in range(len(texts)):
+            groups.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), []).append(i)
+
+        async def one(members: list[int]) -> tuple[list[int], list[str], Any]:
+            distinct = list(dict.fromkeys(texts[i] for i in members))
+            lead = members[0]
+            try:
+                outcome = await asyncio.wait_for(self.judge.arun(rank_group(
+                    self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.strategy,
+                    reference=references[lead],
+                )), timeout)
+            except asyncio.TimeoutError:
+                outcome = None
+            return members, distinct, outcome
+
+        out: list[ItemReward] = [timed_out_item(r) for _, r in picked]
+        judged = 0
+        for members, distinct, outcome in await asyncio.gather(*(one(m) for m in groups.values())):
+            judged += len(distinct)
+            if outcome is None:
+                continue
+            position = {t: j for j, t in enumerate(distinct)}
+            for i in members:
+                j = position[texts[i]]
+                scores = dict(outcome.scores[j]) if outcome.scores else {}
+                reward = outcome.rewards[j]
+                unscored = {} if reward is not None else {"*": f"no reward from the {self.strategy} strategy"}
+                out[i] = ItemReward(reward, scores, unscored, outcome.coverage[j] if outcome.coverage else None)
+        return out, judged
+
+
+VERL_KEYS = frozenset({"scored", "unscored", "coverage"})
+
+
+def refuse_reserved_ids(rubric: Rubric | None, reserved: frozenset[str], key: str) -> None:
+    """A criterion whose per-criterion log key would overwrite one of judgekit's own keys is bad input."""
+    clash = sorted(set(rubric.ids) & reserved) if rubric is not None else []
+    if clash:
+        name = key.format(clash[0])
+        raise InputError(f"rename it: its log key {name} is one of judgekit's own keys", criterion=clash[0])
+
+
+class UnscoredTally:
+    """Counts completions sent without a reward (as a stand-in number) and says so on the log,
+    at the 1st, 10th, 100th, ... of them: never silent, never a flood."""
+
+    def __init__(self, stand_in: str) -> None:
+        self.stand_in = stand_in
+        self.total = 0
+        self.unscored = 0
+        self._next = 1
+        self._lock = threading.Lock()
+
+    def note(self, result: BatchRewards) -> None:
+        with self._lock:
+            self.total += len(result.raw)
+            self.unscored += result.unscored_count
+            if self.unscored < self._next:
+                return
+            while self._next <= self.unscored:
+                self._next *= 10
+            reason = next((next(iter(u.values()), "") for r, u in zip(result.raw, result.unscored) if r is None and u), "")
+            logger.warning("judgekit: %d of %d responses so far had no reward and got %s (e.g. %s)",
+                           self.unscored, self.total, self.stand_in, redact(reason)[:300] or "no reason given")
+
+
+def _maybe_json(value: Any) -> Any:
+    """Dataset columns often hold a rubric as a JSON string; decode it when it is one."""
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def make_shaping(normalize: bool, clip: tuple[float, float] | None, veto_penalty: float | None, length_debias: bool) -> Shaping:
+    if clip is not None:
+        low, high = clip
+        if low > high:
+            raise InputError(f"clip bounds are reversed: {clip}", field="clip")
+        clip = (float(low), float(high))
+    return Shaping(normalize=normalize, clip=clip, veto_penalty=veto_penalty, length_debias=length_debias)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "rubric"
+
+
+# ---- TRL ---------------------------------------------------------------------------------
+
+
+class _BatchMemo:
+    """Share one judging pass among the reward functions TRL calls concurrently for one batch.
+
+    Keyed on the batch's content (prompts and completions) and the running loop; a few recent
+    batches are kept, so the functions of one step find the pass the first of them started.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self._entries: OrderedDict[tuple[int, str], asyncio.Future[BatchRewards]] = OrderedDict()
+        self._size = size
+
+    def get(self, key: str, start: Callable[[], Awaitable[BatchRewards]]) -> "asyncio.Future[BatchRewards]":
+        loop = asyncio.get_running_loop()
+        full = (id(loop), key)
+        found = self._entries.get(full)
+        if found is not None and not (found.done() and (found.cancelled() or found.exception() is not None)):
+            self._entries.move_to_end(full)
+            return found
+        task = asyncio.ensure_future(start())
+        self._entries[full] = task
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return task
+
+
+def _batch_key(prompts: Sequence[Any], completions: Sequence[Any], rows: list[dict[str, Any]]) -> str:
+    blob = _json_key([list(prompts), list(completions), rows])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _trl_rows(n: int, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """TRL passes each dataset column as a list with one value per completion."""
+    columns = {k: v for k, v in kwargs.items() if isinstance(v, (list, tuple)) and len(v) == n}
+    return [{k: v[i] for k, v in columns.items()} for i in range(n)]
+
+
+class _TrlSession:
+    """What the TRL functions made together share: the scorer, the batch memo, the logging."""
+
+    def __init__(self, scorer: RewardScorer, log: bool) -> None:
+        self.scorer = scorer
+        self.memo = _BatchMemo()
+        self.log = log
+
+    async def batch(self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: dict[str, Any]) -> BatchRewards:
+        n = len(completions)
+        rows = _trl_rows(n, kwargs)
+
+        async def run() -> BatchRewards:
+            result = await self.scorer.score_batch(prompts, completions, rows=rows)
+            if self.log:
+                _log_to_trl(result, kwargs)
+            return result
+
+        result = await self.memo.get(_batch_key(prompts, completions, rows), run)
+        if len(result.rewards) != n:  # pragma: no cover - a guard on TRL's contract
+            raise RuntimeError(f"judgekit produced {len(result.rewards)} rewards for {n} completions")
+        return result
+
+
+def _log_to_trl(result: BatchRewards, kwargs: dict[str, Any]) -> None:
+    log_metric = kwargs.get("log_metric")
+    if callable(log_metric):
+        for cid, mean in result.criterion_means().items():
+            log_metric(f"judgekit/{cid}", mean)
+        n = max(1, len(result.raw))
+        log_metric("judgekit/unscored_frac", sum(r is None for r in result.raw) / n)
+        log_metric("judgekit/judged_frac", result.judged / n)
+    log_extra = kwargs.get("log_extra")
+    if callable(log_extra):
+        log_extra("judgekit_scores", [json.dumps(s, sort_keys=True) for s in result.scores])
+
+
+def trl_reward(
+    rubric: Rubric | str | Path | None,
+    judge: "Judge",
+    *,
+    strategy: str = "pointwise",
+    normalize: bool = False,
+    clip: tuple[float, float] | None = None,
+    veto_penalty: float | None = None,
+    length_debias: bool = False,
+    reference_column: str | None = None,
+    strict: bool = False,
+    log: bool = True,
+    name: str | None = None,
+) -> Callable[..., Awaitable[list[float | None]]]:
+    """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`.
+
+    The function is a plain `async def` (TRL runs async reward functions concurrently on its own
+    loop) taking `(prompts, completions, completion_ids=None, **kwargs)` in TRL's standard (strings)
+    or conversational (lists of messages) format. A row's own rubric (a dataset column `rubric`,
+    `rubrics` or `score_rubric`, in judgekit/HealthBench/RaR/prometheus form, or as a JSON string)
+    overrides `rubric`; `rubric=None` requires one on every row. The reference is read from the
+    column `reference` (or `reference_answer`, `ground_truth`, or `reference_column`).
+
+    Returns exactly one value per completion; `None` (never 0) when the completion has no reward
+    under SPEC section 3's rule: a hard rule unscored, or less than the Judge's `min_coverage`
+    (default 1.0: every criterion) of the rubric's weight scored, or no model-judged criterion
+    scored; a hard rule UNMET still gives 0. `strict`: `None` as soon as any criterion is
+    unscored, whatever the Judge's `min_coverage` (at the default it adds nothing but
+    zero-weight criteria).
+    Shaping: `normalize`, `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off). With `log`, per-criterion means go to TRL's `log_metric` as
+    `judgekit/<criterion_id>` and the per-completion scores to `log_extra` as `judgekit_scores`.
+    """
+    scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=make_shaping(normalize, clip, veto_penalty, length_debias),
+                          reference_column=reference_column, strict=strict)
+    return _total_function(_TrlSession(scorer, log), name)
+
+
+def _total_function(session: _TrlSession, name: str | None) -> Callable[..., Awaitable[list[float | None]]]:
+    async def judgekit_reward(prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
+        return list((await session.batch(prompts, completions, kwargs)).rewards)
+
+    rubric = session.scorer.rubric
+    label = name or "judgekit_" + _safe_name(rubric.name if rubric is not None else "row_rubric")
+    judgekit_reward.__name__ = judgekit_reward.__qualname__ = label
+    return judgekit_reward
+
+
+def criterion_value(score: int | None, weight: float) -> float | None:
+    """A criterion as a reward where higher is better: MET 1, UNMET 0; for a pitfall (negative
+    weight, MET = flaw present) 1 when absent, 0 when present; None when unscored."""
+    if score is None:
+        return None
+    return float(score) if weight >= 0 else float(1 - score)
+
+
+def trl_criterion_rewards(
+    rubric: Rubric | str | Path,
+    judge: "Judge",
+    *,
+    include_total: bool = False,
+    log: bool = True,
+    **options: Any,
+) -> list[Callable[..., Awaitable[list[float | None]]]]:
+    """One TRL reward function per criterion (named `judgekit_<criterion_id>`), in rubric order,
+    all sharing one judging pass per batch. With `include_total`, the rubric reward comes first.
+
+    Use with `GRPOConfig(reward_weights=[...])` (e.g. the criteria's |weight|) or
+    `multi_objective_aggregation`. Hard-rule vetoes are not applied to the per-criterion values.
+    Takes the options of `trl_reward` (strategy pointwise only: the per-criterion scores are
+    pointwise verdicts).
+    """
+    scorer = RewardScorer(
+        rubric, judge, strategy=options.pop("strategy", "pointwise"),
+        shaping=make_shaping(options.pop("normalize", False), options.pop("clip", None),
+                         options.pop("veto_penalty", None), options.pop("length_debias", False)),
+        reference_column=options.pop("reference_column", None), strict=options.pop("strict", False),
+    )
+    if options:
+        raise TypeError(f"unknown options: {', '.join(sorted(options))}")
+    assert scorer.rubric is not None
+    session = _TrlSession(scorer, log)
+    funcs: list[Callable[..., Awaitable[list[float | None]]]] = []
+    if include_total:
+        funcs.append(_total_function(session, None))
+    for criterion in scorer.rubric.criteria:
+        funcs.append(_criterion_function(session, criterion.cid, criterion.weight))
+    return funcs
+
+
+def _criterion_function(session: _TrlSession, cid: str, weight: float) -> Callable[..., Awaitable[list[float | None]]]:
+    async def judgekit_criterion(prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
+        result = await session.batch(prompts, completions, kwargs)
+        return [criterion_value(s.get(cid), weight) for s in result.scores]
+
+    judgekit_criterion.__name__ = judgekit_criterion.__qualname__ = f"judgekit_{cid}"
+    return judgekit_criterion
+
+
+# ---- verl --------------------------------------------------------------------------------
+
+
+def _verl_prompt(extra_info: Any) -> Any:
+    if isinstance(extra_info, dict):
+        for key in _PROMPT_KEYS:
+            if extra_info.get(key) is not None:
+                return extra_info[key]
+    return ""
+
+
+def _finite(value: float | None, default: float) -> float:
+    return default if value is None or math.isnan(value) else float(value)
+
+
+def verl_compute_score(
+    rubric: Rubric | str | Path | None,
+    judge: "Judge",
+    *,
+    batch: bool = False,
+    return_dict: bool = False,
+    unscored_score: float = 0.0,
+    strategy: str = "pointwise",
+    normalize: bool = False,
+    clip: tuple[float, float] | None = None,
+    veto_penalty: float | None = None,
+    length_debias: bool = False,
+    strict: bool = False,
+) -> Callable[..., Any]:
+    """A `compute_score` for verl's reward managers (`custom_reward_function.path/name`).
+
+    Single (naive / prime managers): `compute_score(data_source, solution_str, ground_truth,
+    extra_info=None, **kwargs) -> float | dict`. Batch (`reward_model.reward_manager=batch`):
+    `compute_score(data_sources, solution_strs, ground_truths, extra_infos, **kwargs) -> list`.
+
+    The prompt is `extra_info["prompt"]` (or question, query, problem, instruction, input); the
+    reference is `ground_truth`; a row rubric may come in `extra_info` (rubric / rubrics /
+    score_rubric). A response without a reward (SPEC section 3's rule, with the Judge's
+    `min_coverage`) gets `unscored_score` (0.0 by default, since verl needs a number); each one is
+    counted, and the count is logged (logger "judgekit", at the 1st, 10th, 100th, ...). With
+    `return_dict`, the result is `{"score", "judgekit_scored", "judgekit_unscored",
+    "judgekit_coverage" (pointwise strategy), "judgekit_<criterion_id>"...}` (criterion keys for the
+    fixed rubric; 1.0 MET, 0.0 UNMET, `unscored_score` unscored), the same keys for every response.
+    Group shaping (normalize, length_debias) and group strategies need `batch=True`; groups are
+    completions with the same prompt and ground truth.
+    """
+    shaping = make_shaping(normalize, clip, veto_penalty, length_debias)
+    if not batch and (shaping.needs_groups or strategy != "pointwise"):
+        raise InputError("group shaping and group strategies need the batch form (batch=True)", field="batch")
+    scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
+    fixed_ids = scorer.rubric.ids if scorer.rubric is not None else []
+    if return_dict:
+        refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
+    tally = UnscoredTally(f"unscored_score={unscored_score}")
+
+    def present(result: BatchRewards, i: int) -> float | dict[str, float]:
+        score = _finite(result.rewards[i], unscored_score)
+        if not return_dict:
+            return score
+        unscored = result.raw[i] is None
+        out = {"score": score, "judgekit_scored": 0.0 if unscored else 1.0, "judgekit_unscored": 1.0 if unscored else 0.0}
+        if strategy == "pointwise":
+            out["judgekit_coverage"] = float(result.coverage[i] or 0.0)
+        for cid in fixed_ids:
+            value = result.scores[i].get(cid)
+            out[f"judgekit_{cid}"] = unscored_score if value is None else float(value)
+        return out
+
+    def run(sources: Sequence[Any], solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
+        rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
+        prompts = [_verl_prompt(info) for info in infos]
+        result = judge.run(scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
+        tally.note(result)
+        return result
+
+    if batch:
+        def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                                extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[float | dict[str, float]]:
+            infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+            result = run(list(data_sources), list(solution_strs), list(ground_truths), infos)
+            return [present(result, i) for i in range(len(solution_strs))]
+
+        compute_score_batch.__name__ = "compute_score"
+        return compute_score_batch
+
+    def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                      **kwargs: Any) -> float | dict[str, float]:
+        return present(run([data_source], [solution_str], [ground_truth], [extra_info]), 0)
+
+    return compute_score

@@ -1,0 +1,224 @@
+"""`judgekit serve`: an HTTP reward server in OpenRLHF's remote reward model contract.
+
+OpenRLHF (`--remote_rm_url http://127.0.0.1:8000/get_reward`) POSTs
+    {"query": [prompt+response, ...], "prompts": [prompt, ...], "labels": [reference, ...]}
+and reads
+    {"rewards": [float, ...], "scores": [float, ...], "extra_logs": {name: [float, ...]}}.
+
+`query` is the decoded prompt and response together. The response judged is `query[len(prompt):]`
+when the query starts with its prompt; otherwise the text after the prompt's last occurrence in the
+query (the decoded query may carry a BOS token or other special tokens before the prompt); otherwise
+the whole query. Known end-of-text tokens (`--strip`) are removed from the end of the response.
+Without `prompts`, the whole query is the response and the prompt is empty. `labels` are the
+references (optional).
+
+`rewards` are the shaped rewards, `scores` the unshaped rubric rewards (OpenRLHF's dynamic
+filtering reads them), both numbers. A response without a reward (SPEC section 3's rule: the judge
+failed, a hard rule is unscored, coverage fell short of the Judge's `min_coverage`, or the request's
+time bound ran out) gets `unscored_reward` (0.0 unless set), never a number the failing judge
+produced. `extra_logs` has one value per response in every list (OpenRLHF's shape):
+`judgekit/scored` and `judgekit/unscored` (1.0 / 0.0), `judgekit/timed_out` (1.0 when the time
+bound cut its judging), `judgekit/unscored_count` (the request's count of responses without a
+reward, repeated, so its logged mean is that count), and one list per criterion of the server's
+rubric (`judgekit/<id>`: 1.0 MET, 0.0 UNMET, unscored reported as `unscored_reward`).
+
+Each request is judged within `request_timeout` seconds (default 150, below OpenRLHF's 180 s client
+timeout); responses not judged by then are unscored with the reason "timed out".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from judgekit.errors import InputError
+from judgekit.rl.rewards import RewardScorer, UnscoredTally, refuse_reserved_ids
+from judgekit.rubric.models import Rubric
+from judgekit.secrets import redact
+from judgekit.rl.shaping import Shaping
+
+if TYPE_CHECKING:
+    from judgekit.judge import Judge
+
+logger = logging.getLogger("judgekit")
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+SERVE_KEYS = frozenset({"scored", "unscored", "timed_out", "unscored_count"})
+DEFAULT_STRIP = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "</s>", "<eos>", "<|end|>")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    """Largest request body accepted (413 above it)."""
+    max_items: int = 65536
+    """Largest number of queries in one request."""
+    unscored_reward: float = 0.0
+    """The number sent for a response without a reward (OpenRLHF needs numbers)."""
+    request_timeout: float = 150.0
+    """Seconds a request's judging may take (OpenRLHF's client gives up at 180 s); responses not
+    judged by then are unscored ("timed out")."""
+    strip: tuple[str, ...] = DEFAULT_STRIP
+    """End-of-text tokens removed from the end of a response."""
+
+
+class RequestProblem(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def split_query(query: str, prompt: str | None, strip: tuple[str, ...] = DEFAULT_STRIP) -> str:
+    """The response part of an OpenRLHF query (see the module's docstring)."""
+    if prompt:
+        if query.startswith(prompt):
+            response = query[len(prompt):]
+        else:
+            at = query.rfind(prompt)
+            response = query[at + len(prompt):] if at >= 0 else query
+    else:
+        response = query
+    changed = True
+    while changed:
+        changed = False
+        trimmed = response.rstrip()
+        for token in strip:
+            if token and trimmed.endswith(token):
+                response = trimmed[: -len(token)]
+                changed = True
+    return response.strip()
+
+
+def decode_body(raw: bytes) -> Any:
+    """The request body as JSON; a body that is not JSON, nests too deeply or holds text that is not
+    valid Unicode (a lone surrogate such as "\\ud800") is a 400."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestProblem(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestProblem(400, "the body is not valid JSON: nested too deeply") from None
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestProblem(400, f"the body holds text that is not valid Unicode ({exc.reason})") from None
+    except RecursionError:
+        raise RequestProblem(400, "the body is not valid JSON: nested too deeply") from None
+    return body
+
+
+def parse_request(body: Any, max_items: int) -> tuple[list[str], list[str] | None, list[Any] | None]:
+    if not isinstance(body, dict):
+        raise RequestProblem(400, "the body must be a JSON object with 'query' (and optionally 'prompts', 'labels')")
+    query = body.get("query")
+    if not isinstance(query, list) or not all(isinstance(q, str) for q in query):
+        raise RequestProblem(422, "'query' must be a list of strings")
+    if len(query) > max_items:
+        raise RequestProblem(413, f"too many queries: {len(query)} (at most {max_items})")
+    prompts = body.get("prompts")
+    if prompts is not None and (
+        not isinstance(prompts, list) or len(prompts) != len(query) or not all(isinstance(p, str) for p in prompts)
+    ):
+        raise RequestProblem(422, f"'prompts' must be a list of {len(query)} strings, one per query")
+    labels = body.get("labels")
+    if labels is not None and (not isinstance(labels, list) or len(labels) != len(query)):
+        raise RequestProblem(422, f"'labels' must be a list of {len(query)} values, one per query")
+    return query, prompts, labels
+
+
+async def reward_response(
+    scorer: RewardScorer, options: ServeOptions, query: list[str], prompts: list[str] | None, labels: list[Any] | None,
+    tally: UnscoredTally | None = None,
+) -> dict[str, Any]:
+    n = len(query)
+    the_prompts = prompts or [""] * n
+    responses = [split_query(q, p, options.strip) for q, p in zip(query, the_prompts)]
+    references = [None if (not labels or labels[i] in ("", None)) else labels[i] for i in range(n)]
+    result = await scorer.score_batch(the_prompts, responses, references=references, timeout=options.request_timeout)
+    if tally is not None:
+        tally.note(result)
+    default = options.unscored_reward
+    unscored = [1.0 if r is None else 0.0 for r in result.raw]
+    extra: dict[str, list[float]] = {
+        "judgekit/scored": [1.0 - u for u in unscored],
+        "judgekit/unscored": unscored,
+        "judgekit/timed_out": [1.0 if t else 0.0 for t in result.timed_out],
+        "judgekit/unscored_count": [float(result.unscored_count)] * n,
+    }
+    if scorer.rubric is not None:
+        for cid in scorer.rubric.ids:
+            extra[f"judgekit/{cid}"] = [default if s.get(cid) is None else float(s[cid]) for s in result.scores]  # type: ignore[arg-type]
+    return {
+        "rewards": [default if r is None else float(r) for r in result.rewards],  # shaping keeps None as None
+        "scores": [default if r is None else float(r) for r in result.raw],
+        "extra_logs": extra,
+    }
+
+
+def build_app(rubric: Rubric, judge: "Judge", *, shaping: Shaping | None = None,
+              options: ServeOptions | None = None, strategy: str = "pointwise") -> Any:
+    """The starlette app: POST / and /get_reward, GET /health."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    opts = options or ServeOptions()
+    refuse_reserved_ids(rubric, SERVE_KEYS, "judgekit/{}")
+    scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping)
+    tally = UnscoredTally(f"--unscored-reward {opts.unscored_reward}")
+
+    def problem(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise RequestProblem(400, "bad Content-Length header")
+            if int(declared) > opts.max_bytes:
+                raise RequestProblem(413, f"request body too large (limit {opts.max_bytes} bytes)")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > opts.max_bytes:
+                raise RequestProblem(413, f"request body too large (limit {opts.max_bytes} bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def get_reward(request: Request) -> JSONResponse:
+        try:
+            ctype = request.headers.get("content-type", "application/json")
+            if "json" not in ctype:
+                raise RequestProblem(415, "send the request as application/json")
+            query, prompts, labels = parse_request(decode_body(await read_body(request)), opts.max_items)
+            return JSONResponse(await reward_response(scorer, opts, query, prompts, labels, tally))
+        except RequestProblem as exc:
+            return problem(exc.status, exc.message)
+        except InputError as exc:
+            return problem(422, redact(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a trainer reads JSON, never a plain-text 500
+            message = f"the request failed: {type(exc).__name__}: {redact(str(exc))}"[:1000]
+            logger.error("judgekit serve: %s", message)
+            return problem(500, message)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "rubric": rubric.name, "criteria": rubric.ids, "judge": judge.spec})
+
+    return Starlette(routes=[
+        Route("/", get_reward, methods=["POST"]),
+        Route("/get_reward", get_reward, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ])
+
+
+def serve(rubric: Rubric, judge: "Judge", *, host: str = "127.0.0.1", port: int = 8000,
+          shaping: Shaping | None = None, options: ServeOptions | None = None, strategy: str = "pointwise") -> None:
+    """Run the reward server until interrupted."""
+    import uvicorn
+
+    uvicorn.run(build_app(rubric, judge, shaping=shaping, options=options, strategy=strategy),
+                host=host, port=port, log_level="warning", access_log=False)

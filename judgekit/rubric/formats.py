@@ -1,0 +1,88 @@
+"""Per-row rubrics: judgekit's own object or list, and the public formats of other projects.
+
+- judgekit: `rubric: {name, criteria: [...]}` or `rubric: [criterion, ...]`
+- HealthBench: `rubrics: [{criterion, points, tags}]`
+- Rubrics-as-Rewards: `rubric: [{title, description, weight}]`
+- Prometheus / BiGGen-Bench: `score_rubric: {criteria, score1_description .. score5_description}`
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from judgekit.errors import InputError
+from judgekit.rubric.models import Rubric, rubric_from_data
+
+
+def from_healthbench(items: list[dict[str, Any]], name: str = "healthbench") -> Rubric:
+    criteria = []
+    for item in items:
+        tags = item.get("tags") or []
+        criteria.append({"text": item["criterion"], "weight": item.get("points", 1), "tags": list(tags)})
+    return rubric_from_data({"name": name, "criteria": criteria})
+
+
+def from_rubrics_as_rewards(items: list[dict[str, Any]], name: str = "rar") -> Rubric:
+    criteria = []
+    for item in items:
+        title = str(item.get("title", "")).strip()
+        criteria.append(
+            {"text": item["description"], "weight": item.get("weight", 1), "tags": [title] if title else []}
+        )
+    return rubric_from_data({"name": name, "criteria": criteria})
+
+
+def from_prometheus(score_rubric: dict[str, Any], name: str = "prometheus") -> Rubric:
+    """A 1-5 score rubric as four cumulative MET/UNMET criteria: 'reaches at least level k'.
+
+    The reward (fraction of levels 2..5 met) then maps level 1..5 onto 0, .25, .5, .75, 1.
+    """
+    question = str(score_rubric.get("criteria", "")).strip()
+    criteria = []
+    for level in range(2, 6):
+        desc = str(score_rubric.get(f"score{level}_description", "")).strip()
+        if not desc:
+            raise ValueError(f"score_rubric has no score{level}_description")
+        criteria.append(
+            {
+                "id": f"level_{level}",
+                "text": f"{question} The response reaches at least level {level} of 5: {desc}",
+                "tags": ["prometheus"],
+            }
+        )
+    lowest = str(score_rubric.get("score1_description", "")).strip()
+    return rubric_from_data(
+        {"name": name, "description": f"{question} Level 1 is: {lowest}", "criteria": criteria}
+    )
+
+
+def _is_rar_list(items: list[Any]) -> bool:
+    return bool(items) and all(
+        isinstance(i, dict) and "description" in i and "text" not in i for i in items
+    )
+
+
+def row_rubric(row: dict[str, Any], *, file: str | None = None, line: int | None = None) -> Rubric | None:
+    """The rubric a row carries, in any of the formats above, or None. It is marked as data
+    (`Rubric.from_data_row`): data never runs code."""
+    found = _read_row_rubric(row, file=file, line=line)
+    return found.from_data_row() if found is not None else None
+
+
+def _read_row_rubric(row: dict[str, Any], *, file: str | None, line: int | None) -> Rubric | None:
+    try:
+        if "rubric" in row and row["rubric"] is not None:
+            value = row["rubric"]
+            if isinstance(value, list) and _is_rar_list(value):
+                return from_rubrics_as_rewards(value)
+            return rubric_from_data(value, file=file, line=line)
+        if isinstance(row.get("rubrics"), list) and row["rubrics"]:
+            return from_healthbench(row["rubrics"])
+        if isinstance(row.get("score_rubric"), dict):
+            return from_prometheus(row["score_rubric"])
+    except InputError as exc:
+        raise InputError(exc.message, file=file, line=line, criterion=exc.criterion,
+                         field=f"rubric.{exc.field}" if exc.field else "rubric") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"cannot read the row's rubric: {exc}", file=file, line=line, field="rubric") from None
+    return None

@@ -1,0 +1,308 @@
+"""The rubric: a named list of criteria (SPEC section 1), as frozen pydantic models.
+
+`load_rubric` reads a YAML file and turns every validation problem into an InputError that names
+the file, the line, the criterion and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import regex
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from judgekit.errors import InputError
+
+CriterionKind = Literal["principle", "hard_rule", "check"]
+CheckType = Literal[
+    "regex",
+    "contains",
+    "not_contains",
+    "max_words",
+    "min_words",
+    "max_chars",
+    "min_chars",
+    "json_valid",
+    "equals_reference",
+    "python",
+]
+CHECK_TYPES: tuple[str, ...] = CheckType.__args__  # type: ignore[attr-defined]
+_ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+
+class CheckSpec(BaseModel):
+    """A criterion decided by code. `value` is the pattern, substring, limit or `module:function`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: CheckType
+    value: Any = None
+    ignore_case: bool = False
+    _from_data: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _python_shorthand(cls, data: Any) -> Any:
+        # `check: {python: "pkg.mod:fn"}` is the same as `{type: python, value: "pkg.mod:fn"}`.
+        if isinstance(data, dict) and "python" in data and "type" not in data:
+            data = {**data, "type": "python", "value": data["python"]}
+            del data["python"]
+        return data
+
+    @model_validator(mode="after")
+    def _value_fits_type(self) -> "CheckSpec":
+        needs_int = {"max_words", "min_words", "max_chars", "min_chars"}
+        needs_str = {"regex", "contains", "not_contains", "python"}
+        if self.type in needs_int and not (isinstance(self.value, int) and not isinstance(self.value, bool)):
+            raise ValueError(f"check type '{self.type}' needs an integer 'value'")
+        if self.type in needs_str and not (isinstance(self.value, str) and self.value):
+            raise ValueError(f"check type '{self.type}' needs a non-empty string 'value'")
+        if self.type == "regex":
+            try:
+                regex.compile(self.value)  # the engine judgekit.rubric.checks runs it with
+            except regex.error as exc:
+                raise ValueError(f"'value' is not a valid regular expression: {exc}") from None
+        if self.type == "python" and ":" not in self.value:
+            raise ValueError("check type 'python' needs 'value' of the form module:function")
+        return self
+
+    def describe(self) -> str:
+        return f"{self.type}" + (f" {self.value!r}" if self.value is not None else "")
+
+    @property
+    def from_data(self) -> bool:
+        """Whether this check came in a data row's rubric (not a file or object the user gave)."""
+        return self._from_data
+
+
+class Criterion(BaseModel):
+    """One criterion. A negative weight marks a pitfall: MET means the flaw is present."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = None
+    text: str | None = None
+    kind: CriterionKind = "principle"
+    weight: float = 1.0
+    tags: tuple[str, ...] = ()
+    check: CheckSpec | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _ID_PATTERN.match(value):
+            raise ValueError(f"id {value!r} must match [a-z0-9_]+")
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> "Criterion":
+        if self.kind == "check" and self.check is None:
+            raise ValueError("a criterion of kind 'check' needs a 'check' field")
+        if self.kind != "check" and self.check is not None:
+            raise ValueError(f"'check' is only allowed with kind 'check' (kind is '{self.kind}')")
+        if self.kind != "check" and not (self.text and self.text.strip()):
+            raise ValueError(f"a criterion of kind '{self.kind}' needs a non-empty 'text'")
+        return self
+
+    @property
+    def cid(self) -> str:
+        assert self.id is not None, "ids are assigned when the rubric is built"
+        return self.id
+
+    @property
+    def judged_by_model(self) -> bool:
+        return self.kind != "check"
+
+    @property
+    def display_text(self) -> str:
+        if self.text:
+            return self.text
+        assert self.check is not None
+        return f"[check] {self.check.describe()}"
+
+
+class Rubric(BaseModel):
+    """A rubric: `name`, optional `description` and `version`, and at least one criterion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    version: int | str = 1
+    criteria: tuple[Criterion, ...] = Field(min_length=1)
+    provenance: dict[str, Any] | None = None
+    """Where the rubric came from (written by `judgekit rubric generate/refine`); not used in scoring."""
+
+    @model_validator(mode="after")
+    def _assign_ids(self) -> "Rubric":
+        seen: dict[str, int] = {}
+        fixed: list[Criterion] = []
+        for position, criterion in enumerate(self.criteria, start=1):
+            cid = criterion.id or f"c{position}"
+            if cid in seen:
+                raise ValueError(
+                    f"duplicate criterion id '{cid}' (criteria {seen[cid]} and {position})"
+                )
+            seen[cid] = position
+            fixed.append(criterion if criterion.id else criterion.model_copy(update={"id": cid}))
+        object.__setattr__(self, "criteria", tuple(fixed))
+        return self
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.cid for c in self.criteria]
+
+    def criterion(self, cid: str) -> Criterion:
+        for c in self.criteria:
+            if c.id == cid:
+                return c
+        raise KeyError(cid)
+
+    @property
+    def model_judged(self) -> list[Criterion]:
+        return [c for c in self.criteria if c.judged_by_model]
+
+    @property
+    def checks(self) -> list[Criterion]:
+        return [c for c in self.criteria if not c.judged_by_model]
+
+    def from_data_row(self) -> "Rubric":
+        """This rubric, marked as carried by a data row: its python checks are never run
+        (judgekit.rubric.checks refuses them), whatever --allow-code says."""
+        for c in self.checks:
+            assert c.check is not None
+            c.check._from_data = True
+        return self
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=True) | {"name": self.name}
+
+
+# ---- building from data, with errors that name the place -------------------------------------
+
+
+def rubric_from_data(
+    data: Any, *, file: str | None = None, lines: "_LineMap | None" = None, line: int | None = None
+) -> Rubric:
+    """Validate a rubric object (the YAML's data) or a bare list of criteria."""
+    if isinstance(data, list):
+        data = {"name": "inline", "criteria": data}
+    if not isinstance(data, dict):
+        raise InputError("a rubric must be a mapping with 'name' and 'criteria'", file=file, line=line)
+    _check_duplicate_ids(data, file=file, lines=lines, line=line)
+    try:
+        return Rubric.model_validate(data)
+    except ValidationError as exc:
+        raise _located_error(exc, data, file=file, lines=lines, line=line) from None
+
+
+def _check_duplicate_ids(data: dict[str, Any], *, file: str | None, lines: "_LineMap | None", line: int | None) -> None:
+    criteria = data.get("criteria")
+    if not isinstance(criteria, list):
+        return
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(criteria):
+        if not isinstance(raw, dict):
+            continue
+        cid = raw.get("id") or f"c{index + 1}"
+        if cid in seen:
+            raise InputError(
+                f"duplicate criterion id '{cid}' (criteria {seen[cid] + 1} and {index + 1})", file=file,
+                line=(lines.of(index, "id") if lines else None) or line, criterion=str(cid), field="id",
+            )
+        seen[str(cid)] = index
+
+
+class _LineMap:
+    """Line numbers (1-based) of the rubric's top-level keys and of each criterion's fields."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.top: dict[str, int] = {}
+        self.criteria: list[dict[str, int]] = []
+        self.criteria_start: list[int] = []
+        self.start = (root.start_mark.line + 1) if root is not None else None
+        if isinstance(root, yaml.MappingNode):
+            for key, value in root.value:
+                self.top[str(key.value)] = key.start_mark.line + 1
+                if key.value == "criteria" and isinstance(value, yaml.SequenceNode):
+                    for item in value.value:
+                        self.criteria_start.append(item.start_mark.line + 1)
+                        fields: dict[str, int] = {}
+                        if isinstance(item, yaml.MappingNode):
+                            for k, _ in item.value:
+                                fields[str(k.value)] = k.start_mark.line + 1
+                        self.criteria.append(fields)
+
+    def of(self, index: int | None, field: str | None) -> int | None:
+        if index is None:
+            return self.top.get(field or "", self.start)
+        if index >= len(self.criteria):
+            return None
+        return self.criteria[index].get(field or "", self.criteria_start[index])
+
+
+def _located_error(
+    exc: ValidationError, data: dict[str, Any], *, file: str | None, lines: _LineMap | None, line: int | None
+) -> InputError:
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"]]
+    index: int | None = None
+    field: str | None = None
+    if len(loc) >= 2 and loc[0] == "criteria" and isinstance(loc[1], int):
+        index = loc[1]
+        field = str(loc[2]) if len(loc) > 2 else None
+        if field == "check" and len(loc) > 3:
+            field = f"check.{loc[3]}"
+    elif loc:
+        field = str(loc[0])
+    criterion = None
+    if index is not None:
+        raw = data.get("criteria", [])[index] if isinstance(data.get("criteria"), list) else None
+        criterion = (raw.get("id") if isinstance(raw, dict) else None) or f"c{index + 1}"
+    message = _message(err)
+    if field is None and "duplicate criterion id" in message:
+        field = "id"
+    where_line = line
+    if lines is not None:
+        where_line = lines.of(index, (field or "").split(".")[0] or None) or line
+    return InputError(message, file=file, line=where_line, criterion=criterion, field=field)
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error" and err["loc"][-1] == "type":
+        return f"unknown check type {err.get('input')!r}; known types: {', '.join(CHECK_TYPES)}"
+    if kind == "literal_error" and err["loc"][-1] == "kind":
+        return f"unknown kind {err.get('input')!r}; known kinds: principle, hard_rule, check"
+    if kind == "too_short" and err["loc"][-1] == "criteria":
+        return "a rubric needs at least one criterion"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Read and validate a rubric YAML file. Raises InputError naming file, line, criterion, field."""
+    from judgekit.rubric.yaml_source import parse_yaml
+
+    file = str(path)
+    data, root = parse_yaml(path, what="rubric")
+    if data is None:
+        raise InputError("the file is empty", file=file)
+    if isinstance(data, dict) and "criteria" in data and not data["criteria"]:
+        raise InputError(
+            "a rubric needs at least one criterion", file=file, line=_LineMap(root).top.get("criteria"),
+            field="criteria",
+        )
+    return rubric_from_data(data, file=file, lines=_LineMap(root))

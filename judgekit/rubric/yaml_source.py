@@ -1,0 +1,78 @@
+"""YAML files whose errors name their line: load a file, validate it with a pydantic model, and
+turn the first validation error into an InputError naming file, line and field path.
+
+Used for the smaller YAML files (judge profiles, meta-rubrics); rubric files have their own
+richer messages (judgekit.rubric.models).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from judgekit.errors import InputError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class YamlSource:
+    def __init__(self, path: Path, data: Any, root: yaml.Node | None) -> None:
+        self.path = path
+        self.data = data
+        self.root = root
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """The 1-based line of the deepest node on the path `loc` that exists in the file."""
+        node, line = self.root, (self.root.start_mark.line + 1) if self.root is not None else None
+        for part in loc:
+            nxt = None
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if str(key.value) == str(part):
+                        nxt, line = value, key.start_mark.line + 1
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                nxt = node.value[part]
+                line = nxt.start_mark.line + 1
+            if nxt is None:
+                break
+            node = nxt
+        return line
+
+
+def parse_yaml(path: str | Path, *, what: str) -> tuple[Any, yaml.Node | None]:
+    """(data, node tree) of a YAML file; a missing file or broken YAML is an InputError with its line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found", file=str(path))
+    text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"not valid YAML: {problem}", file=str(path), line=(mark.line + 1) if mark else None) from None
+
+
+def read_yaml(path: str | Path, *, what: str) -> YamlSource:
+    data, root = parse_yaml(path, what=what)
+    if not isinstance(data, dict):
+        raise InputError(f"a {what} file holds a mapping (key: value lines)", file=str(path))
+    return YamlSource(Path(path), data, root)
+
+
+def validate_yaml(source: YamlSource, model: type[M], **context: Any) -> M:
+    try:
+        return model.model_validate(source.data, context=context or None)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union")))]
+        kind = err.get("type", "")
+        message = {"extra_forbidden": "unknown key", "missing": "required field is missing"}.get(
+            kind, str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        )
+        field = ".".join(str(p) for p in loc) or None
+        raise InputError(message, file=str(source.path), line=source.line_of(loc), field=field) from None

@@ -1,0 +1,472 @@
+"""A scripted judge server for tests, benchmarks and examples: real HTTP on 127.0.0.1.
+
+It speaks the OpenAI chat-completions API (and Anthropic's /v1/messages with a forced tool), reads
+the criterion ids from the request's JSON schema (SPEC section 2) and the fenced responses from
+the prompt, and answers each criterion by a script: `met(cid, response)` or
+`prefer(cid, response_a, response_b)`. Faults can be injected: 429 with Retry-After, 500, slow
+answers (timeouts), non-JSON and wrong-schema replies, and a body that is not a chat completion.
+
+Needs starlette and uvicorn (the `test` extra). Run standalone for benchmarks:
+    python -m judgekit.testing.server --port 8765 --latency 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from judgekit.testing.native import (
+    DEFAULT_GENERATED_RUBRIC,
+    GENERATOR_MARKER,
+    LABELS,
+    native_answer,
+    native_mode,
+    native_profile,
+    native_verdict,
+)
+
+MetFn = Callable[[str, str], bool]  # (criterion_id, response) -> met
+PreferFn = Callable[[str, str, str], str]  # (criterion_id, response_a, response_b) -> "A" | "B" | "tie"
+
+_TAG = re.compile(r"<judgekit-(response|response-a|response-b)-([0-9a-f]{12})>\n?(.*?)\n?</judgekit-\1-\2>", re.S)
+_IDS_IN_PROMPT = re.compile(r'criterion_id "([a-z0-9_]+)"')
+
+
+@dataclass
+class Faults:
+    """Per-request fault probabilities (drawn with a seeded RNG, so runs repeat)."""
+
+    rate_limit: float = 0.0  # 429 with Retry-After
+    server_error: float = 0.0  # 500
+    slow: float = 0.0  # sleep `slow_seconds` (past the client's timeout)
+    garbage: float = 0.0  # 200, content that is not JSON
+    wrong_schema: float = 0.0  # 200, JSON that does not follow the schema
+    not_completion: float = 0.0  # 200, a body that is not a chat completion
+    slow_seconds: float = 5.0
+    retry_after: float = 0.01
+    seed: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.rate_limit + self.server_error + self.slow + self.garbage + self.wrong_schema + self.not_completion
+
+
+@dataclass
+class Script:
+    met: MetFn = lambda cid, response: True
+    prefer: PreferFn = lambda cid, a, b: "tie"
+    reasoning: str = "scripted"
+    # Answers requests whose schema is not the verdict schema (rubric generation, decomposition):
+    # called with the request body, returns the JSON object to send back.
+    generate: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # Answers a rubric-rm generator prompt (the request's user text -> a numbered rubric).
+    rubric: Callable[[str], str] = lambda text: DEFAULT_GENERATED_RUBRIC
+
+
+@dataclass
+class ServerState:
+    script: Script = field(default_factory=Script)
+    faults: Faults = field(default_factory=Faults)
+    latency: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    fault_log: list[str] = field(default_factory=list)
+    record: bool = True
+    honour_response_format: bool = True
+    # A list of raw replies to send, in order, before the script takes over (e.g. exact content strings).
+    queued_contents: list[str] = field(default_factory=list)
+    # Faults to inject first, one per request, in order (then the random ones apply).
+    fault_sequence: list[str] = field(default_factory=list)
+    # Opt-in soft verdicts: when set and a request asks for logprobs, the reply carries OpenAI-style
+    # token log-probabilities; (criterion_id, verdict) -> probability of the verdict token given.
+    verdict_probability: "SoftFn | None" = None
+    # Native formats (judgekit.testing.native): a malformed variant to answer with instead of a
+    # well-formed answer, for the first `malformed_times` native answers (None: always).
+    malformed: str | None = None
+    malformed_times: int | None = None
+    # Reasoning judges: for a free-text verdict request (no response_format) that is not a
+    # follow-up, think first. "field": the thinking in message.reasoning_content (vLLM's reasoning
+    # parser); "tags": in <think>...</think> at the start of content. `think_answers`: whether the
+    # answer follows the thinking in that reply (else the reply stops at the budget, "length").
+    think: str | None = None
+    think_answers: bool = False
+    # Usage from the texts (about 4 characters per token) instead of the fixed 100 + 20.
+    estimate_tokens: bool = False
+    # A server that echoes the caller's credentials (Authorization or x-api-key header) back:
+    # "reasoning" (in each verdict's reasoning), "think" (in a <think> block before the answer),
+    # "reasoning_field" (in message.reasoning_content), "error" (in a 401 error body). The header
+    # starts at the next of `echo_offsets` (in turn) characters into the echoed text.
+    echo: str | None = None
+    echo_offsets: list[int] = field(default_factory=lambda: [0])
+    echoes: int = 0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.faults.seed)
+
+    def draw_fault(self) -> str | None:
+        if self.fault_sequence:
+            fault = self.fault_sequence.pop(0)
+            return fault or None
+        f = self.faults
+        x = self._rng.random()
+        for name in ("rate_limit", "server_error", "slow", "garbage", "wrong_schema", "not_completion"):
+            p = getattr(f, name)
+            if x < p:
+                return name
+            x -= p
+        return None
+
+
+def request_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+    if schema is None and body.get("tools"):
+        schema = body["tools"][0].get("input_schema")
+    return schema
+
+
+def is_verdict_request(body: dict[str, Any]) -> bool:
+    """True unless the request carries a schema without the 'verdicts' list (e.g. rubric generation)."""
+    schema = request_schema(body)
+    return schema is None or "verdicts" in (schema.get("properties") or {})
+
+
+def answer_object(state: "ServerState", body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
+    """The scripted answer: verdicts (with `reasoning` if given, else the script's), or
+    `script.generate(body)` for a non-verdict schema."""
+    if state.script.generate is not None and not is_verdict_request(body):
+        return state.script.generate(body)
+    return verdict_object(state, body, reasoning)
+
+
+def requested_ids(body: dict[str, Any]) -> list[str]:
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+    if schema is None and body.get("tools"):
+        schema = body["tools"][0].get("input_schema")
+    if schema:
+        return list(schema["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"])
+    return _IDS_IN_PROMPT.findall(_last_user_text(body))
+
+
+def requested_mode(body: dict[str, Any]) -> str:
+    text = json.dumps(body.get("response_format") or body.get("tools") or {})
+    if "preference" in text:
+        return "pairwise"
+    if "met" in text:
+        return "pointwise"
+    return "pairwise" if "Response B" in _all_text(body) else "pointwise"
+
+
+def _all_text(body: dict[str, Any]) -> str:
+    parts = [m.get("content", "") for m in body.get("messages", []) if isinstance(m.get("content"), str)]
+    if isinstance(body.get("system"), str):
+        parts.append(body["system"])
+    return "\n".join(parts)
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    # A re-ask appends a user turn; the responses are in the first user turn.
+    first = users[0] if users else {}
+    return first.get("content", "") if isinstance(first.get("content"), str) else ""
+
+
+def fenced(body: dict[str, Any]) -> dict[str, str]:
+    return {kind: text for kind, _, text in _TAG.findall(_last_user_text(body))}
+
+
+def verdict_object(state: ServerState, body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
+    ids = requested_ids(body)
+    texts = fenced(body)
+    verdicts = []
+    reasoning = state.script.reasoning if reasoning is None else reasoning
+    if requested_mode(body) == "pairwise":
+        a, b = texts.get("response-a", ""), texts.get("response-b", "")
+        for cid in ids:
+            verdicts.append({"criterion_id": cid, "reasoning": reasoning, "preference": state.script.prefer(cid, a, b)})
+    else:
+        response = texts.get("response", "")
+        for cid in ids:
+            verdicts.append({"criterion_id": cid, "reasoning": reasoning, "met": bool(state.script.met(cid, response))})
+    return {"verdicts": verdicts}
+
+
+# ---- opt-in token log-probabilities (soft verdicts) ------------------------------------------------
+
+SoftFn = Callable[[str, Any], float]  # (criterion_id, verdict: bool | "A" | "B" | "tie") -> P(that verdict)
+_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
+_VERDICT_BEFORE = re.compile(r'"(met|preference)"\s*:\s*"?$')
+_CID_BEFORE = re.compile(r'"criterion_id"\s*:\s*"([a-z0-9_]+)"')
+
+
+def token_logprobs(content: str, probability: SoftFn) -> list[dict[str, Any]]:
+    """OpenAI `logprobs.content` for a reply: each word/space/punctuation a token with logprob 0,
+    except verdict tokens, which get log P(verdict) and the other labels as top_logprobs (sharing
+    the rest of the probability)."""
+    import math
+
+    out: list[dict[str, Any]] = []
+    so_far = ""
+    for tok in _TOKENS.findall(content):
+        entry: dict[str, Any] = {"token": tok, "logprob": 0.0, "bytes": list(tok.encode()), "top_logprobs": []}
+        verdict = _VERDICT_BEFORE.search(so_far)
+        cids = _CID_BEFORE.findall(so_far)
+        if verdict and cids and tok[0].isalnum():
+            labels = ["true", "false"] if verdict.group(1) == "met" else ["A", "B", "tie"]
+            value: Any = (tok == "true") if verdict.group(1) == "met" else tok
+            p = min(max(float(probability(cids[-1], value)), 1e-6), 1.0)
+            rest = (1.0 - p) / (len(labels) - 1)
+            entry["logprob"] = math.log(p)
+            entry["top_logprobs"] = [{"token": tok, "logprob": math.log(p)}] + [
+                {"token": other, "logprob": math.log(max(rest, 1e-9))} for other in labels if other != tok
+            ]
+        out.append(entry)
+        so_far += tok
+    return out
+
+
+def native_token_logprobs(profile: str, text: str, content: str, probability: "SoftFn") -> list[dict[str, Any]]:
+    """Log-probabilities for a native answer: logprob 0 everywhere but the (last) verdict token,
+    which gets P(verdict) from the script and the format's other labels as alternatives."""
+    import math
+
+    found = native_verdict(profile, text, content)
+    out = [{"token": tok, "logprob": 0.0, "top_logprobs": []} for tok in _TOKENS.findall(content)]
+    if found is None:
+        return out
+    criterion, value, token = found
+    labels = LABELS[(profile, native_mode(profile, text))]
+    p = min(max(float(probability(criterion, value)), 1e-6), 1.0)
+    rest = (1.0 - p) / max(1, len(labels) - 1)
+    for entry in reversed(out):
+        if entry["token"] == token:
+            entry["logprob"] = math.log(p)
+            entry["top_logprobs"] = [{"token": token, "logprob": math.log(p)}] + [
+                {"token": other, "logprob": math.log(max(rest, 1e-9))} for other in labels if other != token]
+            break
+    return out
+
+
+THINKING = "I weigh the response against the criterion step by step before answering."
+
+
+def _user_turns(body: dict[str, Any]) -> int:
+    return sum(1 for m in body.get("messages", []) if m.get("role") == "user")
+
+
+def _take_malformed(state: "ServerState") -> str | None:
+    if state.malformed is None or state.malformed_times == 0:
+        return None
+    if state.malformed_times is not None:
+        state.malformed_times -= 1
+    return state.malformed
+
+
+def _think(reply: dict[str, Any], state: "ServerState", answer: str) -> None:
+    """Turn a reply into a reasoning model's first-phase reply: thinking, then (maybe) the answer."""
+    choice = reply["choices"][0]
+    content = answer if state.think_answers else ""
+    if state.think == "field":
+        choice["message"]["reasoning_content"] = THINKING
+    else:
+        content = f"<think>\n{THINKING}\n</think>\n{content}"
+    choice["message"]["content"] = content
+    choice["finish_reason"] = "stop" if state.think_answers else "length"
+    reply["usage"]["completion_tokens"] = 200
+
+
+def echoed_credentials(state: ServerState, headers: Any) -> str:
+    """The request's credentials, `echo_offsets[n]` characters into the text (n-th echo)."""
+    credentials = headers.get("authorization", "") or headers.get("x-api-key", "")
+    offset = state.echo_offsets[state.echoes % len(state.echo_offsets)]
+    state.echoes += 1
+    pad = ("the request was sent with " * (offset // 26 + 1))[:offset]
+    return f"{pad}{credentials} (as received)"
+
+
+def _completion(content: str, model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }
+
+
+def build_app(state: ServerState) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    async def fault_response(fault: str | None, request: Request) -> Any:
+        if state.echo == "error":
+            message = echoed_credentials(state, request.headers)
+            return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=401)
+        if fault == "rate_limit":
+            return JSONResponse({"error": {"message": "rate limited", "type": "rate_limit"}}, status_code=429,
+                                headers={"retry-after": str(state.faults.retry_after)})
+        if fault == "server_error":
+            # Echo the caller's credentials: judgekit must keep them out of everything it writes.
+            auth = request.headers.get("authorization", "") + request.headers.get("x-api-key", "")
+            return JSONResponse({"error": {"message": f"internal error for {auth}", "type": "server_error"}}, status_code=500)
+        if fault == "slow":
+            await asyncio.sleep(state.faults.slow_seconds)
+        return None
+
+    async def receive(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        state.count += 1
+        if state.record:
+            state.requests.append(body)
+            state.headers.append(dict(request.headers))
+        if state.latency:
+            await asyncio.sleep(state.latency)
+        return body
+
+    async def chat(request: Request) -> Any:
+        body = await receive(request)
+        model = body.get("model", "scripted")
+        if state.queued_contents:
+            return JSONResponse(_completion(state.queued_contents.pop(0), model))
+        fault = state.draw_fault()
+        if fault:
+            state.fault_log.append(fault)
+        early = await fault_response(fault, request)
+        if early is not None:
+            return early
+        if fault == "garbage":
+            return JSONResponse(_completion("I think the response is fine overall!", model))
+        if fault == "wrong_schema":
+            return JSONResponse(_completion(json.dumps({"verdicts": [{"criterion_id": "nope", "met": "maybe"}]}), model))
+        if fault == "not_completion":
+            return PlainTextResponse("<html>upstream proxy error</html>", status_code=200)
+        user_text = _last_user_text(body)
+        native = native_profile(user_text) if is_verdict_request(body) else None
+        if GENERATOR_MARKER in user_text and not body.get("response_format"):
+            return JSONResponse(_completion(state.script.rubric(user_text), model))
+        echo = echoed_credentials(state, request.headers) if state.echo else ""
+        if native is not None:
+            content = native_answer(native, _last_user_text(body), state.script.met, state.script.prefer,
+                                    state.script.reasoning, _take_malformed(state))
+        else:
+            content = json.dumps(answer_object(state, body, echo if state.echo == "reasoning" else None))
+            if not body.get("response_format") or not state.honour_response_format:
+                content = f"Here is my evaluation.\n```json\n{content}\n```"
+        thinking_phase = state.think is not None and not body.get("response_format") and _user_turns(body) == 1
+        reply = _completion(content, model)
+        if body.get("logprobs") and state.verdict_probability is not None:
+            if native is None:
+                reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, state.verdict_probability)}
+            else:
+                reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, state.verdict_probability)}
+        if thinking_phase:
+            _think(reply, state, content)
+        if state.echo == "think":
+            reply["choices"][0]["message"]["content"] = f"<think>\n{echo}\n</think>\n{content}"
+        elif state.echo == "reasoning_field":
+            reply["choices"][0]["message"]["reasoning_content"] = echo
+        if state.estimate_tokens:
+            reply["usage"]["prompt_tokens"] = max(1, len(_all_text(body)) // 4)
+            reply["usage"]["completion_tokens"] = max(1, len(reply["choices"][0]["message"]["content"] or "") // 4)
+        return JSONResponse(reply)
+
+    async def messages(request: Request) -> Any:
+        body = await receive(request)
+        fault = state.draw_fault()
+        early = await fault_response(fault, request)
+        if early is not None:
+            return early
+        if not body.get("tools"):  # free text: a native profile's answer (or two-phase thinking)
+            text = _last_user_text(body)
+            native = native_profile(text)
+            content = (native_answer(native, text, state.script.met, state.script.prefer, state.script.reasoning,
+                                     _take_malformed(state)) if native else json.dumps(verdict_object(state, body)))
+            return JSONResponse({
+                "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
+                "content": [{"type": "thinking", "thinking": THINKING, "signature": "x"}, {"type": "text", "text": content}],
+                "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 100, "output_tokens": 20},
+            })
+        tool = body["tools"][0]["name"]
+        echo = echoed_credentials(state, request.headers) if state.echo == "reasoning" else None
+        return JSONResponse({
+            "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer_object(state, body, echo)}],
+            "stop_reason": "tool_use", "stop_sequence": None,
+            "usage": {"input_tokens": 100, "output_tokens": 20},
+        })
+
+    async def models(request: Request) -> Any:
+        return JSONResponse({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+    return Starlette(routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+    ])
+
+
+class ScriptedJudgeServer:
+    """Start with `with ScriptedJudgeServer(...) as server:`; `server.base_url` ends in /v1."""
+
+    def __init__(self, state: ServerState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+
+        self.state = state or ServerState()
+        self.host = host
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(build_app(self.state), log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> "ScriptedJudgeServer":
+        self._thread.start()
+        deadline = time.time() + 10
+        while not self._server.started:
+            if time.time() > deadline:
+                raise RuntimeError("scripted judge server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.sock.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A scripted OpenAI-compatible judge server on loopback.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per answer")
+    args = parser.parse_args()
+    import uvicorn
+
+    state = ServerState(latency=args.latency, record=False)
+    uvicorn.run(build_app(state), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
