@@ -72,5 +72,5 @@ def redact_tree(value: T) -> T:
     if isinstance(value, dict):
         return {redact_tree(k): redact_tree(v) for k, v in value.items()}  # type: ignore[return-value]
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_tree(v) for v in value)  # type: ignore[return-value]
+        return type(value)(redact_tree(v) for v in value)
     return value

@@ -140,7 +140,7 @@ def slow_score_run(judge_server, tmp_path, rubric, *, n: int, latency: float, co
 
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_completes(judge_server, tmp_path, rubric):
     n = 60
-    args, out, first = slow_score_run(judge_server, tmp_path, rubric, n=n, latency=0.2, concurrency=2)
+    args, out, first = slow_score_run(judge_server, tmp_path, rubric, n=n, latency=1.0, concurrency=2)
     for extra in ([], ["--resume"]):
         second = run_cli(*args, *extra)
         assert second.returncode == 2, second.stderr

@@ -25,7 +25,7 @@ import numpy as np
 _EPS = 1e-9
 
 
-def oriented(scores: np.ndarray, signs: Sequence[float] | None = None) -> np.ndarray:
+def oriented(scores: np.ndarray, signs: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
     """Scores with pitfall columns (sign < 0) flipped to 1 - s, so that 1 is always the good side."""
     s = np.asarray(scores, dtype=float)
     if signs is None:

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 import anthropic
+from anthropic.types import MessageParam, TextBlock, ToolUseBlock
 
 from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
 from judgekit.errors import InputError
@@ -37,7 +38,7 @@ class AnthropicBackend:
 
     async def complete(self, request: JudgeRequest) -> Completion:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
-        turns = [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"]
+        turns = [_turn(m) for m in request.messages if m["role"] != "system"]
         extra: dict[str, Any] = {"temperature": request.temperature} if _TAKES_TEMPERATURE else {}
         if request.schema is not None:  # else free text: a native answer format, or two-phase thinking
             extra["tools"] = [{
@@ -68,12 +69,11 @@ class AnthropicBackend:
         texts: list[str] = []
         thinking: list[str] = []
         for block in resp.content:
-            kind = getattr(block, "type", None)
-            if kind == "tool_use" and block.name == TOOL_NAME:
+            if isinstance(block, ToolUseBlock) and block.name == TOOL_NAME:
                 payload = dict(block.input) if isinstance(block.input, dict) else None
-            elif kind == "text":
+            elif isinstance(block, TextBlock):
                 texts.append(block.text)
-            elif kind == "thinking":
+            elif getattr(block, "type", None) == "thinking":
                 thinking.append(getattr(block, "thinking", "") or "")
         text = json.dumps(payload) if payload is not None else "\n".join(texts)
         return Completion(
@@ -87,3 +87,9 @@ class AnthropicBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _turn(message: dict[str, str]) -> MessageParam:
+    if message["role"] == "assistant":
+        return {"role": "assistant", "content": message["content"]}
+    return {"role": "user", "content": message["content"]}

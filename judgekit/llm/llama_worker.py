@@ -83,7 +83,7 @@ class _FirstToken:
 def _complete(llm: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     k = kwargs.pop(FIRST_TOKEN_TOP_LOGPROBS, 0)
     if not k:
-        return llm.create_chat_completion(**kwargs)  # type: ignore[no-any-return]
+        return llm.create_chat_completion(**kwargs)
     import llama_cpp
 
     first = _FirstToken()
@@ -91,7 +91,7 @@ def _complete(llm: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     choice = resp["choices"][0]
     content = first.content(llm, choice["message"].get("content") or "", k)
     choice["logprobs"] = {"content": content} if content else None
-    return resp  # type: ignore[no-any-return]
+    return resp
 
 
 def serve(conn: Connection, path: str, n_ctx: int, n_threads: int) -> None:

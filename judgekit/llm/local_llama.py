@@ -121,7 +121,7 @@ class _Worker:
             if timeout is not None and not self.conn.poll(timeout):
                 self.close()  # a stuck call, not a crash: the next call starts a new worker
                 raise TransientError(f"the embedded judge did not answer within {timeout:.0f}s")
-            return self.conn.recv()  # type: ignore[no-any-return]
+            return self.conn.recv()
         except (EOFError, OSError):
             raise self._crashed() from None
 
@@ -142,7 +142,7 @@ class _Worker:
             status, detail = self._receive(timeout)
         if status != "ok":
             raise FatalError(f"llama.cpp: {detail}")
-        return detail  # type: ignore[no-any-return]
+        return detail
 
     def close(self) -> None:
         self.closed = True

@@ -188,7 +188,7 @@ def fenced(body: dict[str, Any]) -> dict[str, str]:
 def verdict_object(state: ServerState, body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
     ids = requested_ids(body)
     texts = fenced(body)
-    verdicts = []
+    verdicts: list[dict[str, object]] = []
     reasoning = state.script.reasoning if reasoning is None else reasoning
     if requested_mode(body) == "pairwise":
         a, b = texts.get("response-a", ""), texts.get("response-b", "")
