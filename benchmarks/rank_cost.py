@@ -4,7 +4,7 @@
 
 Starts judgekit.testing.server.ScriptedJudgeServer on 127.0.0.1 (real HTTP), ranks groups of n responses
 with a rubric of K principle criteria (one criterion per call, cache off), and prints the measured
-calls per group next to the formula from the README.
+calls per group next to the formula in docs/pairwise-and-ranking.md.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and `judgekit.Judge("openai:Qwen/Qwen3-8B", base_url=...)` and nothing else chan
     python examples/grpo_trl.py                     # two steps, a summary as JSON on the last line
     python examples/grpo_trl.py --server-error 1.0 --strict  # every judge call fails: rewards None, steps still run
 
-Needs: pip install torch==2.13.0 trl==1.16.0 (see the README's "Rewards for RL trainers").
+Needs: pip install torch==2.13.0 trl==1.16.0 (see docs/rl.md).
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ def test_resume_refuses_output_of_another_input(tmp_path, inputs):
     assert proc.returncode == 2 and "another input" in proc.stderr
 
 
-# ---- the coverage rule (SPEC section 3): a failing judge never earns a reward ---------------------
+# ---- the coverage rule: a failing judge never earns a reward -----------------------------------
 
 BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
 FAILING_JUDGES = {

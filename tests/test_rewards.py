@@ -1,4 +1,4 @@
-"""SPEC section 6: the TRL and verl reward functions, against the scripted judge over real HTTP."""
+"""The TRL and verl reward functions (docs/rl.md), against the scripted judge over real HTTP."""
 
 from __future__ import annotations
 
@@ -214,7 +214,7 @@ def test_verl_example_module(judge_server, monkeypatch):
         module.close()
 
 
-# ---- the coverage rule (SPEC section 3) in the adapters --------------------------------------------
+# ---- the coverage rule in the adapters ----------------------------------------------------------
 
 BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
 FAILING_JUDGES = {"errors": Faults(server_error=1.0), "hangs": Faults(slow=1.0, slow_seconds=3.0)}

@@ -1,4 +1,4 @@
-"""SPEC section 1: rubric files, errors that name the place, importers, checks."""
+"""Rubric files (docs/rubrics-and-formats.md): errors that name the place, importers, checks."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""SPEC section 3, pointwise: the reward formula as a pure function."""
+"""Pointwise scores (docs/rubrics-and-formats.md): the reward formula as a pure function."""
 
 import pytest
 

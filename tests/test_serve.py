@@ -165,7 +165,7 @@ def test_unscorable_gets_the_configured_number(judge_server, tmp_path):
     assert out["extra_logs"]["judgekit/scored"] == [0.0]
 
 
-# ---- a failing judge never earns a reward (SPEC section 3) ------------------------------------------
+# ---- a failing judge never earns a reward (the coverage rule) --------------------------------------
 
 BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
 

@@ -1,4 +1,4 @@
-"""SPEC section 2: the schema asked for and the tolerant reading of replies."""
+"""The wire schema (docs/rubrics-and-formats.md): the schema asked for and the tolerant reading of replies."""
 
 import pytest
 

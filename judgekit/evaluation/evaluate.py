@@ -225,7 +225,7 @@ def profile_table(reports: list[dict[str, Any]]) -> Table:
 
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:
-    """The subsets of several reports as one Markdown table (for the README)."""
+    """The subsets of several reports as one Markdown table (for docs/benchmarks.md)."""
     lines = ["| data | subset | pairs | accuracy | tie rate | position-inconsistent | calls | tokens |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for rep in reports:

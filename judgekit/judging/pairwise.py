@@ -1,4 +1,4 @@
-"""Pairwise judging of two responses against one rubric, criterion by criterion (SPEC section 3).
+"""Pairwise judging of two responses against one rubric, criterion by criterion (docs/rubrics-and-formats.md).
 
 - `principle` criteria: the judge states a preference A | B | tie, asked in both orders, (A, B)
   and (B, A); the swapped answer is mapped back; two answers that disagree make the criterion a

@@ -1,4 +1,5 @@
-"""Rewards for a group of responses to one prompt (a GRPO group), by three strategies (SPEC section 3).
+"""Rewards for a group of responses to one prompt (a GRPO group), by three strategies
+(docs/pairwise-and-ranking.md).
 
 Every strategy returns one reward in [0, 1] (or None when unscorable) per response, in order:
 

@@ -1,4 +1,4 @@
-"""Result objects. `.model_dump()` of each is exactly the JSONL output row of SPEC section 4."""
+"""Result objects. `.model_dump()` of each is exactly the JSONL output row of docs/rubrics-and-formats.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The score formulas of SPEC section 3, as pure functions (no model, no I/O)."""
+"""The score formulas of docs/rubrics-and-formats.md, as pure functions (no model, no I/O)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
 
 
 def coverage(criteria: Sequence[Criterion], scores: Mapping[str, int | None]) -> float:
-    """The scored share of the rubric's total absolute weight, in [0, 1] (SPEC section 3).
+    """The scored share of the rubric's total absolute weight, in [0, 1].
 
     A rubric whose weights are all 0 has no weight to share: then it is the scored share of its
     criteria (an empty rubric counts as fully covered).
@@ -64,7 +64,7 @@ def pointwise_reward(
     return clip(1.0 + met_weight / total_abs)
 
 
-# ---- pairwise (SPEC section 3) ------------------------------------------------------------------
+# ---- pairwise -----------------------------------------------------------------------------------
 
 _PREF_SIGN = {"A": 1, "B": -1, "tie": 0}
 
@@ -138,7 +138,7 @@ def pair_verdict(
     A hard rule unscored on either side leaves no winner (it may veto either side), and so does a
     rubric whose model-judged criteria are all unscored (a dead judge; checks never stand in for
     it). Then a side failing a hard rule the other passes loses outright (margin -1 / +1); else the
-    margin over the scored criteria (SPEC section 3: no coverage bar on the margin).
+    margin over the scored criteria (no coverage bar on the margin).
     """
     hard = [c for c in criteria if c.kind == "hard_rule"]
     if any(scores_a.get(c.cid) is None or scores_b.get(c.cid) is None for c in hard):

@@ -22,7 +22,7 @@ _MAX_REASONING = 4000
 
 
 class AnswerParser(BaseModel):
-    """How a profile's answer is read. `json_verdicts`: judgekit's wire schema (SPEC section 2).
+    """How a profile's answer is read. `json_verdicts`: judgekit's wire schema (judgekit.protocol.wire).
     `regex`: a pattern with a named group `verdict` (and optionally `reasoning`). `json_path`: the
     verdict at a path like `$.verdict` or `result.winner[0]` in the answer's JSON object."""
 

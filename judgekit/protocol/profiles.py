@@ -7,7 +7,7 @@ generator step. The built-in profiles live in prompts/profiles/NAME/profile.yaml
 is any YAML file of the same shape, its templates looked up beside it first, then in prompts/.
 
 Whatever a profile parses ends as the same WireVerdict objects, so scores, pairwise, rank, eval
-and rewards work unchanged. Only `judgekit` (the SPEC section 2 schema) can carry several criteria
+and rewards work unchanged. Only `judgekit` (the wire schema) can carry several criteria
 in one call; native formats answer one criterion per call.
 """
 

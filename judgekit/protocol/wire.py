@@ -1,4 +1,4 @@
-"""The judge's wire schema (SPEC section 2): the JSON schema asked for, and tolerant parsing.
+"""The judge's wire schema (docs/rubrics-and-formats.md): the JSON schema asked for, and tolerant parsing.
 
 pointwise: {"verdicts": [{"criterion_id": ID, "reasoning": STR, "met": BOOL}]}
 pairwise:  {"verdicts": [{"criterion_id": ID, "reasoning": STR, "preference": "A"|"B"|"tie"}]}

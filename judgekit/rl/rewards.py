@@ -54,7 +54,7 @@ TIMED_OUT = "timed out"
 
 @dataclass(frozen=True)
 class ItemReward:
-    """One completion's judgment: the reward (None: no reward under SPEC section 3's rule)."""
+    """One completion's judgment: the reward (None: no reward under the coverage rule)."""
 
     reward: float | None
     scores: dict[str, int | None]
@@ -414,7 +414,7 @@ def trl_reward(
     column `reference` (or `reference_answer`, `ground_truth`, or `reference_column`).
 
     Returns exactly one value per completion; `None` (never 0) when the completion has no reward
-    under SPEC section 3's rule: a hard rule unscored, or less than the Judge's `min_coverage`
+    under the coverage rule: a hard rule unscored, or less than the Judge's `min_coverage`
     (default 1.0: every criterion) of the rubric's weight scored, or no model-judged criterion
     scored; a hard rule UNMET still gives 0. `strict`: `None` as soon as any criterion is
     unscored, whatever the Judge's `min_coverage` (at the default it adds nothing but
@@ -525,7 +525,7 @@ def verl_compute_score(
 
     The prompt is `extra_info["prompt"]` (or question, query, problem, instruction, input); the
     reference is `ground_truth`; a row rubric may come in `extra_info` (rubric / rubrics /
-    score_rubric). A response without a reward (SPEC section 3's rule, with the Judge's
+    score_rubric). A response without a reward (the coverage rule, with the Judge's
     `min_coverage`) gets `unscored_score` (0.0 by default, since verl needs a number); each one is
     counted, and the count is logged (logger "judgekit", at the 1st, 10th, 100th, ...). With
     `return_dict`, the result is `{"score", "judgekit_scored", "judgekit_unscored",

@@ -13,7 +13,7 @@ Without `prompts`, the whole query is the response and the prompt is empty. `lab
 references (optional).
 
 `rewards` are the shaped rewards, `scores` the unshaped rubric rewards (OpenRLHF's dynamic
-filtering reads them), both numbers. A response without a reward (SPEC section 3's rule: the judge
+filtering reads them), both numbers. A response without a reward (the coverage rule: the judge
 failed, a hard rule is unscored, coverage fell short of the Judge's `min_coverage`, or the request's
 time bound ran out) gets `unscored_reward` (0.0 unless set), never a number the failing judge
 produced. `extra_logs` has one value per response in every list (OpenRLHF's shape):

@@ -1,4 +1,4 @@
-"""The rubric: a named list of criteria (SPEC section 1), as frozen pydantic models.
+"""The rubric: a named list of criteria (docs/rubrics-and-formats.md), as frozen pydantic models.
 
 `load_rubric` reads a YAML file and turns every validation problem into an InputError that names
 the file, the line, the criterion and the field.

@@ -1,7 +1,7 @@
 """A scripted judge server for tests, benchmarks and examples: real HTTP on 127.0.0.1.
 
 It speaks the OpenAI chat-completions API (and Anthropic's /v1/messages with a forced tool), reads
-the criterion ids from the request's JSON schema (SPEC section 2) and the fenced responses from
+the criterion ids from the request's JSON schema (judgekit.protocol.wire) and the fenced responses from
 the prompt, and answers each criterion by a script: `met(cid, response)` or
 `prefer(cid, response_a, response_b)`. Faults can be injected: 429 with Retry-After, 500, slow
 answers (timeouts), non-JSON and wrong-schema replies, and a body that is not a chat completion.
