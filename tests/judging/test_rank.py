@@ -13,7 +13,7 @@ from judgekit.judging.ranking import rank_group, rank_group_with
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script
 
-from tests.conftest import run_cli
+from tests.conftest import RUBRICS, run_cli
 
 RUBRIC = rubric_from_data({"name": "g", "criteria": [
     {"id": "quality", "text": "The response is good.", "weight": 2},
@@ -119,7 +119,7 @@ def test_cli_rank_one_reward_per_response(judge_server, tmp_path: Path, strategy
 def test_cli_rank_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "bad.jsonl"
     data.write_text(json.dumps({"prompt": "q", "responses": "not a list"}) + "\n")
-    proc = run_cli("rank", str(data), "--rubric", str(Path(__file__).parent.parent / "rubrics" / "helpfulness.yaml"),
+    proc = run_cli("rank", str(data), "--rubric", str(RUBRICS / "helpfulness.yaml"),
                    "--judge", "openai:scripted", "--base-url", "http://127.0.0.1:9/v1")
     assert proc.returncode == 2 and "bad.jsonl:1" in proc.stderr and "responses" in proc.stderr
     proc = run_cli("rank", str(data), "--rubric", "rubrics/helpfulness.yaml", "--strategy", "swiss",
@@ -134,7 +134,7 @@ def test_cli_rank_failing_judge_gives_null_rewards(judge_server, tmp_path: Path,
     data = tmp_path / "groups.jsonl"
     data.write_text(json.dumps({"id": "g1", "prompt": "q", "responses": ["short", "a short one", "tiny"]}) + "\n")
     out = tmp_path / "out.jsonl"
-    helpfulness = Path(__file__).parent.parent / "rubrics" / "helpfulness.yaml"
+    helpfulness = RUBRICS / "helpfulness.yaml"
     proc = run_cli("rank", str(data), "--rubric", str(helpfulness), "--strategy", strategy, "--judge", "openai:scripted",
                    "--base-url", judge_server.base_url, "--max-attempts", "1", "--no-cache", "-o", str(out))
     assert proc.returncode == 1, proc.stderr  # every judge call failed

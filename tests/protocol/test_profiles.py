@@ -18,7 +18,7 @@ from judgekit.rubric.models import Rubric
 from judgekit.testing.native import MALFORMED
 from judgekit.protocol.wire import ParseProblem
 
-from .conftest import SHARED_DATA, Script, ScriptedJudgeServer, ServerState, run_cli
+from tests.conftest import SHARED_DATA, Script, ScriptedJudgeServer, ServerState, run_cli
 
 NATIVE = ["rm-r1", "prometheus2", "rubric-rm", "yes-no"]
 RUBRIC = Rubric(name="t", criteria=[{"id": "correct", "text": "The answer is correct."},
