@@ -29,7 +29,9 @@ FAILING_JUDGES = {
 }
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run `python cli.py ...` in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, input=input, timeout=timeout, cwd=str(ROOT))

@@ -10,7 +10,6 @@ from typing import Any
 import judgekit
 from judgekit.rubric.meta import load_meta_rubric
 from judgekit.rubric.models import Rubric
-
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
 from tests.helpers import RUBRICS, run_cli
 

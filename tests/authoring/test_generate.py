@@ -22,8 +22,8 @@ from judgekit.authoring.generate import (
     similar_text,
 )
 from judgekit.rubric.formats import row_rubric
-from judgekit.testing.server import is_verdict_request
 from judgekit.testing import ScriptedJudgeServer
+from judgekit.testing.server import is_verdict_request
 from tests.helpers import ROOT, run_cli, write_jsonl
 
 
