@@ -1,20 +1,15 @@
-"""Shared fixtures: a scripted OpenAI-compatible judge on 127.0.0.1, an isolated cache, paths."""
+"""Fixtures every test folder shares: an isolated cache, a scripted OpenAI-compatible judge on
+127.0.0.1, and a rubric file. Plain helpers and paths are in tests/helpers.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-RUBRICS = ROOT / "rubrics"
+from judgekit.testing import ScriptedJudgeServer, ServerState
+from tests.helpers import SCORE_RUBRIC
 
 
 @pytest.fixture(autouse=True)
@@ -29,13 +24,9 @@ def judge_server() -> Iterator[ScriptedJudgeServer]:
         yield server
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run `python cli.py ...` in a subprocess, as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, env=full_env,
-        input=input, timeout=timeout, cwd=str(ROOT),
-    )
-
-
-__all__ = ["Faults", "Script", "ScriptedJudgeServer", "ServerState", "run_cli", "ROOT", "SHARED_DATA", "RUBRICS"]
+@pytest.fixture
+def rubric(tmp_path: Path) -> Path:
+    """SCORE_RUBRIC written to r.yaml."""
+    path = tmp_path / "r.yaml"
+    path.write_text(SCORE_RUBRIC)
+    return path

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
-from tests.conftest import ROOT, run_cli
+from tests.helpers import CLI, ROOT, run_cli
 
 RUBRIC = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is short.\n"
 DB = "verdicts.sqlite3"
@@ -43,7 +43,7 @@ def score(server: ScriptedJudgeServer, rubric: Path, data: Path, out: Path, cach
             "--cache-dir", str(cache), "-o", str(out)]
     if not prefix:
         return run_cli(*args)
-    return subprocess.run([*prefix, sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True,
+    return subprocess.run([*prefix, *CLI, *args], capture_output=True, text=True,
                           cwd=str(ROOT), timeout=300)
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 try:
     import trl  # noqa: F401  (the example runs in a subprocess; this only checks it can)

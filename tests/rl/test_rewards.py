@@ -11,7 +11,8 @@ import pytest
 
 import judgekit
 from judgekit.rubric.models import rubric_from_data
-from tests.conftest import RUBRICS, Faults, ScriptedJudgeServer, ServerState
+from judgekit.testing import Faults, ScriptedJudgeServer, ServerState
+from tests.helpers import BUNDLED_RUBRICS, FAILING_JUDGES, ROOT, RUBRICS
 
 RUBRIC = rubric_from_data({
     "name": "test-rubric",
@@ -195,8 +196,6 @@ def test_bad_options(judge):
 def test_verl_example_module(judge_server, monkeypatch):
     import importlib.util
 
-    from tests.conftest import ROOT
-
     judge_server.state.script.met = lambda cid, response: "scatter" in response
     monkeypatch.setenv("JUDGEKIT_JUDGE", "openai:scripted")
     monkeypatch.setenv("JUDGEKIT_BASE_URL", judge_server.base_url)
@@ -216,12 +215,9 @@ def test_verl_example_module(judge_server, monkeypatch):
 
 # ---- the coverage rule in the adapters ----------------------------------------------------------
 
-BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
-FAILING_JUDGES = {"errors": Faults(server_error=1.0), "hangs": Faults(slow=1.0, slow_seconds=3.0)}
-
 
 @pytest.mark.parametrize("failure", list(FAILING_JUDGES))
-@pytest.mark.parametrize("rubric_name", BUNDLED)
+@pytest.mark.parametrize("rubric_name", BUNDLED_RUBRICS)
 def test_failing_judge_gives_no_reward_in_trl_and_verl_on_every_bundled_rubric(rubric_name, failure, caplog):
     rubric = judgekit.load_rubric(RUBRICS / rubric_name)
     completions = ["42", '{"answer": 42}']

@@ -22,17 +22,13 @@ from judgekit.authoring.generate import (
     similar_text,
 )
 from judgekit.rubric.formats import row_rubric
+from judgekit.testing import ScriptedJudgeServer
 from judgekit.testing.server import is_verdict_request
-from tests.conftest import ROOT, ScriptedJudgeServer, run_cli
+from tests.helpers import ROOT, run_cli, write_jsonl
 
 
 def all_text(body: dict[str, Any]) -> str:
     return "\n".join(m["content"] for m in body["messages"])
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def cli(server: ScriptedJudgeServer, *args: str) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from judgekit import Judge, load_rubric
 from judgekit.secrets import KEY_ENV_VARS, MIN_PREFIX, clip, redact, redact_tree, register_secret
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 ECHOES = ["reasoning", "think", "reasoning_field", "error"]
 OFFSETS = list(range(0, 601))  # error messages are cut at about 300 characters

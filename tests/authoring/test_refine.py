@@ -18,17 +18,13 @@ from judgekit.authoring.refine import RefineSettings, refine_rubric
 from judgekit.rubric.models import Rubric
 from judgekit.testing.server import is_verdict_request
 from judgekit.authoring.weights import correlation_aware_weights
-from tests.conftest import SHARED_DATA, ScriptedJudgeServer, run_cli
+from judgekit.testing import ScriptedJudgeServer
+from tests.helpers import SHARED_DATA, run_cli, write_jsonl
 
 
 def flags(response: str) -> set[str]:
     m = re.search(r"\[([a-z_,]*)\]", response)
     return set(m.group(1).split(",")) - {""} if m else set()
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> Path:

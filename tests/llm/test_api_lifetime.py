@@ -12,7 +12,8 @@ import textwrap
 
 import pytest
 
-from tests.conftest import ROOT, ScriptedJudgeServer
+from judgekit.testing import ScriptedJudgeServer
+from tests.helpers import ROOT
 
 
 def readme_example() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,25 +12,12 @@ import pytest
 
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 
-from tests.conftest import ROOT, RUBRICS, run_cli
-
-GOOD_RUBRIC = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is short.\n    weight: 2\n"
-
-
-def write_rows(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from tests.helpers import BUNDLED_RUBRICS, CLI, FAILING_JUDGES, ROOT, RUBRICS, SCORE_RUBRIC, read_jsonl, run_cli, write_jsonl
 
 
 @pytest.fixture
-def inputs(tmp_path: Path) -> tuple[Path, Path]:
-    rubric = tmp_path / "r.yaml"
-    rubric.write_text(GOOD_RUBRIC)
-    data = write_rows(tmp_path / "in.jsonl", [{"id": f"x{i}", "prompt": "q", "response": "yes" if i % 2 else "no"} for i in range(6)])
+def inputs(tmp_path: Path, rubric: Path) -> tuple[Path, Path]:
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"x{i}", "prompt": "q", "response": "yes" if i % 2 else "no"} for i in range(6)])
     return rubric, data
 
 
@@ -51,7 +37,7 @@ BAD_CASES = {
 def test_bad_input_exit_2_names_the_place(tmp_path, case):
     what, rows_text, rubric_text, where, words = BAD_CASES[case]
     rubric = tmp_path / "r.yaml"
-    rubric.write_text(rubric_text or GOOD_RUBRIC)
+    rubric.write_text(rubric_text or SCORE_RUBRIC)
     data = tmp_path / "in.jsonl"
     data.write_text(rows_text or '{"prompt": "q", "response": "r"}\n')
     target = tmp_path / "nope.jsonl" if what == "missing" else data
@@ -86,7 +72,7 @@ def test_score_writes_rows_in_order_and_stdout_only_with_dash(judge_server, inpu
     proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", judge_server.base_url, "--explain")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
-    out = read_rows(tmp_path / "in.scored.jsonl")
+    out = read_jsonl(tmp_path / "in.scored.jsonl")
     assert [r["id"] for r in out] == [f"x{i}" for i in range(6)]
     assert out[1] == {"id": "x1", "reward": 1.0, "coverage": 1.0, "scores": {"a": 1, "b": 1}, "unscored": {},
                       "explanations": {"a": "scripted", "b": "scripted"}}
@@ -101,7 +87,7 @@ def test_score_writes_rows_in_order_and_stdout_only_with_dash(judge_server, inpu
 
 
 def test_rows_carry_their_own_rubric(judge_server, tmp_path):
-    data = write_rows(tmp_path / "in.jsonl", [
+    data = write_jsonl(tmp_path / "in.jsonl", [
         {"prompt": "q", "response": "r", "rubric": [{"id": "own", "text": "Own criterion"}]},
         {"prompt": "q", "response": "r", "rubrics": [{"criterion": "HealthBench style", "points": 4, "tags": []}]},
     ])
@@ -113,14 +99,14 @@ def test_rows_carry_their_own_rubric(judge_server, tmp_path):
 
 
 def test_row_without_any_rubric_is_exit_2(tmp_path):
-    data = write_rows(tmp_path / "in.jsonl", [{"prompt": "q", "response": "r"}])
+    data = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "q", "response": "r"}])
     proc = run_cli("score", str(data), "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1")
     assert proc.returncode == 2 and "in.jsonl:1" in proc.stderr and "rubric" in proc.stderr
 
 
 def test_field_remap(judge_server, tmp_path, inputs):
     rubric, _ = inputs
-    data = write_rows(tmp_path / "in.jsonl", [{"key": "k1", "question": "q", "model_answer": "yes"}])
+    data = write_jsonl(tmp_path / "in.jsonl", [{"key": "k1", "question": "q", "model_answer": "yes"}])
     proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", judge_server.base_url,
                    "--field", "response=model_answer", "--field", "id=key", "-o", "-")
     assert proc.returncode == 0, proc.stderr
@@ -133,7 +119,7 @@ def test_unreachable_judge_is_exit_1_with_reasons(inputs, tmp_path):
     proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
                    "--max-attempts", "1", "-o", str(out))
     assert proc.returncode == 1, proc.stderr
-    rows = read_rows(out)
+    rows = read_jsonl(out)
     assert len(rows) == 6 and all(r["reward"] is None and "connection" in r["unscored"]["a"] for r in rows)
 
 
@@ -160,27 +146,27 @@ def test_api_key_never_reaches_output_cache_or_logs(tmp_path, inputs):
 def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path, inputs):
     rubric, _ = inputs
     n = 40
-    data = write_rows(tmp_path / "in.jsonl", [{"id": i, "prompt": "q", "response": "yes" if i % 3 else "no"} for i in range(n)])
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "prompt": "q", "response": "yes" if i % 3 else "no"} for i in range(n)])
     out = tmp_path / "o.jsonl"
     state = ServerState(script=Script(met=lambda cid, r: r == "yes"), latency=0.15)
     with ScriptedJudgeServer(state) as server:
         args = ["score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", server.base_url,
                 "-o", str(out), "--concurrency", "2", "--no-cache"]
-        proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=str(ROOT),
+        proc = subprocess.Popen([*CLI, *args], cwd=str(ROOT),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 5):
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        partial = read_rows(out)
+        partial = read_jsonl(out)
         assert 5 <= len(partial) < n
         with out.open("a") as fh:  # a write torn by the kill
             fh.write('{"id": 39, "reward": 0.')
         state.latency = 0.0
         done = run_cli(*args, "--resume")
     assert done.returncode == 0, done.stderr
-    rows = read_rows(out)
+    rows = read_jsonl(out)
     assert [r["id"] for r in rows] == list(range(n))
     for r in rows:
         assert r["reward"] == (1.0 if r["id"] % 3 else 0.0)
@@ -198,25 +184,18 @@ def test_resume_refuses_output_of_another_input(tmp_path, inputs):
 
 # ---- the coverage rule: a failing judge never earns a reward -----------------------------------
 
-BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
-FAILING_JUDGES = {
-    "errors": Faults(server_error=1.0),  # 500 on every call
-    "hangs": Faults(slow=1.0, slow_seconds=3.0),  # never answers within --timeout
-}
-
-
 @pytest.mark.parametrize("failure", list(FAILING_JUDGES))
-@pytest.mark.parametrize("rubric_name", BUNDLED)
+@pytest.mark.parametrize("rubric_name", BUNDLED_RUBRICS)
 def test_failing_judge_gives_null_rewards_on_every_bundled_rubric(tmp_path, rubric_name, failure):
     rows = [{"id": i, "prompt": "q", "response": text, "reference": "42"} for i, text in enumerate(["42", "short answer", '{"a": 1}'])]
-    data = write_rows(tmp_path / "in.jsonl", rows)
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
     with ScriptedJudgeServer(ServerState(faults=FAILING_JUDGES[failure])) as server:
         proc = run_cli("score", str(data), "--rubric", str(RUBRICS / rubric_name), "--judge", "openai:m",
                        "--base-url", server.base_url, "--max-attempts", "1", "--timeout", "0.5", "--no-cache", "-o", str(out),
                        env={"OPENAI_API_KEY": "sk-test"})
     assert proc.returncode == 1, proc.stderr  # every judge call failed
-    got = read_rows(out)
+    got = read_jsonl(out)
     assert [r["reward"] for r in got] == [None, None, None], got
     assert all(0.0 <= r["coverage"] < 1.0 for r in got)
     assert "rows without a reward: 3" in proc.stderr
@@ -232,7 +211,7 @@ def reference_rubric(tmp_path: Path) -> Path:
 
 
 def test_min_coverage_option_lowers_the_bar(judge_server, tmp_path, reference_rubric):
-    data = write_rows(tmp_path / "in.jsonl", [{"id": 1, "prompt": "q", "response": "yes"},
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "prompt": "q", "response": "yes"},
                                               {"id": 2, "prompt": "q", "response": "yes", "reference": "yes"}])
     common = ("score", str(data), "--rubric", str(reference_rubric), "--judge", "openai:m", "--base-url", judge_server.base_url, "-o", "-")
     proc = run_cli(*common)

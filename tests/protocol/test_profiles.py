@@ -18,7 +18,8 @@ from judgekit.rubric.models import Rubric
 from judgekit.testing.native import MALFORMED
 from judgekit.protocol.wire import ParseProblem
 
-from .conftest import SHARED_DATA, Script, ScriptedJudgeServer, ServerState, run_cli
+from judgekit.testing import Script, ScriptedJudgeServer, ServerState
+from tests.helpers import SHARED_DATA, run_cli, write_jsonl
 
 NATIVE = ["rm-r1", "prometheus2", "rubric-rm", "yes-no"]
 RUBRIC = Rubric(name="t", criteria=[{"id": "correct", "text": "The answer is correct."},
@@ -34,11 +35,6 @@ def _script() -> Script:
         met=lambda c, r: ("4" in r) if "correct" in c else True,
         prefer=lambda c, a, b: ("A" if "4" in a else "B") if "correct" in c else "tie",
     )
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def test_every_builtin_profile_loads_with_both_modes() -> None:
@@ -96,8 +92,8 @@ def test_profile_scores_and_compares_end_to_end(profile: str, tmp_path: Path) ->
                       "  - {id: polite, text: The answer is polite.}\n", encoding="utf-8")
     with ScriptedJudgeServer(state) as server:
         common = ["--judge", "openai:judge", "--base-url", server.base_url, "--profile", profile, "-o", "-"]
-        scored = run_cli("score", str(_write_jsonl(tmp_path / "s.jsonl", ROWS)), "--rubric", str(rubric), *common)
-        compared = run_cli("compare", str(_write_jsonl(tmp_path / "c.jsonl", PAIRS)), "--rubric", str(rubric), *common)
+        scored = run_cli("score", str(write_jsonl(tmp_path / "s.jsonl", ROWS)), "--rubric", str(rubric), *common)
+        compared = run_cli("compare", str(write_jsonl(tmp_path / "c.jsonl", PAIRS)), "--rubric", str(rubric), *common)
     assert scored.returncode == 0, scored.stderr
     assert compared.returncode == 0, compared.stderr
     s = [json.loads(line) for line in scored.stdout.splitlines()]
@@ -227,7 +223,7 @@ def test_a_user_profile_with_a_json_path_parser(tmp_path: Path) -> None:
 ])
 def test_a_bad_user_profile_exits_2_naming_the_place(tmp_path: Path, parser: str, template: str, where: str) -> None:
     path = _user_profile(tmp_path, parser, template)
-    proc = run_cli("score", str(_write_jsonl(tmp_path / "s.jsonl", ROWS)), "--rubric", "rubrics/helpfulness.yaml",
+    proc = run_cli("score", str(write_jsonl(tmp_path / "s.jsonl", ROWS)), "--rubric", "rubrics/helpfulness.yaml",
                    "--judge", "openai:x", "--base-url", "http://127.0.0.1:9/v1", "--profile", str(path))
     assert proc.returncode == 2, proc.stderr
     assert str(path) in proc.stderr and where in proc.stderr, proc.stderr
@@ -235,7 +231,7 @@ def test_a_bad_user_profile_exits_2_naming_the_place(tmp_path: Path, parser: str
 
 
 def test_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
-    proc = run_cli("score", str(_write_jsonl(tmp_path / "s.jsonl", ROWS)), "--rubric", "rubrics/helpfulness.yaml",
+    proc = run_cli("score", str(write_jsonl(tmp_path / "s.jsonl", ROWS)), "--rubric", "rubrics/helpfulness.yaml",
                    "--profile", "nope")
     assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr and "rm-r1" in proc.stderr
 
@@ -328,7 +324,7 @@ def test_rank_uses_the_judges_profile() -> None:
 
 
 def test_rank_with_rubric_rm_records_the_generated_criteria(tmp_path: Path) -> None:
-    data = _write_jsonl(tmp_path / "g.jsonl", [{"id": "g", "prompt": "What is 2+2?", "responses": ["5", "4", "4!"]}])
+    data = write_jsonl(tmp_path / "g.jsonl", [{"id": "g", "prompt": "What is 2+2?", "responses": ["5", "4", "4!"]}])
     with ScriptedJudgeServer(ServerState(script=_script())) as server:
         proc = run_cli("rank", str(data), "--profile", "rubric-rm", "--judge", "openai:judge",
                        "--base-url", server.base_url, "-o", "-")

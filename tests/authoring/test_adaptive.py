@@ -10,8 +10,8 @@ from typing import Any
 import judgekit
 from judgekit.rubric.meta import load_meta_rubric
 from judgekit.rubric.models import Rubric
-
-from .conftest import RUBRICS, Script, ScriptedJudgeServer, ServerState, run_cli
+from judgekit.testing import Script, ScriptedJudgeServer, ServerState
+from tests.helpers import RUBRICS, run_cli
 
 META = RUBRICS / "meta" / "pairwise.yaml"
 PAIRS = [{"id": "p1", "prompt": "What is 2+2? Answer in one word.", "response_a": "4", "response_b": "Five, I believe."}]

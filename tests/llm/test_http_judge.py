@@ -12,6 +12,7 @@ import judgekit
 from judgekit.rubric.models import rubric_from_data
 from judgekit.judging.scoring import pointwise_reward
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
+from tests.helpers import scripted_judge
 
 RUBRIC = rubric_from_data({"name": "t", "criteria": [
     {"id": "mentions_canberra", "text": "Mentions Canberra.", "weight": 3},
@@ -45,14 +46,9 @@ RESPONSES = [
 ]
 
 
-def make_judge(server: ScriptedJudgeServer, **kw) -> judgekit.Judge:
-    kw.setdefault("cache", False)
-    return judgekit.Judge("openai:scripted", base_url=server.base_url, **kw)
-
-
 def test_scores_exact_against_scripted_judge(judge_server):
     judge_server.state.script = Script(met=script_met)
-    with make_judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         results = judge.score([{"prompt": "Capital of Australia?", "response": r} for r in RESPONSES], RUBRIC)
     for i, (res, resp) in enumerate(zip(results, RESPONSES)):
         exp = expected_scores(resp)
@@ -71,7 +67,7 @@ def test_scores_exact_against_scripted_judge(judge_server):
 
 def test_all_criteria_in_one_call(judge_server):
     judge_server.state.script = Script(met=script_met)
-    with make_judge(judge_server, criteria_per_call="all") as judge:
+    with scripted_judge(judge_server, criteria_per_call="all") as judge:
         results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
     assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
     assert len(judge_server.state.requests) == 4
@@ -84,7 +80,7 @@ def test_twenty_percent_faults_lose_nothing_and_misscore_nothing():
                     slow_seconds=2.0, retry_after=0.01, seed=7)
     state = ServerState(script=Script(met=script_met), faults=faults)
     rows = [{"id": f"r{i}", "prompt": "q", "response": RESPONSES[i % 4]} for i in range(120)]
-    with ScriptedJudgeServer(state) as server, make_judge(server, timeout=0.5, concurrency=32) as judge:
+    with ScriptedJudgeServer(state) as server, scripted_judge(server, timeout=0.5, concurrency=32) as judge:
         results = judge.score(rows, RUBRIC)
         stats = judge.stats
     assert [r.id for r in results] == [row["id"] for row in rows]
@@ -104,7 +100,7 @@ def test_retry_after_is_honoured(judge_server):
     judge_server.state.faults = Faults(retry_after=0.6)
     judge_server.state.fault_sequence = ["rate_limit"]
     rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
-    with make_judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         started = time.perf_counter()
         [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
         elapsed = time.perf_counter() - started
@@ -115,7 +111,7 @@ def test_retry_after_is_honoured(judge_server):
 def test_timeouts_are_bounded_then_unscored(judge_server):
     judge_server.state.faults = Faults(slow=1.0, slow_seconds=3.0)
     rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}, {"id": "n", "kind": "check", "check": {"type": "min_words", "value": 1}}]})
-    with make_judge(judge_server, timeout=0.3, max_attempts=2) as judge:
+    with scripted_judge(judge_server, timeout=0.3, max_attempts=2) as judge:
         started = time.perf_counter()
         [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
         elapsed = time.perf_counter() - started
@@ -128,7 +124,7 @@ def test_timeouts_are_bounded_then_unscored(judge_server):
 def test_garbage_then_reask_succeeds(judge_server):
     judge_server.state.queued_contents = ["I like this response a lot!"]
     rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
-    with make_judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
     assert res.scores == {"a": 1} and judge.stats.reasks == 1
     reask = judge_server.state.requests[1]["messages"]
@@ -138,7 +134,7 @@ def test_garbage_then_reask_succeeds(judge_server):
 def test_persistently_wrong_schema_is_unscored_with_reason(judge_server):
     judge_server.state.faults = Faults(wrong_schema=1.0)
     rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
-    with make_judge(judge_server, max_reasks=2) as judge:
+    with scripted_judge(judge_server, max_reasks=2) as judge:
         [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
     assert res.scores == {"a": None} and res.reward is None
     assert "no valid verdict after 3 ask(s)" in res.unscored["a"]
@@ -148,7 +144,7 @@ def test_persistently_wrong_schema_is_unscored_with_reason(judge_server):
 def test_server_without_structured_output_is_parsed_tolerantly(judge_server):
     judge_server.state.honour_response_format = False
     judge_server.state.script = Script(met=script_met)
-    with make_judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
     assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
 
@@ -156,7 +152,7 @@ def test_server_without_structured_output_is_parsed_tolerantly(judge_server):
 def test_partial_answer_reasks_only_missing_ids(judge_server):
     judge_server.state.queued_contents = ['{"verdicts": [{"criterion_id": "a", "reasoning": "ok", "met": false}]}']
     rubric = rubric_from_data({"name": "two", "criteria": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]})
-    with make_judge(judge_server, criteria_per_call="all") as judge:
+    with scripted_judge(judge_server, criteria_per_call="all") as judge:
         [res] = judge.score([{"prompt": "q", "response": "r"}], rubric)
     assert res.scores == {"a": 0, "b": 1}
     second = judge_server.state.requests[1]["response_format"]["json_schema"]["schema"]
@@ -166,10 +162,10 @@ def test_partial_answer_reasks_only_missing_ids(judge_server):
 def test_cache_makes_second_run_free(judge_server, tmp_path):
     judge_server.state.script = Script(met=script_met)
     rows = [{"prompt": "q", "response": r} for r in RESPONSES]
-    with make_judge(judge_server, cache=True, cache_dir=str(tmp_path / "c")) as judge:
+    with scripted_judge(judge_server, cache=True, cache_dir=str(tmp_path / "c")) as judge:
         first = judge.score(rows, RUBRIC)
     calls = judge_server.state.count
-    with make_judge(judge_server, cache=True, cache_dir=str(tmp_path / "c")) as judge:
+    with scripted_judge(judge_server, cache=True, cache_dir=str(tmp_path / "c")) as judge:
         second = judge.score(rows, RUBRIC)
         assert judge.stats.calls == 0 and judge.stats.cache_hits == 16
     assert judge_server.state.count == calls and first == second
@@ -185,7 +181,7 @@ def test_async_api_from_another_loop(judge_server):
     judge_server.state.script = Script(met=script_met)
 
     async def main():
-        with make_judge(judge_server) as judge:
+        with scripted_judge(judge_server) as judge:
             return await judge.ascore([{"prompt": "q", "response": RESPONSES[0]}], RUBRIC)
 
     [res] = asyncio.run(main())
@@ -244,9 +240,9 @@ def test_vllm_engine_batches_with_structured_outputs(monkeypatch):
 def test_mask_names_hides_model_names_from_the_judge(judge_server):
     rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
     rows = [{"prompt": "Who are you?", "response": "As ChatGPT, made by OpenAI, I am better than Claude."}]
-    with make_judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         judge.score(rows, rubric)
-    with make_judge(judge_server, mask_names=True) as judge:
+    with scripted_judge(judge_server, mask_names=True) as judge:
         judge.score(rows, rubric)
     plain, masked = (body["messages"][-1]["content"] for body in judge_server.state.requests)
     assert "ChatGPT" in plain and "OpenAI" in plain
@@ -257,7 +253,7 @@ def test_mask_names_hides_model_names_from_the_judge(judge_server):
 def test_mask_names_applies_to_pairwise_prompts(judge_server):
     rubric = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}]})
     rows = [{"prompt": "q", "response_a": "I am Qwen.", "response_b": "I am Llama-3, by Meta AI."}]
-    with make_judge(judge_server, mask_names=True) as judge:
+    with scripted_judge(judge_server, mask_names=True) as judge:
         [res] = judge.compare(rows, rubric)
     assert res.winner == "tie"
     prompts = [body["messages"][-1]["content"] for body in judge_server.state.requests]

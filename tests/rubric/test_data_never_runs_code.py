@@ -11,14 +11,10 @@ from typing import Any
 
 import judgekit
 from judgekit.rl.rewards import RewardScorer
-from tests.conftest import ScriptedJudgeServer, run_cli
+from judgekit.testing import ScriptedJudgeServer
+from tests.helpers import run_cli, write_jsonl
 
 NOT_FROM_DATA = "python checks are not run from data rows"
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def exec_row(marker: Path) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 import judgekit
 from judgekit.judging.pointwise import PointwiseItem
 
-from tests.conftest import ROOT, run_cli
+from tests.helpers import CLI, ROOT, RUBRICS, free_port, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -69,22 +68,16 @@ def test_embedded_judge_all_criteria_in_one_call(files):
 
 
 def test_embedded_judge_python_api():
-    rubric = judgekit.load_rubric(ROOT / "rubrics" / "helpfulness.yaml")
+    rubric = judgekit.load_rubric(RUBRICS / "helpfulness.yaml")
     with judgekit.Judge(cache=False) as judge:  # "local"
         outcome = judge.run(judge._score_item(rubric, PointwiseItem("Capital of Italy?", "Rome.")))
     assert outcome.unscored == {} and outcome.reward is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_llama_cpp_server_on_loopback(files, tmp_path):
     from judgekit.llm.local_llama import default_model_path
 
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1",
@@ -183,7 +176,7 @@ def test_killing_the_model_worker_mid_run_stops_the_run_and_resume_completes_it(
     rows = [{"id": f"r{i}", "prompt": f"What is {i} + {i}?", "response": f"It is {2 * i}."} for i in range(12)]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out.jsonl"
-    args = [sys.executable, str(ROOT / "cli.py"), "score", str(data), "--rubric", str(rubric), "-o", str(out),
+    args = [*CLI, "score", str(data), "--rubric", str(rubric), "-o", str(out),
             "--no-cache", "--concurrency", "1"]
     run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
     deadline = time.time() + 240
@@ -211,7 +204,7 @@ def test_a_native_crash_of_the_model_fails_the_call_not_the_test_process():
     """SIGSEGV in llama.cpp (as a build for another CPU gives) kills only the model process."""
     from judgekit.errors import JudgeCrashed
 
-    rubric = judgekit.load_rubric(ROOT / "rubrics" / "helpfulness.yaml")
+    rubric = judgekit.load_rubric(RUBRICS / "helpfulness.yaml")
     with judgekit.Judge(cache=False) as judge:
         judge.score(ROWS[:1], rubric)  # the worker is up
         [worker] = _worker_pids(os.getpid())

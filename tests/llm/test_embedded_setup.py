@@ -1,5 +1,5 @@
 """Setting up the embedded judge: a missing extra, a missing or non-GGUF model file, each one line
-and exit code 2, before any model process starts. (The real model runs in test_real_models.py.)"""
+and exit code 2, before any model process starts. (The real model runs in tests/e2e/test_real_models.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, RUBRICS, run_cli
+from tests.helpers import ROOT, RUBRICS, run_cli
 
 
 def _rows(tmp_path: Path) -> Path:

@@ -10,7 +10,7 @@ from judgekit.errors import InputError
 from judgekit.rubric.models import load_rubric, rubric_from_data
 from judgekit.rubric.formats import row_rubric
 
-from tests.conftest import RUBRICS, SHARED_DATA, run_cli
+from tests.helpers import RUBRICS, SHARED_DATA, run_cli
 
 
 def write(tmp_path: Path, text: str) -> Path:

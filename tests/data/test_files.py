@@ -8,7 +8,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,24 +16,14 @@ import pytest
 from judgekit.data.outfile import write_atomically
 from judgekit.testing import ScriptedJudgeServer
 
-from tests.conftest import ROOT, run_cli
+from tests.helpers import CLI, ROOT, SCORE_RUBRIC, read_jsonl, run_cli, write_jsonl
 
-RUBRIC = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is short.\n    weight: 2\n"
 PAIR_RUBRIC = "name: p\ncriteria:\n  - id: better\n    text: The response is the better one.\n"
 FIELDS = {
     "score": {"response": "yes"},
     "compare": {"response_a": "yes", "response_b": "no"},
     "rank": {"responses": ["yes", "no"]},
 }
-
-
-def write_rows(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def rows_for(command: str, n: int) -> list[dict]:
@@ -45,15 +34,8 @@ def judge_args(server_url: str, rubric: Path) -> list[str]:
     return ["--rubric", str(rubric), "--judge", "openai:m", "--base-url", server_url, "--no-cache"]
 
 
-@pytest.fixture
-def rubric(tmp_path: Path) -> Path:
-    path = tmp_path / "r.yaml"
-    path.write_text(RUBRIC)
-    return path
-
-
 def start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=str(ROOT), text=True,
+    return subprocess.Popen([*CLI, *args], cwd=str(ROOT), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -70,7 +52,7 @@ def assert_complete(path: Path, n: int) -> None:
     """Every row exactly once, in input order, each a whole line."""
     text = path.read_text()
     assert text.endswith("\n")
-    assert [r["id"] for r in read_rows(path)] == list(range(n))
+    assert [r["id"] for r in read_jsonl(path)] == list(range(n))
 
 
 # ---- the input is never written -------------------------------------------------------------------
@@ -82,7 +64,7 @@ def assert_complete(path: Path, n: int) -> None:
     ("rank", "hard link", False),
 ])
 def test_output_that_is_the_input_is_refused_and_the_input_stays_intact(tmp_path, rubric, command, how, resume):
-    data = write_rows(tmp_path / "in.jsonl", rows_for(command, 5))
+    data = write_jsonl(tmp_path / "in.jsonl", rows_for(command, 5))
     before = data.read_bytes()
     out = {"same path": data, "hard link": tmp_path / "hard.jsonl", "symlink": tmp_path / "sym.jsonl",
            "dotted path": tmp_path / "sub" / ".." / "in.jsonl"}[how]
@@ -129,7 +111,7 @@ def test_the_in_order_rewrite_leaves_no_temporary_file_on_failure(tmp_path):
 
 def slow_score_run(judge_server, tmp_path, rubric, *, n: int, latency: float, concurrency: int):
     """A `score` run against a slow judge, started in the background with its first rows written."""
-    data = write_rows(tmp_path / "in.jsonl", rows_for("score", n))
+    data = write_jsonl(tmp_path / "in.jsonl", rows_for("score", n))
     out = tmp_path / "o.jsonl"
     judge_server.state.latency = latency
     args = ["score", str(data), *judge_args(judge_server.base_url, rubric), "-o", str(out), "--concurrency", str(concurrency)]
@@ -157,7 +139,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_completes(ju
 @pytest.mark.parametrize("command", ["score", "compare", "rank"])
 def test_a_lone_surrogate_row_is_written_without_a_reward_and_the_run_goes_on(judge_server, tmp_path, command):
     rubric = tmp_path / "r.yaml"
-    rubric.write_text(RUBRIC if command != "compare" else PAIR_RUBRIC)
+    rubric.write_text(SCORE_RUBRIC if command != "compare" else PAIR_RUBRIC)
     lines = [json.dumps(r) for r in rows_for(command, 6)]
     lines[2] = lines[2].replace('"prompt": "q"', '"prompt": "broken \\ud800 text"')
     data = tmp_path / "in.jsonl"
@@ -168,7 +150,7 @@ def test_a_lone_surrogate_row_is_written_without_a_reward_and_the_run_goes_on(ju
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "rows that could not be judged: 1" in proc.stderr
     assert_complete(out, 6)
-    rows = read_rows(out)
+    rows = read_jsonl(out)
     bad = rows[2]
     assert "field 'prompt'" in bad["unscored"]["*"] and "\\ud800" in bad["unscored"]["*"]
     if command == "score":
@@ -179,23 +161,23 @@ def test_a_lone_surrogate_row_is_written_without_a_reward_and_the_run_goes_on(ju
         assert bad["rewards"] == [None, None] and all(None not in r["rewards"] for i, r in enumerate(rows) if i != 2)
     again = run_cli(*args, "--resume")
     assert again.returncode == 0 and "6 resumed" in again.stderr, again.stderr
-    assert read_rows(out) == rows
+    assert read_jsonl(out) == rows
 
 
 def test_a_judge_reply_that_cannot_be_stored_fails_its_row_not_the_run(judge_server, tmp_path, rubric):
     # A reasoning with a lone surrogate escape: the row may be scored or fail with its reason, but the
     # run writes every row and no traceback.
     judge_server.state.script.reasoning = "echo \ud800 here"
-    data = write_rows(tmp_path / "in.jsonl", rows_for("score", 8))
+    data = write_jsonl(tmp_path / "in.jsonl", rows_for("score", 8))
     out = tmp_path / "o.jsonl"
     for cache in (["--cache-dir", str(tmp_path / "cache")], ["--no-cache"]):
         proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m",
                        "--base-url", judge_server.base_url, "-o", str(out), "--explain", *cache)
         assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
         assert_complete(out, 8)
-        for row in read_rows(out):
+        for row in read_jsonl(out):
             assert row["reward"] == 1.0 or (row["reward"] is None and row["unscored"]["*"])
-    assert all(row["explanations"]["a"] == "echo \ud800 here" for row in read_rows(out))  # --no-cache: kept, escaped
+    assert all(row["explanations"]["a"] == "echo \ud800 here" for row in read_jsonl(out))  # --no-cache: kept, escaped
 
 
 def test_non_utf8_input_is_exit_2_naming_file_and_line(tmp_path, rubric):
@@ -224,7 +206,7 @@ def test_interrupted_run_keeps_whole_rows_says_how_to_resume(judge_server, tmp_p
     assert "interrupted; run again with --resume to finish" in stderr and "Traceback" not in stderr
     text = out.read_text()
     assert text.endswith("\n")
-    partial = read_rows(out)  # every line whole
+    partial = read_jsonl(out)  # every line whole
     assert 3 <= len(partial) < n
     judge_server.state.latency = 0.0
     done = run_cli(*args, "--resume")
@@ -233,10 +215,10 @@ def test_interrupted_run_keeps_whole_rows_says_how_to_resume(judge_server, tmp_p
 
 
 def test_closed_stdout_pipe_ends_quietly(judge_server, tmp_path, rubric):
-    data = write_rows(tmp_path / "in.jsonl", rows_for("score", 60))
+    data = write_jsonl(tmp_path / "in.jsonl", rows_for("score", 60))
     judge_server.state.latency = 0.02
     err = tmp_path / "err.txt"
-    command = shlex.join([sys.executable, str(ROOT / "cli.py"), "score", str(data),
+    command = shlex.join([*CLI, "score", str(data),
                         *judge_args(judge_server.base_url, rubric), "-o", "-", "--concurrency", "4"])
     shell = subprocess.run(["bash", "-c", f"{command} 2>{err} | head -1; echo \"exit=${{PIPESTATUS[0]}}\""],
                            capture_output=True, text=True, timeout=120)
@@ -261,7 +243,7 @@ def test_compare_reads_an_llmbar_json_array(judge_server, tmp_path, indent):
     out = tmp_path / "o.jsonl"
     proc = run_cli("compare", str(data), *judge_args(judge_server.base_url, rubric), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
-    rows = read_rows(out)
+    rows = read_jsonl(out)
     assert [r["id"] for r in rows] == [1, 2, 3, 4]  # the entry's position, even when all are on one line
     assert [r["winner"] for r in rows] == ["B", "A", "B", "A"]
     assert "agreement with 'label': 4/4" in proc.stderr
@@ -279,7 +261,7 @@ def test_compare_reads_judgebench_labels(judge_server, tmp_path):
     judge_server.state.script.prefer = lambda cid, a, b: "A" if "good" in a else "B"
     rows = [{"pair_id": "p1", "question": "q", "response_A": "good", "response_B": "bad", "label": "A>B"},
             {"pair_id": "p2", "question": "q", "response_A": "bad", "response_B": "good", "label": "B>A"}]
-    data = write_rows(tmp_path / "judgebench.jsonl", rows)
+    data = write_jsonl(tmp_path / "judgebench.jsonl", rows)
     rubric = tmp_path / "p.yaml"
     rubric.write_text(PAIR_RUBRIC)
     proc = run_cli("compare", str(data), *judge_args(judge_server.base_url, rubric), "-o", str(tmp_path / "o.jsonl"))
@@ -289,7 +271,7 @@ def test_compare_reads_judgebench_labels(judge_server, tmp_path):
 def test_layouts_for_eval_name_the_format_flag(tmp_path, rubric):
     bias = tmp_path / "biasbench.json"
     bias.write_text(json.dumps({"length bias": [{"instruction": "q", "response1": "a", "response2": "b", "label": 1}]}, indent=4))
-    hh = write_rows(tmp_path / "hh.jsonl", [{"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q\n\nAssistant: b"}])
+    hh = write_jsonl(tmp_path / "hh.jsonl", [{"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q\n\nAssistant: b"}])
     for path, flag in ((bias, "--format evalbiasbench"), (hh, "--format hh-rlhf")):
         proc = run_cli("compare", str(path), *judge_args("http://127.0.0.1:9/v1", rubric))
         assert proc.returncode == 2 and f"{path}:1" in proc.stderr and flag in proc.stderr, proc.stderr

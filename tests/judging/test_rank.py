@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from judgekit import Judge
 from judgekit.errors import InputError
 from judgekit.judging.ranking import rank_group, rank_group_with
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script
 
-from tests.conftest import run_cli
+from tests.helpers import RUBRICS, run_cli, scripted_judge
 
 RUBRIC = rubric_from_data({"name": "g", "criteria": [
     {"id": "quality", "text": "The response is good.", "weight": 2},
@@ -34,13 +33,9 @@ def _by_level(cid: str, a: str, b: str) -> str:
 RESPONSES = ["level 1 answer", "level 3 answer", "level 2 answer", "level 0 answer"]
 
 
-def _judge(server) -> Judge:
-    return Judge("openai:scripted", base_url=server.base_url, cache=False)
-
-
 def test_pointwise_strategy(judge_server) -> None:
     judge_server.state.script = Script(met=lambda cid, r: _level(r) >= (2 if cid == "quality" else 1))
-    with _judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         out = judge.run(rank_group(judge, RUBRIC, "q", RESPONSES, strategy="pointwise"))
     assert out.rewards == pytest.approx([1 / 3, 1.0, 1.0, 0.0])
     assert out.scores is not None and out.scores[0] == {"quality": 0, "style": 1}
@@ -49,7 +44,7 @@ def test_pointwise_strategy(judge_server) -> None:
 
 def test_anchor_strategy_against_the_reference(judge_server) -> None:
     judge_server.state.script = Script(prefer=_by_level)
-    with _judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         out = judge.run(rank_group(judge, RUBRIC, "q", RESPONSES, strategy="anchor", reference="level 2 reference"))
     # vs level 2: worse -> margin -1 -> 0; better -> 1; tie -> 0.5.
     assert out.rewards == [0.0, 1.0, 0.5, 0.0]
@@ -58,7 +53,7 @@ def test_anchor_strategy_against_the_reference(judge_server) -> None:
 
 def test_anchor_strategy_against_a_response(judge_server) -> None:
     judge_server.state.script = Script(prefer=_by_level)
-    with _judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         first = judge.run(rank_group(judge, RUBRIC, "q", RESPONSES, strategy="anchor"))
         second = judge.run(rank_group_with(judge, RUBRIC, "q", RESPONSES, strategy="anchor", anchor_index=2))
     assert first.rewards == [0.5, 1.0, 1.0, 0.0] and first.calls == 2 * K * (len(RESPONSES) - 1)
@@ -70,7 +65,7 @@ def test_anchor_strategy_against_a_response(judge_server) -> None:
 def test_round_robin_orders_by_bradley_terry(judge_server) -> None:
     judge_server.state.script = Script(prefer=_by_level)
     n = len(RESPONSES)
-    with _judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         out = judge.run(rank_group(judge, RUBRIC, "q", RESPONSES, strategy="round_robin"))
     assert len(out.rewards) == n and all(r is not None and 0.0 <= r <= 1.0 for r in out.rewards)
     order = sorted(range(n), key=lambda i: out.rewards[i])  # type: ignore[arg-type,return-value]
@@ -82,14 +77,14 @@ def test_round_robin_orders_by_bradley_terry(judge_server) -> None:
 def test_round_robin_reports_preference_cycles(judge_server) -> None:
     beats = {("rock", "scissors"), ("scissors", "paper"), ("paper", "rock")}
     judge_server.state.script = Script(prefer=lambda cid, a, b: "A" if (a, b) in beats else "B" if (b, a) in beats else "tie")
-    with _judge(judge_server) as judge:
+    with scripted_judge(judge_server) as judge:
         out = judge.run(rank_group(judge, RUBRIC, "q", ["rock", "paper", "scissors"], strategy="round_robin"))
     assert out.cycles == [[0, 2, 1]]  # rock -> scissors -> paper -> rock
     assert out.rewards == pytest.approx([0.5, 0.5, 0.5])
 
 
 def test_unknown_strategy_is_an_input_error(judge_server) -> None:
-    with _judge(judge_server) as judge, pytest.raises(InputError):
+    with scripted_judge(judge_server) as judge, pytest.raises(InputError):
         judge.run(rank_group(judge, RUBRIC, "q", ["a"], strategy="swiss"))
 
 
@@ -119,7 +114,7 @@ def test_cli_rank_one_reward_per_response(judge_server, tmp_path: Path, strategy
 def test_cli_rank_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "bad.jsonl"
     data.write_text(json.dumps({"prompt": "q", "responses": "not a list"}) + "\n")
-    proc = run_cli("rank", str(data), "--rubric", str(Path(__file__).parent.parent / "rubrics" / "helpfulness.yaml"),
+    proc = run_cli("rank", str(data), "--rubric", str(RUBRICS / "helpfulness.yaml"),
                    "--judge", "openai:scripted", "--base-url", "http://127.0.0.1:9/v1")
     assert proc.returncode == 2 and "bad.jsonl:1" in proc.stderr and "responses" in proc.stderr
     proc = run_cli("rank", str(data), "--rubric", "rubrics/helpfulness.yaml", "--strategy", "swiss",
@@ -134,7 +129,7 @@ def test_cli_rank_failing_judge_gives_null_rewards(judge_server, tmp_path: Path,
     data = tmp_path / "groups.jsonl"
     data.write_text(json.dumps({"id": "g1", "prompt": "q", "responses": ["short", "a short one", "tiny"]}) + "\n")
     out = tmp_path / "out.jsonl"
-    helpfulness = Path(__file__).parent.parent / "rubrics" / "helpfulness.yaml"
+    helpfulness = RUBRICS / "helpfulness.yaml"
     proc = run_cli("rank", str(data), "--rubric", str(helpfulness), "--strategy", strategy, "--judge", "openai:scripted",
                    "--base-url", judge_server.base_url, "--max-attempts", "1", "--no-cache", "-o", str(out))
     assert proc.returncode == 1, proc.stderr  # every judge call failed

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from judgekit.rl.serve import parse_request, split_query, RequestProblem
-from tests.conftest import RUBRICS, ROOT, Faults
+from judgekit.testing import Faults
+from tests.helpers import BUNDLED_RUBRICS, CLI, FAILING_JUDGES, ROOT, RUBRICS, free_port
 
 RUBRIC_YAML = """\
 name: serve-test
@@ -50,12 +49,6 @@ def test_parse_request_problems():
         assert info.value.status == status
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http(method: str, url: str, body: bytes | None = None, ctype: str = "application/json") -> tuple[int, dict]:
     req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": ctype} if body is not None else {})
     try:
@@ -74,7 +67,7 @@ def serving(rubric: Path, judge_url: str, *options: str):
     """`judgekit serve` in a subprocess, as a user starts it; yields its root URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "cli.py"), "serve", "--rubric", str(rubric), "--judge", "openai:scripted",
+        [*CLI, "serve", "--rubric", str(rubric), "--judge", "openai:scripted",
          "--base-url", judge_url, "--port", str(port), "--no-cache", *options],
         env={**os.environ, "OPENAI_API_KEY": "sk-test"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
     )
@@ -152,7 +145,6 @@ def test_unscorable_gets_the_configured_number(judge_server, tmp_path):
     from judgekit.rubric.models import load_rubric
     from judgekit.rl.serve import ServeOptions, reward_response
     from judgekit.rl.rewards import RewardScorer
-    from tests.conftest import Faults
 
     judge_server.state.faults = Faults(server_error=1.0)
     judge_server.state.__post_init__()
@@ -167,9 +159,6 @@ def test_unscorable_gets_the_configured_number(judge_server, tmp_path):
 
 # ---- a failing judge never earns a reward (the coverage rule) --------------------------------------
 
-BUNDLED = sorted(p.name for p in RUBRICS.glob("*.yaml"))
-
-
 def _fail_with(server, faults: Faults) -> None:
     server.state.faults = faults
     server.state.__post_init__()  # re-seed the fault draws
@@ -183,12 +172,12 @@ def _post(url: str, body: dict, timeout: float = 30) -> tuple[int, dict, float]:
         return resp.status, json.loads(resp.read()), time.monotonic() - started
 
 
-@pytest.mark.parametrize("rubric_name", BUNDLED)
+@pytest.mark.parametrize("rubric_name", BUNDLED_RUBRICS)
 def test_failing_or_hanging_judge_gets_the_unscored_value_on_every_bundled_rubric(judge_server, rubric_name):
     body = {"query": ["Q 42", "Q {\"answer\": 42}"], "prompts": ["Q", "Q"], "labels": ["42", "42"]}
     with serving(RUBRICS / rubric_name, judge_server.base_url, "--timeout", "0.5", "--max-attempts", "1",
                  "--unscored-reward", "-1", "--request-timeout", "10") as url:
-        for faults in (Faults(server_error=1.0), Faults(slow=1.0, slow_seconds=3.0)):
+        for faults in FAILING_JUDGES.values():
             _fail_with(judge_server, faults)
             status, out, _ = _post(url, body)
             assert status == 200, out
@@ -231,7 +220,7 @@ def test_bad_serve_options_are_exit_2(tmp_path):
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC_YAML)
     for option, value in (("--request-timeout", "0"), ("--min-coverage", "2")):
-        proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "serve", "--rubric", str(rubric), "--judge", "openai:m",
+        proc = subprocess.run([*CLI, "serve", "--rubric", str(rubric), "--judge", "openai:m",
                                "--base-url", "http://127.0.0.1:9/v1", option, value],
                               capture_output=True, text=True, cwd=str(ROOT), env={**os.environ, "OPENAI_API_KEY": "sk-test"}, timeout=60)
         assert proc.returncode == 2 and option in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

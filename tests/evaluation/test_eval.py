@@ -13,7 +13,7 @@ from judgekit.data.datasets import read_pairs, split_dialogue
 from judgekit.errors import InputError
 from judgekit.testing import Script
 
-from tests.conftest import SHARED_DATA, run_cli
+from tests.helpers import SHARED_DATA, run_cli
 
 LIMIT = 3
 RUBRIC_TEXT = """name: two
