@@ -31,16 +31,10 @@ from typing import Any, Callable, Literal, Sequence
 import networkx as nx
 import numpy as np
 
-from judgekit.authoring.generate import (
-    DataRow,
-    GenerationFailed,
-    ask_criteria,
-    parse_criteria,
-    similar_text,
-)
+from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.protocol.templates import FENCE, nonce, render
-from judgekit.data.rows import message_text
+from judgekit.data.rows import DataRow, message_text
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.judging.scoring import pointwise_reward
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
