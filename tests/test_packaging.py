@@ -32,6 +32,7 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
     code = (
         "import judgekit.protocol.templates as p, judgekit.protocol.profiles as pr, judgekit.rubric.models as r;"
         "d = p.prompts_dir(); assert str(d).startswith(%r), d;"
+        "assert (d / 'report' / 'refine.html.j2').is_file();"
         "rub = r.load_rubric(d.parent / 'rubrics' / 'helpfulness.yaml');"
         "m = p.pointwise_messages(prompt='q', response='a', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='', profile=pr.load_profile(None));"
         "assert 'criterion_id \"answers_question\"' in m[1]['content'];"
