@@ -117,17 +117,18 @@ class InputRow:
 
 
 @dataclass(frozen=True)
-class RowRules:
+class _RowRules:
     """What differs between a file's rows and rows given in Python. A file's rows are named by file
     and line in errors, have no null required field, and have unique string or integer ids (--resume
-    matches rows by id). Rows given in Python may hold nulls and repeat ids."""
+    matches rows by id). Rows given in Python may hold nulls (a null optional field is left out) and
+    repeat ids."""
 
     file: str | None
     null_fields: bool = False
     checked_ids: bool = True
 
 
-PYTHON_ROWS = RowRules(file=None, null_fields=True, checked_ids=False)
+_PYTHON_ROWS = _RowRules(file=None, null_fields=True, checked_ids=False)
 
 
 def read_jsonl(
@@ -141,7 +142,7 @@ def read_jsonl(
     A row that cannot be encoded is kept with its `problem`: it becomes an output row without a reward."""
     mapping = dict(mapping or {})
     path = Path(path)
-    rules = RowRules(file=str(path))
+    rules = _RowRules(file=str(path))
     if not path.is_file():
         raise InputError("input file not found", file=rules.file)
     rows: list[InputRow] = []
@@ -162,7 +163,7 @@ def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[
             out.append(row)
             continue
         rec = JsonRecord(line=index + 1, number=index, obj=dict(row))
-        out.append(_make_row(rec, index, PYTHON_ROWS, required, ("reference",), {}, {}))
+        out.append(_make_row(rec, index, _PYTHON_ROWS, required, ("reference",), {}, {}))
     return out
 
 
@@ -185,7 +186,7 @@ def unencodable_field(obj: Mapping[str, Any]) -> str | None:
 def _make_row(
     rec: JsonRecord,
     index: int,
-    rules: RowRules,
+    rules: _RowRules,
     required: tuple[str, ...],
     optional: tuple[str, ...],
     mapping: Mapping[str, str],
@@ -209,7 +210,7 @@ def _make_row(
     return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
 
 
-def _missing(name: str, rec: JsonRecord, index: int, rules: RowRules, mapping: Mapping[str, str]) -> InputError:
+def _missing(name: str, rec: JsonRecord, index: int, rules: _RowRules, mapping: Mapping[str, str]) -> InputError:
     if rules.file is None:
         return InputError(f"row {index} has no '{name}' field", field=name)
     return InputError(f"{missing_field(name, mapping)}{_layout_hint(rec.obj)}", file=rules.file, line=rec.line,
