@@ -23,9 +23,8 @@ from judgekit.errors import InputError
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.judging.results import CompareResult, ScoreResult
-from judgekit.data.rows import InputRow, pick
+from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.rubric.models import Rubric
-from judgekit.rubric.formats import row_rubric
 from judgekit.llm.usage import RunStats
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 
@@ -333,27 +332,3 @@ def score_result(row_id: Any, outcome: PointwiseOutcome, explain: bool) -> Score
         thinking=outcome.thinking if explain else None,
         generated_criteria=outcome.generated_criteria,
     )
-
-
-def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[str, ...]) -> list[InputRow]:
-    out: list[InputRow] = []
-    for index, row in enumerate(rows):
-        if isinstance(row, InputRow):
-            out.append(row)
-            continue
-        data = dict(row)
-        fields: dict[str, Any] = {}
-        for name in required:
-            key, value = pick(data, name, {})
-            if key is None:
-                raise InputError(f"row {index} has no '{name}' field", field=name)
-            fields[name] = value
-        _, reference = pick(data, "reference", {})
-        if reference is not None:
-            fields["reference"] = reference
-        _, row_id = pick(data, "id", {})
-        out.append(
-            InputRow(index=index, line=index + 1, id=index if row_id is None else row_id, data=data,
-                     fields=fields, rubric=row_rubric(data, line=index + 1))
-        )
-    return out

@@ -19,16 +19,15 @@ import asyncio
 import difflib
 import json
 import re
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from judgekit.llm.base import JudgeRequest
 from judgekit.llm.cache import cache_key
-from judgekit.errors import InputError, JudgeError
+from judgekit.errors import JudgeError
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
-from judgekit.data.rows import ALIASES, JsonRecord, as_messages, json_records, message_text, pick
+from judgekit.data.rows import DataRow, as_messages
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.secrets import redact
 from judgekit.protocol.wire import ParseProblem, extract_json_object
@@ -268,108 +267,6 @@ async def ask_criteria(
     return await generate_json(
         judge, messages, criteria_schema(max_items), validate=criteria_problems, seed=seed, temperature=temperature
     )
-
-
-# ---- data rows: prompts, responses and labelled pairs -----------------------------------------
-
-
-@dataclass
-class DataRow:
-    """One prompt with its candidate responses; `pairs` are (chosen, rejected) indexes into them."""
-
-    line: int
-    id: Any
-    prompt: Any
-    reference: str | None = None
-    responses: list[str] = field(default_factory=list)
-    pairs: list[tuple[int, int]] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, text: str) -> int:
-        if text in self.responses:
-            return self.responses.index(text)
-        self.responses.append(text)
-        return len(self.responses) - 1
-
-
-def _records(path: Path) -> list[JsonRecord]:
-    """The objects of a JSONL file or a JSON array (LLMBar ships arrays)."""
-    if not path.is_file():
-        raise InputError("data file not found", file=str(path))
-    return list(json_records(path))
-
-
-def _label_side(label: Any) -> str | None:
-    """'a' / 'b' for the preferred one of a labelled pair (LLMBar 1|2, A|B), None for a tie."""
-    if isinstance(label, bool):
-        return None
-    if isinstance(label, (int, float)) and label in (1, 2):
-        return "a" if label == 1 else "b"
-    if isinstance(label, str):
-        norm = label.strip().lower()
-        if norm in {"a", "1", "response_a", "output_1"}:
-            return "a"
-        if norm in {"b", "2", "response_b", "output_2"}:
-            return "b"
-        if norm == "tie":
-            return None
-    raise ValueError(f"label {label!r} is not 1, 2, A, B or tie")
-
-
-def read_data(path: str | Path, *, limit: int | None = None, need_responses: bool = False, need_pairs: bool = False) -> list[DataRow]:
-    """Rows with a prompt and, as available, responses (list or single) and labelled pairs:
-    chosen/rejected, LLMBar input/output_1/output_2/label, or response_a/response_b/label."""
-    path = Path(path)
-    file = str(path)
-    rows: list[DataRow] = []
-    for line, number, obj in _records(path):
-        if limit is not None and len(rows) >= limit:
-            break
-        key, prompt = pick(obj, "prompt", {})
-        if key is None or prompt in (None, ""):
-            raise InputError(f"required field is missing (looked for {' / '.join(ALIASES['prompt'])})", file=file, line=line, field="prompt")
-        _, reference = pick(obj, "reference", {})
-        _, row_id = pick(obj, "id", {})
-        row = DataRow(line=line, id=number if row_id is None else row_id, prompt=prompt,
-                      reference=message_text(reference) if reference is not None else None, data=obj)
-        responses = obj.get("responses", obj.get("completions"))
-        if responses is not None:
-            if not isinstance(responses, list):
-                raise InputError("'responses' must be a list", file=file, line=line, field="responses")
-            for r in responses:
-                row.add(message_text(r))
-        if "chosen" in obj or "rejected" in obj:
-            for name in ("chosen", "rejected"):
-                if not message_text(obj.get(name)).strip():
-                    raise InputError("a pair needs both 'chosen' and 'rejected' (non-empty)", file=file, line=line, field=name)
-            row.pairs.append((row.add(message_text(obj["chosen"])), row.add(message_text(obj["rejected"]))))
-        else:
-            ka, a = pick(obj, "response_a", {})
-            kb, b = pick(obj, "response_b", {})
-            if ka is not None or kb is not None:
-                if ka is None or kb is None:
-                    raise InputError("a pair needs both responses (output_1/output_2 or response_a/response_b)",
-                                     file=file, line=line, field="response_b" if kb is None else "response_a")
-                ia, ib = row.add(message_text(a)), row.add(message_text(b))
-                if "label" in obj:
-                    try:
-                        side = _label_side(obj["label"])
-                    except ValueError as exc:
-                        raise InputError(str(exc), file=file, line=line, field="label") from None
-                    if side is not None and ia != ib:
-                        row.pairs.append((ia, ib) if side == "a" else (ib, ia))
-        if "response" in obj and obj["response"] is not None:
-            row.add(message_text(obj["response"]))
-        if need_pairs and not row.pairs:
-            raise InputError("the row has no labelled pair (chosen/rejected, or output_1/output_2 with label)",
-                             file=file, line=line, field="chosen")
-        if need_responses and not row.responses:
-            raise InputError("the row has no responses (responses, chosen/rejected, output_1/output_2 or response)",
-                             file=file, line=line, field="responses")
-        rows.append(row)
-    if not rows:
-        raise InputError("the data file has no rows", file=file)
-    return rows
 
 
 # ---- generation from prompts -------------------------------------------------------------------

@@ -31,16 +31,10 @@ from typing import Any, Callable, Literal, Sequence
 import networkx as nx
 import numpy as np
 
-from judgekit.authoring.generate import (
-    DataRow,
-    GenerationFailed,
-    ask_criteria,
-    parse_criteria,
-    similar_text,
-)
+from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.protocol.templates import FENCE, nonce, render
-from judgekit.data.rows import message_text
+from judgekit.data.rows import DataRow, message_text
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.judging.scoring import pointwise_reward
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
@@ -257,6 +251,31 @@ def decompose_messages(
     ]
 
 
+@dataclass
+class _Run:
+    """What one refinement carries from step to step: the rubric as it stands, the criterion tree,
+    every criterion ever scored, the ids taken and the log."""
+
+    judge: Any
+    s: RefineSettings
+    table: ScoreTable
+    say: Callable[[str], None]
+    current: list[Criterion]
+    tree: nx.DiGraph = field(default_factory=nx.DiGraph)
+    seen: dict[str, Criterion] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+    events: list[str] = field(default_factory=list)
+    stop_reason: str | None = None
+
+    def note(self, msg: str) -> None:
+        self.events.append(msg)
+        self.say(msg)
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        self.note(f"decompose stopped: {reason}")
+
+
 async def refine_rubric(
     judge: Any,
     rubric: Rubric,
@@ -266,109 +285,140 @@ async def refine_rubric(
     say: Callable[[str], None] = lambda msg: None,
     provenance: dict[str, Any] | None = None,
 ) -> RefineResult:
-    s = settings
-    table = ScoreTable(rows, rubric.name, rubric.description)
-    tree = nx.DiGraph()
-    events: list[str] = []
-
-    def note(msg: str) -> None:
-        events.append(msg)
-        say(msg)
-
+    run = _Run(judge, settings, ScoreTable(rows, rubric.name, rubric.description), say, list(rubric.criteria))
     for c in rubric.criteria:
-        tree.add_node(c.cid, text=c.display_text, kind=c.kind, weight=c.weight, depth=0, status="kept")
-    current: list[Criterion] = list(rubric.criteria)
-    seen: dict[str, Criterion] = {c.cid: c for c in current}  # every criterion ever scored, by id
-    taken = set(rubric.ids)
-    note(f"scoring {len(current)} criteria on {len(table.cells)} responses")
-    await table.ensure(judge, current)
-    before = _snapshot(table, current)
-    before_accuracy = _pair_accuracy(table, current)
-    stop_reason: str | None = None
+        run.tree.add_node(c.cid, text=c.display_text, kind=c.kind, weight=c.weight, depth=0, status="kept")
+    run.seen = {c.cid: c for c in run.current}
+    run.taken = set(rubric.ids)
+    run.note(f"scoring {len(run.current)} criteria on {len(run.table.cells)} responses")
+    await run.table.ensure(judge, run.current)
+    before = _snapshot(run.table, run.current)
+    before_accuracy = _pair_accuracy(run.table, run.current)
+    if settings.decompose:
+        await _decompose(run)
+    final, uniform = _filter_and_weigh(run, rows)
+    return _result(run, rubric, final, uniform, before, before_accuracy, provenance)
 
-    # ---- decompose (recursive, bounded) ----
-    if s.decompose:
-        rejections = 0
-        tried: set[str] = set()
-        while True:
-            easy = [
-                c for c in current
-                if c.kind == "principle" and c.weight > 0 and c.cid not in tried
-                and tree.nodes[c.cid]["depth"] < s.max_depth
-                and (table.stats(c).met_rate or 0.0) >= s.easy_threshold and table.stats(c).scored > 0
-            ]
-            if not easy:
-                break
-            if len(current) + 1 > s.max_criteria:
-                stop_reason = f"max_criteria ({s.max_criteria}) reached"
-                note(f"decompose stopped: {stop_reason}")
-                break
-            parent = easy[0]
-            tried.add(parent.cid)
-            depth = tree.nodes[parent.cid]["depth"]
-            rate = table.stats(parent).met_rate or 0.0
-            note(f"decompose '{parent.cid}' (met by {rate:.0%} of responses, depth {depth})")
-            messages = decompose_messages(parent, table, current, max_children=s.max_children, examples=s.examples)
-            try:
-                obj = await ask_criteria(judge, messages, max_items=s.max_children)
-                children = parse_criteria(obj, taken=taken, id_prefix=parent.cid, default_kind=parent.kind,
-                                          existing_texts=[c.display_text for c in current], near_duplicate=s.text_similarity)
-            except GenerationFailed as exc:
-                children = []
-                note(f"  no proposal: {exc}")
-            children = children[: s.max_children]
-            total_w = sum(abs(ch.weight) for ch in children) or 1.0
-            children = [ch.model_copy(update={"kind": parent.kind, "weight": round(parent.weight * abs(ch.weight) / total_w, 4) or parent.weight})
-                        for ch in children]
-            seen.update({ch.cid: ch for ch in children})
-            await table.ensure(judge, children)
-            useful: list[Criterion] = []
-            for ch in children:
-                st = table.stats(ch)
-                r = st.met_rate
-                # Kept only if strictly more discriminative than its parent (and met by someone); one
-                # still above the threshold is decomposed again next round while the depth allows.
-                ok = r is not None and 0.0 < r < rate
-                status = "kept" if ok else ("not discriminative: met by no response" if not r else
-                                            "not discriminative: as easy as its parent")
-                tree.add_node(ch.cid, text=ch.display_text, kind=ch.kind, weight=ch.weight, depth=depth + 1, status=status)
-                tree.add_edge(parent.cid, ch.cid)
-                if ok:
-                    useful.append(ch)
-            room = s.max_criteria - (len(current) - 1)
-            if useful and room > 0:
-                if len(useful) > room:
-                    useful.sort(key=lambda c: -(table.stats(c).variance or 0.0))
-                    for extra in useful[room:]:
-                        tree.nodes[extra.cid]["status"] = "dropped: max_criteria"
-                    useful = useful[:room]
-                at = current.index(parent)
-                current[at : at + 1] = useful
-                tree.nodes[parent.cid]["status"] = "decomposed"
-                note(f"  -> {', '.join(c.cid for c in useful)}")
-            else:
-                rejections += 1
-                tree.nodes[parent.cid]["status"] = "kept (decomposition rejected)"
-                note(f"  rejected ({rejections}/{s.max_rejections}): no discriminative sub-criterion")
-                if rejections >= s.max_rejections:
-                    stop_reason = f"early stop after {rejections} rejected decompositions"
-                    note(f"decompose stopped: {stop_reason}")
-                    break
 
-    current = _mark_uninformative(current, table, tree, note, s.drop_uninformative)
+# ---- decompose (recursive, bounded) ----------------------------------------------------------
+
+
+async def _decompose(run: _Run) -> None:
+    """Split too-easy principles until none is left, the rubric is full, or too many proposals failed."""
+    s = run.s
+    rejections = 0
+    tried: set[str] = set()
+    while (parent := _next_easy(run, tried)) is not None:
+        if len(run.current) + 1 > s.max_criteria:
+            run.stop(f"max_criteria ({s.max_criteria}) reached")
+            return
+        tried.add(parent.cid)
+        if await _decompose_one(run, parent):
+            continue
+        rejections += 1
+        run.note(f"  rejected ({rejections}/{s.max_rejections}): no discriminative sub-criterion")
+        if rejections >= s.max_rejections:
+            run.stop(f"early stop after {rejections} rejected decompositions")
+            return
+
+
+def _next_easy(run: _Run, tried: set[str]) -> Criterion | None:
+    """The first positive principle, not yet tried and not too deep, met by at least `easy_threshold`."""
+    for c in run.current:
+        if (c.kind == "principle" and c.weight > 0 and c.cid not in tried
+                and run.tree.nodes[c.cid]["depth"] < run.s.max_depth
+                and (run.table.stats(c).met_rate or 0.0) >= run.s.easy_threshold and run.table.stats(c).scored > 0):
+            return c
+    return None
+
+
+async def _decompose_one(run: _Run, parent: Criterion) -> bool:
+    """Ask for sub-criteria of `parent` and put the discriminative ones in its place; False if none was."""
+    depth = run.tree.nodes[parent.cid]["depth"]
+    rate = run.table.stats(parent).met_rate or 0.0
+    run.note(f"decompose '{parent.cid}' (met by {rate:.0%} of responses, depth {depth})")
+    children = await _propose_children(run, parent)
+    run.seen.update({ch.cid: ch for ch in children})
+    await run.table.ensure(run.judge, children)
+    useful = _useful_children(run, parent, children, depth, rate)
+    room = run.s.max_criteria - (len(run.current) - 1)
+    if not useful or room <= 0:
+        run.tree.nodes[parent.cid]["status"] = "kept (decomposition rejected)"
+        return False
+    if len(useful) > room:
+        useful.sort(key=lambda c: -(run.table.stats(c).variance or 0.0))
+        for extra in useful[room:]:
+            run.tree.nodes[extra.cid]["status"] = "dropped: max_criteria"
+        useful = useful[:room]
+    at = run.current.index(parent)
+    run.current[at : at + 1] = useful
+    run.tree.nodes[parent.cid]["status"] = "decomposed"
+    run.note(f"  -> {', '.join(c.cid for c in useful)}")
+    return True
+
+
+async def _propose_children(run: _Run, parent: Criterion) -> list[Criterion]:
+    """The model's sub-criteria of `parent`, of its kind, sharing its weight."""
+    s = run.s
+    messages = decompose_messages(parent, run.table, run.current, max_children=s.max_children, examples=s.examples)
+    try:
+        obj = await ask_criteria(run.judge, messages, max_items=s.max_children)
+        children = parse_criteria(obj, taken=run.taken, id_prefix=parent.cid, default_kind=parent.kind,
+                                  existing_texts=[c.display_text for c in run.current],
+                                  near_duplicate=s.text_similarity)
+    except GenerationFailed as exc:
+        children = []
+        run.note(f"  no proposal: {exc}")
+    children = children[: s.max_children]
+    total_w = sum(abs(ch.weight) for ch in children) or 1.0
+    return [ch.model_copy(update={"kind": parent.kind,
+                                  "weight": round(parent.weight * abs(ch.weight) / total_w, 4) or parent.weight})
+            for ch in children]
+
+
+def _useful_children(
+    run: _Run, parent: Criterion, children: list[Criterion], depth: int, rate: float,
+) -> list[Criterion]:
+    """The children strictly more discriminative than their parent (and met by someone), each entered
+    in the tree; one still above the threshold is decomposed again next round while the depth allows."""
+    useful: list[Criterion] = []
+    for ch in children:
+        r = run.table.stats(ch).met_rate
+        ok = r is not None and 0.0 < r < rate
+        status = "kept" if ok else ("not discriminative: met by no response" if not r else
+                                    "not discriminative: as easy as its parent")
+        run.tree.add_node(ch.cid, text=ch.display_text, kind=ch.kind, weight=ch.weight, depth=depth + 1, status=status)
+        run.tree.add_edge(parent.cid, ch.cid)
+        if ok:
+            useful.append(ch)
+    return useful
+
+
+# ---- filters, weights and the result -----------------------------------------------------------
+
+
+def _filter_and_weigh(run: _Run, rows: Sequence[DataRow]) -> tuple[list[Criterion], dict[str, float]]:
+    """The final criteria with their weights, and the uniform (+-1) weights they are compared with."""
+    s, table, tree = run.s, run.table, run.tree
+    current = _mark_uninformative(run.current, table, tree, run.note, s.drop_uninformative)
     if s.filter_misaligned and any(r.pairs for r in rows):
-        current = _filter_misaligned(current, table, tree, note)
+        current = _filter_misaligned(current, table, tree, run.note)
     if s.filter_redundant:
-        current = _filter_redundant(current, table, tree, note, s)
+        current = _filter_redundant(current, table, tree, run.note, s)
     uniform = {c.cid: (-1.0 if c.weight < 0 else 1.0) for c in current}
-    final = current if s.weighting == "keep" else _weigh(current, table, tree, note, s, uniform)
+    final = current if s.weighting == "keep" else _weigh(current, table, tree, run.note, s, uniform)
     for c in final:
         tree.nodes[c.cid]["weight"] = c.weight
         if tree.nodes[c.cid]["status"].startswith("dropped"):
             tree.nodes[c.cid]["status"] = "kept"
+    return final, uniform
 
-    after = _snapshot(table, final)
-    stats = {cid: _rounded(table.stats(c).as_dict()) for cid, c in seen.items() if cid in table.scores}
+
+def _result(run: _Run, rubric: Rubric, final: list[Criterion], uniform: dict[str, float], before: Snapshot,
+            before_accuracy: float | None, provenance: dict[str, Any] | None) -> RefineResult:
+    """The refined rubric (its provenance: the tree, the settings, the accuracies) and the report's numbers."""
+    table = run.table
+    stats = {cid: _rounded(table.stats(c).as_dict()) for cid, c in run.seen.items() if cid in table.scores}
     pair_accuracy = {
         "before": before_accuracy,
         "after": _pair_accuracy(table, final),
@@ -377,19 +427,19 @@ async def refine_rubric(
     prov = dict(provenance or {})
     prov.update({
         "refined_from": rubric.name,
-        "settings": asdict(s),
-        "tree": tree_dict(tree),
-        "stop_reason": stop_reason,
+        "settings": asdict(run.s),
+        "tree": tree_dict(run.tree),
+        "stop_reason": run.stop_reason,
         "pair_accuracy": pair_accuracy,
     })
     out = Rubric(
         name=rubric.name, description=rubric.description, version=_next_version(rubric.version),
         criteria=final, provenance=prov,
     )
-    pairs = sum(len(r.pairs) for r in rows)
+    pairs = sum(len(r.pairs) for r in table.rows)
     uninformative = {c.cid: why for c in final if (why := table.stats(c).uninformative)}
-    return RefineResult(out, tree, before, after, stats, {c.cid: uniform[c.cid] for c in final}, pair_accuracy,
-                        events, stop_reason, len(table.cells), pairs, uninformative)
+    return RefineResult(out, run.tree, before, _snapshot(table, final), stats, {c.cid: uniform[c.cid] for c in final},
+                        pair_accuracy, run.events, run.stop_reason, len(table.cells), pairs, uninformative)
 
 
 Note = Callable[[str], None]

@@ -20,8 +20,7 @@ from judgekit.llm.cache import cache_key
 from judgekit.errors import JudgeError
 from judgekit.protocol.answers import answer_region
 from judgekit.authoring.generate import unique_id
-from judgekit.protocol.templates import FENCE, instruction_text, render
-from judgekit.protocol.profiles import render_in
+from judgekit.protocol.templates import FENCE, instruction_text, render, render_in
 from judgekit.data.rows import as_messages, message_text
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.protocol.wire import ParseProblem

@@ -60,7 +60,8 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         temperature: float = typer.Option(0.0, "--temperature"),
     ) -> None:
         """Write rubrics from prompts (and references), or contrastively from chosen/rejected pairs."""
-        from judgekit.authoring.generate import generate_rubrics, read_data
+        from judgekit.authoring.generate import generate_rubrics
+        from judgekit.data.rows import read_data
         from judgekit.data.outfile import dumps
 
         if verify not in ("pointwise", "pairwise"):
@@ -139,7 +140,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         temperature: float = typer.Option(0.0, "--temperature"),
     ) -> None:
         """RRD: decompose too-easy criteria, drop misaligned and redundant ones, reweigh by correlation."""
-        from judgekit.authoring.generate import read_data
+        from judgekit.data.rows import read_data
         from judgekit.authoring.refine import RefineSettings, refine_rubric
         from judgekit.authoring.report import write_report
 

@@ -21,7 +21,6 @@ Every reader yields EvalPair(id, subset, prompt, response_a, response_b, label) 
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
@@ -29,7 +28,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from judgekit.errors import InputError
-from judgekit.data.rows import JUDGEBENCH_LABELS, json_records, read_text
+from judgekit.data.reader import json_records, load_json
+from judgekit.data.rows import JUDGEBENCH_LABELS
 
 FORMATS = ("llmbar", "judgebench", "pandalm", "hh-rlhf", "evalbiasbench")
 
@@ -42,13 +42,6 @@ class EvalPair:
     response_a: str
     response_b: str
     label: str  # "A" | "B" | "tie"
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=exc.lineno) from None
 
 
 def _need(obj: dict[str, Any], key: str, path: Path, where: int, *, what: str = "record") -> Any:
@@ -71,7 +64,7 @@ def read_llmbar(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
     for file in files:
         subset = file.stem
-        for i, rec in enumerate(_list_of_records(_load_json(file), file)):
+        for i, rec in enumerate(_list_of_records(load_json(file), file)):
             label = _need(rec, "label", file, i)
             if label not in (1, 2, "1", "2"):
                 raise InputError(f"record {i}: label must be 1 or 2, got {label!r}", file=str(file), field="label")
@@ -82,15 +75,12 @@ def read_llmbar(path: Path, rng: random.Random) -> list[EvalPair]:
     return pairs
 
 
-_JB_LABELS = JUDGEBENCH_LABELS
-
-
 def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
     for line_no, _, rec in json_records(path):
         label = rec.get("label")
-        if label not in _JB_LABELS:
-            raise InputError(f"label must be one of {', '.join(_JB_LABELS)}, got {label!r}", file=str(path),
+        if label not in JUDGEBENCH_LABELS:
+            raise InputError(f"label must be one of {', '.join(JUDGEBENCH_LABELS)}, got {label!r}", file=str(path),
                              line=line_no, field="label")
         for key in ("question", "response_A", "response_B"):
             if rec.get(key) is None:
@@ -98,13 +88,13 @@ def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
         subset = str(rec.get("source") or path.stem.removesuffix(".jsonl"))
         pid = rec.get("pair_id", rec.get("id", line_no))
         pairs.append(EvalPair(f"{subset}:{pid}", subset, rec["question"], str(rec["response_A"]),
-                              str(rec["response_B"]), _JB_LABELS[label]))
+                              str(rec["response_B"]), JUDGEBENCH_LABELS[label]))
     return pairs
 
 
 def read_pandalm(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for i, rec in enumerate(_list_of_records(_load_json(path), path)):
+    for i, rec in enumerate(_list_of_records(load_json(path), path)):
         votes = [rec.get(f"annotator{k}") for k in (1, 2, 3) if rec.get(f"annotator{k}") is not None]
         if not votes:
             raise InputError(f"record {i} has no annotator1..3", file=str(path), field="annotator1")
@@ -123,7 +113,7 @@ def read_pandalm(path: Path, rng: random.Random) -> list[EvalPair]:
 
 
 def read_evalbiasbench(path: Path, rng: random.Random) -> list[EvalPair]:
-    data = _load_json(path)
+    data = load_json(path)
     groups = data.items() if isinstance(data, dict) else [("all", data)]
     pairs: list[EvalPair] = []
     for bias, records in groups:

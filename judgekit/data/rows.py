@@ -1,17 +1,18 @@
-"""Input rows: reading JSONL (or a JSON array), field names (and their aliases), pair labels, chat-message text."""
+"""Rows: field names (and their aliases), pair labels and chat-message text, and the two row types
+built from records (judgekit.data.reader): InputRow, a row to judge (read from a file or given in
+Python), and DataRow, a prompt with candidate responses and labelled pairs (rubric generate/refine)."""
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping
 
+from judgekit.data.reader import JsonRecord, json_records
 from judgekit.errors import InputError
-from judgekit.rubric.models import Rubric
 from judgekit.rubric.formats import row_rubric
+from judgekit.rubric.models import Rubric
 
 # Canonical field -> accepted names, first match wins. JudgeBench's and LLMBar's names included.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -76,6 +77,32 @@ def as_messages(prompt: Any) -> list[dict[str, str]]:
     return [{"role": "user", "content": "" if prompt is None else str(prompt)}]
 
 
+def pick(data: Mapping[str, Any], name: str, mapping: Mapping[str, str]) -> tuple[str | None, Any]:
+    """The (source key, value) for a canonical field, honouring a user remap first."""
+    if name in mapping:
+        key = mapping[name]
+        return (key, data[key]) if key in data else (None, None)
+    for key in ALIASES.get(name, (name,)):
+        if key in data:
+            return key, data[key]
+    return None, None
+
+
+def missing_field(name: str, mapping: Mapping[str, str] | None = None) -> str:
+    """The message for a required field a row lacks, naming every key looked for."""
+    names = (mapping or {}).get(name) or " / ".join(ALIASES.get(name, (name,)))
+    return f"required field is missing (looked for {names})"
+
+
+def _given_id(rec: JsonRecord, mapping: Mapping[str, str]) -> Any:
+    """The row's id, or its record number when it has none."""
+    _, row_id = pick(rec.obj, "id", mapping)
+    return rec.number if row_id is None else row_id
+
+
+# ---- rows to judge ------------------------------------------------------------------------------
+
+
 @dataclass
 class InputRow:
     """One row of an input file, with the fields a command needs resolved by name."""
@@ -89,15 +116,19 @@ class InputRow:
     problem: str | None = None  # why the row cannot be judged: it is written without a reward, the run goes on
 
 
-def pick(data: Mapping[str, Any], name: str, mapping: Mapping[str, str]) -> tuple[str | None, Any]:
-    """The (source key, value) for a canonical field, honouring a user remap first."""
-    if name in mapping:
-        key = mapping[name]
-        return (key, data[key]) if key in data else (None, None)
-    for key in ALIASES.get(name, (name,)):
-        if key in data:
-            return key, data[key]
-    return None, None
+@dataclass(frozen=True)
+class _RowRules:
+    """What differs between a file's rows and rows given in Python. A file's rows are named by file
+    and line in errors, have no null required field, and have unique string or integer ids (--resume
+    matches rows by id). Rows given in Python may hold nulls (a null optional field is left out) and
+    repeat ids."""
+
+    file: str | None
+    null_fields: bool = False
+    checked_ids: bool = True
+
+
+_PYTHON_ROWS = _RowRules(file=None, null_fields=True, checked_ids=False)
 
 
 def read_jsonl(
@@ -111,106 +142,29 @@ def read_jsonl(
     A row that cannot be encoded is kept with its `problem`: it becomes an output row without a reward."""
     mapping = dict(mapping or {})
     path = Path(path)
-    file = str(path)
+    rules = _RowRules(file=str(path))
     if not path.is_file():
-        raise InputError("input file not found", file=file)
+        raise InputError("input file not found", file=rules.file)
     rows: list[InputRow] = []
     first_line_of: dict[str, int] = {}
     for rec in json_records(path):
-        row = _make_row(rec, len(rows), file, required, optional, mapping, first_line_of)
+        row = _make_row(rec, len(rows), rules, required, optional, mapping, first_line_of)
         row.problem = unencodable_field(rec.obj)
         rows.append(row)
     return rows
 
 
-_SPACE = re.compile(r"[ \t\r\n]*")
-
-
-class JsonRecord(NamedTuple):
-    line: int  # 1-based line where the object starts
-    number: int  # the row's default id: its line in JSONL, its 1-based position in a JSON array
-    obj: dict[str, Any]
-
-
-def json_records(path: Path) -> Iterator[JsonRecord]:
-    """The objects of a JSONL file (gzipped if it ends in .gz), or of a file holding one JSON array of
-    objects (LLMBar's layout); blank lines are skipped."""
-    file = str(path)
-    opened = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
-    with opened as fh:
-        first = True
-        for line_no, raw in enumerate(fh, start=1):
-            text = decode_utf8(raw, file, line_no)
-            if not text.strip():
-                continue
-            if first and text.lstrip().startswith("["):
-                yield from _array_records(text + decode_utf8(fh.read(), file, line_no + 1), file, line_no)
-                return
-            yield JsonRecord(line_no, line_no, _json_object(text, file, line_no, first=first))
-            first = False
-
-
-def decode_utf8(data: bytes, file: str, first_line: int = 1) -> str:
-    """UTF-8 text (a leading byte-order mark dropped); otherwise an InputError naming the line."""
-    try:
-        return data.decode("utf-8-sig" if first_line == 1 else "utf-8")
-    except UnicodeDecodeError as exc:
-        line = first_line + data.count(b"\n", 0, exc.start)
-        column = exc.start - data.rfind(b"\n", 0, exc.start)
-        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save the file as UTF-8",
-                         file=file, line=line) from None
-
-
-def read_text(path: Path) -> str:
-    """A whole UTF-8 text file; a byte that is not UTF-8 is an InputError naming its line."""
-    return decode_utf8(path.read_bytes(), str(path))
-
-
-def _json_object(text: str, file: str, line_no: int, *, first: bool = False) -> dict[str, Any]:
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = ""
-        if first and text.strip() == "{":
-            hint = ("; one JSON object over several lines is neither JSONL nor a JSON array "
-                    "(EvalBiasBench's file is read by `judgekit eval --format evalbiasbench`)")
-        raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}){hint}", file=file, line=line_no) from None
-    if not isinstance(obj, dict):
-        raise InputError("each line must be a JSON object", file=file, line=line_no)
-    return obj
-
-
-def _array_records(text: str, file: str, first_line: int) -> Iterator[JsonRecord]:
-    """The objects of one JSON array, each with the line it starts on (for messages naming the place)."""
-    decoder = json.JSONDecoder()
-    seen = [0, first_line]  # lines are counted once, up to the last position asked about
-
-    def line_at(at: int) -> int:
-        seen[1] += text.count("\n", seen[0], at)
-        seen[0] = at
-        return seen[1]
-
-    def skip(at: int) -> int:
-        space = _SPACE.match(text, at)
-        return space.end() if space else at
-
-    pos, number = skip(text.index("[") + 1), 0
-    while pos < len(text) and text[pos] != "]":
-        try:
-            obj, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", file=file, line=line_at(exc.pos)) from None
-        number += 1
-        if not isinstance(obj, dict):
-            raise InputError(f"entry {number} of the array is not a JSON object", file=file, line=line_at(pos))
-        yield JsonRecord(line_at(pos), number, obj)
-        pos = skip(end)
-        if text[pos:pos + 1] == ",":
-            pos = skip(pos + 1)
-        elif text[pos:pos + 1] != "]":
-            raise InputError("not valid JSON (expected ',' or ']' in the array)", file=file, line=line_at(pos))
-    if pos >= len(text) or text[pos + 1:].strip():
-        raise InputError("not valid JSON (the array is not closed, or text follows it)", file=file, line=line_at(pos))
+def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[str, ...]) -> list[InputRow]:
+    """Rows given in Python (an InputRow passes through as it is). A row without an id gets its
+    0-based position."""
+    out: list[InputRow] = []
+    for index, row in enumerate(rows):
+        if isinstance(row, InputRow):
+            out.append(row)
+            continue
+        rec = JsonRecord(line=index + 1, number=index, obj=dict(row))
+        out.append(_make_row(rec, index, _PYTHON_ROWS, required, ("reference",), {}, {}))
+    return out
 
 
 def unencodable_field(obj: Mapping[str, Any]) -> str | None:
@@ -232,42 +186,47 @@ def unencodable_field(obj: Mapping[str, Any]) -> str | None:
 def _make_row(
     rec: JsonRecord,
     index: int,
-    file: str,
+    rules: _RowRules,
     required: tuple[str, ...],
     optional: tuple[str, ...],
     mapping: Mapping[str, str],
     first_line_of: dict[str, int],
 ) -> InputRow:
-    obj, line_no = rec.obj, rec.line
     fields: dict[str, Any] = {}
     for name in required:
-        key, value = pick(obj, name, mapping)
-        if key is None or value is None:
-            names = mapping.get(name) or " / ".join(ALIASES.get(name, (name,)))
-            raise InputError(f"required field is missing (looked for {names}){_layout_hint(obj)}",
-                             file=file, line=line_no, field=name)
+        key, value = pick(rec.obj, name, mapping)
+        if key is None or (value is None and not rules.null_fields):
+            raise _missing(name, rec, index, rules, mapping)
         fields[name] = value
     for name in optional:
-        key, value = pick(obj, name, mapping)
-        if key is not None:
+        key, value = pick(rec.obj, name, mapping)
+        if key is not None and (value is not None or not rules.null_fields):
             fields[name] = value
-    _, row_id = pick(obj, "id", mapping)
-    if row_id is None:
-        row_id = rec.number
+    row_id = _given_id(rec, mapping)
+    if rules.checked_ids:
+        _check_id(row_id, rec.line, rules.file, first_line_of)
+    rubric_value = {"rubric": rec.obj.get(mapping["rubric"])} if "rubric" in mapping else dict(rec.obj)
+    rubric = row_rubric(rubric_value, file=rules.file, line=rec.line)
+    return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
+
+
+def _missing(name: str, rec: JsonRecord, index: int, rules: _RowRules, mapping: Mapping[str, str]) -> InputError:
+    if rules.file is None:
+        return InputError(f"row {index} has no '{name}' field", field=name)
+    return InputError(f"{missing_field(name, mapping)}{_layout_hint(rec.obj)}", file=rules.file, line=rec.line,
+                      field=name)
+
+
+def _check_id(row_id: Any, line: int, file: str | None, first_line_of: dict[str, int]) -> None:
     if not isinstance(row_id, (str, int)) or isinstance(row_id, bool):
-        raise InputError("'id' must be a string or an integer", file=file, line=line_no, field="id")
+        raise InputError("'id' must be a string or an integer", file=file, line=line, field="id")
     key = json.dumps(row_id)
     if key in first_line_of:
         raise InputError(
             f"duplicate id {row_id!r} (first at line {first_line_of[key]}); ids must be unique so --resume can match rows",
-            file=file, line=line_no, field="id",
+            file=file, line=line, field="id",
         )
-    first_line_of[key] = line_no
-    rubric_value = dict(obj)
-    if "rubric" in mapping:
-        rubric_value = {"rubric": obj.get(mapping["rubric"])}
-    rubric = row_rubric(rubric_value, file=file, line=line_no)
-    return InputRow(index=index, line=line_no, id=row_id, data=obj, fields=fields, rubric=rubric)
+    first_line_of[key] = line
 
 
 def _layout_hint(obj: Mapping[str, Any]) -> str:
@@ -275,3 +234,120 @@ def _layout_hint(obj: Mapping[str, Any]) -> str:
     if "chosen" in obj and "rejected" in obj:
         return "; rows with chosen/rejected dialogues (HH-RLHF's layout) are read by `judgekit eval --format hh-rlhf`"
     return ""
+
+
+# ---- rows for rubric authoring: a prompt, candidate responses, labelled pairs -------------------
+
+
+@dataclass
+class DataRow:
+    """One prompt with its candidate responses; `pairs` are (chosen, rejected) indexes into them."""
+
+    line: int
+    id: Any
+    prompt: Any
+    reference: str | None = None
+    responses: list[str] = field(default_factory=list)
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, text: str) -> int:
+        if text in self.responses:
+            return self.responses.index(text)
+        self.responses.append(text)
+        return len(self.responses) - 1
+
+
+def read_data(
+    path: str | Path, *, limit: int | None = None, need_responses: bool = False, need_pairs: bool = False,
+) -> list[DataRow]:
+    """Rows with a prompt and, as available, responses (list or single) and labelled pairs:
+    chosen/rejected, LLMBar input/output_1/output_2/label, or response_a/response_b/label.
+    The whole file is read (and checked) even when `limit` keeps fewer rows."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise InputError("data file not found", file=file)
+    rows: list[DataRow] = []
+    for rec in list(json_records(path)):
+        if limit is not None and len(rows) >= limit:
+            break
+        row = _data_row(rec, file)
+        if need_pairs and not row.pairs:
+            raise InputError("the row has no labelled pair (chosen/rejected, or output_1/output_2 with label)",
+                             file=file, line=row.line, field="chosen")
+        if need_responses and not row.responses:
+            raise InputError("the row has no responses (responses, chosen/rejected, output_1/output_2 or response)",
+                             file=file, line=row.line, field="responses")
+        rows.append(row)
+    if not rows:
+        raise InputError("the data file has no rows", file=file)
+    return rows
+
+
+def _data_row(rec: JsonRecord, file: str) -> DataRow:
+    obj, line = rec.obj, rec.line
+    key, prompt = pick(obj, "prompt", {})
+    if key is None or prompt in (None, ""):
+        raise InputError(missing_field("prompt"), file=file, line=line, field="prompt")
+    _, reference = pick(obj, "reference", {})
+    row = DataRow(line=line, id=_given_id(rec, {}), prompt=prompt,
+                  reference=message_text(reference) if reference is not None else None, data=obj)
+    responses = obj.get("responses", obj.get("completions"))
+    if responses is not None:
+        if not isinstance(responses, list):
+            raise InputError("'responses' must be a list", file=file, line=line, field="responses")
+        for r in responses:
+            row.add(message_text(r))
+    if "chosen" in obj or "rejected" in obj:
+        _add_chosen_rejected(row, obj, file)
+    else:
+        _add_labelled_pair(row, obj, file)
+    if "response" in obj and obj["response"] is not None:
+        row.add(message_text(obj["response"]))
+    return row
+
+
+def _add_chosen_rejected(row: DataRow, obj: dict[str, Any], file: str) -> None:
+    for name in ("chosen", "rejected"):
+        if not message_text(obj.get(name)).strip():
+            raise InputError("a pair needs both 'chosen' and 'rejected' (non-empty)", file=file, line=row.line,
+                             field=name)
+    row.pairs.append((row.add(message_text(obj["chosen"])), row.add(message_text(obj["rejected"]))))
+
+
+def _add_labelled_pair(row: DataRow, obj: dict[str, Any], file: str) -> None:
+    """output_1/output_2 (or response_a/response_b) as responses, and as a pair when a label prefers one."""
+    ka, a = pick(obj, "response_a", {})
+    kb, b = pick(obj, "response_b", {})
+    if ka is None and kb is None:
+        return
+    if ka is None or kb is None:
+        raise InputError("a pair needs both responses (output_1/output_2 or response_a/response_b)",
+                         file=file, line=row.line, field="response_b" if kb is None else "response_a")
+    ia, ib = row.add(message_text(a)), row.add(message_text(b))
+    if "label" not in obj:
+        return
+    try:
+        side = _label_side(obj["label"])
+    except ValueError as exc:
+        raise InputError(str(exc), file=file, line=row.line, field="label") from None
+    if side is not None and ia != ib:
+        row.pairs.append((ia, ib) if side == "a" else (ib, ia))
+
+
+def _label_side(label: Any) -> str | None:
+    """'a' / 'b' for the preferred one of a labelled pair (LLMBar 1|2, A|B), None for a tie."""
+    if isinstance(label, bool):
+        return None
+    if isinstance(label, (int, float)) and label in (1, 2):
+        return "a" if label == 1 else "b"
+    if isinstance(label, str):
+        norm = label.strip().lower()
+        if norm in {"a", "1", "response_a", "output_1"}:
+            return "a"
+        if norm in {"b", "2", "response_b", "output_2"}:
+            return "b"
+        if norm == "tie":
+            return None
+    raise ValueError(f"label {label!r} is not 1, 2, A, B or tie")

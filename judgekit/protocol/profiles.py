@@ -19,16 +19,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateNotFound
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.llm.base import Completion
 from judgekit.errors import InputError
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
+from judgekit.protocol.templates import prompts_dir, render_in, template_source
 from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict, parse_verdicts, verdict_schema
-from judgekit.rubric.yaml_source import read_yaml, validate_yaml
+from judgekit.rubric.yaml_source import YamlSource, read_yaml, validate_yaml
 
 DEFAULT_PROFILE = "judgekit"
 
@@ -156,37 +156,15 @@ class JudgeProfile(BaseModel):
 # ---- templates: the profile's folder first, then prompts/ --------------------------------------
 
 
-@lru_cache(maxsize=32)
-def _env(folder: str) -> SandboxedEnvironment:
-    from judgekit.protocol.templates import prompts_dir
-
-    return SandboxedEnvironment(
-        loader=ChoiceLoader([FileSystemLoader(folder), FileSystemLoader(str(prompts_dir()))]),
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
-    )
-
-
-def render_in(folder: Path, template: str, context: dict[str, Any]) -> str:
-    return _env(str(folder)).get_template(template).render(**context).strip()
-
-
 @lru_cache(maxsize=64)
 def _system_prompt(folder: str, template: str, fence: str) -> str:
     return render_in(Path(folder), template, {"fence": fence})
-
-
-def template_source(folder: Path, template: str) -> str:
-    env = _env(str(folder))
-    assert env.loader is not None
-    return env.loader.get_source(env, template)[0]
 
 
 # ---- finding profiles --------------------------------------------------------------------------
 
 
 def builtin_dir() -> Path:
-    from judgekit.protocol.templates import prompts_dir
-
     return prompts_dir() / "profiles"
 
 
@@ -216,7 +194,7 @@ def _load_cached(name: str) -> JudgeProfile:
     return profile
 
 
-def _check_templates(profile: JudgeProfile, file: str, source: Any) -> None:
+def _check_templates(profile: JudgeProfile, file: str, source: YamlSource) -> None:
     """Every template the profile names exists: a typo fails at load, naming its line."""
     for mode in ("pointwise", "pairwise", "rubric_generator"):
         spec = getattr(profile, mode)

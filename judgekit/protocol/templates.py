@@ -1,7 +1,10 @@
 """Judge prompts: Jinja2 templates under prompts/, rendered in a sandbox into chat messages.
 
-The templates ship inside the wheel as judgekit/prompts; in a source checkout they are read from
-the repository's top-level prompts/ folder.
+The one template environment of judgekit: judge prompts, generation prompts and the refine report
+(`.html.j2` templates are HTML-escaped) are all rendered here. The templates ship inside the wheel
+as judgekit/prompts; in a source checkout they are read from the repository's top-level prompts/
+folder. A user's judge profile may keep templates beside its YAML file: those are looked up there
+first, then in prompts/.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Protocol
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from judgekit.data.rows import as_messages
+from judgekit.protocol.wire import Mode
 from judgekit.rubric.models import Criterion
 
 FENCE = "judgekit"
@@ -42,18 +46,34 @@ def prompts_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "prompts"
 
 
-@lru_cache(maxsize=1)
-def _env() -> SandboxedEnvironment:
+@lru_cache(maxsize=32)
+def environment(folder: str | None = None) -> SandboxedEnvironment:
+    """The environment reading prompts/ (and first `folder`, a user's profile folder, if given)."""
+    loader: BaseLoader = FileSystemLoader(str(prompts_dir()))
+    if folder is not None:
+        loader = ChoiceLoader([FileSystemLoader(folder), loader])
     return SandboxedEnvironment(
-        loader=FileSystemLoader(str(prompts_dir())),
+        loader=loader,
         undefined=StrictUndefined,
-        autoescape=False,
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False, default=False),
         keep_trailing_newline=False,
     )
 
 
+def render_in(folder: Path | None, template: str, context: Mapping[str, Any]) -> str:
+    """A template looked up in `folder` first (None: prompts/ only), rendered and stripped."""
+    return environment(None if folder is None else str(folder)).get_template(template).render(**context).strip()
+
+
 def render(template: str, **context: Any) -> str:
-    return _env().get_template(template).render(**context).strip()
+    return render_in(None, template, context)
+
+
+def template_source(folder: Path | None, template: str) -> str:
+    """The text of the template `render_in(folder, template, ...)` would render."""
+    env = environment(None if folder is None else str(folder))
+    assert env.loader is not None
+    return env.loader.get_source(env, template)[0]
 
 
 def nonce(*texts: str) -> str:
@@ -99,34 +119,34 @@ def instruction_text(messages: list[dict[str, str]]) -> str:
     return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
 
 
-def _messages(mode: str, context: dict[str, Any], profile: Any) -> list[dict[str, str]]:
-    from judgekit.protocol.profiles import load_profile
+class MessageTemplates(Protocol):
+    """What turns a call's context into chat messages: a judge profile's templates for the mode."""
 
-    return load_profile(profile).messages(mode, context)  # type: ignore[arg-type]
+    def messages(self, mode: Mode, context: dict[str, Any]) -> list[dict[str, str]]: ...
 
 
 def pointwise_messages(
     *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str, mask_names: bool = False, profile: Any = None,
+    rubric_name: str, rubric_description: str, profile: MessageTemplates, mask_names: bool = False,
 ) -> list[dict[str, str]]:
-    """The chat messages of one pointwise call, in the profile's templates (default: judgekit)."""
+    """The chat messages of one pointwise call, in the profile's templates."""
     context = _context(
         prompt=prompt, responses={"response": response}, criteria=criteria, reference=reference,
         rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
     )
-    return _messages("pointwise", context, profile)
+    return profile.messages("pointwise", context)
 
 
 def pairwise_messages(
     *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str, mask_names: bool = False, profile: Any = None,
+    rubric_name: str, rubric_description: str, profile: MessageTemplates, mask_names: bool = False,
 ) -> list[dict[str, str]]:
     """The chat messages of one pairwise call (A's text first), in the profile's templates."""
     context = _context(
         prompt=prompt, responses={"response_a": response_a, "response_b": response_b}, criteria=criteria,
         reference=reference, rubric_name=rubric_name, rubric_description=rubric_description, mask_names=mask_names,
     )
-    return _messages("pairwise", context, profile)
+    return profile.messages("pairwise", context)
 
 
 def reask_message(problem: str, ids: list[str], answer_format: str | None = None) -> dict[str, str]:

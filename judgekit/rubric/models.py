@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import regex
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from judgekit.errors import InputError
+from judgekit.rubric.yaml_source import YamlSource, parse_yaml
 
 CriterionKind = Literal["principle", "hard_rule", "check"]
 CheckType = Literal[
@@ -190,21 +190,23 @@ class Rubric(BaseModel):
 
 
 def rubric_from_data(
-    data: Any, *, file: str | None = None, lines: "_LineMap | None" = None, line: int | None = None
+    data: Any, *, file: str | None = None, source: YamlSource | None = None, line: int | None = None
 ) -> Rubric:
     """Validate a rubric object (the YAML's data) or a bare list of criteria."""
     if isinstance(data, list):
         data = {"name": "inline", "criteria": data}
     if not isinstance(data, dict):
         raise InputError("a rubric must be a mapping with 'name' and 'criteria'", file=file, line=line)
-    _check_duplicate_ids(data, file=file, lines=lines, line=line)
+    _check_duplicate_ids(data, file=file, source=source, line=line)
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        raise _located_error(exc, data, file=file, lines=lines, line=line) from None
+        raise _located_error(exc, data, file=file, source=source, line=line) from None
 
 
-def _check_duplicate_ids(data: dict[str, Any], *, file: str | None, lines: "_LineMap | None", line: int | None) -> None:
+def _check_duplicate_ids(
+    data: dict[str, Any], *, file: str | None, source: YamlSource | None, line: int | None,
+) -> None:
     criteria = data.get("criteria")
     if not isinstance(criteria, list):
         return
@@ -216,41 +218,24 @@ def _check_duplicate_ids(data: dict[str, Any], *, file: str | None, lines: "_Lin
         if cid in seen:
             raise InputError(
                 f"duplicate criterion id '{cid}' (criteria {seen[cid] + 1} and {index + 1})", file=file,
-                line=(lines.of(index, "id") if lines else None) or line, criterion=str(cid), field="id",
+                line=_line_in(source, index, "id") or line, criterion=str(cid), field="id",
             )
         seen[str(cid)] = index
 
 
-class _LineMap:
-    """Line numbers (1-based) of the rubric's top-level keys and of each criterion's fields."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.top: dict[str, int] = {}
-        self.criteria: list[dict[str, int]] = []
-        self.criteria_start: list[int] = []
-        self.start = (root.start_mark.line + 1) if root is not None else None
-        if isinstance(root, yaml.MappingNode):
-            for key, value in root.value:
-                self.top[str(key.value)] = key.start_mark.line + 1
-                if key.value == "criteria" and isinstance(value, yaml.SequenceNode):
-                    for item in value.value:
-                        self.criteria_start.append(item.start_mark.line + 1)
-                        fields: dict[str, int] = {}
-                        if isinstance(item, yaml.MappingNode):
-                            for k, _ in item.value:
-                                fields[str(k.value)] = k.start_mark.line + 1
-                        self.criteria.append(fields)
-
-    def of(self, index: int | None, field: str | None) -> int | None:
-        if index is None:
-            return self.top.get(field or "", self.start)
-        if index >= len(self.criteria):
-            return None
-        return self.criteria[index].get(field or "", self.criteria_start[index])
+def _line_in(source: YamlSource | None, index: int | None, field: str | None) -> int | None:
+    """The line of a top-level key (`index` None) or of criterion `index`'s field (else its first line)."""
+    if source is None:
+        return None
+    if index is None:
+        return source.line_of([field] if field else [])
+    if not isinstance(source.data, dict):
+        return None  # a file holding a bare list of criteria: the message names the criterion
+    return source.line_of(["criteria", index, *([field] if field else [])])
 
 
 def _located_error(
-    exc: ValidationError, data: dict[str, Any], *, file: str | None, lines: _LineMap | None, line: int | None
+    exc: ValidationError, data: dict[str, Any], *, file: str | None, source: YamlSource | None, line: int | None
 ) -> InputError:
     err = exc.errors()[0]
     loc = [p for p in err["loc"]]
@@ -270,9 +255,7 @@ def _located_error(
     message = _message(err)
     if field is None and "duplicate criterion id" in message:
         field = "id"
-    where_line = line
-    if lines is not None:
-        where_line = lines.of(index, (field or "").split(".")[0] or None) or line
+    where_line = _line_in(source, index, (field or "").split(".")[0] or None) or line
     return InputError(message, file=file, line=where_line, criterion=criterion, field=field)
 
 
@@ -294,15 +277,12 @@ def _message(err: dict[str, Any]) -> str:
 
 def load_rubric(path: str | Path) -> Rubric:
     """Read and validate a rubric YAML file. Raises InputError naming file, line, criterion, field."""
-    from judgekit.rubric.yaml_source import parse_yaml
-
     file = str(path)
     data, root = parse_yaml(path, what="rubric")
     if data is None:
         raise InputError("the file is empty", file=file)
+    source = YamlSource(Path(path), data, root)
     if isinstance(data, dict) and "criteria" in data and not data["criteria"]:
-        raise InputError(
-            "a rubric needs at least one criterion", file=file, line=_LineMap(root).top.get("criteria"),
-            field="criteria",
-        )
-    return rubric_from_data(data, file=file, lines=_LineMap(root))
+        raise InputError("a rubric needs at least one criterion", file=file, line=_line_in(source, None, "criteria"),
+                         field="criteria")
+    return rubric_from_data(data, file=file, source=source)

@@ -1,8 +1,8 @@
 """YAML files whose errors name their line: load a file, validate it with a pydantic model, and
 turn the first validation error into an InputError naming file, line and field path.
 
-Used for the smaller YAML files (judge profiles, meta-rubrics); rubric files have their own
-richer messages (judgekit.rubric.models).
+Used for the smaller YAML files (judge profiles, meta-rubrics); rubric files build their richer
+messages (naming the criterion) on the same line lookup (judgekit.rubric.models).
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from judgekit.authoring.generate import (
     echoes_template,
     generate_json,
     parse_criteria,
-    read_data,
     similar_text,
 )
+from judgekit.data.rows import read_data
 from judgekit.rubric.formats import row_rubric
 from judgekit.testing import ScriptedJudgeServer
 from judgekit.testing.server import is_verdict_request

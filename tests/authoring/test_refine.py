@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from judgekit import Judge, load_rubric
-from judgekit.authoring.generate import DataRow, read_data
+from judgekit.data.rows import DataRow, read_data
 from judgekit.authoring.refine import RefineSettings, refine_rubric
 from judgekit.rubric.models import Rubric
 from judgekit.testing.server import is_verdict_request
