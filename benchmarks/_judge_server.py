@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def free_port() -> int:
@@ -30,7 +30,7 @@ def judge_server(latency: float) -> Iterator[str]:
                 break
             except OSError:
                 if time.time() > deadline:
-                    raise RuntimeError("judge server did not start")
+                    raise RuntimeError("judge server did not start") from None
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}/v1"
     finally:

@@ -41,8 +41,8 @@ def main() -> None:
         prefer=lambda cid, a, b: "A" if _level(a) > _level(b) else "B" if _level(b) > _level(a) else "tie",
     )
     print(f"{'strategy':24} {'n':>3} {'K':>3} {'calls/group':>12} {'formula':>8} {'sec/group':>10}")
-    with ScriptedJudgeServer(ServerState(script=script, record=False)) as server:
-        with Judge("openai:scripted", base_url=server.base_url, cache=False, concurrency=32) as judge:
+    with ScriptedJudgeServer(ServerState(script=script, record=False)) as server, \
+            Judge("openai:scripted", base_url=server.base_url, cache=False, concurrency=32) as judge:
             for k in args.k:
                 rubric = rubric_from_data([{"id": f"c{i}", "text": f"criterion {i}"} for i in range(k)])
                 for n in args.n:

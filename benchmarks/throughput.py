@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import judgekit  # noqa: E402
-from judgekit.rubric.models import rubric_from_data  # noqa: E402
+import judgekit
+from judgekit.rubric.models import rubric_from_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _judge_server import judge_server  # noqa: E402
+from _judge_server import judge_server
 
 
 def run(base_url: str, rows: int, criteria: int, concurrency: int, per_call: str, latency: float) -> dict[str, float]:

@@ -38,7 +38,7 @@ class InputError(Exception):
         where = self.where()
         return f"{where}: {self.message}" if where else self.message
 
-    def located(self, *, file: str | None = None, line: int | None = None) -> "InputError":
+    def located(self, *, file: str | None = None, line: int | None = None) -> InputError:
         """The same error with a file and line filled in where they were unknown."""
         return InputError(
             self.message,

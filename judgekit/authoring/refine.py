@@ -25,19 +25,20 @@ All coroutines here run on the judge's loop: `judge.run(refine_rubric(judge, ...
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
 
 from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
-from judgekit.judging.pointwise import PointwiseItem
-from judgekit.protocol.templates import FENCE, nonce, render
-from judgekit.data.rows import DataRow, message_text
-from judgekit.rubric.models import Criterion, Rubric
-from judgekit.judging.scoring import pointwise_reward
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
+from judgekit.data.rows import DataRow, message_text
+from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judging.scoring import pointwise_reward
+from judgekit.protocol.templates import FENCE, nonce, render
+from judgekit.rubric.models import Criterion, Rubric
 
 Weighting = Literal["correlation", "uniform", "keep"]
 _SNIP = 1500

@@ -4,8 +4,9 @@ and the same numbers as JSON."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from judgekit.authoring.refine import RefineResult, tree_dict
 from judgekit.protocol.templates import render

@@ -18,7 +18,7 @@ shares about the weight one independent criterion gets (2 / (2 - lam)).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from judgekit.errors import InputError
 from judgekit.data.reader import json_records, load_json
 from judgekit.data.rows import JUDGEBENCH_LABELS
+from judgekit.errors import InputError
 
 FORMATS = ("llmbar", "judgebench", "pandalm", "hh-rlhf", "evalbiasbench")
 

@@ -18,8 +18,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 try:
     import fcntl

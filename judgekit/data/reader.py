@@ -8,8 +8,9 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from judgekit.errors import InputError
 
@@ -26,7 +27,7 @@ def json_records(path: Path) -> Iterator[JsonRecord]:
     """The objects of a JSONL file (gzipped if it ends in .gz), or of a file holding one JSON array of
     objects (LLMBar's layout); blank lines are skipped."""
     file = str(path)
-    opened = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    opened = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 (closed by the with below)
     with opened as fh:
         first = True
         for line_no, raw in enumerate(fh, start=1):

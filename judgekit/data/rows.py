@@ -5,9 +5,10 @@ Python), and DataRow, a prompt with candidate responses and labelled pairs (rubr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from judgekit.data.reader import JsonRecord, json_records
 from judgekit.errors import InputError

@@ -10,8 +10,8 @@ from typing import Any
 import anthropic
 from anthropic.types import MessageParam, TextBlock, ToolUseBlock
 
-from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
 from judgekit.errors import InputError
+from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
 from judgekit.secrets import clip, redact, register_secret
 
 TOOL_NAME = "record_verdicts"

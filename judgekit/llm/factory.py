@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 from judgekit.errors import InputError
+from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 
 __all__ = ["Backend", "Completion", "FatalError", "JudgeRequest", "TransientError", "make_backend"]
 

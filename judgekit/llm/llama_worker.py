@@ -97,13 +97,13 @@ def _complete(llm: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 def serve(conn: Connection, path: str, n_ctx: int, n_threads: int) -> None:
     try:
         import llama_cpp
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which names the fix
+    except Exception as exc:
         conn.send(("broken", f"{type(exc).__name__}: {exc}"))
         return
     _keep = _quiet(llama_cpp)
     try:
         llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which names the file
+    except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None))

@@ -11,8 +11,8 @@ import asyncio
 import threading
 from typing import Any
 
-from judgekit.llm.base import Completion, FatalError, JudgeRequest
 from judgekit.errors import InputError
+from judgekit.llm.base import Completion, FatalError, JudgeRequest
 
 
 def _import_vllm() -> Any:

@@ -49,7 +49,7 @@ class AnswerParser(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _complete(self) -> "AnswerParser":
+    def _complete(self) -> AnswerParser:
         if self.type == "regex" and not self.pattern:
             raise ValueError("a regex parser needs 'pattern'")
         if self.type == "json_path" and not self.path:
@@ -95,7 +95,7 @@ def parse_native(text: str, parser: AnswerParser, mode: Mode, cid: str, answer_f
     """One verdict for criterion `cid` from a native answer. Raises ParseProblem."""
     if parser.type == "json_path":
         return _parse_json_path(text, parser, cid)
-    offset, region = answer_region(text)
+    _, region = answer_region(text)
     matches = regex_matches(parser, region)
     if not matches:
         hint = f" (expected {answer_format})" if answer_format else ""

@@ -22,9 +22,9 @@ from typing import Any
 from jinja2 import TemplateNotFound
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from judgekit.protocol.answers import AnswerParser, parse_native
-from judgekit.llm.base import Completion
 from judgekit.errors import InputError
+from judgekit.llm.base import Completion
+from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
 from judgekit.protocol.templates import prompts_dir, render_in, template_source
 from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict, parse_verdicts, verdict_schema
@@ -86,7 +86,7 @@ class JudgeProfile(BaseModel):
         return spec
 
     @model_validator(mode="after")
-    def _modes(self) -> "JudgeProfile":
+    def _modes(self) -> JudgeProfile:
         if self.pointwise is None and self.pairwise is None:
             raise ValueError("a profile needs 'pointwise' or 'pairwise' (or both)")
         return self

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from judgekit.protocol.answers import AnswerParser, answer_region, regex_matches
 from judgekit.llm.base import Completion
+from judgekit.protocol.answers import AnswerParser, answer_region, regex_matches
 from judgekit.protocol.wire import Mode, ParseProblem
 
 Token = dict[str, Any]

@@ -13,8 +13,8 @@ adapters; `Shaping` names the options and `shape_rewards` applies them in one fi
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 Rewards = Sequence[float | None]
 

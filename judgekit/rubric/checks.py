@@ -11,13 +11,13 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import regex
 
 from judgekit.rubric.models import CheckSpec, Criterion
-
 
 REGEX_TIMEOUT_S = 1.0
 """Seconds one regex check may take on one response before it is unscored."""

@@ -43,7 +43,7 @@ class MetaRubric(BaseModel):
     categories: list[Category] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "MetaRubric":
+    def _consistent(self) -> MetaRubric:
         if self.min_criteria > self.max_criteria:
             raise ValueError("min_criteria is larger than max_criteria")
         ids = [c.id for c in self.categories]

@@ -53,7 +53,7 @@ class CheckSpec(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _value_fits_type(self) -> "CheckSpec":
+    def _value_fits_type(self) -> CheckSpec:
         needs_int = {"max_words", "min_words", "max_chars", "min_chars"}
         needs_str = {"regex", "contains", "not_contains", "python"}
         if self.type in needs_int and not (isinstance(self.value, int) and not isinstance(self.value, bool)):
@@ -103,7 +103,7 @@ class Criterion(BaseModel):
         return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _kind_fits(self) -> "Criterion":
+    def _kind_fits(self) -> Criterion:
         if self.kind == "check" and self.check is None:
             raise ValueError("a criterion of kind 'check' needs a 'check' field")
         if self.kind != "check" and self.check is not None:
@@ -142,7 +142,7 @@ class Rubric(BaseModel):
     """Where the rubric came from (written by `judgekit rubric generate/refine`); not used in scoring."""
 
     @model_validator(mode="after")
-    def _assign_ids(self) -> "Rubric":
+    def _assign_ids(self) -> Rubric:
         seen: dict[str, int] = {}
         fixed: list[Criterion] = []
         for position, criterion in enumerate(self.criteria, start=1):
@@ -174,7 +174,7 @@ class Rubric(BaseModel):
     def checks(self) -> list[Criterion]:
         return [c for c in self.criteria if not c.judged_by_model]
 
-    def from_data_row(self) -> "Rubric":
+    def from_data_row(self) -> Rubric:
         """This rubric, marked as carried by a data row: its python checks are never run
         (judgekit.rubric.checks refuses them), whatever --allow-code says."""
         for c in self.checks:

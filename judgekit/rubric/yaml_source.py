@@ -7,8 +7,9 @@ messages (naming the criterion) on the same line lookup (judgekit.rubric.models)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError

@@ -9,7 +9,8 @@ criterion id).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # profile -> (marker in the prompt, pointwise regexes, pairwise regexes, criterion regex)
 _S = re.S
@@ -44,7 +45,9 @@ _PROMPTS: dict[str, dict[str, Any]] = {
 # Well-formed answers: (verdict text) -> reply. Pointwise verdicts are True/False.
 _WELL_FORMED: dict[str, dict[str, Callable[[Any, str], str]]] = {
     "rm-r1": {
-        "pointwise": lambda met, why: f"<type>Chat</type>\n<rubric>{why}</rubric>\n<eval>{why}</eval>\n<answer>[[{'YES' if met else 'NO'}]]</answer>",
+        "pointwise": lambda met, why: (
+            f"<type>Chat</type>\n<rubric>{why}</rubric>\n<eval>{why}</eval>\n<answer>[[{'YES' if met else 'NO'}]]</answer>"
+        ),
         "pairwise": lambda pref, why: f"<type>Chat</type>\n<rubric>{why}</rubric>\n<eval>{why}</eval>\n<answer>[[{pref}]]</answer>",
     },
     "prometheus2": {

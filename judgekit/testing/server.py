@@ -20,8 +20,9 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from judgekit.testing.native import (
     DEFAULT_GENERATED_RUBRIC,
@@ -87,7 +88,7 @@ class ServerState:
     fault_sequence: list[str] = field(default_factory=list)
     # Opt-in soft verdicts: when set and a request asks for logprobs, the reply carries OpenAI-style
     # token log-probabilities; (criterion_id, verdict) -> probability of the verdict token given.
-    verdict_probability: "SoftFn | None" = None
+    verdict_probability: SoftFn | None = None
     # Native formats (judgekit.testing.native): a malformed variant to answer with instead of a
     # well-formed answer, for the first `malformed_times` native answers (None: always).
     malformed: str | None = None
@@ -140,7 +141,7 @@ def is_verdict_request(body: dict[str, Any]) -> bool:
     return schema is None or "verdicts" in (schema.get("properties") or {})
 
 
-def answer_object(state: "ServerState", body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
+def answer_object(state: ServerState, body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
     """The scripted answer: verdicts (with `reasoning` if given, else the script's), or
     `script.generate(body)` for a non-verdict schema."""
     if state.script.generate is not None and not is_verdict_request(body):
@@ -235,7 +236,7 @@ def token_logprobs(content: str, probability: SoftFn) -> list[dict[str, Any]]:
     return out
 
 
-def native_token_logprobs(profile: str, text: str, content: str, probability: "SoftFn") -> list[dict[str, Any]]:
+def native_token_logprobs(profile: str, text: str, content: str, probability: SoftFn) -> list[dict[str, Any]]:
     """Log-probabilities for a native answer: logprob 0 everywhere but the (last) verdict token,
     which gets P(verdict) from the script and the format's other labels as alternatives."""
     import math
@@ -264,7 +265,7 @@ def _user_turns(body: dict[str, Any]) -> int:
     return sum(1 for m in body.get("messages", []) if m.get("role") == "user")
 
 
-def _take_malformed(state: "ServerState") -> str | None:
+def _take_malformed(state: ServerState) -> str | None:
     if state.malformed is None or state.malformed_times == 0:
         return None
     if state.malformed_times is not None:
@@ -272,7 +273,7 @@ def _take_malformed(state: "ServerState") -> str | None:
     return state.malformed
 
 
-def _think(reply: dict[str, Any], state: "ServerState", answer: str) -> None:
+def _think(reply: dict[str, Any], state: ServerState, answer: str) -> None:
     """Turn a reply into a reasoning model's first-phase reply: thinking, then (maybe) the answer."""
     choice = reply["choices"][0]
     content = answer if state.think_answers else ""
@@ -442,7 +443,7 @@ class ScriptedJudgeServer:
     def root_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def __enter__(self) -> "ScriptedJudgeServer":
+    def __enter__(self) -> ScriptedJudgeServer:
         self._thread.start()
         deadline = time.time() + 10
         while not self._server.started:
