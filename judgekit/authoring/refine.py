@@ -310,7 +310,7 @@ async def refine_rubric(
             note(f"decompose '{parent.cid}' (met by {rate:.0%} of responses, depth {depth})")
             messages = decompose_messages(parent, table, current, max_children=s.max_children, examples=s.examples)
             try:
-                obj = await ask_criteria(judge, messages, max_items=s.max_children)
+                obj = await ask_criteria(judge.context(), messages, max_items=s.max_children)
                 children = parse_criteria(obj, taken=taken, id_prefix=parent.cid, default_kind=parent.kind,
                                           existing_texts=[c.display_text for c in current], near_duplicate=s.text_similarity)
             except GenerationFailed as exc:
