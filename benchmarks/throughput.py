@@ -29,7 +29,7 @@ def run(base_url: str, rows: int, criteria: int, concurrency: int, per_call: str
     with judgekit.Judge("openai:bench", base_url=base_url, concurrency=concurrency, cache=False, criteria_per_call=per_call) as judge:
         judge.score(data[:concurrency], rubric)  # warm up connections
         judge.stats = type(judge.stats)()
-        judge._collector = None
+        judge._context = None
         started = time.perf_counter()
         results = judge.score(data, rubric)
         wall = time.perf_counter() - started

@@ -4,8 +4,8 @@ rubric -> judge requests -> backend -> verdicts -> score vectors -> rewards
 """
 
 from judgekit.errors import InputError, JudgeError
-from judgekit.judge import Judge
-from judgekit.judging.ranking import RankOutcome, rank_group
+from judgekit.judge import Judge, rank_group
+from judgekit.judging.ranking import RankOutcome
 from judgekit.judging.results import CompareResult, RankResult, ScoreResult
 from judgekit.rl.rewards import trl_criterion_rewards, trl_reward, verl_compute_score
 from judgekit.rubric.models import CheckSpec, Criterion, Rubric, load_rubric

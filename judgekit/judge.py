@@ -10,23 +10,31 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from concurrent.futures import Future
 from typing import Any, Coroutine, Iterable, Mapping, TypeVar
 
-from judgekit.llm.factory import make_backend
+from judgekit.authoring.adaptive import with_pair_criteria
+from judgekit.authoring.rubric_rm import empty_rubric, with_generated_criteria
+from judgekit.config import JudgeConfig
+from judgekit.data.rows import InputRow, to_input_rows
+from judgekit.errors import InputError
+from judgekit.judging.context import JudgeContext
+from judgekit.judging.outcomes import compare_result, score_result
+from judgekit.judging.pairwise import NOTHING_JUDGED, PairItem, PairOutcome, judge_pairwise
+from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
+from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_responses
+from judgekit.judging.results import CompareResult, ScoreResult
+from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.llm.base import Backend
 from judgekit.llm.cache import VerdictCache
+from judgekit.llm.factory import make_backend
 from judgekit.llm.runner import CallRunner, RetryPolicy
-from judgekit.config import JudgeConfig
-from judgekit.errors import InputError
+from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
-from judgekit.judging.results import CompareResult, ScoreResult
-from judgekit.data.rows import InputRow, to_input_rows
+from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric
-from judgekit.llm.usage import RunStats
-from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 
 T = TypeVar("T")
 _CLOSE_TIMEOUT_S = 10.0
@@ -101,12 +109,10 @@ class Judge:
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
         self._backend: Backend = backend or make_backend(spec, **self._backend_args)
         self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
-        self._collector: VerdictCollector | None = None
-        self._generator: CallRunner | None = None
+        self._context: JudgeContext | None = None
         # Built now, like the judge's backend, so a bad --generator fails before any call.
         self._generator_backend: Backend | None = make_backend(self.config.generator, **{
             **self._backend_args, "base_url": self.config.generator_base_url or base_url}) if self.config.generator else None
-        self.generations: dict[str, asyncio.Future[Any]] = {}  # rubric-rm: one generation per prompt in flight
         self._start_lock = threading.Lock()
         self._owned = _Owned([b for b in (self._backend, self._generator_backend) if b is not None], self._cache)
         self._release = weakref.finalize(self, self._owned.release)
@@ -128,38 +134,33 @@ class Judge:
         """Await a coroutine on the judge's loop from any other event loop."""
         return await asyncio.wrap_future(self._submit(coro))
 
-    def collector(self) -> VerdictCollector:
-        """The verdict collector; only to be used on the judge's loop."""
-        if self._collector is None:
-            runner = CallRunner(
-                self._backend,
-                concurrency=self.config.concurrency,
-                timeout=self.config.timeout,
-                policy=RetryPolicy(max_attempts=self.config.max_attempts),
-                stats=self.stats,
-            )
-            self._collector = VerdictCollector(
+    def context(self) -> JudgeContext:
+        """What judging needs of this Judge (runners, cache, profile, settings); built on first use.
+        Its runners belong to the judge's loop: use it only there."""
+        if self._context is None:
+            runner = self._runner(self._backend)
+            collector = VerdictCollector(
                 runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(),
                 mask_names=self.config.mask_names, profile=self.profile,
                 thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
             )
-        return self._collector
+            # rubric-rm: the generator's own model when one is given (retries, concurrency limit
+            # and stats as for the judge), else the judge's runner.
+            generator = self._runner(self._generator_backend) if self._generator_backend is not None else runner
+            self._context = JudgeContext(collector, generator, self.config, generations={})
+        return self._context
+
+    def _runner(self, backend: Backend) -> CallRunner:
+        return CallRunner(backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
+                          policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats)
+
+    def collector(self) -> VerdictCollector:
+        """The verdict collector; only to be used on the judge's loop."""
+        return self.context().collector
 
     @property
     def cache(self) -> VerdictCache | None:
         return self._cache
-
-    def generator_runner(self) -> CallRunner:
-        """rubric-rm: the call runner of the rubric generator (its own model when one is given;
-        retries, concurrency limit and stats as for the judge)."""
-        if self._generator_backend is None:
-            return self.collector().runner
-        if self._generator is None:
-            self._generator = CallRunner(
-                self._generator_backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
-                policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
-            )
-        return self._generator
 
     def sampling(self) -> SamplingSettings:
         """Temperature and max tokens: as configured, else the profile's, else 0 and 1024."""
@@ -168,20 +169,15 @@ class Judge:
         max_tokens = c.max_tokens if c.max_tokens is not None else d.max_tokens if d.max_tokens is not None else 1024
         return SamplingSettings(temperature, max_tokens, c.seed)
 
-    def soft_default(self, soft: bool | None) -> bool:
-        """Soft verdicts: as asked, else as configured, else the profile's default."""
-        if soft is not None:
-            return soft
-        return self.config.soft if self.config.soft is not None else self.profile.soft
-
     # ---- pointwise --------------------------------------------------------------------------
 
     async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> PointwiseOutcome:
         rubric, generated = await self.with_generated(rubric, item.prompt, item.reference)
+        context = self.context()
         outcome = await judge_pointwise(
-            self.collector(), rubric, item,
+            context.collector, rubric, item,
             criteria_per_call=self.config.criteria_per_call, allow_code=self.config.allow_code,
-            min_coverage=self.config.min_coverage, soft=self.soft_default(soft),
+            min_coverage=self.config.min_coverage, soft=context.soft_default(soft),
         )
         return replace(outcome, generated_criteria=generated) if generated is not None else outcome
 
@@ -190,9 +186,7 @@ class Judge:
         those criteria, for the output row); other profiles: the rubric as given, None."""
         if self.profile.rubric_generator is None:
             return rubric, None
-        from judgekit.authoring.rubric_rm import with_generated_criteria
-
-        return await with_generated_criteria(self, rubric, prompt, reference)
+        return await with_generated_criteria(self.context(), rubric, prompt, reference)
 
     async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
         """Score one (prompt, response) against a rubric, from any event loop."""
@@ -225,39 +219,32 @@ class Judge:
     # ---- pairwise (judgekit.judging.pairwise) ---------------------------------------------------------
 
     async def compare_pair(
-        self, rubric: Rubric | None, item: Any, *, soft: bool | None = None, adaptive: Any = None,
-        collector: VerdictCollector | None = None,
-    ) -> Any:
-        """One pair (a judgekit.judging.pairwise.PairItem), on the judge's loop: a PairOutcome. With a
-        rubric-rm profile the prompt's generated criteria join the rubric; with `adaptive` (a
-        meta-rubric) so do the criteria written for this pair; both are recorded in the outcome."""
-        from judgekit.judging.pairwise import NOTHING_JUDGED, judge_pairwise
-
+        self, rubric: Rubric | None, item: PairItem, *, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None,
+        usage: ScopeUsage | None = None,
+    ) -> PairOutcome:
+        """One pair, on the judge's loop. With a rubric-rm profile the prompt's generated criteria
+        join the rubric; with `adaptive` (a meta-rubric) so do the criteria written for this pair;
+        both are recorded in the outcome. `usage`: also count this pair's verdict calls there."""
+        context = self.context()
         generated = written = None
         if self.profile.rubric_generator is not None:
-            from judgekit.authoring.rubric_rm import empty_rubric
-
             rubric, generated = await self.with_generated(rubric or empty_rubric(), item.prompt, item.reference)
         if adaptive is not None:
-            from judgekit.authoring.adaptive import with_pair_criteria
-            from judgekit.rubric.meta import load_meta_rubric
-
             rubric, written = await with_pair_criteria(
-                self, load_meta_rubric(adaptive), rubric if rubric is not None and rubric.criteria else None, item)
+                context, load_meta_rubric(adaptive), rubric if rubric is not None and rubric.criteria else None, item)
         if rubric is None or not rubric.criteria:
             outcome = NOTHING_JUDGED
         else:
             outcome = await judge_pairwise(
-                collector or self.collector(), rubric, item, criteria_per_call=self.config.criteria_per_call,
-                allow_code=self.config.allow_code, soft=self.soft_default(soft),
+                (context.counting_into(usage) if usage is not None else context).collector, rubric, item,
+                criteria_per_call=self.config.criteria_per_call, allow_code=self.config.allow_code,
+                soft=context.soft_default(soft),
             )
         return replace(outcome, generated_criteria=generated, adaptive_criteria=written)
 
     async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None,
                            adaptive: Any = None) -> CompareResult:
         """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
-        from judgekit.judging.pairwise import PairItem, compare_result
-
         effective = rubric_for(row, rubric, optional=self.makes_criteria(adaptive))
         item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
                         row.fields.get("reference"), row.data)
@@ -269,8 +256,6 @@ class Judge:
     async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None,
                             adaptive: Any) -> list[CompareResult]:
         if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
-            from judgekit.rubric.meta import load_meta_rubric
-
             adaptive = load_meta_rubric(adaptive)
         return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows)))
 
@@ -311,24 +296,41 @@ def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) 
     are written on the fly: then an empty rubric)."""
     effective = row.rubric or rubric
     if effective is None and optional:
-        from judgekit.authoring.rubric_rm import empty_rubric
-
         return empty_rubric()
     if effective is None:
         raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
     return effective
 
 
-def score_result(row_id: Any, outcome: PointwiseOutcome, explain: bool) -> ScoreResult:
-    return ScoreResult(
-        id=row_id,
-        reward=outcome.reward,
-        coverage=outcome.coverage,
-        scores=outcome.scores,
-        unscored=outcome.unscored,
-        explanations=dict(outcome.reasoning) if explain else None,
-        soft=outcome.soft,
-        soft_reward=outcome.soft_reward if outcome.soft is not None else None,
-        thinking=outcome.thinking if explain else None,
-        generated_criteria=outcome.generated_criteria,
-    )
+async def rank_group(
+    judge: Judge,
+    rubric: Rubric,
+    prompt: Any,
+    responses: list[Any],
+    *,
+    strategy: str = "pointwise",
+    reference: Any = None,
+) -> RankOutcome:
+    """One reward in [0, 1] per response; run it on the judge's loop (inside judge.run / judge.arun)."""
+    return await rank_group_with(judge, rubric, prompt, responses, strategy=strategy, reference=reference)
+
+
+async def rank_group_with(
+    judge: Judge,
+    rubric: Rubric,
+    prompt: Any,
+    responses: list[Any],
+    *,
+    strategy: str = "pointwise",
+    reference: Any = None,
+    anchor_index: int | None = None,
+    row: dict[str, Any] | None = None,
+) -> RankOutcome:
+    """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""
+    check_strategy(strategy)
+    if not responses:
+        return RankOutcome([], None, [], 0)
+    rubric, generated = await judge.with_generated(rubric, prompt, reference)  # rubric-rm: one rubric per prompt
+    outcome = await rank_responses(judge.context(), rubric, Group(prompt, responses, reference, row),
+                                   strategy=strategy, anchor_index=anchor_index)
+    return replace(outcome, generated_criteria=generated)

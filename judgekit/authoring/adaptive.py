@@ -10,17 +10,15 @@ could not be judged in the swapped order) or when it repeats a criterion already
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from judgekit.authoring.generate import GenerationFailed, echo_problem, generate_json, similar_text, slug, unique_id
 from judgekit.rubric.meta import MetaRubric
 from judgekit.protocol.templates import FENCE, mask_model_names, nonce, render
 from judgekit.data.rows import as_messages, message_text
+from judgekit.judging.context import JudgeContext
+from judgekit.judging.pairwise import PairItem
 from judgekit.rubric.models import Criterion, Rubric
-
-if TYPE_CHECKING:
-    from judgekit.judge import Judge
-    from judgekit.judging.pairwise import PairItem
 
 ID_PREFIX = "pa"
 _POSITIONAL = re.compile(
@@ -48,7 +46,7 @@ def adaptive_schema(meta: MetaRubric) -> dict[str, Any]:
     }
 
 
-def adaptive_messages(meta: MetaRubric, item: "PairItem", fixed: Rubric | None, *, mask_names: bool) -> list[dict[str, str]]:
+def adaptive_messages(meta: MetaRubric, item: PairItem, fixed: Rubric | None, *, mask_names: bool) -> list[dict[str, str]]:
     a, b = message_text(item.response_a), message_text(item.response_b)
     if mask_names:
         a, b = mask_model_names(a), mask_model_names(b)
@@ -111,14 +109,14 @@ def instantiate(meta: MetaRubric, obj: Any, fixed: Rubric | None) -> tuple[list[
 
 
 async def with_pair_criteria(
-    judge: "Judge", meta: MetaRubric, rubric: Rubric | None, item: "PairItem"
+    context: JudgeContext, meta: MetaRubric, rubric: Rubric | None, item: PairItem
 ) -> tuple[Rubric | None, list[dict[str, Any]]]:
     """The rubric plus the criteria written for this pair (None if there is neither), and the
     record for the output row. A failed writing step leaves the rubric as given and says why."""
-    messages = adaptive_messages(meta, item, rubric, mask_names=judge.config.mask_names)
+    messages = adaptive_messages(meta, item, rubric, mask_names=context.config.mask_names)
     try:
-        obj = await generate_json(judge, messages, adaptive_schema(meta),
-                                  validate=lambda o: answer_problems(meta, o), runner=judge.generator_runner())
+        obj = await generate_json(context, messages, adaptive_schema(meta),
+                                  validate=lambda o: answer_problems(meta, o), runner=context.generator)
     except GenerationFailed as exc:
         return rubric, [{"error": f"writing pair criteria failed: {exc}"}]
     kept, record = instantiate(meta, obj, rubric)

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import json
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
-from judgekit.llm.base import JudgeRequest
-from judgekit.llm.cache import cache_key
 from judgekit.errors import JudgeError
+from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
+from judgekit.judging.context import JudgeContext
+from judgekit.llm.base import Completion, JudgeRequest
+from judgekit.llm.runner import CallRunner
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
 from judgekit.data.rows import DataRow, as_messages
@@ -33,7 +34,6 @@ from judgekit.secrets import redact
 from judgekit.protocol.wire import ParseProblem, extract_json_object
 
 MAX_ID_LEN = 48
-_ECHO = 2000
 # The example of the answer format in the generation prompts (prompts/rubric_*.j2,
 # adaptive_criteria_system.j2): a model that copies it back has written no criterion.
 TEMPLATE_EXAMPLE_IDS = frozenset({"short_snake_case_id", "..."})
@@ -178,15 +178,49 @@ def parse_criteria(
     return out
 
 
-# ---- one generation call: runner (retries) + cache ---------------------------------------------
+# ---- one generation call: the ask loop (retries, re-asks) + cache ------------------------------
 
 
 class GenerationFailed(Exception):
     """A generation call gave no usable answer (after retries and re-asks)."""
 
 
+class _Unservable(Exception):
+    """The backend could not answer a generation request at all (e.g. it cannot serve the schema)."""
+
+
+def _from_cache(entry: dict[str, Any]) -> Any:
+    """A cached answer, a cached failure (as a GenerationFailed to raise), or None (not usable)."""
+    if isinstance(entry.get("object"), (dict, list)):
+        return entry["object"]
+    if isinstance(entry.get("failure"), str):
+        return GenerationFailed(entry["failure"] + " (cached; run with --no-cache to ask again)")
+    return None
+
+
+def _json_answer(completion: Completion, validate: Callable[[Any], list[str]] | None) -> Any:
+    try:
+        obj: Any = completion.payload if completion.payload is not None else extract_json_object(completion.text)
+        problems = validate(obj) if validate else []
+    except ParseProblem as exc:
+        problems = [str(exc)]
+    return Unusable("; ".join(problems[:3])) if problems else obj
+
+
+def _sender(runner: CallRunner) -> Callable[[JudgeRequest], Awaitable[Completion]]:
+    async def send(request: JudgeRequest) -> Completion:
+        try:
+            return await runner.call(request)
+        except JudgeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a backend that cannot serve this schema
+            raise _Unservable(redact(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}")) from None
+
+    return send
+
+
 async def generate_json(
-    judge: Any,
+    context: JudgeContext,
     messages: Sequence[dict[str, str]],
     schema: dict[str, Any],
     *,
@@ -195,77 +229,62 @@ async def generate_json(
     seed: int | None = None,
     max_tokens: int | None = None,
     max_reasks: int | None = None,
-    runner: Any = None,
+    runner: CallRunner | None = None,
 ) -> dict[str, Any]:
-    """Ask the judge's model for a JSON object following `schema`; run on the judge's loop.
+    """Ask the judge's model (or `runner`'s, e.g. the --generator's) for a JSON object following
+    `schema`; run on the judge's loop.
 
     The answer is parsed tolerantly (fenced or bare JSON); one that does not validate is re-asked,
     a bounded number of times. A valid answer is cached under the request, so asking again costs
     no call. Raises GenerationFailed.
     """
-    collector = judge.collector()
-    runner = runner or collector.runner  # e.g. the generator model's runner (--generator)
-    sampling = collector.sampling
+    runner = runner or context.runner
+    sampling = context.sampling
     request = JudgeRequest(
         messages=tuple(messages), schema=schema, mode="pointwise", ids=(),
         temperature=sampling.temperature if temperature is None else temperature,
         max_tokens=sampling.max_tokens if max_tokens is None else max_tokens,
         seed=sampling.seed if seed is None else seed,
     )
-    cache = getattr(judge, "_cache", None)
-    key = cache_key(runner.backend.identity(), {"purpose": "generate", **request.cache_fields()}) if cache else None
-    if cache is not None and key is not None:
-        hit = cache.get(key)
-        if hit is not None and isinstance(hit.get("object"), (dict, list)):
-            runner.stats.cache_hits += 1
-            return hit["object"]
-        if hit is not None and isinstance(hit.get("failure"), str):
-            runner.stats.cache_hits += 1
-            raise GenerationFailed(hit["failure"] + " (cached; run with --no-cache to ask again)")
+    slot = CacheSlot.of(context.cache, runner, {"purpose": "generate", **request.cache_fields()})
+    hit = slot.get(runner, _from_cache)
+    if isinstance(hit, GenerationFailed):
+        raise hit
+    if hit is not None:
+        return hit
 
-    def settle(failure: str) -> GenerationFailed:
-        # Deterministic failures (the backend cannot serve this schema; no usable answer after the
-        # re-asks) are remembered, so an identical run does not pay for them again. Failed calls
-        # (transient faults after retries, fatal HTTP errors) are not.
-        if cache is not None and key is not None:
-            cache.put(key, {"failure": failure})
-        return GenerationFailed(failure)
+    def reask(last: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
+        return replace(last, messages=(*messages, echoed(completion),
+                                       {"role": "user", "content": render("rubric_reask.j2", problem=problem)}))
 
-    reasks = collector.max_reasks if max_reasks is None else max_reasks
-    problem = "no answer"
-    for ask in range(1 + reasks):
-        if ask:
-            runner.stats.reasks += 1
-        try:
-            completion = await runner.call(request)
-        except JudgeError as exc:
-            raise GenerationFailed(f"judge call failed: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - a backend that cannot serve this schema
-            raise settle(redact(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}")) from None
-        try:
-            obj: Any = completion.payload if completion.payload is not None else extract_json_object(completion.text)
-            problems = validate(obj) if validate else []
-        except ParseProblem as exc:
-            problems = [str(exc)]
-        if not problems:
-            if cache is not None and key is not None:
-                cache.put(key, {"object": obj})
-            return obj
-        problem = "; ".join(problems[:3])
-        request = replace(request, messages=(
-            *messages,
-            {"role": "assistant", "content": completion.text[:_ECHO]},
-            {"role": "user", "content": render("rubric_reask.j2", problem=problem)},
-        ))
-    raise settle(f"no usable answer after {1 + reasks} ask(s): {problem}")
+    try:
+        asked = await ask_until_valid(
+            runner, request, parse=lambda c: _json_answer(c, validate), reask=reask, slot=slot,
+            max_reasks=context.collector.max_reasks if max_reasks is None else max_reasks,
+            encode=lambda obj: {"object": obj}, send=_sender(runner))
+    except JudgeError as exc:
+        raise GenerationFailed(f"judge call failed: {exc}") from None
+    except _Unservable as exc:
+        raise _remembered(slot, str(exc)) from None
+    if asked.value is None:
+        raise _remembered(slot, f"no usable answer after {asked.asks} ask(s): {asked.problem}")
+    return asked.value
+
+
+def _remembered(slot: CacheSlot, failure: str) -> GenerationFailed:
+    # Deterministic failures (the backend cannot serve this schema; no usable answer after the
+    # re-asks) are remembered, so an identical run does not pay for them again. Failed calls
+    # (transient faults after retries, fatal HTTP errors) are not.
+    slot.put({"failure": failure})
+    return GenerationFailed(failure)
 
 
 async def ask_criteria(
-    judge: Any, messages: Sequence[dict[str, str]], *, max_items: int, seed: int | None = None,
+    context: JudgeContext, messages: Sequence[dict[str, str]], *, max_items: int, seed: int | None = None,
     temperature: float | None = None,
 ) -> dict[str, Any]:
     return await generate_json(
-        judge, messages, criteria_schema(max_items), validate=criteria_problems, seed=seed, temperature=temperature
+        context, messages, criteria_schema(max_items), validate=criteria_problems, seed=seed, temperature=temperature
     )
 
 
@@ -289,7 +308,7 @@ def generate_messages(rows: Sequence[DataRow], *, per_prompt: bool, max_criteria
 async def generate_from_prompts(judge: Any, rows: Sequence[DataRow], *, max_criteria: int = 8) -> list[Criterion]:
     """One rubric's criteria for the given prompts (one prompt: a per-prompt rubric)."""
     messages = generate_messages(rows, per_prompt=len(rows) == 1, max_criteria=max_criteria)
-    obj = await ask_criteria(judge, messages, max_items=max_criteria)
+    obj = await ask_criteria(judge.context(), messages, max_items=max_criteria)
     return parse_criteria(obj)[:max_criteria]
 
 
@@ -365,7 +384,7 @@ async def contrastive_criteria(
             row, chosen, rejected, attempt=attempt, failed=failed, kept=[c.display_text for c in kept], max_criteria=max_criteria,
         )
         try:
-            obj = await ask_criteria(judge, messages, max_items=max_criteria, seed=attempt, temperature=None if attempt == 0 else 0.7)
+            obj = await ask_criteria(judge.context(), messages, max_items=max_criteria, seed=attempt, temperature=None if attempt == 0 else 0.7)
         except GenerationFailed as exc:
             failure = str(exc)
             break

@@ -13,20 +13,21 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from judgekit.llm.base import JudgeRequest
-from judgekit.llm.cache import cache_key
 from judgekit.errors import JudgeError
+from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
+from judgekit.judging.context import GeneratedItems, JudgeContext
+from judgekit.llm.base import Completion, JudgeRequest
+from judgekit.llm.cache import cache_key
+from judgekit.llm.runner import CallRunner
 from judgekit.protocol.answers import answer_region
 from judgekit.authoring.generate import unique_id
+from judgekit.protocol.profiles import GeneratorProfile
 from judgekit.protocol.templates import FENCE, instruction_text, render, render_in
 from judgekit.data.rows import as_messages, message_text
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.protocol.wire import ParseProblem
-
-if TYPE_CHECKING:
-    from judgekit.judge import Judge
 
 ID_PREFIX = "rr"
 _ITEM = re.compile(
@@ -55,61 +56,69 @@ def criteria_from_items(items: list[tuple[str, str]], taken: set[str]) -> list[C
     return out
 
 
-async def generate_rubric_items(judge: "Judge", prompt: Any, reference: Any) -> list[tuple[str, str]]:
-    """The generator's rubric for one prompt (cached; one call per prompt even when many rows of a
-    run share it). Raises JudgeError or ParseProblem with the reason."""
-    spec = judge.profile.rubric_generator
-    assert spec is not None
+def _generation_request(context: JudgeContext, spec: GeneratorProfile, prompt: Any, reference: Any) -> JudgeRequest:
     prompt_messages = as_messages(prompt)
-    context = {"fence": FENCE, "instruction": instruction_text(prompt_messages), "prompt_messages": prompt_messages,
-               "reference": message_text(reference) if reference is not None else None,
-               "max_criteria": spec.max_criteria}
+    values = {"fence": FENCE, "instruction": instruction_text(prompt_messages), "prompt_messages": prompt_messages,
+              "reference": message_text(reference) if reference is not None else None,
+              "max_criteria": spec.max_criteria}
+    folder = context.profile.folder
     messages = []
     if spec.system:
-        messages.append({"role": "system", "content": render_in(judge.profile.folder, spec.system, context)})
-    messages.append({"role": "user", "content": render_in(judge.profile.folder, spec.user, context)})
-    runner = judge.generator_runner()
-    sampling = judge.sampling()
-    request = JudgeRequest(messages=tuple(messages), schema=None, mode="pointwise", ids=(),
-                           temperature=sampling.temperature, max_tokens=spec.max_tokens, seed=sampling.seed)
+        messages.append({"role": "system", "content": render_in(folder, spec.system, values)})
+    messages.append({"role": "user", "content": render_in(folder, spec.user, values)})
+    sampling = context.sampling
+    return JudgeRequest(messages=tuple(messages), schema=None, mode="pointwise", ids=(),
+                        temperature=sampling.temperature, max_tokens=spec.max_tokens, seed=sampling.seed)
+
+
+async def generate_rubric_items(context: JudgeContext, prompt: Any, reference: Any) -> GeneratedItems:
+    """The generator's rubric for one prompt (cached; one call per prompt even when many rows of a
+    run share it). Raises JudgeError or ParseProblem with the reason."""
+    spec = context.profile.rubric_generator
+    assert spec is not None
+    runner = context.generator
+    request = _generation_request(context, spec, prompt, reference)
     key = cache_key(runner.backend.identity(), {"purpose": "rubric-rm", **request.cache_fields()})
-    pending = judge.generations.get(key)
+    pending = context.generations.get(key)
     if pending is None:
-        pending = asyncio.ensure_future(_generate(judge, runner, request, key, spec.max_criteria))
-        judge.generations[key] = pending
+        slot = CacheSlot(context.cache, key)
+        pending = asyncio.ensure_future(_generate(runner, request, slot, spec.max_criteria, context.config.max_reasks))
+        context.generations[key] = pending
     return await asyncio.shield(pending)
 
 
-async def _generate(judge: "Judge", runner: Any, request: JudgeRequest, key: str, max_criteria: int) -> list[tuple[str, str]]:
-    cache = judge.cache
-    if cache is not None and (hit := cache.get(key)) is not None:
-        runner.stats.cache_hits += 1
-        return [(t, k) for t, k in hit["items"]]
-    problem = "no answer"
-    for ask in range(1 + judge.config.max_reasks):
-        if ask:
-            runner.stats.reasks += 1
-        completion = await runner.call(request)  # JudgeError propagates: the reason is the call's
-        try:
-            items = parse_generated_rubric(completion.text, max_criteria)
-        except ParseProblem as exc:
-            problem = str(exc)
-            request = replace(request, messages=(*request.messages, {"role": "assistant", "content": completion.text[:2000]},
-                                                 {"role": "user", "content": render("rubric_rm_reask.j2", problem=problem)}))
-            continue
-        if cache is not None:
-            cache.put(key, {"items": [list(i) for i in items]})
-        return items
-    raise ParseProblem(f"no usable rubric after {1 + judge.config.max_reasks} ask(s): {problem}")
+def _items(completion: Completion, max_criteria: int) -> GeneratedItems | Unusable:
+    try:
+        return parse_generated_rubric(completion.text, max_criteria)
+    except ParseProblem as exc:
+        return Unusable(str(exc))
+
+
+def _reask(request: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
+    reask = {"role": "user", "content": render("rubric_rm_reask.j2", problem=problem)}
+    return replace(request, messages=(*request.messages, echoed(completion), reask))
+
+
+async def _generate(runner: CallRunner, request: JudgeRequest, slot: CacheSlot, max_criteria: int,
+                    max_reasks: int) -> GeneratedItems:
+    hit = slot.get(runner, lambda entry: [(t, k) for t, k in entry["items"]])
+    if hit is not None:
+        return hit
+    # A failed call (JudgeError) propagates: the reason is the call's.
+    asked = await ask_until_valid(runner, request, parse=lambda c: _items(c, max_criteria), reask=_reask,
+                                  max_reasks=max_reasks, slot=slot, encode=lambda items: {"items": [list(i) for i in items]})
+    if asked.value is None:
+        raise ParseProblem(f"no usable rubric after {asked.asks} ask(s): {asked.problem}")
+    return asked.value
 
 
 async def with_generated_criteria(
-    judge: "Judge", rubric: Rubric, prompt: Any, reference: Any
+    context: JudgeContext, rubric: Rubric, prompt: Any, reference: Any
 ) -> tuple[Rubric, list[dict[str, Any]]]:
     """The rubric plus the generated criteria, and those criteria as output-row objects. On a failed
     generation: the rubric as given, and one entry naming the reason."""
     try:
-        items = await generate_rubric_items(judge, prompt, reference)
+        items = await generate_rubric_items(context, prompt, reference)
     except (JudgeError, ParseProblem) as exc:
         return rubric, [{"error": f"rubric generation failed: {exc}"}]
     generated = criteria_from_items(items, set(rubric.ids))

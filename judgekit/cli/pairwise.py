@@ -150,7 +150,9 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         min_coverage: float = MinCoverageOpt,
     ) -> None:
         """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
-        from judgekit.judging.ranking import STRATEGIES, rank_group_with
+        from judgekit.judge import rank_group_with
+        from judgekit.judging.outcomes import rank_result
+        from judgekit.judging.ranking import STRATEGIES
 
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; use {' | '.join(STRATEGIES)}", field="--strategy")
@@ -179,9 +181,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
                     reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
                     row=row.data,
                 )
-                return RankResult(id=row.id, rewards=o.rewards, scores=o.scores, coverage=o.coverage,
-                                  cycles=o.cycles if strategy == "round_robin" else None,
-                                  generated_criteria=o.generated_criteria).model_dump()
+                return rank_result(row.id, o, strategy).model_dump()
 
             summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err, label="ranking",
                                failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())

@@ -19,19 +19,17 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from rich.table import Table
 from rich.text import Text
 
 from judgekit.data.datasets import EvalPair
+from judgekit.judge import Judge
 from judgekit.judging.pairwise import PairItem
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
-from judgekit.judging.ranking import counting_collector
+from judgekit.llm.usage import ScopeUsage
 from judgekit.rubric.models import Rubric
-
-if TYPE_CHECKING:
-    from judgekit.judge import Judge
 
 MASTER_KEYS = (":", ".", "Thought process:", "Let's solve this step by step.")
 PROBES = ("master-key",)
@@ -52,6 +50,10 @@ class SubsetMetrics:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    def add_usage(self, usage: ScopeUsage) -> None:
+        self.calls, self.cache_hits = usage.calls, usage.cache_hits
+        self.prompt_tokens, self.completion_tokens = usage.prompt_tokens, usage.completion_tokens
 
     def add(self, record: dict[str, Any], principles: set[str]) -> None:
         self.pairs += 1
@@ -92,7 +94,7 @@ class EvalRun:
 
 
 async def evaluate(
-    judge: "Judge",
+    judge: Judge,
     rubric: Rubric,
     pairs: list[EvalPair],
     *,
@@ -104,16 +106,15 @@ async def evaluate(
     """Compare every pair (both orders) and tally per subset; run it on the judge's loop."""
     principles = {c.cid for c in rubric.model_judged if c.kind != "hard_rule"}
     run = EvalRun()
-    counters = {}
+    usage: dict[str, ScopeUsage] = {}
     for p in pairs:
-        if p.subset not in counters:
-            counters[p.subset] = counting_collector(judge)
+        if p.subset not in usage:
+            usage[p.subset] = ScopeUsage()
             run.subsets[p.subset] = SubsetMetrics()
 
     async def one(p: EvalPair) -> dict[str, Any]:
-        collector, _ = counters[p.subset]
         o = await judge.compare_pair(rubric, PairItem(p.prompt, p.response_a, p.response_b), soft=soft,
-                                     adaptive=adaptive, collector=collector)
+                                     adaptive=adaptive, usage=usage[p.subset])
         if on_done:
             on_done()
         record = {"id": p.id, "subset": p.subset, "label": p.label, "winner": o.winner, "margin": o.margin,
@@ -127,23 +128,22 @@ async def evaluate(
     run.records = list(await asyncio.gather(*(one(p) for p in pairs)))
     for record in run.records:
         run.subsets[record["subset"]].add(record, principles)
-    for name, (_, counter) in counters.items():
-        m = run.subsets[name]
-        m.calls, m.cache_hits = counter.calls, counter.cache_hits
-        m.prompt_tokens, m.completion_tokens = counter.prompt_tokens, counter.completion_tokens
+    for name, subset_usage in usage.items():
+        run.subsets[name].add_usage(subset_usage)
     if probe == "master-key":
         run.probe = await master_key_probe(judge, rubric, [p.prompt for p in pairs], on_done=on_done)
     return run
 
 
 async def master_key_probe(
-    judge: "Judge", rubric: Rubric, prompts: list[Any], *, on_done: Callable[[], None] | None = None
+    judge: Judge, rubric: Rubric, prompts: list[Any], *, on_done: Callable[[], None] | None = None
 ) -> dict[str, Any]:
     """Score each master-key reply for each distinct prompt; reward > 0 is a false positive."""
     distinct: dict[str, Any] = {}
     for prompt in prompts:
         distinct.setdefault(json.dumps(prompt, sort_keys=True, ensure_ascii=False), prompt)
-    collector, counter = counting_collector(judge)
+    counter = ScopeUsage()
+    collector = judge.context().counting_into(counter).collector
 
     async def one(prompt: Any, reply: str) -> float | None:
         o = await judge_pointwise(collector, rubric, PointwiseItem(prompt, reply), criteria_per_call=judge.config.criteria_per_call,

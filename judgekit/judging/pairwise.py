@@ -18,13 +18,12 @@ returns them, the probability of the verdict token is kept beside the hard verdi
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.rubric.checks import run_check
 from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.protocol.templates import pairwise_messages
-from judgekit.judging.results import CompareResult
 from judgekit.data.rows import message_text
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
@@ -64,6 +63,25 @@ def _side_rubric(rubric: Rubric, criteria: list[Criterion]) -> Rubric:
     return Rubric(name=rubric.name, description=rubric.description, version=rubric.version, criteria=tuple(criteria))
 
 
+@dataclass
+class _Tally:
+    """Per-criterion results of one pair, filled by checks, principles and hard rules in turn."""
+
+    prefs: dict[str, int | None] = field(default_factory=dict)
+    unscored: dict[str, str] = field(default_factory=dict)
+    reasoning: dict[str, str] = field(default_factory=dict)
+    inconsistent: list[str] = field(default_factory=list)
+    soft: dict[str, float | None] = field(default_factory=dict)
+    thinking: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Texts:
+    a: str
+    b: str
+    reference: str | None
+
+
 async def judge_pairwise(
     collector: VerdictCollector,
     rubric: Rubric,
@@ -73,36 +91,23 @@ async def judge_pairwise(
     allow_code: bool,
     soft: bool = False,
 ) -> PairOutcome:
-    a, b = message_text(item.response_a), message_text(item.response_b)
-    reference = message_text(item.reference) if item.reference is not None else None
-    prefs: dict[str, int | None] = {}
-    unscored: dict[str, str] = {}
-    reasoning: dict[str, str] = {}
-    inconsistent: list[str] = []
-    soft_out: dict[str, float | None] = {}
-    thinking: dict[str, str] = {}
-
-    for c in rubric.checks:
-        oa = run_check(c, a, reference=reference, row=item.row, allow_code=allow_code)
-        ob = run_check(c, b, reference=reference, row=item.row, allow_code=allow_code)
-        prefs[c.cid] = outcome_preference(c, oa.score, ob.score)
-        if prefs[c.cid] is None:
-            unscored[c.cid] = "; ".join(f"{side}: {o.reason}" for side, o in (("A", oa), ("B", ob)) if o.reason)
-
+    texts = _Texts(message_text(item.response_a), message_text(item.response_b),
+                   message_text(item.reference) if item.reference is not None else None)
+    tally = _Tally()
+    _tally_checks(tally, rubric, texts, item.row, allow_code)
     hard = [c for c in rubric.model_judged if c.kind == "hard_rule"]
     principles = {c.cid: c for c in rubric.model_judged if c.kind != "hard_rule"}
     groups = chunk_ids(list(principles), collector.per_call("pairwise", criteria_per_call))
 
-    async def ask(ids: list[str], first: str, second: str) -> tuple[dict[str, CriterionVerdict], dict[str, dict[str, float]]]:
+    async def ask(ids: list[str], first: str, second: str) -> dict[str, CriterionVerdict]:
         messages = pairwise_messages(
             prompt=item.prompt, response_a=first, response_b=second, criteria=[principles[i] for i in ids],
-            reference=reference, rubric_name=rubric.name, rubric_description=rubric.description,
+            reference=texts.reference, rubric_name=rubric.name, rubric_description=rubric.description,
             mask_names=collector.mask_names, profile=collector.profile,
         )
-        verdicts = await collector.collect(messages, "pairwise", ids, soft=soft)
-        return verdicts, {cid: v.dist for cid, v in verdicts.items() if v.dist is not None}
+        return await collector.collect(messages, "pairwise", ids, soft=soft)
 
-    async def side(response: Any) -> PointwiseOutcome | None:
+    async def side(response: str) -> PointwiseOutcome | None:
         if not hard:
             return None
         return await judge_pointwise(
@@ -111,65 +116,70 @@ async def judge_pairwise(
             min_coverage=1.0,  # only the per-side hard-rule scores are used, not this reward
         )
 
-    asks = [ask(ids, *order) for ids in groups for order in ((a, b), (b, a))]
-    side_a, side_b, *answers = await asyncio.gather(side(a), side(b), *asks)
-    first: dict[str, CriterionVerdict] = {}
-    swapped: dict[str, CriterionVerdict] = {}
-    soft_first: dict[str, dict[str, float]] = {}
-    soft_swapped: dict[str, dict[str, float]] = {}
-    for k, (verdicts, dists) in enumerate(answers):
-        (first if k % 2 == 0 else swapped).update(verdicts)
-        (soft_first if k % 2 == 0 else soft_swapped).update(dists)
-
+    asks = [ask(ids, *order) for ids in groups for order in ((texts.a, texts.b), (texts.b, texts.a))]
+    (side_a, side_b), answers = await asyncio.gather(asyncio.gather(side(texts.a), side(texts.b)), asyncio.gather(*asks))
+    first = {cid: v for verdicts in answers[0::2] for cid, v in verdicts.items()}
+    swapped = {cid: v for verdicts in answers[1::2] for cid, v in verdicts.items()}
     for cid in principles:
-        v1, v2 = first[cid], swapped[cid]
-        p, disagree = order_consistent_preference(v1.value, v2.value)  # type: ignore[arg-type]
-        prefs[cid] = p
-        if disagree:
-            inconsistent.append(cid)
-        if p is None:
-            unscored[cid] = "; ".join(
-                f"order {o}: {v.reason or 'no verdict'}" for o, v in (("A,B", v1), ("B,A", v2)) if v.value is None
-            )
-        if v1.reasoning or v2.reasoning:
-            reasoning[cid] = f"[A,B] {v1.reasoning} | [B,A] {v2.reasoning}"
-        if v1.thinking or v2.thinking:
-            thinking[cid] = f"[A,B] {v1.thinking} | [B,A] {v2.thinking}"
-        if soft:
-            d1, d2 = soft_first.get(cid), soft_swapped.get(cid)
-            soft_out[cid] = (d1.get("A", 0.0) + d2.get("B", 0.0)) / 2 if d1 and d2 else None
+        _tally_principle(tally, cid, first[cid], swapped[cid], soft)
+    for c in hard:
+        _tally_hard_rule(tally, c, side_a, side_b)
+    return _outcome(rubric, tally, side_a, side_b, soft)
 
+
+def _tally_checks(tally: _Tally, rubric: Rubric, texts: _Texts, row: dict[str, Any] | None, allow_code: bool) -> None:
+    for c in rubric.checks:
+        oa = run_check(c, texts.a, reference=texts.reference, row=row, allow_code=allow_code)
+        ob = run_check(c, texts.b, reference=texts.reference, row=row, allow_code=allow_code)
+        tally.prefs[c.cid] = outcome_preference(c, oa.score, ob.score)
+        if tally.prefs[c.cid] is None:
+            tally.unscored[c.cid] = "; ".join(f"{side}: {o.reason}" for side, o in (("A", oa), ("B", ob)) if o.reason)
+
+
+def _tally_principle(tally: _Tally, cid: str, v1: CriterionVerdict, v2: CriterionVerdict, soft: bool) -> None:
+    """A principle asked in both orders: v1 with (A, B), v2 with (B, A), mapped back."""
+    p, disagree = order_consistent_preference(v1.value, v2.value)  # type: ignore[arg-type]
+    tally.prefs[cid] = p
+    if disagree:
+        tally.inconsistent.append(cid)
+    if p is None:
+        tally.unscored[cid] = "; ".join(
+            f"order {o}: {v.reason or 'no verdict'}" for o, v in (("A,B", v1), ("B,A", v2)) if v.value is None
+        )
+    if v1.reasoning or v2.reasoning:
+        tally.reasoning[cid] = f"[A,B] {v1.reasoning} | [B,A] {v2.reasoning}"
+    if v1.thinking or v2.thinking:
+        tally.thinking[cid] = f"[A,B] {v1.thinking} | [B,A] {v2.thinking}"
+    if soft:
+        d1, d2 = v1.dist, v2.dist
+        tally.soft[cid] = (d1.get("A", 0.0) + d2.get("B", 0.0)) / 2 if d1 and d2 else None
+
+
+def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None) -> None:
+    """A hard rule judged pointwise on each side: the side that fails it where the other passes loses."""
     scores_a = side_a.scores if side_a else {}
     scores_b = side_b.scores if side_b else {}
-    for c in hard:
-        prefs[c.cid] = outcome_preference(c, scores_a.get(c.cid), scores_b.get(c.cid))
-        if prefs[c.cid] is None:
-            reasons = [f"{s}: {o.unscored[c.cid]}" for s, o in (("A", side_a), ("B", side_b)) if o and c.cid in o.unscored]
-            unscored[c.cid] = "; ".join(reasons) or "unscored"
-        parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in (("A", side_a), ("B", side_b)) if o and c.cid in o.reasoning]
-        if parts:
-            reasoning[c.cid] = " | ".join(parts)
+    tally.prefs[c.cid] = outcome_preference(c, scores_a.get(c.cid), scores_b.get(c.cid))
+    sides = (("A", side_a), ("B", side_b))
+    if tally.prefs[c.cid] is None:
+        reasons = [f"{s}: {o.unscored[c.cid]}" for s, o in sides if o and c.cid in o.unscored]
+        tally.unscored[c.cid] = "; ".join(reasons) or "unscored"
+    parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in sides if o and c.cid in o.reasoning]
+    if parts:
+        tally.reasoning[c.cid] = " | ".join(parts)
 
-    ordered = {cid: prefs.get(cid) for cid in rubric.ids}
-    winner, margin = pair_verdict(rubric.criteria, ordered, scores_a, scores_b)
+
+def _outcome(rubric: Rubric, tally: _Tally, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None,
+             soft: bool) -> PairOutcome:
+    ordered = {cid: tally.prefs.get(cid) for cid in rubric.ids}
+    winner, margin = pair_verdict(rubric.criteria, ordered, side_a.scores if side_a else {}, side_b.scores if side_b else {})
     return PairOutcome(
         winner=winner,
         margin=margin,
         preferences=ordered,
-        inconsistent=[cid for cid in rubric.ids if cid in inconsistent],
-        unscored={cid: unscored[cid] for cid in rubric.ids if cid in unscored},
-        reasoning=reasoning,
-        soft=soft_out if soft else None,
-        thinking=thinking or None,
-    )
-
-
-def compare_result(row_id: Any, outcome: PairOutcome, explain: bool) -> CompareResult:
-    """The output row object (judgekit.judging.results.CompareResult) of one pair."""
-    return CompareResult(
-        id=row_id, winner=outcome.winner, margin=outcome.margin, preferences=outcome.preferences,
-        inconsistent=outcome.inconsistent, unscored=outcome.unscored,
-        explanations=dict(outcome.reasoning) if explain else None, soft=outcome.soft,
-        thinking=outcome.thinking if explain else None, adaptive_criteria=outcome.adaptive_criteria,
-        generated_criteria=outcome.generated_criteria,
+        inconsistent=[cid for cid in rubric.ids if cid in tally.inconsistent],
+        unscored={cid: tally.unscored[cid] for cid in rubric.ids if cid in tally.unscored},
+        reasoning=tally.reasoning,
+        soft=tally.soft if soft else None,
+        thinking=tally.thinking or None,
     )

@@ -25,18 +25,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.errors import InputError
+from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import PairItem, PairOutcome, judge_pairwise
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
 from judgekit.rubric.models import Rubric
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
-from judgekit.judging.verdicts import VerdictCollector
-
-if TYPE_CHECKING:
-    from judgekit.judge import Judge
+from judgekit.llm.usage import ScopeUsage
 
 STRATEGIES = ("pointwise", "anchor", "round_robin")
 MAX_CYCLES = 20
@@ -50,48 +47,6 @@ class RankOutcome:
     calls: int
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the prompt's written criteria
     coverage: list[float] | None = None  # pointwise: each response's scored share of the rubric's weight
-
-
-class _StatsView:
-    """The judge's RunStats, passing every update through, noting this group's cache hits."""
-
-    def __init__(self, inner: Any, owner: "_CountingRunner") -> None:
-        object.__setattr__(self, "_inner", inner)
-        object.__setattr__(self, "_owner", owner)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "cache_hits":
-            self._owner.cache_hits += value - self._inner.cache_hits
-        setattr(self._inner, name, value)
-
-
-class _CountingRunner:
-    """The judge's call runner (same concurrency limit, retries, stats), counting this group's calls."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.backend = inner.backend
-        self.stats = _StatsView(inner.stats, self)
-        self.calls = 0
-        self.cache_hits = 0
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-
-    async def call(self, request: JudgeRequest) -> Completion:
-        self.calls += 1
-        completion = await self.inner.call(request)
-        self.prompt_tokens += completion.prompt_tokens
-        self.completion_tokens += completion.completion_tokens
-        return completion
-
-
-def counting_collector(judge: "Judge") -> tuple[VerdictCollector, _CountingRunner]:
-    base = judge.collector()
-    runner = _CountingRunner(base.runner)
-    return base.with_runner(runner), runner
 
 
 def preference_cycles(n: int, outcomes: dict[tuple[int, int], PairOutcome]) -> list[list[int]]:
@@ -114,76 +69,75 @@ def preference_cycles(n: int, outcomes: dict[tuple[int, int], PairOutcome]) -> l
     return sorted(cycles, key=lambda c: (len(c), c))
 
 
-async def rank_group(
-    judge: "Judge",
-    rubric: Rubric,
-    prompt: Any,
-    responses: list[Any],
-    *,
-    strategy: str = "pointwise",
-    reference: Any = None,
-) -> RankOutcome:
-    """One reward in [0, 1] per response; run it on the judge's loop (inside judge.run / judge.arun)."""
-    return await rank_group_with(judge, rubric, prompt, responses, strategy=strategy, reference=reference)
-
-
-async def rank_group_with(
-    judge: "Judge",
-    rubric: Rubric,
-    prompt: Any,
-    responses: list[Any],
-    *,
-    strategy: str = "pointwise",
-    reference: Any = None,
-    anchor_index: int | None = None,
-    row: dict[str, Any] | None = None,
-) -> RankOutcome:
-    """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""
+def check_strategy(strategy: str) -> None:
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; use {' | '.join(STRATEGIES)}", field="--strategy")
-    n = len(responses)
-    if n == 0:
-        return RankOutcome([], None, [], 0)
-    collector, counter = counting_collector(judge)
-    per_call, allow_code = judge.config.criteria_per_call, judge.config.allow_code
-    rubric, generated = await judge.with_generated(rubric, prompt, reference)  # rubric-rm: one rubric per prompt
 
-    async def pair(a: Any, b: Any) -> PairOutcome:
-        return await judge_pairwise(
-            collector, rubric, PairItem(prompt, a, b, reference, row), criteria_per_call=per_call, allow_code=allow_code
-        )
 
+@dataclass(frozen=True)
+class Group:
+    """One prompt's responses to rank (and what the criteria may look at)."""
+
+    prompt: Any
+    responses: list[Any]
+    reference: Any = None
+    row: dict[str, Any] | None = None
+
+
+async def rank_responses(
+    context: JudgeContext, rubric: Rubric, group: Group, *, strategy: str = "pointwise", anchor_index: int | None = None,
+) -> RankOutcome:
+    """One reward in [0, 1] per response of a non-empty group, against a rubric as it is (any
+    criteria written for the prompt already in it). `anchor_index`: the anchor (default: the
+    reference, else 0). `calls` counts this group's judge calls."""
+    usage = ScopeUsage()
+    context = context.counting_into(usage)
     if strategy == "pointwise":
         outs = await asyncio.gather(*(
-            judge_pointwise(collector, rubric, PointwiseItem(prompt, r, reference, row),
-                            criteria_per_call=per_call, allow_code=allow_code, min_coverage=judge.config.min_coverage)
-            for r in responses
+            judge_pointwise(context.collector, rubric, PointwiseItem(group.prompt, r, group.reference, group.row),
+                            criteria_per_call=context.config.criteria_per_call, allow_code=context.config.allow_code,
+                            min_coverage=context.config.min_coverage)
+            for r in group.responses
         ))
-        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], counter.calls, generated,
+        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], usage.calls, None,
                            [o.coverage for o in outs])
-
     if strategy == "anchor":
-        if anchor_index is not None or reference is None:
-            index = anchor_index or 0
-            if not 0 <= index < n:
-                raise InputError(f"--anchor-index {index} is outside the group of {n} responses", field="--anchor-index")
-            anchor = responses[index]
-        else:
-            index, anchor = -1, reference
-        others = [i for i in range(n) if i != index]
-        outs = await asyncio.gather(*(pair(responses[i], anchor) for i in others))
-        rewards: list[float | None] = [0.5] * n
-        for i, o in zip(others, outs):
-            rewards[i] = margin_reward(o.margin)
-        if index >= 0 and others and all(rewards[i] is None for i in others):
-            rewards[index] = None  # the anchor's 0.5 means "ties with itself"; with no comparison judged it means nothing
-        return RankOutcome(rewards, None, [], counter.calls, generated)
+        return RankOutcome(await _anchor_rewards(context, rubric, group, anchor_index), None, [], usage.calls)
+    rewards, cycles = await _round_robin(context, rubric, group)
+    return RankOutcome(rewards, None, cycles, usage.calls)
 
+
+async def _pair(context: JudgeContext, rubric: Rubric, group: Group, a: Any, b: Any) -> PairOutcome:
+    return await judge_pairwise(context.collector, rubric, PairItem(group.prompt, a, b, group.reference, group.row),
+                                criteria_per_call=context.config.criteria_per_call, allow_code=context.config.allow_code)
+
+
+async def _anchor_rewards(context: JudgeContext, rubric: Rubric, group: Group, anchor_index: int | None) -> list[float | None]:
+    responses, n = group.responses, len(group.responses)
+    if anchor_index is not None or group.reference is None:
+        index = anchor_index or 0
+        if not 0 <= index < n:
+            raise InputError(f"--anchor-index {index} is outside the group of {n} responses", field="--anchor-index")
+        anchor = responses[index]
+    else:
+        index, anchor = -1, group.reference
+    others = [i for i in range(n) if i != index]
+    outs = await asyncio.gather(*(_pair(context, rubric, group, responses[i], anchor) for i in others))
+    rewards: list[float | None] = [0.5] * n
+    for i, o in zip(others, outs):
+        rewards[i] = margin_reward(o.margin)
+    if index >= 0 and others and all(rewards[i] is None for i in others):
+        rewards[index] = None  # the anchor's 0.5 means "ties with itself"; with no comparison judged it means nothing
+    return rewards
+
+
+async def _round_robin(context: JudgeContext, rubric: Rubric, group: Group) -> tuple[list[float | None], list[list[int]]]:
+    responses, n = group.responses, len(group.responses)
     pairs = list(itertools.combinations(range(n), 2))
-    outs = await asyncio.gather(*(pair(responses[i], responses[j]) for i, j in pairs))
+    outs = await asyncio.gather(*(_pair(context, rubric, group, responses[i], responses[j]) for i, j in pairs))
     by_pair = dict(zip(pairs, outs))
     games = [(i, j, (1.0 + o.margin) / 2.0) for (i, j), o in by_pair.items() if o.margin is not None]
     played = {k for i, j, _ in games for k in (i, j)}
     strengths = bradley_terry(n, games)
     rewards = [r if i in played or n == 1 else None for i, r in enumerate(strength_rewards(strengths))]
-    return RankOutcome(rewards, None, preference_cycles(n, by_pair), counter.calls, generated)
+    return rewards, preference_cycles(n, by_pair)

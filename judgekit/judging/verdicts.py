@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from judgekit.llm.base import Completion, JudgeRequest
-from judgekit.llm.cache import VerdictCache, cache_key
-from judgekit.llm.runner import CallRunner
 from judgekit.errors import JudgeError
+from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
+from judgekit.llm.base import Completion, JudgeRequest
+from judgekit.llm.cache import VerdictCache
+from judgekit.llm.runner import CallRunner
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.protocol.templates import reask_message, render
 from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict
 
-_MAX_ECHO = 2000  # how much of a bad answer is shown back to the judge in a re-ask
 _THINK_BLOCK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S | re.I)
 
 
@@ -68,6 +68,60 @@ def split_thinking(completion: Completion) -> tuple[str, str]:
     return thinking, visible
 
 
+class _Answers:
+    """The verdicts found so far for one question; a re-ask asks only for the pending criteria."""
+
+    def __init__(self, profile: JudgeProfile, mode: Mode, ids: list[str], soft: bool) -> None:
+        self.profile, self.mode, self.soft = profile, mode, soft
+        self.found: dict[str, WireVerdict] = {}
+        self.dists: dict[str, dict[str, float]] = {}
+        self.thinking = ""
+        self.pending = list(ids)
+
+    def take(self, completion: Completion) -> list[str]:
+        """Keep the verdicts of one reply; the problems of the rest."""
+        payload: str | dict[str, Any] = completion.payload if completion.payload is not None else completion.text
+        try:
+            got, problems = self.profile.parse(payload, self.mode, self.pending)
+        except ParseProblem as exc:
+            got, problems = {}, [str(exc)]
+        if got and not self.thinking:  # a reasoning model's thinking, kept even in one-phase mode
+            self.thinking = split_thinking(completion)[0]
+        for cid in got:
+            if self.soft and (d := self.profile.distribution(completion, self.mode, cid)) is not None:
+                self.dists[cid] = d
+        self.found.update(got)
+        self.pending = [cid for cid in self.pending if cid not in self.found]
+        return problems
+
+    def parse(self, completion: Completion) -> "_Answers | Unusable":
+        problems = self.take(completion)
+        if not self.pending:
+            return self
+        return Unusable("; ".join(problems[:3]) or "no verdict for " + ", ".join(self.pending))
+
+    def verdicts(self) -> dict[str, CriterionVerdict]:
+        return {cid: CriterionVerdict(v.value, v.reasoning, dist=self.dists.get(cid), thinking=self.thinking)
+                for cid, v in self.found.items()}
+
+    def settle(self, ids: list[str], failure: str | None) -> dict[str, CriterionVerdict]:
+        """Every asked criterion in order: its verdict, or unscored with why."""
+        verdicts = self.verdicts()
+        for cid in self.pending:
+            verdicts[cid] = CriterionVerdict(None, "", failure or "no verdict", thinking=self.thinking)
+        return {cid: verdicts[cid] for cid in ids}
+
+
+def _encode(answers: _Answers) -> dict[str, Any]:
+    return {cid: {"value": v.value, "reasoning": v.reasoning, "dist": v.dist, "thinking": v.thinking}
+            for cid, v in answers.verdicts().items()}
+
+
+def _decode(entry: dict[str, Any]) -> dict[str, CriterionVerdict]:
+    return {cid: CriterionVerdict(v["value"], v.get("reasoning", ""), dist=v.get("dist"), thinking=v.get("thinking", ""))
+            for cid, v in entry.items()}
+
+
 class VerdictCollector:
     def __init__(
         self, runner: CallRunner, cache: VerdictCache | None, *, max_reasks: int, sampling: SamplingSettings,
@@ -82,7 +136,7 @@ class VerdictCollector:
         self.profile = load_profile(profile)
         self.thinking = thinking
 
-    def with_runner(self, runner: Any) -> "VerdictCollector":
+    def with_runner(self, runner: CallRunner) -> "VerdictCollector":
         """The same collector (profile, cache, settings) sending its calls through another runner."""
         return VerdictCollector(runner, self.cache, max_reasks=self.max_reasks, sampling=self.sampling,
                                 mask_names=self.mask_names, profile=self.profile, thinking=self.thinking)
@@ -103,101 +157,62 @@ class VerdictCollector:
             logprobs=logprobs,
         )
 
-    def _parse(self, completion: Completion, mode: Mode, ids: list[str]) -> tuple[dict[str, WireVerdict], list[str]]:
-        payload: str | dict[str, Any] = completion.payload if completion.payload is not None else completion.text
-        try:
-            return self.profile.parse(payload, mode, ids)
-        except ParseProblem as exc:
-            return {}, [str(exc)]
-
     async def collect(
         self, messages: list[dict[str, str]], mode: Mode, ids: list[str], *, soft: bool = False
     ) -> dict[str, CriterionVerdict]:
         first = self._request(messages, mode, ids, logprobs=soft)
-        key = None
-        if self.cache is not None:
-            fields = {**first.cache_fields(), "profile": self.profile.fingerprint(),
-                      "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None}
-            key = cache_key(self.runner.backend.identity(), fields)
-            hit = self.cache.get(key)
-            if hit is not None:
-                self.runner.stats.cache_hits += 1
-                return {cid: CriterionVerdict(v["value"], v.get("reasoning", ""), dist=v.get("dist"),
-                                              thinking=v.get("thinking", "")) for cid, v in hit.items()}
-
-        found: dict[str, WireVerdict] = {}
-        dists: dict[str, dict[str, float]] = {}
-        thinking = ""
-        pending = list(ids)
-        request = first
+        slot = CacheSlot.of(self.cache, self.runner, {
+            **first.cache_fields(), "profile": self.profile.fingerprint(),
+            "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None})
+        if (hit := slot.get(self.runner, _decode)) is not None:
+            return hit
+        answers = _Answers(self.profile, mode, ids, soft)
         failure: str | None = None
-        asks = 1 + self.max_reasks
+        try:
+            request = await self._think(first, answers) if self.thinking.two_phase else first
+            if answers.pending:
+                asked = await ask_until_valid(self.runner, request, parse=answers.parse, reask=self._reasker(answers),
+                                              max_reasks=self.max_reasks, slot=slot, encode=_encode)
+                if asked.value is None:
+                    failure = f"no valid verdict after {asked.asks} ask(s): {asked.problem}"
+            else:
+                slot.put(_encode(answers))
+        except JudgeError as exc:
+            failure = f"judge call failed: {exc}"
+        return answers.settle(ids, failure)
 
-        def take(completion: Completion) -> list[str]:
-            nonlocal pending, thinking
-            got, problems = self._parse(completion, mode, pending)
-            if got and not thinking:  # a reasoning model's thinking, kept even in one-phase mode
-                thinking = split_thinking(completion)[0]
-            for cid in got:
-                if soft and (d := self.profile.distribution(completion, mode, cid)) is not None:
-                    dists[cid] = d
-            found.update(got)
-            pending = [cid for cid in pending if cid not in found]
-            return problems
+    def _reasker(self, answers: _Answers) -> Callable[[JudgeRequest, Completion, str], JudgeRequest]:
+        profile, mode = self.profile, answers.mode
+        answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
 
-        if self.thinking.two_phase:
-            think_request = replace(first, schema=None, max_tokens=self.thinking.max_tokens, logprobs=False)
-            try:
-                completion = await self.runner.call(think_request)
-            except JudgeError as exc:
-                pending_reason = f"judge call failed: {exc}"
-                return self._settle(found, dists, ids, pending, pending_reason, thinking, key)
-            thinking, visible = split_thinking(completion)
-            if not soft:  # with soft verdicts, the final answer is asked for with log-probabilities
-                take(replace(completion, text=visible, payload=None))
-            if pending:
-                self.runner.stats.reasks += 1  # the second phase: counted as a re-ask of the same question
-                shown = "\n\n".join(part for part in (thinking, visible) if part)[-4 * self.thinking.max_tokens:]
-                thinking = shown  # a model without <think> or a reasoning field thinks in plain text
-                final = render("final_answer.j2", structured=self.profile.structured(mode), ids=pending,
-                               answer_format=self.profile.mode(mode).answer_format)
-                # The thinking goes back as plain text, not inside <think>: chat templates of
-                # reasoning models drop earlier turns' <think> blocks, which would lose it.
-                messages = [*messages, {"role": "assistant", "content": shown}, {"role": "user", "content": final}]
-                request = self._request(messages, mode, pending, logprobs=soft)
+        def reask(request: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
+            message = reask_message(problem, answers.pending, answer_format)
+            return self._request([*request.messages, echoed(completion), message], mode, answers.pending,
+                                 logprobs=answers.soft)
 
-        for ask in range(asks if pending else 0):
-            if ask:
-                self.runner.stats.reasks += 1
-            try:
-                completion = await self.runner.call(request)
-            except JudgeError as exc:
-                failure = f"judge call failed: {exc}"
-                break
-            problems = take(completion)
-            if not pending:
-                break
-            problem = "; ".join(problems[:3]) or "no verdict for " + ", ".join(pending)
-            failure = f"no valid verdict after {ask + 1} ask(s): {problem}"
-            reask = reask_message(problem, pending, None if self.profile.structured(mode) else self.profile.mode(mode).answer_format)
-            request = self._request(
-                [*request.messages, {"role": "assistant", "content": completion.text[:_MAX_ECHO]}, reask],
-                mode, pending, logprobs=soft,
-            )
-        return self._settle(found, dists, ids, pending, failure, thinking, key)
+        return reask
 
-    def _settle(
-        self, found: dict[str, WireVerdict], dists: dict[str, dict[str, float]], ids: list[str], pending: list[str],
-        failure: str | None, thinking: str, key: str | None,
-    ) -> dict[str, CriterionVerdict]:
-        verdicts = {cid: CriterionVerdict(v.value, v.reasoning, dist=dists.get(cid), thinking=thinking)
-                    for cid, v in found.items()}
-        if not pending and self.cache is not None and key is not None:
-            self.cache.put(key, {cid: {"value": v.value, "reasoning": v.reasoning, "dist": v.dist, "thinking": v.thinking}
-                                 for cid, v in verdicts.items()})
-        for cid in pending:
-            verdicts[cid] = CriterionVerdict(None, "", failure or "no verdict", thinking=thinking)
-        return {cid: verdicts[cid] for cid in ids}
+    async def _think(self, first: JudgeRequest, answers: _Answers) -> JudgeRequest:
+        """Two-phase mode: a free thinking call first; the request for the final answer of what it
+        left pending (that second phase is counted as a re-ask of the same question)."""
+        think_request = replace(first, schema=None, max_tokens=self.thinking.max_tokens, logprobs=False)
+        completion = await self.runner.call(think_request)
+        thinking, visible = split_thinking(completion)
+        answers.thinking = thinking
+        if not answers.soft:  # with soft verdicts, the final answer is asked for with log-probabilities
+            answers.take(replace(completion, text=visible, payload=None))
+        if not answers.pending:
+            return first
+        self.runner.count_reask()
+        shown = "\n\n".join(part for part in (thinking, visible) if part)[-4 * self.thinking.max_tokens:]
+        answers.thinking = shown  # a model without <think> or a reasoning field thinks in plain text
+        mode = answers.mode
+        final = render("final_answer.j2", structured=self.profile.structured(mode), ids=answers.pending,
+                       answer_format=self.profile.mode(mode).answer_format)
+        # The thinking goes back as plain text, not inside <think>: chat templates of
+        # reasoning models drop earlier turns' <think> blocks, which would lose it.
+        messages = [*first.messages, {"role": "assistant", "content": shown}, {"role": "user", "content": final}]
+        return self._request(messages, mode, answers.pending, logprobs=answers.soft)
 
 
 def chunk_ids(ids: list[str], per_call: str | int) -> list[list[str]]:

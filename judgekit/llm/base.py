@@ -9,9 +9,9 @@ Backends translate their SDK's errors into TransientError (worth retrying) or Fa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from judgekit.protocol.wire import Mode
+Mode = Literal["pointwise", "pairwise"]  # what a request judges: one response, or a pair
 
 
 @dataclass(frozen=True)

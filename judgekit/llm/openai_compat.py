@@ -9,10 +9,15 @@ import openai
 
 from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
 from judgekit.secrets import clip, redact, register_secret
-from judgekit.protocol.wire import response_format
 
 # Servers started without --api-key accept any key; the SDK insists on one being set.
 PLACEHOLDER_KEY = "EMPTY"
+SCHEMA_NAME = "judge_verdicts"
+
+
+def response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI-compatible `response_format` (vLLM serve, llama.cpp server, SGLang, OpenAI)."""
+    return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "schema": schema, "strict": True}}
 
 
 class OpenAICompatBackend:

@@ -9,6 +9,7 @@ while waiting, so one slow retry never blocks the others.
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass, replace
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -16,7 +17,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 from judgekit.errors import JudgeError
 from judgekit.secrets import redact, redact_tree
-from judgekit.llm.usage import RunStats
+from judgekit.llm.usage import RunStats, ScopeUsage
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class CallRunner:
         self.policy = policy
         self.timeout = timeout
         self.stats = stats
+        self.scope: ScopeUsage | None = None
         # A backend that can only run one call at a time (llama.cpp in-process) says so, so that
         # queued calls wait here, outside their timeout, instead of inside the backend.
         limit = getattr(backend, "max_concurrency", None) or concurrency
@@ -65,12 +67,29 @@ class CallRunner:
             except asyncio.TimeoutError:
                 raise TransientError("timed out") from None
 
+    def counting_into(self, scope: ScopeUsage) -> "CallRunner":
+        """This runner (same backend, concurrency limit, retries and run stats), also counting into `scope`."""
+        scoped = copy.copy(self)
+        scoped.scope = scope
+        return scoped
+
+    def count_cache_hit(self) -> None:
+        """An answer served from the cache instead of a call."""
+        self.stats.cache_hits += 1
+        if self.scope is not None:
+            self.scope.cache_hits += 1
+
+    def count_reask(self) -> None:
+        self.stats.reasks += 1
+
     def _count_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
 
     async def call(self, request: JudgeRequest) -> Completion:
         """The completion (redacted: a server may echo the key back), or JudgeError (with a
         redacted reason) once retries are spent."""
+        if self.scope is not None:
+            self.scope.calls += 1
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(self.policy.max_attempts),
@@ -89,6 +108,9 @@ class CallRunner:
         self.stats.succeeded_calls += 1
         self.stats.prompt_tokens += completion.prompt_tokens
         self.stats.completion_tokens += completion.completion_tokens
+        if self.scope is not None:
+            self.scope.prompt_tokens += completion.prompt_tokens
+            self.scope.completion_tokens += completion.completion_tokens
         return _redacted(completion)
 
 

@@ -1,4 +1,4 @@
-"""Counters for one run: judge calls, retries, tokens, cache hits."""
+"""Counters: for a whole run (RunStats) and for one scope of it, e.g. a GRPO group or an eval subset (ScopeUsage)."""
 
 from __future__ import annotations
 
@@ -18,3 +18,13 @@ class RunStats:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass
+class ScopeUsage:
+    """What one scope cost. Filled by a call runner made for the scope (CallRunner.counting_into)."""
+
+    calls: int = 0  # judge requests (re-asks included; HTTP retries and cache hits not)
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0

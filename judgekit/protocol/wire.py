@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Mode = Literal["pointwise", "pairwise"]
-SCHEMA_NAME = "judge_verdicts"
+from judgekit.llm.base import Mode
 
 
 def verdict_schema(mode: Mode, ids: list[str]) -> dict[str, Any]:
@@ -39,11 +38,6 @@ def verdict_schema(mode: Mode, ids: list[str]) -> dict[str, Any]:
         "required": ["verdicts"],
         "additionalProperties": False,
     }
-
-
-def response_format(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI-compatible `response_format` (vLLM serve, llama.cpp server, SGLang, OpenAI)."""
-    return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "schema": schema, "strict": True}}
 
 
 @dataclass(frozen=True)

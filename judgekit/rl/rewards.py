@@ -222,7 +222,7 @@ class RewardScorer:
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
         prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
     ) -> tuple[list[ItemReward], int]:
-        from judgekit.judging.ranking import rank_group  # written alongside; imported when a group strategy is used
+        from judgekit.judge import rank_group  # written alongside; imported when a group strategy is used
 
         groups: dict[Hashable, list[int]] = {}
         for i in range(len(texts)):

@@ -145,17 +145,17 @@ def test_tolerant_parsing_and_reask(judge_server: ScriptedJudgeServer) -> None:
     ]
     messages = [{"role": "user", "content": "write criteria"}]
     with Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test") as judge:
-        obj = judge.run(generate_json(judge, messages, criteria_schema(), validate=criteria_problems))
+        obj = judge.run(generate_json(judge.context(), messages, criteria_schema(), validate=criteria_problems))
         assert obj["criteria"][0]["text"] == "The response is short."
         assert judge.stats.calls == 2 and judge.stats.reasks == 1
         assert "could not be used" in judge_server.state.requests[1]["messages"][-1]["content"]
-        again = judge.run(generate_json(judge, messages, criteria_schema(), validate=criteria_problems))
+        again = judge.run(generate_json(judge.context(), messages, criteria_schema(), validate=criteria_problems))
         assert again == obj and judge.stats.calls == 2 and judge.stats.cache_hits == 1
 
     judge_server.state.queued_contents = ["nothing", "still nothing", "nope"]
     with Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", max_reasks=2) as judge:
         with pytest.raises(GenerationFailed, match="no usable answer after 3 ask"):
-            judge.run(generate_json(judge, [{"role": "user", "content": "other"}], criteria_schema(),
+            judge.run(generate_json(judge.context(), [{"role": "user", "content": "other"}], criteria_schema(),
                                     validate=criteria_problems))
 
 

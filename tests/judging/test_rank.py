@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from judgekit.errors import InputError
-from judgekit.judging.ranking import rank_group, rank_group_with
+from judgekit.judge import rank_group, rank_group_with
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script
 

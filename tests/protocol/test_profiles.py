@@ -313,7 +313,7 @@ def test_a_native_profile_over_the_anthropic_api(monkeypatch: pytest.MonkeyPatch
 
 
 def test_rank_uses_the_judges_profile() -> None:
-    from judgekit.judging.ranking import rank_group
+    from judgekit import rank_group
 
     state = ServerState(script=_script())
     with ScriptedJudgeServer(state) as server, judgekit.Judge(

@@ -2,7 +2,8 @@
 
 import pytest
 
-from judgekit.protocol.wire import ParseProblem, extract_json_object, parse_verdicts, response_format, verdict_schema
+from judgekit.llm.openai_compat import response_format
+from judgekit.protocol.wire import ParseProblem, extract_json_object, parse_verdicts, verdict_schema
 
 
 def test_pointwise_schema_shape():
