@@ -16,14 +16,14 @@ from concurrent.futures import Future
 from typing import Any, Coroutine, Iterable, Mapping, TypeVar
 
 from judgekit.authoring.adaptive import with_pair_criteria
-from judgekit.authoring.rubric_rm import empty_rubric, with_generated_criteria
+from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
 from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.errors import InputError
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.outcomes import compare_result, score_result
 from judgekit.judging.pairwise import NOTHING_JUDGED, PairItem, PairOutcome, judge_pairwise
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
+from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome
 from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_responses
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
@@ -114,6 +114,7 @@ class Judge:
         self._generator_backend: Backend | None = make_backend(self.config.generator, **{
             **self._backend_args, "base_url": self.config.generator_base_url or base_url}) if self.config.generator else None
         self._start_lock = threading.Lock()
+        self._context_lock = threading.Lock()
         self._owned = _Owned([b for b in (self._backend, self._generator_backend) if b is not None], self._cache)
         self._release = weakref.finalize(self, self._owned.release)
 
@@ -136,18 +137,21 @@ class Judge:
 
     def context(self) -> JudgeContext:
         """What judging needs of this Judge (runners, cache, profile, settings); built on first use.
-        Its runners belong to the judge's loop: use it only there."""
-        if self._context is None:
-            runner = self._runner(self._backend)
-            collector = VerdictCollector(
-                runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(),
-                mask_names=self.config.mask_names, profile=self.profile,
-                thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
-            )
-            # rubric-rm: the generator's own model when one is given (retries, concurrency limit
-            # and stats as for the judge), else the judge's runner.
-            generator = self._runner(self._generator_backend) if self._generator_backend is not None else runner
-            self._context = JudgeContext(collector, generator, self.config, generations={})
+        Its runners belong to the judge's loop: hand it to coroutines run there (`judge.run(...)`)."""
+        with self._context_lock:
+            return self._context or self._build_context()
+
+    def _build_context(self) -> JudgeContext:
+        runner = self._runner(self._backend)
+        collector = VerdictCollector(
+            runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(),
+            mask_names=self.config.mask_names, profile=self.profile,
+            thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
+        )
+        # rubric-rm: the generator's own model when one is given (retries, concurrency limit
+        # and stats as for the judge), else the judge's runner.
+        generator = self._runner(self._generator_backend) if self._generator_backend is not None else runner
+        self._context = JudgeContext(collector, generator, self.config, generations={}, spec=self.spec)
         return self._context
 
     def _runner(self, backend: Backend) -> CallRunner:
@@ -172,21 +176,11 @@ class Judge:
     # ---- pointwise --------------------------------------------------------------------------
 
     async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> PointwiseOutcome:
-        rubric, generated = await self.with_generated(rubric, item.prompt, item.reference)
-        context = self.context()
-        outcome = await judge_pointwise(
-            context.collector, rubric, item,
-            criteria_per_call=self.config.criteria_per_call, allow_code=self.config.allow_code,
-            min_coverage=self.config.min_coverage, soft=context.soft_default(soft),
-        )
-        return replace(outcome, generated_criteria=generated) if generated is not None else outcome
+        return await score_item(self.context(), rubric, item, soft)
 
     async def with_generated(self, rubric: Rubric, prompt: Any, reference: Any) -> tuple[Rubric, list[dict[str, Any]] | None]:
-        """rubric-rm: the rubric plus the criteria the generator model wrote for this prompt (and
-        those criteria, for the output row); other profiles: the rubric as given, None."""
-        if self.profile.rubric_generator is None:
-            return rubric, None
-        return await with_generated_criteria(self.context(), rubric, prompt, reference)
+        """rubric-rm: the rubric plus the criteria written for this prompt; other profiles: as given."""
+        return await with_generated(self.context(), rubric, prompt, reference)
 
     async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
         """Score one (prompt, response) against a rubric, from any event loop."""

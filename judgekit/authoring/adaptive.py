@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from judgekit.authoring.generate import GenerationFailed, echo_problem, generate_json, similar_text, slug, unique_id
+from judgekit.authoring.generate import GenerationFailed, echo_problem, generate_json, similar_text
+from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.meta import MetaRubric
 from judgekit.protocol.templates import FENCE, mask_model_names, nonce, render
 from judgekit.data.rows import as_messages, message_text

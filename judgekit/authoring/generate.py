@@ -10,7 +10,7 @@ proposed criterion is kept only if judging each response alone with it reproduce
 preference (chosen MET and rejected UNMET; for a pitfall the reverse). Proposals are drawn again,
 told which ones failed, a bounded number of times (rejection sampling).
 
-All coroutines here run on the judge's loop: `judge.run(generate_rubric(judge, ...))`.
+All coroutines here run on the judge's loop: `judge.run(generate_rubrics(judge.context(), ...))`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Sequence
 
 from judgekit.errors import JudgeError
+from judgekit.authoring.rubric_rm import score_item
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import JudgeContext
 from judgekit.llm.base import Completion, JudgeRequest
@@ -29,11 +30,11 @@ from judgekit.llm.runner import CallRunner
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
 from judgekit.data.rows import DataRow, as_messages
+from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.secrets import redact
 from judgekit.protocol.wire import ParseProblem, extract_json_object
 
-MAX_ID_LEN = 48
 # The example of the answer format in the generation prompts (prompts/rubric_*.j2,
 # adaptive_criteria_system.j2): a model that copies it back has written no criterion.
 TEMPLATE_EXAMPLE_IDS = frozenset({"short_snake_case_id", "..."})
@@ -116,23 +117,6 @@ def _item_text(item: Any) -> str:
             if isinstance(item.get(key), str) and item[key].strip():
                 return item[key].strip()
     return ""
-
-
-def slug(text: str, limit: int = MAX_ID_LEN) -> str:
-    """A criterion id ([a-z0-9_]+) made from any text."""
-    s = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-    return (s[:limit].rstrip("_") or "criterion")
-
-
-def unique_id(base: str, taken: set[str]) -> str:
-    base = slug(base)
-    cid, n = base, 2
-    while cid in taken:
-        suffix = f"_{n}"
-        cid = base[: MAX_ID_LEN - len(suffix)] + suffix
-        n += 1
-    taken.add(cid)
-    return cid
 
 
 def normalise_text(text: str) -> str:
@@ -305,10 +289,10 @@ def generate_messages(rows: Sequence[DataRow], *, per_prompt: bool, max_criteria
     ]
 
 
-async def generate_from_prompts(judge: Any, rows: Sequence[DataRow], *, max_criteria: int = 8) -> list[Criterion]:
+async def generate_from_prompts(context: JudgeContext, rows: Sequence[DataRow], *, max_criteria: int = 8) -> list[Criterion]:
     """One rubric's criteria for the given prompts (one prompt: a per-prompt rubric)."""
     messages = generate_messages(rows, per_prompt=len(rows) == 1, max_criteria=max_criteria)
-    obj = await ask_criteria(judge.context(), messages, max_items=max_criteria)
+    obj = await ask_criteria(context, messages, max_items=max_criteria)
     return parse_criteria(obj)[:max_criteria]
 
 
@@ -340,13 +324,13 @@ def contrastive_messages(
 
 
 async def reproduces_preference(
-    judge: Any, criterion: Criterion, row: DataRow, chosen: str, rejected: str, *, verify: str = "pointwise",
+    context: JudgeContext, criterion: Criterion, row: DataRow, chosen: str, rejected: str, *, verify: str = "pointwise",
 ) -> tuple[bool, Any, Any]:
     """Does this criterion prefer the chosen response? `pointwise`: judge each response alone
     (chosen MET and rejected UNMET; for a pitfall the reverse). `pairwise`: judge the pair in both
     orders; the chosen one must win both. Returns (kept, verdict 1, verdict 2)."""
     if verify == "pairwise":
-        collector = judge.collector()
+        collector = context.collector
 
         async def ask(a: str, b: str) -> Any:
             messages = pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=[criterion],
@@ -357,8 +341,8 @@ async def reproduces_preference(
         first, second = await asyncio.gather(ask(chosen, rejected), ask(rejected, chosen))
         return (first == "A" and second == "B"), first, second
     one = Rubric(name="contrastive", criteria=[criterion])
-    a = await judge.ascore_item(one, PointwiseItem(row.prompt, chosen, row.reference, row.data))
-    b = await judge.ascore_item(one, PointwiseItem(row.prompt, rejected, row.reference, row.data))
+    a = await score_item(context, one, PointwiseItem(row.prompt, chosen, row.reference, row.data))
+    b = await score_item(context, one, PointwiseItem(row.prompt, rejected, row.reference, row.data))
     sc, sr = a.scores.get(criterion.cid), b.scores.get(criterion.cid)
     if criterion.weight < 0:
         return (sc == 0 and sr == 1), sc, sr
@@ -366,7 +350,7 @@ async def reproduces_preference(
 
 
 async def contrastive_criteria(
-    judge: Any, row: DataRow, pair: tuple[int, int], *, max_tries: int = 3, target: int = 4, max_criteria: int = 8,
+    context: JudgeContext, row: DataRow, pair: tuple[int, int], *, max_tries: int = 3, target: int = 4, max_criteria: int = 8,
     taken: set[str] | None = None, verify: str = "pointwise",
 ) -> ContrastiveResult:
     """Rejection sampling: propose, keep the criteria that reproduce the preference, ask again
@@ -384,14 +368,14 @@ async def contrastive_criteria(
             row, chosen, rejected, attempt=attempt, failed=failed, kept=[c.display_text for c in kept], max_criteria=max_criteria,
         )
         try:
-            obj = await ask_criteria(judge.context(), messages, max_items=max_criteria, seed=attempt, temperature=None if attempt == 0 else 0.7)
+            obj = await ask_criteria(context, messages, max_items=max_criteria, seed=attempt, temperature=None if attempt == 0 else 0.7)
         except GenerationFailed as exc:
             failure = str(exc)
             break
         proposed = parse_criteria(obj, taken=set(taken) | {c.cid for c in kept},
                                   existing_texts=[c.display_text for c in kept] + failed)
         for c in proposed:
-            ok, v1, v2 = await reproduces_preference(judge, c, row, chosen, rejected, verify=verify)
+            ok, v1, v2 = await reproduces_preference(context, c, row, chosen, rejected, verify=verify)
             verdicts = {"chosen": v1, "rejected": v2} if verify == "pointwise" else {"chosen_first": v1, "rejected_first": v2}
             tried.append({"id": c.cid, "text": c.display_text, "kind": c.kind, "weight": c.weight, "attempt": attempt,
                           **verdicts, "kept": ok})
@@ -419,20 +403,20 @@ def _provenance(method: str, judge_spec: str, source: str, extra: dict[str, Any]
 
 
 async def generate_rubrics(
-    judge: Any, rows: Sequence[DataRow], *, name: str, per_prompt: bool, pairs: bool, source: str,
+    context: JudgeContext, rows: Sequence[DataRow], *, name: str, per_prompt: bool, pairs: bool, source: str,
     max_criteria: int = 8, max_tries: int = 3, target: int = 4, sample: int = 8, verify: str = "pointwise",
 ) -> GenerateOutcome:
     """Per prompt: one rubric per row. Else one rubric for the dataset (from a sample of prompts,
     or, with pairs, the union of the criteria that reproduced each pair's preference)."""
     log: list[dict[str, Any]] = []
-    spec = getattr(judge, "spec", "?")
+    spec = context.spec
     if pairs:
         async def one_row(row: DataRow) -> tuple[DataRow, list[Criterion], str | None]:
             taken: set[str] = set()
             kept: list[Criterion] = []
             failure = None
             for pair in row.pairs:
-                res = await contrastive_criteria(judge, row, pair, max_tries=max_tries, target=target,
+                res = await contrastive_criteria(context, row, pair, max_tries=max_tries, target=target,
                                                  max_criteria=max_criteria, taken=taken, verify=verify)
                 log.append({"row": row.id, "pair": list(pair), "attempts": res.attempts, "tried": res.tried,
                             "failure": res.failure})
@@ -463,7 +447,7 @@ async def generate_rubrics(
     if per_prompt:
         async def one(row: DataRow) -> tuple[DataRow | None, Rubric | None, str | None]:
             try:
-                crit = await generate_from_prompts(judge, [row], max_criteria=max_criteria)
+                crit = await generate_from_prompts(context, [row], max_criteria=max_criteria)
             except GenerationFailed as exc:
                 return row, None, str(exc)
             if not crit:
@@ -474,7 +458,7 @@ async def generate_rubrics(
         return GenerateOutcome(list(await asyncio.gather(*(one(r) for r in rows))), log)
     chosen_rows = list(rows)[:sample]
     try:
-        crit = await generate_from_prompts(judge, chosen_rows, max_criteria=max_criteria)
+        crit = await generate_from_prompts(context, chosen_rows, max_criteria=max_criteria)
     except GenerationFailed as exc:
         return GenerateOutcome([(None, None, str(exc))], log)
     if not crit:

@@ -19,7 +19,7 @@ principles.
 The parent -> child tree is a networkx DiGraph, written into the rubric's `provenance`. Every judge
 call goes through the judge's cache (verdicts and generation answers), so running the same
 refinement again costs no calls, and an interrupted run resumes where it stopped.
-All coroutines here run on the judge's loop: `judge.run(refine_rubric(judge, ...))`.
+All coroutines here run on the judge's loop: `judge.run(refine_rubric(judge.context(), ...))`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ import networkx as nx
 import numpy as np
 
 from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
+from judgekit.authoring.rubric_rm import score_item
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
 from judgekit.data.rows import DataRow, message_text
+from judgekit.judging.context import JudgeContext
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.scoring import pointwise_reward
 from judgekit.protocol.templates import FENCE, nonce, render
@@ -117,7 +119,7 @@ class ScoreTable:
         self.cells: list[tuple[int, int]] = [(ri, j) for ri, r in enumerate(self.rows) for j in range(len(r.responses))]
         self.scores: dict[str, list[int | None]] = {}
 
-    async def ensure(self, judge: Any, criteria: Sequence[Criterion]) -> None:
+    async def ensure(self, context: JudgeContext, criteria: Sequence[Criterion]) -> None:
         """Score the criteria not yet in the table on every response (one rubric per response, so the
         judge's criteria-per-call setting applies)."""
         missing = [c for c in criteria if c.cid not in self.scores]
@@ -128,7 +130,7 @@ class ScoreTable:
         async def one(cell: tuple[int, int]) -> dict[str, int | None]:
             row = self.rows[cell[0]]
             item = PointwiseItem(row.prompt, row.responses[cell[1]], row.reference, row.data)
-            return (await judge.ascore_item(sub, item)).scores
+            return (await score_item(context, sub, item)).scores
 
         results = await asyncio.gather(*(one(cell) for cell in self.cells))
         for c in missing:
@@ -257,7 +259,7 @@ class _Run:
     """What one refinement carries from step to step: the rubric as it stands, the criterion tree,
     every criterion ever scored, the ids taken and the log."""
 
-    judge: Any
+    context: JudgeContext
     s: RefineSettings
     table: ScoreTable
     say: Callable[[str], None]
@@ -278,7 +280,7 @@ class _Run:
 
 
 async def refine_rubric(
-    judge: Any,
+    context: JudgeContext,
     rubric: Rubric,
     rows: Sequence[DataRow],
     settings: RefineSettings = RefineSettings(),
@@ -286,13 +288,13 @@ async def refine_rubric(
     say: Callable[[str], None] = lambda msg: None,
     provenance: dict[str, Any] | None = None,
 ) -> RefineResult:
-    run = _Run(judge, settings, ScoreTable(rows, rubric.name, rubric.description), say, list(rubric.criteria))
+    run = _Run(context, settings, ScoreTable(rows, rubric.name, rubric.description), say, list(rubric.criteria))
     for c in rubric.criteria:
         run.tree.add_node(c.cid, text=c.display_text, kind=c.kind, weight=c.weight, depth=0, status="kept")
     run.seen = {c.cid: c for c in run.current}
     run.taken = set(rubric.ids)
     run.note(f"scoring {len(run.current)} criteria on {len(run.table.cells)} responses")
-    await run.table.ensure(judge, run.current)
+    await run.table.ensure(context, run.current)
     before = _snapshot(run.table, run.current)
     before_accuracy = _pair_accuracy(run.table, run.current)
     if settings.decompose:
@@ -340,7 +342,7 @@ async def _decompose_one(run: _Run, parent: Criterion) -> bool:
     run.note(f"decompose '{parent.cid}' (met by {rate:.0%} of responses, depth {depth})")
     children = await _propose_children(run, parent)
     run.seen.update({ch.cid: ch for ch in children})
-    await run.table.ensure(run.judge, children)
+    await run.table.ensure(run.context, children)
     useful = _useful_children(run, parent, children, depth, rate)
     room = run.s.max_criteria - (len(run.current) - 1)
     if not useful or room <= 0:
@@ -363,7 +365,7 @@ async def _propose_children(run: _Run, parent: Criterion) -> list[Criterion]:
     s = run.s
     messages = decompose_messages(parent, run.table, run.current, max_children=s.max_children, examples=s.examples)
     try:
-        obj = await ask_criteria(run.judge, messages, max_items=s.max_children)
+        obj = await ask_criteria(run.context, messages, max_items=s.max_children)
         children = parse_criteria(obj, taken=run.taken, id_prefix=parent.cid, default_kind=parent.kind,
                                   existing_texts=[c.display_text for c in run.current],
                                   near_duplicate=s.text_similarity)

@@ -18,11 +18,12 @@ from typing import Any
 from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import GeneratedItems, JudgeContext
+from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.cache import cache_key
 from judgekit.llm.runner import CallRunner
 from judgekit.protocol.answers import answer_region
-from judgekit.authoring.generate import unique_id
+from judgekit.rubric.ids import unique_id
 from judgekit.protocol.profiles import GeneratorProfile
 from judgekit.protocol.templates import FENCE, instruction_text, render, render_in
 from judgekit.data.rows import as_messages, message_text
@@ -125,6 +126,27 @@ async def with_generated_criteria(
     merged = Rubric(name=rubric.name, description=rubric.description, version=rubric.version,
                     criteria=(*rubric.criteria, *generated))
     return merged, [{"id": c.cid, "text": c.text, "kind": c.kind} for c in generated]
+
+
+async def with_generated(
+    context: JudgeContext, rubric: Rubric, prompt: Any, reference: Any
+) -> tuple[Rubric, list[dict[str, Any]] | None]:
+    """rubric-rm: the rubric plus the criteria the generator model wrote for this prompt (and those
+    criteria, for the output row); other profiles: the rubric as given, None."""
+    if context.profile.rubric_generator is None:
+        return rubric, None
+    return await with_generated_criteria(context, rubric, prompt, reference)
+
+
+async def score_item(context: JudgeContext, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> PointwiseOutcome:
+    """Score one (prompt, response) against a rubric, with the prompt's written criteria under rubric-rm."""
+    rubric, generated = await with_generated(context, rubric, item.prompt, item.reference)
+    config = context.config
+    outcome = await judge_pointwise(
+        context.collector, rubric, item, criteria_per_call=config.criteria_per_call, allow_code=config.allow_code,
+        min_coverage=config.min_coverage, soft=context.soft_default(soft),
+    )
+    return replace(outcome, generated_criteria=generated) if generated is not None else outcome
 
 
 def empty_rubric(name: str = "rubric-rm") -> Rubric:

@@ -71,7 +71,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout=timeout, max_tokens=max_tokens,
                          temperature=temperature) as the_judge:
             outcome = the_judge.run(generate_rubrics(
-                the_judge, rows, name=name, per_prompt=per_prompt, pairs=pairs, source=str(data),
+                the_judge.context(), rows, name=name, per_prompt=per_prompt, pairs=pairs, source=str(data),
                 max_criteria=max_criteria, max_tries=max_tries, target=target, sample=sample, verify=verify,
             ))
             if per_prompt:
@@ -159,7 +159,7 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
         with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout=timeout, max_tokens=max_tokens,
                          temperature=temperature, criteria_per_call=criteria_per_call) as the_judge:
             result = the_judge.run(refine_rubric(
-                the_judge, the_rubric, rows, settings,
+                the_judge.context(), the_rubric, rows, settings,
                 say=lambda msg: err.print(f"  {escape(msg)}", highlight=False),
                 provenance={"refined_by": "judgekit rubric refine", "judge": judge, "data": str(data),
                             "rows": len(rows)},

@@ -26,6 +26,7 @@ class JudgeContext:
     config: JudgeConfig
     # rubric-rm: one generation per prompt in flight, shared by every row that needs it
     generations: dict[str, asyncio.Future[GeneratedItems]]
+    spec: str = "?"  # the judge's --judge spec, for provenance
 
     @property
     def runner(self) -> CallRunner:

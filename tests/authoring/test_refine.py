@@ -125,7 +125,7 @@ def response_rows(patterns: dict[str, str]) -> list[DataRow]:
 
 def refine_api(server: ScriptedJudgeServer, rubric: Rubric, rows: list[DataRow], settings: RefineSettings) -> Any:
     with Judge("openai:scripted", base_url=server.base_url, api_key="sk-test") as judge:
-        return judge.run(refine_rubric(judge, rubric, rows, settings)), judge.stats.calls
+        return judge.run(refine_rubric(judge.context(), rubric, rows, settings)), judge.stats.calls
 
 
 def test_two_correlated_criteria_share_the_weight_of_an_independent_one(judge_server: ScriptedJudgeServer) -> None:
