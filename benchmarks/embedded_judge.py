@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import judgekit  # noqa: E402
-from judgekit.data.rows import read_jsonl  # noqa: E402
-from judgekit.llm.local_llama import LocalLlamaBackend  # noqa: E402
+from judgekit import (  # noqa: E402
+    LocalLlamaBackend,
+    read_jsonl,
+)
 
 
 def run(rows: list, rubric: judgekit.Rubric, workers: int) -> tuple[float, float, int]:

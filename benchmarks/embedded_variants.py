@@ -36,11 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import judgekit  # noqa: E402
-from judgekit.judging.results import CompareResult  # noqa: E402
-from judgekit.llm.base import JudgeRequest  # noqa: E402
-from judgekit.llm.local_llama import LocalLlamaBackend  # noqa: E402
-from judgekit.protocol.profiles import JudgeProfile, load_profile  # noqa: E402
-from judgekit.protocol.templates import pairwise_messages  # noqa: E402
+from judgekit import (  # noqa: E402
+    CompareResult,
+    JudgeProfile,
+    JudgeRequest,
+    LocalLlamaBackend,
+    load_profile,
+    pairwise_messages,
+)
 
 PROFILES = ROOT / "benchmarks" / "embedded_profiles"
 VARIANTS = {"a": "judgekit", "b": str(PROFILES / "fewshot-json.yaml"), "c": str(PROFILES / "ab-fewshot.yaml")}

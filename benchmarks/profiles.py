@@ -18,12 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from judgekit import Judge
-from judgekit.data.datasets import read_pairs
-from judgekit.judging.pairwise import PairItem
-from judgekit.rubric.models import Rubric, load_rubric
-from judgekit.testing import Script, ScriptedJudgeServer, ServerState
-from judgekit.testing.native import MALFORMED
+from judgekit import Judge, PairItem, Rubric, load_rubric, read_pairs
+from judgekit.testing import MALFORMED, Script, ScriptedJudgeServer, ServerState
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = Rubric(name="b", criteria=[{"id": "correct", "text": "The answer is correct."},

@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from judgekit import Judge, rank_group
-from judgekit.rubric.models import rubric_from_data
+from judgekit import Judge, rank_group, rubric_from_data
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
 
 FORMULA = {

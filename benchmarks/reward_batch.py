@@ -21,7 +21,7 @@ import time
 import urllib.request
 
 import judgekit
-from judgekit.rubric.models import rubric_from_data
+from judgekit import rubric_from_data
 
 RUBRIC = rubric_from_data({
     "name": "bench",

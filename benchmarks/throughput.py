@@ -17,23 +17,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import judgekit
-from judgekit.rubric.models import rubric_from_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _judge_server import judge_server
 
 
 def run(base_url: str, rows: int, criteria: int, concurrency: int, per_call: str, latency: float) -> dict[str, float]:
-    rubric = rubric_from_data({"name": "bench", "criteria": [{"id": f"c{i}", "text": f"Criterion {i}."} for i in range(criteria)]})
+    rubric = judgekit.rubric_from_data({"name": "bench", "criteria": [{"id": f"c{i}", "text": f"Criterion {i}."} for i in range(criteria)]})
     data = [{"id": i, "prompt": f"Question {i}?", "response": f"Answer number {i}."} for i in range(rows)]
     with judgekit.Judge("openai:bench", base_url=base_url, concurrency=concurrency, cache=False, criteria_per_call=per_call) as judge:
         judge.score(data[:concurrency], rubric)  # warm up connections
-        judge.stats = type(judge.stats)()
-        judge._context = None
+        warm_up_calls = judge.stats.calls
         started = time.perf_counter()
         results = judge.score(data, rubric)
         wall = time.perf_counter() - started
-        calls = judge.stats.calls
+        calls = judge.stats.calls - warm_up_calls
     assert len(results) == rows and all(r.reward == 1.0 for r in results)
     ideal = calls * latency / concurrency
     return {"calls": calls, "calls_per_row": calls / rows, "wall": wall, "ideal": ideal, "efficiency": ideal / wall}

@@ -22,7 +22,7 @@ import warnings
 from typing import Any
 
 import judgekit
-from judgekit.rubric.models import rubric_from_data
+from judgekit import rubric_from_data
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 
 SPECIALS = ["<pad>", "<eos>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]

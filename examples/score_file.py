@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import judgekit
-from judgekit.data.rows import read_jsonl
+from judgekit import read_jsonl
 
 HERE = Path(__file__).resolve().parent
 
