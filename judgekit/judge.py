@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from pathlib import Path
-from dataclasses import dataclass, field, replace
 from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Coroutine, Iterable, Mapping, TypeVar
 
 from judgekit.authoring.adaptive import with_pair_criteria
@@ -105,14 +105,15 @@ class Judge:
         self.config = JudgeConfig(**config)
         self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
-        self._backend_args = {"base_url": base_url, "api_key": api_key, "timeout": self.config.timeout}
+        timeout = self.config.timeout
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
-        self._backend: Backend = backend or make_backend(spec, **self._backend_args)
+        self._backend: Backend = backend or make_backend(spec, base_url=base_url, api_key=api_key, timeout=timeout)
         self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
         self._context: JudgeContext | None = None
         # Built now, like the judge's backend, so a bad --generator fails before any call.
-        self._generator_backend: Backend | None = make_backend(self.config.generator, **{
-            **self._backend_args, "base_url": self.config.generator_base_url or base_url}) if self.config.generator else None
+        self._generator_backend: Backend | None = make_backend(
+            self.config.generator, base_url=self.config.generator_base_url or base_url, api_key=api_key, timeout=timeout,
+        ) if self.config.generator else None
         self._start_lock = threading.Lock()
         self._context_lock = threading.Lock()
         self._owned = _Owned([b for b in (self._backend, self._generator_backend) if b is not None], self._cache)

@@ -13,12 +13,12 @@ import re
 from typing import Any
 
 from judgekit.authoring.generate import GenerationFailed, echo_problem, generate_json, similar_text
-from judgekit.rubric.ids import slug, unique_id
-from judgekit.rubric.meta import MetaRubric
-from judgekit.protocol.templates import FENCE, mask_model_names, nonce, render
 from judgekit.data.rows import as_messages, message_text
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import PairItem
+from judgekit.protocol.templates import FENCE, mask_model_names, nonce, render
+from judgekit.rubric.ids import slug, unique_id
+from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Criterion, Rubric
 
 ID_PREFIX = "pa"
@@ -102,7 +102,7 @@ def instantiate(meta: MetaRubric, obj: Any, fixed: Rubric | None) -> tuple[list[
             words = " ".join(re.sub(r"^the response\s+", "", text, flags=re.I).split()[:5])
             cid = unique_id(f"{ID_PREFIX}_{slug(words, 36)}", taken)
             weight = category.weight if category.kind == "principle" else 1.0
-            kept.append(Criterion(id=cid, text=text, kind=category.kind, weight=weight, tags=[category.id]))  # type: ignore[arg-type]
+            kept.append(Criterion(id=cid, text=text, kind=category.kind, weight=weight, tags=[category.id]))
             entry.update(id=cid, kind=category.kind, weight=weight)
             seen.append(text)
         record.append(entry)

@@ -21,19 +21,19 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Sequence
 
-from judgekit.errors import JudgeError
 from judgekit.authoring.rubric_rm import score_item
+from judgekit.data.rows import DataRow, as_messages
+from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import JudgeContext
+from judgekit.judging.pointwise import PointwiseItem
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.runner import CallRunner
-from judgekit.judging.pointwise import PointwiseItem
 from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
-from judgekit.data.rows import DataRow, as_messages
+from judgekit.protocol.wire import ParseProblem, extract_json_object
 from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.secrets import redact
-from judgekit.protocol.wire import ParseProblem, extract_json_object
 
 # The example of the answer format in the generation prompts (prompts/rubric_*.j2,
 # adaptive_criteria_system.j2): a model that copies it back has written no criterion.
@@ -157,7 +157,7 @@ def parse_criteria(
         if id_prefix and not base.startswith(id_prefix):
             base = f"{id_prefix}_{base}"
         cid = unique_id(base, taken)
-        out.append(Criterion(id=cid, text=text, kind=kind, weight=weight))  # type: ignore[arg-type]
+        out.append(Criterion(id=cid, text=text, kind=kind, weight=weight))
         seen.append(text)
     return out
 

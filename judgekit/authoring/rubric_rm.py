@@ -15,6 +15,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from judgekit.data.rows import as_messages, message_text
 from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import GeneratedItems, JudgeContext
@@ -23,12 +24,11 @@ from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.cache import cache_key
 from judgekit.llm.runner import CallRunner
 from judgekit.protocol.answers import answer_region
-from judgekit.rubric.ids import unique_id
 from judgekit.protocol.profiles import GeneratorProfile
 from judgekit.protocol.templates import FENCE, instruction_text, render, render_in
-from judgekit.data.rows import as_messages, message_text
-from judgekit.rubric.models import Criterion, Rubric
 from judgekit.protocol.wire import ParseProblem
+from judgekit.rubric.ids import unique_id
+from judgekit.rubric.models import Criterion, Rubric
 
 ID_PREFIX = "rr"
 _ITEM = re.compile(
@@ -53,7 +53,7 @@ def criteria_from_items(items: list[tuple[str, str]], taken: set[str]) -> list[C
     out = []
     for text, kind in items:
         base = " ".join(re.sub(r"^the response\s+", "", text, flags=re.I).split()[:6])
-        out.append(Criterion(id=unique_id(f"{ID_PREFIX}_{base}", taken), text=text, kind=kind))  # type: ignore[arg-type]
+        out.append(Criterion(id=unique_id(f"{ID_PREFIX}_{base}", taken), text=text, kind=kind))
     return out
 
 

@@ -96,7 +96,7 @@ def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
 def read_pandalm(path: Path, rng: random.Random) -> list[EvalPair]:
     pairs: list[EvalPair] = []
     for i, rec in enumerate(_list_of_records(load_json(path), path)):
-        votes = [rec.get(f"annotator{k}") for k in (1, 2, 3) if rec.get(f"annotator{k}") is not None]
+        votes: list[Any] = [rec[f"annotator{k}"] for k in (1, 2, 3) if rec.get(f"annotator{k}") is not None]
         if not votes:
             raise InputError(f"record {i} has no annotator1..3", file=str(path), field="annotator1")
         top = max(set(votes), key=votes.count)

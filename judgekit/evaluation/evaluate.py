@@ -117,7 +117,7 @@ async def evaluate(
                                      adaptive=adaptive, usage=usage[p.subset])
         if on_done:
             on_done()
-        record = {"id": p.id, "subset": p.subset, "label": p.label, "winner": o.winner, "margin": o.margin,
+        record: dict[str, Any] = {"id": p.id, "subset": p.subset, "label": p.label, "winner": o.winner, "margin": o.margin,
                   "preferences": o.preferences, "inconsistent": o.inconsistent}
         if o.unscored:
             record["unscored"] = o.unscored

@@ -21,13 +21,13 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from judgekit.rubric.checks import run_check
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
-from judgekit.protocol.templates import pairwise_messages
 from judgekit.data.rows import message_text
-from judgekit.rubric.models import Criterion, Rubric
+from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
 from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
+from judgekit.protocol.templates import pairwise_messages
+from judgekit.rubric.checks import run_check
+from judgekit.rubric.models import Criterion, Rubric
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from judgekit.rubric.checks import run_check
-from judgekit.protocol.templates import pointwise_messages
 from judgekit.data.rows import message_text
-from judgekit.rubric.models import Rubric
 from judgekit.judging.scoring import coverage, pointwise_reward
 from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
+from judgekit.protocol.templates import pointwise_messages
+from judgekit.rubric.checks import run_check
+from judgekit.rubric.models import Rubric
 
 
 @dataclass(frozen=True)
@@ -45,30 +45,46 @@ async def judge_pointwise(
     min_coverage: float,
     soft: bool = False,
 ) -> PointwiseOutcome:
+    verdicts = _check_verdicts(rubric, item, allow_code)
+    groups = chunk_ids([c.cid for c in rubric.model_judged], collector.per_call("pointwise", criteria_per_call))
+    for part in await asyncio.gather(*(_ask(collector, rubric, item, ids, soft) for ids in groups)):
+        verdicts.update(part)
+    outcome = _outcome(rubric, verdicts, min_coverage)
+    if not soft:
+        return outcome
+    probs: dict[str, float | None] = {}
+    for criterion in rubric.model_judged:
+        dist = verdicts[criterion.cid].dist
+        probs[criterion.cid] = dist.get("true", 0.0) if dist else None
+    return replace(outcome, soft=probs,
+                   soft_reward=pointwise_reward(rubric.criteria, outcome.scores, probs, min_coverage=min_coverage))
+
+
+def _check_verdicts(rubric: Rubric, item: PointwiseItem, allow_code: bool) -> dict[str, CriterionVerdict]:
+    """The criteria decided by code, without a model call."""
     response = message_text(item.response)
     reference = message_text(item.reference) if item.reference is not None else None
     verdicts: dict[str, CriterionVerdict] = {}
-
     for criterion in rubric.checks:
-        outcome = run_check(criterion, response, reference=reference, row=item.row, allow_code=allow_code)
-        verdicts[criterion.cid] = CriterionVerdict(
-            None if outcome.score is None else bool(outcome.score), "", outcome.reason
-        )
+        checked = run_check(criterion, response, reference=reference, row=item.row, allow_code=allow_code)
+        verdicts[criterion.cid] = CriterionVerdict(None if checked.score is None else bool(checked.score), "", checked.reason)
+    return verdicts
 
+
+async def _ask(
+    collector: VerdictCollector, rubric: Rubric, item: PointwiseItem, ids: list[str], soft: bool
+) -> dict[str, CriterionVerdict]:
     by_id = {c.cid: c for c in rubric.model_judged}
-    groups = chunk_ids(list(by_id), collector.per_call("pointwise", criteria_per_call))
+    messages = pointwise_messages(
+        prompt=item.prompt, response=message_text(item.response), criteria=[by_id[i] for i in ids],
+        reference=message_text(item.reference) if item.reference is not None else None,
+        rubric_name=rubric.name, rubric_description=rubric.description, mask_names=collector.mask_names,
+        profile=collector.profile,
+    )
+    return await collector.collect(messages, "pointwise", ids, soft=soft)
 
-    async def ask(ids: list[str]) -> dict[str, CriterionVerdict]:
-        messages = pointwise_messages(
-            prompt=item.prompt, response=response, criteria=[by_id[i] for i in ids], reference=reference,
-            rubric_name=rubric.name, rubric_description=rubric.description, mask_names=collector.mask_names,
-            profile=collector.profile,
-        )
-        return await collector.collect(messages, "pointwise", ids, soft=soft)
 
-    for part in await asyncio.gather(*(ask(ids) for ids in groups)):
-        verdicts.update(part)
-
+def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> PointwiseOutcome:
     scores: dict[str, int | None] = {}
     unscored: dict[str, str] = {}
     reasoning: dict[str, str] = {}
@@ -82,13 +98,5 @@ async def judge_pointwise(
             reasoning[cid] = v.reasoning
         if v.thinking:
             thinking[cid] = v.thinking
-    outcome = PointwiseOutcome(pointwise_reward(rubric.criteria, scores, min_coverage=min_coverage), scores, unscored,
-                               reasoning, coverage(rubric.criteria, scores), thinking=thinking or None)
-    if not soft:
-        return outcome
-    probs: dict[str, float | None] = {}
-    for cid in by_id:
-        dist = verdicts[cid].dist
-        probs[cid] = dist.get("true", 0.0) if dist else None
-    return replace(outcome, soft=probs,
-                   soft_reward=pointwise_reward(rubric.criteria, scores, probs, min_coverage=min_coverage))
+    return PointwiseOutcome(pointwise_reward(rubric.criteria, scores, min_coverage=min_coverage), scores, unscored,
+                            reasoning, coverage(rubric.criteria, scores), thinking=thinking or None)

@@ -148,7 +148,7 @@ class VerdictCollector:
     def _request(self, messages: Sequence[dict[str, str]], mode: Mode, ids: list[str], *, logprobs: bool = False) -> JudgeRequest:
         return JudgeRequest(
             messages=tuple(messages),
-            schema=self.profile.schema(mode, ids),
+            schema=self.profile.answer_schema(mode, ids),
             mode=mode,
             ids=tuple(ids),
             temperature=self.sampling.temperature,

@@ -64,9 +64,10 @@ class OpenAICompatBackend:
         if request.logprobs:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = 5
-        form = self._formats[0] if request.schema is not None else "none"
-        if form == "json_schema":
-            kwargs["response_format"] = response_format(request.schema)
+        schema = request.schema
+        form = self._formats[0] if schema is not None else "none"
+        if form == "json_schema" and schema is not None:
+            kwargs["response_format"] = response_format(schema)
         elif form == "json_object":
             kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
         try:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 from judgekit.errors import JudgeError
-from judgekit.secrets import redact, redact_tree
+from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 from judgekit.llm.usage import RunStats, ScopeUsage
+from judgekit.secrets import redact, redact_tree
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class CallRunner:
             reraise=True,
         )
         try:
-            completion = await retrying(self._attempt, request)
+            completion: Completion = await retrying(self._attempt, request)
         except TransientError as exc:
             self.stats.failed_calls += 1
             raise JudgeError(redact(f"{exc} (gave up after {self.policy.max_attempts} attempts)")) from None

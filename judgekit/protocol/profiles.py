@@ -109,7 +109,7 @@ class JudgeProfile(BaseModel):
     def one_per_call(self, mode: Mode) -> bool:
         return not self.structured(mode)
 
-    def schema(self, mode: Mode, ids: list[str]) -> dict[str, Any] | None:
+    def answer_schema(self, mode: Mode, ids: list[str]) -> dict[str, Any] | None:
         """The JSON schema asked for (judgekit), or None: the judge answers in its own format."""
         return verdict_schema(mode, ids) if self.structured(mode) else None
 

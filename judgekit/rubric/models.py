@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import regex
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from judgekit.errors import InputError
 from judgekit.rubric.yaml_source import YamlSource, parse_yaml
@@ -259,7 +260,7 @@ def _located_error(
     return InputError(message, file=file, line=where_line, criterion=criterion, field=field)
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         return "unknown key"
