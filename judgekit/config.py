@@ -29,7 +29,7 @@ class JudgeConfig(BaseModel):
 
     min_coverage: float = Field(1.0, ge=0.0, le=1.0)
     """The least share of the rubric's total absolute weight that must be scored for a pointwise
-    reward (SPEC section 3); below it, or with a hard rule unscored, the reward is null. 1.0: every
+    reward; below it, or with a hard rule unscored, the reward is null. 1.0: every
     criterion scored. Every pointwise reward of this Judge uses it: score, rank, serve, TRL, verl."""
 
     profile: str = "judgekit"
