@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.errors import InputError
@@ -37,8 +37,16 @@ from judgekit.judging.verdicts import VerdictCollector
 if TYPE_CHECKING:
     from judgekit.judge import Judge
 
-STRATEGIES = ("pointwise", "anchor", "round_robin")
+Strategy = Literal["pointwise", "anchor", "round_robin"]
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 MAX_CYCLES = 20
+
+
+def check_strategy(name: str, field: str = "--strategy") -> Strategy:
+    """`name` as a Strategy, or an InputError naming the known ones: the one check of a strategy name."""
+    if name not in STRATEGIES:
+        raise InputError(f"unknown strategy {name!r}; use {' | '.join(STRATEGIES)}", field=field)
+    return cast(Strategy, name)
 
 
 @dataclass
@@ -138,8 +146,7 @@ async def rank_group_with(
     row: dict[str, Any] | None = None,
 ) -> RankOutcome:
     """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""
-    if strategy not in STRATEGIES:
-        raise InputError(f"unknown strategy {strategy!r}; use {' | '.join(STRATEGIES)}", field="--strategy")
+    check_strategy(strategy)
     n = len(responses)
     if n == 0:
         return RankOutcome([], None, [], 0)
