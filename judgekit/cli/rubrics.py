@@ -1,17 +1,46 @@
-"""CLI commands for the refine part of judgekit (registered on the main app by judgekit.cli.app):
-`judgekit rubric generate` and `judgekit rubric refine`."""
+"""`judgekit rubric ...`: check and show rubric files, generate them and refine them."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import typer
 import yaml
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
+from judgekit.cli.common import err, judge_failed_entirely, print_calls
+from judgekit.cli.options import JudgeOptions, with_judge_options
 from judgekit.errors import InputError
+from judgekit.judge import Judge
 from judgekit.rubric.models import Rubric, load_rubric
+
+if TYPE_CHECKING:
+    from judgekit.authoring.generate import GenerateOutcome
+    from judgekit.authoring.refine import RefineResult
+
+
+def rubric_validate(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
+    """Check a rubric file; exit 2 with the place of the first problem."""
+    r = load_rubric(file)
+    kinds = {k: sum(1 for c in r.criteria if c.kind == k) for k in ("principle", "hard_rule", "check")}
+    err.print(f"ok: {escape(str(file))}: rubric '{escape(r.name)}', {len(r.criteria)} criteria "
+              f"({kinds['principle']} principle, {kinds['hard_rule']} hard_rule, {kinds['check']} check)", highlight=False)
+
+
+def rubric_show(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
+    """Print a rubric as a table (its texts as they are: Text objects, never console markup)."""
+    r = load_rubric(file)
+    title = Text(f"{r.name} (v{r.version})" + (f": {r.description}" if r.description else ""))
+    table = Table(title=title, show_lines=False)
+    for col in ("id", "kind", "weight", "tags", "criterion"):
+        table.add_column(col, overflow="fold")
+    for c in r.criteria:
+        table.add_row(*(Text(cell) for cell in (c.cid, c.kind, f"{c.weight:g}", ", ".join(c.tags), c.display_text)))
+    Console().print(table)
 
 
 def write_rubric_yaml(rubric: Rubric, path: str | Path, header: str = "") -> None:
@@ -26,159 +55,160 @@ def _check_output(path: str, suffixes: tuple[str, ...], flag: str = "--output") 
         raise InputError(f"the output must end with {' or '.join(suffixes)}, got {path!r}", field=flag)
 
 
-def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
-    # Imported here: judgekit.cli.app imports this module while it is being built.
-    from judgekit.cli.app import BaseUrlOpt, JudgeOpt, _make_judge, err
-    from judgekit.judge import Judge
+@with_judge_options()
+def rubric_generate(
+    data: Path = typer.Option(..., "--data", "-d", help="JSONL (or JSON array) rows with a prompt; with --pairs also chosen/rejected"),
+    output: str = typer.Option(..., "--output", "-o", help="rubric YAML; with --per-prompt a JSONL of the rows with a 'rubric' field"),
+    per_prompt: bool = typer.Option(False, "--per-prompt", help="one rubric per row (written into each row)"),
+    pairs: bool = typer.Option(False, "--pairs", help="contrastive: keep criteria that reproduce each pair's preference"),
+    name: str = typer.Option("generated", "--name", help="rubric name"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="use the first N rows"),
+    max_criteria: int = typer.Option(8, "--max-criteria", min=1, max=50),
+    max_tries: int = typer.Option(3, "--max-tries", min=1, max=20, help="proposals per pair (rejection sampling)"),
+    target: int = typer.Option(4, "--target", min=1, help="stop proposing for a pair once this many criteria are kept"),
+    verify: str = typer.Option("pointwise", "--verify", help="pointwise (each response alone) | pairwise (both orders)"),
+    sample: int = typer.Option(8, "--sample", min=1, help="prompts shown when writing one rubric for the dataset"),
+    *,
+    judge_options: JudgeOptions,
+) -> None:
+    """Write rubrics from prompts (and references), or contrastively from chosen/rejected pairs."""
+    from judgekit.authoring.generate import generate_rubrics
+    from judgekit.data.rows import read_data
 
-    def print_calls(the_judge: Judge) -> dict[str, int]:
-        s = the_judge.stats.as_dict()
-        err.print(f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed "
-                  f"{s['failed_calls']}); cache hits: {s['cache_hits']}", highlight=False)
-        return s
+    if verify not in ("pointwise", "pairwise"):
+        raise InputError("--verify takes pointwise or pairwise", field="--verify")
+    _check_output(output, (".jsonl",) if per_prompt else (".yaml", ".yml"))
+    rows = read_data(data, limit=limit, need_pairs=pairs)
+    with judge_options.judge() as the_judge:
+        outcome = the_judge.run(generate_rubrics(
+            the_judge.context(), rows, name=name, per_prompt=per_prompt, pairs=pairs, source=str(data),
+            max_criteria=max_criteria, max_tries=max_tries, target=target, sample=sample, verify=verify,
+        ))
+        if per_prompt:
+            _write_per_prompt(outcome, output, len(rows))
+        else:
+            _write_dataset_rubric(outcome, output, data, the_judge)
+        if pairs:
+            _print_contrastive(outcome)
+        print_calls(the_judge)
+        if judge_failed_entirely(the_judge):
+            raise typer.Exit(1)
 
-    @rubric_app.command("generate")
-    def rubric_generate(
-        data: Path = typer.Option(..., "--data", "-d", help="JSONL (or JSON array) rows with a prompt; with --pairs also chosen/rejected"),
-        output: str = typer.Option(..., "--output", "-o", help="rubric YAML; with --per-prompt a JSONL of the rows with a 'rubric' field"),
-        per_prompt: bool = typer.Option(False, "--per-prompt", help="one rubric per row (written into each row)"),
-        pairs: bool = typer.Option(False, "--pairs", help="contrastive: keep criteria that reproduce each pair's preference"),
-        name: str = typer.Option("generated", "--name", help="rubric name"),
-        judge: str = JudgeOpt,
-        base_url: Optional[str] = BaseUrlOpt,
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="use the first N rows"),
-        max_criteria: int = typer.Option(8, "--max-criteria", min=1, max=50),
-        max_tries: int = typer.Option(3, "--max-tries", min=1, max=20, help="proposals per pair (rejection sampling)"),
-        target: int = typer.Option(4, "--target", min=1, help="stop proposing for a pair once this many criteria are kept"),
-        verify: str = typer.Option("pointwise", "--verify", help="pointwise (each response alone) | pairwise (both orders)"),
-        sample: int = typer.Option(8, "--sample", min=1, help="prompts shown when writing one rubric for the dataset"),
-        concurrency: int = typer.Option(8, "--concurrency", "-c", min=1),
-        no_cache: bool = typer.Option(False, "--no-cache"),
-        cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
-        timeout: float = typer.Option(120.0, "--timeout"),
-        max_tokens: int = typer.Option(2048, "--max-tokens"),
-        temperature: float = typer.Option(0.0, "--temperature"),
-    ) -> None:
-        """Write rubrics from prompts (and references), or contrastively from chosen/rejected pairs."""
-        from judgekit.authoring.generate import generate_rubrics
-        from judgekit.data.rows import read_data
-        from judgekit.data.outfile import dumps
 
-        if verify not in ("pointwise", "pairwise"):
-            raise InputError("--verify takes pointwise or pairwise", field="--verify")
-        _check_output(output, (".jsonl",) if per_prompt else (".yaml", ".yml"))
-        rows = read_data(data, limit=limit, need_pairs=pairs)
-        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout=timeout, max_tokens=max_tokens,
-                         temperature=temperature) as the_judge:
-            outcome = the_judge.run(generate_rubrics(
-                the_judge.context(), rows, name=name, per_prompt=per_prompt, pairs=pairs, source=str(data),
-                max_criteria=max_criteria, max_tries=max_tries, target=target, sample=sample, verify=verify,
-            ))
-            if per_prompt:
-                written = 0
-                with open(output, "w", encoding="utf-8") as fh:
-                    for row, rubric, failure in outcome.rubrics:
-                        assert row is not None
-                        out = dict(row.data)
-                        out["rubric"] = rubric.to_yaml_dict() if rubric else None
-                        if failure:
-                            out["rubric_failure"] = failure
-                        written += rubric is not None
-                        fh.write(dumps(out) + "\n")
-                err.print(f"[bold]done[/bold]: {written}/{len(rows)} rows got a rubric -> {escape(output)}", highlight=False)
-                for row, rubric, failure in outcome.rubrics:
-                    if failure:
-                        err.print(f"  row {escape(str(row.id)) if row else '?'}: no rubric: {escape(failure)}", highlight=False)
-            else:
-                _, rubric, failure = outcome.rubrics[0]
-                if rubric is None:
-                    print_calls(the_judge)
-                    err.print(f"[red]error[/red]: no rubric was generated: {escape(str(failure))}", highlight=False)
-                    raise typer.Exit(1)
-                write_rubric_yaml(rubric, output, f"# generated by judgekit rubric generate from {data}")
-                err.print(f"[bold]done[/bold]: rubric '{escape(rubric.name)}' with {len(rubric.criteria)} criteria -> {escape(output)}",
-                          highlight=False)
-            if pairs:
-                tried = sum(len(e["tried"]) for e in outcome.log)
-                kept = sum(1 for e in outcome.log for t in e["tried"] if t["kept"])
-                err.print(f"  contrastive: {kept} of {tried} proposed criteria reproduced their pair's preference",
-                          highlight=False)
-            print_calls(the_judge)
-            if the_judge.stats.failed_calls and not the_judge.stats.succeeded_calls and not the_judge.stats.cache_hits:
-                raise typer.Exit(1)
+def _write_per_prompt(outcome: GenerateOutcome, output: str, n_rows: int) -> None:
+    """The input rows, each with its rubric (or null and the reason), as JSONL."""
+    from judgekit.data.outfile import dumps
 
-    @rubric_app.command("refine")
-    def rubric_refine(
-        rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML to refine"),
-        data: Path = typer.Option(..., "--data", "-d", help="JSONL/JSON rows: prompt + responses, and/or chosen/rejected (LLMBar's input/output_1/output_2/label)"),
-        output: str = typer.Option(..., "--output", "-o", help="refined rubric YAML"),
-        decompose: bool = typer.Option(True, "--decompose/--no-decompose", help="split too-easy criteria into finer ones"),
-        report: Optional[str] = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)"),
-        report_json: Optional[str] = typer.Option(None, "--report-json", help="the report's numbers as JSON [default: REPORT.json]"),
-        judge: str = JudgeOpt,
-        base_url: Optional[str] = BaseUrlOpt,
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="use the first N rows"),
-        easy_threshold: float = typer.Option(0.8, "--easy-threshold", min=0.0, max=1.0, help="decompose criteria met by at least this share"),
-        max_depth: int = typer.Option(2, "--max-depth", min=0, max=10),
-        max_criteria: int = typer.Option(16, "--max-criteria", min=1, max=200),
-        max_rejections: int = typer.Option(3, "--max-rejections", min=1, max=100),
-        redundancy: float = typer.Option(0.95, "--redundancy", min=0.0, max=1.0, help="verdict agreement that makes two criteria redundant"),
-        text_similarity: float = typer.Option(0.9, "--text-similarity", min=0.0, max=1.0),
-        min_support: int = typer.Option(4, "--min-support", min=1, help="responses needed before agreement counts"),
-        no_misaligned_filter: bool = typer.Option(False, "--keep-misaligned", help="do not drop criteria that prefer rejected responses"),
-        no_redundant_filter: bool = typer.Option(False, "--keep-redundant", help="do not drop redundant criteria"),
-        drop_uninformative: bool = typer.Option(False, "--drop-uninformative", help="drop principles met by every response or by none (hard rules and checks are always kept)"),
-        weighting: str = typer.Option("correlation", "--weights", help="correlation | uniform | keep"),
-        lam: float = typer.Option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
-        power: float = typer.Option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
-        criteria_per_call: str = typer.Option("one", "--criteria-per-call", help="one | all | N"),
-        concurrency: int = typer.Option(8, "--concurrency", "-c", min=1),
-        no_cache: bool = typer.Option(False, "--no-cache"),
-        cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
-        timeout: float = typer.Option(120.0, "--timeout"),
-        max_tokens: int = typer.Option(2048, "--max-tokens"),
-        temperature: float = typer.Option(0.0, "--temperature"),
-    ) -> None:
-        """RRD: decompose too-easy criteria, drop misaligned and redundant ones, reweigh by correlation."""
-        from judgekit.data.rows import read_data
-        from judgekit.authoring.refine import RefineSettings, refine_rubric
-        from judgekit.authoring.report import write_report
+    written = 0
+    with open(output, "w", encoding="utf-8") as fh:
+        for row, rubric, failure in outcome.rubrics:
+            assert row is not None
+            out = dict(row.data)
+            out["rubric"] = rubric.to_yaml_dict() if rubric else None
+            if failure:
+                out["rubric_failure"] = failure
+            written += rubric is not None
+            fh.write(dumps(out) + "\n")
+    err.print(f"[bold]done[/bold]: {written}/{n_rows} rows got a rubric -> {escape(output)}", highlight=False)
+    for row, rubric, failure in outcome.rubrics:
+        if failure:
+            err.print(f"  row {escape(str(row.id)) if row else '?'}: no rubric: {escape(failure)}", highlight=False)
 
-        if weighting not in ("correlation", "uniform", "keep"):
-            raise InputError("--weights takes correlation, uniform or keep", field="--weights")
-        _check_output(output, (".yaml", ".yml"))
-        the_rubric = load_rubric(rubric)
-        rows = read_data(data, limit=limit, need_responses=True)
-        settings = RefineSettings(
-            decompose=decompose, easy_threshold=easy_threshold, max_depth=max_depth, max_criteria=max_criteria,
-            max_rejections=max_rejections, filter_misaligned=not no_misaligned_filter,
-            filter_redundant=not no_redundant_filter, redundancy_threshold=redundancy, text_similarity=text_similarity,
-            min_support=min_support, weighting=weighting, lam=lam, power=power,  # type: ignore[arg-type]
-            drop_uninformative=drop_uninformative,
-        )
-        with _make_judge(judge, base_url, concurrency, no_cache, cache_dir, timeout=timeout, max_tokens=max_tokens,
-                         temperature=temperature, criteria_per_call=criteria_per_call) as the_judge:
-            result = the_judge.run(refine_rubric(
-                the_judge.context(), the_rubric, rows, settings,
-                say=lambda msg: err.print(f"  {escape(msg)}", highlight=False),
-                provenance={"refined_by": "judgekit rubric refine", "judge": judge, "data": str(data),
-                            "rows": len(rows)},
-            ))
-            write_rubric_yaml(result.rubric, output, f"# refined by judgekit rubric refine from {rubric} on {data}")
+
+def _write_dataset_rubric(outcome: GenerateOutcome, output: str, data: Path, judge: Judge) -> None:
+    """The one rubric of the dataset as YAML; exit 1 (saying why) when none was generated."""
+    _, rubric, failure = outcome.rubrics[0]
+    if rubric is None:
+        print_calls(judge)
+        err.print(f"[red]error[/red]: no rubric was generated: {escape(str(failure))}", highlight=False)
+        raise typer.Exit(1)
+    write_rubric_yaml(rubric, output, f"# generated by judgekit rubric generate from {data}")
+    err.print(f"[bold]done[/bold]: rubric '{escape(rubric.name)}' with {len(rubric.criteria)} criteria -> {escape(output)}",
+              highlight=False)
+
+
+def _print_contrastive(outcome: GenerateOutcome) -> None:
+    tried = sum(len(e["tried"]) for e in outcome.log)
+    kept = sum(1 for e in outcome.log for t in e["tried"] if t["kept"])
+    err.print(f"  contrastive: {kept} of {tried} proposed criteria reproduced their pair's preference", highlight=False)
+
+
+@with_judge_options()
+def rubric_refine(
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML to refine"),
+    data: Path = typer.Option(..., "--data", "-d", help="JSONL/JSON rows: prompt + responses, and/or chosen/rejected (LLMBar's input/output_1/output_2/label)"),
+    output: str = typer.Option(..., "--output", "-o", help="refined rubric YAML"),
+    decompose: bool = typer.Option(True, "--decompose/--no-decompose", help="split too-easy criteria into finer ones"),
+    report: str | None = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)"),
+    report_json: str | None = typer.Option(None, "--report-json", help="the report's numbers as JSON [default: REPORT.json]"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="use the first N rows"),
+    easy_threshold: float = typer.Option(0.8, "--easy-threshold", min=0.0, max=1.0, help="decompose criteria met by at least this share"),
+    max_depth: int = typer.Option(2, "--max-depth", min=0, max=10),
+    max_criteria: int = typer.Option(16, "--max-criteria", min=1, max=200),
+    max_rejections: int = typer.Option(3, "--max-rejections", min=1, max=100),
+    redundancy: float = typer.Option(0.95, "--redundancy", min=0.0, max=1.0, help="verdict agreement that makes two criteria redundant"),
+    text_similarity: float = typer.Option(0.9, "--text-similarity", min=0.0, max=1.0),
+    min_support: int = typer.Option(4, "--min-support", min=1, help="responses needed before agreement counts"),
+    no_misaligned_filter: bool = typer.Option(False, "--keep-misaligned", help="do not drop criteria that prefer rejected responses"),
+    no_redundant_filter: bool = typer.Option(False, "--keep-redundant", help="do not drop redundant criteria"),
+    drop_uninformative: bool = typer.Option(False, "--drop-uninformative", help="drop principles met by every response or by none (hard rules and checks are always kept)"),
+    weighting: str = typer.Option("correlation", "--weights", help="correlation | uniform | keep"),
+    lam: float = typer.Option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
+    power: float = typer.Option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
+    *,
+    judge_options: JudgeOptions,
+) -> None:
+    """RRD: decompose too-easy criteria, drop misaligned and redundant ones, reweigh by correlation."""
+    from judgekit.data.rows import read_data
+    from judgekit.authoring.refine import RefineSettings, refine_rubric
+    from judgekit.authoring.report import write_report
+
+    if weighting not in ("correlation", "uniform", "keep"):
+        raise InputError("--weights takes correlation, uniform or keep", field="--weights")
+    _check_output(output, (".yaml", ".yml"))
+    the_rubric = load_rubric(rubric)
+    rows = read_data(data, limit=limit, need_responses=True)
+    settings = RefineSettings(
+        decompose=decompose, easy_threshold=easy_threshold, max_depth=max_depth, max_criteria=max_criteria,
+        max_rejections=max_rejections, filter_misaligned=not no_misaligned_filter,
+        filter_redundant=not no_redundant_filter, redundancy_threshold=redundancy, text_similarity=text_similarity,
+        min_support=min_support, weighting=weighting, lam=lam, power=power,  # type: ignore[arg-type]
+        drop_uninformative=drop_uninformative,
+    )
+    with judge_options.judge() as the_judge:
+        result = the_judge.run(refine_rubric(
+            the_judge.context(), the_rubric, rows, settings,
+            say=lambda msg: err.print(f"  {escape(msg)}", highlight=False),
+            provenance={"refined_by": "judgekit rubric refine", "judge": judge_options.spec, "data": str(data),
+                        "rows": len(rows)},
+        ))
+        write_rubric_yaml(result.rubric, output, f"# refined by judgekit rubric refine from {rubric} on {data}")
+        json_path = report_json or (str(Path(report).with_suffix(".json")) if report else None)
+        if json_path:
             s = the_judge.stats.as_dict()
-            json_path = report_json or (str(Path(report).with_suffix(".json")) if report else None)
-            if report or json_path:
-                write_report(result, report, json_path, extra={"judge_calls": s["calls"], "cache_hits": s["cache_hits"]})
-            before = ", ".join(f"{c.cid}={c.weight:g}" for c in the_rubric.criteria)
-            after = ", ".join(f"{c.cid}={c.weight:g}" for c in result.rubric.criteria)
-            err.print(f"[bold]done[/bold]: {len(the_rubric.criteria)} -> {len(result.rubric.criteria)} criteria -> {escape(output)}\n"
-                      f"  before: {before}\n  after:  {after}\n"
-                      f"  pair accuracy before/after(uniform)/after: {result.pair_accuracy['before']} / "
-                      f"{result.pair_accuracy['after_uniform_weights']} / {result.pair_accuracy['after']}"
-                      + (f"\n  uninformative on this data (kept): {', '.join(result.uninformative)}"
-                         if result.uninformative else "")
-                      + (f"\n  report: {escape(report or '')} {escape(json_path or '')}" if json_path else ""), highlight=False)
-            print_calls(the_judge)
-            if the_judge.stats.failed_calls and not the_judge.stats.succeeded_calls and not the_judge.stats.cache_hits:
-                err.print("[red]error[/red]: every judge call failed")
-                raise typer.Exit(1)
+            write_report(result, report, json_path, extra={"judge_calls": s["calls"], "cache_hits": s["cache_hits"]})
+        _print_refined(the_rubric, result, output, report, json_path)
+        print_calls(the_judge)
+        if judge_failed_entirely(the_judge):
+            err.print("[red]error[/red]: every judge call failed")
+            raise typer.Exit(1)
+
+
+def _print_refined(before: Rubric, result: RefineResult, output: str, report: str | None, json_path: str | None) -> None:
+    weights_before = ", ".join(f"{c.cid}={c.weight:g}" for c in before.criteria)
+    weights_after = ", ".join(f"{c.cid}={c.weight:g}" for c in result.rubric.criteria)
+    accuracy = result.pair_accuracy
+    err.print(f"[bold]done[/bold]: {len(before.criteria)} -> {len(result.rubric.criteria)} criteria -> {escape(output)}\n"
+              f"  before: {weights_before}\n  after:  {weights_after}\n"
+              f"  pair accuracy before/after(uniform)/after: {accuracy['before']} / "
+              f"{accuracy['after_uniform_weights']} / {accuracy['after']}"
+              + (f"\n  uninformative on this data (kept): {', '.join(result.uninformative)}"
+                 if result.uninformative else "")
+              + (f"\n  report: {escape(report or '')} {escape(json_path or '')}" if json_path else ""), highlight=False)
+
+
+def register(rubric_app: typer.Typer) -> None:
+    rubric_app.command("validate")(rubric_validate)
+    rubric_app.command("show")(rubric_show)
+    rubric_app.command("generate")(rubric_generate)
+    rubric_app.command("refine")(rubric_refine)

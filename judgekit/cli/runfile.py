@@ -13,19 +13,27 @@ import asyncio
 import signal
 import threading
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from judgekit.errors import JudgeCrashed
-from judgekit.judge import Judge
 from judgekit.data.outfile import RowSink, StdoutSink, id_key, open_file_sink
 from judgekit.data.rows import InputRow
+from judgekit.errors import JudgeCrashed
+from judgekit.judge import Judge
 from judgekit.secrets import redact
 
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
@@ -41,6 +49,17 @@ class RunSummary:
     rows_without_reward: int = 0
     seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
+
+    def note(self, row: dict[str, Any], judged: bool) -> None:
+        """Count one written output row."""
+        self.judged += 1
+        if judged:
+            self.unscored_criteria += len(row.get("unscored", {}))
+        else:
+            self.failed_rows += 1
+        # A score row without its reward, or a rank row in which any response lacks one.
+        if ("reward" in row and row["reward"] is None) or None in row.get("rewards", ()):
+            self.rows_without_reward += 1
 
 
 class RunStopped(Exception):
@@ -177,14 +196,7 @@ def run_file(
         )
 
         def on_done(obj: dict[str, Any], judged: bool) -> None:
-            summary.judged += 1
-            if judged:
-                summary.unscored_criteria += len(obj.get("unscored", {}))
-            else:
-                summary.failed_rows += 1
-            # A score row without its reward, or a rank row in which any response lacks one.
-            if ("reward" in obj and obj["reward"] is None) or None in obj.get("rewards", ()):
-                summary.rows_without_reward += 1
+            summary.note(obj, judged)
             progress.advance(task)
 
         with progress:

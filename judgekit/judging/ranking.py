@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from judgekit.errors import InputError
 from judgekit.judging.context import JudgeContext
@@ -35,8 +35,16 @@ from judgekit.rubric.models import Rubric
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
 from judgekit.llm.usage import ScopeUsage
 
-STRATEGIES = ("pointwise", "anchor", "round_robin")
+Strategy = Literal["pointwise", "anchor", "round_robin"]
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 MAX_CYCLES = 20
+
+
+def check_strategy(name: str, field: str = "--strategy") -> Strategy:
+    """`name` as a Strategy, or an InputError naming the known ones: the one check of a strategy name."""
+    if name not in STRATEGIES:
+        raise InputError(f"unknown strategy {name!r}; use {' | '.join(STRATEGIES)}", field=field)
+    return cast(Strategy, name)
 
 
 @dataclass
@@ -67,11 +75,6 @@ def preference_cycles(n: int, outcomes: dict[tuple[int, int], PairOutcome]) -> l
         if len(cycles) >= MAX_CYCLES:
             break
     return sorted(cycles, key=lambda c: (len(c), c))
-
-
-def check_strategy(strategy: str) -> None:
-    if strategy not in STRATEGIES:
-        raise InputError(f"unknown strategy {strategy!r}; use {' | '.join(STRATEGIES)}", field="--strategy")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Hashable, Sequence
 
 from judgekit.errors import InputError
 from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judge import rank_group
+from judgekit.judging.ranking import check_strategy
 from judgekit.data.rows import message_text, pick
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.rubric.formats import row_rubric
@@ -39,7 +41,6 @@ from judgekit.rl.shaping import Shaping, shape_rewards, word_count
 if TYPE_CHECKING:
     from judgekit.judge import Judge
 
-STRATEGIES = ("pointwise", "anchor", "round_robin")
 logger = logging.getLogger("judgekit")
 _ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
 _PROMPT_KEYS = ("prompt", "question", "query", "problem", "instruction", "input")
@@ -110,8 +111,7 @@ class RewardScorer:
         reference_column: str | None = None,
         strict: bool = False,
     ) -> None:
-        if strategy not in STRATEGIES:
-            raise InputError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}", field="strategy")
+        check_strategy(strategy, field="strategy")
         self.rubric = load_rubric(rubric) if isinstance(rubric, (str, Path)) else rubric
         self.judge = judge
         self.strategy = strategy
@@ -222,8 +222,6 @@ class RewardScorer:
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
         prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
     ) -> tuple[list[ItemReward], int]:
-        from judgekit.judge import rank_group  # written alongside; imported when a group strategy is used
-
         groups: dict[Hashable, list[int]] = {}
         for i in range(len(texts)):
             groups.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), []).append(i)

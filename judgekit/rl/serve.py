@@ -31,16 +31,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from judgekit.errors import InputError
+from judgekit.judge import Judge
 from judgekit.rl.rewards import RewardScorer, UnscoredTally, refuse_reserved_ids
+from judgekit.rl.shaping import Shaping
 from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact
-from judgekit.rl.shaping import Shaping
-
-if TYPE_CHECKING:
-    from judgekit.judge import Judge
 
 logger = logging.getLogger("judgekit")
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -157,65 +160,70 @@ async def reward_response(
     }
 
 
-def build_app(rubric: Rubric, judge: "Judge", *, shaping: Shaping | None = None,
-              options: ServeOptions | None = None, strategy: str = "pointwise") -> Any:
-    """The starlette app: POST / and /get_reward, GET /health."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The body, refused (413) past `max_bytes` whether or not Content-Length says so."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestProblem(400, "bad Content-Length header")
+        if int(declared) > max_bytes:
+            raise RequestProblem(413, f"request body too large (limit {max_bytes} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise RequestProblem(413, f"request body too large (limit {max_bytes} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
-    opts = options or ServeOptions()
-    refuse_reserved_ids(rubric, SERVE_KEYS, "judgekit/{}")
-    scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping)
-    tally = UnscoredTally(f"--unscored-reward {opts.unscored_reward}")
 
-    def problem(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
+def _problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
 
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise RequestProblem(400, "bad Content-Length header")
-            if int(declared) > opts.max_bytes:
-                raise RequestProblem(413, f"request body too large (limit {opts.max_bytes} bytes)")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > opts.max_bytes:
-                raise RequestProblem(413, f"request body too large (limit {opts.max_bytes} bytes)")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
-    async def get_reward(request: Request) -> JSONResponse:
+class _Endpoints:
+    """The server's handlers: one scorer, and one running count of responses without a reward."""
+
+    def __init__(self, rubric: Rubric, judge: Judge, shaping: Shaping | None, options: ServeOptions, strategy: str) -> None:
+        refuse_reserved_ids(rubric, SERVE_KEYS, "judgekit/{}")
+        self.rubric, self.judge, self.options = rubric, judge, options
+        self.scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping)
+        self.tally = UnscoredTally(f"--unscored-reward {options.unscored_reward}")
+
+    async def get_reward(self, request: Request) -> JSONResponse:
+        """Every failure is a JSON error: a trainer reads JSON, never a plain-text 500."""
         try:
-            ctype = request.headers.get("content-type", "application/json")
-            if "json" not in ctype:
+            if "json" not in request.headers.get("content-type", "application/json"):
                 raise RequestProblem(415, "send the request as application/json")
-            query, prompts, labels = parse_request(decode_body(await read_body(request)), opts.max_items)
-            return JSONResponse(await reward_response(scorer, opts, query, prompts, labels, tally))
+            body = decode_body(await _read_body(request, self.options.max_bytes))
+            query, prompts, labels = parse_request(body, self.options.max_items)
+            return JSONResponse(await reward_response(self.scorer, self.options, query, prompts, labels, self.tally))
         except RequestProblem as exc:
-            return problem(exc.status, exc.message)
+            return _problem(exc.status, exc.message)
         except InputError as exc:
-            return problem(422, redact(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - a trainer reads JSON, never a plain-text 500
+            return _problem(422, redact(str(exc)))
+        except Exception as exc:  # noqa: BLE001
             message = f"the request failed: {type(exc).__name__}: {redact(str(exc))}"[:1000]
             logger.error("judgekit serve: %s", message)
-            return problem(500, message)
+            return _problem(500, message)
 
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "rubric": rubric.name, "criteria": rubric.ids, "judge": judge.spec})
+    async def health(self, request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "rubric": self.rubric.name, "criteria": self.rubric.ids, "judge": self.judge.spec})
 
+
+def build_app(rubric: Rubric, judge: Judge, *, shaping: Shaping | None = None,
+              options: ServeOptions | None = None, strategy: str = "pointwise") -> Starlette:
+    """The starlette app: POST / and /get_reward, GET /health."""
+    endpoints = _Endpoints(rubric, judge, shaping, options or ServeOptions(), strategy)
     return Starlette(routes=[
-        Route("/", get_reward, methods=["POST"]),
-        Route("/get_reward", get_reward, methods=["POST"]),
-        Route("/health", health, methods=["GET"]),
+        Route("/", endpoints.get_reward, methods=["POST"]),
+        Route("/get_reward", endpoints.get_reward, methods=["POST"]),
+        Route("/health", endpoints.health, methods=["GET"]),
     ])
 
 
-def serve(rubric: Rubric, judge: "Judge", *, host: str = "127.0.0.1", port: int = 8000,
+def serve(rubric: Rubric, judge: Judge, *, host: str = "127.0.0.1", port: int = 8000,
           shaping: Shaping | None = None, options: ServeOptions | None = None, strategy: str = "pointwise") -> None:
     """Run the reward server until interrupted."""
     import uvicorn

@@ -1,0 +1,83 @@
+"""What the commands share besides the judge options: the stderr console, input checks, the run
+summary and the exit code of a run whose judge never answered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from judgekit.cli.runfile import RunSummary
+from judgekit.data.rows import InputRow
+from judgekit.errors import InputError
+from judgekit.judge import Judge, makes_criteria
+from judgekit.protocol.profiles import load_profile
+from judgekit.rubric.meta import MetaRubric
+from judgekit.rubric.models import Rubric
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def field_map(pairs: list[str]) -> dict[str, str]:
+    """The `--field NAME=KEY` remappings."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, key = pair.partition("=")
+        if not sep or not name or not key:
+            raise InputError(f"--field takes NAME=KEY (e.g. prompt=question), got {pair!r}", field="--field")
+        mapping[name.strip()] = key.strip()
+    return mapping
+
+
+def default_output(input_path: Path, suffix: str) -> str:
+    name = input_path.name[: -len(".jsonl")] if input_path.name.endswith(".jsonl") else input_path.stem
+    return str(input_path.with_name(f"{name}.{suffix}.jsonl"))
+
+
+def require_rubrics(rows: list[InputRow], rubric: Rubric | None, file: str, profile: str,
+                    adaptive: MetaRubric | None = None) -> None:
+    """Every row needs a rubric (its own or --rubric), unless the judge writes the criteria; known
+    before the judge (and its model) is built."""
+    if makes_criteria(load_profile(profile), adaptive) or rubric is not None:
+        return
+    for row in rows:
+        if row.rubric is None:
+            raise InputError("the row has no rubric and no --rubric was given", file=file, line=row.line, field="rubric")
+
+
+def print_summary(summary: RunSummary, output: str) -> None:
+    s = summary.stats
+    failed = f"; rows that could not be judged: {summary.failed_rows} (see unscored['*'])" if summary.failed_rows else ""
+    err.print(
+        f"[bold]done[/bold]: {summary.rows} rows ({summary.judged} judged, {summary.resumed} resumed) "
+        f"in {summary.seconds:.1f}s -> {escape(output)}\n"
+        f"  unscored criteria: {summary.unscored_criteria}; rows without a reward: {summary.rows_without_reward}"
+        f"{failed}\n"
+        f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed {s['failed_calls']}); "
+        f"cache hits: {s['cache_hits']}\n"
+        f"  tokens: {s['prompt_tokens']} prompt + {s['completion_tokens']} completion",
+        highlight=False,
+    )
+
+
+def print_calls(judge: Judge) -> None:
+    s = judge.stats.as_dict()
+    err.print(f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed "
+              f"{s['failed_calls']}); cache hits: {s['cache_hits']}", highlight=False)
+
+
+def judge_failed_entirely(judge: Judge) -> bool:
+    st = judge.stats
+    return st.failed_calls > 0 and st.succeeded_calls == 0 and st.cache_hits == 0
+
+
+def exit_if_judge_failed(judge: Judge, summary: RunSummary | None = None) -> None:
+    """Exit 1 when no judge call succeeded at all, or no row could be judged (the rows are written, with the reasons)."""
+    if judge_failed_entirely(judge):
+        err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+        raise typer.Exit(1)
+    if summary is not None and summary.judged and summary.failed_rows == summary.judged:
+        err.print("[red]error[/red]: no row could be judged; see unscored['*'] in the output for the reasons")
+        raise typer.Exit(1)

@@ -1,0 +1,151 @@
+"""The judge options, declared once: every command that calls a judge takes the same set, with the
+defaults of `JudgeConfig` (and of `Judge` for --judge and --base-url).
+
+`@with_judge_options()` adds them to a command's parameters and hands the command one
+`JudgeOptions` (keyword `judge_options`) in their place, so no command re-declares or forgets one.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import typer
+from pydantic import ValidationError
+
+from judgekit.config import JudgeConfig
+from judgekit.errors import InputError
+from judgekit.judge import Judge
+from judgekit.judging.ranking import STRATEGIES, Strategy, check_strategy
+
+Command = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class JudgeOptions:
+    """The judge a command runs: its model (--judge, --base-url) and how it runs."""
+
+    spec: str
+    base_url: str | None
+    config: JudgeConfig
+    profiles: tuple[str, ...]
+    """`eval` compares several profiles; for every other command, `config.profile` alone."""
+
+    def judge(self, profile: str | None = None) -> Judge:
+        config = self.config if profile is None else self.config.model_copy(update={"profile": profile})
+        return Judge(self.spec, base_url=self.base_url, **config.model_dump())
+
+
+def _default(field: str) -> object:
+    return JudgeConfig.model_fields[field].default
+
+
+def _option(name: str, annotation: object, default: object, *decls: str, help: str) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                             default=typer.Option(default, *decls, help=help))
+
+
+def _profile_option(several: bool) -> inspect.Parameter:
+    if several:
+        return _option("profile", list[str], [_default("profile")], "--profile", "-p",
+                       help="judge profile(s) to compare: repeat or comma-separate (judgekit, rm-r1, prometheus2, "
+                            "rubric-rm, yes-no, PATH.yaml)")
+    return _option("profile", str, _default("profile"), "--profile", "-p",
+                   help="judge profile: judgekit | rm-r1 | prometheus2 | rubric-rm | yes-no | PATH.yaml")
+
+
+def judge_parameters(*, several_profiles: bool = False) -> list[inspect.Parameter]:
+    """The judge options as the parameters of a command function (typer reads them from its signature)."""
+    return [
+        _option("judge", str, "local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"),
+        _option("base_url", str | None, None, "--base-url",
+                help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)"),
+        _profile_option(several_profiles),
+        _option("concurrency", int, _default("concurrency"), "--concurrency", "-c", help="judge calls in flight"),
+        _option("criteria_per_call", str, _default("criteria_per_call"), "--criteria-per-call", help="one | all | N"),
+        _option("timeout", float, _default("timeout"), "--timeout", help="seconds per judge call"),
+        _option("max_attempts", int, _default("max_attempts"), "--max-attempts", help="attempts per call on 429/5xx/timeouts"),
+        _option("max_reasks", int, _default("max_reasks"), "--max-reasks", help="re-asks when an answer does not validate"),
+        _option("temperature", float | None, _default("temperature"), "--temperature", help="default: the profile's, else 0"),
+        _option("max_tokens", int | None, _default("max_tokens"), "--max-tokens", help="default: the profile's, else 1024"),
+        _option("soft", bool | None, _default("soft"), "--soft/--no-soft",
+                help="ask for token log-probabilities and keep P(verdict) per criterion [default: the profile's]"),
+        _option("no_cache", bool, not _default("cache"), "--no-cache", help="neither read nor write the verdict cache"),
+        _option("cache_dir", str | None, _default("cache_dir"), "--cache-dir",
+                help="where the verdict cache lives [default: $JUDGEKIT_CACHE_DIR or ~/.cache/judgekit]"),
+        _option("allow_code", bool, _default("allow_code"), "--allow-code",
+                help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
+        _option("mask_names", bool, _default("mask_names"), "--mask-names",
+                help="replace model/lab names in responses with [model] before judging"),
+        _option("two_phase", bool, _default("two_phase"), "--two-phase",
+                help="reasoning judges: think freely first, then give the constrained final answer"),
+        _option("think_tokens", int, _default("think_tokens"), "--think-tokens",
+                help="token budget of the thinking phase (--two-phase)"),
+        _option("generator", str | None, _default("generator"), "--generator",
+                help="model that writes criteria (rubric-rm rubrics, --adaptive); default: the judge"),
+        _option("generator_base_url", str | None, _default("generator_base_url"), "--generator-base-url",
+                help="OpenAI-compatible server of --generator (default: --base-url)"),
+        _option("min_coverage", float, _default("min_coverage"), "--min-coverage",
+                help="least scored share (0..1) of the rubric's absolute weight for a reward; below it, or with a "
+                     "hard rule unscored, the reward is null"),
+    ]
+
+
+_FLAGS = {"cache": "--no-cache", "criteria_per_call": "--criteria-per-call"}
+
+
+def _per_call(value: str) -> str | int:
+    if value in ("one", "all"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise InputError("--criteria-per-call takes one, all or a positive number", field="--criteria-per-call")
+
+
+def _config(values: dict[str, object]) -> JudgeConfig:
+    """The JudgeConfig of the option values; a value it refuses is bad usage naming the option."""
+    no_cache = values.pop("no_cache")
+    fields = {**values, "cache": not no_cache, "criteria_per_call": _per_call(str(values["criteria_per_call"]))}
+    try:
+        return JudgeConfig.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0])
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        raise InputError(f"{first['msg']} (got {first['input']!r})", field=flag) from None
+
+
+def judge_options(values: dict[str, object]) -> JudgeOptions:
+    """The JudgeOptions of the values typer parsed for `judge_parameters()`."""
+    spec, base_url, profile = values.pop("judge"), values.pop("base_url"), values.pop("profile")
+    names = [profile] if isinstance(profile, str) else [n.strip() for item in cast(list[str], profile)
+                                                         for n in item.split(",") if n.strip()]
+    config = _config({**values, "profile": names[0] if names else _default("profile")})
+    return JudgeOptions(str(spec), cast(str | None, base_url), config, tuple(names))
+
+
+def with_judge_options(*, several_profiles: bool = False) -> Callable[[Command], Command]:
+    """Give a command the judge options; it receives them as `judge_options: JudgeOptions`."""
+
+    def decorate(command: Command) -> Command:
+        extra = judge_parameters(several_profiles=several_profiles)
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "judge_options"]
+
+        def run(**values: object) -> None:
+            judge_values = {p.name: values.pop(p.name) for p in extra}
+            command(judge_options=judge_options(judge_values), **values)
+
+        run.__name__, run.__qualname__, run.__doc__ = command.__name__, command.__qualname__, command.__doc__
+        run.__signature__ = inspect.Signature([*own, *extra])  # type: ignore[attr-defined]  # what typer reads
+        return run
+
+    return decorate
+
+
+def _strategy(value: str) -> Strategy:
+    return check_strategy(value)
+
+
+StrategyOpt: str = typer.Option("pointwise", "--strategy", "-s", callback=_strategy, help=" | ".join(STRATEGIES))

@@ -1,0 +1,95 @@
+"""Every command that calls a judge takes the same judge options, with JudgeConfig's defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+
+from judgekit.cli.app import app
+from judgekit.config import JudgeConfig
+
+from tests.helpers import RUBRICS, run_cli
+
+JUDGE_COMMANDS = ("score", "compare", "rank", "eval", "serve", "rubric generate", "rubric refine")
+OTHER_COMMANDS = ("rubric validate", "rubric show")
+NOT_OPTIONS = {"seed"}  # eval's --seed seeds its sample; the judge keeps JudgeConfig's seed
+
+
+# typer's click objects (its own click, vendored or not), read by duck typing.
+Command = Any
+
+
+def _commands(group: Command, prefix: str = "") -> dict[str, Command]:
+    found: dict[str, Command] = {}
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found.update(_commands(command, f"{prefix}{name} "))
+        else:
+            found[prefix + name] = command
+    return found
+
+
+COMMANDS = _commands(typer.main.get_command(app))
+
+
+def _options(command: Command) -> dict[str, Any]:
+    return {p.name: p for p in command.params if p.param_type_name == "option" and p.name}
+
+
+def _judge_options(command: Command) -> dict[str, tuple[object, ...]]:
+    names = {"judge", "base_url", "no_cache", *JudgeConfig.model_fields} - {"cache"} - NOT_OPTIONS
+    options = _options(command)
+    return {n: (tuple(options[n].opts), tuple(options[n].secondary_opts), options[n].default, options[n].help)
+            for n in sorted(names) if n in options}
+
+
+def test_every_command_is_known() -> None:
+    assert set(COMMANDS) == {*JUDGE_COMMANDS, *OTHER_COMMANDS}
+
+
+@pytest.mark.parametrize("name", JUDGE_COMMANDS)
+def test_judge_commands_take_the_same_judge_options(name: str) -> None:
+    reference = _judge_options(COMMANDS["score"])
+    options = _judge_options(COMMANDS[name])
+    if name == "eval":  # eval compares several profiles: the same option, repeatable
+        profile = _options(COMMANDS[name])["profile"]
+        assert profile.multiple and profile.default == [JudgeConfig.model_fields["profile"].default]
+        options.pop("profile"), reference.pop("profile")
+    assert options == reference
+
+
+def test_judge_option_defaults_are_judge_configs() -> None:
+    options = _options(COMMANDS["score"])
+    for name, field in JudgeConfig.model_fields.items():
+        if name in NOT_OPTIONS:
+            continue
+        if name == "cache":
+            assert options["no_cache"].default is (not field.default)
+        else:
+            assert options[name].default == field.default, name
+    assert options["judge"].default == "local" and options["base_url"].default is None
+
+
+def test_other_commands_take_no_judge_options() -> None:
+    for name in OTHER_COMMANDS:
+        assert "judge" not in _options(COMMANDS[name])
+
+
+@pytest.mark.parametrize("command", ["rank", "serve"])
+def test_unknown_strategy_is_exit_2(command: str) -> None:
+    where = ["rank", "nope.jsonl"] if command == "rank" else ["serve"]
+    proc = run_cli(*where, "--rubric", str(RUBRICS / "helpfulness.yaml"), "--strategy", "swiss",
+                   "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1")
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown strategy 'swiss'; use pointwise | anchor | round_robin" in proc.stderr
+
+
+@pytest.mark.parametrize(("option", "value"), [("--max-attempts", "0"), ("--timeout", "0"), ("--concurrency", "0"),
+                                               ("--criteria-per-call", "some")])
+def test_a_value_judge_config_refuses_is_exit_2_naming_the_option(option: str, value: str) -> None:
+    proc = run_cli("rubric", "generate", "--data", "d.jsonl", "-o", "r.yaml", "--judge", "openai:m",
+                   "--base-url", "http://127.0.0.1:9/v1", option, value)
+    assert proc.returncode == 2, proc.stderr
+    assert option in proc.stderr and "Traceback" not in proc.stderr
