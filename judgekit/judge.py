@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Coroutine, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from judgekit.authoring.adaptive import with_pair_criteria
 from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
@@ -274,7 +275,7 @@ class Judge:
         self._release()
         self._cache = None
 
-    def __enter__(self) -> "Judge":
+    def __enter__(self) -> Judge:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import DataRow, as_messages
@@ -35,6 +36,7 @@ from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.models import Criterion, Rubric
 from judgekit.secrets import redact
 
+CRITERIA_MAX_TOKENS = 2048
 # The example of the answer format in the generation prompts (prompts/rubric_*.j2,
 # adaptive_criteria_system.j2): a model that copies it back has written no criterion.
 TEMPLATE_EXAMPLE_IDS = frozenset({"short_snake_case_id", "..."})
@@ -197,7 +199,7 @@ def _sender(runner: CallRunner) -> Callable[[JudgeRequest], Awaitable[Completion
             return await runner.call(request)
         except JudgeError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a backend that cannot serve this schema
+        except Exception as exc:
             raise _Unservable(redact(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}")) from None
 
     return send
@@ -267,8 +269,11 @@ async def ask_criteria(
     context: JudgeContext, messages: Sequence[dict[str, str]], *, max_items: int, seed: int | None = None,
     temperature: float | None = None,
 ) -> dict[str, Any]:
+    """A list of criteria (rubric generation, refine's decomposition): given room for a whole rubric,
+    at least CRITERIA_MAX_TOKENS whatever the judge's verdict budget."""
     return await generate_json(
-        context, messages, criteria_schema(max_items), validate=criteria_problems, seed=seed, temperature=temperature
+        context, messages, criteria_schema(max_items), validate=criteria_problems, seed=seed, temperature=temperature,
+        max_tokens=max(context.sampling.max_tokens, CRITERIA_MAX_TOKENS),
     )
 
 

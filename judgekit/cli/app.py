@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, exit 1
+    except Exception as exc:
         if os.environ.get("JUDGEKIT_DEBUG"):
             raise
         err.print(f"[red]error[/red]: the run failed: {type(exc).__name__}: {escape(redact(str(exc)))}", highlight=False)

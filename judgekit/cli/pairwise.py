@@ -33,8 +33,14 @@ def compare(
     output: str | None = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.compared.jsonl]"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
     explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion (both orders)"),
-    adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): first write the criteria that separate each pair"),
-    field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response_a, response_b, id, reference, label, rubric)"),
+    adaptive: Path | None = typer.Option(None, "--adaptive",
+        help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): first write the "
+        "criteria that separate each pair",
+    ),
+    field: list[str] = typer.Option([], "--field",
+        help="remap an input field: NAME=KEY (prompt, response_a, response_b, "
+        "id, reference, label, rubric)",
+    ),
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -106,7 +112,10 @@ def rank(
     input: Path = typer.Argument(..., help="JSONL rows with prompt and responses (a list); optional reference"),
     rubric: Path | None = typer.Option(None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
     strategy: str = StrategyOpt,
-    anchor_index: int | None = typer.Option(None, "--anchor-index", help="anchor: compare with responses[N] (default: the reference, else 0)"),
+    anchor_index: int | None = typer.Option(None, "--anchor-index",
+        help="anchor: compare with responses[N] (default: the "
+        "reference, else 0)",
+    ),
     output: str | None = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.ranked.jsonl]"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
     field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, responses, id, reference, rubric)"),

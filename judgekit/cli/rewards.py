@@ -40,7 +40,10 @@ def serve(
     veto_penalty: float | None = typer.Option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0"),
     length_debias: bool = typer.Option(False, "--length-debias", help="remove the reward's slope on log length per prompt"),
     unscored_reward: float = typer.Option(0.0, "--unscored-reward", help="number sent for a response without a reward"),
-    request_timeout: float = typer.Option(150.0, "--request-timeout", help="seconds a request's judging may take (OpenRLHF waits 180); unfinished responses are unscored"),
+    request_timeout: float = typer.Option(150.0, "--request-timeout",
+        help="seconds a request's judging may take (OpenRLHF waits 180); "
+        "unfinished responses are unscored",
+    ),
     max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="largest request body accepted (MB)"),
     *,
     judge_options: JudgeOptions,

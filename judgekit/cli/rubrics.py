@@ -110,7 +110,7 @@ def _write_per_prompt(outcome: GenerateOutcome, output: str, n_rows: int) -> Non
             written += rubric is not None
             fh.write(dumps(out) + "\n")
     err.print(f"[bold]done[/bold]: {written}/{n_rows} rows got a rubric -> {escape(output)}", highlight=False)
-    for row, rubric, failure in outcome.rubrics:
+    for row, _, failure in outcome.rubrics:
         if failure:
             err.print(f"  row {escape(str(row.id)) if row else '?'}: no rubric: {escape(failure)}", highlight=False)
 
@@ -136,7 +136,10 @@ def _print_contrastive(outcome: GenerateOutcome) -> None:
 @with_judge_options()
 def rubric_refine(
     rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML to refine"),
-    data: Path = typer.Option(..., "--data", "-d", help="JSONL/JSON rows: prompt + responses, and/or chosen/rejected (LLMBar's input/output_1/output_2/label)"),
+    data: Path = typer.Option(..., "--data", "-d",
+        help="JSONL/JSON rows: prompt + responses, and/or chosen/rejected (LLMBar's "
+        "input/output_1/output_2/label)",
+    ),
     output: str = typer.Option(..., "--output", "-o", help="refined rubric YAML"),
     decompose: bool = typer.Option(True, "--decompose/--no-decompose", help="split too-easy criteria into finer ones"),
     report: str | None = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)"),
@@ -151,7 +154,10 @@ def rubric_refine(
     min_support: int = typer.Option(4, "--min-support", min=1, help="responses needed before agreement counts"),
     no_misaligned_filter: bool = typer.Option(False, "--keep-misaligned", help="do not drop criteria that prefer rejected responses"),
     no_redundant_filter: bool = typer.Option(False, "--keep-redundant", help="do not drop redundant criteria"),
-    drop_uninformative: bool = typer.Option(False, "--drop-uninformative", help="drop principles met by every response or by none (hard rules and checks are always kept)"),
+    drop_uninformative: bool = typer.Option(False, "--drop-uninformative",
+        help="drop principles met by every response or by none (hard rules "
+        "and checks are always kept)",
+    ),
     weighting: str = typer.Option("correlation", "--weights", help="correlation | uniform | keep"),
     lam: float = typer.Option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
     power: float = typer.Option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
@@ -159,9 +165,9 @@ def rubric_refine(
     judge_options: JudgeOptions,
 ) -> None:
     """RRD: decompose too-easy criteria, drop misaligned and redundant ones, reweigh by correlation."""
-    from judgekit.data.rows import read_data
     from judgekit.authoring.refine import RefineSettings, refine_rubric
     from judgekit.authoring.report import write_report
+    from judgekit.data.rows import read_data
 
     if weighting not in ("correlation", "uniform", "keep"):
         raise InputError("--weights takes correlation, uniform or keep", field="--weights")

@@ -131,7 +131,7 @@ class _RowPool:
             return await self._job(row), True
         except JudgeCrashed:  # the judge itself is gone: stop the run, so --resume judges the rest
             raise
-        except Exception as exc:  # noqa: BLE001 - one bad row is one bad row: its output row says why
+        except Exception as exc:
             return self._failed(row, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}"), False
 
 

@@ -9,8 +9,9 @@ bounded number of times. A usable answer is stored in the cache under the caller
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.cache import VerdictCache, cache_key
@@ -44,7 +45,7 @@ class CacheSlot:
     key: str
 
     @classmethod
-    def of(cls, cache: VerdictCache | None, runner: CallRunner, fields: Entry) -> "CacheSlot":
+    def of(cls, cache: VerdictCache | None, runner: CallRunner, fields: Entry) -> CacheSlot:
         """The slot of a question asked through `runner`: the backend's identity plus `fields`."""
         return cls(cache, cache_key(runner.backend.identity(), fields) if cache is not None else "")
 

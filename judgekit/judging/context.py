@@ -50,7 +50,7 @@ class JudgeContext:
             return soft
         return self.config.soft if self.config.soft is not None else self.profile.soft
 
-    def counting_into(self, scope: ScopeUsage) -> "JudgeContext":
+    def counting_into(self, scope: ScopeUsage) -> JudgeContext:
         """The same context with the judge's verdict calls also counted into `scope` (a GRPO group,
         an eval subset). Criteria writing is not counted there: a written rubric serves many scopes."""
         return replace(self, collector=self.collector.with_runner(self.runner.counting_into(scope)))

@@ -25,15 +25,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 from judgekit.errors import InputError
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import PairItem, PairOutcome, judge_pairwise
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
-from judgekit.rubric.models import Rubric
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
 from judgekit.llm.usage import ScopeUsage
+from judgekit.rubric.models import Rubric
 
 Strategy = Literal["pointwise", "anchor", "round_robin"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
@@ -44,7 +44,7 @@ def check_strategy(name: str, field: str = "--strategy") -> Strategy:
     """`name` as a Strategy, or an InputError naming the known ones: the one check of a strategy name."""
     if name not in STRATEGIES:
         raise InputError(f"unknown strategy {name!r}; use {' | '.join(STRATEGIES)}", field=field)
-    return cast(Strategy, name)
+    return name
 
 
 @dataclass

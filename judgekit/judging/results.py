@@ -32,7 +32,7 @@ class ScoreResult(BaseModel):
         return _drop_none(handler(self), ("explanations", "soft", "soft_reward", "thinking", "generated_criteria"))
 
     @classmethod
-    def failed(cls, row_id: RowId, reason: str) -> "ScoreResult":
+    def failed(cls, row_id: RowId, reason: str) -> ScoreResult:
         """A row that could not be judged at all: no reward, the reason under "*"."""
         return cls(id=row_id, reward=None, scores={}, unscored={ROW_FAILED: reason})
 
@@ -68,7 +68,7 @@ class CompareResult(BaseModel):
         return _drop_none(handler(self), ("explanations", "soft", "thinking", "adaptive_criteria", "generated_criteria"))
 
     @classmethod
-    def failed(cls, row_id: RowId, reason: str) -> "CompareResult":
+    def failed(cls, row_id: RowId, reason: str) -> CompareResult:
         """A pair that could not be judged at all: no winner, the reason under "*"."""
         return cls(id=row_id, winner=None, margin=None, preferences={}, inconsistent=[], unscored={ROW_FAILED: reason})
 
@@ -93,6 +93,6 @@ class RankResult(BaseModel):
         return _drop_none(handler(self), ("scores", "coverage", "cycles", "calls", "generated_criteria", "unscored"))
 
     @classmethod
-    def failed(cls, row_id: RowId, size: int, reason: str) -> "RankResult":
+    def failed(cls, row_id: RowId, size: int, reason: str) -> RankResult:
         """A group that could not be judged at all: a null reward per response, the reason under "*"."""
         return cls(id=row_id, rewards=[None] * size, unscored={ROW_FAILED: reason})

@@ -15,8 +15,9 @@ output from the first token would otherwise cut a reasoning model's chain of tho
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
@@ -94,7 +95,7 @@ class _Answers:
         self.pending = [cid for cid in self.pending if cid not in self.found]
         return problems
 
-    def parse(self, completion: Completion) -> "_Answers | Unusable":
+    def parse(self, completion: Completion) -> _Answers | Unusable:
         problems = self.take(completion)
         if not self.pending:
             return self
@@ -136,7 +137,7 @@ class VerdictCollector:
         self.profile = load_profile(profile)
         self.thinking = thinking
 
-    def with_runner(self, runner: CallRunner) -> "VerdictCollector":
+    def with_runner(self, runner: CallRunner) -> VerdictCollector:
         """The same collector (profile, cache, settings) sending its calls through another runner."""
         return VerdictCollector(runner, self.cache, max_reasks=self.max_reasks, sampling=self.sampling,
                                 mask_names=self.mask_names, profile=self.profile, thinking=self.thinking)

@@ -11,6 +11,7 @@ off for the rest of the run. Each says so once, on the `judgekit` logger (stderr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -18,8 +19,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from judgekit.secrets import redact_tree
 
@@ -162,10 +164,8 @@ class VerdictCache:
     def _close(self) -> None:
         db, self._db = self._db, None
         if db is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):  # a broken or full database: nothing left to keep
                 db.close()
-            except sqlite3.Error:
-                pass  # closing a broken or full database: nothing left to keep
 
     def close(self) -> None:
         with self._lock:

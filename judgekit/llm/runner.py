@@ -67,7 +67,7 @@ class CallRunner:
             except asyncio.TimeoutError:
                 raise TransientError("timed out") from None
 
-    def counting_into(self, scope: ScopeUsage) -> "CallRunner":
+    def counting_into(self, scope: ScopeUsage) -> CallRunner:
         """This runner (same backend, concurrency limit, retries and run stats), also counting into `scope`."""
         scoped = copy.copy(self)
         scoped.scope = scope

@@ -24,19 +24,20 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from judgekit.errors import InputError
-from judgekit.judging.pointwise import PointwiseItem
-from judgekit.judge import rank_group
-from judgekit.judging.ranking import check_strategy
 from judgekit.data.rows import message_text, pick
-from judgekit.rubric.models import Rubric, load_rubric
-from judgekit.rubric.formats import row_rubric
-from judgekit.secrets import redact
+from judgekit.errors import InputError
+from judgekit.judge import rank_group
+from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judging.ranking import check_strategy
 from judgekit.rl.shaping import Shaping, shape_rewards, word_count
+from judgekit.rubric.formats import row_rubric
+from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.secrets import redact
 
 if TYPE_CHECKING:
     from judgekit.judge import Judge
@@ -104,7 +105,7 @@ class RewardScorer:
     def __init__(
         self,
         rubric: Rubric | str | Path | None,
-        judge: "Judge",
+        judge: Judge,
         *,
         strategy: str = "pointwise",
         shaping: Shaping | None = None,
@@ -326,7 +327,7 @@ class _BatchMemo:
         self._entries: OrderedDict[tuple[int, str], asyncio.Future[BatchRewards]] = OrderedDict()
         self._size = size
 
-    def get(self, key: str, start: Callable[[], Awaitable[BatchRewards]]) -> "asyncio.Future[BatchRewards]":
+    def get(self, key: str, start: Callable[[], Awaitable[BatchRewards]]) -> asyncio.Future[BatchRewards]:
         loop = asyncio.get_running_loop()
         full = (id(loop), key)
         found = self._entries.get(full)
@@ -390,7 +391,7 @@ def _log_to_trl(result: BatchRewards, kwargs: dict[str, Any]) -> None:
 
 def trl_reward(
     rubric: Rubric | str | Path | None,
-    judge: "Judge",
+    judge: Judge,
     *,
     strategy: str = "pointwise",
     normalize: bool = False,
@@ -417,7 +418,8 @@ def trl_reward(
     scored; a hard rule UNMET still gives 0. `strict`: `None` as soon as any criterion is
     unscored, whatever the Judge's `min_coverage` (at the default it adds nothing but
     zero-weight criteria).
-    Shaping: `normalize`, `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off). With `log`, per-criterion means go to TRL's `log_metric` as
+    Shaping: `normalize`, `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off).
+    With `log`, per-criterion means go to TRL's `log_metric` as
     `judgekit/<criterion_id>` and the per-completion scores to `log_extra` as `judgekit_scores`.
     """
     scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=make_shaping(normalize, clip, veto_penalty, length_debias),
@@ -445,7 +447,7 @@ def criterion_value(score: int | None, weight: float) -> float | None:
 
 def trl_criterion_rewards(
     rubric: Rubric | str | Path,
-    judge: "Judge",
+    judge: Judge,
     *,
     include_total: bool = False,
     log: bool = True,
@@ -478,7 +480,9 @@ def trl_criterion_rewards(
 
 
 def _criterion_function(session: _TrlSession, cid: str, weight: float) -> Callable[..., Awaitable[list[float | None]]]:
-    async def judgekit_criterion(prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
+    async def judgekit_criterion(
+        prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any
+    ) -> list[float | None]:
         result = await session.batch(prompts, completions, kwargs)
         return [criterion_value(s.get(cid), weight) for s in result.scores]
 
@@ -503,7 +507,7 @@ def _finite(value: float | None, default: float) -> float:
 
 def verl_compute_score(
     rubric: Rubric | str | Path | None,
-    judge: "Judge",
+    judge: Judge,
     *,
     batch: bool = False,
     return_dict: bool = False,

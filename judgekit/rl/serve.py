@@ -203,7 +203,7 @@ class _Endpoints:
             return _problem(exc.status, exc.message)
         except InputError as exc:
             return _problem(422, redact(str(exc)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             message = f"the request failed: {type(exc).__name__}: {redact(str(exc))}"[:1000]
             logger.error("judgekit serve: %s", message)
             return _problem(500, message)

@@ -153,8 +153,8 @@ def test_tolerant_parsing_and_reask(judge_server: ScriptedJudgeServer) -> None:
         assert again == obj and judge.stats.calls == 2 and judge.stats.cache_hits == 1
 
     judge_server.state.queued_contents = ["nothing", "still nothing", "nope"]
-    with Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", max_reasks=2) as judge:
-        with pytest.raises(GenerationFailed, match="no usable answer after 3 ask"):
+    with Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", max_reasks=2) as judge, \
+            pytest.raises(GenerationFailed, match="no usable answer after 3 ask"):
             judge.run(generate_json(judge.context(), [{"role": "user", "content": "other"}], criteria_schema(),
                                     validate=criteria_problems))
 

@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from judgekit import Judge, load_rubric
-from judgekit.data.rows import DataRow, read_data
 from judgekit.authoring.refine import RefineSettings, refine_rubric
-from judgekit.rubric.models import Rubric
-from judgekit.testing.server import is_verdict_request
 from judgekit.authoring.weights import correlation_aware_weights
+from judgekit.data.rows import DataRow, read_data
+from judgekit.rubric.models import Rubric
 from judgekit.testing import ScriptedJudgeServer
+from judgekit.testing.server import is_verdict_request
 from tests.helpers import SHARED_DATA, run_cli, write_jsonl
 
 

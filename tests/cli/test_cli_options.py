@@ -9,7 +9,6 @@ import typer
 
 from judgekit.cli.app import app
 from judgekit.config import JudgeConfig
-
 from tests.helpers import RUBRICS, run_cli
 
 JUDGE_COMMANDS = ("score", "compare", "rank", "eval", "serve", "rubric generate", "rubric refine")

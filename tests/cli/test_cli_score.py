@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
-
 from tests.helpers import BUNDLED_RUBRICS, CLI, FAILING_JUDGES, ROOT, RUBRICS, SCORE_RUBRIC, read_jsonl, run_cli, write_jsonl
 
 

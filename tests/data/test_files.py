@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from judgekit.data.outfile import write_atomically
-from judgekit.testing import ScriptedJudgeServer
-
 from tests.helpers import CLI, ROOT, SCORE_RUBRIC, read_jsonl, run_cli, write_jsonl
 
 PAIR_RUBRIC = "name: p\ncriteria:\n  - id: better\n    text: The response is the better one.\n"

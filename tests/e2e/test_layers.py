@@ -81,9 +81,9 @@ def test_examples_and_benchmarks_use_only_the_public_api():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("judgekit"):
                 used += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name not in public.get(node.module, ())]
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "judgekit":
-                if node.attr not in public["judgekit"] and node.attr != "testing":
-                    used.append(f"{path.name}: judgekit.{node.attr}")
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "judgekit"
+                  and node.attr not in public["judgekit"] and node.attr != "testing"):
+                used.append(f"{path.name}: judgekit.{node.attr}")
     assert used == []
 
 

@@ -30,8 +30,9 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
+        f"SITE = {str(site)!r};"
         "import judgekit.protocol.templates as p, judgekit.protocol.profiles as pr, judgekit.rubric.models as r;"
-        "d = p.prompts_dir(); assert str(d).startswith(%r), d;"
+        "d = p.prompts_dir(); assert str(d).startswith(SITE), d;"
         "assert (d / 'report' / 'refine.html.j2').is_file();"
         "rub = r.load_rubric(d.parent / 'rubrics' / 'helpfulness.yaml');"
         "m = p.pointwise_messages(prompt='q', response='a', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='', profile=pr.load_profile(None));"
@@ -39,5 +40,5 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
         "assert set(pr.builtin_profiles()) >= {'rm-r1', 'prometheus2', 'rubric-rm', 'yes-no'};"
         "m = p.pairwise_messages(prompt='q', response_a='a', response_b='b', criteria=list(rub.criteria[:1]), reference=None, rubric_name='x', rubric_description='', profile=pr.load_profile('rm-r1'));"
         "assert '<answer>[[A]]</answer>' in m[-1]['content']"
-    ) % str(site)
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path), env={"PYTHONPATH": str(site), "PATH": ""}, timeout=60)

@@ -18,7 +18,6 @@ import pytest
 
 import judgekit
 from judgekit.judging.pointwise import PointwiseItem
-
 from tests.helpers import CLI, ROOT, RUBRICS, free_port, run_cli
 
 pytestmark = pytest.mark.slow
@@ -209,7 +208,7 @@ def test_a_native_crash_of_the_model_fails_the_call_not_the_test_process():
         judge.score(ROWS[:1], rubric)  # the worker is up
         [worker] = _worker_pids(os.getpid())
         os.kill(worker, signal.SIGSEGV)
-        with pytest.raises(JudgeCrashed, match="SIGSEGV.*GGML_NATIVE=OFF"):
+        with pytest.raises(JudgeCrashed, match=r"SIGSEGV.*GGML_NATIVE=OFF"):
             judge.score(ROWS[1:], rubric)
         with pytest.raises(JudgeCrashed):  # it stays down: the run stops instead of re-crashing per call
             judge.score(ROWS[1:], rubric)

@@ -12,7 +12,6 @@ import pytest
 from judgekit.data.datasets import read_pairs, split_dialogue
 from judgekit.errors import InputError
 from judgekit.testing import Script
-
 from tests.helpers import SHARED_DATA, run_cli
 
 LIMIT = 3

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.rubric.models import rubric_from_data
 from judgekit.judging.scoring import (
     bradley_terry,
     hard_rule_gate,
@@ -18,8 +17,8 @@ from judgekit.judging.scoring import (
     pairwise_winner,
     strength_rewards,
 )
+from judgekit.rubric.models import rubric_from_data
 from judgekit.testing.server import Script, fenced
-
 from tests.helpers import run_cli, scripted_judge, write_jsonl
 
 RUBRIC = rubric_from_data({

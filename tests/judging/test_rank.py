@@ -11,7 +11,6 @@ from judgekit.errors import InputError
 from judgekit.judge import rank_group, rank_group_with
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script
-
 from tests.helpers import RUBRICS, run_cli, scripted_judge
 
 RUBRIC = rubric_from_data({"name": "g", "criteria": [

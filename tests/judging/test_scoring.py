@@ -2,8 +2,8 @@
 
 import pytest
 
-from judgekit.rubric.models import rubric_from_data
 from judgekit.judging.scoring import coverage, pointwise_reward
+from judgekit.rubric.models import rubric_from_data
 
 
 def rubric(*criteria):

@@ -9,8 +9,8 @@ import types
 import pytest
 
 import judgekit
-from judgekit.rubric.models import rubric_from_data
 from judgekit.judging.scoring import pointwise_reward
+from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 from tests.helpers import scripted_judge
 
@@ -220,7 +220,7 @@ def test_vllm_engine_batches_with_structured_outputs(monkeypatch):
         def chat(self, messages, sampling_params=None, use_tqdm=True):
             calls.append((messages, sampling_params))
             outs = []
-            for conv, params in zip(messages, sampling_params):
+            for _conv, params in zip(messages, sampling_params):
                 ids = params.structured_outputs.json["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
                 text = '{"verdicts": [' + ",".join(f'{{"criterion_id": "{i}", "reasoning": "r", "met": true}}' for i in ids) + "]}"
                 outs.append(types.SimpleNamespace(prompt_token_ids=[1, 2, 3], outputs=[types.SimpleNamespace(text=text, token_ids=[1, 2], logprobs=None)]))

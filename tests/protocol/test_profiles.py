@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 import judgekit
-from judgekit.protocol.soft import native_distribution
 from judgekit.llm.base import Completion
 from judgekit.protocol.profiles import builtin_profiles, load_profile
-from judgekit.rubric.models import Rubric
-from judgekit.testing.native import MALFORMED
+from judgekit.protocol.soft import native_distribution
 from judgekit.protocol.wire import ParseProblem
-
+from judgekit.rubric.models import Rubric
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
+from judgekit.testing.native import MALFORMED
 from tests.helpers import SHARED_DATA, run_cli, write_jsonl
 
 NATIVE = ["rm-r1", "prometheus2", "rubric-rm", "yes-no"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.rl.serve import parse_request, split_query, RequestProblem
+from judgekit.rl.serve import RequestProblem, parse_request, split_query
 from judgekit.testing import Faults
 from tests.helpers import BUNDLED_RUBRICS, CLI, FAILING_JUDGES, ROOT, RUBRICS, free_port
 
@@ -142,9 +142,9 @@ def test_unscorable_gets_the_configured_number(judge_server, tmp_path):
     import asyncio
 
     import judgekit
-    from judgekit.rubric.models import load_rubric
-    from judgekit.rl.serve import ServeOptions, reward_response
     from judgekit.rl.rewards import RewardScorer
+    from judgekit.rl.serve import ServeOptions, reward_response
+    from judgekit.rubric.models import load_rubric
 
     judge_server.state.faults = Faults(server_error=1.0)
     judge_server.state.__post_init__()

@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.rubric.checks import run_check
 from judgekit.errors import InputError
-from judgekit.rubric.models import load_rubric, rubric_from_data
+from judgekit.rubric.checks import run_check
 from judgekit.rubric.formats import row_rubric
-
+from judgekit.rubric.models import load_rubric, rubric_from_data
 from tests.helpers import RUBRICS, SHARED_DATA, run_cli
 
 
