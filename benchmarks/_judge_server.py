@@ -1,4 +1,4 @@
-"""Start `python -m judgekit.testing.server` (a scripted judge with fixed latency) as a separate process,
+"""Start `python -m judgekit.testing` (a scripted judge with fixed latency) as a separate process,
 so the judge server uses the second core and the measured client is alone on the first."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def judge_server(latency: float) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "judgekit.testing.server", "--port", str(port), "--latency", str(latency)])
+    proc = subprocess.Popen([sys.executable, "-m", "judgekit.testing", "--port", str(port), "--latency", str(latency)])
     try:
         deadline = time.time() + 20
         while True:

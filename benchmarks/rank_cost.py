@@ -2,7 +2,7 @@
 
     python benchmarks/rank_cost.py [--n 4 8] [--k 1 3] [--groups 3]
 
-Starts judgekit.testing.server.ScriptedJudgeServer on 127.0.0.1 (real HTTP), ranks groups of n responses
+Starts judgekit.testing.ScriptedJudgeServer on 127.0.0.1 (real HTTP), ranks groups of n responses
 with a rubric of K principle criteria (one criterion per call, cache off), and prints the measured
 calls per group next to the formula in docs/pairwise-and-ranking.md.
 """

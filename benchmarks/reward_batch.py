@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "judgekit.testing.server", "--port", str(port), "--latency", str(args.latency)])
+    server = subprocess.Popen([sys.executable, "-m", "judgekit.testing", "--port", str(port), "--latency", str(args.latency)])
     try:
         base = f"http://127.0.0.1:{port}/v1"
         wait_ready(base, server)

@@ -7,7 +7,7 @@ the prompt, and answers each criterion by a script: `met(cid, response)` or
 answers (timeouts), non-JSON and wrong-schema replies, and a body that is not a chat completion.
 
 Needs starlette and uvicorn (the `test` extra). Run standalone for benchmarks:
-    python -m judgekit.testing.server --port 8765 --latency 0.05
+    python -m judgekit.testing --port 8765 --latency 0.05
 """
 
 from __future__ import annotations
@@ -468,6 +468,3 @@ def main() -> None:
     state = ServerState(latency=args.latency, record=False)
     uvicorn.run(build_app(state), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
-
-if __name__ == "__main__":
-    main()
