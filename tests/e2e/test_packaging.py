@@ -21,6 +21,7 @@ def test_wheel_ships_prompts_and_renders_from_them(tmp_path: Path):
     assert "judgekit/prompts/profiles/rm-r1/profile.yaml" in names
     assert "judgekit/rubrics/helpfulness.yaml" in names
     assert "judgekit/rubrics/meta/pairwise.yaml" in names
+    assert "judgekit/py.typed" in names  # type checkers read the package's annotations
     assert not any(n.startswith("tests/") for n in names)
     # The core install compiles nothing: llama.cpp's bindings come only with the [local] extra.
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
