@@ -12,14 +12,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from judgekit.authoring.generate import GenerateOutcome, generate_rubrics
 from judgekit.cli.common import err, judge_failed_entirely, print_calls
 from judgekit.cli.options import JudgeOptions, with_judge_options
+from judgekit.data.outfile import dumps
+from judgekit.data.rows import read_data
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.rubric.models import Rubric, load_rubric
 
-if TYPE_CHECKING:
-    from judgekit.authoring.generate import GenerateOutcome
+if TYPE_CHECKING:  # refine needs numpy and networkx: loaded only when `rubric refine` runs
     from judgekit.authoring.refine import RefineResult
 
 
@@ -72,8 +74,6 @@ def rubric_generate(
     judge_options: JudgeOptions,
 ) -> None:
     """Write rubrics from prompts (and references), or contrastively from chosen/rejected pairs."""
-    from judgekit.authoring.generate import generate_rubrics
-    from judgekit.data.rows import read_data
 
     if verify not in ("pointwise", "pairwise"):
         raise InputError("--verify takes pointwise or pairwise", field="--verify")
@@ -97,8 +97,6 @@ def rubric_generate(
 
 def _write_per_prompt(outcome: GenerateOutcome, output: str, n_rows: int) -> None:
     """The input rows, each with its rubric (or null and the reason), as JSONL."""
-    from judgekit.data.outfile import dumps
-
     written = 0
     with open(output, "w", encoding="utf-8") as fh:
         for row, rubric, failure in outcome.rubrics:
@@ -167,7 +165,6 @@ def rubric_refine(
     """RRD: decompose too-easy criteria, drop misaligned and redundant ones, reweigh by correlation."""
     from judgekit.authoring.refine import RefineSettings, refine_rubric
     from judgekit.authoring.report import write_report
-    from judgekit.data.rows import read_data
 
     if weighting not in ("correlation", "uniform", "keep"):
         raise InputError("--weights takes correlation, uniform or keep", field="--weights")

@@ -7,6 +7,7 @@ from typing import Any
 
 import openai
 
+from judgekit.errors import InputError
 from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
 from judgekit.secrets import clip, redact, register_secret
 
@@ -35,8 +36,6 @@ class OpenAICompatBackend:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         key = api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("JUDGEKIT_API_KEY")
         if key is None and self.base_url is None:
-            from judgekit.errors import InputError
-
             raise InputError("OPENAI_API_KEY is not set (or give --base-url for a local server)", field="--judge")
         register_secret(key)
         # max_retries=0: judgekit's own retry policy (tenacity) owns retries, once, for every backend.

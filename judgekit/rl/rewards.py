@@ -27,20 +27,17 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from judgekit.data.rows import message_text, pick
 from judgekit.errors import InputError
-from judgekit.judge import rank_group
+from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.ranking import check_strategy
 from judgekit.rl.shaping import Shaping, shape_rewards, word_count
 from judgekit.rubric.formats import row_rubric
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact
-
-if TYPE_CHECKING:
-    from judgekit.judge import Judge
 
 logger = logging.getLogger("judgekit")
 _ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
