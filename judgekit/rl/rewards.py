@@ -500,6 +500,9 @@ def _criterion_function(session: _TrlSession, cid: str, weight: float) -> Callab
 # ---- verl --------------------------------------------------------------------------------
 
 
+VerlScore = float | dict[str, float]  # the score, or with return_dict the score and its parts
+
+
 def _verl_prompt(extra_info: Any) -> Any:
     if isinstance(extra_info, dict):
         for key in _PROMPT_KEYS:
@@ -525,7 +528,7 @@ def verl_compute_score(
     veto_penalty: float | None = None,
     length_debias: bool = False,
     strict: bool = False,
-) -> Callable[..., Any]:
+) -> Callable[..., VerlScore | list[VerlScore]]:
     """A `compute_score` for verl's reward managers (`custom_reward_function.path/name`).
 
     Single (naive / prime managers): `compute_score(data_source, solution_str, ground_truth,
@@ -570,7 +573,7 @@ class _VerlScores:
         self.tally.note(result)
         return result
 
-    def present(self, result: BatchRewards, i: int) -> float | dict[str, float]:
+    def present(self, result: BatchRewards, i: int) -> VerlScore:
         score = _finite(result.rewards[i], self.unscored_score)
         if not self.return_dict:
             return score
@@ -583,11 +586,11 @@ class _VerlScores:
             out[f"judgekit_{cid}"] = self.unscored_score if value is None else float(value)
         return out
 
-    def function(self, batch: bool) -> Callable[..., Any]:
+    def function(self, batch: bool) -> Callable[..., VerlScore | list[VerlScore]]:
         """verl's single form (one response) or batch form (lists), both named compute_score."""
         if batch:
             def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
-                                    extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[float | dict[str, float]]:
+                                    extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[VerlScore]:
                 infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
                 result = self.run(list(solution_strs), list(ground_truths), infos)
                 return [self.present(result, i) for i in range(len(solution_strs))]
@@ -596,7 +599,7 @@ class _VerlScores:
             return compute_score_batch
 
         def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
-                          **kwargs: Any) -> float | dict[str, float]:
+                          **kwargs: Any) -> VerlScore:
             return self.present(self.run([solution_str], [ground_truth], [extra_info]), 0)
 
         return compute_score
