@@ -239,31 +239,32 @@ class Judge:
         return replace(outcome, generated_criteria=generated, adaptive_criteria=written)
 
     async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None,
-                           adaptive: Any = None) -> CompareResult:
+                           adaptive: MetaRubric | str | Path | None = None) -> CompareResult:
         """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
         effective = rubric_for(row, rubric, optional=self.makes_criteria(adaptive))
         item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
                         row.fields.get("reference"), row.data)
         return compare_result(row.id, await self.compare_pair(effective, item, soft=soft, adaptive=adaptive), explain)
 
-    def makes_criteria(self, adaptive: Any = None) -> bool:
+    def makes_criteria(self, adaptive: MetaRubric | str | Path | None = None) -> bool:
         return makes_criteria(self.profile, adaptive)
 
     async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None,
-                            adaptive: Any) -> list[CompareResult]:
+                            adaptive: MetaRubric | str | Path | None) -> list[CompareResult]:
         if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
             adaptive = load_meta_rubric(adaptive)
         return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows)))
 
     def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
-                explain: bool = False, soft: bool | None = None, adaptive: Any = None) -> list[CompareResult]:
+                explain: bool = False, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:
         """Compare rows (dicts with prompt, response_a, response_b) in both orders; a CompareResult per row.
         `adaptive`: a meta-rubric (path or MetaRubric): the judge first writes criteria for each pair."""
         rows_in = to_input_rows(rows, ("prompt", "response_a", "response_b"))
         return self.run(self._compare_rows(rows_in, rubric, explain, soft, adaptive))
 
     async def acompare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
-                       explain: bool = False, soft: bool | None = None, adaptive: Any = None) -> list[CompareResult]:
+                       explain: bool = False, soft: bool | None = None,
+                       adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:
         rows_in = to_input_rows(rows, ("prompt", "response_a", "response_b"))
         return await self.arun(self._compare_rows(rows_in, rubric, explain, soft, adaptive))
 
@@ -282,7 +283,7 @@ class Judge:
         self.close()
 
 
-def makes_criteria(profile: JudgeProfile, adaptive: Any = None) -> bool:
+def makes_criteria(profile: JudgeProfile, adaptive: MetaRubric | str | Path | None = None) -> bool:
     """Whether criteria are written on the fly (rubric-rm, adaptive), so no rubric is needed."""
     return adaptive is not None or profile.rubric_generator is not None
 

@@ -28,6 +28,7 @@ from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judging.verdicts import SamplingSettings
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.runner import CallRunner
 from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
@@ -205,6 +206,19 @@ def _sender(runner: CallRunner) -> Callable[[JudgeRequest], Awaitable[Completion
     return send
 
 
+def _generation_request(
+    sampling: SamplingSettings, messages: Sequence[dict[str, str]], schema: dict[str, Any], *,
+    temperature: float | None, seed: int | None, max_tokens: int | None,
+) -> JudgeRequest:
+    """The request for a JSON object following `schema`; unset sampling options are the judge's."""
+    return JudgeRequest(
+        messages=tuple(messages), schema=schema, mode="pointwise", ids=(),
+        temperature=sampling.temperature if temperature is None else temperature,
+        max_tokens=sampling.max_tokens if max_tokens is None else max_tokens,
+        seed=sampling.seed if seed is None else seed,
+    )
+
+
 async def generate_json(
     context: JudgeContext,
     messages: Sequence[dict[str, str]],
@@ -225,13 +239,7 @@ async def generate_json(
     no call. Raises GenerationFailed.
     """
     runner = runner or context.runner
-    sampling = context.sampling
-    request = JudgeRequest(
-        messages=tuple(messages), schema=schema, mode="pointwise", ids=(),
-        temperature=sampling.temperature if temperature is None else temperature,
-        max_tokens=sampling.max_tokens if max_tokens is None else max_tokens,
-        seed=sampling.seed if seed is None else seed,
-    )
+    request = _generation_request(context.sampling, messages, schema, temperature=temperature, seed=seed, max_tokens=max_tokens)
     slot = CacheSlot.of(context.cache, runner, {"purpose": "generate", **request.cache_fields()})
     hit = slot.get(runner, _from_cache)
     if isinstance(hit, GenerationFailed):
@@ -397,14 +405,20 @@ async def contrastive_criteria(
 # ---- whole runs --------------------------------------------------------------------------------
 
 
+GeneratedRubric = tuple[DataRow | None, Rubric | None, str | None]  # (row or None for the dataset, rubric, failure)
+
+
 @dataclass
 class GenerateOutcome:
-    rubrics: list[tuple[DataRow | None, Rubric | None, str | None]]  # (row or None for the dataset, rubric, failure)
+    rubrics: list[GeneratedRubric]
     log: list[dict[str, Any]]
 
 
 def _provenance(method: str, judge_spec: str, source: str, extra: dict[str, Any]) -> dict[str, Any]:
     return {"generated_by": f"judgekit rubric generate ({method})", "judge": judge_spec, "data": source, **extra}
+
+
+_RowCriteria = tuple[DataRow, list[Criterion], str | None]  # a row, the criteria kept from its pairs, the first failure
 
 
 async def generate_rubrics(
@@ -416,57 +430,77 @@ async def generate_rubrics(
     log: list[dict[str, Any]] = []
     spec = context.spec
     if pairs:
-        async def one_row(row: DataRow) -> tuple[DataRow, list[Criterion], str | None]:
-            taken: set[str] = set()
-            kept: list[Criterion] = []
-            failure = None
-            for pair in row.pairs:
-                res = await contrastive_criteria(context, row, pair, max_tries=max_tries, target=target,
-                                                 max_criteria=max_criteria, taken=taken, verify=verify)
-                log.append({"row": row.id, "pair": list(pair), "attempts": res.attempts, "tried": res.tried,
-                            "failure": res.failure})
-                kept.extend(c for c in res.kept if not any(similar_text(c.display_text, k.display_text) > 0.9 for k in kept))
-                failure = failure or res.failure
-            return row, kept, failure
-
-        results = await asyncio.gather(*(one_row(r) for r in rows))
+        results = await asyncio.gather(*(_contrastive_row(context, r, log, max_tries=max_tries, target=target,
+                                                          max_criteria=max_criteria, verify=verify) for r in rows))
         if per_prompt:
-            out: list[tuple[DataRow | None, Rubric | None, str | None]] = []
-            for row, kept, failure in results:
-                rubric = Rubric(name=f"{name}_{slug(str(row.id))}", criteria=kept[:max_criteria],
-                                provenance=_provenance("contrastive", spec, source, {"row": row.id})) if kept else None
-                out.append((row, rubric, None if kept else (failure or "no proposed criterion reproduced the preference")))
-            return GenerateOutcome(out, log)
-        merged: list[Criterion] = []
-        taken: set[str] = set()
-        for _, kept, _ in results:
-            for c in kept:
-                if any(similar_text(c.display_text, m.display_text) > 0.9 for m in merged):
-                    continue
-                merged.append(c.model_copy(update={"id": unique_id(c.cid, taken)}))
-        failure = None if merged else next((f for _, _, f in results if f), "no proposed criterion reproduced a preference")
-        rubric = Rubric(name=name, criteria=merged, provenance=_provenance(
-            "contrastive", spec, source, {"pairs": sum(len(r.pairs) for r in rows)})) if merged else None
-        return GenerateOutcome([(None, rubric, failure)], log)
-
+            return GenerateOutcome([_row_rubric(found, name, spec, source, max_criteria) for found in results], log)
+        provenance = _provenance("contrastive", spec, source, {"pairs": sum(len(r.pairs) for r in rows)})
+        return GenerateOutcome([_merged_rubric(results, name, provenance)], log)
     if per_prompt:
-        async def one(row: DataRow) -> tuple[DataRow | None, Rubric | None, str | None]:
-            try:
-                crit = await generate_from_prompts(context, [row], max_criteria=max_criteria)
-            except GenerationFailed as exc:
-                return row, None, str(exc)
-            if not crit:
-                return row, None, "the answer held no usable criterion"
-            return row, Rubric(name=f"{name}_{slug(str(row.id))}", criteria=crit,
-                               provenance=_provenance("from prompt", spec, source, {"row": row.id})), None
-
-        return GenerateOutcome(list(await asyncio.gather(*(one(r) for r in rows))), log)
+        return GenerateOutcome(list(await asyncio.gather(
+            *(_prompted_rubric(context, r, name, spec, source, max_criteria) for r in rows))), log)
     chosen_rows = list(rows)[:sample]
+    provenance = _provenance("from prompts", spec, source, {"prompts": len(chosen_rows)})
+    return GenerateOutcome([await _sampled_rubric(context, chosen_rows, name, provenance, max_criteria)], log)
+
+
+async def _contrastive_row(
+    context: JudgeContext, row: DataRow, log: list[dict[str, Any]], *, max_tries: int, target: int, max_criteria: int, verify: str,
+) -> _RowCriteria:
+    """The criteria that reproduced the preference of each of the row's pairs (near-duplicates once)."""
+    taken: set[str] = set()
+    kept: list[Criterion] = []
+    failure = None
+    for pair in row.pairs:
+        res = await contrastive_criteria(context, row, pair, max_tries=max_tries, target=target,
+                                         max_criteria=max_criteria, taken=taken, verify=verify)
+        log.append({"row": row.id, "pair": list(pair), "attempts": res.attempts, "tried": res.tried,
+                    "failure": res.failure})
+        kept.extend(c for c in res.kept if not any(similar_text(c.display_text, k.display_text) > 0.9 for k in kept))
+        failure = failure or res.failure
+    return row, kept, failure
+
+
+def _row_rubric(found: _RowCriteria, name: str, spec: str, source: str, max_criteria: int) -> GeneratedRubric:
+    row, kept, failure = found
+    if not kept:
+        return row, None, failure or "no proposed criterion reproduced the preference"
+    return row, Rubric(name=f"{name}_{slug(str(row.id))}", criteria=kept[:max_criteria],
+                       provenance=_provenance("contrastive", spec, source, {"row": row.id})), None
+
+
+def _merged_rubric(results: Sequence[_RowCriteria], name: str, provenance: dict[str, Any]) -> GeneratedRubric:
+    """One rubric for the dataset: every row's kept criteria, near-duplicates once, ids made unique."""
+    merged: list[Criterion] = []
+    taken: set[str] = set()
+    for _, kept, _ in results:
+        for c in kept:
+            if any(similar_text(c.display_text, m.display_text) > 0.9 for m in merged):
+                continue
+            merged.append(c.model_copy(update={"id": unique_id(c.cid, taken)}))
+    if not merged:
+        return None, None, next((f for _, _, f in results if f), "no proposed criterion reproduced a preference")
+    return None, Rubric(name=name, criteria=merged, provenance=provenance), None
+
+
+async def _prompted_rubric(context: JudgeContext, row: DataRow, name: str, spec: str, source: str, max_criteria: int) -> GeneratedRubric:
     try:
-        crit = await generate_from_prompts(context, chosen_rows, max_criteria=max_criteria)
+        crit = await generate_from_prompts(context, [row], max_criteria=max_criteria)
     except GenerationFailed as exc:
-        return GenerateOutcome([(None, None, str(exc))], log)
+        return row, None, str(exc)
     if not crit:
-        return GenerateOutcome([(None, None, "the answer held no usable criterion")], log)
-    rubric = Rubric(name=name, criteria=crit, provenance=_provenance("from prompts", spec, source, {"prompts": len(chosen_rows)}))
-    return GenerateOutcome([(None, rubric, None)], log)
+        return row, None, "the answer held no usable criterion"
+    return row, Rubric(name=f"{name}_{slug(str(row.id))}", criteria=crit,
+                       provenance=_provenance("from prompt", spec, source, {"row": row.id})), None
+
+
+async def _sampled_rubric(
+    context: JudgeContext, rows: list[DataRow], name: str, provenance: dict[str, Any], max_criteria: int,
+) -> GeneratedRubric:
+    try:
+        crit = await generate_from_prompts(context, rows, max_criteria=max_criteria)
+    except GenerationFailed as exc:
+        return None, None, str(exc)
+    if not crit:
+        return None, None, "the answer held no usable criterion"
+    return None, Rubric(name=name, criteria=crit, provenance=provenance), None

@@ -20,6 +20,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -30,6 +31,7 @@ from judgekit.judge import Judge
 from judgekit.judging.pairwise import PairItem
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
 from judgekit.llm.usage import ScopeUsage
+from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric
 
 MASTER_KEYS = (":", ".", "Thought process:", "Let's solve this step by step.")
@@ -102,7 +104,7 @@ async def evaluate(
     probe: str | None = None,
     soft: bool | None = None,
     on_done: Callable[[], None] | None = None,
-    adaptive: Any = None,
+    adaptive: MetaRubric | str | Path | None = None,
 ) -> EvalRun:
     """Compare every pair (both orders) and tally per subset; run it on the judge's loop."""
     principles = {c.cid for c in rubric.model_judged if c.kind != "hard_rule"}

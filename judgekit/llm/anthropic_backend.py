@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 import anthropic
-from anthropic.types import MessageParam, TextBlock, ToolUseBlock
+from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
 
 from judgekit.errors import InputError
 from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
@@ -39,21 +39,13 @@ class AnthropicBackend:
     async def complete(self, request: JudgeRequest) -> Completion:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
         turns = [_turn(m) for m in request.messages if m["role"] != "system"]
-        extra: dict[str, Any] = {"temperature": request.temperature} if _TAKES_TEMPERATURE else {}
-        if request.schema is not None:  # else free text: a native answer format, or two-phase thinking
-            extra["tools"] = [{
-                "name": TOOL_NAME,
-                "description": "Record one verdict per criterion, reasoning first.",
-                "input_schema": request.schema,
-            }]
-            extra["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         try:
             resp = await self._client.messages.create(
                 model=self.model,
                 system=system,
                 messages=turns,
                 max_tokens=request.max_tokens,
-                **extra,
+                **_create_options(request),
             )
         except anthropic.APIStatusError as exc:
             status = exc.status_code
@@ -65,25 +57,7 @@ class AnthropicBackend:
             raise TransientError("timed out") from None
         except anthropic.APIConnectionError as exc:
             raise TransientError(redact(f"connection error: {exc}")) from None
-        payload: dict[str, Any] | None = None
-        texts: list[str] = []
-        thinking: list[str] = []
-        for block in resp.content:
-            if isinstance(block, ToolUseBlock) and block.name == TOOL_NAME:
-                payload = dict(block.input) if isinstance(block.input, dict) else None
-            elif isinstance(block, TextBlock):
-                texts.append(block.text)
-            elif getattr(block, "type", None) == "thinking":
-                thinking.append(getattr(block, "thinking", "") or "")
-        text = json.dumps(payload) if payload is not None else "\n".join(texts)
-        return Completion(
-            text=text,
-            payload=payload,
-            prompt_tokens=int(resp.usage.input_tokens or 0),
-            completion_tokens=int(resp.usage.output_tokens or 0),
-            reasoning="\n".join(thinking),
-            finish_reason=getattr(resp, "stop_reason", None),
-        )
+        return _completion(resp)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -93,3 +67,39 @@ def _turn(message: dict[str, str]) -> MessageParam:
     if message["role"] == "assistant":
         return {"role": "assistant", "content": message["content"]}
     return {"role": "user", "content": message["content"]}
+
+
+def _create_options(request: JudgeRequest) -> dict[str, Any]:
+    """Temperature (where the SDK takes it) and, with a schema, the forced verdict tool."""
+    options: dict[str, Any] = {"temperature": request.temperature} if _TAKES_TEMPERATURE else {}
+    if request.schema is not None:  # else free text: a native answer format, or two-phase thinking
+        options["tools"] = [{
+            "name": TOOL_NAME,
+            "description": "Record one verdict per criterion, reasoning first.",
+            "input_schema": request.schema,
+        }]
+        options["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+    return options
+
+
+def _completion(resp: Message) -> Completion:
+    """The tool call's input (else the text blocks), the thinking blocks and the token counts."""
+    payload: dict[str, Any] | None = None
+    texts: list[str] = []
+    thinking: list[str] = []
+    for block in resp.content:
+        if isinstance(block, ToolUseBlock) and block.name == TOOL_NAME:
+            payload = dict(block.input) if isinstance(block.input, dict) else None
+        elif isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif getattr(block, "type", None) == "thinking":
+            thinking.append(getattr(block, "thinking", "") or "")
+    text = json.dumps(payload) if payload is not None else "\n".join(texts)
+    return Completion(
+        text=text,
+        payload=payload,
+        prompt_tokens=int(resp.usage.input_tokens or 0),
+        completion_tokens=int(resp.usage.output_tokens or 0),
+        reasoning="\n".join(thinking),
+        finish_reason=getattr(resp, "stop_reason", None),
+    )

@@ -176,21 +176,13 @@ class RewardScorer:
 
         raw = [None if (self.strict and o.unscored) else o.reward for o in outcomes]
         scores = [o.scores for o in outcomes]
-        unscored = [o.unscored for o in outcomes]
         rubrics = [r for _, r in picked]
-        vetoed = [
-            any(c.kind == "hard_rule" and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)
-        ]
         shaped = shape_rewards(
-            raw, self.shaping, keys=list(zip(prompt_keys, ref_keys)), vetoed=vetoed,
+            raw, self.shaping, keys=list(zip(prompt_keys, ref_keys)), vetoed=_vetoed(scores, rubrics),
             lengths=[word_count(t) for t in texts],
         )
-        ids: list[str] = []
-        for rub in ([self.rubric] if self.rubric is not None else []) + rubrics:
-            for cid in rub.ids:
-                if cid not in ids:
-                    ids.append(cid)
-        return BatchRewards(shaped, raw, scores, unscored, rubrics, judged, ids,
+        ids = _criterion_ids(([self.rubric] if self.rubric is not None else []) + rubrics)
+        return BatchRewards(shaped, raw, scores, [o.unscored for o in outcomes], rubrics, judged, ids,
                             [o.coverage for o in outcomes], [o.timed_out for o in outcomes])
 
     async def _pointwise(
@@ -285,6 +277,21 @@ class UnscoredTally:
             reason = next((next(iter(u.values()), "") for r, u in zip(result.raw, result.unscored) if r is None and u), "")
             logger.warning("judgekit: %d of %d responses so far had no reward and got %s (e.g. %s)",
                            self.unscored, self.total, self.stand_in, redact(reason)[:300] or "no reason given")
+
+
+def _vetoed(scores: Sequence[dict[str, int | None]], rubrics: Sequence[Rubric]) -> list[bool]:
+    """Whether each completion failed a hard rule."""
+    return [any(c.kind == "hard_rule" and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)]
+
+
+def _criterion_ids(rubrics: Sequence[Rubric]) -> list[str]:
+    """Every criterion id of the rubrics, once, in first-seen order."""
+    ids: list[str] = []
+    for rub in rubrics:
+        for cid in rub.ids:
+            if cid not in ids:
+                ids.append(cid)
+    return ids
 
 
 def _maybe_json(value: Any) -> Any:
@@ -490,6 +497,9 @@ def _criterion_function(session: _TrlSession, cid: str, weight: float) -> Callab
 # ---- verl --------------------------------------------------------------------------------
 
 
+VerlScore = float | dict[str, float]  # the score, or with return_dict the score and its parts
+
+
 def _verl_prompt(extra_info: Any) -> Any:
     if isinstance(extra_info, dict):
         for key in _PROMPT_KEYS:
@@ -515,7 +525,7 @@ def verl_compute_score(
     veto_penalty: float | None = None,
     length_debias: bool = False,
     strict: bool = False,
-) -> Callable[..., Any]:
+) -> Callable[..., VerlScore | list[VerlScore]]:
     """A `compute_score` for verl's reward managers (`custom_reward_function.path/name`).
 
     Single (naive / prime managers): `compute_score(data_source, solution_str, ground_truth,
@@ -537,43 +547,56 @@ def verl_compute_score(
     if not batch and (shaping.needs_groups or strategy != "pointwise"):
         raise InputError("group shaping and group strategies need the batch form (batch=True)", field="batch")
     scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
-    fixed_ids = scorer.rubric.ids if scorer.rubric is not None else []
     if return_dict:
         refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
     tally = UnscoredTally(f"unscored_score={unscored_score}")
+    return _VerlScores(scorer, judge, tally, return_dict, unscored_score).function(batch)
 
-    def present(result: BatchRewards, i: int) -> float | dict[str, float]:
-        score = _finite(result.rewards[i], unscored_score)
-        if not return_dict:
+
+@dataclass
+class _VerlScores:
+    """verl's compute_score over one scorer: a batch judged on the judge, counted, and presented per response."""
+
+    scorer: RewardScorer
+    judge: Judge
+    tally: UnscoredTally
+    return_dict: bool
+    unscored_score: float
+
+    def run(self, solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
+        rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
+        prompts = [_verl_prompt(info) for info in infos]
+        result = self.judge.run(self.scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
+        self.tally.note(result)
+        return result
+
+    def present(self, result: BatchRewards, i: int) -> VerlScore:
+        score = _finite(result.rewards[i], self.unscored_score)
+        if not self.return_dict:
             return score
         unscored = result.raw[i] is None
         out = {"score": score, "judgekit_scored": 0.0 if unscored else 1.0, "judgekit_unscored": 1.0 if unscored else 0.0}
-        if strategy == "pointwise":
+        if self.scorer.strategy == "pointwise":
             out["judgekit_coverage"] = float(result.coverage[i] or 0.0)
-        for cid in fixed_ids:
+        for cid in self.scorer.rubric.ids if self.scorer.rubric is not None else []:
             value = result.scores[i].get(cid)
-            out[f"judgekit_{cid}"] = unscored_score if value is None else float(value)
+            out[f"judgekit_{cid}"] = self.unscored_score if value is None else float(value)
         return out
 
-    def run(sources: Sequence[Any], solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
-        rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
-        prompts = [_verl_prompt(info) for info in infos]
-        result = judge.run(scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
-        tally.note(result)
-        return result
+    def function(self, batch: bool) -> Callable[..., VerlScore | list[VerlScore]]:
+        """verl's single form (one response) or batch form (lists), both named compute_score."""
+        if batch:
+            def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                                    extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[VerlScore]:
+                infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+                result = self.run(list(solution_strs), list(ground_truths), infos)
+                return [self.present(result, i) for i in range(len(solution_strs))]
 
-    if batch:
-        def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
-                                extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[float | dict[str, float]]:
-            infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
-            result = run(list(data_sources), list(solution_strs), list(ground_truths), infos)
-            return [present(result, i) for i in range(len(solution_strs))]
+            compute_score_batch.__name__ = "compute_score"
+            return compute_score_batch
 
-        compute_score_batch.__name__ = "compute_score"
-        return compute_score_batch
+        def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                          **kwargs: Any) -> VerlScore:
+            return self.present(self.run([solution_str], [ground_truth], [extra_info]), 0)
 
-    def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
-                      **kwargs: Any) -> float | dict[str, float]:
-        return present(run([data_source], [solution_str], [ground_truth], [extra_info]), 0)
-
-    return compute_score
+        return compute_score

@@ -20,9 +20,14 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from judgekit.testing.native import (
     DEFAULT_GENERATED_RUBRIC,
@@ -286,7 +291,7 @@ def _think(reply: dict[str, Any], state: ServerState, answer: str) -> None:
     reply["usage"]["completion_tokens"] = 200
 
 
-def echoed_credentials(state: ServerState, headers: Any) -> str:
+def echoed_credentials(state: ServerState, headers: Mapping[str, str]) -> str:
     """The request's credentials, `echo_offsets[n]` characters into the text (n-th echo)."""
     credentials = headers.get("authorization", "") or headers.get("x-api-key", "")
     offset = state.echo_offsets[state.echoes % len(state.echo_offsets)]
@@ -306,13 +311,69 @@ def _completion(content: str, model: str) -> dict[str, Any]:
     }
 
 
-def build_app(state: ServerState) -> Any:
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, PlainTextResponse
-    from starlette.routing import Route
+def _broken_chat_reply(fault: str | None, model: str) -> Response | None:
+    """The chat faults that still answer 200: prose, a wrong schema, a body that is no completion."""
+    if fault == "garbage":
+        return JSONResponse(_completion("I think the response is fine overall!", model))
+    if fault == "wrong_schema":
+        return JSONResponse(_completion(json.dumps({"verdicts": [{"criterion_id": "nope", "met": "maybe"}]}), model))
+    if fault == "not_completion":
+        return PlainTextResponse("<html>upstream proxy error</html>", status_code=200)
+    return None
 
-    async def fault_response(fault: str | None, request: Request) -> Any:
+
+def chat_reply(state: ServerState, body: dict[str, Any], echo: str) -> dict[str, Any]:
+    """The scripted chat completion for a verdict request: a native profile's answer or judgekit's
+    JSON, with the logprobs, thinking, echoes and token counts the state asks for."""
+    user_text = _last_user_text(body)
+    native = native_profile(user_text) if is_verdict_request(body) else None
+    if native is not None:
+        content = native_answer(native, user_text, state.script.met, state.script.prefer,
+                                state.script.reasoning, _take_malformed(state))
+    else:
+        content = json.dumps(answer_object(state, body, echo if state.echo == "reasoning" else None))
+        if not body.get("response_format") or not state.honour_response_format:
+            content = f"Here is my evaluation.\n```json\n{content}\n```"
+    reply = _completion(content, body.get("model", "scripted"))
+    if body.get("logprobs") and state.verdict_probability is not None:
+        if native is None:
+            reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, state.verdict_probability)}
+        else:
+            reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, state.verdict_probability)}
+    _dress(reply, state, body, content, echo)
+    return reply
+
+
+def _dress(reply: dict[str, Any], state: ServerState, body: dict[str, Any], content: str, echo: str) -> None:
+    """Thinking (first turn of a two-phase request), echoed credentials and estimated token counts."""
+    if state.think is not None and not body.get("response_format") and _user_turns(body) == 1:
+        _think(reply, state, content)
+    if state.echo == "think":
+        reply["choices"][0]["message"]["content"] = f"<think>\n{echo}\n</think>\n{content}"
+    elif state.echo == "reasoning_field":
+        reply["choices"][0]["message"]["reasoning_content"] = echo
+    if state.estimate_tokens:
+        reply["usage"]["prompt_tokens"] = max(1, len(_all_text(body)) // 4)
+        reply["usage"]["completion_tokens"] = max(1, len(reply["choices"][0]["message"]["content"] or "") // 4)
+
+
+def _message(body: dict[str, Any], content: list[dict[str, Any]], stop_reason: str) -> JSONResponse:
+    """An Anthropic /v1/messages reply."""
+    return JSONResponse({
+        "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
+        "content": content, "stop_reason": stop_reason, "stop_sequence": None,
+        "usage": {"input_tokens": 100, "output_tokens": 20},
+    })
+
+
+class _Endpoints:
+    """The routes, over one ServerState."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    async def fault_response(self, fault: str | None, request: Request) -> Response | None:
+        state = self.state
         if state.echo == "error":
             message = echoed_credentials(state, request.headers)
             return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=401)
@@ -327,67 +388,40 @@ def build_app(state: ServerState) -> Any:
             await asyncio.sleep(state.faults.slow_seconds)
         return None
 
-    async def receive(request: Request) -> dict[str, Any]:
-        body = await request.json()
-        state.count += 1
-        if state.record:
-            state.requests.append(body)
-            state.headers.append(dict(request.headers))
-        if state.latency:
-            await asyncio.sleep(state.latency)
+    async def receive(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = await request.json()
+        self.state.count += 1
+        if self.state.record:
+            self.state.requests.append(body)
+            self.state.headers.append(dict(request.headers))
+        if self.state.latency:
+            await asyncio.sleep(self.state.latency)
         return body
 
-    async def chat(request: Request) -> Any:
-        body = await receive(request)
+    async def chat(self, request: Request) -> Response:
+        state = self.state
+        body = await self.receive(request)
         model = body.get("model", "scripted")
         if state.queued_contents:
             return JSONResponse(_completion(state.queued_contents.pop(0), model))
         fault = state.draw_fault()
         if fault:
             state.fault_log.append(fault)
-        early = await fault_response(fault, request)
+        early = await self.fault_response(fault, request)
+        if early is None:
+            early = _broken_chat_reply(fault, model)
         if early is not None:
             return early
-        if fault == "garbage":
-            return JSONResponse(_completion("I think the response is fine overall!", model))
-        if fault == "wrong_schema":
-            return JSONResponse(_completion(json.dumps({"verdicts": [{"criterion_id": "nope", "met": "maybe"}]}), model))
-        if fault == "not_completion":
-            return PlainTextResponse("<html>upstream proxy error</html>", status_code=200)
         user_text = _last_user_text(body)
-        native = native_profile(user_text) if is_verdict_request(body) else None
         if GENERATOR_MARKER in user_text and not body.get("response_format"):
             return JSONResponse(_completion(state.script.rubric(user_text), model))
         echo = echoed_credentials(state, request.headers) if state.echo else ""
-        if native is not None:
-            content = native_answer(native, _last_user_text(body), state.script.met, state.script.prefer,
-                                    state.script.reasoning, _take_malformed(state))
-        else:
-            content = json.dumps(answer_object(state, body, echo if state.echo == "reasoning" else None))
-            if not body.get("response_format") or not state.honour_response_format:
-                content = f"Here is my evaluation.\n```json\n{content}\n```"
-        thinking_phase = state.think is not None and not body.get("response_format") and _user_turns(body) == 1
-        reply = _completion(content, model)
-        if body.get("logprobs") and state.verdict_probability is not None:
-            if native is None:
-                reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, state.verdict_probability)}
-            else:
-                reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, state.verdict_probability)}
-        if thinking_phase:
-            _think(reply, state, content)
-        if state.echo == "think":
-            reply["choices"][0]["message"]["content"] = f"<think>\n{echo}\n</think>\n{content}"
-        elif state.echo == "reasoning_field":
-            reply["choices"][0]["message"]["reasoning_content"] = echo
-        if state.estimate_tokens:
-            reply["usage"]["prompt_tokens"] = max(1, len(_all_text(body)) // 4)
-            reply["usage"]["completion_tokens"] = max(1, len(reply["choices"][0]["message"]["content"] or "") // 4)
-        return JSONResponse(reply)
+        return JSONResponse(chat_reply(state, body, echo))
 
-    async def messages(request: Request) -> Any:
-        body = await receive(request)
-        fault = state.draw_fault()
-        early = await fault_response(fault, request)
+    async def messages(self, request: Request) -> Response:
+        state = self.state
+        body = await self.receive(request)
+        early = await self.fault_response(state.draw_fault(), request)
         if early is not None:
             return early
         if not body.get("tools"):  # free text: a native profile's answer (or two-phase thinking)
@@ -395,27 +429,23 @@ def build_app(state: ServerState) -> Any:
             native = native_profile(text)
             content = (native_answer(native, text, state.script.met, state.script.prefer, state.script.reasoning,
                                      _take_malformed(state)) if native else json.dumps(verdict_object(state, body)))
-            return JSONResponse({
-                "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
-                "content": [{"type": "thinking", "thinking": THINKING, "signature": "x"}, {"type": "text", "text": content}],
-                "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 100, "output_tokens": 20},
-            })
+            return _message(body, [{"type": "thinking", "thinking": THINKING, "signature": "x"},
+                                   {"type": "text", "text": content}], "end_turn")
         tool = body["tools"][0]["name"]
         echo = echoed_credentials(state, request.headers) if state.echo == "reasoning" else None
-        return JSONResponse({
-            "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer_object(state, body, echo)}],
-            "stop_reason": "tool_use", "stop_sequence": None,
-            "usage": {"input_tokens": 100, "output_tokens": 20},
-        })
+        return _message(body, [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer_object(state, body, echo)}],
+                        "tool_use")
 
-    async def models(request: Request) -> Any:
+    async def models(self, request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
+
+def build_app(state: ServerState) -> Starlette:
+    endpoints = _Endpoints(state)
     return Starlette(routes=[
-        Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/v1/messages", messages, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/chat/completions", endpoints.chat, methods=["POST"]),
+        Route("/v1/messages", endpoints.messages, methods=["POST"]),
+        Route("/v1/models", endpoints.models, methods=["GET"]),
     ])
 
 
