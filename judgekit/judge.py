@@ -31,6 +31,7 @@ from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, Verdic
 from judgekit.llm.base import Backend
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.factory import make_backend
+from judgekit.llm.fanout import gather_all
 from judgekit.llm.runner import CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
@@ -189,7 +190,7 @@ class Judge:
         return await self.arun(self._score_item(rubric, item))
 
     async def _score_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None = None) -> list[ScoreResult]:
-        return list(await asyncio.gather(*(self._score_row(r, rubric, explain, soft) for r in rows)))
+        return await gather_all(*(self._score_row(r, rubric, explain, soft) for r in rows))
 
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
@@ -253,7 +254,7 @@ class Judge:
                             adaptive: MetaRubric | str | Path | None) -> list[CompareResult]:
         if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
             adaptive = load_meta_rubric(adaptive)
-        return list(await asyncio.gather(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows)))
+        return await gather_all(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows))
 
     def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
                 explain: bool = False, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:

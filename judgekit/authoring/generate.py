@@ -15,7 +15,6 @@ All coroutines here run on the judge's loop: `judge.run(generate_rubrics(judge.c
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +29,7 @@ from judgekit.judging.context import JudgeContext
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.verdicts import SamplingSettings
 from judgekit.llm.base import Completion, JudgeRequest
+from judgekit.llm.fanout import gather_all
 from judgekit.llm.runner import CallRunner
 from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
 from judgekit.protocol.wire import ParseProblem, extract_json_object
@@ -351,7 +351,7 @@ async def reproduces_preference(
                                          mask_names=collector.mask_names, profile=collector.profile)
             return (await collector.collect(messages, "pairwise", [criterion.cid]))[criterion.cid].value
 
-        first, second = await asyncio.gather(ask(chosen, rejected), ask(rejected, chosen))
+        first, second = await gather_all(ask(chosen, rejected), ask(rejected, chosen))
         return (first == "A" and second == "B"), first, second
     one = Rubric(name="contrastive", criteria=[criterion])
     a = await score_item(context, one, PointwiseItem(row.prompt, chosen, row.reference, row.data))
@@ -430,15 +430,15 @@ async def generate_rubrics(
     log: list[dict[str, Any]] = []
     spec = context.spec
     if pairs:
-        results = await asyncio.gather(*(_contrastive_row(context, r, log, max_tries=max_tries, target=target,
+        results = await gather_all(*(_contrastive_row(context, r, log, max_tries=max_tries, target=target,
                                                           max_criteria=max_criteria, verify=verify) for r in rows))
         if per_prompt:
             return GenerateOutcome([_row_rubric(found, name, spec, source, max_criteria) for found in results], log)
         provenance = _provenance("contrastive", spec, source, {"pairs": sum(len(r.pairs) for r in rows)})
         return GenerateOutcome([_merged_rubric(results, name, provenance)], log)
     if per_prompt:
-        return GenerateOutcome(list(await asyncio.gather(
-            *(_prompted_rubric(context, r, name, spec, source, max_criteria) for r in rows))), log)
+        return GenerateOutcome(await gather_all(
+            *(_prompted_rubric(context, r, name, spec, source, max_criteria) for r in rows)), log)
     chosen_rows = list(rows)[:sample]
     provenance = _provenance("from prompts", spec, source, {"prompts": len(chosen_rows)})
     return GenerateOutcome([await _sampled_rubric(context, chosen_rows, name, provenance, max_criteria)], log)

@@ -24,7 +24,6 @@ All coroutines here run on the judge's loop: `judge.run(refine_rubric(judge.cont
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -39,6 +38,7 @@ from judgekit.data.rows import DataRow, message_text
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.scoring import pointwise_reward
+from judgekit.llm.fanout import gather_all
 from judgekit.protocol.templates import FENCE, nonce, render
 from judgekit.rubric.models import Criterion, Rubric
 
@@ -132,7 +132,7 @@ class ScoreTable:
             item = PointwiseItem(row.prompt, row.responses[cell[1]], row.reference, row.data)
             return (await score_item(context, sub, item)).scores
 
-        results = await asyncio.gather(*(one(cell) for cell in self.cells))
+        results = await gather_all(*(one(cell) for cell in self.cells))
         for c in missing:
             self.scores[c.cid] = [res.get(c.cid) for res in results]
 

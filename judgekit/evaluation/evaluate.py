@@ -16,7 +16,6 @@ answer is a false positive (Zhao et al. 2025, "One Token to Fool LLM-as-a-Judge"
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from judgekit.data.datasets import EvalPair
 from judgekit.judge import Judge
 from judgekit.judging.pairwise import PairItem
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
+from judgekit.llm.fanout import gather_all
 from judgekit.llm.usage import ScopeUsage
 from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric
@@ -128,7 +128,7 @@ async def evaluate(
             record["soft"] = o.soft
         return record
 
-    run.records = list(await asyncio.gather(*(one(p) for p in pairs)))
+    run.records = await gather_all(*(one(p) for p in pairs))
     for record in run.records:
         run.subsets[record["subset"]].add(record, principles)
     for name, subset_usage in usage.items():
@@ -156,7 +156,7 @@ async def master_key_probe(
         return o.reward
 
     jobs = [(reply, prompt) for prompt in distinct.values() for reply in MASTER_KEYS]
-    rewards = await asyncio.gather(*(one(prompt, reply) for reply, prompt in jobs))
+    rewards = await gather_all(*(one(prompt, reply) for reply, prompt in jobs))
     per_reply: dict[str, dict[str, Any]] = {}
     for reply in MASTER_KEYS:
         got = [r for (rep, _), r in zip(jobs, rewards) if rep == reply]

@@ -25,6 +25,7 @@ from judgekit.data.rows import message_text
 from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
 from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
+from judgekit.llm.fanout import gather_all
 from judgekit.protocol.templates import pairwise_messages
 from judgekit.rubric.checks import run_check
 from judgekit.rubric.models import Criterion, Rubric
@@ -117,7 +118,13 @@ async def judge_pairwise(
         )
 
     asks = [ask(ids, *order) for ids in groups for order in ((texts.a, texts.b), (texts.b, texts.a))]
-    (side_a, side_b), answers = await asyncio.gather(asyncio.gather(side(texts.a), side(texts.b)), asyncio.gather(*asks))
+    sides, answers = await asyncio.gather(gather_all(side(texts.a), side(texts.b)), gather_all(*asks), return_exceptions=True)
+    # Raised after both halves have finished, so no call is left running.
+    if isinstance(sides, BaseException):
+        raise sides
+    if isinstance(answers, BaseException):
+        raise answers
+    side_a, side_b = sides
     first = {cid: v for verdicts in answers[0::2] for cid, v in verdicts.items()}
     swapped = {cid: v for verdicts in answers[1::2] for cid, v in verdicts.items()}
     for cid in principles:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
 from judgekit.data.rows import message_text
 from judgekit.judging.scoring import coverage, pointwise_reward
 from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
+from judgekit.llm.fanout import gather_all
 from judgekit.protocol.templates import pointwise_messages
 from judgekit.rubric.checks import run_check
 from judgekit.rubric.models import Rubric
@@ -47,7 +47,7 @@ async def judge_pointwise(
 ) -> PointwiseOutcome:
     verdicts = _check_verdicts(rubric, item, allow_code)
     groups = chunk_ids([c.cid for c in rubric.model_judged], collector.per_call("pointwise", criteria_per_call))
-    for part in await asyncio.gather(*(_ask(collector, rubric, item, ids, soft) for ids in groups)):
+    for part in await gather_all(*(_ask(collector, rubric, item, ids, soft) for ids in groups)):
         verdicts.update(part)
     outcome = _outcome(rubric, verdicts, min_coverage)
     if not soft:

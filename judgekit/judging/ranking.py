@@ -22,7 +22,6 @@ checks cost no call. Calls are judge requests (re-asks included; cache hits and 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -32,6 +31,7 @@ from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import PairItem, PairOutcome, judge_pairwise
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
+from judgekit.llm.fanout import gather_all
 from judgekit.llm.usage import ScopeUsage
 from judgekit.rubric.models import Rubric
 
@@ -96,7 +96,7 @@ async def rank_responses(
     usage = ScopeUsage()
     context = context.counting_into(usage)
     if strategy == "pointwise":
-        outs = await asyncio.gather(*(
+        outs = await gather_all(*(
             judge_pointwise(context.collector, rubric, PointwiseItem(group.prompt, r, group.reference, group.row),
                             criteria_per_call=context.config.criteria_per_call, allow_code=context.config.allow_code,
                             min_coverage=context.config.min_coverage)
@@ -125,7 +125,7 @@ async def _anchor_rewards(context: JudgeContext, rubric: Rubric, group: Group, a
     else:
         index, anchor = -1, group.reference
     others = [i for i in range(n) if i != index]
-    outs = await asyncio.gather(*(_pair(context, rubric, group, responses[i], anchor) for i in others))
+    outs = await gather_all(*(_pair(context, rubric, group, responses[i], anchor) for i in others))
     rewards: list[float | None] = [0.5] * n
     for i, o in zip(others, outs):
         rewards[i] = margin_reward(o.margin)
@@ -137,7 +137,7 @@ async def _anchor_rewards(context: JudgeContext, rubric: Rubric, group: Group, a
 async def _round_robin(context: JudgeContext, rubric: Rubric, group: Group) -> tuple[list[float | None], list[list[int]]]:
     responses, n = group.responses, len(group.responses)
     pairs = list(itertools.combinations(range(n), 2))
-    outs = await asyncio.gather(*(_pair(context, rubric, group, responses[i], responses[j]) for i, j in pairs))
+    outs = await gather_all(*(_pair(context, rubric, group, responses[i], responses[j]) for i, j in pairs))
     by_pair = dict(zip(pairs, outs))
     games = [(i, j, (1.0 + o.margin) / 2.0) for (i, j), o in by_pair.items() if o.margin is not None]
     played = {k for i, j, _ in games for k in (i, j)}

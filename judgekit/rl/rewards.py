@@ -34,6 +34,7 @@ from judgekit.errors import InputError
 from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.ranking import check_strategy
+from judgekit.llm.fanout import gather_all
 from judgekit.rl.shaping import Shaping, shape_rewards, word_count
 from judgekit.rubric.formats import row_rubric
 from judgekit.rubric.models import Rubric, load_rubric
@@ -205,7 +206,7 @@ class RewardScorer:
                 return timed_out_item(rubric)
             return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
 
-        by_index = dict(zip(unique, await asyncio.gather(*(one(i) for i in unique))))
+        by_index = dict(zip(unique, await gather_all(*(one(i) for i in unique))))
         return [by_index[s] for s in slot], len(unique)
 
     async def _grouped(
@@ -230,7 +231,7 @@ class RewardScorer:
 
         out: list[ItemReward] = [timed_out_item(r) for _, r in picked]
         judged = 0
-        for members, distinct, outcome in await asyncio.gather(*(one(m) for m in groups.values())):
+        for members, distinct, outcome in await gather_all(*(one(m) for m in groups.values())):
             judged += len(distinct)
             if outcome is None:
                 continue
