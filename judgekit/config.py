@@ -60,6 +60,14 @@ class JudgeConfig(BaseModel):
 
     seed: int | None = 0
 
+    max_calls: int | None = Field(None, ge=1)
+    """Stop the run before it sends more judge requests than this (retries and re-asks count):
+    finished rows are kept, exit code 3, and `--resume` continues with a new budget."""
+
+    max_cost: float | None = Field(None, ge=0)
+    """Stop the run once its calls have cost this many US dollars (at the model's list price; only
+    for priced models). Calls in flight at that moment still finish."""
+
     cache: bool = True
     """Reuse validated verdicts from the disk cache (and store new ones)."""
 

@@ -53,6 +53,19 @@ class JudgeError(Exception):
     """A judge call that failed for good (after retries). Its text is already redacted."""
 
 
-class JudgeCrashed(Exception):
-    """The judge cannot go on (the embedded model's process died): the run stops with exit code 1
-    and this one-line message; rows already written stay, and `--resume` completes the rest."""
+class RunHalted(Exception):
+    """The run cannot go on: it stops with `exit_code` and this one-line message; rows already
+    written stay, and `--resume` completes the rest."""
+
+    exit_code = 1
+
+
+class JudgeCrashed(RunHalted):
+    """The judge cannot go on (the embedded model's process died): exit code 1."""
+
+
+class LimitReached(RunHalted):
+    """A spending limit of the run (`--max-calls`, `--max-cost`) was reached: exit code 3, so a
+    script can tell "stopped at the limit, resume with a new budget" from a failure."""
+
+    exit_code = 3

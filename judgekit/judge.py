@@ -29,9 +29,11 @@ from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_re
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.llm.base import Backend
+from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.factory import make_backend
 from judgekit.llm.fanout import gather_all
+from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.runner import CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
@@ -107,6 +109,11 @@ class Judge:
         self.config = JudgeConfig(**config)
         self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
+        self.budget = Budget(self.config.max_calls, self.config.max_cost)
+        self.pricing = pricing_for(spec)
+        self.budget.price_with(self.pricing)
+        if self.config.generator:
+            self.budget.price_with(pricing_for(self.config.generator))
         timeout = self.config.timeout
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
         self._backend: Backend = backend or make_backend(spec, base_url=base_url, api_key=api_key, timeout=timeout)
@@ -145,7 +152,7 @@ class Judge:
             return self._context or self._build_context()
 
     def _build_context(self) -> JudgeContext:
-        runner = self._runner(self._backend)
+        runner = self._runner(self._backend, self.pricing)
         collector = VerdictCollector(
             runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(),
             mask_names=self.config.mask_names, profile=self.profile,
@@ -153,13 +160,21 @@ class Judge:
         )
         # rubric-rm: the generator's own model when one is given (retries, concurrency limit
         # and stats as for the judge), else the judge's runner.
-        generator = self._runner(self._generator_backend) if self._generator_backend is not None else runner
+        generator = (self._runner(self._generator_backend, pricing_for(self.config.generator or ""))
+                     if self._generator_backend is not None else runner)
         self._context = JudgeContext(collector, generator, self.config, generations={}, spec=self.spec)
         return self._context
 
-    def _runner(self, backend: Backend) -> CallRunner:
+    def _runner(self, backend: Backend, pricing: Pricing) -> CallRunner:
         return CallRunner(backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
-                          policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats)
+                          policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
+                          budget=self.budget, pricing=pricing)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What this Judge's calls have cost so far, in US dollars at list price; None when a model
+        it uses has no price (the embedded judge, in-process vLLM, a model the price table lacks)."""
+        return self.budget.cost_usd
 
     def collector(self) -> VerdictCollector:
         """The verdict collector; only to be used on the judge's loop."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import DataRow, as_messages
-from judgekit.errors import JudgeError
+from judgekit.errors import JudgeError, RunHalted
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pointwise import PointwiseItem
@@ -198,7 +198,7 @@ def _sender(runner: CallRunner) -> Callable[[JudgeRequest], Awaitable[Completion
     async def send(request: JudgeRequest) -> Completion:
         try:
             return await runner.call(request)
-        except JudgeError:
+        except (JudgeError, RunHalted):
             raise
         except Exception as exc:
             raise _Unservable(redact(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}")) from None

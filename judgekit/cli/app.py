@@ -13,7 +13,7 @@ from rich.markup import escape
 from judgekit.cli import evaluate, pairwise, rewards, rubrics, score
 from judgekit.cli.common import err
 from judgekit.cli.runfile import RunStopped
-from judgekit.errors import InputError, JudgeCrashed
+from judgekit.errors import InputError, RunHalted
 from judgekit.secrets import redact
 
 
@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             err.print(f"error: {escape(str(exc))}")
         sys.exit(int(getattr(exc, "exit_code", 2) or 2))
-    except JudgeCrashed as exc:
+    except RunHalted as exc:  # the embedded model died (1) or a limit was reached (3)
         err.print(f"[red]error[/red]: {escape(redact(str(exc)))}", highlight=False)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     except RunStopped as exc:  # Ctrl-C, SIGTERM, a closed stdout: the finished rows are kept
         if exc.message:
             err.print(exc.message, markup=False, highlight=False)

@@ -57,15 +57,24 @@ def print_summary(summary: RunSummary, output: str) -> None:
         f"{failed}\n"
         f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed {s['failed_calls']}); "
         f"cache hits: {s['cache_hits']}\n"
-        f"  tokens: {s['prompt_tokens']} prompt + {s['completion_tokens']} completion",
+        f"  tokens: {s['prompt_tokens']} prompt + {s['completion_tokens']} completion\n"
+        f"  {cost_line(summary.cost_usd, summary.cost_note, summary.judged)}",
         highlight=False,
     )
+
+
+def cost_line(cost_usd: float | None, note: str | None, rows: int) -> str:
+    if cost_usd is None:
+        return f"cost: unknown ({escape(note or 'no price')})"
+    per_row = f" (${cost_usd / rows:.6f} per row)" if rows else ""
+    return f"cost: ${cost_usd:.4f} at list price{per_row}"
 
 
 def print_calls(judge: Judge) -> None:
     s = judge.stats.as_dict()
     err.print(f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed "
-              f"{s['failed_calls']}); cache hits: {s['cache_hits']}", highlight=False)
+              f"{s['failed_calls']}); cache hits: {s['cache_hits']}; "
+              f"{cost_line(judge.cost_usd, judge.pricing.reason, 0)}", highlight=False)
 
 
 def judge_failed_entirely(judge: Judge) -> bool:

@@ -87,6 +87,10 @@ def judge_parameters(*, several_profiles: bool = False) -> list[inspect.Paramete
                 help="model that writes criteria (rubric-rm rubrics, --adaptive); default: the judge"),
         _option("generator_base_url", str | None, _default("generator_base_url"), "--generator-base-url",
                 help="OpenAI-compatible server of --generator (default: --base-url)"),
+        _option("max_calls", int | None, _default("max_calls"), "--max-calls",
+                help="stop before sending more judge requests than this (exit 3; finished rows kept, --resume continues)"),
+        _option("max_cost", float | None, _default("max_cost"), "--max-cost",
+                help="stop once the calls have cost this many USD at list price (priced models only; exit 3)"),
         _option("min_coverage", float, _default("min_coverage"), "--min-coverage",
                 help="least scored share (0..1) of the rubric's absolute weight for a reward; below it, or with a "
                      "hard rule unscored, the reward is null"),

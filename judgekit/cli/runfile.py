@@ -32,7 +32,7 @@ from rich.progress import (
 
 from judgekit.data.outfile import RowSink, StdoutSink, id_key, open_file_sink
 from judgekit.data.rows import InputRow
-from judgekit.errors import JudgeCrashed
+from judgekit.errors import RunHalted
 from judgekit.judge import Judge
 from judgekit.secrets import redact
 
@@ -49,6 +49,8 @@ class RunSummary:
     rows_without_reward: int = 0
     seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    cost_note: str | None = None  # why there is no cost
 
     def note(self, row: dict[str, Any], judged: bool) -> None:
         """Count one written output row."""
@@ -129,7 +131,7 @@ class _RowPool:
             return self._failed(row, row.problem), False
         try:
             return await self._job(row), True
-        except JudgeCrashed:  # the judge itself is gone: stop the run, so --resume judges the rest
+        except RunHalted:  # the judge is gone or a limit is reached: stop the run, so --resume judges the rest
             raise
         except Exception as exc:
             return self._failed(row, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}"), False
@@ -207,4 +209,5 @@ def run_file(
         sink.close()
     summary.seconds = time.perf_counter() - started
     summary.stats = judge.stats.as_dict()
+    summary.cost_usd, summary.cost_note = judge.cost_usd, judge.pricing.reason
     return summary

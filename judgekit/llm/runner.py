@@ -16,6 +16,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from judgekit.errors import JudgeError
 from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.budget import Budget
+from judgekit.llm.pricing import Pricing
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.secrets import redact, redact_tree
 
@@ -44,9 +46,12 @@ class _WaitRetryAfterOrJitter:
 
 class CallRunner:
     def __init__(
-        self, backend: Backend, *, concurrency: int, timeout: float | None, policy: RetryPolicy, stats: RunStats
+        self, backend: Backend, *, concurrency: int, timeout: float | None, policy: RetryPolicy, stats: RunStats,
+        budget: Budget | None = None, pricing: Pricing | None = None,
     ) -> None:
         self.backend = backend
+        self.budget = budget or Budget()
+        self.pricing = pricing or Pricing(None, "no price given")
         self.policy = policy
         self.timeout = timeout
         self.stats = stats
@@ -58,6 +63,7 @@ class CallRunner:
 
     async def _attempt(self, request: JudgeRequest) -> Completion:
         async with self._slots:
+            self.budget.check(self.stats.calls)
             self.stats.calls += 1
             if self.timeout is None or getattr(self.backend, "enforces_timeout", False):
                 return await self.backend.complete(request)
@@ -108,6 +114,7 @@ class CallRunner:
         self.stats.succeeded_calls += 1
         self.stats.prompt_tokens += completion.prompt_tokens
         self.stats.completion_tokens += completion.completion_tokens
+        self.budget.spend(self.pricing, completion.prompt_tokens, completion.completion_tokens)
         if self.scope is not None:
             self.scope.prompt_tokens += completion.prompt_tokens
             self.scope.completion_tokens += completion.completion_tokens

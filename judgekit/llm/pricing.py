@@ -1,0 +1,48 @@
+"""What judge calls cost, from a maintained price table (genai-prices, bundled with the package, so
+pricing needs no network).
+
+Only hosted models have a price: `openai:MODEL` and `anthropic:MODEL` are looked up at their
+provider's list price (also through `--base-url`, e.g. a gateway in front of OpenAI; a server with a
+model the table does not know, such as a vLLM server, has no price). The embedded judge and
+in-process vLLM run on your own hardware: no price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from genai_prices import Usage, calc_price
+
+_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
+
+
+@dataclass(frozen=True)
+class PriceList:
+    provider: str
+    model: str
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
+        usage = Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens)
+        return calc_price(usage, self.model, provider_id=self.provider).total_price
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The price list of a judge spec, or why it has none."""
+
+    prices: PriceList | None
+    reason: str | None = None
+
+
+def pricing_for(spec: str) -> Pricing:
+    kind, _, model = spec.partition(":")
+    provider = _PROVIDERS.get(kind)
+    if provider is None or not model:
+        return Pricing(None, f"no price for '{spec}': it runs on your own hardware")
+    prices = PriceList(provider, model)
+    try:
+        prices.cost(0, 0)
+    except LookupError:
+        return Pricing(None, f"no price known for '{spec}' (not in the price table)")
+    return Pricing(prices)
