@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from judgekit.cli import evaluate, pairwise, rewards, rubrics, score
+from judgekit.cli import evaluate, pairwise, report, rewards, rubrics, score
 from judgekit.cli.common import err
 from judgekit.cli.runfile import RunStopped
 from judgekit.errors import InputError, RunHalted
@@ -35,6 +35,7 @@ app.add_typer(rubric_app, name="rubric")
 score.register(app)
 pairwise.register(app)
 evaluate.register(app)
+report.register(app)
 rubrics.register(rubric_app)
 rewards.register(app)
 
