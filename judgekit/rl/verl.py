@@ -9,7 +9,7 @@ synchronously. verl loads the function by path and name and passes
 settings here: the Judge is built on the first call in the process that calls, once per process and
 settings, and nothing but the settings is ever pickled.
 
-- `compute_score` (async: naive, dapo, limited managers) and `compute_score_sync` (remote manager):
+- `compute_score` (async: naive, dapo, gdpo, limited managers) and `compute_score_sync` (remote manager):
   `reward.custom_reward_function.path=pkg://judgekit.rl.verl`, `name=compute_score`.
 - `verl_compute_score(rubric, judge)`: the same from Python, with a Judge of this process or a judge
   spec (then picklable and built lazily, like `compute_score`).

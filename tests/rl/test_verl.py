@@ -109,7 +109,7 @@ def test_a_judge_spec_gives_a_picklable_function_that_builds_its_judge_on_first_
                                                 cache=False, concurrency=4)
     assert isinstance(compute_score, functools.partial) and inspect.iscoroutinefunction(compute_score)
     assert judge_server.state.requests == []
-    for dumps, loads in ((pickle.dumps, pickle.loads), _cloudpickle()):
+    for dumps, loads in {(pickle.dumps, pickle.loads), _cloudpickle()}:
         again = loads(dumps(compute_score))
         out = asyncio.run(again("src", "polite correct", "gt", {"prompt": "Q"}))
         assert out["score"] == pytest.approx(1.0) and set(out) == KEYS
@@ -120,7 +120,11 @@ def test_a_judge_spec_gives_a_picklable_function_that_builds_its_judge_on_first_
 
 
 def _cloudpickle() -> tuple[Any, Any]:
-    cloudpickle = pytest.importorskip("cloudpickle")
+    """cloudpickle (what Ray and verl's remote manager use) when installed, else pickle."""
+    if importlib.util.find_spec("cloudpickle") is None:
+        return pickle.dumps, pickle.loads
+    import cloudpickle
+
     return cloudpickle.dumps, cloudpickle.loads
 
 
@@ -253,13 +257,14 @@ def test_example_module(judge_server):
 # ---- verl's own reward loop ------------------------------------------------------------------------
 
 
-def documented_overrides(rubric: Path, base_url: str, manager: str = "naive", **extra: Any) -> list[str]:
+def documented_overrides(rubric: Path | None, base_url: str, manager: str = "naive", *,
+                         path: str = "pkg://judgekit.rl.verl", **extra: Any) -> list[str]:
     """The command-line overrides docs/rl.md gives, for this rubric and judge server."""
     name = "compute_score_sync" if manager == "remote" else "compute_score"
-    settings = {"rubric": str(rubric), "judge": "openai:scripted", "base_url": base_url, "concurrency": 8,
-                "cache": False, "max_attempts": 1, **extra}
+    settings = {"judge": "openai:scripted", "base_url": base_url, "concurrency": 8, "cache": False, "max_attempts": 1,
+                **({"rubric": str(rubric)} if rubric else {}), **extra}
     return [
-        "reward.custom_reward_function.path=pkg://judgekit.rl.verl",
+        f"reward.custom_reward_function.path={path}",
         f"reward.custom_reward_function.name={name}",
         *(f"+reward.custom_reward_function.reward_kwargs.{k}={json.dumps(v)}" for k, v in settings.items()),
         f"reward.reward_manager.name={manager}",
@@ -369,6 +374,17 @@ def test_through_verl_a_failing_judge_gives_unscored_score_and_says_so(rubric_fi
     for o in outputs:
         info = o["reward_extra_info"]
         assert info["judgekit_unscored"] == 1.0 and "HTTP 500" in info["judgekit_unscored_reason"]
+
+
+@needs_verl
+def test_verl_loads_the_example_file_and_its_reward_kwargs_override_the_bound_settings(judge_server, tokenizer_dir):
+    from verl.utils import hf_tokenizer
+
+    judge_server.state.script.met = lambda cid, response: cid != "unnecessary_padding"
+    overrides = documented_overrides(None, judge_server.base_url, path=str(ROOT / "examples" / "verl_reward.py"))
+    outputs = run_reward_loop_worker(verl_config(tokenizer_dir, overrides), data_proto(hf_tokenizer(str(tokenizer_dir)), ROWS))
+    assert [o["reward_score"] for o in outputs] == pytest.approx([1.0] * 3)  # judged by the scripted judge
+    assert all(o["reward_extra_info"]["judgekit_answers_question"] == 1.0 for o in outputs)  # the example's rubric
 
 
 @needs_verl
