@@ -28,7 +28,7 @@ import logging
 import math
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, make_shaping, refuse_reserved_ids
+from judgekit.rl.shaping import Shaping
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact
 
@@ -100,15 +101,12 @@ class _Session:
     tally: UnscoredTally
     unscored_score: float
     return_dict: bool
-    warned_no_prompt: bool = field(default=False)
+    warned_no_prompt: bool = False
 
     @classmethod
-    def build(cls, rubric: Rubric | str | Path | None, judge: Judge, unscored_score: float, return_dict: bool,
-              strict: bool, clip: tuple[float, float] | None, veto_penalty: float | None,
-              **group_options: Any) -> _Session:
-        shaping = make_shaping(group_options.pop("normalize", False), clip, veto_penalty,
-                               group_options.pop("length_debias", False))
-        scorer = RewardScorer(rubric, judge, shaping=shaping, strict=strict, **group_options)
+    def build(cls, rubric: Rubric | str | Path | None, judge: Judge, *, unscored_score: float, return_dict: bool,
+              strict: bool, shaping: Shaping, strategy: str = "pointwise") -> _Session:
+        scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
         if return_dict:
             refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
         return cls(scorer, UnscoredTally(f"unscored_score={unscored_score}"), unscored_score, return_dict)
@@ -178,8 +176,8 @@ def _session_for(kwargs: dict[str, Any]) -> _Session:
     if found is None:
         judge = Judge(settings.judge, base_url=settings.base_url, **settings.judge_config.model_dump(exclude_unset=True))
         found = _SESSIONS.setdefault(key, _Session.build(
-            settings.rubric, judge, settings.unscored_score, settings.return_dict, settings.strict, settings.clip,
-            settings.veto_penalty,
+            settings.rubric, judge, unscored_score=settings.unscored_score, return_dict=settings.return_dict,
+            strict=settings.strict, shaping=make_shaping(False, settings.clip, settings.veto_penalty, False),
         ))
     return found
 
@@ -240,7 +238,8 @@ def verl_compute_score(
     if isinstance(judge, Judge):
         if judge_options:
             raise TypeError(f"{', '.join(sorted(judge_options))}: settings of a judge spec; this Judge is already built")
-        session = _Session.build(rubric, judge, unscored_score, return_dict, strict, clip, veto_penalty)
+        session = _Session.build(rubric, judge, unscored_score=unscored_score, return_dict=return_dict, strict=strict,
+                                 shaping=make_shaping(False, clip, veto_penalty, False))
 
         async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
                                          **kwargs: Any) -> VerlScore:
@@ -280,8 +279,8 @@ def verl_batch_compute_score_legacy(
     the batch judged concurrently. Besides the options of `verl_compute_score`, the group options:
     `strategy` (anchor, round_robin), `normalize` and `length_debias`, over the completions with the
     same prompt and ground truth."""
-    session = _Session.build(rubric, judge, unscored_score, return_dict, strict, clip, veto_penalty,
-                             strategy=strategy, normalize=normalize, length_debias=length_debias)
+    session = _Session.build(rubric, judge, unscored_score=unscored_score, return_dict=return_dict, strict=strict,
+                             shaping=make_shaping(normalize, clip, veto_penalty, length_debias), strategy=strategy)
 
     def compute_score(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
                       extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[VerlScore]:

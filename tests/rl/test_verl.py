@@ -158,6 +158,14 @@ def test_compute_score_reads_its_settings_from_keyword_arguments(judge_server, r
     assert asyncio.run(jverl.compute_score("src", "x", "gt", {"prompt": "Q"}, reward_router_address=None, **settings))
 
 
+def test_a_row_without_a_prompt_is_judged_and_warned_about_once(judge, caplog):
+    compute_score = judgekit.verl_compute_score(RUBRIC, judge)
+    with caplog.at_level("WARNING", logger="judgekit"):
+        outs = [asyncio.run(compute_score("src", "polite", "gt", info)) for info in (None, {"index": 3}, {})]
+    assert [o["judgekit_scored"] for o in outs] == [1.0] * 3
+    assert caplog.text.count("has no prompt") == 1
+
+
 @pytest.mark.parametrize(("settings", "field"), [
     ({"rubric": "r.yaml"}, "judge"),
     ({"judge": "openai:x", "concurency": 3}, "concurency"),
