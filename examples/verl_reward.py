@@ -1,83 +1,60 @@
-"""judgekit as verl's custom reward function.
+"""judgekit as verl's reward function (verl 0.9.1; the same from 0.7.1 on).
 
-verl loads a module by path and calls a function in it by name. Point it at this file:
+verl needs no file of yours: point it at judgekit's own function and give the rubric and the judge
+as reward_kwargs (the `+` adds keys that verl's config does not declare):
 
-    custom_reward_function.path=examples/verl_reward.py
-    custom_reward_function.name=compute_score           # naive / prime reward managers
-    # or, for reward_model.reward_manager=batch (one call per batch, judged concurrently):
-    custom_reward_function.name=compute_score_batch
+    reward.custom_reward_function.path=pkg://judgekit.rl.verl
+    reward.custom_reward_function.name=compute_score
+    +reward.custom_reward_function.reward_kwargs.rubric=/abs/path/rubrics/helpfulness.yaml
+    +reward.custom_reward_function.reward_kwargs.judge=openai:Qwen/Qwen3-8B
+    +reward.custom_reward_function.reward_kwargs.base_url=http://127.0.0.1:8000/v1
+    +reward.custom_reward_function.reward_kwargs.concurrency=64
+    reward.reward_manager.name=naive      # or remote, with name=compute_score_sync
 
-Each parquet row should carry the question in `extra_info["question"]` (or "prompt"), and the
-reference answer, if any, as `reward_model.ground_truth`. A row may carry its own rubric in
-`extra_info["rubric"]` (judgekit, HealthBench, RaR or prometheus form).
+Not `custom_reward_function.path=...` at the top level: verl 0.9 still accepts that key, but its
+trainer reads only `reward.custom_reward_function`, so it would silently use its own
+default_compute_score (which fails on data sources it does not know).
 
-The judge is set by environment variables, so the same file works on every worker:
-JUDGEKIT_RUBRIC (a YAML file; default rubrics/helpfulness.yaml), JUDGEKIT_JUDGE (default
-`openai:Qwen/Qwen3-8B`), JUDGEKIT_BASE_URL (e.g. http://127.0.0.1:8000/v1 for `vllm serve`),
-JUDGEKIT_CONCURRENCY (default 64). A response without a reward (a failing judge, an unscored hard
-rule, coverage below the Judge's min_coverage) scores 0.0 (verl needs a number); the dict form
-says which (`judgekit_unscored`, `judgekit_coverage`) and the `judgekit` logger counts them.
+Or use this file, when the settings are better kept in code:
+`reward.custom_reward_function.path=examples/verl_reward.py`, `name=compute_score`. `compute_score`
+below is judgekit's function with its settings bound: picklable, its Judge built on the first call in
+each of verl's reward workers; reward_kwargs still override any of them.
+
+Each row carries the question in `extra_info["question"]` (or "prompt") and the reference answer, if
+any, as `reward_model.ground_truth`; a row may carry its own rubric in `extra_info["rubric"]`. A
+response without a reward (a failing judge, an unscored hard rule, coverage below the judge's
+min_coverage) scores `unscored_score` (0.0 here; verl needs a number), and says so in its dict
+(`judgekit_unscored: 1.0`, `judgekit_unscored_reason`); the `judgekit` logger counts them.
 
 Run it directly to see it work against judgekit's scripted judge:  python examples/verl_reward.py
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import asyncio
 from pathlib import Path
-from typing import Any
 
 import judgekit
 
-_lock = threading.Lock()
-_made: dict[str, Any] = {}
+RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "helpfulness.yaml"
 
-
-def _functions() -> dict[str, Any]:
-    """Built once per process, on first use (a Judge owns a thread and an HTTP client)."""
-    with _lock:
-        if not _made:
-            default = Path(__file__).resolve().parent.parent / "rubrics" / "helpfulness.yaml"
-            rubric = judgekit.load_rubric(os.environ.get("JUDGEKIT_RUBRIC", str(default)))
-            judge = judgekit.Judge(
-                os.environ.get("JUDGEKIT_JUDGE", "openai:Qwen/Qwen3-8B"),
-                base_url=os.environ.get("JUDGEKIT_BASE_URL"),
-                concurrency=int(os.environ.get("JUDGEKIT_CONCURRENCY", "64")),
-            )
-            _made["judge"] = judge
-            _made["single"] = judgekit.verl_compute_score(rubric, judge, return_dict=True)
-            _made["batch"] = judgekit.verl_compute_score(rubric, judge, batch=True, return_dict=True)
-        return _made
-
-
-def close() -> None:
-    """Close the judge (its HTTP client and thread); the next call builds a new one."""
-    with _lock:
-        if _made:
-            _made.pop("judge").close()
-            _made.clear()
-
-
-def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None = None, **kwargs: Any) -> dict:
-    return _functions()["single"](data_source, solution_str, ground_truth, extra_info, **kwargs)
-
-
-def compute_score_batch(data_sources: list, solution_strs: list, ground_truths: list, extra_infos: list, **kwargs: Any) -> list:
-    return _functions()["batch"](data_sources, solution_strs, ground_truths, extra_infos, **kwargs)
+compute_score = judgekit.verl_compute_score(
+    RUBRIC, "openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8000/v1", concurrency=64, unscored_score=0.0,
+)
 
 
 def _demo() -> None:
-    from judgekit.testing import Script, ScriptedJudgeServer, ServerState
+    from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 
+    info = {"question": "Why is the sky blue?"}
     state = ServerState(script=Script(met=lambda cid, response: len(response.split()) > 3))
     with ScriptedJudgeServer(state) as server:
-        os.environ.update(JUDGEKIT_JUDGE="openai:scripted", JUDGEKIT_BASE_URL=server.base_url)
-        os.environ.setdefault("OPENAI_API_KEY", "unused")
-        info = {"question": "Why is the sky blue?"}
-        print(compute_score("demo", "Rayleigh scattering favours short wavelengths.", None, info))
-        print(compute_score_batch(["demo"] * 2, ["Blue.", "Because air scatters blue light most."], [None] * 2, [info] * 2))
-        close()
+        # verl merges reward_kwargs into each call the same way
+        print(asyncio.run(compute_score("demo", "Air scatters blue light the most.", None, info,
+                                        judge="openai:scripted", base_url=server.base_url, cache=False)))
+    with ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0))) as failing:
+        print(asyncio.run(compute_score("demo", "Blue.", None, info, judge="openai:scripted",
+                                        base_url=failing.base_url, max_attempts=1, cache=False)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Rubric rewards for RL trainers: TRL's GRPOTrainer and verl (OpenRLHF: see judgekit.rl.serve).
+"""Rubric rewards for RL trainers: TRL's GRPOTrainer here; verl: judgekit.rl.verl; OpenRLHF: judgekit.rl.serve.
 
 One `RewardScorer` turns a batch of (prompt, completion, reference, row) into one reward per
 completion: identical completions are judged once, per-row rubrics are read from the row, the
@@ -10,8 +10,6 @@ convention:
   **kwargs) -> list[float | None]`; `None` for a completion without a reward (TRL turns it into NaN).
 - `trl_criterion_rewards(rubric, judge)`: one such function per criterion, sharing one judging
   pass per batch, for `reward_weights` / `multi_objective_aggregation`.
-- `verl_compute_score(rubric, judge)`: `compute_score(data_source, solution_str, ground_truth,
-  extra_info=None, **kwargs)`, or with `batch=True` the batch form of verl's BatchRewardManager.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
 import re
 import threading
 from collections import OrderedDict
@@ -42,7 +39,6 @@ from judgekit.secrets import redact
 
 logger = logging.getLogger("judgekit")
 _ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
-_PROMPT_KEYS = ("prompt", "question", "query", "problem", "instruction", "input")
 
 
 def _json_key(value: Any) -> str:
@@ -243,9 +239,6 @@ class RewardScorer:
                 unscored = {} if reward is not None else {"*": f"no reward from the {self.strategy} strategy"}
                 out[i] = ItemReward(reward, scores, unscored, outcome.coverage[j] if outcome.coverage else None)
         return out, judged
-
-
-VERL_KEYS = frozenset({"scored", "unscored", "coverage"})
 
 
 def refuse_reserved_ids(rubric: Rubric | None, reserved: frozenset[str], key: str) -> None:
@@ -493,111 +486,3 @@ def _criterion_function(session: _TrlSession, cid: str, weight: float) -> Callab
 
     judgekit_criterion.__name__ = judgekit_criterion.__qualname__ = f"judgekit_{cid}"
     return judgekit_criterion
-
-
-# ---- verl --------------------------------------------------------------------------------
-
-
-VerlScore = float | dict[str, float]  # the score, or with return_dict the score and its parts
-
-
-def _verl_prompt(extra_info: Any) -> Any:
-    if isinstance(extra_info, dict):
-        for key in _PROMPT_KEYS:
-            if extra_info.get(key) is not None:
-                return extra_info[key]
-    return ""
-
-
-def _finite(value: float | None, default: float) -> float:
-    return default if value is None or math.isnan(value) else float(value)
-
-
-def verl_compute_score(
-    rubric: Rubric | str | Path | None,
-    judge: Judge,
-    *,
-    batch: bool = False,
-    return_dict: bool = False,
-    unscored_score: float = 0.0,
-    strategy: str = "pointwise",
-    normalize: bool = False,
-    clip: tuple[float, float] | None = None,
-    veto_penalty: float | None = None,
-    length_debias: bool = False,
-    strict: bool = False,
-) -> Callable[..., VerlScore | list[VerlScore]]:
-    """A `compute_score` for verl's reward managers (`custom_reward_function.path/name`).
-
-    Single (naive / prime managers): `compute_score(data_source, solution_str, ground_truth,
-    extra_info=None, **kwargs) -> float | dict`. Batch (`reward_model.reward_manager=batch`):
-    `compute_score(data_sources, solution_strs, ground_truths, extra_infos, **kwargs) -> list`.
-
-    The prompt is `extra_info["prompt"]` (or question, query, problem, instruction, input); the
-    reference is `ground_truth`; a row rubric may come in `extra_info` (rubric / rubrics /
-    score_rubric). A response without a reward (the coverage rule, with the Judge's
-    `min_coverage`) gets `unscored_score` (0.0 by default, since verl needs a number); each one is
-    counted, and the count is logged (logger "judgekit", at the 1st, 10th, 100th, ...). With
-    `return_dict`, the result is `{"score", "judgekit_scored", "judgekit_unscored",
-    "judgekit_coverage" (pointwise strategy), "judgekit_<criterion_id>"...}` (criterion keys for the
-    fixed rubric; 1.0 MET, 0.0 UNMET, `unscored_score` unscored), the same keys for every response.
-    Group shaping (normalize, length_debias) and group strategies need `batch=True`; groups are
-    completions with the same prompt and ground truth.
-    """
-    shaping = make_shaping(normalize, clip, veto_penalty, length_debias)
-    if not batch and (shaping.needs_groups or strategy != "pointwise"):
-        raise InputError("group shaping and group strategies need the batch form (batch=True)", field="batch")
-    scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
-    if return_dict:
-        refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
-    tally = UnscoredTally(f"unscored_score={unscored_score}")
-    return _VerlScores(scorer, judge, tally, return_dict, unscored_score).function(batch)
-
-
-@dataclass
-class _VerlScores:
-    """verl's compute_score over one scorer: a batch judged on the judge, counted, and presented per response."""
-
-    scorer: RewardScorer
-    judge: Judge
-    tally: UnscoredTally
-    return_dict: bool
-    unscored_score: float
-
-    def run(self, solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
-        rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
-        prompts = [_verl_prompt(info) for info in infos]
-        result = self.judge.run(self.scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
-        self.tally.note(result)
-        return result
-
-    def present(self, result: BatchRewards, i: int) -> VerlScore:
-        score = _finite(result.rewards[i], self.unscored_score)
-        if not self.return_dict:
-            return score
-        unscored = result.raw[i] is None
-        out = {"score": score, "judgekit_scored": 0.0 if unscored else 1.0, "judgekit_unscored": 1.0 if unscored else 0.0}
-        if self.scorer.strategy == "pointwise":
-            out["judgekit_coverage"] = float(result.coverage[i] or 0.0)
-        for cid in self.scorer.rubric.ids if self.scorer.rubric is not None else []:
-            value = result.scores[i].get(cid)
-            out[f"judgekit_{cid}"] = self.unscored_score if value is None else float(value)
-        return out
-
-    def function(self, batch: bool) -> Callable[..., VerlScore | list[VerlScore]]:
-        """verl's single form (one response) or batch form (lists), both named compute_score."""
-        if batch:
-            def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
-                                    extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[VerlScore]:
-                infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
-                result = self.run(list(solution_strs), list(ground_truths), infos)
-                return [self.present(result, i) for i in range(len(solution_strs))]
-
-            compute_score_batch.__name__ = "compute_score"
-            return compute_score_batch
-
-        def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
-                          **kwargs: Any) -> VerlScore:
-            return self.present(self.run([solution_str], [ground_truth], [extra_info]), 0)
-
-        return compute_score

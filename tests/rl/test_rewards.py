@@ -1,4 +1,4 @@
-"""The TRL and verl reward functions (docs/rl.md), against the scripted judge over real HTTP."""
+"""The TRL reward functions (docs/rl.md), against the scripted judge over real HTTP (verl: test_verl.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import judgekit
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, ScriptedJudgeServer, ServerState
-from tests.helpers import BUNDLED_RUBRICS, FAILING_JUDGES, ROOT, RUBRICS
+from tests.helpers import BUNDLED_RUBRICS, FAILING_JUDGES, RUBRICS
 
 RUBRIC = rubric_from_data({
     "name": "test-rubric",
@@ -109,9 +109,6 @@ def test_failing_judge_gives_none_never_zero(judge_server):
                         max_attempts=1) as j:
         fn = judgekit.trl_reward(RUBRIC, j, normalize=True, clip=(-1, 1))
         assert run(fn(prompts=["Q", "Q"], completions=["a", "b"])) == [None, None]
-        score = judgekit.verl_compute_score(RUBRIC, j, unscored_score=-0.5, return_dict=True)
-        out = score("src", "a", "gt", {"prompt": "Q"})
-        assert out["score"] == -0.5 and out["judgekit_scored"] == 0.0
 
 
 def test_criterion_rewards_share_one_pass_and_log(judge, judge_server):
@@ -154,30 +151,6 @@ def test_reference_column(judge, judge_server):
     assert any("the reference answer 42" in m["content"] for m in judge_server.state.requests[-1]["messages"])
 
 
-def test_verl_single_and_dict(judge, judge_server):
-    compute_score = judgekit.verl_compute_score(RUBRIC, judge)
-    params = list(inspect.signature(compute_score).parameters)
-    assert params[:4] == ["data_source", "solution_str", "ground_truth", "extra_info"]
-    assert compute_score("src", "polite", "gt", extra_info={"question": "What is it?"}) == pytest.approx(0.6)
-    assert "What is it?" in judge_server.state.requests[-1]["messages"][1]["content"]
-    as_dict = judgekit.verl_compute_score(RUBRIC, judge, return_dict=True)
-    out = as_dict("src", "polite correct idiot", "gt", None, some_kwarg=1)
-    assert out == {"score": pytest.approx(0.8), "judgekit_scored": 1.0, "judgekit_unscored": 0.0, "judgekit_coverage": 1.0,
-                   "judgekit_polite": 1.0, "judgekit_correct": 1.0, "judgekit_rude": 1.0, "judgekit_safe": 1.0}
-
-
-def test_verl_batch_form(judge):
-    compute = judgekit.verl_compute_score(RUBRIC, judge, batch=True, normalize=True)
-    params = list(inspect.signature(compute).parameters)
-    assert params[:4] == ["data_sources", "solution_strs", "ground_truths", "extra_infos"]
-    out = compute(["s"] * 4, ["polite correct", "nothing", "polite", "polite"], ["g"] * 4,
-                  [{"prompt": "A"}, {"prompt": "A"}, {"prompt": "B"}, {"prompt": "B"}])
-    assert out[0] == pytest.approx(1.0, abs=1e-4) and out[1] == pytest.approx(-1.0, abs=1e-4)
-    assert all(isinstance(x, float) for x in out)
-    with pytest.raises(judgekit.InputError):
-        judgekit.verl_compute_score(RUBRIC, judge, normalize=True)  # group shaping needs the batch form
-
-
 def test_group_strategy_anchor(judge):
     pytest.importorskip("judgekit.judging.ranking")
     fn = judgekit.trl_reward(RUBRIC, judge, strategy="anchor")
@@ -193,32 +166,12 @@ def test_bad_options(judge):
         judgekit.trl_reward(RUBRIC, judge, clip=(1, 0))
 
 
-def test_verl_example_module(judge_server, monkeypatch):
-    import importlib.util
-
-    judge_server.state.script.met = lambda cid, response: "scatter" in response
-    monkeypatch.setenv("JUDGEKIT_JUDGE", "openai:scripted")
-    monkeypatch.setenv("JUDGEKIT_BASE_URL", judge_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    spec = importlib.util.spec_from_file_location("verl_reward_example", ROOT / "examples" / "verl_reward.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        one = module.compute_score("src", "Air molecules scatter blue light.", None, {"question": "Why blue?"})
-        assert one["judgekit_scored"] == 1.0 and 0.0 < one["score"] <= 1.0
-        many = module.compute_score_batch(["s", "s"], ["Blue.", "They scatter it."], [None, None], [{"prompt": "Q"}] * 2)
-        assert [set(m) for m in many] == [set(one)] * 2  # the same keys for every response, as verl needs
-        assert many[0]["score"] < many[1]["score"]
-    finally:
-        module.close()
-
-
 # ---- the coverage rule in the adapters ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("failure", list(FAILING_JUDGES))
 @pytest.mark.parametrize("rubric_name", BUNDLED_RUBRICS)
-def test_failing_judge_gives_no_reward_in_trl_and_verl_on_every_bundled_rubric(rubric_name, failure, caplog):
+def test_failing_judge_gives_no_reward_in_trl_on_every_bundled_rubric(rubric_name, failure):
     rubric = judgekit.load_rubric(RUBRICS / rubric_name)
     completions = ["42", '{"answer": 42}']
     with ScriptedJudgeServer(ServerState(faults=FAILING_JUDGES[failure])) as server, \
@@ -226,15 +179,6 @@ def test_failing_judge_gives_no_reward_in_trl_and_verl_on_every_bundled_rubric(r
                            max_attempts=1, timeout=0.5) as j:
         trl = judgekit.trl_reward(rubric, j)
         assert run(trl(prompts=["Q", "Q"], completions=completions, reference=["42", "42"])) == [None, None]
-        single = judgekit.verl_compute_score(rubric, j, unscored_score=-0.25)
-        with caplog.at_level("WARNING", logger="judgekit"):
-            assert single("src", completions[0], "42", {"prompt": "Q"}) == -0.25
-        assert "1 of 1 responses so far had no reward and got unscored_score=-0.25" in caplog.text
-        batch = judgekit.verl_compute_score(rubric, j, batch=True, return_dict=True)
-        out = batch(["s", "s"], completions, ["42", "42"], [{"prompt": "Q"}] * 2)
-    for row in out:
-        assert row["score"] == 0.0 and row["judgekit_unscored"] == 1.0 and row["judgekit_scored"] == 0.0
-        assert 0.0 <= row["judgekit_coverage"] < 1.0
 
 
 def test_coverage_bar_comes_from_the_judge(judge_server):
@@ -247,16 +191,7 @@ def test_coverage_bar_comes_from_the_judge(judge_server):
         with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", cache=False,
                             min_coverage=min_coverage) as j:
             assert run(judgekit.trl_reward(rubric, j)(prompts=["Q"], completions=["polite"])) == expected
-            out = judgekit.verl_compute_score(rubric, j, return_dict=True, unscored_score=-1.0)("s", "polite", None, {"prompt": "Q"})
-            assert out["judgekit_coverage"] == 0.75 and out["judgekit_unscored"] == (1.0 if expected == [None] else 0.0)
             # strict keeps its meaning: any unscored criterion, whatever the bar
             assert run(judgekit.trl_reward(rubric, j, strict=True)(prompts=["Q"], completions=["polite"])) == [None]
     with pytest.raises(ValueError):
         judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", min_coverage=1.5)
-
-
-def test_verl_refuses_a_criterion_named_like_its_own_keys(judge):
-    clash = rubric_from_data({"name": "c", "criteria": [{"id": "coverage", "text": "Covers the topic."}]})
-    with pytest.raises(judgekit.InputError, match="judgekit_coverage"):
-        judgekit.verl_compute_score(clash, judge, return_dict=True)
-    judgekit.verl_compute_score(clash, judge)  # the float form has no per-criterion keys

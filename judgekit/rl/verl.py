@@ -1,0 +1,291 @@
+"""judgekit as verl's reward function.
+
+From verl 0.7.1 on (tested: 0.9.1) every reward goes through verl's reward loop: a reward manager
+calls `compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs)` once per
+response. The `naive` manager (the default) awaits it when it is an `async def`, else it takes a
+thread-pool call per response; the `remote` manager pickles it into Ray actors and calls it
+synchronously. verl loads the function by path and name and passes
+`reward.custom_reward_function.reward_kwargs` as keyword arguments, so the rubric and the judge are
+settings here: the Judge is built on the first call in the process that calls, once per process and
+settings, and nothing but the settings is ever pickled.
+
+- `compute_score` (async: naive, dapo, gdpo, limited managers) and `compute_score_sync` (remote manager):
+  `reward.custom_reward_function.path=pkg://judgekit.rl.verl`, `name=compute_score`.
+- `verl_compute_score(rubric, judge)`: the same from Python, with a Judge of this process or a judge
+  spec (then picklable and built lazily, like `compute_score`).
+- `verl_batch_compute_score_legacy(rubric, judge)`: the batch form for the `batch` reward manager of
+  verl 0.6 and earlier (gone from 0.7.1 on).
+
+verl needs a number for every response. A response without a reward (the coverage rule; a failing
+or hanging judge) gets `unscored_score` (0.0 by default), is counted on the `judgekit` logger, and
+says so in its dict: `judgekit_unscored: 1.0` and `judgekit_unscored_reason`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from judgekit.config import JudgeConfig
+from judgekit.errors import InputError
+from judgekit.judge import Judge
+from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, make_shaping, refuse_reserved_ids
+from judgekit.rl.shaping import Shaping
+from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.secrets import redact
+
+logger = logging.getLogger("judgekit")
+
+VerlScore = float | dict[str, float | str | None]  # the score, or with return_dict the score and its parts
+VERL_KEYS = frozenset({"scored", "unscored", "unscored_reason", "coverage"})
+_PROMPT_KEYS = ("prompt", "question", "query", "problem", "instruction", "input")
+# What verl's reward managers add to each call when a reward model is configured: not settings.
+_VERL_CALL_KEYS = frozenset({"reward_router_address", "reward_model_tokenizer"})
+
+
+class VerlRewardSettings(BaseModel):
+    """What `reward_kwargs` may hold. Every other key is a Judge setting (JudgeConfig: concurrency,
+    profile, min_coverage, timeout, max_attempts, criteria_per_call, cache, ...). API keys come from
+    the environment (OPENAI_API_KEY, ...), never from here: verl prints its config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    judge: str
+    """The judge spec, e.g. `openai:Qwen/Qwen3-8B`."""
+    rubric: str | Rubric | None = None
+    """A rubric YAML file (the same path on every node); None: each row's `extra_info` has its own."""
+    base_url: str | None = None
+    unscored_score: float = 0.0
+    """The score of a response without a reward (verl needs a number); counted and reported."""
+    return_dict: bool = True
+    """`{"score", "judgekit_scored", "judgekit_unscored", ...}`; False: the bare score."""
+    strict: bool = False
+    clip: tuple[float, float] | None = None
+    veto_penalty: float | None = None
+    judge_config: JudgeConfig = JudgeConfig()
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> VerlRewardSettings:
+        """The settings among a call's keyword arguments; a bad one is an InputError naming it."""
+        given = {k: _plain(v) for k, v in kwargs.items() if k not in _VERL_CALL_KEYS}
+        own = {k: given.pop(k) for k in list(given) if k in cls.model_fields and k != "judge_config"}
+        try:
+            return cls.model_validate({**own, "judge_config": JudgeConfig.model_validate(given)})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = ".".join(str(p) for p in first["loc"]) or "reward_kwargs"
+            raise InputError(f"{first['msg']} (verl's reward_kwargs or compute_score's arguments)",
+                             field=name) from None
+
+
+def _plain(value: Any) -> Any:
+    """verl's config values (omegaconf ListConfig) as the plain list pydantic reads."""
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple, list)):
+        return list(value)
+    return value
+
+
+@dataclass
+class _Session:
+    """One scorer and its judge in this process: a response judged, counted and presented."""
+
+    scorer: RewardScorer
+    tally: UnscoredTally
+    unscored_score: float
+    return_dict: bool
+    warned_no_prompt: bool = False
+
+    @classmethod
+    def build(cls, rubric: Rubric | str | Path | None, judge: Judge, *, unscored_score: float, return_dict: bool,
+              strict: bool, shaping: Shaping, strategy: str = "pointwise") -> _Session:
+        scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
+        if return_dict:
+            refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
+        return cls(scorer, UnscoredTally(f"unscored_score={unscored_score}"), unscored_score, return_dict)
+
+    def inputs(self, infos: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+        rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
+        prompts = [_prompt_of(row) for row in rows]
+        if not self.warned_no_prompt and any(p is None for p in prompts):
+            self.warned_no_prompt = True
+            logger.warning("judgekit: a row's extra_info has no prompt (any of %s): the judge sees the response "
+                           "without its question", ", ".join(_PROMPT_KEYS))
+        return ["" if p is None else p for p in prompts], rows
+
+    async def ascore(self, solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
+        prompts, rows = self.inputs(infos)
+        result = await self.scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows)
+        self.tally.note(result)
+        return result
+
+    def score(self, solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
+        """The same from synchronous code (on the judge's loop)."""
+        prompts, rows = self.inputs(infos)
+        result = self.scorer.judge.run(self.scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
+        self.tally.note(result)
+        return result
+
+    def present(self, result: BatchRewards, i: int) -> VerlScore:
+        reward = result.rewards[i]
+        unscored = result.raw[i] is None or reward is None or math.isnan(reward)
+        score = self.unscored_score if unscored or reward is None else float(reward)
+        if not self.return_dict:
+            return score
+        out: dict[str, float | str | None] = {
+            "score": score, "judgekit_scored": 0.0 if unscored else 1.0, "judgekit_unscored": 1.0 if unscored else 0.0,
+            "judgekit_unscored_reason": _reason(result, i) if unscored else "",
+        }
+        if self.scorer.strategy == "pointwise":
+            out["judgekit_coverage"] = float(result.coverage[i] or 0.0)
+        for cid in self.scorer.rubric.ids if self.scorer.rubric is not None else []:
+            value = result.scores[i].get(cid)
+            out[f"judgekit_{cid}"] = None if value is None else float(value)
+        return out
+
+
+def _prompt_of(row: dict[str, Any]) -> Any:
+    return next((row[key] for key in _PROMPT_KEYS if row.get(key) is not None), None)
+
+
+def _reason(result: BatchRewards, i: int) -> str:
+    """Why a response has no reward: its first unscored criterion's reason, else the coverage rule."""
+    for cid, why in result.unscored[i].items():
+        return redact(f"{cid}: {why}")[:300]
+    coverage = result.coverage[i] if result.coverage else None
+    return "below the coverage bar" + (f" (coverage {coverage:.2f})" if coverage is not None else "")
+
+
+# ---- verl 0.7.1 and later: one response per call, settings in reward_kwargs ----------------------
+
+
+_SESSIONS: dict[tuple[int, str], _Session] = {}  # (process id, settings): built on first use
+
+
+def _session_for(kwargs: dict[str, Any]) -> _Session:
+    settings = VerlRewardSettings.from_kwargs(kwargs)
+    key = (os.getpid(), settings.model_dump_json())
+    found = _SESSIONS.get(key)
+    if found is None:
+        judge = Judge(settings.judge, base_url=settings.base_url, **settings.judge_config.model_dump(exclude_unset=True))
+        found = _SESSIONS.setdefault(key, _Session.build(
+            settings.rubric, judge, unscored_score=settings.unscored_score, return_dict=settings.return_dict,
+            strict=settings.strict, shaping=make_shaping(False, settings.clip, settings.veto_penalty, False),
+        ))
+    return found
+
+
+async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                        **kwargs: Any) -> VerlScore:
+    """verl's `compute_score`, awaited by its reward managers. The keyword arguments (verl's
+    `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_score`,
+    `return_dict`, `strict`, `clip`, `veto_penalty`, and any Judge setting."""
+    session = _session_for(kwargs)
+    return session.present(await session.ascore([solution_str], [ground_truth], [extra_info]), 0)
+
+
+def compute_score_sync(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                       **kwargs: Any) -> VerlScore:
+    """`compute_score` for callers that do not await: verl's `remote` reward manager refuses an
+    `async def` (it calls the function in Ray actors)."""
+    session = _session_for(kwargs)
+    return session.present(session.score([solution_str], [ground_truth], [extra_info]), 0)
+
+
+def close_judges() -> None:
+    """Close the judges this process built for `compute_score` (the next call builds them again)."""
+    sessions = [s for (pid, _), s in _SESSIONS.items() if pid == os.getpid()]
+    _SESSIONS.clear()
+    for session in sessions:
+        session.scorer.judge.close()
+
+
+def verl_compute_score(
+    rubric: Rubric | str | Path | None,
+    judge: Judge | str,
+    *,
+    return_dict: bool = True,
+    unscored_score: float = 0.0,
+    clip: tuple[float, float] | None = None,
+    veto_penalty: float | None = None,
+    strict: bool = False,
+    **judge_options: Any,
+) -> Callable[..., Awaitable[VerlScore]]:
+    """A `compute_score` for verl's reward loop: `async def (data_source, solution_str,
+    ground_truth, extra_info=None, **kwargs)`.
+
+    `judge` a Judge: the function uses it (in this process only: it cannot be pickled). `judge` a
+    spec such as `openai:Qwen/Qwen3-8B`, with `base_url=` and any Judge setting in
+    `judge_options`: `compute_score` with these settings bound (a `functools.partial`), picklable,
+    its Judge built on first use in each process that calls it. The prompt is
+    `extra_info["prompt"]` (or question, query, problem, instruction, input); the reference is
+    `ground_truth`; `extra_info` may carry a row rubric (rubric / rubrics / score_rubric).
+
+    A response without a reward scores `unscored_score`, is counted on the `judgekit` logger (at
+    the 1st, 10th, 100th, ...), and with `return_dict` its dict says `judgekit_unscored: 1.0` and
+    `judgekit_unscored_reason`. The dict has the same keys for every response (verl stacks them):
+    `score`, `judgekit_scored`, `judgekit_unscored`, `judgekit_unscored_reason` ("" when scored),
+    `judgekit_coverage`, and for the fixed rubric `judgekit_<criterion_id>` (1.0 MET, 0.0 UNMET,
+    None unscored).
+    """
+    if isinstance(judge, Judge):
+        if judge_options:
+            raise TypeError(f"{', '.join(sorted(judge_options))}: settings of a judge spec; this Judge is already built")
+        session = _Session.build(rubric, judge, unscored_score=unscored_score, return_dict=return_dict, strict=strict,
+                                 shaping=make_shaping(False, clip, veto_penalty, False))
+
+        async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                                         **kwargs: Any) -> VerlScore:
+            return session.present(await session.ascore([solution_str], [ground_truth], [extra_info]), 0)
+
+        judgekit_compute_score.__name__ = judgekit_compute_score.__qualname__ = "compute_score"
+        return judgekit_compute_score
+    settings = {"judge": judge, "rubric": str(rubric) if isinstance(rubric, Path) else rubric,
+                "return_dict": return_dict, "unscored_score": unscored_score, "clip": clip,
+                "veto_penalty": veto_penalty, "strict": strict, **judge_options}
+    checked = VerlRewardSettings.from_kwargs(settings)
+    if return_dict and checked.rubric is not None:  # fail here, not in the first training step
+        refuse_reserved_ids(load_rubric(checked.rubric) if isinstance(checked.rubric, str) else checked.rubric,
+                            VERL_KEYS, "judgekit_{}")
+    return functools.partial(compute_score, **settings)
+
+
+# ---- verl 0.6 and earlier: the `batch` reward manager ---------------------------------------------
+
+
+def verl_batch_compute_score_legacy(
+    rubric: Rubric | str | Path | None,
+    judge: Judge,
+    *,
+    return_dict: bool = True,
+    unscored_score: float = 0.0,
+    strategy: str = "pointwise",
+    normalize: bool = False,
+    clip: tuple[float, float] | None = None,
+    veto_penalty: float | None = None,
+    length_debias: bool = False,
+    strict: bool = False,
+) -> Callable[..., list[VerlScore]]:
+    """The batch form, for `reward_model.reward_manager=batch` of verl 0.6 and earlier (verl
+    0.7.1 and later have no batch manager: "Unknown reward manager: batch"):
+    `compute_score(data_sources, solution_strs, ground_truths, extra_infos, **kwargs) -> list`,
+    the batch judged concurrently. Besides the options of `verl_compute_score`, the group options:
+    `strategy` (anchor, round_robin), `normalize` and `length_debias`, over the completions with the
+    same prompt and ground truth."""
+    session = _Session.build(rubric, judge, unscored_score=unscored_score, return_dict=return_dict, strict=strict,
+                             shaping=make_shaping(normalize, clip, veto_penalty, length_debias), strategy=strategy)
+
+    def compute_score(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                      extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[VerlScore]:
+        infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+        result = session.score(list(solution_strs), list(ground_truths), infos)
+        return [session.present(result, i) for i in range(len(solution_strs))]
+
+    return compute_score
