@@ -89,6 +89,8 @@ def eval_(
     pairs = read_pairs(data, format, limit=limit, seed=seed)
     if not pairs:
         raise InputError("no labelled pairs in the data", file=str(data))
+    if base_records is not None:
+        pair_report.same_pairs(base_records, [p.id for p in pairs], file=str(baseline))
     task = _Task(the_rubric, pairs, meta_rubric, probe, {
         "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec,
         "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed)
@@ -97,7 +99,7 @@ def eval_(
     if base_records is not None and baseline is not None:
         for report in reports:
             report["difference"] = {"baseline": str(baseline), **pair_report.difference(
-                base_records, report["pairs"], seed=seed, file=str(baseline))}
+                base_records, report["pairs"], seed=seed)}
     _write_report(reports[0] if len(reports) == 1 else _profiles_report(reports, seed), output)
     if all(failed for _, failed in results):
         err.print("[red]error[/red]: every judge call failed; see the report for the reasons")

@@ -79,14 +79,19 @@ def build_report(run: EvalRun, *, meta: dict[str, Any], seed: int) -> dict[str, 
     return report
 
 
-def difference(base: list[dict[str, Any]], other: list[dict[str, Any]], *, seed: int, file: str | None = None) -> dict[str, Any]:
+def same_pairs(base: list[dict[str, Any]], ids: list[str], *, file: str | None = None) -> None:
+    """Refuse to compare runs on different pairs (checked before any judging, when the base is a file)."""
+    base_ids = {r["id"] for r in base}
+    missing = [i for i in ids if i not in base_ids] or [i for i in base_ids if i not in set(ids)]
+    if missing:
+        raise InputError(f"the runs compared were not run on the same pairs (e.g. {missing[0]} is in one of them only); "
+                         "compare runs with the same data, --limit and --seed", file=file, field="pairs")
+
+
+def difference(base: list[dict[str, Any]], other: list[dict[str, Any]], *, seed: int) -> dict[str, Any]:
     """Accuracy of `other` minus `base` on the same pairs (matched by id), with a paired bootstrap interval."""
+    same_pairs(base, [r["id"] for r in other])
     base_correct = {r["id"]: r["winner"] == r["label"] for r in base}
-    missing = [r["id"] for r in other if r["id"] not in base_correct]
-    if missing or len(base_correct) != len(other):
-        raise InputError(f"the runs compared were not run on the same pairs (e.g. {missing[0] if missing else 'a pair'} "
-                         "is in one of them only); compare runs with the same data, --limit and --seed", file=file,
-                         field="pairs")
     gain = [float(r["winner"] == r["label"]) - float(base_correct[r["id"]]) for r in other]
     value, ci = with_ci(mean_of(gain), len(gain), seed=seed)
     return {"n": len(gain), "accuracy": value, "accuracy_ci": ci}
