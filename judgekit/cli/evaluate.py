@@ -27,7 +27,17 @@ from rich.progress import (
 
 from judgekit.cli.common import err, judge_failed_entirely
 from judgekit.cli.options import JudgeOptions, with_judge_options
-from judgekit.data.datasets import FORMATS, EvalPair, read_pairs
+from judgekit.data.datasets import (
+    FORMATS,
+    PAIR_FORMATS,
+    BestOfN,
+    EvalPair,
+    LabelledRow,
+    check_format,
+    read_labelled,
+    read_pairs,
+    read_rewardbench2,
+)
 from judgekit.data.outfile import refuse_input_as_output
 from judgekit.data.reader import load_json
 from judgekit.errors import InputError
@@ -42,14 +52,19 @@ from judgekit.secrets import redact_tree
 
 @dataclass(frozen=True)
 class _Task:
-    """What every profile is evaluated on, and how the report names it."""
+    """What every profile is evaluated on, and how the report names it: labelled pairs, rows with
+    labels per criterion, or best-of-n rows."""
 
     rubric: Rubric
-    pairs: list[EvalPair]
+    items: list[EvalPair] | list[LabelledRow] | list[BestOfN]
     adaptive: MetaRubric | None
     probe: str | None
     meta: dict[str, Any]
     seed: int
+
+    @property
+    def pairs(self) -> list[EvalPair]:
+        return [p for p in self.items if isinstance(p, EvalPair)]
 
     @property
     def prompts(self) -> int:
@@ -57,7 +72,16 @@ class _Task:
 
     @property
     def total(self) -> int:
-        return len(self.pairs) + (self.prompts * len(MASTER_KEYS) if self.probe else 0)
+        return len(self.items) + (self.prompts * len(MASTER_KEYS) if self.probe else 0)
+
+
+def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int) -> list[EvalPair] | list[LabelledRow] | list[BestOfN]:
+    check_format(fmt)
+    if fmt == "labels":
+        return read_labelled(data, [c.cid for c in rubric.criteria], limit=limit, seed=seed)
+    if fmt == "rewardbench2":
+        return read_rewardbench2(data, limit=limit, seed=seed)
+    return read_pairs(data, fmt, limit=limit, seed=seed)
 
 
 @with_judge_options(several_profiles=True)
@@ -65,7 +89,7 @@ def eval_(
     data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works)"),
     format: str = typer.Option(..., "--format", "-f", help=" | ".join(FORMATS)),
     rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs per subset (seeded sample)"),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)"),
     seed: int = typer.Option(0, "--seed", help="seed of the sample, the order shuffles and the bootstrap"),
     output: str | None = typer.Option(None, "--output", "-o", help="JSON report; '-' for stdout"),
     probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
@@ -79,6 +103,9 @@ def eval_(
 
     if probe is not None and probe not in PROBES:
         raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
+    for name, given in (("--probe", probe), ("--adaptive", adaptive), ("--baseline", baseline)):
+        if given is not None and format not in PAIR_FORMATS:
+            raise InputError(f"{name} works on labelled pairs ({' | '.join(PAIR_FORMATS)}), not on {format}", field=name)
     the_rubric = load_rubric(rubric)
     meta_rubric = load_meta_rubric(adaptive) if adaptive is not None else None
     for name in judge_options.profiles:
@@ -86,12 +113,12 @@ def eval_(
     if output not in (None, "-"):
         refuse_input_as_output(data, Path(output))
     base_records = _baseline_records(baseline) if baseline is not None else None
-    pairs = read_pairs(data, format, limit=limit, seed=seed)
-    if not pairs:
-        raise InputError("no labelled pairs in the data", file=str(data))
+    items = _read(data, format, the_rubric, limit, seed)
+    if not items:
+        raise InputError("no labelled rows in the data", file=str(data))
     if base_records is not None:
-        pair_report.same_pairs(base_records, [p.id for p in pairs], file=str(baseline))
-    task = _Task(the_rubric, pairs, meta_rubric, probe, {
+        pair_report.same_pairs(base_records, [p.id for p in items], file=str(baseline))
+    task = _Task(the_rubric, items, meta_rubric, probe, {
         "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec,
         "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed)
     results = [_evaluate_profile(judge_options, name, task) for name in judge_options.profiles]
@@ -100,7 +127,11 @@ def eval_(
         for report in reports:
             report["difference"] = {"baseline": str(baseline), **pair_report.difference(
                 base_records, report["pairs"], seed=seed)}
-    _write_report(reports[0] if len(reports) == 1 else _profiles_report(reports, seed), output)
+    if len(reports) == 1:
+        _write_report(reports[0], output)
+    else:
+        _write_report(_profiles_report(reports, seed) if format in PAIR_FORMATS else {"profiles": {r["profile"]: r for r in reports}},
+                      output)
     if all(failed for _, failed in results):
         err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
         raise typer.Exit(1)
@@ -144,11 +175,24 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
 
 
 def _run(judge: Judge, task: _Task, on_done: Callable[[], None]) -> dict[str, Any]:
+    from judgekit.evaluation.best_of_n import best_of_n_report, evaluate_best_of_n
+    from judgekit.evaluation.labels import evaluate_labels, labels_report
     from judgekit.evaluation.pair_report import build_report
-    from judgekit.evaluation.tables import pct, report_table
+    from judgekit.evaluation.tables import criteria_table, pct, report_table
 
+    meta, seed = task.meta, task.seed
+    if task.meta["format"] == "labels":
+        rows = [r for r in task.items if isinstance(r, LabelledRow)]
+        report = labels_report(judge.run(evaluate_labels(judge, task.rubric, rows, on_done=on_done)), meta=meta, seed=seed)
+        err.print(criteria_table(report))
+        return report
+    if task.meta["format"] == "rewardbench2":
+        groups = [r for r in task.items if isinstance(r, BestOfN)]
+        report = best_of_n_report(judge.run(evaluate_best_of_n(judge, task.rubric, groups, on_done=on_done)), meta=meta, seed=seed)
+        err.print(report_table(report))
+        return report
     run = judge.run(evaluate(judge, task.rubric, task.pairs, probe=task.probe, adaptive=task.adaptive, on_done=on_done))
-    report = build_report(run, meta=task.meta, seed=task.seed)
+    report = build_report(run, meta=meta, seed=seed)
     err.print(report_table(report))
     if run.probe is not None:
         err.print(f"master-key probe: false-positive rate {pct(run.probe['false_positive_rate'])} "

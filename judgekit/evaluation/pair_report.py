@@ -72,7 +72,8 @@ def build_report(run: EvalRun, *, meta: dict[str, Any], seed: int) -> dict[str, 
     subsets = {name: {**pair_stats([r for r in run.records if r["subset"] == name], run.principles, seed=seed),
                       **usage_summary([usage])}
                for name, usage in run.usage.items()}
-    report = frame(meta, pair_stats(run.records, run.principles, seed=seed), subsets, run.usage.values())
+    report = frame(meta, {"overall": pair_stats(run.records, run.principles, seed=seed), "subsets": subsets},
+                   run.usage.values())
     if run.probe is not None:
         report["probe"] = run.probe
     report["pairs"] = run.records

@@ -1,6 +1,6 @@
-"""The frame every `judgekit eval` report shares (SPEC section 8): the run's settings, then
-`overall` and `subsets`, the judge's `calls` and `tokens`, and `cost_usd` (null: no price is
-known for the judge's calls yet)."""
+"""The frame every `judgekit eval` report shares (SPEC section 8): the run's settings, then the
+statistics (`overall` and `subsets`, or `criteria` for per-criterion labels), the judge's `calls`
+and `tokens`, and `cost_usd` (null: no price is known for the judge's calls yet)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,6 @@ def usage_summary(usages: Iterable[ScopeUsage]) -> dict[str, Any]:
                        "total": total.prompt_tokens + total.completion_tokens}}
 
 
-def frame(meta: dict[str, Any], overall: dict[str, Any], subsets: dict[str, dict[str, Any]],
-          usages: Iterable[ScopeUsage]) -> dict[str, Any]:
-    return {**meta, "overall": overall, "subsets": subsets, **usage_summary(usages), "cost_usd": None}
+def frame(meta: dict[str, Any], body: dict[str, Any], usages: Iterable[ScopeUsage]) -> dict[str, Any]:
+    """The settings, the statistics (`overall`, `subsets` or `criteria`), then usage and cost."""
+    return {**meta, **body, **usage_summary(usages), "cost_usd": None}

@@ -49,15 +49,21 @@ def estimate(statistic: Statistic, n: int) -> float | None:
 
 def bootstrap_ci(statistic: Statistic, n: int, *, seed: int, resamples: int = RESAMPLES) -> list[float] | None:
     """The 95% percentile interval of the statistic over `resamples` seeded resamples of the n units.
-    None with fewer than 2 units, or when the statistic is undefined on some resample."""
+    Resamples on which the statistic is undefined (kappa on a resample where both raters use one
+    category) are left out; None with fewer than 2 units or when most resamples are undefined."""
     if n < 2:
         return None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # NaN resamples are reported as None below
+        warnings.simplefilter("ignore", RuntimeWarning)  # undefined resamples are handled below
         result = bootstrap((np.arange(n),), lambda idx, axis: statistic(idx), vectorized=True, n_resamples=resamples,
                            method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed))
-    low, high = rounded(result.confidence_interval.low), rounded(result.confidence_interval.high)
-    return None if low is None or high is None else [low, high]
+    values = np.asarray(result.bootstrap_distribution, dtype=float)
+    defined = values[~np.isnan(values)]
+    if 2 * len(defined) < len(values):
+        return None
+    tail = 100 * (1 - CONFIDENCE) / 2
+    low, high = np.percentile(defined, [tail, 100 - tail])
+    return [round(float(low), 4), round(float(high), 4)]
 
 
 def with_ci(statistic: Statistic, n: int, *, seed: int) -> tuple[float | None, list[float] | None]:

@@ -74,3 +74,24 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
             lines.append(f"| {rep.get('format')} | {name} | {m['n']} | {_acc(m)} | {_num(m['kappa'])} | {pct(m['tie_rate'])} | "
                          f"{pct(m['position_consistency'])} | {_calls(m)} | {m['tokens']['total']} |")
     return "\n".join(lines)
+
+
+def criteria_table(report: dict[str, Any]) -> Table:
+    """`eval --format labels`: the judge's verdicts per criterion against the human labels."""
+    overall = report["overall"]
+    ci = overall["macro_f1_ci"]
+    table = Table(title=Text(f"judgekit eval: per-criterion agreement with the labels ({report.get('judge')})"),
+                  caption=f"macro-F1 {_num(overall['macro_f1'])}" + (f" [{_num(ci[0])}, {_num(ci[1])}]" if ci else "")
+                          + f" over {overall['n']} rows; [95% bootstrap CI]; MET is the positive class")
+    table.add_column("criterion", no_wrap=True)
+    for col in ("n", "precision", "recall", "F1", "kappa", "unscored"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for cid, m in report["criteria"].items():
+        table.add_row(Text(cid), str(m["n"]), *(_with_ci(m, k) for k in ("precision", "recall", "f1", "kappa")),
+                      pct(m["unscored_rate"]))
+    return table
+
+
+def _with_ci(m: dict[str, Any], key: str) -> str:
+    ci = m.get(f"{key}_ci")
+    return _num(m[key]) + (f" [{_num(ci[0])}, {_num(ci[1])}]" if ci else "")

@@ -108,3 +108,13 @@ def test_paired_difference_interval_covers_the_true_difference() -> None:
         low, high = bootstrap_ci(mean_of(b - a), n, seed=k, resamples=1000)
         hits += low <= 0.1 <= high
     assert 0.91 <= hits / datasets <= 0.98, hits / datasets
+
+
+def test_resamples_where_kappa_is_undefined_are_left_out_of_its_interval() -> None:
+    truth, pred = [1, 1, 1, 0, 0, 0, 1, 1, 0], [1, 1, 0, 1, 0, 0, 0, 1, 0]
+    kappa = binary_statistics(truth, pred)["kappa"]
+    value, ci = with_ci(kappa, 9, seed=0)
+    assert value == pytest.approx(cohen_kappa_score(truth, pred), abs=1e-4)
+    assert ci is not None and ci[0] <= value <= ci[1]
+    always_same = kappa_of(np.zeros(9, dtype=np.intp), np.zeros(9, dtype=np.intp), 2)
+    assert bootstrap_ci(always_same, 9, seed=0) is None  # undefined on every resample
