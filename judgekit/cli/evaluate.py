@@ -101,11 +101,7 @@ def eval_(
     """Judge human-labelled data with the rubric: accuracy with its CI, kappa, ties, position consistency, cost."""
     from judgekit.evaluation import pair_report  # needs scipy: see the module docstring
 
-    if probe is not None and probe not in PROBES:
-        raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
-    for name, given in (("--probe", probe), ("--adaptive", adaptive), ("--baseline", baseline)):
-        if given is not None and format not in PAIR_FORMATS:
-            raise InputError(f"{name} works on labelled pairs ({' | '.join(PAIR_FORMATS)}), not on {format}", field=name)
+    _check_pair_options(format, probe=probe, adaptive=adaptive, baseline=baseline)
     the_rubric = load_rubric(rubric)
     meta_rubric = load_meta_rubric(adaptive) if adaptive is not None else None
     for name in judge_options.profiles:
@@ -123,25 +119,33 @@ def eval_(
         "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed)
     results = [_evaluate_profile(judge_options, name, task) for name in judge_options.profiles]
     reports = [report for report, _ in results]
-    if base_records is not None and baseline is not None:
+    if base_records is not None:
         for report in reports:
-            report["difference"] = {"baseline": str(baseline), **pair_report.difference(
-                base_records, report["pairs"], seed=seed)}
-    if len(reports) == 1:
-        _write_report(reports[0], output)
-    else:
-        _write_report(_profiles_report(reports, seed) if format in PAIR_FORMATS else {"profiles": {r["profile"]: r for r in reports}},
-                      output)
+            report["difference"] = {"baseline": str(baseline), **pair_report.difference(base_records, report["pairs"], seed=seed)}
+    _write_report(_combined(reports, format, seed), output)
     if all(failed for _, failed in results):
         err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
         raise typer.Exit(1)
 
 
-def _profiles_report(reports: list[dict[str, Any]], seed: int) -> dict[str, Any]:
-    """Several profiles on the same pairs, and each one's accuracy difference from the first."""
+def _check_pair_options(fmt: str, **given: object) -> None:
+    probe = given.get("probe")
+    if probe is not None and probe not in PROBES:
+        raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
+    for name, value in given.items():
+        if value is not None and fmt not in PAIR_FORMATS:
+            raise InputError(f"--{name} works on labelled pairs ({' | '.join(PAIR_FORMATS)}), not on {fmt}", field=f"--{name}")
+
+
+def _combined(reports: list[dict[str, Any]], fmt: str, seed: int) -> dict[str, Any]:
+    """One profile's report, or several profiles' with (for pairs) each one's accuracy difference from the first."""
     from judgekit.evaluation.pair_report import difference
     from judgekit.evaluation.tables import profile_table
 
+    if len(reports) == 1:
+        return reports[0]
+    if fmt not in PAIR_FORMATS:
+        return {"profiles": {r["profile"]: r for r in reports}}
     first = reports[0]
     gains = {r["profile"]: difference(first["pairs"], r["pairs"], seed=seed) for r in reports[1:]}
     combined = {"profiles": {r["profile"]: r for r in reports},

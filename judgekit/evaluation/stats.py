@@ -30,6 +30,7 @@ except ImportError:  # the `eval` extra
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
+BATCH = 100  # resamples computed at once: bounds the memory of large reports (same draws as unbatched)
 
 Indexes = NDArray[np.intp]
 Statistic = Callable[[Indexes], NDArray[np.float64]]  # index arrays (..., n) -> values (...)
@@ -56,7 +57,7 @@ def bootstrap_ci(statistic: Statistic, n: int, *, seed: int, resamples: int = RE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # undefined resamples are handled below
         result = bootstrap((np.arange(n),), lambda idx, axis: statistic(idx), vectorized=True, n_resamples=resamples,
-                           method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed))
+                           batch=BATCH, method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed))
     values = np.asarray(result.bootstrap_distribution, dtype=float)
     defined = values[~np.isnan(values)]
     if 2 * len(defined) < len(values):
