@@ -1,9 +1,16 @@
-"""`judgekit eval`: judge human-labelled pairs with a rubric, one report per judge profile."""
+"""`judgekit eval`: judge human-labelled data with a rubric, one report per judge profile.
+
+Labelled pairs (llmbar, judgebench, pandalm, hh-rlhf, evalbiasbench) go through `compare`;
+`labels` rows (a response with human verdicts per criterion) through `score`; RewardBench 2's
+best-of-4 rows score each candidate. The statistics need scipy (the `eval` extra), imported when
+the command runs so that the other commands work without it.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +27,23 @@ from rich.progress import (
 
 from judgekit.cli.common import err, judge_failed_entirely
 from judgekit.cli.options import JudgeOptions, with_judge_options
-from judgekit.data.datasets import EvalPair, read_pairs
-from judgekit.data.outfile import refuse_input_as_output
-from judgekit.errors import InputError
-from judgekit.evaluation.evaluate import (
-    MASTER_KEYS,
-    PROBES,
-    build_report,
-    evaluate,
-    profile_table,
-    report_table,
+from judgekit.data.datasets import (
+    FORMATS,
+    PAIR_FORMATS,
+    BestOfN,
+    EvalPair,
+    LabelledRow,
+    check_format,
+    read_labelled,
+    read_pairs,
+    read_rewardbench2,
 )
+from judgekit.data.outfile import refuse_input_as_output
+from judgekit.data.reader import load_json
+from judgekit.errors import InputError
+from judgekit.evaluation.evaluate import evaluate
+from judgekit.evaluation.probe import MASTER_KEYS, PROBES
+from judgekit.judge import Judge
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, load_rubric
@@ -39,13 +52,19 @@ from judgekit.secrets import redact_tree
 
 @dataclass(frozen=True)
 class _Task:
-    """What every profile is evaluated on, and how the report names it."""
+    """What every profile is evaluated on, and how the report names it: labelled pairs, rows with
+    labels per criterion, or best-of-n rows."""
 
     rubric: Rubric
-    pairs: list[EvalPair]
+    items: list[EvalPair] | list[LabelledRow] | list[BestOfN]
     adaptive: MetaRubric | None
     probe: str | None
     meta: dict[str, Any]
+    seed: int
+
+    @property
+    def pairs(self) -> list[EvalPair]:
+        return [p for p in self.items if isinstance(p, EvalPair)]
 
     @property
     def prompts(self) -> int:
@@ -53,45 +72,97 @@ class _Task:
 
     @property
     def total(self) -> int:
-        return len(self.pairs) + (self.prompts * len(MASTER_KEYS) if self.probe else 0)
+        return len(self.items) + (self.prompts * len(MASTER_KEYS) if self.probe else 0)
+
+
+def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int) -> list[EvalPair] | list[LabelledRow] | list[BestOfN]:
+    check_format(fmt)
+    if fmt == "labels":
+        return read_labelled(data, [c.cid for c in rubric.criteria], limit=limit, seed=seed)
+    if fmt == "rewardbench2":
+        return read_rewardbench2(data, limit=limit, seed=seed)
+    return read_pairs(data, fmt, limit=limit, seed=seed)
 
 
 @with_judge_options(several_profiles=True)
 def eval_(
     data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works)"),
-    format: str = typer.Option(..., "--format", "-f", help="llmbar | judgebench | pandalm | hh-rlhf | evalbiasbench"),
+    format: str = typer.Option(..., "--format", "-f", help=" | ".join(FORMATS)),
     rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs per subset (seeded sample)"),
-    seed: int = typer.Option(0, "--seed", help="seed of the sample and of the order shuffles"),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the sample, the order shuffles and the bootstrap"),
     output: str | None = typer.Option(None, "--output", "-o", help="JSON report; '-' for stdout"),
     probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
     adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="an earlier eval report on the same pairs: add the accuracy difference"),
     *,
     judge_options: JudgeOptions,
 ) -> None:
-    """Judge human-labelled pairs with the rubric: accuracy, tie rate, position inconsistency, cost."""
-    if probe is not None and probe not in PROBES:
-        raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
+    """Judge human-labelled data with the rubric: accuracy with its CI, kappa, ties, position consistency, cost."""
+    from judgekit.evaluation import pair_report  # needs scipy: see the module docstring
+
+    _check_pair_options(format, probe=probe, adaptive=adaptive, baseline=baseline)
     the_rubric = load_rubric(rubric)
     meta_rubric = load_meta_rubric(adaptive) if adaptive is not None else None
     for name in judge_options.profiles:
         load_profile(name)  # a bad profile is bad usage: exit 2 before any call
     if output not in (None, "-"):
         refuse_input_as_output(data, Path(output))
-    pairs = read_pairs(data, format, limit=limit, seed=seed)
-    if not pairs:
-        raise InputError("no labelled pairs in the data", file=str(data))
-    task = _Task(the_rubric, pairs, meta_rubric, probe, {
+    base_records = _baseline_records(baseline) if baseline is not None else None
+    items = _read(data, format, the_rubric, limit, seed)
+    if not items:
+        raise InputError("no labelled rows in the data", file=str(data))
+    if base_records is not None:
+        pair_report.same_pairs(base_records, [p.id for p in items], file=str(baseline))
+    task = _Task(the_rubric, items, meta_rubric, probe, {
         "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec,
-        "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed})
+        "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed)
     results = [_evaluate_profile(judge_options, name, task) for name in judge_options.profiles]
     reports = [report for report, _ in results]
-    if len(reports) > 1:
-        err.print(profile_table(reports))
-    _write_report(reports[0] if len(reports) == 1 else {"profiles": {r["profile"]: r for r in reports}}, output)
+    if base_records is not None:
+        for report in reports:
+            report["difference"] = {"baseline": str(baseline), **pair_report.difference(base_records, report["pairs"], seed=seed)}
+    _write_report(_combined(reports, format, seed), output)
     if all(failed for _, failed in results):
         err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
         raise typer.Exit(1)
+
+
+def _check_pair_options(fmt: str, **given: object) -> None:
+    probe = given.get("probe")
+    if probe is not None and probe not in PROBES:
+        raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
+    for name, value in given.items():
+        if value is not None and fmt not in PAIR_FORMATS:
+            raise InputError(f"--{name} works on labelled pairs ({' | '.join(PAIR_FORMATS)}), not on {fmt}", field=f"--{name}")
+
+
+def _combined(reports: list[dict[str, Any]], fmt: str, seed: int) -> dict[str, Any]:
+    """One profile's report, or several profiles' with (for pairs) each one's accuracy difference from the first."""
+    from judgekit.evaluation.pair_report import difference
+    from judgekit.evaluation.tables import profile_table
+
+    if len(reports) == 1:
+        return reports[0]
+    if fmt not in PAIR_FORMATS:
+        return {"profiles": {r["profile"]: r for r in reports}}
+    first = reports[0]
+    gains = {r["profile"]: difference(first["pairs"], r["pairs"], seed=seed) for r in reports[1:]}
+    combined = {"profiles": {r["profile"]: r for r in reports},
+                "difference": {"baseline": first["profile"], "profiles": gains}}
+    err.print(profile_table(reports, combined["difference"]))
+    return combined
+
+
+def _baseline_records(path: Path) -> list[dict[str, Any]]:
+    """The pair records of an earlier single-run eval report."""
+    report = load_json(path)
+    if not isinstance(report, dict) or not isinstance(report.get("pairs"), list):
+        raise InputError("not a `judgekit eval` report of one run (it has no 'pairs' list)", file=str(path), field="pairs")
+    for k, record in enumerate(report["pairs"]):
+        if not isinstance(record, dict) or not {"id", "label", "winner"} <= record.keys():
+            raise InputError(f"pair {k} has no id, label or winner", file=str(path), field="pairs")
+    return report["pairs"]
 
 
 def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) -> tuple[dict[str, Any], bool]:
@@ -102,18 +173,36 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
                             TimeElapsedColumn(), console=err, disable=not err.is_terminal)
         with progress:
             bar = progress.add_task("evaluating", total=task.total)
-            run = the_judge.run(evaluate(the_judge, task.rubric, task.pairs, probe=task.probe, adaptive=task.adaptive,
-                                         on_done=lambda: progress.advance(bar)))
-        meta = {**task.meta, "profile": profile, "seconds": round(time.perf_counter() - started, 1),
-                "stats": the_judge.stats.as_dict()}
-        report = build_report(run, meta=meta)
-        err.print(report_table(report))
-        if run.probe is not None:
-            fp = run.probe["false_positive_rate"]
-            err.print(f"master-key probe: false-positive rate {'-' if fp is None else f'{100 * fp:.0f}%'} "
-                      f"(reward > 0 for an empty reply) over {task.prompts} prompts x {len(MASTER_KEYS)} replies",
-                      highlight=False)
+            report = _run(the_judge, task, lambda: progress.advance(bar))
+        report.update(profile=profile, seconds=round(time.perf_counter() - started, 1), stats=the_judge.stats.as_dict())
         return report, judge_failed_entirely(the_judge)
+
+
+def _run(judge: Judge, task: _Task, on_done: Callable[[], None]) -> dict[str, Any]:
+    from judgekit.evaluation.best_of_n import best_of_n_report, evaluate_best_of_n
+    from judgekit.evaluation.labels import evaluate_labels, labels_report
+    from judgekit.evaluation.pair_report import build_report
+    from judgekit.evaluation.tables import criteria_table, pct, report_table
+
+    meta, seed = task.meta, task.seed
+    if task.meta["format"] == "labels":
+        rows = [r for r in task.items if isinstance(r, LabelledRow)]
+        report = labels_report(judge.run(evaluate_labels(judge, task.rubric, rows, on_done=on_done)), meta=meta, seed=seed)
+        err.print(criteria_table(report))
+        return report
+    if task.meta["format"] == "rewardbench2":
+        groups = [r for r in task.items if isinstance(r, BestOfN)]
+        report = best_of_n_report(judge.run(evaluate_best_of_n(judge, task.rubric, groups, on_done=on_done)), meta=meta, seed=seed)
+        err.print(report_table(report))
+        return report
+    run = judge.run(evaluate(judge, task.rubric, task.pairs, probe=task.probe, adaptive=task.adaptive, on_done=on_done))
+    report = build_report(run, meta=meta, seed=seed)
+    err.print(report_table(report))
+    if run.probe is not None:
+        err.print(f"master-key probe: false-positive rate {pct(run.probe['false_positive_rate'])} "
+                  f"(reward > 0 for an empty reply) over {task.prompts} prompts x {len(MASTER_KEYS)} replies",
+                  highlight=False)
+    return report
 
 
 def _write_report(report: dict[str, Any], output: str | None) -> None:

@@ -16,23 +16,24 @@ Every reader yields EvalPair(id, subset, prompt, response_a, response_b, label) 
   turn of each is the response, the shared dialogue before it is the prompt (chat messages); the
   order is shuffled with a seeded RNG, as the chosen reply would otherwise always be A.
 
-`limit` keeps at most N pairs per subset: a seeded random sample, kept in file order.
+Two more layouts are not pairs: RewardBench 2's best-of-4 rows (read_rewardbench2) and rows carrying
+a human verdict per criterion (read_labelled).
+
+`limit` keeps at most N pairs (rows) per subset: a seeded random sample, kept in file order.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from judgekit.data.reader import json_records, load_json
-from judgekit.data.rows import JUDGEBENCH_LABELS
+from judgekit.data.rows import JUDGEBENCH_LABELS, read_jsonl
 from judgekit.errors import InputError
-
-FORMATS = ("llmbar", "judgebench", "pandalm", "hh-rlhf", "evalbiasbench")
 
 
 @dataclass(frozen=True)
@@ -165,25 +166,134 @@ READERS: dict[str, Callable[[Path, random.Random], list[EvalPair]]] = {
     "evalbiasbench": read_evalbiasbench,
     "hh-rlhf": read_hh_rlhf,
 }
+PAIR_FORMATS = tuple(READERS)
+FORMATS = (*PAIR_FORMATS, "rewardbench2", "labels")
+
+T = TypeVar("T")
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; use {' | '.join(FORMATS)}", field="--format")
 
 
 def read_pairs(path: str | Path, fmt: str, *, limit: int | None = None, seed: int = 0) -> list[EvalPair]:
     """The labelled pairs of a data file (or an LLMBar folder), at most `limit` per subset."""
+    check_format(fmt)
     if fmt not in READERS:
-        raise InputError(f"unknown format {fmt!r}; use {' | '.join(FORMATS)}", field="--format")
+        raise InputError(f"format {fmt} is not a file of labelled pairs", field="--format")
+    path = _existing(path, folder_ok=fmt == "llmbar", fmt=fmt)
+    return sample_per_subset(READERS[fmt](path, random.Random(seed)), lambda p: p.subset, limit, seed)
+
+
+def _existing(path: str | Path, *, folder_ok: bool = False, fmt: str = "") -> Path:
     path = Path(path)
     if not path.exists():
         raise InputError("data file not found", file=str(path))
-    if path.is_dir() and fmt != "llmbar":
+    if path.is_dir() and not folder_ok:
         raise InputError(f"format {fmt} reads one file, not a folder", file=str(path))
-    pairs = READERS[fmt](path, random.Random(seed))
+    return path
+
+
+def sample_per_subset(items: list[T], subset: Callable[[T], str], limit: int | None, seed: int) -> list[T]:
+    """At most `limit` items per subset: a seeded random sample, kept in file order."""
     if limit is None:
-        return pairs
+        return items
     sampler = random.Random(seed)
-    kept: list[EvalPair] = []
     subsets: dict[str, list[int]] = {}
-    for k, p in enumerate(pairs):
-        subsets.setdefault(p.subset, []).append(k)
+    for k, item in enumerate(items):
+        subsets.setdefault(subset(item), []).append(k)
     chosen = sorted(k for ks in subsets.values() for k in (ks if len(ks) <= limit else sampler.sample(ks, limit)))
-    kept = [pairs[k] for k in chosen]
-    return kept
+    return [items[k] for k in chosen]
+
+
+# ---- RewardBench 2: one prompt, the correct response(s) and the rejected ones ----------------------
+
+
+@dataclass(frozen=True)
+class BestOfN:
+    id: str
+    subset: str
+    prompt: Any
+    chosen: list[str]  # one correct response; several in the Ties subset
+    rejected: list[str]
+
+    @property
+    def responses(self) -> list[str]:
+        return [*self.chosen, *self.rejected]
+
+
+TIES = "Ties"
+_TIES_ID = re.compile(r"^(ref|tied):(\d+)$")
+
+
+def read_rewardbench2(path: str | Path, *, limit: int | None = None, seed: int = 0) -> list[BestOfN]:
+    """RewardBench 2 rows {id, prompt, chosen: [..], rejected: [..], subset} (its test split exported as
+    JSONL, e.g. with `datasets`' to_json). Ties rows are named "ref:N" (one correct answer) or
+    "tied:N" (several) and scored together by prompt N."""
+    path = _existing(path, fmt="rewardbench2")
+    rows: list[BestOfN] = []
+    for line_no, _, rec in json_records(path):
+        texts = {key: _text_list(rec, key, path, line_no) for key in ("chosen", "rejected")}
+        subset = str(rec.get("subset") or "all")
+        row_id = str(rec.get("id", line_no))
+        if subset == TIES and not _TIES_ID.match(row_id):
+            raise InputError(f"a Ties row's id must be ref:N or tied:N, got {row_id!r}", file=str(path), line=line_no, field="id")
+        if rec.get("prompt") is None:
+            raise InputError("required field is missing", file=str(path), line=line_no, field="prompt")
+        rows.append(BestOfN(row_id, subset, rec["prompt"], texts["chosen"], texts["rejected"]))
+    return sample_per_subset(rows, lambda r: r.subset, limit, seed)
+
+
+def ties_prompt(row_id: str) -> tuple[str, int]:
+    """("ref" | "tied", prompt number) of a Ties row's id."""
+    kind, number = row_id.split(":")
+    return kind, int(number)
+
+
+def _text_list(rec: dict[str, Any], key: str, path: Path, line_no: int) -> list[str]:
+    value = rec.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise InputError("must be a non-empty list of response texts", file=str(path), line=line_no, field=key)
+    return value
+
+
+# ---- human verdicts per criterion -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    id: Any
+    line: int
+    prompt: Any
+    response: Any
+    reference: Any
+    labels: dict[str, int]  # criterion id -> 1 (MET) | 0
+
+
+def read_labelled(path: str | Path, criteria: Sequence[str], *, limit: int | None = None, seed: int = 0) -> list[LabelledRow]:
+    """Rows {prompt, response, labels: {criterion_id: 0|1}} (the usual field names and aliases): a human's
+    verdict per criterion of the rubric. A label naming a criterion the rubric lacks is bad input."""
+    path = _existing(path, fmt="labels")
+    rows = []
+    for row in read_jsonl(path, required=("prompt", "response")):
+        labels = _labels(row.data.get("labels"), criteria, str(path), row.line)
+        rows.append(LabelledRow(row.id, row.line, row.fields["prompt"], row.fields["response"],
+                                row.fields.get("reference"), labels))
+    if not any(r.labels for r in rows):
+        raise InputError("no row has labels ({criterion_id: 0 or 1})", file=str(path), field="labels")
+    return sample_per_subset(rows, lambda r: "all", limit, seed)
+
+
+def _labels(value: Any, criteria: Sequence[str], file: str, line: int) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise InputError("'labels' must be an object {criterion_id: 0 or 1}", file=file, line=line, field="labels")
+    labels: dict[str, int] = {}
+    for cid, verdict in value.items():
+        if cid not in criteria:
+            raise InputError(f"unknown criterion {cid!r}; the rubric has {', '.join(criteria)}", file=file, line=line,
+                             field=f"labels.{cid}")
+        if verdict not in (0, 1) or isinstance(verdict, float):
+            raise InputError(f"a label is 0 or 1 (or false/true), got {verdict!r}", file=file, line=line, field=f"labels.{cid}")
+        labels[cid] = int(verdict)
+    return labels

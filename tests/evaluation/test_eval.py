@@ -115,14 +115,15 @@ def test_eval_every_shared_file_with_an_oracle_judge(judge_server, tmp_path: Pat
     assert "judgekit eval" in proc.stderr  # the table
     report = json.loads(report_path.read_text())
     overall = report["overall"]
-    assert overall["pairs"] == len(report["pairs"]) > 0
-    assert all(m["pairs"] <= LIMIT for m in report["subsets"].values())
+    assert overall["n"] == len(report["pairs"]) > 0
+    assert all(m["n"] <= LIMIT for m in report["subsets"].values())
     assert overall["accuracy"] == 1.0  # the oracle agrees with every human label, in both orders
-    assert overall["inconsistency"] == 0.0
-    assert overall["calls"] == overall["pairs"] * 2 * K == len(judge_server.state.requests)
-    assert overall["prompt_tokens"] == 100 * overall["calls"]
+    assert overall["accuracy_ci"] == [1.0, 1.0] and overall["kappa"] in (1.0, None)  # None: one category only
+    assert overall["position_consistency"] == 1.0
+    assert report["calls"] == overall["n"] * 2 * K == len(judge_server.state.requests)
+    assert report["tokens"]["prompt"] == 100 * report["calls"] and report["cost_usd"] is None
     labels = collections.Counter(p["label"] for p in report["pairs"])
-    assert overall["tie_rate"] == pytest.approx(labels["tie"] / overall["pairs"], abs=1e-4)
+    assert overall["tie_rate"] == pytest.approx(labels["tie"] / overall["n"], abs=1e-4)
     if fmt == "evalbiasbench":
         assert len(report["subsets"]) == 6  # per bias type
         assert set(labels) == {"A", "B"}  # the order was shuffled
@@ -140,9 +141,9 @@ def test_eval_position_biased_judge(judge_server, tmp_path: Path) -> None:
     report = json.loads(report_path.read_text())
     assert len(report["subsets"]) == 6  # natural, 4 adversarial, mtbench-human
     overall = report["overall"]
-    assert overall["pairs"] == 12
-    assert overall["tie_rate"] == 1.0 and overall["inconsistency"] == 1.0 and overall["pairs_inconsistent"] == 1.0
-    assert overall["accuracy"] == 0.0
+    assert overall["n"] == 12
+    assert overall["tie_rate"] == 1.0 and overall["position_consistency"] == 0.0 and overall["pairs_inconsistent"] == 1.0
+    assert overall["accuracy"] == 0.0 and overall["accuracy_no_ties"] is None
 
 
 @needs_data
@@ -203,8 +204,8 @@ def test_eval_second_run_is_served_by_the_cache(judge_server, tmp_path: Path) ->
     rubric.write_text(RUBRIC_TEXT)
     args = ("eval", str(SHARED_DATA / "llmbar" / "natural.json"), "--format", "llmbar", "--rubric", str(rubric),
             "--judge", "openai:scripted", "--base-url", judge_server.base_url, "--limit", "2", "-o", "-")
-    first = json.loads(run_cli(*args).stdout)["overall"]
-    second = json.loads(run_cli(*args).stdout)["overall"]
+    first = json.loads(run_cli(*args).stdout)
+    second = json.loads(run_cli(*args).stdout)
     assert (first["calls"], first["cache_hits"]) == (2 * 2 * K, 0)
     assert (second["calls"], second["cache_hits"]) == (0, 2 * 2 * K)
     assert len(judge_server.state.requests) == 2 * 2 * K

@@ -119,7 +119,7 @@ def test_profile_evaluates_on_shared_data(profile: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["profile"] == profile
-    assert report["overall"]["pairs"] == 3
+    assert report["overall"]["n"] == 3
     assert report["overall"]["unscored_criteria"] == 0.0
 
 
@@ -132,7 +132,14 @@ def test_eval_compares_several_profiles_with_one_judge(tmp_path: Path) -> None:
                        "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "profiles compared" in proc.stderr
-    assert set(json.loads(out.read_text())["profiles"]) == {"judgekit", "yes-no", "prometheus2"}
+    report = json.loads(out.read_text())
+    assert set(report["profiles"]) == {"judgekit", "yes-no", "prometheus2"}
+    difference = report["difference"]  # each profile's accuracy minus the first's, on the same pairs
+    assert difference["baseline"] == "judgekit" and set(difference["profiles"]) == {"yes-no", "prometheus2"}
+    for name, gain in difference["profiles"].items():
+        accuracy = report["profiles"][name]["overall"]["accuracy"] - report["profiles"]["judgekit"]["overall"]["accuracy"]
+        assert gain["n"] == 2 and gain["accuracy"] == pytest.approx(accuracy, abs=1e-4)
+        assert gain["accuracy_ci"][0] <= gain["accuracy"] <= gain["accuracy_ci"][1]
 
 
 # ---- malformed answers end to end: unscored with the reason, re-asked first -----------------------

@@ -1,0 +1,28 @@
+"""The frame every `judgekit eval` report shares (SPEC section 8): the run's settings, then the
+statistics (`overall` and `subsets`, or `criteria` for per-criterion labels), the judge's `calls`
+and `tokens`, and `cost_usd` (null: no price is known for the judge's calls yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from judgekit.llm.usage import ScopeUsage
+
+
+def usage_summary(usages: Iterable[ScopeUsage]) -> dict[str, Any]:
+    """Judge requests (re-asks included), verdicts served from the cache, and tokens, summed."""
+    total = ScopeUsage()
+    for u in usages:
+        total.calls += u.calls
+        total.cache_hits += u.cache_hits
+        total.prompt_tokens += u.prompt_tokens
+        total.completion_tokens += u.completion_tokens
+    return {"calls": total.calls, "cache_hits": total.cache_hits,
+            "tokens": {"prompt": total.prompt_tokens, "completion": total.completion_tokens,
+                       "total": total.prompt_tokens + total.completion_tokens}}
+
+
+def frame(meta: dict[str, Any], body: dict[str, Any], usages: Iterable[ScopeUsage]) -> dict[str, Any]:
+    """The settings, the statistics (`overall`, `subsets` or `criteria`), then usage and cost."""
+    return {**meta, **body, **usage_summary(usages), "cost_usd": None}
