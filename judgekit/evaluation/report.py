@@ -1,6 +1,7 @@
 """The frame every `judgekit eval` report shares (SPEC section 8): the run's settings, then the
 statistics (`overall` and `subsets`, or `criteria` for per-criterion labels), the judge's `calls`
-and `tokens`, and `cost_usd` (null: no price is known for the judge's calls yet)."""
+and `tokens`, and `cost_usd` (null here; `judgekit eval` fills in the judge's cost at list price,
+which stays null for a model without a price)."""
 
 from __future__ import annotations
 
