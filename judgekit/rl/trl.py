@@ -318,6 +318,11 @@ class TrlReward:
             out.append(member)
         return out
 
+    @property
+    def judge(self) -> Judge:
+        """The Judge in this process (built now if it was not yet): for its stats, or to close it."""
+        return self._shared.get().scorer.judge
+
     async def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: Any = None,
                        **kwargs: Any) -> list[float | None]:
         return await self._shared.get().values(prompts, completions, kwargs, self.criterion)
