@@ -247,6 +247,21 @@ def test_bad_serve_options_are_exit_2(tmp_path):
         assert why in " ".join(proc.stderr.split()), proc.stderr
 
 
+def test_build_app_refuses_group_options_too(judge_server):
+    import judgekit
+    from judgekit.errors import InputError
+    from judgekit.rl.serve import build_app
+    from judgekit.rl.shaping import Shaping
+
+    rubric = judgekit.rubric_from_data({"name": "r", "criteria": [{"id": "a", "text": "A"}]})
+    with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, cache=False) as judge:
+        for shaping, strategy in ((Shaping(normalize=True), "pointwise"), (Shaping(length_debias=True), "pointwise"),
+                                  (None, "round_robin")):
+            with pytest.raises(InputError, match="one response per request"):
+                build_app(rubric, judge, shaping=shaping, strategy=strategy)
+        build_app(rubric, judge, shaping=Shaping(clip=(0.0, 1.0), veto_penalty=-1.0), strategy="anchor")
+
+
 def test_anchor_judges_against_the_label_and_leaves_an_unlabelled_response_unscored(judge_server, tmp_path):
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC_YAML)
