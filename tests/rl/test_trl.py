@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import multiprocessing
 import pickle
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 import judgekit
-from tests.helpers import scripted_judge
+from tests.helpers import free_port, scripted_judge
 
 RUBRIC = judgekit.rubric_from_data({"name": "trl test", "criteria": [
     {"id": "polite", "text": "The response is polite.", "weight": 2},
@@ -139,9 +140,12 @@ def test_async_grpo_rollout_worker_pickles_and_calls_the_reward_in_a_spawned_pro
 
     _verdicts(judge_server)
     reward = _reward(judge_server)
+    # a judge nobody answers: its values are None (NaN in TRL), never a number
+    unreachable = judgekit.TrlReward(RUBRIC, "openai:scripted", base_url=f"http://127.0.0.1:{free_port()}/v1",
+                                     judge_options={"cache": False, "max_attempts": 1}, name="judgekit_unreachable")
     # what AsyncGRPOTrainer forwards to its rollout worker (vLLM's server address aside)
     loop_kwargs = {"model_name": "policy", "dataset": Dataset.from_list([{"prompt": PROMPTS[0], "solution": "42"}]),
-                   "reward_funcs": [reward], "processing_class": _tokenizer(), "eos_token_ids": [1],
+                   "reward_funcs": [reward, unreachable], "processing_class": _tokenizer(), "eos_token_ids": [1],
                    "num_generations": len(COMPLETIONS), "queue_maxsize": 0, "dataset_start_index": 0}
     pickle.dumps(loop_kwargs)  # AsyncRolloutWorker.start() checks exactly this before it spawns
     ctx = multiprocessing.get_context("spawn")  # as AsyncRolloutWorker does
@@ -155,8 +159,11 @@ def test_async_grpo_rollout_worker_pickles_and_calls_the_reward_in_a_spawned_pro
         if worker.is_alive():
             worker.kill()
     assert "error" not in result, result
-    assert result["names"] == ["judgekit_trl_test"]
-    assert [m["rewards/judgekit_trl_test"] for m in result["metrics"]] == pytest.approx([1.0, 0.5, 0.0, 0.5])
+    assert result["names"] == ["judgekit_trl_test", "judgekit_unreachable"]
+    metrics = result["metrics"]
+    assert [m["rewards/judgekit_trl_test"] for m in metrics] == pytest.approx([1.0, 0.5, 0.0, 0.5])
+    assert all(math.isnan(m["rewards/judgekit_unreachable"]) for m in metrics)
+    assert [m["reward"] for m in metrics] == pytest.approx([1.0, 0.5, 0.0, 0.5])  # TRL adds the NaN as 0 (nansum)
     advantages = result["advantages"]
     assert advantages[0] > advantages[1] > advantages[2] and advantages[1] == pytest.approx(advantages[3])
     assert judge_server.state.requests  # the child judged over HTTP, with its own Judge
