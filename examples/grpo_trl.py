@@ -7,6 +7,7 @@ and `judgekit.Judge("openai:Qwen/Qwen3-8B", base_url=...)` and nothing else chan
 
     python examples/grpo_trl.py                     # two steps, a summary as JSON on the last line
     python examples/grpo_trl.py --server-error 1.0 --strict  # every judge call fails: rewards None, steps still run
+    python examples/grpo_trl.py --picklable         # the same with judgekit.TrlReward (builds its judge lazily)
 
 Needs: pip install torch==2.13.0 trl==1.16.0 (see docs/rl.md).
 """
@@ -99,15 +100,16 @@ def build_dataset() -> Any:
     ])
 
 
-def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_dir: str | None = None) -> dict[str, Any]:
+def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_dir: str | None = None,
+        picklable: bool = False) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
     warnings.filterwarnings("ignore", category=FutureWarning)  # transformers' renames, not ours
     state = ServerState(script=Script(met=scripted_verdict), faults=Faults(server_error=server_error), record=False)
     tokenizer = build_tokenizer()
+    settings = {"concurrency": 64, "cache": False, "max_attempts": 1 if server_error else 4}
     with tempfile.TemporaryDirectory() as tmp, ScriptedJudgeServer(state) as server, judgekit.Judge(
-        "openai:scripted", base_url=server.base_url, api_key="unused", concurrency=64, cache=False,
-        max_attempts=1 if server_error else 4,
+        "openai:scripted", base_url=server.base_url, api_key="unused", **settings,
     ) as judge:
         config = GRPOConfig(
             output_dir=output_dir or tmp, use_cpu=True, bf16=False, fp16=False, report_to="none",
@@ -115,8 +117,11 @@ def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_
             learning_rate=1e-3, logging_steps=1, save_strategy="no", temperature=1.0, seed=0,
             use_vllm=False, dataloader_num_workers=0, disable_tqdm=True,
         )
+        # The picklable form describes the judge and builds it on first call (what AsyncGRPOTrainer needs).
+        reward = (judgekit.TrlReward(RUBRIC, "openai:scripted", base_url=server.base_url, judge_options=settings,
+                                     strict=strict) if picklable else judgekit.trl_reward(RUBRIC, judge, strict=strict))
         trainer = GRPOTrainer(
-            model=build_model(tokenizer), reward_funcs=[judgekit.trl_reward(RUBRIC, judge, strict=strict)], args=config,
+            model=build_model(tokenizer), reward_funcs=[reward], args=config,
             train_dataset=build_dataset(), processing_class=tokenizer,
         )
         trainer.train()
@@ -124,7 +129,7 @@ def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_
         return {
             "steps": trainer.state.global_step,
             "judge_requests": state.count,
-            "judge_stats": {"calls": judge.stats.calls, "failed_calls": judge.stats.failed_calls},
+            "judge_stats": (reward.judge if isinstance(reward, judgekit.TrlReward) else judge).stats.as_dict(),
             "reward_means": [entry.get(reward_key) for entry in trainer.state.log_history if reward_key in entry],
             "criterion_means": {k: v for entry in trainer.state.log_history for k, v in entry.items() if k.startswith("judgekit/")},
         }
@@ -136,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-error", type=float, default=0.0, help="fraction of judge calls that fail with 500")
     parser.add_argument("--strict", action="store_true", help="None as soon as any criterion is unscored")
     parser.add_argument("--output-dir", default=None)
+    parser.add_argument("--picklable", action="store_true", help="the picklable judgekit.TrlReward instead of trl_reward")
     args = parser.parse_args(argv)
-    summary = run(args.steps, args.server_error, args.strict, args.output_dir)
+    summary = run(args.steps, args.server_error, args.strict, args.output_dir, args.picklable)
     print(json.dumps(summary, default=str))
     return 0
 

@@ -22,7 +22,7 @@ from judgekit.llm.base import Backend, Completion, JudgeRequest
 from judgekit.llm.local_llama import LocalLlamaBackend
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.protocol.templates import pairwise_messages, pointwise_messages
-from judgekit.rl.rewards import trl_criterion_rewards, trl_reward
+from judgekit.rl.trl import TrlReward, trl_criterion_rewards, trl_reward
 from judgekit.rl.verl import verl_batch_compute_score_legacy, verl_compute_score
 from judgekit.rubric.models import CheckSpec, Criterion, Rubric, load_rubric, rubric_from_data
 
@@ -82,6 +82,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose)
     "generate_rubrics",
     "refine_rubric",
     # rewards for trainers
+    "TrlReward",
     "trl_criterion_rewards",
     "trl_reward",
     "verl_batch_compute_score_legacy",

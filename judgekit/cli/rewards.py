@@ -35,10 +35,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback by default)"),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     strategy: str = StrategyOpt,
-    normalize: bool = typer.Option(False, "--normalize", help="group normalisation per prompt: (r-mean)/(std+eps)"),
+    normalize: bool = typer.Option(False, "--normalize", help="refused: needs a prompt's group, OpenRLHF sends one sample per request"),
     clip: str | None = typer.Option(None, "--clip", help="clip rewards to LOW,HIGH (applied last)"),
     veto_penalty: float | None = typer.Option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0"),
-    length_debias: bool = typer.Option(False, "--length-debias", help="remove the reward's slope on log length per prompt"),
+    length_debias: bool = typer.Option(False, "--length-debias", help="refused: needs a prompt's group, as --normalize"),
     unscored_reward: float = typer.Option(0.0, "--unscored-reward", help="number sent for a response without a reward"),
     request_timeout: float = typer.Option(150.0, "--request-timeout",
         help="seconds a request's judging may take (OpenRLHF waits 180); "
@@ -48,14 +48,19 @@ def serve(
     *,
     judge_options: JudgeOptions,
 ) -> None:
-    """HTTP reward server for OpenRLHF (--remote_rm_url http://HOST:PORT/get_reward); GET /health."""
-    from judgekit.rl.serve import ServeOptions  # starlette is imported only to serve
+    """HTTP reward server for OpenRLHF (--reward.remote_url, before 0.10.2 --remote_rm_url:
+    http://HOST:PORT/get_reward); GET /health."""
+    from judgekit.rl.serve import OPENRLHF_TIMEOUT, ServeOptions, refuse_per_sample_misfits  # starlette: only to serve
     from judgekit.rl.serve import serve as run_server
 
     the_rubric = load_rubric(rubric)
     shaping = make_shaping(normalize, _clip(clip), veto_penalty, length_debias)
+    refuse_per_sample_misfits(strategy, shaping)
     if not request_timeout > 0:
         raise InputError(f"--request-timeout takes a positive number of seconds, got {request_timeout}", field="--request-timeout")
+    if request_timeout >= OPENRLHF_TIMEOUT:
+        err.print(f"[yellow]warning[/yellow]: --request-timeout {request_timeout:g} is not below OpenRLHF's "
+                  f"{OPENRLHF_TIMEOUT:g} s client timeout: a slow judge makes it send the request again")
     options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward,
                            request_timeout=request_timeout)
     if host not in _LOOPBACK:

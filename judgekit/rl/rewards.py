@@ -1,4 +1,4 @@
-"""Rubric rewards for RL trainers: TRL's GRPOTrainer here; verl: judgekit.rl.verl; OpenRLHF: judgekit.rl.serve.
+"""Rubric rewards for RL trainers: the scorer the trainer adapters share.
 
 One `RewardScorer` turns a batch of (prompt, completion, reference, row) into one reward per
 completion: identical completions are judged once, per-row rubrics are read from the row, the
@@ -6,22 +6,18 @@ group strategies (anchor, round_robin) judge each prompt's completions together,
 options of judgekit.rl.shaping are applied last. The adapters only translate each trainer's calling
 convention:
 
-- `trl_reward(rubric, judge)`: a plain `async def (prompts, completions, completion_ids=None,
-  **kwargs) -> list[float | None]`; `None` for a completion without a reward (TRL turns it into NaN).
-- `trl_criterion_rewards(rubric, judge)`: one such function per criterion, sharing one judging
-  pass per batch, for `reward_weights` / `multi_objective_aggregation`.
+- TRL: judgekit.rl.trl (`trl_reward`, `trl_criterion_rewards`, the picklable `TrlReward`).
+- verl: judgekit.rl.verl (`compute_score`, settings from verl's reward_kwargs).
+- OpenRLHF: judgekit.rl.serve (`judgekit serve`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-import re
 import threading
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,184 +301,3 @@ def make_shaping(normalize: bool, clip: tuple[float, float] | None, veto_penalty
             raise InputError(f"clip bounds are reversed: {clip}", field="clip")
         clip = (float(low), float(high))
     return Shaping(normalize=normalize, clip=clip, veto_penalty=veto_penalty, length_debias=length_debias)
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "rubric"
-
-
-# ---- TRL ---------------------------------------------------------------------------------
-
-
-class _BatchMemo:
-    """Share one judging pass among the reward functions TRL calls concurrently for one batch.
-
-    Keyed on the batch's content (prompts and completions) and the running loop; a few recent
-    batches are kept, so the functions of one step find the pass the first of them started.
-    """
-
-    def __init__(self, size: int = 4) -> None:
-        self._entries: OrderedDict[tuple[int, str], asyncio.Future[BatchRewards]] = OrderedDict()
-        self._size = size
-
-    def get(self, key: str, start: Callable[[], Awaitable[BatchRewards]]) -> asyncio.Future[BatchRewards]:
-        loop = asyncio.get_running_loop()
-        full = (id(loop), key)
-        found = self._entries.get(full)
-        if found is not None and not (found.done() and (found.cancelled() or found.exception() is not None)):
-            self._entries.move_to_end(full)
-            return found
-        task = asyncio.ensure_future(start())
-        self._entries[full] = task
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-        return task
-
-
-def _batch_key(prompts: Sequence[Any], completions: Sequence[Any], rows: list[dict[str, Any]]) -> str:
-    blob = _json_key([list(prompts), list(completions), rows])
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def _trl_rows(n: int, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    """TRL passes each dataset column as a list with one value per completion."""
-    columns = {k: v for k, v in kwargs.items() if isinstance(v, (list, tuple)) and len(v) == n}
-    return [{k: v[i] for k, v in columns.items()} for i in range(n)]
-
-
-class _TrlSession:
-    """What the TRL functions made together share: the scorer, the batch memo, the logging."""
-
-    def __init__(self, scorer: RewardScorer, log: bool) -> None:
-        self.scorer = scorer
-        self.memo = _BatchMemo()
-        self.log = log
-
-    async def batch(self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: dict[str, Any]) -> BatchRewards:
-        n = len(completions)
-        rows = _trl_rows(n, kwargs)
-
-        async def run() -> BatchRewards:
-            result = await self.scorer.score_batch(prompts, completions, rows=rows)
-            if self.log:
-                _log_to_trl(result, kwargs)
-            return result
-
-        result = await self.memo.get(_batch_key(prompts, completions, rows), run)
-        if len(result.rewards) != n:  # pragma: no cover - a guard on TRL's contract
-            raise RuntimeError(f"judgekit produced {len(result.rewards)} rewards for {n} completions")
-        return result
-
-
-def _log_to_trl(result: BatchRewards, kwargs: dict[str, Any]) -> None:
-    log_metric = kwargs.get("log_metric")
-    if callable(log_metric):
-        for cid, mean in result.criterion_means().items():
-            log_metric(f"judgekit/{cid}", mean)
-        n = max(1, len(result.raw))
-        log_metric("judgekit/unscored_frac", sum(r is None for r in result.raw) / n)
-        log_metric("judgekit/judged_frac", result.judged / n)
-    log_extra = kwargs.get("log_extra")
-    if callable(log_extra):
-        log_extra("judgekit_scores", [json.dumps(s, sort_keys=True) for s in result.scores])
-
-
-def trl_reward(
-    rubric: Rubric | str | Path | None,
-    judge: Judge,
-    *,
-    strategy: str = "pointwise",
-    normalize: bool = False,
-    clip: tuple[float, float] | None = None,
-    veto_penalty: float | None = None,
-    length_debias: bool = False,
-    reference_column: str | None = None,
-    strict: bool = False,
-    log: bool = True,
-    name: str | None = None,
-) -> Callable[..., Awaitable[list[float | None]]]:
-    """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`.
-
-    The function is a plain `async def` (TRL runs async reward functions concurrently on its own
-    loop) taking `(prompts, completions, completion_ids=None, **kwargs)` in TRL's standard (strings)
-    or conversational (lists of messages) format. A row's own rubric (a dataset column `rubric`,
-    `rubrics` or `score_rubric`, in judgekit/HealthBench/RaR/prometheus form, or as a JSON string)
-    overrides `rubric`; `rubric=None` requires one on every row. The reference is read from the
-    column `reference` (or `reference_answer`, `ground_truth`, or `reference_column`).
-
-    Returns exactly one value per completion; `None` (never 0) when the completion has no reward
-    under the coverage rule: a hard rule unscored, or less than the Judge's `min_coverage`
-    (default 1.0: every criterion) of the rubric's weight scored, or no model-judged criterion
-    scored; a hard rule UNMET still gives 0. `strict`: `None` as soon as any criterion is
-    unscored, whatever the Judge's `min_coverage` (at the default it adds nothing but
-    zero-weight criteria).
-    Shaping: `normalize`, `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off).
-    With `log`, per-criterion means go to TRL's `log_metric` as
-    `judgekit/<criterion_id>` and the per-completion scores to `log_extra` as `judgekit_scores`.
-    """
-    scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=make_shaping(normalize, clip, veto_penalty, length_debias),
-                          reference_column=reference_column, strict=strict)
-    return _total_function(_TrlSession(scorer, log), name)
-
-
-def _total_function(session: _TrlSession, name: str | None) -> Callable[..., Awaitable[list[float | None]]]:
-    async def judgekit_reward(prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
-        return list((await session.batch(prompts, completions, kwargs)).rewards)
-
-    rubric = session.scorer.rubric
-    label = name or "judgekit_" + _safe_name(rubric.name if rubric is not None else "row_rubric")
-    judgekit_reward.__name__ = judgekit_reward.__qualname__ = label
-    return judgekit_reward
-
-
-def criterion_value(score: int | None, weight: float) -> float | None:
-    """A criterion as a reward where higher is better: MET 1, UNMET 0; for a pitfall (negative
-    weight, MET = flaw present) 1 when absent, 0 when present; None when unscored."""
-    if score is None:
-        return None
-    return float(score) if weight >= 0 else float(1 - score)
-
-
-def trl_criterion_rewards(
-    rubric: Rubric | str | Path,
-    judge: Judge,
-    *,
-    include_total: bool = False,
-    log: bool = True,
-    **options: Any,
-) -> list[Callable[..., Awaitable[list[float | None]]]]:
-    """One TRL reward function per criterion (named `judgekit_<criterion_id>`), in rubric order,
-    all sharing one judging pass per batch. With `include_total`, the rubric reward comes first.
-
-    Use with `GRPOConfig(reward_weights=[...])` (e.g. the criteria's |weight|) or
-    `multi_objective_aggregation`. Hard-rule vetoes are not applied to the per-criterion values.
-    Takes the options of `trl_reward` (strategy pointwise only: the per-criterion scores are
-    pointwise verdicts).
-    """
-    scorer = RewardScorer(
-        rubric, judge, strategy=options.pop("strategy", "pointwise"),
-        shaping=make_shaping(options.pop("normalize", False), options.pop("clip", None),
-                         options.pop("veto_penalty", None), options.pop("length_debias", False)),
-        reference_column=options.pop("reference_column", None), strict=options.pop("strict", False),
-    )
-    if options:
-        raise TypeError(f"unknown options: {', '.join(sorted(options))}")
-    assert scorer.rubric is not None
-    session = _TrlSession(scorer, log)
-    funcs: list[Callable[..., Awaitable[list[float | None]]]] = []
-    if include_total:
-        funcs.append(_total_function(session, None))
-    for criterion in scorer.rubric.criteria:
-        funcs.append(_criterion_function(session, criterion.cid, criterion.weight))
-    return funcs
-
-
-def _criterion_function(session: _TrlSession, cid: str, weight: float) -> Callable[..., Awaitable[list[float | None]]]:
-    async def judgekit_criterion(
-        prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any
-    ) -> list[float | None]:
-        result = await session.batch(prompts, completions, kwargs)
-        return [criterion_value(s.get(cid), weight) for s in result.scores]
-
-    judgekit_criterion.__name__ = judgekit_criterion.__qualname__ = f"judgekit_{cid}"
-    return judgekit_criterion

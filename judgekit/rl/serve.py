@@ -1,26 +1,33 @@
 """`judgekit serve`: an HTTP reward server in OpenRLHF's remote reward model contract.
 
-OpenRLHF (`--remote_rm_url http://127.0.0.1:8000/get_reward`) POSTs
+OpenRLHF (`--reward.remote_url http://127.0.0.1:8000/get_reward` from 0.10.2, `--remote_rm_url`
+before) POSTs
     {"query": [prompt+response, ...], "prompts": [prompt, ...], "labels": [reference, ...]}
 and reads
     {"rewards": [float, ...], "scores": [float, ...], "extra_logs": {name: [float, ...]}}.
+OpenRLHF 0.11 sends one sample per request (and waits 180 s, 5 tries); earlier versions sent batches.
 
 `query` is the decoded prompt and response together. The response judged is `query[len(prompt):]`
 when the query starts with its prompt; otherwise the text after the prompt's last occurrence in the
 query (the decoded query may carry a BOS token or other special tokens before the prompt); otherwise
-the whole query. Known end-of-text tokens (`--strip`) are removed from the end of the response.
-Without `prompts`, the whole query is the response and the prompt is empty. `labels` are the
-references (optional).
+the whole query. The end-of-turn and end-of-text markup of the common chat templates (`strip`) is
+removed from the end of the response. Without `prompts`, the whole query is the response and the
+prompt is empty. `labels` are the references (optional).
+
+Options that need a prompt's other samples (group normalisation, length debiasing, the round_robin
+strategy) are refused at start-up: with one sample per request they would give every response the
+same number. The anchor strategy compares each response with its label; a response without one is
+unscored ("no label"), never the 0.5 of a tie with itself.
 
 `rewards` are the shaped rewards, `scores` the unshaped rubric rewards (OpenRLHF's dynamic
 filtering reads them), both numbers. A response without a reward (the coverage rule: the judge
-failed, a hard rule is unscored, coverage fell short of the Judge's `min_coverage`, or the request's
-time bound ran out) gets `unscored_reward` (0.0 unless set), never a number the failing judge
-produced. `extra_logs` has one value per response in every list (OpenRLHF's shape):
-`judgekit/scored` and `judgekit/unscored` (1.0 / 0.0), `judgekit/timed_out` (1.0 when the time
-bound cut its judging), `judgekit/unscored_count` (the request's count of responses without a
-reward, repeated, so its logged mean is that count), and one list per criterion of the server's
-rubric (`judgekit/<id>`: 1.0 MET, 0.0 UNMET, unscored reported as `unscored_reward`).
+failed, a hard rule is unscored, coverage fell short of the Judge's `min_coverage`, no label for
+the anchor strategy, or the request's time bound ran out) gets `unscored_reward` (0.0 unless set),
+never a number the failing judge produced. `extra_logs` has one value per response in every list
+(OpenRLHF's shape): `judgekit/scored` and `judgekit/unscored` (1.0 / 0.0), `judgekit/timed_out`
+(1.0 when the time bound cut its judging), `judgekit/unscored_count` (the request's count of
+responses without a reward, repeated, so its logged mean is that count), and one list per criterion
+of the server's rubric (`judgekit/<id>`: 1.0 MET, 0.0 UNMET, unscored reported as `unscored_reward`).
 
 Each request is judged within `request_timeout` seconds (default 150, below OpenRLHF's 180 s client
 timeout); responses not judged by then are unscored with the reason "timed out".
@@ -40,7 +47,7 @@ from starlette.routing import Route
 
 from judgekit.errors import InputError
 from judgekit.judge import Judge
-from judgekit.rl.rewards import RewardScorer, UnscoredTally, refuse_reserved_ids
+from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
 from judgekit.rl.shaping import Shaping
 from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact
@@ -48,7 +55,16 @@ from judgekit.secrets import redact
 logger = logging.getLogger("judgekit")
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 SERVE_KEYS = frozenset({"scored", "unscored", "timed_out", "unscored_count"})
-DEFAULT_STRIP = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "</s>", "<eos>", "<|end|>")
+DEFAULT_STRIP = (
+    "<end_of_turn>", "<eos>",  # Gemma
+    "<|im_end|>", "<|endoftext|>",  # Qwen, ChatML
+    "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|eot|>",  # Llama 3, Llama 4
+    "</s>",  # Mistral, Llama 2
+    "<|end|>", "<|return|>",  # Phi-3, gpt-oss
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",  # DeepSeek
+)
+NO_LABEL = "no label: the anchor strategy compares each response with its label (the reference)"
+OPENRLHF_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,42 @@ def parse_request(body: Any, max_items: int) -> tuple[list[str], list[str] | Non
     return query, prompts, labels
 
 
+def refuse_per_sample_misfits(strategy: str, shaping: Shaping) -> None:
+    """Options that need a prompt's other samples are bad input: OpenRLHF sends one sample per request,
+    so each would see a group of one and give every response the same number."""
+    why = "needs a prompt's group of responses, but OpenRLHF sends one response per request"
+    if shaping.normalize:
+        raise InputError(f"--normalize {why}: every reward would be 0.0 (OpenRLHF's group estimators "
+                         "normalise per prompt already)", field="--normalize")
+    if shaping.length_debias:
+        raise InputError(f"--length-debias {why}: it would never change a reward", field="--length-debias")
+    if strategy == "round_robin":
+        raise InputError(f"--strategy round_robin {why}: every reward would be 0.5; use pointwise, or anchor "
+                         "with labels (each response against its label)", field="--strategy")
+
+
+async def _judge(scorer: RewardScorer, prompts: list[str], responses: list[str], references: list[Any],
+                 timeout: float) -> BatchRewards:
+    """The batch's rewards. With the anchor strategy only the responses with a label are judged (each
+    against its label); the others are unscored (NO_LABEL), never the 0.5 of a tie with itself."""
+    n = len(responses)
+    keep = [i for i in range(n) if scorer.strategy != "anchor" or references[i] is not None]
+    if len(keep) == n:
+        return await scorer.score_batch(prompts, responses, references=references, timeout=timeout)
+    assert scorer.rubric is not None  # the server's rubric
+    ids = scorer.rubric.ids
+    out = BatchRewards([None] * n, [None] * n, [dict.fromkeys(ids) for _ in range(n)],
+                       [{"*": NO_LABEL} for _ in range(n)], [scorer.rubric] * n, 0, list(ids), [None] * n, [False] * n)
+    if keep:
+        part = await scorer.score_batch([prompts[i] for i in keep], [responses[i] for i in keep],
+                                        references=[references[i] for i in keep], timeout=timeout)
+        out.judged = part.judged
+        for j, i in enumerate(keep):
+            out.rewards[i], out.raw[i], out.scores[i] = part.rewards[j], part.raw[j], part.scores[j]
+            out.unscored[i], out.coverage[i], out.timed_out[i] = part.unscored[j], part.coverage[j], part.timed_out[j]
+    return out
+
+
 async def reward_response(
     scorer: RewardScorer, options: ServeOptions, query: list[str], prompts: list[str] | None, labels: list[Any] | None,
     tally: UnscoredTally | None = None,
@@ -139,7 +191,7 @@ async def reward_response(
     the_prompts = prompts or [""] * n
     responses = [split_query(q, p, options.strip) for q, p in zip(query, the_prompts)]
     references = [None if (not labels or labels[i] in ("", None)) else labels[i] for i in range(n)]
-    result = await scorer.score_batch(the_prompts, responses, references=references, timeout=options.request_timeout)
+    result = await _judge(scorer, the_prompts, responses, references, options.request_timeout)
     if tally is not None:
         tally.note(result)
     default = options.unscored_reward
@@ -187,6 +239,7 @@ class _Endpoints:
 
     def __init__(self, rubric: Rubric, judge: Judge, shaping: Shaping | None, options: ServeOptions, strategy: str) -> None:
         refuse_reserved_ids(rubric, SERVE_KEYS, "judgekit/{}")
+        refuse_per_sample_misfits(strategy, shaping or Shaping())
         self.rubric, self.judge, self.options = rubric, judge, options
         self.scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping)
         self.tally = UnscoredTally(f"--unscored-reward {options.unscored_reward}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -21,9 +22,11 @@ pytestmark = pytest.mark.skipif(not HAVE_TRL, reason="trl is not installed (pip 
 
 
 def run_example(*args: str) -> dict:
+    # this checkout's judgekit, whichever one the environment has installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "grpo_trl.py"), *args], capture_output=True, text=True,
-        timeout=600, cwd=str(ROOT),
+        timeout=600, cwd=str(ROOT), env=env,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -47,3 +50,11 @@ def test_failing_judge_gives_none_and_steps_still_complete():
     # every reward was None (NaN in TRL): the logged mean is missing, never 0
     assert summary["reward_means"] and all(m is None for m in summary["reward_means"])
     assert summary["criterion_means"]["judgekit/unscored_frac"] == 1.0
+
+
+def test_two_grpo_steps_with_the_picklable_reward_object():
+    summary = run_example("--steps", "2", "--picklable")
+    assert summary["steps"] == 2
+    assert summary["judge_stats"]["calls"] > 0 and summary["judge_stats"]["failed_calls"] == 0
+    assert len(summary["reward_means"]) == 2 and all(0.0 <= m <= 1.0 for m in summary["reward_means"])
+    assert "judgekit/answers" in summary["criterion_means"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -32,12 +34,27 @@ criteria:
 """
 
 
+# The common chat templates: (templated prompt, what the model generates up to its end-of-turn token).
+TEMPLATES = {
+    "gemma": ("<bos><start_of_turn>user\nQ<end_of_turn>\n<start_of_turn>model\n", "polite correct<end_of_turn>"),
+    "qwen": ("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n", "polite correct<|im_end|>"),
+    "llama3": ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>"
+               "<|start_header_id|>assistant<|end_header_id|>\n\n", "polite correct<|eot_id|>"),
+    "mistral": ("<s>[INST] Q [/INST]", " polite correct</s>"),
+}
+
+
 def test_split_query_cases():
     assert split_query("<|user|>hi<|assistant|>hello<|endoftext|>", "<|user|>hi<|assistant|>") == "hello"
     # a BOS token before the prompt in the decoded query
     assert split_query("<s><|user|>hi<|assistant|> hello </s>", "<|user|>hi<|assistant|>") == "hello"
     assert split_query("no prompt here", "something else") == "no prompt here"
     assert split_query("whole text<|im_end|><|endoftext|>", None) == "whole text"
+    for name, (prompt, generated) in TEMPLATES.items():
+        assert split_query(prompt + generated, prompt) == "polite correct", name
+        assert split_query(prompt + generated + "\n", prompt) == "polite correct", name
+    # only markup at the end goes: the same token inside the response stays
+    assert split_query("a <end_of_turn> b<end_of_turn>\n<eos>", None) == "a <end_of_turn> b"
 
 
 def test_parse_request_problems():
@@ -219,8 +236,102 @@ def test_malformed_bodies_get_a_json_400(reward_server):
 def test_bad_serve_options_are_exit_2(tmp_path):
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC_YAML)
-    for option, value in (("--request-timeout", "0"), ("--min-coverage", "2")):
+    # the last three need a prompt's group of responses; OpenRLHF sends one response per request
+    for args, why in ((["--request-timeout", "0"], "positive"), (["--min-coverage", "2"], ""),
+                      (["--normalize"], "one response per request"), (["--length-debias"], "one response per request"),
+                      (["--strategy", "round_robin"], "one response per request")):
         proc = subprocess.run([*CLI, "serve", "--rubric", str(rubric), "--judge", "openai:m",
-                               "--base-url", "http://127.0.0.1:9/v1", option, value],
+                               "--base-url", "http://127.0.0.1:9/v1", *args],
                               capture_output=True, text=True, cwd=str(ROOT), env={**os.environ, "OPENAI_API_KEY": "sk-test"}, timeout=60)
-        assert proc.returncode == 2 and option in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and args[0] in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert why in " ".join(proc.stderr.split()), proc.stderr
+
+
+def test_build_app_refuses_group_options_too(judge_server):
+    import judgekit
+    from judgekit.errors import InputError
+    from judgekit.rl.serve import build_app
+    from judgekit.rl.shaping import Shaping
+
+    rubric = judgekit.rubric_from_data({"name": "r", "criteria": [{"id": "a", "text": "A"}]})
+    with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, cache=False) as judge:
+        for shaping, strategy in ((Shaping(normalize=True), "pointwise"), (Shaping(length_debias=True), "pointwise"),
+                                  (None, "round_robin")):
+            with pytest.raises(InputError, match="one response per request"):
+                build_app(rubric, judge, shaping=shaping, strategy=strategy)
+        build_app(rubric, judge, shaping=Shaping(clip=(0.0, 1.0), veto_penalty=-1.0), strategy="anchor")
+
+
+def test_anchor_judges_against_the_label_and_leaves_an_unlabelled_response_unscored(judge_server, tmp_path):
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_YAML)
+    def rank(text: str) -> int:
+        return ("polite" in text) - ("rude" in text)
+
+    judge_server.state.script.prefer = lambda cid, a, b: "A" if rank(a) > rank(b) else "B" if rank(b) > rank(a) else "tie"
+    with serving(rubric, judge_server.base_url, "--strategy", "anchor") as url:
+        _, out, _ = _post(url, {"query": ["Q polite", "Q rude", "Q polite too"], "prompts": ["Q"] * 3,
+                                "labels": ["a reference", "a reference", ""]})
+    rewards, logs = out["rewards"], out["extra_logs"]
+    assert rewards[0] > 0.5 > rewards[1] and rewards[2] == 0.0, out  # never the 0.5 of a tie with itself
+    assert logs["judgekit/unscored"] == [0.0, 0.0, 1.0] and logs["judgekit/unscored_count"] == [1.0] * 3
+    # the unlabelled response cost no judge call
+    assert judge_server.state.requests and "polite too" not in json.dumps(judge_server.state.requests)
+
+
+# ---- OpenRLHF's own request code (0.11.2) --------------------------------------------------------
+
+def _chat_tokenizer():
+    """A character-level tokenizer that knows the special tokens of the common chat templates, built in code."""
+    import string
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = sorted({tok for prompt, generated in TEMPLATES.values() for tok in re.findall(r"<[^<>\s]+>", prompt + generated)})
+    specials = ["<pad>", "<unk>"] + [t for t in specials if t not in ("<pad>", "<unk>")]
+    vocab = {tok: i for i, tok in enumerate(specials + [c for c in string.printable if c not in "\r\x0b\x0c"])}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>",
+                                   additional_special_tokens=specials[2:])
+
+
+class _Generator:
+    """Stands in for the vLLM engine OpenRLHF's executor generates with: it answers with fixed token ids."""
+
+    def __init__(self, token_ids: list[int]) -> None:
+        self.token_ids = token_ids
+
+    async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
+        return SimpleNamespace(outputs=[SimpleNamespace(token_ids=self.token_ids, finish_reason="stop", logprobs=None)])
+
+
+def test_openrlhf_single_turn_executor_gets_its_reward_from_serve(judge_server, tmp_path):
+    """OpenRLHF 0.11.2's SingleTurnAgentExecutor (its decode with special tokens kept, its request
+    and retry code, its reading of the answer) against `judgekit serve` over HTTP: the response
+    judged is the generation without the template's end-of-turn token, for each common template."""
+    agent = pytest.importorskip("openrlhf.utils.agent", reason="pip install --no-deps openrlhf==0.11.2 pylatexenc==2.11")
+    import asyncio
+
+    # MET only for a response judged without any markup left on it
+    judge_server.state.script.met = lambda cid, response: cid in response and "<" not in response
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_YAML)
+    tokenizer = _chat_tokenizer()
+    params = SimpleNamespace(max_tokens=32, logprobs=None)
+    with serving(rubric, judge_server.base_url) as url:
+        executor = agent.SingleTurnAgentExecutor(url + "/get_reward")
+        for name, (prompt, generated) in TEMPLATES.items():
+            engine = _Generator(tokenizer(text=generated, add_special_tokens=False)["input_ids"])
+            out = asyncio.run(executor.execute(prompt, "a reference", params, 128, tokenizer, engine))
+            assert out["reward"] == [1.0] and out["scores"] == [1.0], (name, out)
+            assert out["extra_logs"]["judgekit/scored"] == [1.0] and out["extra_logs"]["judgekit/polite"] == [1.0]
+        # a failing judge: the request still answers, with the unscored value, flagged in extra_logs
+        _fail_with(judge_server, Faults(server_error=1.0))
+        prompt, generated = TEMPLATES["gemma"]
+        engine = _Generator(tokenizer(text=generated, add_special_tokens=False)["input_ids"])
+        out = asyncio.run(executor.execute(prompt, None, params, 128, tokenizer, engine))
+        assert out["reward"] == [0.0] and out["extra_logs"]["judgekit/unscored"] == [1.0], out
+        assert out["extra_logs"]["judgekit/unscored_count"] == [1.0]

@@ -1,0 +1,331 @@
+"""Rubric rewards for TRL's GRPOTrainer and the experimental AsyncGRPOTrainer.
+
+- `trl_reward(rubric, judge)`: a plain `async def (prompts, completions, completion_ids=None,
+  **kwargs) -> list[float | None]` over a Judge; `None` for a completion without a reward (TRL
+  turns it into NaN).
+- `trl_criterion_rewards(rubric, judge)`: one such function per criterion, sharing one judging
+  pass per batch, for `reward_weights` / `multi_objective_aggregation`.
+- `TrlReward(rubric, "openai:MODEL", base_url=...)`: the same reward as a picklable callable
+  object, for trainers that pickle reward functions into another process (AsyncGRPOTrainer spawns
+  its rollout worker): it holds the rubric and a JudgeRecipe, and builds its Judge on first call in
+  the process that calls it. `TrlReward.per_criterion(...)` gives one per criterion, sharing one
+  Judge and one judging pass per batch in whatever process they land in together.
+
+The reference is the column `reference` (or `reference_answer`, `ground_truth`, then `solution`,
+TRL's usual name), or `reference_column`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from judgekit.judge import Judge
+from judgekit.rl.recipe import JudgeRecipe
+from judgekit.rl.rewards import BatchRewards, RewardScorer, make_shaping
+from judgekit.rl.shaping import Shaping
+from judgekit.rubric.models import Rubric, load_rubric
+
+RewardFunction = Callable[..., Awaitable[list[float | None]]]
+TRL_REFERENCE = "solution"  # TRL's datasets (math, code) name the reference so
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "rubric"
+
+
+class _BatchMemo:
+    """Share one judging pass among the reward functions TRL calls concurrently for one batch.
+
+    Keyed on the batch's content (prompts and completions) and the running loop; a few recent
+    batches are kept, so the functions of one step find the pass the first of them started.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self._entries: OrderedDict[tuple[int, str], asyncio.Future[BatchRewards]] = OrderedDict()
+        self._size = size
+
+    def get(self, key: str, start: Callable[[], Awaitable[BatchRewards]]) -> asyncio.Future[BatchRewards]:
+        loop = asyncio.get_running_loop()
+        full = (id(loop), key)
+        found = self._entries.get(full)
+        if found is not None and not (found.done() and (found.cancelled() or found.exception() is not None)):
+            self._entries.move_to_end(full)
+            return found
+        task = asyncio.ensure_future(start())
+        self._entries[full] = task
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return task
+
+
+def _batch_key(prompts: Sequence[Any], completions: Sequence[Any], rows: list[dict[str, Any]]) -> str:
+    blob = json.dumps([list(prompts), list(completions), rows], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _trl_rows(n: int, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """TRL passes each dataset column as a list with one value per completion."""
+    columns = {k: v for k, v in kwargs.items() if isinstance(v, (list, tuple)) and len(v) == n}
+    return [{k: v[i] for k, v in columns.items()} for i in range(n)]
+
+
+class _TrlSession:
+    """What the TRL functions made together share: the scorer, the batch memo, the logging."""
+
+    def __init__(self, scorer: RewardScorer, log: bool) -> None:
+        self.scorer = scorer
+        self.memo = _BatchMemo()
+        self.log = log
+
+    def reference(self, row: dict[str, Any]) -> Any:
+        found = self.scorer.reference_of(row)
+        if found is None and self.scorer.reference_column is None:
+            return row.get(TRL_REFERENCE)
+        return found
+
+    async def batch(self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: dict[str, Any]) -> BatchRewards:
+        n = len(completions)
+        rows = _trl_rows(n, kwargs)
+
+        async def run() -> BatchRewards:
+            references = [self.reference(r) for r in rows]
+            result = await self.scorer.score_batch(prompts, completions, references=references, rows=rows)
+            if self.log:
+                _log_to_trl(result, kwargs)
+            return result
+
+        result = await self.memo.get(_batch_key(prompts, completions, rows), run)
+        if len(result.rewards) != n:  # pragma: no cover - a guard on TRL's contract
+            raise RuntimeError(f"judgekit produced {len(result.rewards)} rewards for {n} completions")
+        return result
+
+    async def values(self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: dict[str, Any],
+                     criterion: str | None) -> list[float | None]:
+        """The rewards, or one criterion's values (see criterion_value)."""
+        result = await self.batch(prompts, completions, kwargs)
+        if criterion is None:
+            return list(result.rewards)
+        assert self.scorer.rubric is not None  # per-criterion functions need a fixed rubric
+        weight = self.scorer.rubric.criterion(criterion).weight
+        return [criterion_value(s.get(criterion), weight) for s in result.scores]
+
+
+def _log_to_trl(result: BatchRewards, kwargs: dict[str, Any]) -> None:
+    log_metric = kwargs.get("log_metric")
+    if callable(log_metric):
+        for cid, mean in result.criterion_means().items():
+            log_metric(f"judgekit/{cid}", mean)
+        n = max(1, len(result.raw))
+        log_metric("judgekit/unscored_frac", sum(r is None for r in result.raw) / n)
+        log_metric("judgekit/judged_frac", result.judged / n)
+    log_extra = kwargs.get("log_extra")
+    if callable(log_extra):
+        log_extra("judgekit_scores", [json.dumps(s, sort_keys=True) for s in result.scores])
+
+
+def criterion_value(score: int | None, weight: float) -> float | None:
+    """A criterion as a reward where higher is better: MET 1, UNMET 0; for a pitfall (negative
+    weight, MET = flaw present) 1 when absent, 0 when present; None when unscored."""
+    if score is None:
+        return None
+    return float(score) if weight >= 0 else float(1 - score)
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """The reward options of every TRL adapter, as data (picklable)."""
+
+    strategy: str = "pointwise"
+    shaping: Shaping = field(default_factory=Shaping)
+    reference_column: str | None = None
+    strict: bool = False
+    log: bool = True
+
+    @classmethod
+    def of(cls, *, strategy: str = "pointwise", normalize: bool = False, clip: tuple[float, float] | None = None,
+           veto_penalty: float | None = None, length_debias: bool = False, reference_column: str | None = None,
+           strict: bool = False, log: bool = True) -> _Scoring:
+        return cls(strategy, make_shaping(normalize, clip, veto_penalty, length_debias), reference_column, strict, log)
+
+    def session(self, rubric: Rubric | str | Path | None, judge: Judge) -> _TrlSession:
+        scorer = RewardScorer(rubric, judge, strategy=self.strategy, shaping=self.shaping,
+                              reference_column=self.reference_column, strict=self.strict)
+        return _TrlSession(scorer, self.log)
+
+
+def _label(rubric: Rubric | None, criterion: str | None = None) -> str:
+    if criterion is not None:
+        return f"judgekit_{criterion}"
+    return "judgekit_" + _safe_name(rubric.name if rubric is not None else "row_rubric")
+
+
+def trl_reward(
+    rubric: Rubric | str | Path | None,
+    judge: Judge,
+    *,
+    strategy: str = "pointwise",
+    normalize: bool = False,
+    clip: tuple[float, float] | None = None,
+    veto_penalty: float | None = None,
+    length_debias: bool = False,
+    reference_column: str | None = None,
+    strict: bool = False,
+    log: bool = True,
+    name: str | None = None,
+) -> RewardFunction:
+    """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`.
+
+    The function is a plain `async def` (TRL runs async reward functions concurrently on its own
+    loop) taking `(prompts, completions, completion_ids=None, **kwargs)` in TRL's standard (strings)
+    or conversational (lists of messages) format. A row's own rubric (a dataset column `rubric`,
+    `rubrics` or `score_rubric`, in judgekit/HealthBench/RaR/prometheus form, or as a JSON string)
+    overrides `rubric`; `rubric=None` requires one on every row. The reference is read from the
+    column `reference` (or `reference_answer`, `ground_truth`, `solution`, or `reference_column`).
+
+    Returns exactly one value per completion; `None` (never 0) when the completion has no reward
+    under the coverage rule: a hard rule unscored, or less than the Judge's `min_coverage`
+    (default 1.0: every criterion) of the rubric's weight scored, or no model-judged criterion
+    scored; a hard rule UNMET still gives 0. `strict`: `None` as soon as any criterion is
+    unscored, whatever the Judge's `min_coverage` (at the default it adds nothing but
+    zero-weight criteria).
+    Shaping: `normalize`, `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off).
+    With `log`, per-criterion means go to TRL's `log_metric` as
+    `judgekit/<criterion_id>` and the per-completion scores to `log_extra` as `judgekit_scores`.
+    Not picklable (it holds the Judge): see `TrlReward` for trainers that pickle reward functions.
+    """
+    scoring = _Scoring.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
+                          length_debias=length_debias, reference_column=reference_column, strict=strict, log=log)
+    session = scoring.session(rubric, judge)
+    return _function(session, None, name or _label(session.scorer.rubric))
+
+
+def _function(session: _TrlSession, criterion: str | None, name: str) -> RewardFunction:
+    async def judgekit_reward(prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
+        return await session.values(prompts, completions, kwargs, criterion)
+
+    judgekit_reward.__name__ = judgekit_reward.__qualname__ = name
+    return judgekit_reward
+
+
+def trl_criterion_rewards(
+    rubric: Rubric | str | Path,
+    judge: Judge,
+    *,
+    include_total: bool = False,
+    log: bool = True,
+    **options: Any,
+) -> list[RewardFunction]:
+    """One TRL reward function per criterion (named `judgekit_<criterion_id>`), in rubric order,
+    all sharing one judging pass per batch. With `include_total`, the rubric reward comes first.
+
+    Use with `GRPOConfig(reward_weights=[...], multi_objective_aggregation="normalize_then_sum")`
+    (e.g. the criteria's |weight|): TRL's default `sum_then_normalize` adds an unscored criterion's
+    NaN as 0, the same as UNMET. Hard-rule vetoes are not applied to the per-criterion values.
+    Takes the options of `trl_reward` (strategy pointwise only: the per-criterion scores are
+    pointwise verdicts).
+    """
+    session = _Scoring.of(log=log, **options).session(rubric, judge)
+    assert session.scorer.rubric is not None
+    criteria: list[str | None] = [None] if include_total else []
+    criteria += [c.cid for c in session.scorer.rubric.criteria]
+    return [_function(session, cid, _label(session.scorer.rubric, cid)) for cid in criteria]
+
+
+# ---- picklable: for trainers that pickle reward functions into another process ------------------
+
+
+class _LazySession:
+    """A session built on first use in the process that uses it; pickling keeps only the recipe, so
+    the reward objects that share one in a process share one after unpickling together too."""
+
+    def __init__(self, rubric: Rubric | None, judge: JudgeRecipe, scoring: _Scoring) -> None:
+        self.rubric, self.judge, self.scoring = rubric, judge, scoring
+        self._session: _TrlSession | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rubric": self.rubric, "judge": self.judge, "scoring": self.scoring}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["rubric"], state["judge"], state["scoring"])  # type: ignore[misc]
+
+    def get(self) -> _TrlSession:
+        with self._lock:
+            if self._session is None:
+                self._session = self.scoring.session(self.rubric, self.judge.build())
+            return self._session
+
+
+class TrlReward:
+    """A picklable TRL reward function: `GRPOTrainer(reward_funcs=[TrlReward(...)])`, and
+    `AsyncGRPOTrainer`, which pickles reward functions into its spawned rollout worker.
+
+    `TrlReward(rubric, "openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8001/v1",
+    judge_options={"concurrency": 64})`: the Judge is described, not given (`judge_options` are
+    `judgekit.Judge`'s settings, checked here), and built on the first call in the process that
+    calls it; keys come from that process's environment. The call is `trl_reward`'s, and so are the
+    reward options; `criterion` makes it one criterion's value (see `trl_criterion_rewards`).
+    """
+
+    def __init__(
+        self,
+        rubric: Rubric | str | Path | None,
+        judge: str = "local",
+        *,
+        base_url: str | None = None,
+        judge_options: Mapping[str, Any] | None = None,
+        criterion: str | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> None:
+        loaded = load_rubric(rubric) if isinstance(rubric, (str, Path)) else rubric
+        self._shared = _LazySession(loaded, JudgeRecipe.of(judge, base_url, judge_options), _Scoring.of(**options))
+        self._bind(criterion, name)
+
+    def _bind(self, criterion: str | None, name: str | None) -> None:
+        rubric = self._shared.rubric
+        if criterion is not None:
+            if rubric is None:
+                raise ValueError("a per-criterion reward needs a fixed rubric")
+            if criterion not in rubric.ids:  # fails here, not in the trainer
+                raise ValueError(f"no criterion {criterion!r} in rubric {rubric.name!r} (its ids: {rubric.ids})")
+        self.criterion = criterion
+        self.__name__ = name or _label(rubric, criterion)  # what TRL logs it as
+
+    @classmethod
+    def per_criterion(cls, rubric: Rubric | str | Path, judge: str = "local", *, include_total: bool = False,
+                      **settings: Any) -> list[TrlReward]:
+        """One per criterion in rubric order (the total first with `include_total`), sharing one Judge
+        and one judging pass per batch, in this process or wherever they are unpickled together."""
+        first = cls(rubric, judge, **settings)
+        assert first._shared.rubric is not None
+        ids: list[str | None] = [None] if include_total else []
+        ids += [c.cid for c in first._shared.rubric.criteria]
+        out = []
+        for cid in ids:
+            member = cls.__new__(cls)
+            member._shared = first._shared
+            member._bind(cid, None)
+            out.append(member)
+        return out
+
+    @property
+    def judge(self) -> Judge:
+        """The Judge in this process (built now if it was not yet): for its stats, or to close it."""
+        return self._shared.get().scorer.judge
+
+    async def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: Any = None,
+                       **kwargs: Any) -> list[float | None]:
+        return await self._shared.get().values(prompts, completions, kwargs, self.criterion)
+
+    def __repr__(self) -> str:
+        return f"TrlReward({self.__name__}, judge={self._shared.judge.spec!r})"
