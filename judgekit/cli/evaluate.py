@@ -18,7 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from judgekit.cli.common import err, judge_failed_entirely
+from judgekit.cli.common import err, judge_failed_entirely, print_agreement
 from judgekit.cli.options import JudgeOptions, with_judge_options
 from judgekit.data.datasets import EvalPair, read_pairs
 from judgekit.data.outfile import refuse_input_as_output
@@ -104,10 +104,11 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
             bar = progress.add_task("evaluating", total=task.total)
             run = the_judge.run(evaluate(the_judge, task.rubric, task.pairs, probe=task.probe, adaptive=task.adaptive,
                                          on_done=lambda: progress.advance(bar)))
-        meta = {**task.meta, "profile": profile, "seconds": round(time.perf_counter() - started, 1),
-                "stats": the_judge.stats.as_dict()}
+        meta = {**task.meta, "judge": the_judge.spec, "profile": profile, "seconds": round(time.perf_counter() - started, 1),
+                "stats": the_judge.stats.as_dict(), **the_judge.agreement.as_dict()}
         report = build_report(run, meta=meta)
         err.print(report_table(report))
+        print_agreement(the_judge.agreement.as_dict())
         if run.probe is not None:
             fp = run.probe["false_positive_rate"]
             err.print(f"master-key probe: false-positive rate {'-' if fp is None else f'{100 * fp:.0f}%'} "
