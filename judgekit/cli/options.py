@@ -122,7 +122,9 @@ def _config(values: dict[str, object]) -> JudgeConfig:
         return JudgeConfig.model_validate(fields)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "samples"  # the one rule across fields
+        if not first["loc"]:  # the one rule across fields: --samples with --temperature 0
+            raise InputError(first["msg"].removeprefix("Value error, "), field="--samples") from None
+        name = str(first["loc"][0])
         flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
         raise InputError(f"{first['msg']} (got {first['input']!r})", field=flag) from None
 
@@ -134,6 +136,8 @@ def judge_options(values: dict[str, object]) -> JudgeOptions:
     names = [profile] if isinstance(profile, str) else [n.strip() for item in cast(list[str], profile)
                                                          for n in item.split(",") if n.strip()]
     config = _config({**values, "profile": names[0] if names else _default("profile")})
+    if panel_file is not None and (spec != "local" or base_url is not None):
+        raise InputError("--panel names its judges; give it without --judge and --base-url", field="--panel")
     panel = load_panel(panel_file) if panel_file is not None else None
     return JudgeOptions(str(spec), cast(str | None, base_url), config, tuple(names), panel)
 

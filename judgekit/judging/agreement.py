@@ -7,15 +7,19 @@ pair); read once at the end of a run for the summary and the reports.
   the unit's most common verdict (1.0: every sample agreed every time).
 - Inter-judge agreement: Krippendorff's alpha (nominal) over the units, judges as coders, a
   judge that abstained as a missing value; None where it is undefined (fewer than two pairable
-  values, or a single value throughout).
+  values, or a single value throughout), or without the krippendorff package (`judgekit[agreement]`).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from judgekit.judging.votes import Value
+
+log = logging.getLogger("judgekit.judging.agreement")
 
 
 @dataclass
@@ -34,6 +38,9 @@ class AgreementLog:
         return {cid: sum(modal_share(u) for u in units) / len(units) for cid, units in self.samples.items()}
 
     def alpha(self) -> dict[str, float | None]:
+        if importlib.util.find_spec("krippendorff") is None:
+            log.warning("inter-judge alpha needs the krippendorff package: pip install 'judgekit[agreement]'")
+            return dict.fromkeys(self.panel)
         return {cid: krippendorff_alpha(units) for cid, units in self.panel.items()}
 
     def as_dict(self) -> dict[str, dict[str, float | None]]:

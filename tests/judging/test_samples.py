@@ -103,8 +103,8 @@ def test_a_failed_sample_abstains(server):
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--samples", "0"], "--samples"),
-    (["--samples", "3", "--temperature", "0"], "--samples"),
+    (["--samples", "0"], "field '--samples': Input should be greater than or equal to 1"),
+    (["--samples", "3", "--temperature", "0"], "field '--samples': samples above 1 need a temperature above 0"),
 ])
 def test_bad_samples_exit_2_naming_the_option(tmp_path: Path, args: list[str], words: str):
     rubric = tmp_path / "r.yaml"
