@@ -47,6 +47,16 @@ class PanelJudge(BaseModel):
             raise ValueError(problem)
         return spec
 
+    @field_validator("profile")
+    @classmethod
+    def _loads(cls, profile: str | None) -> str | None:
+        if profile is not None:
+            try:
+                load_profile(profile)
+            except InputError as exc:
+                raise ValueError(exc.message) from None
+        return profile
+
 
 class PanelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -205,6 +205,7 @@ BAD_PANELS = {
     "no_judges": ("judges: []\naggregate: any\n", "panel.yaml:1", "field 'judges'", "at least 1"),
     "unknown_key": ("judges:\n  - judge: openai:m\n    wieght: 2\n", "panel.yaml:3", "judges.0.wieght", "unknown key"),
     "bad_aggregate": ("judges:\n  - judge: openai:m\naggregate: mean\n", "panel.yaml:3", "field 'aggregate'", "majority"),
+    "unknown_profile": ("judges:\n  - judge: openai:m\n    profile: nope\n", "panel.yaml:3", "judges.0.profile", "nope"),
     "zero_weight": ("judges:\n  - judge: openai:m\n    weight: 0\n", "panel.yaml:3", "judges.0.weight", "greater than 0"),
 }
 
