@@ -6,6 +6,10 @@ judge's native format) and how it is read. Verdicts that validate are kept; the 
 are re-asked, a bounded number of times, naming what was wrong; whatever is still missing ends
 unscored with the reason.
 
+Repeated samples (`samples` > 1): the question is asked that many times, sample i with seed + i
+and its own cache entry; each criterion's verdict is the majority of the samples that answered
+(judgekit.judging.votes), its distribution the share of each verdict.
+
 Two-phase mode (for reasoning judges): the judge first thinks freely (no schema, a capped token
 budget); if that reply already holds every verdict, it is used; otherwise the thinking is handed
 back and the final answer is asked for, constrained (schema) or in the native format. Structured
