@@ -2,7 +2,7 @@
 
 The public API is the names below; everything else is internal and may change. The package reads
 bottom to top: rubric -> data -> llm (model calls) -> protocol (prompts and answers) -> judging ->
-authoring (building rubrics) -> Judge -> rl (trainer rewards) / evaluation -> cli.
+authoring (building rubrics) -> Judge -> Panel, rl (trainer rewards), evaluation -> cli.
 """
 
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from judgekit.judging.results import CompareResult, RankResult, ScoreResult
 from judgekit.judging.scoring import pointwise_reward
 from judgekit.llm.base import Backend, Completion, JudgeRequest
 from judgekit.llm.local_llama import LocalLlamaBackend
+from judgekit.panel import Panel, PanelJudge, PanelSpec, load_panel
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.protocol.templates import pairwise_messages, pointwise_messages
 from judgekit.rl.trl import TrlReward, trl_criterion_rewards, trl_reward
@@ -59,6 +60,10 @@ __all__ = [  # noqa: RUF022 (grouped by purpose)
     "CompareResult",
     "Judge",
     "JudgeConfig",
+    "Panel",
+    "PanelJudge",
+    "PanelSpec",
+    "load_panel",
     "PairItem",
     "PointwiseItem",
     "RankOutcome",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class JudgeConfig(BaseModel):
@@ -68,6 +68,11 @@ class JudgeConfig(BaseModel):
     """Stop the run once its calls have cost this many US dollars (at the model's list price; only
     for priced models). Calls in flight at that moment still finish."""
 
+    samples: int = Field(1, ge=1, le=100)
+    """Answers asked for each model-judged question (each its own call and cache entry, sample i
+    with seed + i); the verdict is their majority (no majority: unscored, or a tie in pairwise), the
+    share of each verdict the soft value. Above 1 the temperature must be above 0 (default 1.0)."""
+
     cache: bool = True
     """Reuse validated verdicts from the disk cache (and store new ones)."""
 
@@ -80,3 +85,9 @@ class JudgeConfig(BaseModel):
     mask_names: bool = False
     """Replace model and lab names (ChatGPT, Claude, Qwen, OpenAI, ...) in the judged responses with
     "[model]" before the judge sees them, against brand and self-preference bias."""
+
+    @model_validator(mode="after")
+    def _samples_need_temperature(self) -> JudgeConfig:
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError("samples above 1 need a temperature above 0 (default 1.0 with samples)")
+        return self

@@ -21,6 +21,7 @@ from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generate
 from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.errors import InputError
+from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.outcomes import compare_result, score_result
 from judgekit.judging.pairwise import NOTHING_JUDGED, PairItem, PairOutcome, judge_pairwise
@@ -114,6 +115,7 @@ class Judge:
         self.budget.price_with(self.pricing)
         if self.config.generator:
             self.budget.price_with(pricing_for(self.config.generator))
+        self.agreement = AgreementLog()  # self-agreement over samples; a Panel's inter-judge alpha
         timeout = self.config.timeout
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
         self._backend: Backend = backend or make_backend(spec, base_url=base_url, api_key=api_key, timeout=timeout)
@@ -152,23 +154,31 @@ class Judge:
             return self._context or self._build_context()
 
     def _build_context(self) -> JudgeContext:
-        runner = self._runner(self._backend, self.pricing)
-        collector = VerdictCollector(
-            runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(),
-            mask_names=self.config.mask_names, profile=self.profile,
-            thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
-        )
+        collector = self._verdict_collector()
         # rubric-rm: the generator's own model when one is given (retries, concurrency limit
         # and stats as for the judge), else the judge's runner.
+        runner = collector.runner
         generator = (self._runner(self._generator_backend, pricing_for(self.config.generator or ""))
                      if self._generator_backend is not None else runner)
         self._context = JudgeContext(collector, generator, self.config, generations={}, spec=self.spec)
         return self._context
 
-    def _runner(self, backend: Backend, pricing: Pricing) -> CallRunner:
+    def _verdict_collector(self) -> VerdictCollector:
+        """Who answers the verdict questions: this judge's model (a Panel: its judges)."""
+        return self._collector_for(self._runner(self._backend), self.profile)
+
+    def _collector_for(self, runner: CallRunner, profile: JudgeProfile) -> VerdictCollector:
+        return VerdictCollector(
+            runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(profile),
+            mask_names=self.config.mask_names, profile=profile,
+            thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
+            samples=self.config.samples, agreement=self.agreement,
+        )
+
+    def _runner(self, backend: Backend, pricing: Pricing | None = None) -> CallRunner:
         return CallRunner(backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
                           policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
-                          budget=self.budget, pricing=pricing)
+                          budget=self.budget, pricing=pricing or self.pricing)
 
     @property
     def cost_usd(self) -> float | None:
@@ -184,10 +194,13 @@ class Judge:
     def cache(self) -> VerdictCache | None:
         return self._cache
 
-    def sampling(self) -> SamplingSettings:
-        """Temperature and max tokens: as configured, else the profile's, else 0 and 1024."""
-        c, d = self.config, self.profile.sampling
+    def sampling(self, profile: JudgeProfile | None = None) -> SamplingSettings:
+        """Temperature and max tokens: as configured, else the profile's, else 0 and 1024 (with
+        samples, a temperature of 0 from the profile or the default becomes 1.0)."""
+        c, d = self.config, (profile or self.profile).sampling
         temperature = c.temperature if c.temperature is not None else d.temperature if d.temperature is not None else 0.0
+        if c.samples > 1 and c.temperature is None and not temperature:
+            temperature = 1.0
         max_tokens = c.max_tokens if c.max_tokens is not None else d.max_tokens if d.max_tokens is not None else 1024
         return SamplingSettings(temperature, max_tokens, c.seed)
 

@@ -27,7 +27,7 @@ from judgekit.errors import JudgeError, RunHalted
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pointwise import PointwiseItem
-from judgekit.judging.verdicts import SamplingSettings
+from judgekit.judging.verdicts import SamplingSettings, VerdictCollector
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.fanout import gather_all
 from judgekit.llm.runner import CallRunner
@@ -346,10 +346,12 @@ async def reproduces_preference(
         collector = context.collector
 
         async def ask(a: str, b: str) -> Any:
-            messages = pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=[criterion],
+            def question(asked: VerdictCollector) -> list[dict[str, str]]:
+                return pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=[criterion],
                                          reference=row.reference, rubric_name="contrastive", rubric_description="",
-                                         mask_names=collector.mask_names, profile=collector.profile)
-            return (await collector.collect(messages, "pairwise", [criterion.cid]))[criterion.cid].value
+                                         mask_names=asked.mask_names, profile=asked.profile)
+
+            return (await collector.collect(question, "pairwise", [criterion.cid]))[criterion.cid].value
 
         first, second = await gather_all(ask(chosen, rejected), ask(rejected, chosen))
         return (first == "A" and second == "B"), first, second

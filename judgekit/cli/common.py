@@ -61,6 +61,18 @@ def print_summary(summary: RunSummary, output: str) -> None:
         f"  {cost_line(summary.cost_usd, summary.cost_note, summary.judged)}",
         highlight=False,
     )
+    print_agreement(summary.agreement)
+
+
+_AGREEMENT = {"self_agreement": "self-agreement over samples", "krippendorff_alpha": "inter-judge Krippendorff's alpha"}
+
+
+def print_agreement(agreement: dict[str, dict[str, float | None]]) -> None:
+    """Per criterion: how often repeated samples agreed, and a panel's inter-judge alpha."""
+    for key, title in _AGREEMENT.items():
+        if agreement.get(key):
+            values = ", ".join(f"{cid} {'n/a' if v is None else f'{v:.2f}'}" for cid, v in agreement[key].items())
+            err.print(f"  {title}: {escape(values)}", highlight=False)
 
 
 def cost_line(cost_usd: float | None, note: str | None, rows: int) -> str:

@@ -25,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from judgekit.cli.common import cost_line, err, judge_failed_entirely
+from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement
 from judgekit.cli.options import JudgeOptions, with_judge_options
 from judgekit.data.datasets import (
     FORMATS,
@@ -174,8 +174,9 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
         with progress:
             bar = progress.add_task("evaluating", total=task.total)
             report = _run(the_judge, task, lambda: progress.advance(bar))
-        report.update(profile=profile, seconds=round(time.perf_counter() - started, 1), stats=the_judge.stats.as_dict(),
-                      cost_usd=the_judge.cost_usd)
+        report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1),
+                      stats=the_judge.stats.as_dict(), cost_usd=the_judge.cost_usd, **the_judge.agreement.as_dict())
+        print_agreement(the_judge.agreement.as_dict())
         err.print(f"  {cost_line(the_judge.cost_usd, the_judge.pricing.reason, 0)}", highlight=False)
         return report, judge_failed_entirely(the_judge)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import typer
@@ -19,6 +20,7 @@ from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.judging.ranking import STRATEGIES, Strategy, check_strategy
+from judgekit.panel import Panel, PanelSpec, load_panel
 
 Command = Callable[..., None]
 
@@ -32,9 +34,13 @@ class JudgeOptions:
     config: JudgeConfig
     profiles: tuple[str, ...]
     """`eval` compares several profiles; for every other command, `config.profile` alone."""
+    panel: PanelSpec | None = None
+    """--panel: the judges that answer in place of --judge (their profile default: --profile)."""
 
     def judge(self, profile: str | None = None) -> Judge:
         config = self.config if profile is None else self.config.model_copy(update={"profile": profile})
+        if self.panel is not None:
+            return Panel(self.panel, **config.model_dump())
         return Judge(self.spec, base_url=self.base_url, **config.model_dump())
 
 
@@ -62,6 +68,10 @@ def judge_parameters(*, several_profiles: bool = False) -> list[inspect.Paramete
         _option("judge", str, "local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"),
         _option("base_url", str | None, None, "--base-url",
                 help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)"),
+        _option("panel", Path | None, None, "--panel",
+                help="a panel of judges (YAML: judges, aggregate) answering in place of --judge"),
+        _option("samples", int, _default("samples"), "--samples",
+                help="answers per criterion (temperature > 0, default 1.0); the verdict is their majority"),
         _profile_option(several_profiles),
         _option("concurrency", int, _default("concurrency"), "--concurrency", "-c", help="judge calls in flight"),
         _option("criteria_per_call", str, _default("criteria_per_call"), "--criteria-per-call", help="one | all | N"),
@@ -116,6 +126,8 @@ def _config(values: dict[str, object]) -> JudgeConfig:
         return JudgeConfig.model_validate(fields)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if not first["loc"]:  # the one rule across fields: --samples with --temperature 0
+            raise InputError(first["msg"].removeprefix("Value error, "), field="--samples") from None
         name = str(first["loc"][0])
         flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
         raise InputError(f"{first['msg']} (got {first['input']!r})", field=flag) from None
@@ -124,10 +136,14 @@ def _config(values: dict[str, object]) -> JudgeConfig:
 def judge_options(values: dict[str, object]) -> JudgeOptions:
     """The JudgeOptions of the values typer parsed for `judge_parameters()`."""
     spec, base_url, profile = values.pop("judge"), values.pop("base_url"), values.pop("profile")
+    panel_file = cast(Path | None, values.pop("panel"))
     names = [profile] if isinstance(profile, str) else [n.strip() for item in cast(list[str], profile)
                                                          for n in item.split(",") if n.strip()]
     config = _config({**values, "profile": names[0] if names else _default("profile")})
-    return JudgeOptions(str(spec), cast(str | None, base_url), config, tuple(names))
+    if panel_file is not None and (spec != "local" or base_url is not None):
+        raise InputError("--panel names its judges; give it without --judge and --base-url", field="--panel")
+    panel = load_panel(panel_file) if panel_file is not None else None
+    return JudgeOptions(str(spec), cast(str | None, base_url), config, tuple(names), panel)
 
 
 def with_judge_options(*, several_profiles: bool = False) -> Callable[[Command], Command]:

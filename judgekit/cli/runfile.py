@@ -51,6 +51,7 @@ class RunSummary:
     stats: dict[str, int] = field(default_factory=dict)
     cost_usd: float | None = None
     cost_note: str | None = None  # why there is no cost
+    agreement: dict[str, dict[str, float | None]] = field(default_factory=dict)  # self-agreement, inter-judge alpha
 
     def note(self, row: dict[str, Any], judged: bool) -> None:
         """Count one written output row."""
@@ -210,4 +211,5 @@ def run_file(
     summary.seconds = time.perf_counter() - started
     summary.stats = judge.stats.as_dict()
     summary.cost_usd, summary.cost_note = judge.cost_usd, judge.pricing.reason
+    summary.agreement = judge.agreement.as_dict()
     return summary

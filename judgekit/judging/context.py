@@ -45,12 +45,14 @@ class JudgeContext:
         return self.collector.sampling
 
     def soft_default(self, soft: bool | None) -> bool:
-        """Soft verdicts: as asked, else as configured, else the profile's default."""
+        """Soft verdicts: as asked, else as configured, else the profile's default (on with samples)."""
         if soft is not None:
             return soft
-        return self.config.soft if self.config.soft is not None else self.profile.soft
+        if self.config.soft is not None:
+            return self.config.soft
+        return self.profile.soft or self.config.samples > 1  # repeated samples: the share of each verdict
 
     def counting_into(self, scope: ScopeUsage) -> JudgeContext:
         """The same context with the judge's verdict calls also counted into `scope` (a GRPO group,
         an eval subset). Criteria writing is not counted there: a written rubric serves many scopes."""
-        return replace(self, collector=self.collector.with_runner(self.runner.counting_into(scope)))
+        return replace(self, collector=self.collector.counting_into(scope))

@@ -101,12 +101,14 @@ async def judge_pairwise(
     groups = chunk_ids(list(principles), collector.per_call("pairwise", criteria_per_call))
 
     async def ask(ids: list[str], first: str, second: str) -> dict[str, CriterionVerdict]:
-        messages = pairwise_messages(
-            prompt=item.prompt, response_a=first, response_b=second, criteria=[principles[i] for i in ids],
-            reference=texts.reference, rubric_name=rubric.name, rubric_description=rubric.description,
-            mask_names=collector.mask_names, profile=collector.profile,
-        )
-        return await collector.collect(messages, "pairwise", ids, soft=soft)
+        def question(asked: VerdictCollector) -> list[dict[str, str]]:
+            return pairwise_messages(
+                prompt=item.prompt, response_a=first, response_b=second, criteria=[principles[i] for i in ids],
+                reference=texts.reference, rubric_name=rubric.name, rubric_description=rubric.description,
+                mask_names=asked.mask_names, profile=asked.profile,
+            )
+
+        return await collector.collect(question, "pairwise", ids, soft=soft)
 
     async def side(response: str) -> PointwiseOutcome | None:
         if not hard:

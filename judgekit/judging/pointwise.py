@@ -75,13 +75,16 @@ async def _ask(
     collector: VerdictCollector, rubric: Rubric, item: PointwiseItem, ids: list[str], soft: bool
 ) -> dict[str, CriterionVerdict]:
     by_id = {c.cid: c for c in rubric.model_judged}
-    messages = pointwise_messages(
-        prompt=item.prompt, response=message_text(item.response), criteria=[by_id[i] for i in ids],
-        reference=message_text(item.reference) if item.reference is not None else None,
-        rubric_name=rubric.name, rubric_description=rubric.description, mask_names=collector.mask_names,
-        profile=collector.profile,
-    )
-    return await collector.collect(messages, "pointwise", ids, soft=soft)
+
+    def question(asked: VerdictCollector) -> list[dict[str, str]]:
+        return pointwise_messages(
+            prompt=item.prompt, response=message_text(item.response), criteria=[by_id[i] for i in ids],
+            reference=message_text(item.reference) if item.reference is not None else None,
+            rubric_name=rubric.name, rubric_description=rubric.description, mask_names=asked.mask_names,
+            profile=asked.profile,
+        )
+
+    return await collector.collect(question, "pointwise", ids, soft=soft)
 
 
 def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> PointwiseOutcome:

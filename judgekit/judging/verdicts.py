@@ -6,6 +6,10 @@ judge's native format) and how it is read. Verdicts that validate are kept; the 
 are re-asked, a bounded number of times, naming what was wrong; whatever is still missing ends
 unscored with the reason.
 
+Repeated samples (`samples` > 1): the question is asked that many times, sample i with seed + i
+and its own cache entry; each criterion's verdict is the majority of the samples that answered
+(judgekit.judging.votes), its distribution the share of each verdict.
+
 Two-phase mode (for reasoning judges): the judge first thinks freely (no schema, a capped token
 budget); if that reply already holds every verdict, it is used; otherwise the thinking is handed
 back and the final answer is asked for, constrained (schema) or in the native format. Structured
@@ -20,13 +24,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from judgekit.errors import JudgeError
+from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
+from judgekit.judging.votes import Vote, decide, shares
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.cache import VerdictCache
+from judgekit.llm.fanout import gather_all
 from judgekit.llm.runner import CallRunner
+from judgekit.llm.usage import ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.protocol.templates import reask_message, render
 from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict
+
+Messages = list[dict[str, str]]
+# The chat messages of one question, as a given collector asks it (its profile's templates, its
+# name masking): a panel asks each of its judges in that judge's own way.
+Render = Callable[["VerdictCollector"], Messages]
 
 _THINK_BLOCK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S | re.I)
 
@@ -127,8 +140,10 @@ class VerdictCollector:
     def __init__(
         self, runner: CallRunner, cache: VerdictCache | None, *, max_reasks: int, sampling: SamplingSettings,
         mask_names: bool = False, profile: JudgeProfile | str | None = None,
-        thinking: ThinkingSettings = ThinkingSettings(),
+        thinking: ThinkingSettings = ThinkingSettings(), samples: int = 1, agreement: AgreementLog | None = None,
     ) -> None:
+        self.samples = samples  # answers per question; the verdict is their majority
+        self.agreement = agreement
         self.mask_names = mask_names  # applied where prompts are built (pointwise and pairwise)
         self.runner = runner
         self.cache = cache
@@ -140,13 +155,20 @@ class VerdictCollector:
     def with_runner(self, runner: CallRunner) -> VerdictCollector:
         """The same collector (profile, cache, settings) sending its calls through another runner."""
         return VerdictCollector(runner, self.cache, max_reasks=self.max_reasks, sampling=self.sampling,
-                                mask_names=self.mask_names, profile=self.profile, thinking=self.thinking)
+                                mask_names=self.mask_names, profile=self.profile, thinking=self.thinking,
+                                samples=self.samples, agreement=self.agreement)
+
+    def counting_into(self, scope: ScopeUsage) -> VerdictCollector:
+        """The same collector with its calls also counted into `scope`."""
+        return self.with_runner(self.runner.counting_into(scope))
 
     def per_call(self, mode: Mode, requested: str | int) -> str | int:
         """Criteria per call: as configured for judgekit's schema; one for native formats."""
         return "one" if self.profile.one_per_call(mode) else requested
 
-    def _request(self, messages: Sequence[dict[str, str]], mode: Mode, ids: list[str], *, logprobs: bool = False) -> JudgeRequest:
+    def _request(self, messages: Sequence[dict[str, str]], mode: Mode, ids: list[str], *, logprobs: bool = False,
+                 sample: int | None = None) -> JudgeRequest:
+        seed = self.sampling.seed
         return JudgeRequest(
             messages=tuple(messages),
             schema=self.profile.answer_schema(mode, ids),
@@ -154,17 +176,40 @@ class VerdictCollector:
             ids=tuple(ids),
             temperature=self.sampling.temperature,
             max_tokens=self.sampling.max_tokens,
-            seed=self.sampling.seed,
+            seed=seed + sample if seed is not None and sample else seed,  # each sample its own draw
             logprobs=logprobs,
         )
 
-    async def collect(
-        self, messages: list[dict[str, str]], mode: Mode, ids: list[str], *, soft: bool = False
+    async def collect(self, question: Render, mode: Mode, ids: list[str], *, soft: bool = False) -> dict[str, CriterionVerdict]:
+        """The verdicts of `ids` for the question `question` writes; with samples > 1, each the
+        majority of that many answers (the share of each verdict as its distribution)."""
+        messages = question(self)
+        if self.samples == 1:
+            return await self._collect_one(messages, mode, ids, soft=soft, sample=None)
+        answers = await gather_all(*(self._collect_one(messages, mode, ids, soft=False, sample=i) for i in range(self.samples)))
+        return {cid: self._majority(cid, [a[cid] for a in answers], mode) for cid in ids}
+
+    def _majority(self, cid: str, verdicts: list[CriterionVerdict], mode: Mode) -> CriterionVerdict:
+        votes = [Vote(v.value) for v in verdicts if v.value is not None]
+        if self.agreement is not None:
+            self.agreement.add_samples(cid, [v.value for v in votes])
+        value, why = decide(votes, "majority", pairwise=mode == "pairwise")
+        if not votes:
+            why = f"none of {len(verdicts)} samples gave a verdict: {verdicts[0].reason}"
+        elif value is None:
+            why = f"{why} over {len(votes)} of {len(verdicts)} samples"
+        chosen = next((v for v in verdicts if v.value == value), verdicts[0])
+        return CriterionVerdict(value, chosen.reasoning if value is not None else "", why,
+                                dist=shares(votes) or None, thinking=chosen.thinking)
+
+    async def _collect_one(
+        self, messages: Messages, mode: Mode, ids: list[str], *, soft: bool, sample: int | None,
     ) -> dict[str, CriterionVerdict]:
-        first = self._request(messages, mode, ids, logprobs=soft)
+        first = self._request(messages, mode, ids, logprobs=soft, sample=sample)
         slot = CacheSlot.of(self.cache, self.runner, {
             **first.cache_fields(), "profile": self.profile.fingerprint(),
-            "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None})
+            "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None,
+            **({"sample": sample} if sample is not None else {})})
         if (hit := slot.get(self.runner, _decode)) is not None:
             return hit
         answers = _Answers(self.profile, mode, ids, soft)
@@ -188,8 +233,8 @@ class VerdictCollector:
 
         def reask(request: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
             message = reask_message(problem, answers.pending, answer_format)
-            return self._request([*request.messages, echoed(completion), message], mode, answers.pending,
-                                 logprobs=answers.soft)
+            return replace(self._request([*request.messages, echoed(completion), message], mode, answers.pending,
+                                         logprobs=answers.soft), seed=request.seed)
 
         return reask
 
@@ -213,7 +258,7 @@ class VerdictCollector:
         # The thinking goes back as plain text, not inside <think>: chat templates of
         # reasoning models drop earlier turns' <think> blocks, which would lose it.
         messages = [*first.messages, {"role": "assistant", "content": shown}, {"role": "user", "content": final}]
-        return self._request(messages, mode, answers.pending, logprobs=answers.soft)
+        return replace(self._request(messages, mode, answers.pending, logprobs=answers.soft), seed=first.seed)
 
 
 def chunk_ids(ids: list[str], per_call: str | int) -> list[list[str]]:

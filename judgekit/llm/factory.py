@@ -12,20 +12,31 @@ __all__ = ["Backend", "Completion", "FatalError", "JudgeRequest", "TransientErro
 SPEC_HELP = "local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"
 
 
+KINDS = ("local", "openai", "anthropic", "vllm")
+
+
+def spec_problem(spec: str) -> str | None:
+    """What is wrong with a `--judge` spec, or None when it names a known kind (and a model)."""
+    kind, _, model = spec.partition(":")
+    if kind not in KINDS:
+        return f"unknown judge {spec!r}; use {SPEC_HELP}"
+    if kind != "local" and not model:
+        return f"judge spec {spec!r} needs a model name ({SPEC_HELP})"
+    return None
+
+
 def make_backend(
     spec: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
     **options: Any,
 ) -> Backend:
     """Build the backend a `--judge` spec names."""
+    if (problem := spec_problem(spec)) is not None:
+        raise InputError(problem, field="--judge")
     kind, _, model = spec.partition(":")
-    if kind not in ("local", "openai", "anthropic", "vllm"):
-        raise InputError(f"unknown judge {spec!r}; use {SPEC_HELP}", field="--judge")
     if kind == "local":
         from judgekit.llm.local_llama import LocalLlamaBackend
 
         return LocalLlamaBackend(model or None, timeout=timeout, **options)
-    if not model:
-        raise InputError(f"judge spec {spec!r} needs a model name ({SPEC_HELP})", field="--judge")
     if kind == "openai":
         from judgekit.llm.openai_compat import OpenAICompatBackend
 
