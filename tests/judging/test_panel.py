@@ -173,8 +173,12 @@ def test_a_panel_in_rank_and_in_the_trl_and_verl_rewards(servers):
         outcome = p.run(judgekit.rank_group(p, RUBRIC, "q", ["no", "yes"]))
         reward = judgekit.trl_reward(RUBRIC, p, log=False)
         rewards = asyncio.run(reward(prompts=["q", "q"], completions=["yes", "no"]))
-        compute_score = judgekit.verl_compute_score(RUBRIC, p)
-        verl = [compute_score("src", text, "gt", extra_info={"question": "q"}) for text in ("yes", "no")]
+        compute_score = judgekit.verl_compute_score(RUBRIC, p, return_dict=False)
+
+        async def verl_scores() -> list[object]:
+            return [await compute_score("src", text, "gt", extra_info={"question": "q"}) for text in ("yes", "no")]
+
+        verl = asyncio.run(verl_scores())
     assert outcome.rewards == [0.0, 1.0]
     assert rewards == [1.0, 0.0]
     assert verl == [1.0, 0.0]
