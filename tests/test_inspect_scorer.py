@@ -8,9 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("inspect_ai")
-
 from inspect_ai import Task, eval
 from inspect_ai.dataset import Sample
 from inspect_ai.log import EvalLog, read_eval_log
@@ -33,13 +30,12 @@ def answer(messages: list[ChatMessage], *_: Any) -> ModelOutput:
 
 
 def script(cid: str, response: str) -> bool:
-    if "CRASH" in response:
-        raise RuntimeError("the judge model fell over")  # the server answers 500
     return cid != "a" or "yes" in response
 
 
 def run_eval(server: ScriptedJudgeServer, rubric: Path, log_dir: Path) -> EvalLog:
     server.state.script.met = script
+    server.state.script.fails = lambda response: "CRASH" in response  # the judge answers 500
     samples = [
         Sample(id="yes", input="Say yes.", target="yes"),
         Sample(id="no", input="Say no."),
