@@ -105,9 +105,19 @@ class DatasetJudge(_JudgeActor):
 
 def _record_row(record: dict[str, Any], kind: Kind) -> InputRow:
     try:
-        return to_input_rows([record], REQUIRED[kind])[0]
+        return to_input_rows([_absent_nulls(record)], REQUIRED[kind])[0]
     except InputError as exc:  # one bad row is one bad row
         return InputRow(index=0, line=0, id=pick(record, "id", {})[1], data=record, problem=str(exc))
+
+
+def _absent_nulls(value: Any) -> Any:
+    """A record without the null fields Arrow puts in: the rows of a column of objects share one struct
+    type, so a key that one row's object has is null in every other row's (a row rubric's criteria)."""
+    if isinstance(value, dict):
+        return {k: _absent_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_absent_nulls(v) for v in value]
+    return value
 
 
 def result_table(kind: Kind, results: list[dict[str, Any]]) -> pa.Table:
@@ -146,7 +156,7 @@ def judge_dataset(ds: ray.data.Dataset, work: Work, setup: JudgeSetup, actors: i
                   ray_remote_args: dict[str, Any] | None = None) -> ray.data.Dataset:
     _require_ids(ds)
     return ds.map_batches(DatasetJudge, fn_constructor_args=(setup, work), batch_format="pyarrow", batch_size=batch_size,
-                          concurrency=actors, **(ray_remote_args or {}))
+                          compute=ray.data.ActorPoolStrategy(size=actors), **(ray_remote_args or {}))
 
 
 def _rubric(rubric: Rubric | str | Path | None) -> Rubric | None:
@@ -230,7 +240,7 @@ class FileParts:
             return cls(folder, int(saved["shard_rows"]))
         parts = cls(folder, shard_rows)
         parts.remove()
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         write_whole(layout, [json.dumps({"rows": total, "shard_rows": shard_rows})])
         return parts
 
@@ -296,7 +306,8 @@ def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeSet
     items = [{"shard": k, "rows": pickle.dumps(rows)} for k, rows in shards.items()]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     judged = ds.map_batches(ShardJudge, fn_constructor_args=(setup, work), batch_format="pyarrow", batch_size=1,
-                            concurrency=max(1, min(actors, len(items))), **(ray_remote_args or {}))
+                            compute=ray.data.ActorPoolStrategy(size=max(1, min(actors, len(items)))),
+                            **(ray_remote_args or {}))
     for batch in judged.iter_batches(batch_size=None, batch_format="pyarrow"):
         for item in batch.to_pylist():
             rows = [json.loads(line) for line in item["lines"].splitlines()]

@@ -59,6 +59,9 @@ def single_process(server: ScriptedJudgeServer, rows: list[dict[str, Any]], rubr
 def test_a_dataset_scored_on_an_actor_pool_matches_a_single_process_run(server: ScriptedJudgeServer, rubric: Path,
                                                                         ray_address: str, tmp_path: Path):
     rows = make_rows()
+    # rows with their own rubrics, of different shapes (Arrow gives both criteria every key)
+    rows[0]["rubric"] = [{"id": "own", "text": "Says yes."}]
+    rows[1]["rubric"] = [{"text": "Is kind.", "weight": 3, "kind": "hard_rule"}]
     expected = single_process(server, rows, rubric)
     started = time.perf_counter()
     results = judgekit_ray.score(ray.data.from_items(rows), rubric, judge="openai:scripted", base_url=server.base_url,
@@ -111,6 +114,7 @@ def test_score_ray_over_a_file_writes_what_a_single_process_run_writes(server: S
     on_ray = run_score([str(data), "--rubric", str(rubric), "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-actors", "2",
                         "--ray-shard-rows", "5"], server, ray_address)
     print(f"judgekit score --ray, 24 rows, 5 shards, 2 actors: {time.perf_counter() - started:.1f}s")
+    print(on_ray.stderr[on_ray.stderr.rfind("done"):])
     assert on_ray.returncode == 0, on_ray.stderr
     assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "single.jsonl").read_text()
     assert not (tmp_path / "ray.jsonl.parts").exists()
