@@ -14,6 +14,7 @@ from inspect_ai.log import EvalLog, read_eval_log
 from inspect_ai.model import ChatMessage, ModelOutput, ModelUsage, get_model
 from inspect_ai.solver import generate
 
+import judgekit
 from judgekit.errors import InputError
 from judgekit.inspect import rubric_scorer
 from judgekit.testing import ScriptedJudgeServer
@@ -100,3 +101,18 @@ def test_a_key_is_never_a_scorer_argument(judge_server: ScriptedJudgeServer):
     # Inspect writes a scorer's arguments into the eval log.
     with pytest.raises(InputError, match="environment"):
         rubric_scorer(judge="openai:scripted", base_url=judge_server.base_url, api_key="sk-secret-0123456789")
+
+
+def test_a_key_the_judge_server_echoes_never_reaches_the_eval_log(judge_server: ScriptedJudgeServer, rubric: Path, tmp_path: Path):
+    key = "sk-inspect-0123456789abcdef"
+    judge_server.state.echo = "reasoning"  # the server puts the request's Authorization header in each verdict's reasoning
+    judge = judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key=key, cache=False)
+    task = Task(dataset=[Sample(id="yes", input="Say yes.")], solver=generate(), scorer=rubric_scorer(str(rubric), judge=judge))
+    [log] = eval(task, model=get_model("mockllm/model", custom_outputs=answer), log_dir=str(tmp_path), display="none",
+                 log_format="json")  # plain JSON on disk, so the file itself can be searched
+    judge.close()
+    score = (log.samples or [])[0].scores["rubric_scorer"]
+    assert score.value == 1.0 and "as received" in (score.explanation or "")  # the echo is there, the key is not
+    assert judge_server.state.echoes > 0
+    logged = Path(log.location).read_text()
+    assert "as received" in logged and key[:8] not in logged
