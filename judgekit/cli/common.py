@@ -90,13 +90,20 @@ def print_calls(judge: Judge) -> None:
 
 
 def judge_failed_entirely(judge: Judge) -> bool:
-    st = judge.stats
-    return st.failed_calls > 0 and st.succeeded_calls == 0 and st.cache_hits == 0
+    return calls_failed_entirely(judge.stats.as_dict())
+
+
+def calls_failed_entirely(stats: dict[str, int]) -> bool:
+    return stats["failed_calls"] > 0 and stats["succeeded_calls"] == 0 and stats["cache_hits"] == 0
 
 
 def exit_if_judge_failed(judge: Judge, summary: RunSummary | None = None) -> None:
+    exit_if_run_failed(judge.stats.as_dict(), summary)
+
+
+def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None) -> None:
     """Exit 1 when no judge call succeeded at all, or no row could be judged (the rows are written, with the reasons)."""
-    if judge_failed_entirely(judge):
+    if calls_failed_entirely(stats):
         err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
         raise typer.Exit(1)
     if summary is not None and summary.judged and summary.failed_rows == summary.judged:

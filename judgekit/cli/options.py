@@ -169,3 +169,12 @@ def _strategy(value: str) -> Strategy:
 
 
 StrategyOpt: str = typer.Option("pointwise", "--strategy", "-s", callback=_strategy, help=" | ".join(STRATEGIES))
+
+
+# `--ray`: the command runs its rows on a Ray pool (judgekit.ray, the [ray] extra) instead of in this process.
+RayOpt: bool = typer.Option(False, "--ray", help="judge on a Ray pool: the cluster at RAY_ADDRESS, else a local "
+                                                 "Ray instance; one judge per actor (needs judgekit[ray])")
+RayActorsOpt: int = typer.Option(2, "--ray-actors", min=1, help="Ray actors, each with its own judge and --concurrency")
+RayShardRowsOpt: int = typer.Option(1000, "--ray-shard-rows", min=1,
+                                    help="rows per shard: each is judged by one actor and written once as a part "
+                                         "file, the unit --resume continues from")

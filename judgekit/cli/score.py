@@ -11,11 +11,13 @@ from judgekit.cli.common import (
     default_output,
     err,
     exit_if_judge_failed,
+    exit_if_run_failed,
     field_map,
     print_summary,
     require_rubrics,
 )
-from judgekit.cli.options import JudgeOptions, with_judge_options
+from judgekit.cli.options import JudgeOptions, RayActorsOpt, RayOpt, RayShardRowsOpt, with_judge_options
+from judgekit.cli.rayfile import run_file_on_ray
 from judgekit.cli.runfile import run_file
 from judgekit.data.rows import InputRow, read_jsonl
 from judgekit.judging.results import ScoreResult
@@ -30,6 +32,9 @@ def score(
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
     explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion"),
     field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response, id, reference, rubric)"),
+    ray: bool = RayOpt,
+    ray_actors: int = RayActorsOpt,
+    ray_shard_rows: int = RayShardRowsOpt,
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -38,6 +43,12 @@ def score(
     the_rubric = load_rubric(rubric) if rubric else None
     require_rubrics(rows, the_rubric, str(input), judge_options.config.profile)
     out = output or default_output(input, "scored")
+    if ray:
+        summary = run_file_on_ray(rows, the_rubric, explain, judge_options, source=input, output=out, resume=resume,
+                                  actors=ray_actors, shard_rows=ray_shard_rows)
+        print_summary(summary, out)
+        exit_if_run_failed(summary.stats, summary)
+        return
     with judge_options.judge() as the_judge:
 
         async def job(row: InputRow) -> dict[str, Any]:

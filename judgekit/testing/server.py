@@ -75,6 +75,9 @@ class Script:
     generate: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # Answers a rubric-rm generator prompt (the request's user text -> a numbered rubric).
     rubric: Callable[[str], str] = lambda text: DEFAULT_GENERATED_RUBRIC
+    # A judge that fails on some responses: a verdict request whose judged response this returns
+    # True for is answered 500 (as the server_error fault), every time.
+    fails: Callable[[str], bool] = lambda response: False
 
 
 @dataclass
@@ -405,6 +408,8 @@ class _Endpoints:
         if state.queued_contents:
             return JSONResponse(_completion(state.queued_contents.pop(0), model))
         fault = state.draw_fault()
+        if fault is None and state.script.fails(fenced(body).get("response", "")):
+            fault = "server_error"
         if fault:
             state.fault_log.append(fault)
         early = await self.fault_response(fault, request)

@@ -15,7 +15,7 @@ PACKAGE = ROOT / "judgekit"
 RANKS = {
     "errors": 0, "config": 0, "secrets": 0,
     "rubric": 1, "data": 2, "llm": 3, "protocol": 4, "judging": 5, "authoring": 6, "judge": 7,
-    "rl": 8, "evaluation": 8, "panel": 8, "cli": 9, "testing": 0, "__init__": 10, "__main__": 10,
+    "rl": 8, "evaluation": 8, "panel": 8, "inspect": 8, "ray": 8, "cli": 9, "testing": 0, "__init__": 10, "__main__": 10,
 }
 
 

@@ -1,0 +1,314 @@
+"""Ray Data: judging on a pool of actors, one Judge each, on one machine or a cluster (extra `[ray]`).
+
+- `score(ds, rubric, ...)` / `compare(ds, rubric, ...)`: a lazy Dataset with one row per input row:
+  `id`, the reward (`winner` and `margin` for pairs) and `result`, the output row as the JSON line
+  `judgekit score` (`compare`) writes. `write(results, path)` writes it from the workers, as JSONL
+  files holding exactly those lines, or as Parquet.
+- `judge_file(...)`: `judgekit score --ray` over a file's rows. The rows are cut into shards of
+  consecutive rows; each shard is judged by one actor and written once, atomically, as its own part
+  file, so an interrupted run resumes shard by shard and a shard retried by Ray (its actor died) is
+  never written twice. When every shard is done the parts become the output file, in input order.
+
+Each actor builds its Judge from a `JudgeSetup` (a spec, a base URL and a JudgeConfig: nothing that
+holds a client, a loop or a lock) and judges a batch's rows concurrently up to the Judge's own
+`concurrency`. Ray restarts an actor that dies and retries its batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import ray.data
+from ray.data.block import BlockAccessor
+from ray.data.datasource import BlockBasedFileDatasink
+
+from judgekit.config import JudgeConfig
+from judgekit.data.outfile import dumps, refuse_input_as_output
+from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
+from judgekit.errors import InputError, JudgeCrashed
+from judgekit.judge import Judge
+from judgekit.judging.results import CompareResult, ScoreResult
+from judgekit.llm.fanout import gather_all
+from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.secrets import redact
+
+Kind = Literal["score", "compare"]
+REQUIRED: dict[Kind, tuple[str, ...]] = {"score": ("prompt", "response"), "compare": ("prompt", "response_a", "response_b")}
+_LAYOUT = "layout.json"
+
+
+@dataclass(frozen=True)
+class JudgeSetup:
+    """What each actor builds its Judge from; picklable."""
+
+    spec: str = "local"
+    base_url: str | None = None
+    config: JudgeConfig = field(default_factory=JudgeConfig)
+
+    def build(self) -> Judge:
+        return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
+
+
+@dataclass(frozen=True)
+class Work:
+    """What is done with each row: scored or compared, against which rubric, with the reasoning or not."""
+
+    kind: Kind
+    rubric: Rubric | None = None
+    explain: bool = False
+
+
+async def judge_row(judge: Judge, work: Work, row: InputRow) -> dict[str, Any]:
+    """The output row of one input row; one that cannot be judged is written without a result, with the reason."""
+    if row.problem is not None:
+        return _failed(work.kind, row.id, row.problem)
+    try:
+        if work.kind == "score":
+            return (await judge.ascore_row(row, work.rubric, work.explain)).model_dump()
+        return (await judge.acompare_row(row, work.rubric, work.explain)).model_dump()
+    except JudgeCrashed:  # the judge itself is gone: the batch fails and Ray retries it on a new actor
+        raise
+    except Exception as exc:
+        return _failed(work.kind, row.id, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}")
+
+
+def _failed(kind: Kind, row_id: Any, reason: str) -> dict[str, Any]:
+    result = ScoreResult.failed(row_id, reason) if kind == "score" else CompareResult.failed(row_id, reason)
+    return result.model_dump()
+
+
+class _JudgeActor:
+    """One Judge per actor, built once; all rows of a batch judged at once on its loop."""
+
+    def __init__(self, setup: JudgeSetup, work: Work) -> None:
+        self.judge = setup.build()
+        self.work = work
+
+    def judge_rows(self, rows: list[InputRow]) -> list[dict[str, Any]]:
+        return self.judge.run(gather_all(*(judge_row(self.judge, self.work, row) for row in rows)))
+
+
+class DatasetJudge(_JudgeActor):
+    """The `map_batches` callable over a Dataset of records: id, reward (or winner, margin), result."""
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        rows = [_record_row(record, self.work.kind) for record in batch.to_pylist()]
+        return result_table(self.work.kind, self.judge_rows(rows))
+
+
+def _record_row(record: dict[str, Any], kind: Kind) -> InputRow:
+    try:
+        return to_input_rows([_absent_nulls(record)], REQUIRED[kind])[0]
+    except InputError as exc:  # one bad row is one bad row
+        return InputRow(index=0, line=0, id=pick(record, "id", {})[1], data=record, problem=str(exc))
+
+
+def _absent_nulls(value: Any) -> Any:
+    """A record without the null fields Arrow puts in: the rows of a column of objects share one struct
+    type, so a key that one row's object has is null in every other row's (a row rubric's criteria)."""
+    if isinstance(value, dict):
+        return {k: _absent_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_absent_nulls(v) for v in value]
+    return value
+
+
+def result_table(kind: Kind, results: list[dict[str, Any]]) -> pa.Table:
+    columns: dict[str, pa.Array] = {"id": pa.array([r["id"] for r in results])}
+    if kind == "score":
+        columns["reward"] = pa.array([r["reward"] for r in results], pa.float64())
+    else:
+        columns["winner"] = pa.array([r["winner"] for r in results], pa.string())
+        columns["margin"] = pa.array([r["margin"] for r in results], pa.float64())
+    columns["result"] = pa.array([dumps(r) for r in results], pa.string())
+    return pa.table(columns)
+
+
+# ---- Datasets ------------------------------------------------------------------------------------
+
+
+def score(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: str = "local",
+          base_url: str | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
+          ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
+    """Each row's response against the rubric (rows may carry their own): id, reward, result.
+    `config`: JudgeConfig fields for every actor's Judge; `ray_remote_args`: the actors' resources
+    (e.g. {"num_gpus": 1} for an in-process vLLM judge)."""
+    setup = JudgeSetup(judge, base_url, JudgeConfig(**config))
+    return judge_dataset(ds, Work("score", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
+
+
+def compare(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: str = "local",
+            base_url: str | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
+            ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
+    """Each row's response_a against response_b, in both orders: id, winner, margin, result."""
+    setup = JudgeSetup(judge, base_url, JudgeConfig(**config))
+    return judge_dataset(ds, Work("compare", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
+
+
+def judge_dataset(ds: ray.data.Dataset, work: Work, setup: JudgeSetup, actors: int, batch_size: int,
+                  ray_remote_args: dict[str, Any] | None = None) -> ray.data.Dataset:
+    _require_ids(ds)
+    return ds.map_batches(DatasetJudge, fn_constructor_args=(setup, work), batch_format="pyarrow", batch_size=batch_size,
+                          compute=ray.data.ActorPoolStrategy(size=actors), **(ray_remote_args or {}))
+
+
+def _rubric(rubric: Rubric | str | Path | None) -> Rubric | None:
+    return load_rubric(rubric) if isinstance(rubric, (str, Path)) else rubric
+
+
+def _require_ids(ds: ray.data.Dataset) -> None:
+    """Results are matched to rows by id, and a Dataset's rows have no line number to stand in for one."""
+    schema = ds.schema()
+    names = set(schema.names) if schema is not None else set()
+    if not names & set(ALIASES["id"]):
+        raise InputError(f"a Ray Dataset's rows need an id column ({' / '.join(ALIASES['id'])})", field="id")
+
+
+class JsonlDatasink(BlockBasedFileDatasink):
+    """Writes the `result` column: each file holds judgekit's output rows, one JSON line each."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, file_format="jsonl")
+
+    def write_block_to_file(self, block: BlockAccessor, file: pa.NativeFile) -> None:
+        for line in block.to_arrow().column("result").to_pylist():
+            file.write((line + "\n").encode("utf-8"))
+
+
+def write(results: ray.data.Dataset, path: str, *, format: Literal["jsonl", "parquet"] = "jsonl") -> None:
+    """Write judged rows into the folder `path` (any filesystem Ray reaches: local, NFS, s3://...)."""
+    if format == "parquet":
+        results.write_parquet(path)
+    else:
+        results.write_datasink(JsonlDatasink(path))
+
+
+# ---- files: `judgekit score --ray` ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardDone:
+    """One shard written: its output rows in input order, the judge calls they took (none when the
+    shard was already written by an earlier run)."""
+
+    index: int
+    rows: list[dict[str, Any]]
+    stats: dict[str, int]
+    resumed: bool = False
+
+
+class ShardJudge(_JudgeActor):
+    """The `map_batches` callable over shards: each item is one shard's rows, judged by this actor."""
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        shards, texts, stats = [], [], []
+        for item in batch.to_pylist():
+            before = self.judge.stats.as_dict()
+            rows = self.judge_rows(pickle.loads(item["rows"]))
+            after = self.judge.stats.as_dict()
+            shards.append(item["shard"])
+            texts.append("".join(dumps(row) + "\n" for row in rows))
+            stats.append(json.dumps({k: after[k] - before[k] for k in after}))
+        return pa.table({"shard": pa.array(shards, pa.int64()), "lines": pa.array(texts, pa.large_string()),
+                         "stats": pa.array(stats, pa.string())})
+
+
+@dataclass(frozen=True)
+class FileParts:
+    """The part files of an output file, in OUTPUT.parts/: one per shard, each written once and whole."""
+
+    folder: Path
+    shard_rows: int
+
+    @classmethod
+    def open(cls, output: Path, total: int, shard_rows: int, resume: bool) -> FileParts:
+        """With --resume, the parts of the interrupted run (and its shard size); else a fresh folder."""
+        folder = output.with_name(output.name + ".parts")
+        layout = folder / _LAYOUT
+        if resume and layout.is_file():
+            saved = json.loads(layout.read_text(encoding="utf-8"))
+            if saved["rows"] != total:
+                raise InputError(f"these parts are of an input of {saved['rows']} rows, this input has {total}",
+                                 file=str(folder), field="--resume")
+            return cls(folder, int(saved["shard_rows"]))
+        parts = cls(folder, shard_rows)
+        parts.remove()
+        folder.mkdir(parents=True, exist_ok=True)
+        write_whole(layout, [json.dumps({"rows": total, "shard_rows": shard_rows})])
+        return parts
+
+    def path(self, shard: int) -> Path:
+        return self.folder / f"part-{shard:06d}.jsonl"
+
+    def read(self, shard: int) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.path(shard).read_text(encoding="utf-8").splitlines()]
+
+    def join(self, output: Path, shards: int) -> None:
+        """The output file: every part, in shard order (so in input order); then the parts are removed."""
+        write_whole(output, (line for k in range(shards) for line in self.path(k).open(encoding="utf-8")))
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove this folder's part files, layout and temporary files (nothing else), then the folder if empty."""
+        if not self.folder.is_dir():
+            return
+        for name in ("part-*.jsonl", _LAYOUT, ".*.tmp"):
+            for path in self.folder.glob(name):
+                path.unlink()
+        if not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
+
+def write_whole(path: Path, lines: Iterable[str]) -> None:
+    """`path` appears with all its lines or not at all: written beside it, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.writelines(lines)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: JudgeSetup, actors: int,
+               shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
+               ray_remote_args: dict[str, Any] | None = None) -> None:
+    """Judge a file's rows on a Ray pool (RAY_ADDRESS's cluster, else a local instance), shard by shard;
+    `on_shard(ShardDone)` after each shard is written; the output file once all are."""
+    refuse_input_as_output(source, output)
+    parts = FileParts.open(output, len(rows), shard_rows, resume)
+    shards = [rows[i : i + parts.shard_rows] for i in range(0, len(rows), parts.shard_rows)]
+    todo = [k for k in range(len(shards)) if not parts.path(k).is_file()]
+    for k in sorted(set(range(len(shards))) - set(todo)):
+        on_shard(ShardDone(k, parts.read(k), {}, resumed=True))
+    if todo:
+        for done in _judge_shards({k: shards[k] for k in todo}, work, setup, actors, ray_remote_args):
+            write_whole(parts.path(done.index), (dumps(row) + "\n" for row in done.rows))
+            on_shard(done)
+    parts.join(output, len(shards))
+
+
+def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeSetup, actors: int,
+                  ray_remote_args: dict[str, Any] | None) -> Iterator[ShardDone]:
+    """Each shard's rows as they come back from the pool, in the order the shards finish."""
+    if not ray.is_initialized():
+        ray.init()
+    items = [{"shard": k, "rows": pickle.dumps(rows)} for k, rows in shards.items()]
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    judged = ds.map_batches(ShardJudge, fn_constructor_args=(setup, work), batch_format="pyarrow", batch_size=1,
+                            compute=ray.data.ActorPoolStrategy(size=max(1, min(actors, len(items)))),
+                            **(ray_remote_args or {}))
+    for batch in judged.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for item in batch.to_pylist():
+            rows = [json.loads(line) for line in item["lines"].splitlines()]
+            yield ShardDone(item["shard"], rows, json.loads(item["stats"]))
