@@ -37,5 +37,5 @@ def make_backend(
     if kind == "vllm":
         from judgekit.llm.vllm_engine import VLLMEngineBackend
 
-        return VLLMEngineBackend(model, **options)
+        return VLLMEngineBackend(model, timeout=timeout, **options)
     raise InputError(f"unknown judge {spec!r}; use {SPEC_HELP}", field="--judge")
