@@ -70,6 +70,7 @@ class VLLMEngineBackend:
         self._engine_kwargs = engine_kwargs
         self._vllm = _VLLM()
         self._engine: Any = None
+        self._start_failure: str | None = None
 
     def identity(self) -> dict[str, Any]:
         return {"backend": "vllm", "model": self.model, "engine": {k: str(v) for k, v in sorted(self._engine_kwargs.items())}}
@@ -77,9 +78,16 @@ class VLLMEngineBackend:
     def _started(self) -> Any:
         # Built on the first call, on the judge's event loop (AsyncLLM starts its output handler on the
         # loop of its first request). Loading the model blocks that loop once, outside any call's timeout.
+        # An engine that cannot start fails every call with the reason, without loading the model again.
+        if self._start_failure is not None:
+            raise FatalError(self._start_failure)
         if self._engine is None:
-            args = self._vllm.args.AsyncEngineArgs(model=self.model, **self._engine_kwargs)
-            self._engine = self._vllm.async_llm.AsyncLLM.from_engine_args(args)
+            try:
+                args = self._vllm.args.AsyncEngineArgs(model=self.model, **self._engine_kwargs)
+                self._engine = self._vllm.async_llm.AsyncLLM.from_engine_args(args)
+            except Exception as exc:  # a bad engine argument, no GPU, a model that cannot be loaded
+                self._start_failure = f"the vLLM engine could not start: {type(exc).__name__}: {exc}"
+                raise FatalError(self._start_failure) from None
         return self._engine
 
     async def complete(self, request: JudgeRequest) -> Completion:

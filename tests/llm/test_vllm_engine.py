@@ -141,6 +141,17 @@ def test_a_dead_engine_leaves_the_criteria_unscored_with_the_reason(model: Model
     assert judge.stats.retries == 0  # a dead engine is not retried
 
 
+def test_an_engine_that_cannot_start_fails_each_call_with_the_reason(model: Model) -> None:
+    from judgekit.llm.vllm_engine import VLLMEngineBackend
+
+    backend = VLLMEngineBackend("Qwen/Qwen3-8B", tensor_parallel_sise=2)  # not an AsyncEngineArgs field
+    with judgekit.Judge("vllm:Qwen/Qwen3-8B", backend=backend, cache=False) as judge:
+        results = judge.score(ROWS[:2], RUBRIC)
+    assert all(r.reward is None for r in results)
+    assert all("could not start" in why and "tensor_parallel_sise" in why for r in results for why in r.unscored.values())
+    assert judge.stats.retries == 0
+
+
 def test_the_sampling_params_module_is_imported_by_the_backend(model: Model) -> None:
     """vLLM's package imports no submodule: `vllm.sampling_params` must be imported by name."""
     for name in [m for m in sys.modules if m == "vllm" or m.startswith("vllm.")]:
