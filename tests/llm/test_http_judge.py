@@ -1,4 +1,4 @@
-"""Judging over real HTTP: the real openai (and anthropic) client against a scripted server on 127.0.0.1."""
+"""Judging over real HTTP: the real openai client against a scripted server on 127.0.0.1 (anthropic: test_anthropic.py)."""
 
 from __future__ import annotations
 
@@ -184,17 +184,6 @@ def test_async_api_from_another_loop(judge_server):
 
     [res] = asyncio.run(main())
     assert res.reward == 1.0
-
-
-def test_anthropic_forced_tool(judge_server):
-    judge_server.state.script = Script(met=script_met)
-    with judgekit.Judge("anthropic:claude-test", base_url=judge_server.root_url, api_key="sk-ant-test-123456", cache=False) as judge:
-        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
-    assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
-    body = judge_server.state.requests[0]
-    assert body["tool_choice"] == {"type": "tool", "name": "record_verdicts"}
-    assert body["tools"][0]["input_schema"]["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
-    assert body["system"] and all(m["role"] != "system" for m in body["messages"])
 
 
 def test_mask_names_hides_model_names_from_the_judge(judge_server):
