@@ -21,7 +21,6 @@ from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import GeneratedItems, JudgeContext
 from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.llm.base import Completion, JudgeRequest
-from judgekit.llm.cache import cache_key
 from judgekit.llm.runner import CallRunner
 from judgekit.protocol.answers import answer_region
 from judgekit.protocol.profiles import GeneratorProfile
@@ -79,7 +78,7 @@ async def generate_rubric_items(context: JudgeContext, prompt: Any, reference: A
     assert spec is not None
     runner = context.generator
     request = _generation_request(context, spec, prompt, reference)
-    key = cache_key(runner.backend.identity(), {"purpose": "rubric-rm", **request.cache_fields()})
+    key = runner.cache_key({"purpose": "rubric-rm", **request.cache_fields()})
     pending = context.generations.get(key)
     if pending is None:
         slot = CacheSlot(context.cache, key)

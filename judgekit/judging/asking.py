@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from judgekit.llm.base import Completion, JudgeRequest
-from judgekit.llm.cache import VerdictCache, cache_key
+from judgekit.llm.cache import VerdictCache
 from judgekit.llm.runner import CallRunner
 
 MAX_ECHO = 2000  # how much of an unusable answer is shown back to the model in a re-ask
@@ -46,8 +46,8 @@ class CacheSlot:
 
     @classmethod
     def of(cls, cache: VerdictCache | None, runner: CallRunner, fields: Entry) -> CacheSlot:
-        """The slot of a question asked through `runner`: the backend's identity plus `fields`."""
-        return cls(cache, cache_key(runner.backend.identity(), fields) if cache is not None else "")
+        """The slot of a question asked through `runner` (its key: CallRunner.cache_key)."""
+        return cls(cache, runner.cache_key(fields) if cache is not None else "")
 
     def get(self, runner: CallRunner, decode: Callable[[Entry], T | None]) -> T | None:
         """The cached answer (counted as a cache hit), or None when there is none `decode` accepts."""

@@ -1,63 +1,122 @@
-"""`anthropic:MODEL`: structured output through a forced tool call whose input schema is the verdict schema."""
+"""`anthropic:MODEL`: the Messages API through the anthropic SDK (tested with 2.15).
+
+Structured output: `output_config.format` with the verdict schema as a JSON schema (made to the API's
+rules by the SDK's own `transform_schema`) where the SDK's `messages.create` takes it (2.x); with an
+older SDK, a tool whose input schema is the verdict schema, forced with `tool_choice`.
+
+A thinking model works either way. `output_config` does not touch tool choice. The API refuses a forced
+tool choice while the model thinks, so on the tool path, with `thinking` asked for here or once the API
+has refused a forced tool for that reason, the tool is offered without being forced
+(`tool_choice: auto`) and an answer given in text is read as text.
+
+What is not sent is not claimed by the cache key (`unsent_fields`, read by CallRunner.cache_key): 2.x's
+`messages.create` has no temperature (and with thinking on, none is sent either), the API takes no
+seed and returns no log-probabilities.
+"""
 
 from __future__ import annotations
 
 import inspect
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
+from anthropic.resources import AsyncMessages
 from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
 
 from judgekit.errors import InputError
 from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
 from judgekit.secrets import clip, redact, register_secret
 
+if TYPE_CHECKING:
+    from anthropic.types import ThinkingConfigParam
+
 TOOL_NAME = "record_verdicts"
-# Anthropic SDK 2.x dropped `temperature` from messages.create; older releases take it.
-_TAKES_TEMPERATURE = "temperature" in inspect.signature(anthropic.AsyncAnthropic(api_key="x").messages.create).parameters
+# The API's 400 for a forced tool choice while the model thinks.
+THINKING_REFUSES_FORCED_TOOL = "Thinking may not be enabled when tool_choice forces tool use"
+_CREATE = inspect.signature(AsyncMessages.create).parameters
+SENDS_OUTPUT_CONFIG = "output_config" in _CREATE  # 2.x
+SENDS_TEMPERATURE = "temperature" in _CREATE  # before 2.x
 
 
 class AnthropicBackend:
     enforces_timeout = True  # the SDK client has the per-call timeout
 
     def __init__(
-        self, model: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0
+        self, model: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+        thinking: ThinkingConfigParam | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
+        self.thinking = thinking
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise InputError("ANTHROPIC_API_KEY is not set", field="--judge")
         register_secret(key)
         self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        self.structured_output = "output_config" if SENDS_OUTPUT_CONFIG else "tool"
+        thinks = thinking is not None and thinking.get("type") != "disabled"
+        self._force_tool = not thinks
+        self._temperature = SENDS_TEMPERATURE and not thinks  # thinking takes only the default temperature
+        self.unsent_fields = frozenset({"seed", "logprobs"} | (set() if self._temperature else {"temperature"}))
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": "anthropic", "model": self.model, "base_url": self.base_url or "https://api.anthropic.com"}
+        identity: dict[str, Any] = {"backend": "anthropic", "model": self.model,
+                                    "base_url": self.base_url or "https://api.anthropic.com",
+                                    "structured_output": self.structured_output}
+        if self.thinking is not None:
+            identity["thinking"] = dict(self.thinking)
+        return identity
 
     async def complete(self, request: JudgeRequest) -> Completion:
-        system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
-        turns = [_turn(m) for m in request.messages if m["role"] != "system"]
         try:
-            resp = await self._client.messages.create(
-                model=self.model,
-                system=system,
-                messages=turns,
-                max_tokens=request.max_tokens,
-                **_create_options(request),
-            )
+            resp = await self._client.messages.create(**self._arguments(request))
         except anthropic.APIStatusError as exc:
-            status = exc.status_code
-            text = clip(f"HTTP {status}: {exc.message}", 310)
-            if status in (408, 409, 429) or status >= 500:
-                raise TransientError(text, parse_retry_after(exc.response.headers.get("retry-after"))) from None
-            raise FatalError(text) from None
+            if self._unforce_tool(exc):
+                return await self.complete(request)
+            raise _status_error(exc) from None
         except anthropic.APITimeoutError:
             raise TransientError("timed out") from None
         except anthropic.APIConnectionError as exc:
             raise TransientError(redact(f"connection error: {exc}")) from None
         return _completion(resp)
+
+    def _unforce_tool(self, exc: anthropic.APIStatusError) -> bool:
+        """True when the API refused the forced tool because the model thinks: from now on it is offered unforced."""
+        if self.structured_output == "tool" and self._force_tool and exc.status_code == 400 \
+                and THINKING_REFUSES_FORCED_TOOL in str(exc.message):
+            self._force_tool = False
+            return True
+        return False
+
+    def _arguments(self, request: JudgeRequest) -> dict[str, Any]:
+        """The keyword arguments of `messages.create` for one request: what is sent, and nothing else."""
+        system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
+        args: dict[str, Any] = {
+            "model": self.model,
+            "messages": [_turn(m) for m in request.messages if m["role"] != "system"],
+            "max_tokens": request.max_tokens,
+        }
+        if system:
+            args["system"] = system
+        if self._temperature:
+            args["temperature"] = request.temperature
+        if self.thinking is not None:
+            args["thinking"] = self.thinking
+            # A thinking budget counts toward max_tokens: the answer keeps the room it was given.
+            if self.thinking["type"] == "enabled":
+                args["max_tokens"] += self.thinking["budget_tokens"]
+        if request.schema is not None:  # else free text: a native answer format, or two-phase thinking
+            args.update(self._structured(request.schema))
+        return args
+
+    def _structured(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.structured_output == "output_config":
+            return {"output_config": {"format": {"type": "json_schema", "schema": anthropic.transform_schema(schema)}}}
+        tool = {"name": TOOL_NAME, "description": "Record one verdict per criterion, reasoning first.", "input_schema": schema}
+        choice = {"type": "tool", "name": TOOL_NAME} if self._force_tool else {"type": "auto"}
+        return {"tools": [tool], "tool_choice": choice}
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -69,21 +128,17 @@ def _turn(message: dict[str, str]) -> MessageParam:
     return {"role": "user", "content": message["content"]}
 
 
-def _create_options(request: JudgeRequest) -> dict[str, Any]:
-    """Temperature (where the SDK takes it) and, with a schema, the forced verdict tool."""
-    options: dict[str, Any] = {"temperature": request.temperature} if _TAKES_TEMPERATURE else {}
-    if request.schema is not None:  # else free text: a native answer format, or two-phase thinking
-        options["tools"] = [{
-            "name": TOOL_NAME,
-            "description": "Record one verdict per criterion, reasoning first.",
-            "input_schema": request.schema,
-        }]
-        options["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
-    return options
+def _status_error(exc: anthropic.APIStatusError) -> TransientError | FatalError:
+    status = exc.status_code
+    text = clip(f"HTTP {status}: {exc.message}", 310)
+    if status in (408, 409, 429) or status >= 500:
+        return TransientError(text, parse_retry_after(exc.response.headers.get("retry-after")))
+    return FatalError(text)
 
 
 def _completion(resp: Message) -> Completion:
-    """The tool call's input (else the text blocks), the thinking blocks and the token counts."""
+    """The tool call's input (else the text blocks: the JSON of `output_config`, or free text), the
+    thinking blocks and the token counts."""
     payload: dict[str, Any] | None = None
     texts: list[str] = []
     thinking: list[str] = []

@@ -44,6 +44,8 @@ class Completion:
     payload: dict[str, Any] | None = None  # a parsed object when the backend returns one (forced tool)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # OpenAI `logprobs.content` entries, {token, logprob, top_logprobs: [{token, logprob}]}, whatever the
+    # backend's own form (vLLM's Logprob objects are converted in llm.vllm_engine): the soft-verdict reader's input.
     token_logprobs: list[dict[str, Any]] | None = field(default=None, repr=False)
     reasoning: str = ""  # a server's separate reasoning field (vLLM/SGLang reasoning parsers, thinking blocks)
     finish_reason: str | None = None

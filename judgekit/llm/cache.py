@@ -1,8 +1,9 @@
 """A disk cache of validated verdicts, in SQLite.
 
 Key recipe: sha256 over the judge's identity (backend kind, model, endpoint; never a credential),
-the request (messages, schema, mode, sampling parameters) and CACHE_VERSION. Only complete, valid
-verdict sets are stored, so a failed or partial answer is asked again next run.
+the request as the backend sends it (messages, schema, mode, the sampling parameters it can send:
+CallRunner.cache_key) and CACHE_VERSION. Only complete, valid verdict sets are stored, so a failed
+or partial answer is asked again next run.
 
 A cache never stops a run: a file SQLite cannot read (truncated, garbage) is moved aside and a
 fresh one started; a cache that cannot be created or written (disk full, read-only) is switched

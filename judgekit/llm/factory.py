@@ -44,9 +44,9 @@ def make_backend(
     if kind == "anthropic":
         from judgekit.llm.anthropic_backend import AnthropicBackend
 
-        return AnthropicBackend(model, base_url=base_url, api_key=api_key, timeout=timeout)
+        return AnthropicBackend(model, base_url=base_url, api_key=api_key, timeout=timeout, **options)
     if kind == "vllm":
         from judgekit.llm.vllm_engine import VLLMEngineBackend
 
-        return VLLMEngineBackend(model, **options)
+        return VLLMEngineBackend(model, timeout=timeout, **options)
     raise InputError(f"unknown judge {spec!r}; use {SPEC_HELP}", field="--judge")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import copy
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from judgekit.errors import JudgeError
 from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 from judgekit.llm.budget import Budget
+from judgekit.llm.cache import cache_key
 from judgekit.llm.pricing import Pricing
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.secrets import redact, redact_tree
@@ -72,6 +74,14 @@ class CallRunner:
                 return await asyncio.wait_for(self.backend.complete(request), self.timeout * 1.5)
             except asyncio.TimeoutError:
                 raise TransientError("timed out") from None
+
+    def cache_key(self, fields: dict[str, Any]) -> str:
+        """The cache key of a question asked through this runner: the backend's identity and the
+        request's `fields` as the backend sends them. A backend whose API has no place for a field
+        (Anthropic's SDK 2.x takes no temperature) names it in `unsent_fields`, and the key leaves it
+        out rather than claim a value the judge never got."""
+        unsent: frozenset[str] = getattr(self.backend, "unsent_fields", frozenset())
+        return cache_key(self.backend.identity(), {k: v for k, v in fields.items() if k not in unsent})
 
     def counting_into(self, scope: ScopeUsage) -> CallRunner:
         """This runner (same backend, concurrency limit, retries and run stats), also counting into `scope`."""

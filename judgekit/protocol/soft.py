@@ -3,7 +3,8 @@
 Read at the token where the verdict starts: that token and its top alternatives, each mapped to a
 verdict label ("true"/"false" pointwise, "A"/"B"/"tie" pairwise), normalised over the labels found.
 The judgekit JSON wire format finds that token after the criterion's "met"/"preference" key; a
-native format (judgekit.protocol.answers) where its parser's regex puts the verdict.
+native format (judgekit.protocol.answers) where its parser's regex puts the verdict. The tokens are
+OpenAI-shaped (`Completion.token_logprobs`); each backend converts its own form to that shape.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A scripted judge server for tests, benchmarks and examples: real HTTP on 127.0.0.1.
 
-It speaks the OpenAI chat-completions API (and Anthropic's /v1/messages with a forced tool), reads
+It speaks the OpenAI chat-completions API and Anthropic's /v1/messages (structured output through
+`output_config.format` or a tool, thinking blocks, the API's error bodies), reads
 the criterion ids from the request's JSON schema (judgekit.protocol.wire) and the fenced responses from
 the prompt, and answers each criterion by a script: `met(cid, response)` or
 `prefer(cid, response_a, response_b)`. Faults can be injected: 429 with Retry-After, 500, slow
@@ -107,6 +108,9 @@ class ServerState:
     # answer follows the thinking in that reply (else the reply stops at the budget, "length").
     think: str | None = None
     think_answers: bool = False
+    # Anthropic: a model that thinks on every request (as with adaptive thinking on by default): its
+    # replies start with a thinking block, and a forced tool choice gets the API's 400.
+    anthropic_thinking: bool = False
     # Usage from the texts (about 4 characters per token) instead of the fixed 100 + 20.
     estimate_tokens: bool = False
     # A server that echoes the caller's credentials (Authorization or x-api-key header) back:
@@ -136,7 +140,9 @@ class ServerState:
 
 
 def request_schema(body: dict[str, Any]) -> dict[str, Any] | None:
-    fmt = body.get("response_format") or {}
+    """The JSON schema a request asks its answer to follow: OpenAI's `response_format`, Anthropic's
+    `output_config.format` or its tool's input schema."""
+    fmt = body.get("response_format") or ((body.get("output_config") or {}).get("format")) or {}
     schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
     if schema is None and body.get("tools"):
         schema = body["tools"][0].get("input_schema")
@@ -158,17 +164,14 @@ def answer_object(state: ServerState, body: dict[str, Any], reasoning: str | Non
 
 
 def requested_ids(body: dict[str, Any]) -> list[str]:
-    fmt = body.get("response_format") or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
-    if schema is None and body.get("tools"):
-        schema = body["tools"][0].get("input_schema")
+    schema = request_schema(body)
     if schema:
         return list(schema["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"])
     return _IDS_IN_PROMPT.findall(_last_user_text(body))
 
 
 def requested_mode(body: dict[str, Any]) -> str:
-    text = json.dumps(body.get("response_format") or body.get("tools") or {})
+    text = json.dumps(request_schema(body) or {})
     if "preference" in text:
         return "pairwise"
     if "met" in text:
@@ -369,6 +372,29 @@ def _message(body: dict[str, Any], content: list[dict[str, Any]], stop_reason: s
     })
 
 
+def _anthropic_error(status: int, kind: str, message: str) -> JSONResponse:
+    """An Anthropic API error body."""
+    return JSONResponse({"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_scripted"},
+                        status_code=status)
+
+
+def _thinks(state: ServerState, body: dict[str, Any]) -> bool:
+    """Whether the model thinks on this request: asked to (`thinking`), or always (`anthropic_thinking`)."""
+    asked = (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+    return state.anthropic_thinking or asked
+
+
+def _has_loose_object(schema: Any) -> bool:
+    """Whether an object schema in it leaves additionalProperties unset or true (the API requires
+    false in `output_config.format`)."""
+    if isinstance(schema, list):
+        return any(_has_loose_object(item) for item in schema)
+    if not isinstance(schema, dict):
+        return False
+    loose = schema.get("type") == "object" and schema.get("additionalProperties") is not False
+    return loose or any(_has_loose_object(value) for value in schema.values())
+
+
 class _Endpoints:
     """The routes, over one ServerState."""
 
@@ -429,17 +455,28 @@ class _Endpoints:
         early = await self.fault_response(state.draw_fault(), request)
         if early is not None:
             return early
-        if not body.get("tools"):  # free text: a native profile's answer (or two-phase thinking)
-            text = _last_user_text(body)
-            native = native_profile(text)
-            content = (native_answer(native, text, state.script.met, state.script.prefer, state.script.reasoning,
-                                     _take_malformed(state)) if native else json.dumps(verdict_object(state, body)))
-            return _message(body, [{"type": "thinking", "thinking": THINKING, "signature": "x"},
-                                   {"type": "text", "text": content}], "end_turn")
-        tool = body["tools"][0]["name"]
+        thinks = _thinks(state, body)
+        if thinks and (body.get("tool_choice") or {}).get("type") in ("tool", "any"):
+            return _anthropic_error(400, "invalid_request_error", "Thinking may not be enabled when tool_choice forces tool use.")
+        thinking = [{"type": "thinking", "thinking": THINKING, "signature": "EqQBCkYIARgCKkBzY3JpcHRlZA=="}]
+        first = thinking if thinks else []
+        fmt = (body.get("output_config") or {}).get("format")
+        if fmt is not None and _has_loose_object(fmt.get("schema")):
+            return _anthropic_error(400, "invalid_request_error", "output_config.format.schema: For 'object' type, "
+                                    "'additionalProperties' must be explicitly set to false")
         echo = echoed_credentials(state, request.headers) if state.echo == "reasoning" else None
-        return _message(body, [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer_object(state, body, echo)}],
-                        "tool_use")
+        if body.get("tools"):
+            use = {"type": "tool_use", "id": "toolu_01", "name": body["tools"][0]["name"], "input": answer_object(state, body, echo)}
+            return _message(body, [*first, use], "tool_use")
+        if fmt is not None:  # structured output: the JSON as the text block
+            return _message(body, [*first, {"type": "text", "text": json.dumps(answer_object(state, body, echo))}],
+                            "end_turn")
+        # Free text: a native profile's answer (or two-phase thinking), after a thinking block.
+        text = _last_user_text(body)
+        native = native_profile(text)
+        content = (native_answer(native, text, state.script.met, state.script.prefer, state.script.reasoning,
+                                 _take_malformed(state)) if native else json.dumps(verdict_object(state, body)))
+        return _message(body, [*thinking, {"type": "text", "text": content}], "end_turn")
 
     async def models(self, request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": "scripted", "object": "model"}]})

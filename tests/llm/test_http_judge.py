@@ -1,10 +1,8 @@
-"""Judging over real HTTP: the real openai (and anthropic) client against a scripted server on 127.0.0.1."""
+"""Judging over real HTTP: the real openai client against a scripted server on 127.0.0.1 (anthropic: test_anthropic.py)."""
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 
 import pytest
 
@@ -186,55 +184,6 @@ def test_async_api_from_another_loop(judge_server):
 
     [res] = asyncio.run(main())
     assert res.reward == 1.0
-
-
-def test_anthropic_forced_tool(judge_server):
-    judge_server.state.script = Script(met=script_met)
-    with judgekit.Judge("anthropic:claude-test", base_url=judge_server.root_url, api_key="sk-ant-test-123456", cache=False) as judge:
-        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
-    assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
-    body = judge_server.state.requests[0]
-    assert body["tool_choice"] == {"type": "tool", "name": "record_verdicts"}
-    assert body["tools"][0]["input_schema"]["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
-    assert body["system"] and all(m["role"] != "system" for m in body["messages"])
-
-
-def test_vllm_engine_batches_with_structured_outputs(monkeypatch):
-    """vLLM cannot run here (no GPU): this checks judgekit's use of vLLM's documented offline API
-    (LLM.chat with a list of conversations and SamplingParams(structured_outputs=...))."""
-    calls = []
-
-    class StructuredOutputsParams:
-        def __init__(self, json=None, **kw):
-            self.json = json
-
-    class SamplingParams:
-        def __init__(self, temperature=1.0, max_tokens=16, seed=None, structured_outputs=None, logprobs=None):
-            self.structured_outputs = structured_outputs
-            self.max_tokens = max_tokens
-
-    class LLM:
-        def __init__(self, model, **kw):
-            self.model = model
-
-        def chat(self, messages, sampling_params=None, use_tqdm=True):
-            calls.append((messages, sampling_params))
-            outs = []
-            for _conv, params in zip(messages, sampling_params):
-                ids = params.structured_outputs.json["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"]
-                text = '{"verdicts": [' + ",".join(f'{{"criterion_id": "{i}", "reasoning": "r", "met": true}}' for i in ids) + "]}"
-                outs.append(types.SimpleNamespace(prompt_token_ids=[1, 2, 3], outputs=[types.SimpleNamespace(text=text, token_ids=[1, 2], logprobs=None)]))
-            return outs
-
-    fake = types.ModuleType("vllm")
-    fake.LLM, fake.SamplingParams = LLM, SamplingParams
-    fake.sampling_params = types.SimpleNamespace(StructuredOutputsParams=StructuredOutputsParams)
-    monkeypatch.setitem(sys.modules, "vllm", fake)
-    with judgekit.Judge("vllm:Qwen/Qwen3-8B", cache=False) as judge:
-        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
-    assert all(r.scores["mentions_canberra"] == 1 for r in results)
-    assert sum(len(m) for m, _ in calls) == 16 and len(calls) < 16  # batched
-    assert judge.stats.prompt_tokens == 16 * 3
 
 
 def test_mask_names_hides_model_names_from_the_judge(judge_server):
