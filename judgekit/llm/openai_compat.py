@@ -9,16 +9,11 @@ import openai
 
 from judgekit.errors import InputError
 from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
+from judgekit.llm.openai_dialect import FORMS, Dialect, ServerError
 from judgekit.secrets import clip, redact, register_secret
 
 # Servers started without --api-key accept any key; the SDK insists on one being set.
 PLACEHOLDER_KEY = "EMPTY"
-SCHEMA_NAME = "judge_verdicts"
-
-
-def response_format(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI-compatible `response_format` (vLLM serve, llama.cpp server, SGLang, OpenAI)."""
-    return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "schema": schema, "strict": True}}
 
 
 class OpenAICompatBackend:
@@ -43,49 +38,33 @@ class OpenAICompatBackend:
             api_key=key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0,
             **_fast_http_client(),
         )
-        # Servers differ in the structured-output form they accept: OpenAI, vLLM and SGLang take
-        # json_schema; llama-cpp-python's server takes json_object with a schema. The first form a
-        # server rejects (an error naming response_format) is dropped for the rest of the run.
-        self._formats = ["json_schema", "json_object", "none"]
+        # What this server takes (reasoning models' parameters, the structured-output form).
+        self._dialect = Dialect(model)
 
     def identity(self) -> dict[str, Any]:
         return {"backend": "openai", "model": self.model, "base_url": self.base_url or "https://api.openai.com/v1"}
 
     async def complete(self, request: JudgeRequest) -> Completion:
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": list(request.messages),
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-        }
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.logprobs:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = 5
-        schema = request.schema
-        form = self._formats[0] if schema is not None else "none"
-        if form == "json_schema" and schema is not None:
-            kwargs["response_format"] = response_format(schema)
-        elif form == "json_object":
-            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
-        try:
-            # The SDK's documented generic `post`: the same client, auth and error types as
-            # chat.completions.create, without re-walking the JSON schema into typed params and the
-            # reply into typed models on every call (most of the client's CPU at high concurrency).
-            resp = await self._client.post("/chat/completions", body=kwargs, cast_to=object)
-        except openai.APIStatusError as exc:
-            # llama-cpp-python's server answers a form it does not know with 500, others with 400/422.
-            if exc.status_code in (400, 422, 500) and form != "none" and "response_format" in str(exc):
-                if self._formats[0] == form:
-                    self._formats.pop(0)
-                return await self.complete(request)
-            raise _status_error(exc) from None
-        except openai.APITimeoutError as exc:
-            raise TransientError(_timeout_reason(exc)) from None
-        except openai.APIConnectionError as exc:
-            raise TransientError(redact(f"connection error: {exc}")) from None
-        return _completion(resp)
+        # Each resend follows a lesson learned (a parameter or a form the server refused); there
+        # are at most four lessons, so this ends.
+        for _ in range(len(FORMS) + 2):
+            body = self._dialect.body(request)
+            try:
+                # The SDK's documented generic `post`: the same client, auth and error types as
+                # chat.completions.create, without re-walking the JSON schema into typed params and the
+                # reply into typed models on every call (most of the client's CPU at high concurrency).
+                resp = await self._client.post("/chat/completions", body=body, cast_to=object)
+            except openai.APIStatusError as exc:
+                error = ServerError.parse(exc.status_code, exc.response.text)
+                if self._dialect.learn(error, body):
+                    continue
+                raise _status_error(exc, error) from None
+            except openai.APITimeoutError as exc:
+                raise TransientError(_timeout_reason(exc)) from None
+            except openai.APIConnectionError as exc:
+                raise TransientError(redact(f"connection error: {exc}")) from None
+            return _completion(resp)
+        raise FatalError("the server kept refusing the request's parameters")
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -111,9 +90,9 @@ def _timeout_reason(exc: Exception) -> str:
     return "timed out"
 
 
-def _status_error(exc: openai.APIStatusError) -> Exception:
+def _status_error(exc: openai.APIStatusError, error: ServerError) -> Exception:
     status = exc.status_code
-    text = clip(f"HTTP {status}: {getattr(exc, 'message', '') or exc}", 310)
+    text = clip(f"HTTP {status}: {error.message}", 310)
     if status == 429 or status == 408 or status == 409 or status >= 500:
         return TransientError(text, retry_after=parse_retry_after(exc.response.headers.get("retry-after")))
     return FatalError(text)
