@@ -16,6 +16,7 @@ from judgekit.judge import Judge, makes_criteria
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric
+from judgekit.secrets import redact
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -60,6 +61,10 @@ def print_summary(summary: RunSummary, output: str) -> None:
         f"  tokens: {s['prompt_tokens']} prompt + {s['completion_tokens']} completion",
         highlight=False,
     )
+    for server in summary.servers or ():
+        aside = f", set aside {server['set_aside']}x" if server["set_aside"] else ""
+        err.print(f"  server {escape(server['base_url'])}: {server['calls']} calls ({server['failed']} failed{aside})",
+                  highlight=False)
 
 
 def print_calls(judge: Judge) -> None:
@@ -77,6 +82,9 @@ def exit_if_judge_failed(judge: Judge, summary: RunSummary | None = None) -> Non
     """Exit 1 when no judge call succeeded at all, or no row could be judged (the rows are written, with the reasons)."""
     if judge_failed_entirely(judge):
         err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+        for server in judge.server_usage() or ():
+            err.print(f"  server {escape(server['base_url'])}: {server['calls']} calls, {server['failed']} failed; "
+                      f"last error: {escape(redact(server['last_error'] or 'none'))}", highlight=False)
         raise typer.Exit(1)
     if summary is not None and summary.judged and summary.failed_rows == summary.judged:
         err.print("[red]error[/red]: no row could be judged; see unscored['*'] in the output for the reasons")

@@ -28,7 +28,8 @@ class JudgeOptions:
     """The judge a command runs: its model (--judge, --base-url) and how it runs."""
 
     spec: str
-    base_url: str | None
+    base_url: str | list[str] | None
+    """One server, or several serving the same model (calls balanced over them)."""
     config: JudgeConfig
     profiles: tuple[str, ...]
     """`eval` compares several profiles; for every other command, `config.profile` alone."""
@@ -60,8 +61,9 @@ def judge_parameters(*, several_profiles: bool = False) -> list[inspect.Paramete
     """The judge options as the parameters of a command function (typer reads them from its signature)."""
     return [
         _option("judge", str, "local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"),
-        _option("base_url", str | None, None, "--base-url",
-                help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)"),
+        _option("base_url", list[str] | None, None, "--base-url",
+                help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve); repeat it for several "
+                     "servers of the same model (calls go to the least busy; one that keeps failing is set aside)"),
         _profile_option(several_profiles),
         _option("concurrency", int, _default("concurrency"), "--concurrency", "-c", help="judge calls in flight"),
         _option("criteria_per_call", str, _default("criteria_per_call"), "--criteria-per-call", help="one | all | N"),
@@ -123,7 +125,8 @@ def judge_options(values: dict[str, object]) -> JudgeOptions:
     names = [profile] if isinstance(profile, str) else [n.strip() for item in cast(list[str], profile)
                                                          for n in item.split(",") if n.strip()]
     config = _config({**values, "profile": names[0] if names else _default("profile")})
-    return JudgeOptions(str(spec), cast(str | None, base_url), config, tuple(names))
+    urls = cast(list[str] | None, base_url) or []
+    return JudgeOptions(str(spec), urls[0] if len(urls) == 1 else urls or None, config, tuple(names))
 
 
 def with_judge_options(*, several_profiles: bool = False) -> Callable[[Command], Command]:

@@ -49,6 +49,7 @@ class RunSummary:
     rows_without_reward: int = 0
     seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
+    servers: list[dict[str, Any]] | None = None  # per judge server, when there are several
 
     def note(self, row: dict[str, Any], judged: bool) -> None:
         """Count one written output row."""
@@ -207,4 +208,5 @@ def run_file(
         sink.close()
     summary.seconds = time.perf_counter() - started
     summary.stats = judge.stats.as_dict()
+    summary.servers = judge.server_usage()
     return summary

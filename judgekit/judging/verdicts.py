@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from judgekit.errors import JudgeError
-from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
+from judgekit.judging.asking import NO_CACHE, CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.runner import CallRunner
@@ -164,7 +164,7 @@ class VerdictCollector:
         first = self._request(messages, mode, ids, logprobs=soft)
         slot = CacheSlot.of(self.cache, self.runner, {
             **first.cache_fields(), "profile": self.profile.fingerprint(),
-            "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None})
+            "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None}) if self.cache is not None else NO_CACHE
         if (hit := slot.get(self.runner, _decode)) is not None:
             return hit
         answers = _Answers(self.profile, mode, ids, soft)
@@ -184,9 +184,9 @@ class VerdictCollector:
 
     def _reasker(self, answers: _Answers) -> Callable[[JudgeRequest, Completion, str], JudgeRequest]:
         profile, mode = self.profile, answers.mode
-        answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
 
         def reask(request: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
+            answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
             message = reask_message(problem, answers.pending, answer_format)
             return self._request([*request.messages, echoed(completion), message], mode, answers.pending,
                                  logprobs=answers.soft)
