@@ -2,12 +2,12 @@
 JSON posted with aiohttp, the answer or an HTTP error handed back, failures of the connection
 classified for the retry policy.
 
-Why not the openai SDK: judgekit sends one kind of request and reads one kind of answer, and at
-64 calls in flight the SDK's per-request work (building and validating its typed request, its
-httpx-shaped transport) cost a third of a core-second per hundred calls, about 0.65 of what a
-bare aiohttp loop sustains against the same server. Everything judgekit relied on the SDK for is
-here: the bearer key (and OpenAI's organization and project headers), the base URL
-(`OPENAI_BASE_URL`), the proxy the environment names, a per-call timeout, no retries of its own.
+Why not the openai SDK: judgekit sends one kind of request and reads one kind of answer, and the
+SDK's per-request work (building and validating its typed request, an httpx-shaped transport over
+aiohttp) was most of the client's CPU at 64 calls in flight (benchmarks/throughput.py). What
+judgekit relied on the SDK for is here: the bearer key (and OpenAI's organization and project
+headers), the base URL (`OPENAI_BASE_URL`), the proxy the environment names, a per-call timeout,
+no retries of its own.
 """
 
 from __future__ import annotations
