@@ -1,9 +1,12 @@
-"""How fast one GRPO batch is rewarded: 64 prompts x 8 completions x 5 criteria.
+"""How fast one GRPO batch is rewarded: 64 prompts x 8 completions x 5 criteria, judgekit against
+a bare aiohttp loop making the same calls, in one run.
 
 The judge is judgekit's scripted OpenAI-compatible server in its own process (so it uses the other
 core), answering each call after a fixed latency. The reward function is the TRL one, called once
-as TRL calls it, with judge concurrency 64 and the cache off. The bound no client can beat is
-calls x latency / concurrency; the figure that matters is wall time / that bound.
+as TRL calls it, with judge concurrency 64 and the cache off. The same request bodies are posted by
+a bare aiohttp loop (benchmarks/_bare_loop.py) to the same server, turn about with judgekit. The
+bound no client can beat is calls x latency / concurrency; the figures that matter are judgekit's
+calls per second over the bare loop's (goal >= 0.95) and wall time over that bound.
 
     python benchmarks/reward_batch.py [--latency 0.05] [--concurrency 64] [--duplicates 0.0] [--criteria-per-call one]
 """
@@ -12,13 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout's judgekit first
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _bare_loop import bare_loop, chat_body, loop_name, recorded_requests
+from throughput import figures, report
 
 import judgekit
 from judgekit import rubric_from_data
@@ -58,7 +67,7 @@ def batch(prompts: int, per_prompt: int, duplicates: float) -> tuple[list[str], 
     return ps, cs
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--completions", type=int, default=8)
@@ -66,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duplicates", type=float, default=0.0, help="fraction of each group that repeats a completion")
     parser.add_argument("--criteria-per-call", default="one", help="one | all | N (judge calls per completion)")
-    parser.add_argument("--repeats", type=int, default=2, help="batches timed (the best is reported)")
+    parser.add_argument("--repeats", type=int, default=3, help="batches timed on each side, in turn (the best is reported)")
     args = parser.parse_args(argv)
 
     port = free_port()
@@ -80,33 +89,32 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         k = len(RUBRIC.criteria)
         calls = distinct * (k if per_call == "one" else 1 if per_call == "all" else -(-k // per_call))
         ideal = calls * args.latency / args.concurrency
+        bodies = [chat_body(r) for r in recorded_requests(
+            lambda j: asyncio.run(judgekit.trl_reward(RUBRIC, j)(prompts=prompts, completions=completions)),
+            concurrency=args.concurrency, criteria_per_call=per_call)]
+        assert len(bodies) == calls, (len(bodies), calls)
+        bare_runs, judgekit_runs = [], []
         with judgekit.Judge("openai:scripted", base_url=base, api_key=os.environ.get("OPENAI_API_KEY", "unused"),
                             concurrency=args.concurrency, cache=False, criteria_per_call=per_call) as judge:
             reward = judgekit.trl_reward(RUBRIC, judge)
             # warm up the connection pool and the prompt templates with one small batch
             asyncio.run(reward(prompts=["warm"] * 4, completions=[f"w{i}" for i in range(4)]))
-            times = []
             for _ in range(args.repeats):
+                bare_runs.append(bare_loop(base, bodies, args.concurrency))
                 calls_before = judge.stats.calls
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 rewards = asyncio.run(reward(prompts=prompts, completions=completions))
-                times.append(time.perf_counter() - start)
+                judgekit_runs.append((time.perf_counter() - start, time.process_time() - cpu))
                 made = judge.stats.calls - calls_before
                 assert len(rewards) == len(completions) and all(r == 1.0 for r in rewards), rewards[:5]
                 assert made == calls, (made, calls)
                 # identical batches are memoised per step; vary the batch so each repeat judges anew
                 completions = [c + " " for c in completions]
-        wall = min(times)
-        figures = {
-            "completions": len(completions), "distinct": distinct, "criteria": len(RUBRIC.criteria),
-            "criteria_per_call": per_call, "judge_calls": calls, "latency_s": args.latency, "concurrency": args.concurrency,
-            "wall_s": round(wall, 3), "ideal_s": round(ideal, 3), "ratio": round(wall / ideal, 3),
-            "all_wall_s": [round(t, 3) for t in times],
-        }
-        print(json.dumps(figures))
-        print(f"{len(completions)} completions ({distinct} distinct) x {len(RUBRIC.criteria)} criteria = {calls} judge calls; "
-              f"wall {wall:.2f}s, ideal {ideal:.2f}s (calls x latency / concurrency), ratio {wall / ideal:.2f}x")
-        return figures
+        result = figures(f"GRPO batch ({len(completions)} completions, {distinct} distinct, {k} criteria, "
+                         f"criteria per call: {per_call})", calls, ideal, bare_runs, judgekit_runs)
+        result.update({"latency_s": args.latency, "concurrency": args.concurrency, "loop": loop_name()})
+        report(result)
+        return result
     finally:
         server.terminate()
         server.wait(timeout=10)

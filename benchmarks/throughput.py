@@ -1,59 +1,95 @@
-"""Throughput of `Judge.score`: N rows x K criteria against a judge server with fixed latency.
+"""Client cost of `Judge.score`: judgekit against a bare aiohttp loop making the same calls, in one run.
 
-Prints calls per row and the measured time over the concurrency-bound ideal
-(ideal = calls x latency / concurrency; efficiency = ideal / measured, target >= 0.9).
+N rows x K criteria (one criterion per call by default) against the scripted judge server in its
+own process with a fixed latency. The same request bodies are posted by a bare aiohttp loop
+(benchmarks/_bare_loop.py) to the same server, turn about with judgekit, `--repeats` times each.
+Prints each side's best time, the ratio judgekit / bare in calls per second (goal >= 0.95), and
+both against the concurrency bound (calls x latency / concurrency).
 
-    python benchmarks/throughput.py [--rows 600] [--criteria 5] [--latency 0.05] [--concurrency 64]
+    python benchmarks/throughput.py [--rows 600] [--criteria 5] [--latency 0.05] [--concurrency 64] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout's judgekit first
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _bare_loop import bare_loop, chat_body, loop_name, recorded_requests
+from _judge_server import judge_server
 
 import judgekit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _judge_server import judge_server
 
-
-def run(base_url: str, rows: int, criteria: int, concurrency: int, per_call: str, latency: float) -> dict[str, float]:
-    rubric = judgekit.rubric_from_data({"name": "bench", "criteria": [{"id": f"c{i}", "text": f"Criterion {i}."} for i in range(criteria)]})
-    data = [{"id": i, "prompt": f"Question {i}?", "response": f"Answer number {i}."} for i in range(rows)]
-    with judgekit.Judge("openai:bench", base_url=base_url, concurrency=concurrency, cache=False, criteria_per_call=per_call) as judge:
+def judgekit_seconds(base_url: str, rubric: judgekit.Rubric, data: list[dict[str, object]], concurrency: int,
+                     per_call: str) -> tuple[float, float, int]:
+    with judgekit.Judge("openai:scripted", base_url=base_url, concurrency=concurrency, cache=False,
+                        criteria_per_call=per_call) as judge:
         judge.score(data[:concurrency], rubric)  # warm up connections
-        warm_up_calls = judge.stats.calls
-        started = time.perf_counter()
+        calls_before = judge.stats.calls
+        started, cpu = time.perf_counter(), time.process_time()
         results = judge.score(data, rubric)
-        wall = time.perf_counter() - started
-        calls = judge.stats.calls - warm_up_calls
-    assert len(results) == rows and all(r.reward == 1.0 for r in results)
-    ideal = calls * latency / concurrency
-    return {"calls": calls, "calls_per_row": calls / rows, "wall": wall, "ideal": ideal, "efficiency": ideal / wall}
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        calls = judge.stats.calls - calls_before
+    assert len(results) == len(data) and all(r.reward == 1.0 for r in results)
+    return wall, cpu, calls
+
+
+def compare(base_url: str, args: argparse.Namespace, per_call: str) -> dict[str, object]:
+    criteria = [{"id": f"c{i}", "text": f"Criterion {i}."} for i in range(args.criteria)]
+    rubric = judgekit.rubric_from_data({"name": "bench", "criteria": criteria})
+    data: list[dict[str, object]] = [{"id": i, "prompt": f"Question {i}?", "response": f"Answer number {i}."} for i in range(args.rows)]
+    bodies = [chat_body(r) for r in recorded_requests(lambda j: j.score(data, rubric), criteria_per_call=per_call,
+                                                      concurrency=args.concurrency)]
+    bare_runs, judgekit_runs = [], []
+    for _ in range(args.repeats):
+        bare_runs.append(bare_loop(base_url, bodies, args.concurrency))
+        wall, cpu, calls = judgekit_seconds(base_url, rubric, data, args.concurrency, per_call)
+        assert calls == len(bodies), (calls, len(bodies))
+        judgekit_runs.append((wall, cpu))
+    return figures(f"criteria per call: {per_call}", len(bodies), len(bodies) * args.latency / args.concurrency, bare_runs, judgekit_runs)
+
+
+def figures(label: str, calls: int, ideal: float, bare_runs: list[tuple[float, float]],
+            judgekit_runs: list[tuple[float, float]]) -> dict[str, object]:
+    """Best wall time of each side and their ratio; CPU milliseconds per call (this process) of each."""
+    bare, ours = min(w for w, _ in bare_runs), min(w for w, _ in judgekit_runs)
+    bare_cpu, our_cpu = min(c for _, c in bare_runs) / calls * 1000, min(c for _, c in judgekit_runs) / calls * 1000
+    return {"label": label, "calls": calls, "ideal_s": round(ideal, 3), "bare_s": round(bare, 3),
+            "judgekit_s": round(ours, 3), "ratio": round(bare / ours, 3), "bare_cpu_ms_per_call": round(bare_cpu, 3),
+            "judgekit_cpu_ms_per_call": round(our_cpu, 3), "cpu_ratio": round(bare_cpu / our_cpu, 3),
+            "bare_runs_s": [round(w, 3) for w, _ in bare_runs], "judgekit_runs_s": [round(w, 3) for w, _ in judgekit_runs]}
+
+
+def report(r: dict[str, object]) -> None:
+    print(json.dumps(r))
+    print(f"{r['label']}: {r['calls']} calls  bare aiohttp loop {r['bare_s']:.2f}s  judgekit {r['judgekit_s']:.2f}s  "
+          f"judgekit/bare (calls/s) {r['ratio']:.2f}  ideal {r['ideal_s']:.2f}s  "
+          f"client CPU per call: bare {r['bare_cpu_ms_per_call']:.3f} ms, judgekit {r['judgekit_cpu_ms_per_call']:.3f} ms "
+          f"(bare/judgekit {r['cpu_ratio']:.2f})", flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=600)
     parser.add_argument("--criteria", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side, taken in turn (the best is reported)")
+    parser.add_argument("--per-call", nargs="+", default=["one", "all"], help="criteria per call: one | all | N")
     args = parser.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "bench-not-a-key")
-    print(f"rows={args.rows} criteria={args.criteria} latency={args.latency}s concurrency={args.concurrency}")
+    print(f"rows={args.rows} criteria={args.criteria} latency={args.latency}s concurrency={args.concurrency} "
+          f"loop={loop_name()} repeats={args.repeats}")
     with judge_server(args.latency) as base_url:
-        for per_call in ("one", "all"):
-            r = run(base_url, args.rows, args.criteria, args.concurrency, per_call, args.latency)
-            print(
-                f"criteria-per-call={per_call:<3}  calls/row={r['calls_per_row']:.2f}  calls={r['calls']:.0f}  "
-                f"measured={r['wall']:.2f}s  ideal={r['ideal']:.2f}s  ideal/measured={r['efficiency']:.2f}  "
-                f"measured/ideal={r['wall'] / r['ideal']:.2f}x"
-            )
+        for per_call in args.per_call:
+            report(compare(base_url, args, per_call))
 
 
 if __name__ == "__main__":

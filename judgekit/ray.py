@@ -49,7 +49,7 @@ class JudgeSetup:
     """What each actor builds its Judge from; picklable."""
 
     spec: str = "local"
-    base_url: str | None = None
+    base_url: str | list[str] | None = None
     config: JudgeConfig = field(default_factory=JudgeConfig)
 
     def build(self) -> Judge:

@@ -23,6 +23,7 @@ MIN_PREFIX = 8  # a key's first 8 characters or more are treated as the key
 # A bearer token of any origin: 16+ token characters, at least one a digit (not an English word).
 _BEARER = re.compile(r"\b(Bearer\s+)(?=[A-Za-z0-9._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{16,}")
 _extra_secrets: set[str] = set()
+_known: tuple[tuple[str, ...], int, list[str]] = ((), -1, [])  # (environment values, registered count, secrets)
 
 T = TypeVar("T")
 
@@ -34,9 +35,13 @@ def register_secret(value: str | None) -> None:
 
 
 def _secrets() -> list[str]:
-    found = {os.environ.get(name, "") for name in KEY_ENV_VARS} | _extra_secrets
-    # Longest first, so a key that contains another is replaced whole.
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+    global _known
+    env = tuple(os.environ.get(name, "") for name in KEY_ENV_VARS)
+    if _known[:2] != (env, len(_extra_secrets)):  # sorted again only when a key was set or registered
+        found = set(env) | _extra_secrets
+        # Longest first, so a key that contains another is replaced whole.
+        _known = (env, len(_extra_secrets), sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+    return _known[2]
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -54,9 +59,11 @@ def _scrub(text: str, secret: str) -> str:
 
 
 def redact(text: str) -> str:
+    if not text:
+        return text
     for secret in _secrets():
         text = _scrub(text, secret)
-    return _BEARER.sub(r"\1" + REDACTED, text)
+    return _BEARER.sub(r"\1" + REDACTED, text) if "Bearer" in text else text
 
 
 def clip(text: str, limit: int) -> str:

@@ -4,6 +4,7 @@ summary and the exit code of a run whose judge never answered."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,6 +17,7 @@ from judgekit.judge import Judge, makes_criteria
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric
+from judgekit.secrets import redact
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -61,6 +63,10 @@ def print_summary(summary: RunSummary, output: str) -> None:
         f"  {cost_line(summary.cost_usd, summary.cost_note, summary.judged)}",
         highlight=False,
     )
+    for server in summary.servers or ():
+        aside = f", set aside {server['set_aside']}x" if server["set_aside"] else ""
+        err.print(f"  server {escape(server['base_url'])}: {server['calls']} calls ({server['failed']} failed{aside})",
+                  highlight=False)
     print_agreement(summary.agreement)
 
 
@@ -98,13 +104,18 @@ def calls_failed_entirely(stats: dict[str, int]) -> bool:
 
 
 def exit_if_judge_failed(judge: Judge, summary: RunSummary | None = None) -> None:
-    exit_if_run_failed(judge.stats.as_dict(), summary)
+    exit_if_run_failed(judge.stats.as_dict(), summary, servers=judge.server_usage())
 
 
-def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None) -> None:
-    """Exit 1 when no judge call succeeded at all, or no row could be judged (the rows are written, with the reasons)."""
+def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None,
+                       servers: list[dict[str, Any]] | None = None) -> None:
+    """Exit 1 when no judge call succeeded at all (with each server's last error), or no row could be
+    judged (the rows are written, with the reasons)."""
     if calls_failed_entirely(stats):
         err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+        for server in servers or ():
+            err.print(f"  server {escape(server['base_url'])}: {server['calls']} calls, {server['failed']} failed; "
+                      f"last error: {escape(redact(server['last_error'] or 'none'))}", highlight=False)
         raise typer.Exit(1)
     if summary is not None and summary.judged and summary.failed_rows == summary.judged:
         err.print("[red]error[/red]: no row could be judged; see unscored['*'] in the output for the reasons")

@@ -30,7 +30,8 @@ class JudgeOptions:
     """The judge a command runs: its model (--judge, --base-url) and how it runs."""
 
     spec: str
-    base_url: str | None
+    base_url: str | list[str] | None
+    """One server, or several serving the same model (calls balanced over them)."""
     config: JudgeConfig
     profiles: tuple[str, ...]
     """`eval` compares several profiles; for every other command, `config.profile` alone."""
@@ -66,8 +67,9 @@ def judge_parameters(*, several_profiles: bool = False) -> list[inspect.Paramete
     """The judge options as the parameters of a command function (typer reads them from its signature)."""
     return [
         _option("judge", str, "local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"),
-        _option("base_url", str | None, None, "--base-url",
-                help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve)"),
+        _option("base_url", list[str] | None, None, "--base-url",
+                help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve); repeat it for several "
+                     "servers of the same model (calls go to the least busy; one that keeps failing is set aside)"),
         _option("panel", Path | None, None, "--panel",
                 help="a panel of judges (YAML: judges, aggregate) answering in place of --judge"),
         _option("samples", int, _default("samples"), "--samples",
@@ -140,10 +142,11 @@ def judge_options(values: dict[str, object]) -> JudgeOptions:
     names = [profile] if isinstance(profile, str) else [n.strip() for item in cast(list[str], profile)
                                                          for n in item.split(",") if n.strip()]
     config = _config({**values, "profile": names[0] if names else _default("profile")})
-    if panel_file is not None and (spec != "local" or base_url is not None):
+    urls = cast(list[str] | None, base_url) or []
+    if panel_file is not None and (spec != "local" or urls):
         raise InputError("--panel names its judges; give it without --judge and --base-url", field="--panel")
     panel = load_panel(panel_file) if panel_file is not None else None
-    return JudgeOptions(str(spec), cast(str | None, base_url), config, tuple(names), panel)
+    return JudgeOptions(str(spec), urls[0] if len(urls) == 1 else urls or None, config, tuple(names), panel)
 
 
 def with_judge_options(*, several_profiles: bool = False) -> Callable[[Command], Command]:

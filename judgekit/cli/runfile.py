@@ -52,6 +52,7 @@ class RunSummary:
     cost_usd: float | None = None
     cost_note: str | None = None  # why there is no cost
     agreement: dict[str, dict[str, float | None]] = field(default_factory=dict)  # self-agreement, inter-judge alpha
+    servers: list[dict[str, Any]] | None = None  # per judge server, when there are several
 
     def note(self, row: dict[str, Any], judged: bool) -> None:
         """Count one written output row."""
@@ -212,4 +213,5 @@ def run_file(
     summary.stats = judge.stats.as_dict()
     summary.cost_usd, summary.cost_note = judge.cost_usd, judge.pricing.reason
     summary.agreement = judge.agreement.as_dict()
+    summary.servers = judge.server_usage()
     return summary

@@ -62,6 +62,9 @@ class CacheSlot:
             self.cache.put(self.key, entry)
 
 
+NO_CACHE = CacheSlot(None, "")  # the slot of every question when there is no cache
+
+
 def echoed(completion: Completion) -> dict[str, str]:
     """The model's unusable answer as the assistant turn of a re-ask."""
     return {"role": "assistant", "content": completion.text[:MAX_ECHO]}
@@ -90,7 +93,8 @@ async def ask_until_valid(
         completion = await send(request)
         answer = parse(completion)
         if not isinstance(answer, Unusable):
-            slot.put(encode(answer))
+            if slot.cache is not None:
+                slot.put(encode(answer))
             return Asked(answer, ask + 1)
         problem = answer.problem
         request = reask(request, completion, problem)

@@ -25,7 +25,7 @@ from typing import Any
 
 from judgekit.errors import JudgeError
 from judgekit.judging.agreement import AgreementLog
-from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
+from judgekit.judging.asking import NO_CACHE, CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.votes import Vote, decide, shares
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.cache import VerdictCache
@@ -209,7 +209,7 @@ class VerdictCollector:
         slot = CacheSlot.of(self.cache, self.runner, {
             **first.cache_fields(), "profile": self.profile.fingerprint(),
             "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None,
-            **({"sample": sample} if sample is not None else {})})
+            **({"sample": sample} if sample is not None else {})}) if self.cache is not None else NO_CACHE
         if (hit := slot.get(self.runner, _decode)) is not None:
             return hit
         answers = _Answers(self.profile, mode, ids, soft)
@@ -229,9 +229,9 @@ class VerdictCollector:
 
     def _reasker(self, answers: _Answers) -> Callable[[JudgeRequest, Completion, str], JudgeRequest]:
         profile, mode = self.profile, answers.mode
-        answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
 
         def reask(request: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
+            answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
             message = reask_message(problem, answers.pending, answer_format)
             return replace(self._request([*request.messages, echoed(completion), message], mode, answers.pending,
                                          logprobs=answers.soft), seed=request.seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from judgekit.errors import InputError
@@ -26,12 +27,23 @@ def spec_problem(spec: str) -> str | None:
 
 
 def make_backend(
-    spec: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+    spec: str, *, base_url: str | Sequence[str] | None = None, api_key: str | None = None, timeout: float = 60.0,
     **options: Any,
 ) -> Backend:
-    """Build the backend a `--judge` spec names."""
+    """Build the backend a `--judge` spec names; with several base URLs (servers of the same
+    `openai:` model), one that balances the calls over them."""
     if (problem := spec_problem(spec)) is not None:
         raise InputError(problem, field="--judge")
+    urls = [base_url] if isinstance(base_url, str) else list(base_url or ())
+    if len(urls) > 1:
+        if not spec.startswith("openai:"):
+            raise InputError(f"several --base-url are for an openai: judge (OpenAI-compatible servers), not {spec!r}",
+                             field="--base-url")
+        from judgekit.llm.balance import BalancedBackend
+
+        return BalancedBackend([(url, make_backend(spec, base_url=url, api_key=api_key, timeout=timeout, **options))
+                                for url in urls])
+    base_url = urls[0] if urls else None
     kind, _, model = spec.partition(":")
     if kind == "local":
         from judgekit.llm.local_llama import LocalLlamaBackend

@@ -1,28 +1,26 @@
-"""`openai:MODEL` with an optional base URL: OpenAI, `vllm serve`, llama.cpp server, SGLang."""
+"""`openai:MODEL` with an optional base URL: OpenAI, `vllm serve`, llama.cpp server, SGLang.
+
+One code path for all of them: the chat-completions body in the server's dialect
+(`llm.openai_dialect`), posted by judgekit's own JSON client (`llm.http`), the answer read from
+OpenAI's documented shape. HTTP errors become TransientError (429, 408, 409, 5xx: retried, with
+Retry-After) or FatalError (any other status), each with the server's message, redacted.
+"""
 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from typing import Any
-
-import openai
 
 from judgekit.errors import InputError
 from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
-from judgekit.secrets import clip, redact, register_secret
-
-# Servers started without --api-key accept any key; the SDK insists on one being set.
-PLACEHOLDER_KEY = "EMPTY"
-SCHEMA_NAME = "judge_verdicts"
-
-
-def response_format(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI-compatible `response_format` (vLLM serve, llama.cpp server, SGLang, OpenAI)."""
-    return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "schema": schema, "strict": True}}
+from judgekit.llm.http import DEFAULT_BASE_URL, HTTPStatusError, JSONClient
+from judgekit.llm.openai_dialect import FORMS, Dialect, ServerError
+from judgekit.secrets import clip, register_secret
 
 
 class OpenAICompatBackend:
-    enforces_timeout = True  # the SDK client has the per-call timeout
+    enforces_timeout = True  # the HTTP client has the per-call timeout
 
     def __init__(
         self,
@@ -33,95 +31,60 @@ class OpenAICompatBackend:
         timeout: float = 60.0,
     ) -> None:
         self.model = model
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        self.base_url = checked_url(base_url or os.environ.get("OPENAI_BASE_URL"))
         key = api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("JUDGEKIT_API_KEY")
         if key is None and self.base_url is None:
             raise InputError("OPENAI_API_KEY is not set (or give --base-url for a local server)", field="--judge")
         register_secret(key)
-        # max_retries=0: judgekit's own retry policy (tenacity) owns retries, once, for every backend.
-        self._client = openai.AsyncOpenAI(
-            api_key=key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0,
-            **_fast_http_client(),
-        )
-        # Servers differ in the structured-output form they accept: OpenAI, vLLM and SGLang take
-        # json_schema; llama-cpp-python's server takes json_object with a schema. The first form a
-        # server rejects (an error naming response_format) is dropped for the rest of the run.
-        self._formats = ["json_schema", "json_object", "none"]
+        self._client = JSONClient(self.base_url or DEFAULT_BASE_URL, api_key=key, timeout=timeout)
+        # What this server takes (reasoning models' parameters, the structured-output form).
+        self._dialect = Dialect(model)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": "openai", "model": self.model, "base_url": self.base_url or "https://api.openai.com/v1"}
+        return {"backend": "openai", "model": self.model, "base_url": self.base_url or DEFAULT_BASE_URL}
 
     async def complete(self, request: JudgeRequest) -> Completion:
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": list(request.messages),
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-        }
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.logprobs:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = 5
-        schema = request.schema
-        form = self._formats[0] if schema is not None else "none"
-        if form == "json_schema" and schema is not None:
-            kwargs["response_format"] = response_format(schema)
-        elif form == "json_object":
-            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
-        try:
-            # The SDK's documented generic `post`: the same client, auth and error types as
-            # chat.completions.create, without re-walking the JSON schema into typed params and the
-            # reply into typed models on every call (most of the client's CPU at high concurrency).
-            resp = await self._client.post("/chat/completions", body=kwargs, cast_to=object)
-        except openai.APIStatusError as exc:
-            # llama-cpp-python's server answers a form it does not know with 500, others with 400/422.
-            if exc.status_code in (400, 422, 500) and form != "none" and "response_format" in str(exc):
-                if self._formats[0] == form:
-                    self._formats.pop(0)
-                return await self.complete(request)
-            raise _status_error(exc) from None
-        except openai.APITimeoutError as exc:
-            raise TransientError(_timeout_reason(exc)) from None
-        except openai.APIConnectionError as exc:
-            raise TransientError(redact(f"connection error: {exc}")) from None
-        return _completion(resp)
+        # Each resend follows a lesson learned (a parameter or a form the server refused); there
+        # are at most four lessons, so this ends.
+        for _ in range(len(FORMS) + 2):
+            body = self._dialect.body(request)
+            try:
+                return _completion(await self._client.post("/chat/completions", body))
+            except HTTPStatusError as exc:
+                error = ServerError.parse(exc.status, exc.text)
+                if not self._dialect.learn(error, body):
+                    raise _status_error(error, exc.retry_after) from None
+        raise FatalError("the server kept refusing the request's parameters")
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._client.aclose()
 
 
-def _fast_http_client() -> dict[str, Any]:
-    """The SDK's aiohttp transport (openai[aiohttp]) where installed: at 64+ requests in flight it
-    costs about half the CPU per request of the default httpx pool."""
-    factory = getattr(openai, "DefaultAioHttpClient", None)
-    if factory is None:
-        return {}
+def checked_url(url: str | None) -> str | None:
+    """`url` if it is an http(s) URL with a host; InputError naming it otherwise."""
+    if url is None:
+        return None
     try:
-        return {"http_client": factory()}
-    except RuntimeError:  # the aiohttp extra is not installed
-        return {}
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{url!r} is not a server URL (http://HOST[:PORT]/v1)", field="--base-url")
+    return url
 
 
-def _timeout_reason(exc: Exception) -> str:
-    cause = exc.__cause__
-    if cause is not None and "Connect" in type(cause).__name__:
-        # The aiohttp transport reports a refused connection as a connect timeout.
-        return clip(f"connection failed: {cause}", 300)
-    return "timed out"
-
-
-def _status_error(exc: openai.APIStatusError) -> Exception:
-    status = exc.status_code
-    text = clip(f"HTTP {status}: {getattr(exc, 'message', '') or exc}", 310)
-    if status == 429 or status == 408 or status == 409 or status >= 500:
-        return TransientError(text, retry_after=parse_retry_after(exc.response.headers.get("retry-after")))
+def _status_error(error: ServerError, retry_after: str | None) -> Exception:
+    status = error.status
+    text = clip(f"HTTP {status}: {error.message}", 310)
+    if status in (408, 409, 429) or status >= 500:
+        return TransientError(text, retry_after=parse_retry_after(retry_after))
     return FatalError(text)
 
 
-def _completion(resp: Any) -> Completion:
+def _completion(resp: object) -> Completion:
     choices = resp.get("choices") if isinstance(resp, dict) else None
-    if not choices or not isinstance(choices[0], dict):
+    if not isinstance(resp, dict) or not choices or not isinstance(choices[0], dict):
         # A server that answered 200 with something that is not a chat completion.
         return Completion(text=clip(str(resp), 2000))
     choice = choices[0]

@@ -106,15 +106,8 @@ class CallRunner:
         redacted reason) once retries are spent."""
         if self.scope is not None:
             self.scope.calls += 1
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.policy.max_attempts),
-            wait=_WaitRetryAfterOrJitter(self.policy),
-            before_sleep=self._count_retry,
-            reraise=True,
-        )
         try:
-            completion: Completion = await retrying(self._attempt, request)
+            completion = await self._with_retries(request)
         except TransientError as exc:
             self.stats.failed_calls += 1
             raise JudgeError(redact(f"{exc} (gave up after {self.policy.max_attempts} attempts)")) from None
@@ -130,8 +123,34 @@ class CallRunner:
             self.scope.completion_tokens += completion.completion_tokens
         return _redacted(completion)
 
+    async def _with_retries(self, request: JudgeRequest) -> Completion:
+        try:
+            # Most calls succeed at once: the retry machinery is built only for those that do not
+            # (building it costs as much CPU as the HTTP request itself at high concurrency).
+            return await self._attempt(request)
+        except TransientError as exc:
+            failed = [exc]
+
+        async def attempt(request: JudgeRequest) -> Completion:
+            if failed:  # the first attempt, made above, replayed as tenacity's first failure
+                raise failed.pop()
+            return await self._attempt(request)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.policy.max_attempts),
+            wait=_WaitRetryAfterOrJitter(self.policy),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        completion: Completion = await retrying(attempt, request)
+        return completion
+
 
 def _redacted(completion: Completion) -> Completion:
     """Every text of a reply with known keys redacted, before anything parses, caches or cuts it."""
     payload = redact_tree(completion.payload) if completion.payload is not None else None
-    return replace(completion, text=redact(completion.text), reasoning=redact(completion.reasoning), payload=payload)
+    text, reasoning = redact(completion.text), redact(completion.reasoning)
+    if text is completion.text and reasoning is completion.reasoning and payload == completion.payload:
+        return completion  # nothing to redact (the common case): no copy
+    return replace(completion, text=text, reasoning=reasoning, payload=payload)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +93,10 @@ class JudgeProfile(BaseModel):
 
     # ---- what the collector asks of a profile ----------------------------------------------
 
-    @property
+    @cached_property
     def folder(self) -> Path:
+        # Read once: a pydantic private attribute costs an exception on every access, and the
+        # folder is read on every judge call. Set by the loader before any use.
         return self._folder
 
     def mode(self, mode: Mode) -> ModeProfile:
@@ -148,8 +150,8 @@ class JudgeProfile(BaseModel):
         spec = self.mode(mode)
         out = []
         if spec.system:
-            out.append({"role": "system", "content": _system_prompt(str(self._folder), spec.system, context["fence"])})
-        out.append({"role": "user", "content": render_in(self._folder, spec.user, context)})
+            out.append({"role": "system", "content": _system_prompt(str(self.folder), spec.system, context["fence"])})
+        out.append({"role": "user", "content": render_in(self.folder, spec.user, context)})
         return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -47,17 +47,27 @@ def prompts_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "prompts"
 
 
+class _Environment(SandboxedEnvironment):
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
+        # context, and copying a ChainMap was half the cost of rendering a judge prompt. Nothing
+        # changes the globals once templates are loaded.
+        return {**self.globals, **(d or {})}
+
+
 @lru_cache(maxsize=32)
-def environment(folder: str | None = None) -> SandboxedEnvironment:
+def environment(folder: str | None = None) -> _Environment:
     """The environment reading prompts/ (and first `folder`, a user's profile folder, if given)."""
     loader: BaseLoader = FileSystemLoader(str(prompts_dir()))
     if folder is not None:
         loader = ChoiceLoader([FileSystemLoader(folder), loader])
-    return SandboxedEnvironment(
+    return _Environment(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False, default=False),
         keep_trailing_newline=False,
+        # Templates are read once per process: no check of each file's mtime on every judge call.
+        auto_reload=False,
     )
 
 
@@ -77,6 +87,7 @@ def template_source(folder: Path | None, template: str) -> str:
     return env.loader.get_source(env, template)[0]
 
 
+@lru_cache(maxsize=4096)  # a row's calls (one per criterion) fence the same texts
 def nonce(*texts: str) -> str:
     """A tag suffix derived from the fenced texts themselves: a text cannot contain its own hash,
     so it cannot close the fence, and the prompt stays deterministic (cacheable)."""

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -64,6 +64,53 @@ class Faults:
     @property
     def total(self) -> float:
         return self.rate_limit + self.server_error + self.slow + self.garbage + self.wrong_schema + self.not_completion
+
+
+def _openai_error(message: str, param: str | None, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+
+
+# OpenAI's own 400 bodies, word for word, for what a model refuses and for errors that only look
+# like it (a schema it finds invalid, a context-length error that mentions response_format).
+OPENAI_ERRORS: dict[str, dict[str, Any]] = {
+    "max_tokens": _openai_error(
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        "max_tokens", "unsupported_parameter"),
+    "temperature": _openai_error(
+        "Unsupported parameter: 'temperature' is not supported with this model.", "temperature", "unsupported_parameter"),
+    "json_schema": _openai_error(
+        "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model. Learn more "
+        "about supported models at the Structured Outputs guide: https://platform.openai.com/docs/guides/structured-outputs",
+        "response_format", None),
+    "json_object": _openai_error(
+        "Invalid parameter: 'response_format' of type 'json_object' is not supported with this model.",
+        "response_format", None),
+    "invalid_schema": _openai_error(
+        "Invalid schema for response_format 'judge_verdicts': In context=(), 'additionalProperties' is required to be "
+        "supplied and to be false.", "response_format", None),
+    "context_length": _openai_error(
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens "
+        "(including 94 in the response_format schemas.). Please reduce the length of the messages.",
+        "messages", "context_length_exceeded"),
+}
+
+
+def temperature_value_error(value: object) -> dict[str, Any]:
+    """gpt-5's answer to a temperature other than its default."""
+    return _openai_error(f"Unsupported value: 'temperature' does not support {json.dumps(value)} with this model. "
+                         "Only the default (1) value is supported.", "temperature", "unsupported_value")
+
+
+def refusal(state: ServerState, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The 400 body an OpenAI model with the state's rules answers this request with, if any."""
+    if state.reasoning_rules is not None and "max_tokens" in body:
+        return OPENAI_ERRORS["max_tokens"]
+    if state.reasoning_rules == "o-series" and "temperature" in body:
+        return OPENAI_ERRORS["temperature"]
+    if state.reasoning_rules == "gpt-5" and body.get("temperature", 1) != 1:
+        return temperature_value_error(body["temperature"])
+    form = (body.get("response_format") or {}).get("type")
+    return OPENAI_ERRORS[form] if form in state.unsupported_forms else None
 
 
 @dataclass
@@ -121,6 +168,12 @@ class ServerState:
     echo_offsets: list[int] = field(default_factory=lambda: [0])
     echoes: int = 0
     count: int = 0
+    # OpenAI's rules for reasoning models, answered with its own error bodies (OPENAI_ERRORS):
+    # "o-series" refuses max_tokens and any temperature; "gpt-5" refuses max_tokens and a
+    # temperature other than 1.
+    reasoning_rules: Literal["o-series", "gpt-5"] | None = None
+    # response_format types refused as OpenAI refuses them for models without structured outputs.
+    unsupported_forms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.faults.seed)
@@ -415,6 +468,8 @@ class _Endpoints:
             return JSONResponse({"error": {"message": f"internal error for {auth}", "type": "server_error"}}, status_code=500)
         if fault == "slow":
             await asyncio.sleep(state.faults.slow_seconds)
+        if fault in OPENAI_ERRORS:  # one of OpenAI's 400s, by name, through fault_sequence
+            return JSONResponse(OPENAI_ERRORS[fault], status_code=400)
         return None
 
     async def receive(self, request: Request) -> dict[str, Any]:
@@ -431,6 +486,9 @@ class _Endpoints:
         state = self.state
         body = await self.receive(request)
         model = body.get("model", "scripted")
+        refused = refusal(state, body)
+        if refused is not None:
+            return JSONResponse(refused, status_code=400)
         if state.queued_contents:
             return JSONResponse(_completion(state.queued_contents.pop(0), model))
         fault = state.draw_fault()

@@ -208,3 +208,93 @@ def test_mask_names_applies_to_pairwise_prompts(judge_server):
     prompts = [body["messages"][-1]["content"] for body in judge_server.state.requests]
     assert len(prompts) == 2  # both orders
     assert all("Qwen" not in p and "Llama" not in p and "Meta AI" not in p and p.count("[model]") == 3 for p in prompts)
+
+
+# ---- OpenAI's reasoning models and the structured-output fallback (judgekit.llm.openai_dialect) ----
+
+ONE = rubric_from_data({"name": "one", "criteria": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]})
+
+
+def _sampling(body):
+    return {k for k in ("max_tokens", "max_completion_tokens", "temperature") if k in body}
+
+
+@pytest.mark.parametrize("model", ["o3-mini", "o1", "o4-mini-2025-04-16", "gpt-5", "gpt-5.1", "gpt-5-mini"])
+def test_reasoning_model_known_by_name_gets_max_completion_tokens_and_no_temperature(judge_server, model):
+    judge_server.state.reasoning_rules = "o-series"
+    with judgekit.Judge(f"openai:{model}", base_url=judge_server.base_url, cache=False, max_tokens=300) as judge:
+        [res] = judge.score([{"prompt": "q", "response": "r"}], ONE)
+    assert res.scores == {"a": 1, "b": 1}
+    assert judge_server.state.count == 2  # nothing refused, nothing sent twice
+    for body in judge_server.state.requests:
+        assert _sampling(body) == {"max_completion_tokens"} and body["max_completion_tokens"] == 300
+
+
+@pytest.mark.parametrize("rules", ["o-series", "gpt-5"])
+def test_reasoning_rules_learned_from_openais_own_errors(judge_server, rules):
+    """A deployment whose name gives nothing away: the first call is refused for max_tokens, then
+    for its temperature (OpenAI's bodies, code unsupported_parameter / unsupported_value); each
+    lesson holds for the rest of the run and nothing is unscored."""
+    judge_server.state.reasoning_rules = rules
+    rows = [{"prompt": "q", "response": f"r{i}"} for i in range(3)]
+    with judgekit.Judge("openai:my-judge-deployment", base_url=judge_server.base_url, cache=False, concurrency=1) as judge:
+        results = judge.score(rows, ONE)
+        assert judge.stats.failed_calls == 0 and judge.stats.retries == 0
+    assert all(r.scores == {"a": 1, "b": 1} for r in results)
+    sent = [_sampling(b) for b in judge_server.state.requests]
+    assert sent[:3] == [{"max_tokens", "temperature"}, {"max_completion_tokens", "temperature"}, {"max_completion_tokens"}]
+    assert sent[3:] == [{"max_completion_tokens"}] * 5
+
+
+def test_a_model_that_takes_max_tokens_keeps_it(judge_server):
+    with scripted_judge(judge_server) as judge:
+        judge.score([{"prompt": "q", "response": "r"}], ONE)
+    assert all(_sampling(b) == {"max_tokens", "temperature"} for b in judge_server.state.requests)
+
+
+def test_structured_output_steps_down_when_the_form_is_not_supported(judge_server):
+    judge_server.state.unsupported_forms = ("json_schema",)
+    judge_server.state.script = Script(met=script_met)
+    with scripted_judge(judge_server, concurrency=1) as judge:
+        results = judge.score([{"prompt": "q", "response": r} for r in RESPONSES], RUBRIC)
+    assert [r.scores for r in results] == [expected_scores(r) for r in RESPONSES]
+    forms = [b["response_format"]["type"] for b in judge_server.state.requests]
+    assert forms[0] == "json_schema" and set(forms[1:]) == {"json_object"} and len(forms) == 17
+
+
+def test_structured_output_steps_down_to_plain_text_last(judge_server):
+    judge_server.state.unsupported_forms = ("json_schema", "json_object")
+    with scripted_judge(judge_server, concurrency=1) as judge:
+        [res] = judge.score([{"prompt": "q", "response": "r"}], ONE)
+    assert res.scores == {"a": 1, "b": 1}
+    assert [(b.get("response_format") or {}).get("type") for b in judge_server.state.requests] == \
+        ["json_schema", "json_object", None, None]
+
+
+@pytest.mark.parametrize("error", ["invalid_schema", "context_length"])
+def test_other_400s_naming_response_format_do_not_step_down(judge_server, error):
+    """An invalid schema, or a context-length error that counts the response_format's tokens, is
+    an error for that call (unscored with OpenAI's message), not a reason to drop structured output."""
+    judge_server.state.fault_sequence = [error]
+    with scripted_judge(judge_server, concurrency=1) as judge:
+        [res] = judge.score([{"prompt": "q", "response": "r"}], ONE)
+    assert res.scores == {"a": None, "b": 1} and res.reward is None
+    assert "HTTP 400: " in res.unscored["a"] and "response_format" in res.unscored["a"]
+    assert [b["response_format"]["type"] for b in judge_server.state.requests] == ["json_schema", "json_schema"]
+
+
+def test_scripted_errors_are_what_the_openai_sdk_reads_as_openais(judge_server):
+    """The scripted bodies have OpenAI's shape: the real SDK reads their code and param."""
+    import asyncio
+
+    import openai
+
+    judge_server.state.reasoning_rules = "o-series"
+
+    async def send():
+        async with openai.AsyncOpenAI(api_key="sk-test", base_url=judge_server.base_url, max_retries=0) as client:
+            await client.chat.completions.create(model="o3", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        asyncio.run(send())
+    assert (caught.value.code, caught.value.param) == ("unsupported_parameter", "max_tokens")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from judgekit.llm.openai_compat import response_format
+from judgekit.llm.openai_dialect import response_format
 from judgekit.protocol.wire import ParseProblem, extract_json_object, parse_verdicts, verdict_schema
 
 
@@ -12,7 +12,7 @@ def test_pointwise_schema_shape():
     assert item["properties"]["criterion_id"]["enum"] == ["a", "b"]
     assert list(item["properties"]) == ["criterion_id", "reasoning", "met"]  # reasoning before verdict
     assert item["properties"]["met"] == {"type": "boolean"}
-    assert response_format(s)["type"] == "json_schema"
+    assert response_format("json_schema", s)["json_schema"]["schema"] == s
 
 
 def test_pairwise_schema_shape():
