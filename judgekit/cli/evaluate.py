@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from judgekit.cli.common import err, judge_failed_entirely
-from judgekit.cli.options import JudgeOptions, with_judge_options
+from judgekit.cli.options import JudgeOptions, SplitOpt, with_judge_options
 from judgekit.data.datasets import EvalPair, read_pairs
 from judgekit.data.outfile import refuse_input_as_output
 from judgekit.errors import InputError
@@ -58,7 +58,7 @@ class _Task:
 
 @with_judge_options(several_profiles=True)
 def eval_(
-    data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works)"),
+    data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works), Parquet, a saved dataset or a hub dataset"),
     format: str = typer.Option(..., "--format", "-f", help="llmbar | judgebench | pandalm | hh-rlhf | evalbiasbench"),
     rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs per subset (seeded sample)"),
@@ -66,6 +66,7 @@ def eval_(
     output: str | None = typer.Option(None, "--output", "-o", help="JSON report; '-' for stdout"),
     probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
     adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first"),
+    split: str | None = SplitOpt,
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -78,7 +79,7 @@ def eval_(
         load_profile(name)  # a bad profile is bad usage: exit 2 before any call
     if output not in (None, "-"):
         refuse_input_as_output(data, Path(output))
-    pairs = read_pairs(data, format, limit=limit, seed=seed)
+    pairs = read_pairs(data, format, limit=limit, seed=seed, split=split)
     if not pairs:
         raise InputError("no labelled pairs in the data", file=str(data))
     task = _Task(the_rubric, pairs, meta_rubric, probe, {

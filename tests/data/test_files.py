@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.data.outfile import write_atomically
 from tests.helpers import CLI, ROOT, SCORE_RUBRIC, read_jsonl, run_cli, write_jsonl
 
 PAIR_RUBRIC = "name: p\ncriteria:\n  - id: better\n    text: The response is the better one.\n"
@@ -85,23 +84,6 @@ def test_eval_report_never_overwrites_the_data(tmp_path, rubric):
     proc = run_cli("eval", str(data), "--format", "llmbar", *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(data))
     assert proc.returncode == 2 and "the output is the input file" in proc.stderr, proc.stderr
     assert data.read_bytes() == before
-
-
-def test_the_in_order_rewrite_leaves_no_temporary_file_on_failure(tmp_path):
-    out = tmp_path / "o.jsonl"
-    out.write_text("old\n")
-    out.chmod(0o640)
-
-    def lines():
-        yield "new 1\n"
-        raise OSError(28, "No space left on device")
-
-    with pytest.raises(OSError):
-        write_atomically(out, lines())
-    assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.jsonl"]
-    write_atomically(out, iter(["new 1\n", "new 2\n"]))
-    assert out.read_text() == "new 1\nnew 2\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.jsonl"]
-    assert out.stat().st_mode & 0o777 == 0o640  # the file keeps its permissions
 
 
 # ---- two runs, one output file --------------------------------------------------------------------
