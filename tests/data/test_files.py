@@ -255,3 +255,26 @@ def test_layouts_for_eval_name_the_format_flag(tmp_path, rubric):
     for path, flag in ((bias, "--format evalbiasbench"), (hh, "--format hh-rlhf")):
         proc = run_cli("compare", str(path), *judge_args("http://127.0.0.1:9/v1", rubric))
         assert proc.returncode == 2 and f"{path}:1" in proc.stderr and flag in proc.stderr, proc.stderr
+
+
+# ---- resuming without holding the rows ------------------------------------------------------------
+
+
+def test_duplicate_ids_are_found_among_many_rows_and_named_by_both_lines(tmp_path, rubric):
+    rows = rows_for("score", 5000)
+    rows[4321]["id"] = 17
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    proc = run_cli("score", str(data), *judge_args("http://127.0.0.1:9/v1", rubric))
+    assert proc.returncode == 2, proc.stderr
+    assert f"{data}:4322, field 'id': duplicate id 17 (first at line 18)" in proc.stderr
+
+
+def test_resume_refuses_an_output_not_in_input_order(tmp_path, rubric):
+    data = write_jsonl(tmp_path / "in.jsonl", rows_for("score", 3))
+    out = tmp_path / "o.jsonl"
+    write_jsonl(out, [{"id": 1, "reward": 1.0}, {"id": 0, "reward": 1.0}])
+    before = out.read_bytes()
+    proc = run_cli("score", str(data), *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(out), "--resume")
+    assert proc.returncode == 2, proc.stderr
+    assert f"{out}:1, field 'id': output row 1 (id 1) is not the input's row 1" in proc.stderr
+    assert out.read_bytes() == before
