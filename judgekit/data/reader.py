@@ -170,7 +170,7 @@ def _parquet_records(path: Path) -> Iterator[JsonRecord]:
         raise InputError(f"not a readable Parquet file ({exc})", file=str(path)) from None
 
 
-def _table_records(dataset: datasets.Dataset | datasets.IterableDataset, file: str) -> Iterator[JsonRecord]:
+def _table_records(dataset: datasets.Dataset, file: str) -> Iterator[JsonRecord]:
     rows = (dict(zip(batch, values)) for batch in dataset.iter(batch_size=_BATCH) for values in zip(*batch.values()))
     return _numbered(rows, file)
 
@@ -227,13 +227,14 @@ def _disk_dataset(path: Path, split: str | None) -> datasets.Dataset:
     return loaded[_pick_split(list(loaded), split, str(path))]
 
 
-def _hub_dataset(name: str, split: str | None) -> datasets.IterableDataset:
+def _hub_dataset(name: str, split: str | None) -> datasets.Dataset:
+    """A hub dataset's split, downloaded once into the Hugging Face cache and read from there (memory-mapped),
+    so that the checking pass and the judging pass do not fetch it twice."""
     lib = _import("datasets", "datasets", name, hint="no such file; a hub dataset name is read with")
     try:
         if split is None:
-            splits = list(lib.load_dataset(name, streaming=True))
-            split = _pick_split(splits, None, name)
-        return lib.load_dataset(name, split=split, streaming=True)
+            split = _pick_split(list(lib.get_dataset_split_names(name)), None, name)
+        return lib.load_dataset(name, split=split)
     except InputError:
         raise
     except Exception as exc:  # no network, no such dataset, a gated one: the hub's reason, shown as is

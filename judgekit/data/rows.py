@@ -176,7 +176,8 @@ class FileRows:
         hashes = IdHashes()
         for row in self:
             hashes.add(id_key(row.id))
-        for twice in hashes.repeated():
+        twice = hashes.repeated()
+        if twice:
             self._raise_duplicate(twice)
         return len(hashes)
 
@@ -221,15 +222,13 @@ class IdHashes:
     def __len__(self) -> int:
         return len(self._hashes)
 
-    def repeated(self) -> list[set[int]]:
-        """The hashes seen more than once (sorted in place), as one set, or no set at all."""
-        if len(self._hashes) < 2:
-            return []
+    def repeated(self) -> set[int]:
+        """The hashes seen more than once (the hashes are sorted in place to find them)."""
         view = np.frombuffer(self._hashes, dtype=np.uint64)
         view.sort()
-        twice = view[1:][view[1:] == view[:-1]]
+        twice = {int(h) for h in view[1:][view[1:] == view[:-1]]}
         del view  # the array may grow again once no view holds its buffer
-        return [{int(h) for h in twice}] if len(twice) else []
+        return twice
 
 
 def read_jsonl(
