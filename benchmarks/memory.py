@@ -76,14 +76,15 @@ def series(kind: str, sizes: list[int], base_url: str, concurrency: int, work: P
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", default="10000,100000,1000000", help="sizes for the checks-only rubric")
+    parser.add_argument("--rows", default="10000,100000,1000000", help="sizes for the checks-only rubric ('' to skip)")
     parser.add_argument("--judged-rows", default="2000,10000", help="sizes for the model-judged rubric ('' to skip)")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "bench-not-a-key")
     with judge_server(0.0) as base_url, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        series("checks", [int(n) for n in args.rows.split(",")], base_url, args.concurrency, work)
+        if args.rows:
+            series("checks", [int(n) for n in args.rows.split(",")], base_url, args.concurrency, work)
         if args.judged_rows:
             series("judged", [int(n) for n in args.judged_rows.split(",")], base_url, args.concurrency, work)
 
