@@ -3,7 +3,6 @@ summary and the exit code of a run whose judge never answered."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -11,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from judgekit.cli.runfile import RunSummary
-from judgekit.data.rows import InputRow
+from judgekit.data.rows import InputRow, RowCheck
 from judgekit.errors import InputError
 from judgekit.judge import Judge, makes_criteria
 from judgekit.protocol.profiles import load_profile
@@ -22,31 +21,29 @@ from judgekit.secrets import redact
 err = Console(stderr=True, soft_wrap=True)
 
 
-def field_map(pairs: list[str]) -> dict[str, str]:
-    """The `--field NAME=KEY` remappings."""
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, key = pair.partition("=")
-        if not sep or not name or not key:
-            raise InputError(f"--field takes NAME=KEY (e.g. prompt=question), got {pair!r}", field="--field")
-        mapping[name.strip()] = key.strip()
-    return mapping
-
-
-def default_output(input_path: Path, suffix: str) -> str:
-    name = input_path.name[: -len(".jsonl")] if input_path.name.endswith(".jsonl") else input_path.stem
-    return str(input_path.with_name(f"{name}.{suffix}.jsonl"))
-
-
-def require_rubrics(rows: list[InputRow], rubric: Rubric | None, file: str, profile: str,
-                    adaptive: MetaRubric | None = None) -> None:
-    """Every row needs a rubric (its own or --rubric), unless the judge writes the criteria; known
-    before the judge (and its model) is built."""
+def rubric_check(rubric: Rubric | None, file: str, profile: str, adaptive: MetaRubric | None = None) -> RowCheck | None:
+    """The check that a row has a rubric (its own or --rubric), unless the judge writes the criteria;
+    known before the judge (and its model) is built."""
     if makes_criteria(load_profile(profile), adaptive) or rubric is not None:
-        return
-    for row in rows:
+        return None
+
+    def check(row: InputRow) -> None:
         if row.rubric is None:
             raise InputError("the row has no rubric and no --rubric was given", file=file, line=row.line, field="rubric")
+
+    return check
+
+
+def both(first: RowCheck | None, second: RowCheck | None) -> RowCheck | None:
+    """One row check doing `first` then `second` (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def check(row: InputRow) -> None:
+        first(row)
+        second(row)
+
+    return check
 
 
 def print_summary(summary: RunSummary, output: str) -> None:

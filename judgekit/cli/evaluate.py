@@ -26,7 +26,7 @@ from rich.progress import (
 )
 
 from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement
-from judgekit.cli.options import JudgeOptions, with_judge_options
+from judgekit.cli.options import JudgeOptions, SplitOpt, with_judge_options
 from judgekit.data.datasets import (
     FORMATS,
     PAIR_FORMATS,
@@ -75,18 +75,21 @@ class _Task:
         return len(self.items) + (self.prompts * len(MASTER_KEYS) if self.probe else 0)
 
 
-def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int) -> list[EvalPair] | list[LabelledRow] | list[BestOfN]:
+def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int,
+          split: str | None) -> list[EvalPair] | list[LabelledRow] | list[BestOfN]:
     check_format(fmt)
     if fmt == "labels":
         return read_labelled(data, [c.cid for c in rubric.criteria], limit=limit, seed=seed)
     if fmt == "rewardbench2":
         return read_rewardbench2(data, limit=limit, seed=seed)
-    return read_pairs(data, fmt, limit=limit, seed=seed)
+    if split is not None and fmt not in PAIR_FORMATS:
+        raise InputError(f"--split is for tables of pairs; format {fmt} reads a JSONL file", field="--split")
+    return read_pairs(data, fmt, limit=limit, seed=seed, split=split)
 
 
 @with_judge_options(several_profiles=True)
 def eval_(
-    data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works)"),
+    data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works), Parquet, a saved dataset or a hub dataset"),
     format: str = typer.Option(..., "--format", "-f", help=" | ".join(FORMATS)),
     rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)"),
@@ -94,6 +97,7 @@ def eval_(
     output: str | None = typer.Option(None, "--output", "-o", help="JSON report; '-' for stdout"),
     probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
     adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first"),
+    split: str | None = SplitOpt,
     baseline: Path | None = typer.Option(None, "--baseline", help="an earlier eval report on the same pairs: add the accuracy difference"),
     *,
     judge_options: JudgeOptions,
@@ -109,7 +113,7 @@ def eval_(
     if output not in (None, "-"):
         refuse_input_as_output(data, Path(output))
     base_records = _baseline_records(baseline) if baseline is not None else None
-    items = _read(data, format, the_rubric, limit, seed)
+    items = _read(data, format, the_rubric, limit, seed, split)
     if not items:
         raise InputError("no labelled rows in the data", file=str(data))
     if base_records is not None:

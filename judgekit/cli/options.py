@@ -1,8 +1,13 @@
-"""The judge options, declared once: every command that calls a judge takes the same set, with the
-defaults of `JudgeConfig` (and of `Judge` for --judge and --base-url).
+"""The options shared by several commands, declared once.
 
-`@with_judge_options()` adds them to a command's parameters and hands the command one
-`JudgeOptions` (keyword `judge_options`) in their place, so no command re-declares or forgets one.
+- Judge options: every command that calls a judge takes the same set, with the defaults of
+  `JudgeConfig` (and of `Judge` for --judge and --base-url). `@with_judge_options()` adds them to a
+  command's parameters and hands the command one `JudgeOptions` (keyword `judge_options`).
+- File options: the commands that judge the rows of an input file into an output file (score,
+  compare, rank) take --rubric, --output, --resume, --field and --split. `@with_file_options(...)`
+  adds them and hands the command one `FileOptions` (keyword `file_options`).
+
+So no command re-declares or forgets one.
 """
 
 from __future__ import annotations
@@ -149,22 +154,90 @@ def judge_options(values: dict[str, object]) -> JudgeOptions:
     return JudgeOptions(str(spec), urls[0] if len(urls) == 1 else urls or None, config, tuple(names), panel)
 
 
-def with_judge_options(*, several_profiles: bool = False) -> Callable[[Command], Command]:
-    """Give a command the judge options; it receives them as `judge_options: JudgeOptions`."""
+def _with_group(name: str, params: list[inspect.Parameter],
+                build: Callable[[dict[str, object]], object]) -> Callable[[Command], Command]:
+    """Add `params` to a command's parameters (typer reads them from its signature) and hand the command
+    `build(their values)` as keyword `name` in their place."""
 
     def decorate(command: Command) -> Command:
-        extra = judge_parameters(several_profiles=several_profiles)
-        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "judge_options"]
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != name]
 
         def run(**values: object) -> None:
-            judge_values = {p.name: values.pop(p.name) for p in extra}
-            command(judge_options=judge_options(judge_values), **values)
+            group = {p.name: values.pop(p.name) for p in params}
+            command(**{name: build(group)}, **values)
 
         run.__name__, run.__qualname__, run.__doc__ = command.__name__, command.__qualname__, command.__doc__
-        run.__signature__ = inspect.Signature([*own, *extra])  # type: ignore[attr-defined]  # what typer reads
+        run.__signature__ = inspect.Signature([*own, *params])  # type: ignore[attr-defined]  # what typer reads
         return run
 
     return decorate
+
+
+def with_judge_options(*, several_profiles: bool = False) -> Callable[[Command], Command]:
+    """Give a command the judge options; it receives them as `judge_options: JudgeOptions`."""
+    return _with_group("judge_options", judge_parameters(several_profiles=several_profiles), judge_options)
+
+
+# ---- file options -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """Where a file command's rows and rubric come from and where its output goes."""
+
+    rubric: Path | None
+    output: str | None
+    resume: bool
+    fields: dict[str, str]
+    """--field NAME=KEY remappings of input fields."""
+    split: str | None
+    suffix: str
+    """The default output is INPUT.SUFFIX.jsonl."""
+
+    def output_for(self, input: Path) -> str:
+        if self.output:
+            return self.output
+        if not input.exists():  # a hub dataset name: a file of that name in the current folder
+            input = Path(str(input).replace("/", "__"))
+        name = input.name[: -len(".jsonl")] if input.name.endswith(".jsonl") else input.stem
+        return str(input.with_name(f"{name}.{self.suffix}.jsonl"))
+
+
+def field_map(pairs: list[str]) -> dict[str, str]:
+    """The `--field NAME=KEY` remappings."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, key = pair.partition("=")
+        if not sep or not name or not key:
+            raise InputError(f"--field takes NAME=KEY (e.g. prompt=question), got {pair!r}", field="--field")
+        mapping[name.strip()] = key.strip()
+    return mapping
+
+
+SPLIT_HELP = "the split to read of a dataset that has several (a save_to_disk folder or a hub dataset)"
+
+
+def file_parameters(suffix: str, fields: str) -> list[inspect.Parameter]:
+    """The file options as command parameters; `fields` names the input fields --field can remap."""
+    return [
+        _option("rubric", Path | None, None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
+        _option("output", str | None, None, "--output", "-o",
+                help=f"output JSONL; '-' for stdout [default: INPUT.{suffix}.jsonl]"),
+        _option("resume", bool, False, "--resume", help="continue an interrupted run from its output file"),
+        _option("field", list[str], [], "--field", help=f"remap an input field: NAME=KEY ({fields})"),
+        _option("split", str | None, None, "--split", help=SPLIT_HELP),
+    ]
+
+
+def with_file_options(suffix: str, fields: str) -> Callable[[Command], Command]:
+    """Give a file command the file options; it receives them as `file_options: FileOptions`."""
+
+    def build(values: dict[str, object]) -> FileOptions:
+        return FileOptions(rubric=cast(Path | None, values["rubric"]), output=cast(str | None, values["output"]),
+                           resume=bool(values["resume"]), fields=field_map(cast(list[str], values["field"])),
+                           split=cast(str | None, values["split"]), suffix=suffix)
+
+    return _with_group("file_options", file_parameters(suffix, fields), build)
 
 
 def _strategy(value: str) -> Strategy:
@@ -181,3 +254,4 @@ RayActorsOpt: int = typer.Option(2, "--ray-actors", min=1, help="Ray actors, eac
 RayShardRowsOpt: int = typer.Option(1000, "--ray-shard-rows", min=1,
                                     help="rows per shard: each is judged by one actor and written once as a part "
                                          "file, the unit --resume continues from")
+SplitOpt: str | None = typer.Option(None, "--split", help=SPLIT_HELP)

@@ -7,17 +7,10 @@ from typing import Any
 
 import typer
 
-from judgekit.cli.common import (
-    default_output,
-    err,
-    exit_if_judge_failed,
-    field_map,
-    print_summary,
-    require_rubrics,
-)
-from judgekit.cli.options import JudgeOptions, StrategyOpt, with_judge_options
+from judgekit.cli.common import both, err, exit_if_judge_failed, print_summary, rubric_check
+from judgekit.cli.options import FileOptions, JudgeOptions, StrategyOpt, with_file_options, with_judge_options
 from judgekit.cli.runfile import run_file
-from judgekit.data.rows import InputRow, pair_label, read_jsonl
+from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.errors import InputError
 from judgekit.judge import rank_group_with, rubric_for
 from judgekit.judging.outcomes import rank_result
@@ -27,29 +20,27 @@ from judgekit.rubric.models import load_rubric
 
 
 @with_judge_options()
+@with_file_options("compared", "prompt, response_a, response_b, id, reference, label, rubric")
 def compare(
-    input: Path = typer.Argument(..., help="JSONL rows with prompt, response_a, response_b (optional label)"),
-    rubric: Path | None = typer.Option(None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
-    output: str | None = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.compared.jsonl]"),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
+    input: Path = typer.Argument(..., help="rows with prompt, response_a, response_b (optional label): JSONL, "
+                                           "Parquet, a saved dataset or a hub dataset"),
     explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion (both orders)"),
     adaptive: Path | None = typer.Option(None, "--adaptive",
         help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): first write the "
         "criteria that separate each pair",
     ),
-    field: list[str] = typer.Option([], "--field",
-        help="remap an input field: NAME=KEY (prompt, response_a, response_b, "
-        "id, reference, label, rubric)",
-    ),
     *,
+    file_options: FileOptions,
     judge_options: JudgeOptions,
 ) -> None:
     """Compare two responses per row, criterion by criterion, in both orders: winner, margin, preferences."""
-    rows = _read_pairs(input, field)
-    the_rubric = load_rubric(rubric) if rubric else None
+    the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
     meta = load_meta_rubric(adaptive) if adaptive is not None else None
-    require_rubrics(rows, the_rubric, str(input), judge_options.config.profile, meta)
-    out = output or default_output(input, "compared")
+    rows = FileRows(input, ("prompt", "response_a", "response_b"), ("reference", "label"), file_options.fields,
+                    file_options.split, both(_label_check(str(input)),
+                                             rubric_check(the_rubric, str(input), judge_options.config.profile, meta)))
+    count = rows.validate()
+    out = file_options.output_for(input)
     with judge_options.judge() as the_judge:
         tally = _Tally()
 
@@ -62,25 +53,25 @@ def compare(
             tally.unscored += 1
             return CompareResult.failed(row.id, why).model_dump()
 
-        summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err,
+        summary = run_file(the_judge, rows, count, job, output=out, resume=file_options.resume, console=err,
                            label="comparing", failed=failed)
         print_summary(summary, out)
         tally.print()
         exit_if_judge_failed(the_judge, summary)
 
 
-def _read_pairs(input: Path, field: list[str]) -> list[InputRow]:
-    """The rows to compare, each `label` read as A, B or tie."""
-    rows = read_jsonl(input, required=("prompt", "response_a", "response_b"), optional=("reference", "label"),
-                      mapping=field_map(field))
-    for row in rows:
+def _label_check(file: str) -> RowCheck:
+    """Each row's `label` read as A, B or tie."""
+
+    def check(row: InputRow) -> None:
         label = row.fields.get("label")
         if label is not None:
             row.fields["label"] = pair_label(label)
             if row.fields["label"] is None:
                 raise InputError(f"label must be A, B or tie (or LLMBar's 1|2, JudgeBench's A>B|B>A|A=B), got {label!r}",
-                                 file=str(input), line=row.line, field="label")
-    return rows
+                                 file=file, line=row.line, field="label")
+
+    return check
 
 
 class _Tally:
@@ -108,25 +99,26 @@ class _Tally:
 
 
 @with_judge_options()
+@with_file_options("ranked", "prompt, responses, id, reference, rubric")
 def rank(
-    input: Path = typer.Argument(..., help="JSONL rows with prompt and responses (a list); optional reference"),
-    rubric: Path | None = typer.Option(None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
+    input: Path = typer.Argument(..., help="rows with prompt and responses (a list), optional reference: JSONL, "
+                                           "Parquet, a saved dataset or a hub dataset"),
     strategy: str = StrategyOpt,
     anchor_index: int | None = typer.Option(None, "--anchor-index",
         help="anchor: compare with responses[N] (default: the "
         "reference, else 0)",
     ),
-    output: str | None = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.ranked.jsonl]"),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
-    field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, responses, id, reference, rubric)"),
     *,
+    file_options: FileOptions,
     judge_options: JudgeOptions,
 ) -> None:
     """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
-    rows = _read_groups(input, field, anchor_index)
-    the_rubric = load_rubric(rubric) if rubric else None
-    require_rubrics(rows, the_rubric, str(input), judge_options.config.profile)
-    out = output or default_output(input, "ranked")
+    the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
+    rows = FileRows(input, ("prompt", "responses"), mapping=file_options.fields, split=file_options.split,
+                    check=both(_group_check(str(input), anchor_index),
+                               rubric_check(the_rubric, str(input), judge_options.config.profile)))
+    count = rows.validate()
+    out = file_options.output_for(input)
     with judge_options.judge() as the_judge:
 
         async def job(row: InputRow) -> dict[str, Any]:
@@ -138,23 +130,25 @@ def rank(
             )
             return rank_result(row.id, o, strategy).model_dump()
 
-        summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err, label="ranking",
+        summary = run_file(the_judge, rows, count, job, output=out, resume=file_options.resume, console=err,
+                           label="ranking",
                            failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)
 
 
-def _read_groups(input: Path, field: list[str], anchor_index: int | None) -> list[InputRow]:
-    """The rows to rank, each with a non-empty list of responses (holding --anchor-index, if given)."""
-    rows = read_jsonl(input, required=("prompt", "responses"), mapping=field_map(field))
-    for row in rows:
+def _group_check(file: str, anchor_index: int | None) -> RowCheck:
+    """Each row has a non-empty list of responses (holding --anchor-index, if given)."""
+
+    def check(row: InputRow) -> None:
         responses = row.fields["responses"]
         if not isinstance(responses, list) or not responses:
-            raise InputError("'responses' must be a non-empty list", file=str(input), line=row.line, field="responses")
+            raise InputError("'responses' must be a non-empty list", file=file, line=row.line, field="responses")
         if anchor_index is not None and not 0 <= anchor_index < len(responses):
             raise InputError(f"--anchor-index {anchor_index} is outside this group of {len(responses)} responses",
-                             file=str(input), line=row.line, field="responses")
-    return rows
+                             file=file, line=row.line, field="responses")
+
+    return check
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,9 @@
-"""Running a command over a JSONL file: a pool of row workers on the judge's loop, a sink, a progress bar.
+"""Running a command over an input file: a pool of row workers on the judge's loop, a sink, a progress bar.
+
+Memory does not grow with the input: rows are read one at a time as workers take them, and a worker
+takes a row only while fewer than `window` rows are taken and not yet written (a finished row waits
+for the rows before it, see judgekit.data.outfile). So at most `window` rows (input or output) are
+held, whatever the number of rows.
 
 One bad row is one bad row: a row that cannot be encoded or judged becomes an output row without a
 reward (its reason under `unscored["*"]`) and the run goes on. A run stopped early keeps every
@@ -30,8 +35,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from judgekit.data.outfile import RowSink, StdoutSink, id_key, open_file_sink
-from judgekit.data.rows import InputRow
+from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
+from judgekit.data.rows import FileRows, InputRow
 from judgekit.errors import RunHalted
 from judgekit.judge import Judge
 from judgekit.secrets import redact
@@ -80,21 +85,27 @@ RowJob = Callable[[InputRow], Awaitable[dict[str, Any]]]
 FailedRow = Callable[[InputRow, str], dict[str, Any]]  # the output row of a row that could not be judged
 
 
-def open_sink(output: str, source: Path, rows: list[InputRow], resume: bool) -> tuple[RowSink, set[str]]:
+def open_sink(output: str, rows: FileRows, resume: bool) -> tuple[RowSink, int]:
+    """The sink and how many of the input's first rows the output already holds (--resume)."""
     if output == "-":
-        return StdoutSink(), set()
-    return open_file_sink(Path(output), source, {id_key(r.id) for r in rows}, resume=resume)
+        return StdoutSink(), 0
+    return open_file_sink(Path(output), Path(rows.file), rows.id_keys, resume=resume)
+
+
+def window_for(workers: int) -> int:
+    """Rows taken and not yet written, at most: room for a slow row without stalling the others for long."""
+    return max(256, 16 * workers)
 
 
 class _RowPool:
     """The row workers of one run, on the judge's loop; `stop()`, from any thread, cancels them and
     `finished` is set once none is left (so the file can be closed without cutting a row)."""
 
-    def __init__(self, rows: list[InputRow], job: RowJob, failed: FailedRow, sink: RowSink, workers: int,
-                 on_done: Callable[[dict[str, Any], bool], None]) -> None:
-        self._todo = iter(rows)  # shared by the workers, all on the judge's loop
+    def __init__(self, rows: Iterator[InputRow], count: int, job: RowJob, failed: FailedRow, sink: RowSink,
+                 workers: int, on_done: Callable[[dict[str, Any], bool], None]) -> None:
+        self._todo = enumerate(rows)  # shared by the workers, all on the judge's loop: (position in this run, row)
         self._job, self._failed, self._sink, self._on_done = job, failed, sink, on_done
-        self._workers = max(1, min(workers, len(rows)))
+        self._workers = max(1, min(workers, count))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -114,7 +125,8 @@ class _RowPool:
             self._loop.call_soon_threadsafe(self._task.cancel)
 
     async def _run_workers(self) -> None:
-        tasks = [asyncio.ensure_future(self._worker()) for _ in range(self._workers)]
+        room = asyncio.Semaphore(window_for(self._workers))
+        tasks = [asyncio.ensure_future(self._worker(room)) for _ in range(self._workers)]
         try:
             await asyncio.gather(*tasks)
         finally:  # one worker failing (stdout closed) or a stop ends them all, each exception retrieved
@@ -122,10 +134,17 @@ class _RowPool:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _worker(self) -> None:
-        for row in self._todo:
+    async def _worker(self, room: asyncio.Semaphore) -> None:
+        while True:
+            await room.acquire()
+            taken = next(self._todo, None)
+            if taken is None:
+                room.release()
+                return
+            index, row = taken
             obj, judged = await self._judge_row(row)
-            self._sink.write(row.index, obj)
+            for _ in range(self._sink.write(index, obj)):
+                room.release()
             self._on_done(obj, judged)
 
     async def _judge_row(self, row: InputRow) -> tuple[dict[str, Any], bool]:
@@ -179,21 +198,21 @@ def _run_pool(judge: Judge, pool: _RowPool, sink: RowSink, output: str) -> None:
 
 def run_file(
     judge: Judge,
-    rows: list[InputRow],
+    rows: FileRows,
+    count: int,
     job: RowJob,
     *,
-    source: Path,
     output: str,
     resume: bool,
     console: Console,
     failed: FailedRow,
     label: str = "judging",
 ) -> RunSummary:
+    """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`."""
     started = time.perf_counter()
-    sink, done = open_sink(output, source, rows, resume)
+    sink, done = open_sink(output, rows, resume)
     try:
-        todo = [r for r in rows if id_key(r.id) not in done]
-        summary = RunSummary(rows=len(rows), resumed=len(rows) - len(todo))
+        summary = RunSummary(rows=count, resumed=done)
         progress = Progress(
             TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
             console=console, disable=not console.is_terminal, transient=False,
@@ -204,9 +223,10 @@ def run_file(
             progress.advance(task)
 
         with progress:
-            task = progress.add_task(label, total=len(rows), completed=summary.resumed)
-            _run_pool(judge, _RowPool(todo, job, failed, sink, judge.config.concurrency, on_done), sink, output)
-        sink.finish([r.id for r in rows])
+            task = progress.add_task(label, total=count, completed=done)
+            pool = _RowPool(rows.rows(start=done), count - done, job, failed, sink, judge.config.concurrency, on_done)
+            _run_pool(judge, pool, sink, output)
+        sink.finish()
     finally:
         sink.close()
     summary.seconds = time.perf_counter() - started

@@ -7,55 +7,60 @@ from typing import Any
 
 import typer
 
-from judgekit.cli.common import (
-    default_output,
-    err,
-    exit_if_judge_failed,
-    exit_if_run_failed,
-    field_map,
-    print_summary,
-    require_rubrics,
+from judgekit.cli.common import err, exit_if_judge_failed, exit_if_run_failed, print_summary, rubric_check
+from judgekit.cli.options import (
+    FileOptions,
+    JudgeOptions,
+    RayActorsOpt,
+    RayOpt,
+    RayShardRowsOpt,
+    with_file_options,
+    with_judge_options,
 )
-from judgekit.cli.options import JudgeOptions, RayActorsOpt, RayOpt, RayShardRowsOpt, with_judge_options
 from judgekit.cli.rayfile import run_file_on_ray
 from judgekit.cli.runfile import run_file
-from judgekit.data.rows import InputRow, read_jsonl
+from judgekit.data.rows import FileRows, InputRow
 from judgekit.judging.results import ScoreResult
-from judgekit.rubric.models import load_rubric
+from judgekit.rubric.models import Rubric, load_rubric
 
 
 @with_judge_options()
+@with_file_options("scored", "prompt, response, id, reference, rubric")
 def score(
-    input: Path = typer.Argument(..., help="JSONL rows with prompt and response"),
-    rubric: Path | None = typer.Option(None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
-    output: str | None = typer.Option(None, "--output", "-o", help="output JSONL; '-' for stdout [default: INPUT.scored.jsonl]"),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its output file"),
+    input: Path = typer.Argument(..., help="rows with prompt and response: JSONL, Parquet, a saved dataset or a hub dataset"),
     explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion"),
-    field: list[str] = typer.Option([], "--field", help="remap an input field: NAME=KEY (prompt, response, id, reference, rubric)"),
     ray: bool = RayOpt,
     ray_actors: int = RayActorsOpt,
     ray_shard_rows: int = RayShardRowsOpt,
     *,
+    file_options: FileOptions,
     judge_options: JudgeOptions,
 ) -> None:
     """Score each response against the rubric: one output row per input row."""
-    rows = read_jsonl(input, required=("prompt", "response"), mapping=field_map(field))
-    the_rubric = load_rubric(rubric) if rubric else None
-    require_rubrics(rows, the_rubric, str(input), judge_options.config.profile)
-    out = output or default_output(input, "scored")
+    the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
+    rows = FileRows(input, ("prompt", "response"), mapping=file_options.fields, split=file_options.split,
+                    check=rubric_check(the_rubric, str(input), judge_options.config.profile))
+    count = rows.validate()
+    out = file_options.output_for(input)
     if ray:
-        summary = run_file_on_ray(rows, the_rubric, explain, judge_options, source=input, output=out, resume=resume,
-                                  actors=ray_actors, shard_rows=ray_shard_rows)
+        # The driver holds the rows to cut them into shards; each actor streams its shard's output.
+        summary = run_file_on_ray(list(rows), the_rubric, explain, judge_options, source=input, output=out,
+                                  resume=file_options.resume, actors=ray_actors, shard_rows=ray_shard_rows)
         print_summary(summary, out)
         exit_if_run_failed(summary.stats, summary)
         return
+    _score_here(rows, count, the_rubric, explain, judge_options, out, file_options.resume)
+
+
+def _score_here(rows: FileRows, count: int, rubric: Rubric | None, explain: bool, judge_options: JudgeOptions,
+                out: str, resume: bool) -> None:
     with judge_options.judge() as the_judge:
 
         async def job(row: InputRow) -> dict[str, Any]:
-            return (await the_judge.ascore_row(row, the_rubric, explain)).model_dump()
+            return (await the_judge.ascore_row(row, rubric, explain)).model_dump()
 
-        summary = run_file(the_judge, rows, job, source=input, output=out, resume=resume, console=err, label="scoring",
-                           failed=lambda row, why: ScoreResult.failed(row.id, why).model_dump())
+        summary = run_file(the_judge, rows, count, job, output=out, resume=resume, console=err,
+                           label="scoring", failed=lambda row, why: ScoreResult.failed(row.id, why).model_dump())
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)
 

@@ -19,6 +19,10 @@ Every reader yields EvalPair(id, subset, prompt, response_a, response_b, label) 
 Two more layouts are not pairs: RewardBench 2's best-of-4 rows (read_rewardbench2) and rows carrying
 a human verdict per criterion (read_labelled).
 
+Each pair format is also read from a Parquet file, a dataset saved with `datasets`' `save_to_disk` or
+a hub dataset (`split` picks its split), whose rows have the fields of that format's records (an
+EvalBiasBench table is one subset, "all").
+
 `limit` keeps at most N pairs (rows) per subset: a seeded random sample, kept in file order.
 """
 
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from judgekit.data.reader import json_records, load_json
+from judgekit.data.reader import is_table, json_records, load_json, records
 from judgekit.data.rows import JUDGEBENCH_LABELS, read_jsonl
 from judgekit.errors import InputError
 
@@ -61,12 +65,17 @@ def _list_of_records(data: Any, path: Path) -> list[dict[str, Any]]:
 # ---- the readers ----------------------------------------------------------------------------------
 
 
-def read_llmbar(path: Path, rng: random.Random) -> list[EvalPair]:
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+def _json_or_table(path: Path, split: str | None) -> Any:
+    """A whole JSON file, or the rows of a table (Parquet, a saved or hub dataset) as a list of objects."""
+    return [rec.obj for rec in records(path, split=split)] if is_table(path) else load_json(path)
+
+
+def read_llmbar(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
+    files = sorted(path.glob("*.json")) if path.is_dir() and not is_table(path) else [path]
     pairs: list[EvalPair] = []
     for file in files:
         subset = file.stem
-        for i, rec in enumerate(_list_of_records(load_json(file), file)):
+        for i, rec in enumerate(_list_of_records(_json_or_table(file, split), file)):
             label = _need(rec, "label", file, i)
             if label not in (1, 2, "1", "2"):
                 raise InputError(f"record {i}: label must be 1 or 2, got {label!r}", file=str(file), field="label")
@@ -77,9 +86,9 @@ def read_llmbar(path: Path, rng: random.Random) -> list[EvalPair]:
     return pairs
 
 
-def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
+def read_judgebench(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for line_no, _, rec in json_records(path):
+    for line_no, _, rec in records(path, split=split):
         label = rec.get("label")
         if label not in JUDGEBENCH_LABELS:
             raise InputError(f"label must be one of {', '.join(JUDGEBENCH_LABELS)}, got {label!r}", file=str(path),
@@ -94,9 +103,9 @@ def read_judgebench(path: Path, rng: random.Random) -> list[EvalPair]:
     return pairs
 
 
-def read_pandalm(path: Path, rng: random.Random) -> list[EvalPair]:
+def read_pandalm(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for i, rec in enumerate(_list_of_records(load_json(path), path)):
+    for i, rec in enumerate(_list_of_records(_json_or_table(path, split), path)):
         votes: list[Any] = [rec[f"annotator{k}"] for k in (1, 2, 3) if rec.get(f"annotator{k}") is not None]
         if not votes:
             raise InputError(f"record {i} has no annotator1..3", file=str(path), field="annotator1")
@@ -114,13 +123,13 @@ def read_pandalm(path: Path, rng: random.Random) -> list[EvalPair]:
     return pairs
 
 
-def read_evalbiasbench(path: Path, rng: random.Random) -> list[EvalPair]:
-    data = load_json(path)
+def read_evalbiasbench(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
+    data = _json_or_table(path, split)
     groups = data.items() if isinstance(data, dict) else [("all", data)]
     pairs: list[EvalPair] = []
-    for bias, records in groups:
+    for bias, group in groups:
         subset = str(bias).replace(" bias", "").replace(" ", "-")
-        for i, rec in enumerate(_list_of_records(records, path)):
+        for i, rec in enumerate(_list_of_records(group, path)):
             better, worse = str(_need(rec, "response1", path, i)), str(_need(rec, "response2", path, i))
             if rec.get("label", 1) not in (1, "1"):
                 better, worse = worse, better
@@ -145,9 +154,9 @@ def split_dialogue(text: str) -> tuple[list[dict[str, str]], str]:
     return [{"role": r, "content": c} for r, c in turns[:-1]], turns[-1][1]
 
 
-def read_hh_rlhf(path: Path, rng: random.Random) -> list[EvalPair]:
+def read_hh_rlhf(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
     pairs: list[EvalPair] = []
-    for line_no, _, rec in json_records(path):
+    for line_no, _, rec in records(path, split=split):
         try:
             prompt, chosen = split_dialogue(str(_need(rec, "chosen", path, line_no, what="line")))
             _, rejected = split_dialogue(str(_need(rec, "rejected", path, line_no, what="line")))
@@ -159,7 +168,7 @@ def read_hh_rlhf(path: Path, rng: random.Random) -> list[EvalPair]:
     return pairs
 
 
-READERS: dict[str, Callable[[Path, random.Random], list[EvalPair]]] = {
+READERS: dict[str, Callable[[Path, random.Random, str | None], list[EvalPair]]] = {
     "llmbar": read_llmbar,
     "judgebench": read_judgebench,
     "pandalm": read_pandalm,
@@ -177,20 +186,21 @@ def check_format(fmt: str) -> None:
         raise InputError(f"unknown format {fmt!r}; use {' | '.join(FORMATS)}", field="--format")
 
 
-def read_pairs(path: str | Path, fmt: str, *, limit: int | None = None, seed: int = 0) -> list[EvalPair]:
-    """The labelled pairs of a data file (or an LLMBar folder), at most `limit` per subset."""
+def read_pairs(path: str | Path, fmt: str, *, limit: int | None = None, seed: int = 0,
+               split: str | None = None) -> list[EvalPair]:
+    """The labelled pairs of a data file (or an LLMBar folder, or a table), at most `limit` per subset."""
     check_format(fmt)
     if fmt not in READERS:
         raise InputError(f"format {fmt} is not a file of labelled pairs", field="--format")
     path = _existing(path, folder_ok=fmt == "llmbar", fmt=fmt)
-    return sample_per_subset(READERS[fmt](path, random.Random(seed)), lambda p: p.subset, limit, seed)
+    return sample_per_subset(READERS[fmt](path, random.Random(seed), split), lambda p: p.subset, limit, seed)
 
 
 def _existing(path: str | Path, *, folder_ok: bool = False, fmt: str = "") -> Path:
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not is_table(path):
         raise InputError("data file not found", file=str(path))
-    if path.is_dir() and not folder_ok:
+    if path.is_dir() and not folder_ok and not is_table(path):
         raise InputError(f"format {fmt} reads one file, not a folder", file=str(path))
     return path
 

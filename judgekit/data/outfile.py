@@ -1,10 +1,13 @@
-"""Output JSONL: rows written the moment they finish, in input order at the end, resumable.
+"""Output JSONL: rows written in input order the moment every earlier row is written, resumable.
 
-To a file, a finished row is appended and flushed at once (finish order), so a killed run keeps
-every row it finished; when the run ends the file is rewritten in input order (atomically). To
-stdout (`-o -`), rows are released in input order as soon as all earlier rows are done.
-On --resume, a torn last line (a run killed mid-write) is cut off, and the rows already present
-are skipped; a row id the input does not have means the file is not this input's output.
+A finished row waits only for the rows before it (the run bounds how many rows are taken and not yet
+written), then it is appended and flushed, to a file or to stdout (`-o -`). So the output file is
+always the first rows of the input, in order, each a whole line, except a last line torn by a killed
+run; a finished row still waiting for an earlier one when a run is killed is not in the file, and
+`--resume` judges it again (the verdict cache, when on, answers it without a call). On --resume the
+torn last line is cut off and the rows already present are skipped: the file's rows must be the
+input's first rows, id by id, else the file is not this input's output (exit 2). Nothing here holds
+more than one line of either file.
 
 The input is never written: an output that is the input file (same path, a symlink or a hard link
 to it) is refused before anything is opened for writing. A run holds an exclusive lock (flock) on
@@ -17,8 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -27,12 +29,9 @@ try:
 except ImportError:  # Windows: no advisory locks; the other guarantees hold
     fcntl = None  # type: ignore[assignment]
 
+from judgekit.data.rows import id_key
 from judgekit.errors import InputError
 from judgekit.secrets import redact_tree
-
-
-def id_key(row_id: Any) -> str:
-    return json.dumps(row_id)
 
 
 def dumps(obj: dict[str, Any]) -> str:
@@ -45,53 +44,52 @@ def dumps(obj: dict[str, Any]) -> str:
 
 
 class RowSink(Protocol):
-    def write(self, index: int, obj: dict[str, Any]) -> None: ...
-    def finish(self, order: list[Any]) -> None: ...
+    def write(self, index: int, obj: dict[str, Any]) -> int:
+        """Take the finished row at 0-based position `index` of this run; returns how many rows went out."""
+        ...
+
+    def finish(self) -> None: ...
     def close(self) -> None: ...
 
 
+class _InOrder:
+    """Rows released in input order: each waits only for the rows before it."""
+
+    def __init__(self, emit: Callable[[dict[str, Any]], object]) -> None:
+        self._emit = emit
+        self._ready: dict[int, dict[str, Any]] = {}
+        self._next = 0
+
+    def put(self, index: int, obj: dict[str, Any]) -> int:
+        self._ready[index] = obj
+        released = 0
+        while self._next in self._ready:
+            self._emit(self._ready.pop(self._next))
+            self._next += 1
+            released += 1
+        return released
+
+
 class FileSink:
-    """Appends rows to an output file it holds locked (see `open_file_sink`)."""
+    """Appends rows in input order to an output file it holds locked (see `open_file_sink`)."""
 
     def __init__(self, path: Path, fh: TextIO) -> None:
         self.path = path
         self._fh = fh
+        self._order = _InOrder(lambda obj: self._fh.write(dumps(obj) + "\n"))
 
-    def write(self, index: int, obj: dict[str, Any]) -> None:
-        self._fh.write(dumps(obj) + "\n")
-        self._fh.flush()
+    def write(self, index: int, obj: dict[str, Any]) -> int:
+        released = self._order.put(index, obj)
+        if released:
+            self._fh.flush()
+        return released
 
-    def finish(self, order: list[Any]) -> None:
-        """Rewrite the file in input order (ids are unique) through a temporary file and a rename,
-        still holding the lock; the file is then closed."""
-        by_id: dict[str, str] = {}
-        with self.path.open("r", encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    by_id.setdefault(id_key(json.loads(line)["id"]), line if line.endswith("\n") else line + "\n")
-        write_atomically(self.path, (by_id[k] for k in map(id_key, order) if k in by_id))
+    def finish(self) -> None:
         self.close()
 
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
-
-
-def write_atomically(path: Path, lines: Iterable[str]) -> None:
-    """Replace `path` (the file a symlink names) with `lines` via a temporary file in its folder, keeping
-    its mode; no temporary file is left on failure."""
-    path = Path(os.path.realpath(path))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.writelines(lines)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def refuse_input_as_output(source: Path, output: Path) -> None:
@@ -105,13 +103,15 @@ def refuse_input_as_output(source: Path, output: Path) -> None:
                          file=str(output), field="--output")
 
 
-def open_file_sink(path: Path, source: Path, input_ids: set[str], *, resume: bool) -> tuple[FileSink, set[str]]:
-    """The locked output file and the ids of the rows it already holds (with --resume; else it is emptied)."""
+def open_file_sink(path: Path, source: Path, input_ids: Callable[[], Iterator[str]], *,
+                   resume: bool) -> tuple[FileSink, int]:
+    """The locked output file and how many of the input's first rows it already holds (with --resume;
+    else it is emptied). `input_ids` gives the input's id keys in order, anew on each call."""
     refuse_input_as_output(source, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fh = _open_locked(path)
     try:
-        done = rows_already_done(path, input_ids) if resume else set()
+        done = rows_already_done(path, input_ids) if resume else 0
         if not resume:
             fh.truncate(0)
     except BaseException:
@@ -143,17 +143,15 @@ def _open_locked(path: Path) -> TextIO:
 class StdoutSink:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stdout
-        self._ready: dict[int, dict[str, Any]] = {}
-        self._next = 0
+        self._order = _InOrder(lambda obj: self._stream.write(dumps(obj) + "\n"))
 
-    def write(self, index: int, obj: dict[str, Any]) -> None:
-        self._ready[index] = obj
-        while self._next in self._ready:
-            self._stream.write(dumps(self._ready.pop(self._next)) + "\n")
+    def write(self, index: int, obj: dict[str, Any]) -> int:
+        released = self._order.put(index, obj)
+        if released:
             self._stream.flush()
-            self._next += 1
+        return released
 
-    def finish(self, order: list[Any]) -> None:
+    def finish(self) -> None:
         self._stream.flush()
 
     def close(self) -> None:
@@ -166,36 +164,43 @@ class StdoutSink:
         os.close(devnull)
 
 
-def rows_already_done(path: Path, input_ids: set[str]) -> set[str]:
-    """Ids of rows already in an output file; cuts off a torn tail left by a killed run."""
+def rows_already_done(path: Path, input_ids: Callable[[], Iterator[str]]) -> int:
+    """How many of the input's first rows the output file holds, id by id; a torn tail left by a killed
+    run (or a line that is not an output row) is cut off, and what follows it is judged again."""
     if not path.exists():
-        return set()
-    data = path.read_bytes()
-    done: set[str] = set()
-    good_end = 0
-    pos = 0
-    while pos < len(data):
-        newline = data.find(b"\n", pos)
-        if newline == -1:
-            break  # the last line has no newline: torn
-        line = data[pos:newline]
-        if line.strip():
-            try:
-                obj = json.loads(line)
-                key = id_key(obj["id"])
-            except (ValueError, KeyError, TypeError):
-                break  # torn or foreign line: keep what came before, re-judge the rest
-            if key not in input_ids:
-                raise InputError(
-                    f"row id {obj['id']!r} is not in the input; this output file belongs to another input",
-                    file=str(path), field="id",
-                )
-            if key in done:
+        return 0
+    expected = input_ids()
+    done = good_end = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            key = _line_id(raw)
+            if key is None:
                 break
-            done.add(key)
-        pos = newline + 1
-        good_end = pos
-    if good_end < len(data):
+            if next(expected, None) != key:
+                raise _not_this_input(path, key, done, input_ids)
+            done += 1
+            good_end += len(raw)
+    if good_end < path.stat().st_size:
         with path.open("r+b") as fh:
             fh.truncate(good_end)
     return done
+
+
+def _line_id(raw: bytes) -> str | None:
+    """The id key of a whole output line, or None for a torn or foreign one."""
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        return id_key(json.loads(raw)["id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _not_this_input(path: Path, key: str, position: int, input_ids: Callable[[], Iterator[str]]) -> InputError:
+    row_id = json.loads(key)
+    if any(k == key for k in input_ids()):
+        why = (f"output row {position + 1} (id {row_id!r}) is not the input's row {position + 1}: this output was "
+               "written for the input in another order; run again without --resume")
+    else:
+        why = f"row id {row_id!r} is not in the input; this output file belongs to another input"
+    return InputError(why, file=str(path), line=position + 1, field="id")

@@ -4,13 +4,17 @@ Python), and DataRow, a prompt with candidate responses and labelled pairs (rubr
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from judgekit.data.reader import JsonRecord, json_records
+import numpy as np
+
+from judgekit.data.reader import JsonRecord, records
 from judgekit.errors import InputError
 from judgekit.rubric.formats import row_rubric
 from judgekit.rubric.models import Rubric
@@ -131,6 +135,101 @@ class _RowRules:
 
 _PYTHON_ROWS = _RowRules(file=None, null_fields=True, checked_ids=False)
 
+RowCheck = Callable[[InputRow], None]  # a command's own check of a row: raises InputError, may normalise fields
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """The rows of an input (a JSONL or JSON-array file, a Parquet file, a saved or hub dataset), read
+    anew on each pass so that no pass holds them: `validate()` reads every row once before any judging,
+    so bad input fails fast (exit 2); iterating yields them one at a time. A row that cannot be
+    encoded is kept with its `problem`: it becomes an output row without a reward."""
+
+    source: str | Path
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ("reference",)
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    split: str | None = None
+    check: RowCheck | None = None
+
+    @property
+    def file(self) -> str:
+        return str(self.source)
+
+    def __iter__(self) -> Iterator[InputRow]:
+        return self.rows()
+
+    def rows(self, start: int = 0) -> Iterator[InputRow]:
+        """The rows from 0-based position `start` on (those before it are read, not built)."""
+        rules = _RowRules(file=self.file)
+        for index, rec in enumerate(records(self.source, split=self.split)):
+            if index < start:
+                continue
+            row = _make_row(rec, index, rules, self.required, self.optional, self.mapping)
+            row.problem = unencodable_field(rec.obj)
+            if self.check is not None:
+                self.check(row)
+            yield row
+
+    def validate(self) -> int:
+        """Read and check every row; ids must be unique (kept as 8-byte hashes, not as rows). The row count."""
+        hashes = IdHashes()
+        for row in self:
+            hashes.add(id_key(row.id))
+        twice = hashes.repeated()
+        if twice:
+            self._raise_duplicate(twice)
+        return len(hashes)
+
+    def id_keys(self) -> Iterator[str]:
+        """The rows' id keys in input order, without building the rows."""
+        return (id_key(_given_id(rec, self.mapping)) for rec in records(self.source, split=self.split))
+
+    def _raise_duplicate(self, hashes: set[int]) -> None:
+        """A second pass over the rows whose id hash repeats: the exact duplicate, named by its lines (two
+        different ids with one hash are no error)."""
+        first_line_of: dict[str, int] = {}
+        for rec in records(self.source, split=self.split):
+            row_id = _given_id(rec, self.mapping)
+            key = id_key(row_id)
+            if _id_hash(key) not in hashes:
+                continue
+            if key in first_line_of:
+                raise InputError(f"duplicate id {row_id!r} (first at line {first_line_of[key]}); ids must be unique "
+                                 "so --resume can match rows", file=self.file, line=rec.line, field="id")
+            first_line_of[key] = rec.line
+
+
+def id_key(row_id: Any) -> str:
+    """The text that identifies a row id (1 and "1" differ)."""
+    return json.dumps(row_id)
+
+
+def _id_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+class IdHashes:
+    """A compact multiset of row ids: 8 bytes each (an id's 64-bit hash), for checking that a million ids
+    are unique without holding them."""
+
+    def __init__(self) -> None:
+        self._hashes = array("Q")
+
+    def add(self, key: str) -> None:
+        self._hashes.append(_id_hash(key))
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def repeated(self) -> set[int]:
+        """The hashes seen more than once (the hashes are sorted in place to find them)."""
+        view = np.frombuffer(self._hashes, dtype=np.uint64)
+        view.sort()
+        twice = {int(h) for h in view[1:][view[1:] == view[:-1]]}
+        del view  # the array may grow again once no view holds its buffer
+        return twice
+
 
 def read_jsonl(
     path: str | Path,
@@ -138,21 +237,13 @@ def read_jsonl(
     required: tuple[str, ...],
     optional: tuple[str, ...] = ("reference",),
     mapping: Mapping[str, str] | None = None,
+    split: str | None = None,
 ) -> list[InputRow]:
-    """Read and validate every row before any judging starts, so bad input fails fast (exit 2).
-    A row that cannot be encoded is kept with its `problem`: it becomes an output row without a reward."""
-    mapping = dict(mapping or {})
-    path = Path(path)
-    rules = _RowRules(file=str(path))
-    if not path.is_file():
-        raise InputError("input file not found", file=rules.file)
-    rows: list[InputRow] = []
-    first_line_of: dict[str, int] = {}
-    for rec in json_records(path):
-        row = _make_row(rec, len(rows), rules, required, optional, mapping, first_line_of)
-        row.problem = unencodable_field(rec.obj)
-        rows.append(row)
-    return rows
+    """Every row of an input as a list, read and checked before it is returned (see `FileRows`, which
+    reads an input of any size without holding it)."""
+    rows = FileRows(path, required, optional, dict(mapping or {}), split)
+    rows.validate()
+    return list(rows)
 
 
 def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[str, ...]) -> list[InputRow]:
@@ -164,7 +255,7 @@ def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[
             out.append(row)
             continue
         rec = JsonRecord(line=index + 1, number=index, obj=dict(row))
-        out.append(_make_row(rec, index, _PYTHON_ROWS, required, ("reference",), {}, {}))
+        out.append(_make_row(rec, index, _PYTHON_ROWS, required, ("reference",), {}))
     return out
 
 
@@ -191,7 +282,6 @@ def _make_row(
     required: tuple[str, ...],
     optional: tuple[str, ...],
     mapping: Mapping[str, str],
-    first_line_of: dict[str, int],
 ) -> InputRow:
     fields: dict[str, Any] = {}
     for name in required:
@@ -205,7 +295,7 @@ def _make_row(
             fields[name] = value
     row_id = _given_id(rec, mapping)
     if rules.checked_ids:
-        _check_id(row_id, rec.line, rules.file, first_line_of)
+        _check_id(row_id, rec.line, rules.file)
     rubric_value = {"rubric": rec.obj.get(mapping["rubric"])} if "rubric" in mapping else dict(rec.obj)
     rubric = row_rubric(rubric_value, file=rules.file, line=rec.line)
     return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
@@ -218,16 +308,9 @@ def _missing(name: str, rec: JsonRecord, index: int, rules: _RowRules, mapping: 
                       field=name)
 
 
-def _check_id(row_id: Any, line: int, file: str | None, first_line_of: dict[str, int]) -> None:
+def _check_id(row_id: Any, line: int, file: str | None) -> None:
     if not isinstance(row_id, (str, int)) or isinstance(row_id, bool):
         raise InputError("'id' must be a string or an integer", file=file, line=line, field="id")
-    key = json.dumps(row_id)
-    if key in first_line_of:
-        raise InputError(
-            f"duplicate id {row_id!r} (first at line {first_line_of[key]}); ids must be unique so --resume can match rows",
-            file=file, line=line, field="id",
-        )
-    first_line_of[key] = line
 
 
 def _layout_hint(obj: Mapping[str, Any]) -> str:
@@ -261,16 +344,15 @@ class DataRow:
 
 def read_data(
     path: str | Path, *, limit: int | None = None, need_responses: bool = False, need_pairs: bool = False,
+    split: str | None = None,
 ) -> list[DataRow]:
     """Rows with a prompt and, as available, responses (list or single) and labelled pairs:
     chosen/rejected, LLMBar input/output_1/output_2/label, or response_a/response_b/label.
     The whole file is read (and checked) even when `limit` keeps fewer rows."""
     path = Path(path)
     file = str(path)
-    if not path.is_file():
-        raise InputError("data file not found", file=file)
     rows: list[DataRow] = []
-    for rec in list(json_records(path)):
+    for rec in list(records(path, split=split, what="data")):
         if limit is not None and len(rows) >= limit:
             break
         row = _data_row(rec, file)

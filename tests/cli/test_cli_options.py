@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -92,3 +93,29 @@ def test_a_value_judge_config_refuses_is_exit_2_naming_the_option(option: str, v
                    "--base-url", "http://127.0.0.1:9/v1", option, value)
     assert proc.returncode == 2, proc.stderr
     assert option in proc.stderr and "Traceback" not in proc.stderr
+
+
+FILE_COMMANDS = ("score", "compare", "rank")
+FILE_OPTIONS = {"rubric", "output", "resume", "field", "split"}
+
+
+def _file_options(command: Command) -> dict[str, tuple[object, ...]]:
+    options = _options(command)
+    return {n: (tuple(options[n].opts), options[n].default, options[n].multiple) for n in FILE_OPTIONS if n in options}
+
+
+@pytest.mark.parametrize("name", FILE_COMMANDS)
+def test_file_commands_take_the_same_file_options(name: str) -> None:
+    options = _file_options(COMMANDS[name])
+    assert set(options) == FILE_OPTIONS
+    assert options == _file_options(COMMANDS["score"])
+    assert "--split" in _options(COMMANDS["eval"])["split"].opts  # eval reads datasets too
+
+
+def test_file_options_are_declared_only_in_the_options_module() -> None:
+    from judgekit.cli import pairwise, score
+
+    for module in (score, pairwise):
+        source = inspect.getsource(module)
+        for flag in ('"--rubric"', '"--output"', '"--resume"', '"--field"', '"--split"'):
+            assert flag not in source, (module.__name__, flag)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.data.outfile import write_atomically
 from tests.helpers import CLI, ROOT, SCORE_RUBRIC, read_jsonl, run_cli, write_jsonl
 
 PAIR_RUBRIC = "name: p\ncriteria:\n  - id: better\n    text: The response is the better one.\n"
@@ -85,23 +84,6 @@ def test_eval_report_never_overwrites_the_data(tmp_path, rubric):
     proc = run_cli("eval", str(data), "--format", "llmbar", *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(data))
     assert proc.returncode == 2 and "the output is the input file" in proc.stderr, proc.stderr
     assert data.read_bytes() == before
-
-
-def test_the_in_order_rewrite_leaves_no_temporary_file_on_failure(tmp_path):
-    out = tmp_path / "o.jsonl"
-    out.write_text("old\n")
-    out.chmod(0o640)
-
-    def lines():
-        yield "new 1\n"
-        raise OSError(28, "No space left on device")
-
-    with pytest.raises(OSError):
-        write_atomically(out, lines())
-    assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.jsonl"]
-    write_atomically(out, iter(["new 1\n", "new 2\n"]))
-    assert out.read_text() == "new 1\nnew 2\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.jsonl"]
-    assert out.stat().st_mode & 0o777 == 0o640  # the file keeps its permissions
 
 
 # ---- two runs, one output file --------------------------------------------------------------------
@@ -273,3 +255,26 @@ def test_layouts_for_eval_name_the_format_flag(tmp_path, rubric):
     for path, flag in ((bias, "--format evalbiasbench"), (hh, "--format hh-rlhf")):
         proc = run_cli("compare", str(path), *judge_args("http://127.0.0.1:9/v1", rubric))
         assert proc.returncode == 2 and f"{path}:1" in proc.stderr and flag in proc.stderr, proc.stderr
+
+
+# ---- resuming without holding the rows ------------------------------------------------------------
+
+
+def test_duplicate_ids_are_found_among_many_rows_and_named_by_both_lines(tmp_path, rubric):
+    rows = rows_for("score", 5000)
+    rows[4321]["id"] = 17
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    proc = run_cli("score", str(data), *judge_args("http://127.0.0.1:9/v1", rubric))
+    assert proc.returncode == 2, proc.stderr
+    assert f"{data}:4322, field 'id': duplicate id 17 (first at line 18)" in proc.stderr
+
+
+def test_resume_refuses_an_output_not_in_input_order(tmp_path, rubric):
+    data = write_jsonl(tmp_path / "in.jsonl", rows_for("score", 3))
+    out = tmp_path / "o.jsonl"
+    write_jsonl(out, [{"id": 1, "reward": 1.0}, {"id": 0, "reward": 1.0}])
+    before = out.read_bytes()
+    proc = run_cli("score", str(data), *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(out), "--resume")
+    assert proc.returncode == 2, proc.stderr
+    assert f"{out}:1, field 'id': output row 1 (id 1) is not the input's row 1" in proc.stderr
+    assert out.read_bytes() == before
