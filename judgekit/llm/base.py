@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+# The embedded judge's worker takes this extra argument (an int k) beside llama.cpp's own: the top-k
+# log-probabilities of the first generated token. Defined here, not in the worker module, so that
+# starting the worker (`python -m judgekit.llm.llama_worker`) never finds that module already imported.
+FIRST_TOKEN_TOP_LOGPROBS = "first_token_top_logprobs"
+
 Mode = Literal["pointwise", "pairwise"]  # what a request judges: one response, or a pair
 
 

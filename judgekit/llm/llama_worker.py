@@ -22,11 +22,12 @@ import sys
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from judgekit.llm.base import FIRST_TOKEN_TOP_LOGPROBS
+
 if TYPE_CHECKING:  # numpy comes with llama-cpp-python (the [local] extra); the parent imports this module
     import numpy as np
     from numpy.typing import NDArray
 
-FIRST_TOKEN_TOP_LOGPROBS = "first_token_top_logprobs"
 
 
 def _quiet(llama_cpp: Any) -> Any:

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from judgekit.errors import InputError, JudgeCrashed
-from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError
-from judgekit.llm.llama_worker import FIRST_TOKEN_TOP_LOGPROBS
+from judgekit.llm.base import FIRST_TOKEN_TOP_LOGPROBS, Completion, FatalError, JudgeRequest, TransientError
 
 # A small model tends to echo the prompt (fence tags, new lines) inside its reasoning string until
 # max_tokens runs out, leaving the JSON unterminated. The grammar keeps reasoning to one short line
