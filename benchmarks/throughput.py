@@ -4,7 +4,8 @@ N rows x K criteria (one criterion per call by default) against the scripted jud
 own process with a fixed latency. The same request bodies are posted by a bare aiohttp loop
 (benchmarks/_bare_loop.py) to the same server, turn about with judgekit, `--repeats` times each.
 Prints each side's best time, the ratio judgekit / bare in calls per second (goal >= 0.95), and
-both against the concurrency bound (calls x latency / concurrency).
+both against the concurrency bound (calls x latency / concurrency); and the share of prompt
+characters that repeat a prefix already sent, which a server's prefix cache serves almost free.
 
     python benchmarks/throughput.py [--rows 600] [--criteria 5] [--latency 0.05] [--concurrency 64] [--repeats 3]
 """
@@ -12,6 +13,7 @@ both against the concurrency bound (calls x latency / concurrency).
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import sys
@@ -53,7 +55,29 @@ def compare(base_url: str, args: argparse.Namespace, per_call: str) -> dict[str,
         wall, cpu, calls = judgekit_seconds(base_url, rubric, data, args.concurrency, per_call)
         assert calls == len(bodies), (calls, len(bodies))
         judgekit_runs.append((wall, cpu))
-    return figures(f"criteria per call: {per_call}", len(bodies), len(bodies) * args.latency / args.concurrency, bare_runs, judgekit_runs)
+    result = figures(f"criteria per call: {per_call}", len(bodies), len(bodies) * args.latency / args.concurrency,
+                     bare_runs, judgekit_runs)
+    return {**result, "repeated_prefix_share": round(repeated_prefix_share(bodies), 3)}
+
+
+def repeated_prefix_share(bodies: list[dict[str, object]]) -> float:
+    """Share of all prompt characters that repeat the longest prefix of an earlier prompt (in the
+    order the calls were sent). The longest common prefix with any earlier prompt is found among its
+    two neighbours in sorted order."""
+    seen: list[str] = []
+    repeated = total = 0
+    for body in bodies:
+        text = "\x00".join(str(m["content"]) for m in body["messages"])  # type: ignore[attr-defined, index]
+        at = bisect.bisect_left(seen, text)
+        repeated += max((_common(text, seen[i]) for i in (at - 1, at) if 0 <= i < len(seen)), default=0)
+        total += len(text)
+        seen.insert(at, text)
+    return repeated / total if total else 0.0
+
+
+def _common(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
 
 
 def figures(label: str, calls: int, ideal: float, bare_runs: list[tuple[float, float]],
@@ -72,7 +96,8 @@ def report(r: dict[str, object]) -> None:
     print(f"{r['label']}: {r['calls']} calls  bare aiohttp loop {r['bare_s']:.2f}s  judgekit {r['judgekit_s']:.2f}s  "
           f"judgekit/bare (calls/s) {r['ratio']:.2f}  ideal {r['ideal_s']:.2f}s  "
           f"client CPU per call: bare {r['bare_cpu_ms_per_call']:.3f} ms, judgekit {r['judgekit_cpu_ms_per_call']:.3f} ms "
-          f"(bare/judgekit {r['cpu_ratio']:.2f})", flush=True)
+          f"(bare/judgekit {r['cpu_ratio']:.2f})  prompt characters repeating an earlier prefix: "
+          f"{100 * float(r['repeated_prefix_share']):.0f}%", flush=True)
 
 
 def main() -> None:
