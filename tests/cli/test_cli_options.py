@@ -13,7 +13,7 @@ from judgekit.config import JudgeConfig
 from tests.helpers import RUBRICS, run_cli
 
 JUDGE_COMMANDS = ("score", "compare", "rank", "eval", "serve", "rubric generate", "rubric refine")
-OTHER_COMMANDS = ("rubric validate", "rubric show")
+OTHER_COMMANDS = ("rubric validate", "rubric show", "report")  # no judge: they read files only
 NOT_OPTIONS = {"seed"}  # eval's --seed seeds its sample; the judge keeps JudgeConfig's seed
 
 
