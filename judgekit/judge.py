@@ -343,6 +343,27 @@ def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) 
     return effective
 
 
+@dataclass(frozen=True)
+class JudgeRecipe:
+    """How to build a Judge, as data: what a trainer or a Ray actor pickles into another process in
+    place of a Judge (which holds a thread, an event loop and HTTP clients). No key: the process that
+    builds the Judge reads it from its environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...), so a key
+    is never pickled."""
+
+    spec: str = "local"
+    base_url: str | list[str] | None = None
+    config: JudgeConfig = field(default_factory=JudgeConfig)
+
+    @classmethod
+    def of(cls, spec: str = "local", base_url: str | list[str] | None = None,
+           options: Mapping[str, Any] | None = None) -> JudgeRecipe:
+        """The recipe, its settings checked now (in the process that writes it)."""
+        return cls(spec, base_url, JudgeConfig(**dict(options or {})))
+
+    def build(self) -> Judge:
+        return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
+
+
 async def rank_group(
     judge: Judge,
     rubric: Rubric,

@@ -9,7 +9,7 @@
   file, so an interrupted run resumes shard by shard and a shard retried by Ray (its actor died) is
   never written twice. When every shard is done the parts become the output file, in input order.
 
-Each actor builds its Judge from a `JudgeSetup` (a spec, a base URL and a JudgeConfig: nothing that
+Each actor builds its Judge from a `JudgeRecipe` (a spec, a base URL and a JudgeConfig: nothing that
 holds a client, a loop or a lock) and judges a batch's rows concurrently up to the Judge's own
 `concurrency`. Ray restarts an actor that dies and retries its batch.
 """
@@ -20,7 +20,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ from judgekit.config import JudgeConfig
 from judgekit.data.outfile import dumps, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
 from judgekit.errors import InputError, JudgeCrashed
-from judgekit.judge import Judge
+from judgekit.judge import Judge, JudgeRecipe
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.llm.fanout import gather_all
 from judgekit.rubric.models import Rubric, load_rubric
@@ -44,16 +44,6 @@ REQUIRED: dict[Kind, tuple[str, ...]] = {"score": ("prompt", "response"), "compa
 _LAYOUT = "layout.json"
 
 
-@dataclass(frozen=True)
-class JudgeSetup:
-    """What each actor builds its Judge from; picklable."""
-
-    spec: str = "local"
-    base_url: str | list[str] | None = None
-    config: JudgeConfig = field(default_factory=JudgeConfig)
-
-    def build(self) -> Judge:
-        return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
 
 
 @dataclass(frozen=True)
@@ -87,7 +77,7 @@ def _failed(kind: Kind, row_id: Any, reason: str) -> dict[str, Any]:
 class _JudgeActor:
     """One Judge per actor, built once; all rows of a batch judged at once on its loop."""
 
-    def __init__(self, setup: JudgeSetup, work: Work) -> None:
+    def __init__(self, setup: JudgeRecipe, work: Work) -> None:
         self.judge = setup.build()
         self.work = work
 
@@ -140,7 +130,7 @@ def score(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, ju
     """Each row's response against the rubric (rows may carry their own): id, reward, result.
     `config`: JudgeConfig fields for every actor's Judge; `ray_remote_args`: the actors' resources
     (e.g. {"num_gpus": 1} for an in-process vLLM judge)."""
-    setup = JudgeSetup(judge, base_url, JudgeConfig(**config))
+    setup = JudgeRecipe(judge, base_url, JudgeConfig(**config))
     return judge_dataset(ds, Work("score", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
 
 
@@ -148,11 +138,11 @@ def compare(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, 
             base_url: str | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
             ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
     """Each row's response_a against response_b, in both orders: id, winner, margin, result."""
-    setup = JudgeSetup(judge, base_url, JudgeConfig(**config))
+    setup = JudgeRecipe(judge, base_url, JudgeConfig(**config))
     return judge_dataset(ds, Work("compare", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
 
 
-def judge_dataset(ds: ray.data.Dataset, work: Work, setup: JudgeSetup, actors: int, batch_size: int,
+def judge_dataset(ds: ray.data.Dataset, work: Work, setup: JudgeRecipe, actors: int, batch_size: int,
                   ray_remote_args: dict[str, Any] | None = None) -> ray.data.Dataset:
     _require_ids(ds)
     return ds.map_batches(DatasetJudge, fn_constructor_args=(setup, work), batch_format="pyarrow", batch_size=batch_size,
@@ -280,7 +270,7 @@ def write_whole(path: Path, lines: Iterable[str]) -> None:
         raise
 
 
-def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: JudgeSetup, actors: int,
+def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: JudgeRecipe, actors: int,
                shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
                ray_remote_args: dict[str, Any] | None = None) -> None:
     """Judge a file's rows on a Ray pool (RAY_ADDRESS's cluster, else a local instance), shard by shard;
@@ -298,7 +288,7 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
     parts.join(output, len(shards))
 
 
-def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeSetup, actors: int,
+def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeRecipe, actors: int,
                   ray_remote_args: dict[str, Any] | None) -> Iterator[ShardDone]:
     """Each shard's rows as they come back from the pool, in the order the shards finish."""
     if not ray.is_initialized():

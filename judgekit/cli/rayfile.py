@@ -11,6 +11,7 @@ from judgekit.cli.options import JudgeOptions
 from judgekit.cli.runfile import RunSummary
 from judgekit.data.rows import InputRow
 from judgekit.errors import InputError
+from judgekit.judge import JudgeRecipe
 from judgekit.judging.results import ROW_FAILED
 from judgekit.llm.usage import RunStats
 from judgekit.rubric.models import Rubric
@@ -37,7 +38,7 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
         calls.update(done.stats)
 
     on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work("score", rubric, explain),
-                      setup=on_ray.JudgeSetup(options.spec, options.base_url, options.config), actors=actors,
+                      setup=JudgeRecipe(options.spec, options.base_url, options.config), actors=actors,
                       shard_rows=shard_rows, resume=resume, on_shard=on_shard)
     summary.seconds = time.perf_counter() - started
     summary.stats = {name: calls[name] for name in RunStats().as_dict()}

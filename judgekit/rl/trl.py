@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from judgekit.judge import Judge
-from judgekit.rl.recipe import JudgeRecipe
+from judgekit.judge import Judge, JudgeRecipe
 from judgekit.rl.rewards import BatchRewards, RewardScorer, make_shaping
 from judgekit.rl.shaping import Shaping
 from judgekit.rubric.models import Rubric, load_rubric
