@@ -265,7 +265,7 @@ def test_cli_eval_with_a_panel_reports_alpha(servers, tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["judge"].startswith("panel(openai:good, openai:biased, openai:good")
-    assert report["overall"]["accuracy"] == 1.0 and report["overall"]["inconsistency"] == 0.0  # the biased judge outvoted
+    assert report["overall"]["accuracy"] == 1.0 and report["overall"]["position_consistency"] == 1.0  # the biased judge outvoted
     assert servers["biased"].state.count == 2 * 2 * 4  # criteria x orders x pairs
     assert set(report["krippendorff_alpha"]) == {"a", "b"}
     assert all(a is not None and a < 1 for a in report["krippendorff_alpha"].values())
