@@ -22,7 +22,7 @@ import pickle
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 import ray.data
@@ -299,6 +299,6 @@ def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeRec
                             compute=ray.data.ActorPoolStrategy(size=max(1, min(actors, len(items)))),
                             **(ray_remote_args or {}))
     for batch in judged.iter_batches(batch_size=None, batch_format="pyarrow"):
-        for item in batch.to_pylist():
+        for item in cast("pa.Table", batch).to_pylist():  # batch_format="pyarrow"
             rows = [json.loads(line) for line in item["lines"].splitlines()]
             yield ShardDone(item["shard"], rows, json.loads(item["stats"]))
