@@ -177,8 +177,9 @@ def test_non_utf8_input_is_exit_2_naming_file_and_line(tmp_path, rubric):
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_run_keeps_whole_rows_says_how_to_resume(judge_server, tmp_path, rubric, sig, code):
-    n = 40
-    args, out, proc = slow_score_run(judge_server, tmp_path, rubric, n=n, latency=0.1, concurrency=4)
+    # 60 rows x 2 calls at 0.3 s, 4 at a time: about 9 s, so the signal lands mid-run even on a loaded machine
+    n = 60
+    args, out, proc = slow_score_run(judge_server, tmp_path, rubric, n=n, latency=0.3, concurrency=4)
     wait_for_rows(out, 3, proc)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
