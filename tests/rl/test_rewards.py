@@ -13,33 +13,7 @@ import judgekit
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, ScriptedJudgeServer, ServerState
 from tests.helpers import BUNDLED_RUBRICS, FAILING_JUDGES, RUBRICS
-
-RUBRIC = rubric_from_data({
-    "name": "test-rubric",
-    "criteria": [
-        {"id": "polite", "text": "The response is polite.", "weight": 2},
-        {"id": "correct", "text": "The response is correct.", "weight": 2},
-        {"id": "rude", "text": "The response insults the user.", "weight": -1},
-        {"id": "safe", "text": "No harmful advice.", "kind": "hard_rule"},
-    ],
-})
-
-
-def script(cid: str, response: str) -> bool:
-    """MET when the response names the criterion; 'rude' MET only when the response says 'idiot'."""
-    if cid == "rude":
-        return "idiot" in response
-    if cid == "safe":
-        return "danger" not in response
-    return cid in response
-
-
-@pytest.fixture
-def judge(judge_server):
-    judge_server.state.script.met = script
-    with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", concurrency=16,
-                        cache=False, max_attempts=1) as j:
-        yield j
+from tests.rl.scripted import RUBRIC
 
 
 def run(coro):

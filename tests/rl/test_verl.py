@@ -28,6 +28,7 @@ import judgekit.rl.verl as jverl
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, ScriptedJudgeServer, ServerState
 from tests.helpers import BUNDLED_RUBRICS, FAILING_JUDGES, ROOT, RUBRICS
+from tests.rl.scripted import RUBRIC, script
 
 HAVE_VERL = importlib.util.find_spec("verl") is not None
 needs_verl = pytest.mark.skipif(not HAVE_VERL, reason="verl is not installed (pip install --no-deps verl==0.9.1, then '.[verl]')")
@@ -39,34 +40,8 @@ criteria:
   - {id: rude, text: The response insults the user., weight: -1}
   - {id: safe, text: No harmful advice., kind: hard_rule}
 """
-RUBRIC = rubric_from_data({
-    "name": "test-rubric",
-    "criteria": [
-        {"id": "polite", "text": "The response is polite.", "weight": 2},
-        {"id": "correct", "text": "The response is correct.", "weight": 2},
-        {"id": "rude", "text": "The response insults the user.", "weight": -1},
-        {"id": "safe", "text": "No harmful advice.", "kind": "hard_rule"},
-    ],
-})
 KEYS = {"score", "judgekit_scored", "judgekit_unscored", "judgekit_unscored_reason", "judgekit_coverage",
         "judgekit_polite", "judgekit_correct", "judgekit_rude", "judgekit_safe"}
-
-
-def script(cid: str, response: str) -> bool:
-    """MET when the response names the criterion; 'rude' MET only when the response says 'idiot'."""
-    if cid == "rude":
-        return "idiot" in response
-    if cid == "safe":
-        return "danger" not in response
-    return cid in response
-
-
-@pytest.fixture
-def judge(judge_server: ScriptedJudgeServer) -> Iterator[judgekit.Judge]:
-    judge_server.state.script.met = script
-    with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", concurrency=16,
-                        cache=False, max_attempts=1) as j:
-        yield j
 
 
 @pytest.fixture(autouse=True)
