@@ -117,7 +117,7 @@ class ScoreTable:
         self.name = name
         self.description = description
         self.cells: list[tuple[int, int]] = [(ri, j) for ri, r in enumerate(self.rows) for j in range(len(r.responses))]
-        self.scores: dict[str, list[int | None]] = {}
+        self.scores: dict[str, list[float | None]] = {}
 
     async def ensure(self, context: JudgeContext, criteria: Sequence[Criterion]) -> None:
         """Score the criteria not yet in the table on every response (one rubric per response, so the
@@ -127,7 +127,7 @@ class ScoreTable:
             return
         sub = Rubric(name=self.name, description=self.description, criteria=missing)
 
-        async def one(cell: tuple[int, int]) -> dict[str, int | None]:
+        async def one(cell: tuple[int, int]) -> dict[str, float | None]:
             row = self.rows[cell[0]]
             item = PointwiseItem(row.prompt, row.responses[cell[1]], row.reference, row.data)
             return (await score_item(context, sub, item)).scores

@@ -5,7 +5,7 @@ pair); read once at the end of a run for the summary and the reports.
 
 - Self-agreement of a criterion: over its units, the mean share of the scored samples that gave
   the unit's most common verdict (1.0: every sample agreed every time).
-- Inter-judge agreement: Krippendorff's alpha (nominal) over the units, judges as coders, a
+- Inter-judge agreement: Krippendorff's alpha (nominal; ordinal for ratings on a scale) over the units, judges as coders, a
   judge that abstained as a missing value; None where it is undefined (fewer than two pairable
   values, or a single value throughout), or without the krippendorff package (`judgekit[agreement]`).
 """
@@ -17,7 +17,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from judgekit.judging.votes import Value
+from judgekit.judging.votes import is_rating
+from judgekit.protocol.wire import Value
 
 log = logging.getLogger("judgekit.judging.agreement")
 
@@ -62,12 +63,15 @@ def krippendorff_alpha(units: Sequence[Sequence[Value | None]]) -> float | None:
     import krippendorff  # an optional dependency (the `agreement` extra), needed only here
     import numpy as np
 
-    codes: dict[Value, int] = {}
+    given = [v for unit in units for v in unit if v is not None]
+    # Ratings are ordinal (a 4 against a 5 is a smaller disagreement than a 1 against a 5).
+    ordinal = bool(given) and all(is_rating(v) for v in given)
+    codes: dict[Value, int] = {v: int(v) for v in given} if ordinal else {}
     data = np.array([[np.nan if v is None else codes.setdefault(v, len(codes)) for v in unit] for unit in units],
                     dtype=float).T
     pairable = int(((~np.isnan(data)).sum(axis=0) >= 2).sum()) if data.size else 0
     if len(codes) < 2 or pairable == 0:
         return None
-    value = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal",
-                                     value_domain=list(range(len(codes)))))
+    value = float(krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal" if ordinal else "nominal",
+                                     value_domain=sorted(set(codes.values()))))
     return None if np.isnan(value) else value

@@ -16,6 +16,8 @@ def score_result(row_id: RowId, outcome: PointwiseOutcome, explain: bool) -> Sco
         coverage=outcome.coverage,
         scores=outcome.scores,
         unscored=outcome.unscored,
+        not_applicable=list(outcome.not_applicable) or None,
+        ratings=outcome.ratings,
         explanations=dict(outcome.reasoning) if explain else None,
         soft=outcome.soft,
         soft_reward=outcome.soft_reward if outcome.soft is not None else None,
@@ -28,7 +30,7 @@ def compare_result(row_id: RowId, outcome: PairOutcome, explain: bool) -> Compar
     """The output row of one judged pair; reasoning and thinking only with `explain`."""
     return CompareResult(
         id=row_id, winner=outcome.winner, margin=outcome.margin, preferences=outcome.preferences,
-        inconsistent=outcome.inconsistent, unscored=outcome.unscored,
+        inconsistent=outcome.inconsistent, unscored=outcome.unscored, not_applicable=list(outcome.not_applicable) or None,
         explanations=dict(outcome.reasoning) if explain else None, soft=outcome.soft,
         thinking=outcome.thinking if explain else None, adaptive_criteria=outcome.adaptive_criteria,
         generated_criteria=outcome.generated_criteria,

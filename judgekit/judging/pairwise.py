@@ -7,6 +7,9 @@
   a hard rule the other passes loses outright (margin -1 / +1); a hard rule unscored on either
   side leaves no winner (winner and margin null, the reason in `unscored`).
 - `check` criteria: decided by code on each side; the better outcome is preferred.
+- A criterion that allows "not_applicable": both orders saying so takes it out of the margin
+  (listed in `not_applicable`); one order saying so is a disagreement (a tie, position-inconsistent).
+  A hard rule that does not apply to one side counts as passed by that side.
 
 Judge calls per pair, with K_p principles and K_h hard rules, one criterion per call:
 2 * K_p + 2 * K_h (checks cost none). With --criteria-per-call all: 2 + 2 (if any hard rule).
@@ -22,11 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
+from judgekit.judging.pointwise import NOTHING_APPLIES, PointwiseItem, PointwiseOutcome, judge_pointwise
+from judgekit.judging.results import ROW_FAILED
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
 from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
 from judgekit.llm.fanout import gather_all
 from judgekit.protocol.templates import pairwise_messages
+from judgekit.protocol.wire import NOT_APPLICABLE, forms_of
 from judgekit.rubric.checks import run_check
 from judgekit.rubric.models import Criterion, Rubric
 
@@ -52,6 +57,7 @@ class PairOutcome:
     thinking: dict[str, str] | None = None
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm
     adaptive_criteria: list[dict[str, Any]] | None = None  # pair-adaptive criteria (kept and dropped)
+    not_applicable: tuple[str, ...] = ()  # criteria that apply to neither response (out of the margin)
 
 
 NOTHING_JUDGED = PairOutcome(None, None, {}, [], {}, {})
@@ -72,6 +78,7 @@ class _Tally:
     unscored: dict[str, str] = field(default_factory=dict)
     reasoning: dict[str, str] = field(default_factory=dict)
     inconsistent: list[str] = field(default_factory=list)
+    not_applicable: list[str] = field(default_factory=list)
     soft: dict[str, float | None] = field(default_factory=dict)
     thinking: dict[str, str] = field(default_factory=dict)
 
@@ -108,7 +115,7 @@ async def judge_pairwise(
                 mask_names=asked.mask_names, profile=asked.profile,
             )
 
-        return await collector.collect(question, "pairwise", ids, soft=soft)
+        return await collector.collect(question, "pairwise", ids, soft=soft, forms=forms_of([principles[i] for i in ids]))
 
     async def side(response: str) -> PointwiseOutcome | None:
         if not hard:
@@ -147,11 +154,18 @@ def _tally_checks(tally: _Tally, rubric: Rubric, texts: _Texts, row: dict[str, A
 
 def _tally_principle(tally: _Tally, cid: str, v1: CriterionVerdict, v2: CriterionVerdict, soft: bool) -> None:
     """A principle asked in both orders: v1 with (A, B), v2 with (B, A), mapped back."""
-    p, disagree = order_consistent_preference(v1.value, v2.value)  # type: ignore[arg-type]
+    na = (v1.value == NOT_APPLICABLE, v2.value == NOT_APPLICABLE)
+    if all(na):
+        tally.not_applicable.append(cid)
+        p, disagree = None, False
+    elif any(na) and v1.value is not None and v2.value is not None:
+        p, disagree = 0, True
+    else:
+        p, disagree = order_consistent_preference(v1.value, v2.value)  # type: ignore[arg-type]
     tally.prefs[cid] = p
     if disagree:
         tally.inconsistent.append(cid)
-    if p is None:
+    if p is None and not all(na):
         tally.unscored[cid] = "; ".join(
             f"order {o}: {v.reason or 'no verdict'}" for o, v in (("A,B", v1), ("B,A", v2)) if v.value is None
         )
@@ -166,10 +180,12 @@ def _tally_principle(tally: _Tally, cid: str, v1: CriterionVerdict, v2: Criterio
 
 def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None) -> None:
     """A hard rule judged pointwise on each side: the side that fails it where the other passes loses."""
-    scores_a = side_a.scores if side_a else {}
-    scores_b = side_b.scores if side_b else {}
-    tally.prefs[c.cid] = outcome_preference(c, scores_a.get(c.cid), scores_b.get(c.cid))
     sides = (("A", side_a), ("B", side_b))
+    if all(o and c.cid in o.not_applicable for _, o in sides):
+        tally.prefs[c.cid] = None
+        tally.not_applicable.append(c.cid)
+        return
+    tally.prefs[c.cid] = outcome_preference(c, gate_scores(side_a).get(c.cid), gate_scores(side_b).get(c.cid))
     if tally.prefs[c.cid] is None:
         reasons = [f"{s}: {o.unscored[c.cid]}" for s, o in sides if o and c.cid in o.unscored]
         tally.unscored[c.cid] = "; ".join(reasons) or "unscored"
@@ -181,14 +197,25 @@ def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | Non
 def _outcome(rubric: Rubric, tally: _Tally, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None,
              soft: bool) -> PairOutcome:
     ordered = {cid: tally.prefs.get(cid) for cid in rubric.ids}
-    winner, margin = pair_verdict(rubric.criteria, ordered, side_a.scores if side_a else {}, side_b.scores if side_b else {})
+    applicable = [c for c in rubric.criteria if c.cid not in tally.not_applicable]
+    winner, margin = pair_verdict(applicable, ordered, gate_scores(side_a), gate_scores(side_b))
+    if not applicable:
+        tally.unscored[ROW_FAILED] = NOTHING_APPLIES
     return PairOutcome(
         winner=winner,
         margin=margin,
         preferences=ordered,
         inconsistent=[cid for cid in rubric.ids if cid in tally.inconsistent],
-        unscored={cid: tally.unscored[cid] for cid in rubric.ids if cid in tally.unscored},
+        unscored={cid: tally.unscored[cid] for cid in [*rubric.ids, ROW_FAILED] if cid in tally.unscored},
         reasoning=tally.reasoning,
         soft=tally.soft if soft else None,
         thinking=tally.thinking or None,
+        not_applicable=tuple(cid for cid in rubric.ids if cid in tally.not_applicable),
     )
+
+
+def gate_scores(side: PointwiseOutcome | None) -> dict[str, float | None]:
+    """A side's hard-rule scores for the gate: a rule that does not apply to it counts as passed."""
+    if side is None:
+        return {}
+    return {**side.scores, **dict.fromkeys(side.not_applicable, 1)}

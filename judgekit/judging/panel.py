@@ -16,7 +16,7 @@ from judgekit.judging.verdicts import CriterionVerdict, Render, VerdictCollector
 from judgekit.judging.votes import Aggregate, Vote, decide
 from judgekit.llm.fanout import gather_all
 from judgekit.llm.usage import ScopeUsage
-from judgekit.protocol.wire import Mode
+from judgekit.protocol.wire import Forms, Mode
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class PanelCollector(VerdictCollector):
         jurors = [Juror(j.collector.counting_into(scope), j.weight, j.name) for j in self.jurors]
         return PanelCollector(jurors, self.aggregate, self.agreement)
 
-    async def collect(self, question: Render, mode: Mode, ids: list[str], *, soft: bool = False) -> dict[str, CriterionVerdict]:
-        answers = await gather_all(*(j.collector.collect(question, mode, ids, soft=soft) for j in self.jurors))
+    async def collect(self, question: Render, mode: Mode, ids: list[str], *, soft: bool = False,
+                      forms: Forms | None = None) -> dict[str, CriterionVerdict]:
+        answers = await gather_all(*(j.collector.collect(question, mode, ids, soft=soft, forms=forms) for j in self.jurors))
         return {cid: self._verdict(cid, [a[cid] for a in answers], mode) for cid in ids}
 
     def _verdict(self, cid: str, verdicts: list[CriterionVerdict], mode: Mode) -> CriterionVerdict:

@@ -6,12 +6,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from judgekit.data.rows import message_text
+from judgekit.judging.results import ROW_FAILED
 from judgekit.judging.scoring import coverage, pointwise_reward
 from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
+from judgekit.judging.votes import is_rating
 from judgekit.llm.fanout import gather_all
 from judgekit.protocol.templates import pointwise_messages
+from judgekit.protocol.wire import NOT_APPLICABLE, Value, forms_of
 from judgekit.rubric.checks import run_check
-from judgekit.rubric.models import Rubric
+from judgekit.rubric.models import Criterion, Rubric
+
+NOTHING_APPLIES = "no criterion of the rubric applies (every one was judged not_applicable)"
 
 
 @dataclass(frozen=True)
@@ -25,14 +30,16 @@ class PointwiseItem:
 @dataclass(frozen=True)
 class PointwiseOutcome:
     reward: float | None
-    scores: dict[str, int | None]
+    scores: dict[str, float | None]  # 1 | 0 (MET | UNMET), a rating normalised to [0, 1], or None
     unscored: dict[str, str]
     reasoning: dict[str, str]
-    coverage: float  # the scored share of the rubric's total absolute weight
+    coverage: float  # the scored share of the applicable criteria's total absolute weight
     soft: dict[str, float | None] | None = None  # P(MET) per model-judged criterion (log-probabilities)
     soft_reward: float | None = None  # the reward formula with P(MET) in place of 1/0
     thinking: dict[str, str] | None = None
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the criteria written for this prompt
+    not_applicable: tuple[str, ...] = ()  # criteria the judge found not to apply (out of the reward)
+    ratings: dict[str, int] | None = None  # the raw rating of each rated criterion on its scale
 
 
 async def judge_pointwise(
@@ -52,12 +59,23 @@ async def judge_pointwise(
     outcome = _outcome(rubric, verdicts, min_coverage)
     if not soft:
         return outcome
-    probs: dict[str, float | None] = {}
-    for criterion in rubric.model_judged:
-        dist = verdicts[criterion.cid].dist
-        probs[criterion.cid] = dist.get("true", 0.0) if dist else None
+    probs = {c.cid: soft_value(c, verdicts[c.cid].dist) for c in rubric.model_judged}
+    applicable = [c for c in rubric.criteria if c.cid not in outcome.not_applicable]
     return replace(outcome, soft=probs,
-                   soft_reward=pointwise_reward(rubric.criteria, outcome.scores, probs, min_coverage=min_coverage))
+                   soft_reward=pointwise_reward(applicable, outcome.scores, probs, min_coverage=min_coverage))
+
+
+def soft_value(criterion: Criterion, dist: dict[str, float] | None) -> float | None:
+    """P(MET), or for a rated criterion its expected normalised rating, from a verdict distribution
+    (log-probabilities, or the shares of repeated samples); "not_applicable" is left out."""
+    if not dist:
+        return None
+    if criterion.scale is None:
+        return dist.get("true", 0.0)
+    scale = criterion.scale
+    ratings = {int(k): p for k, p in dist.items() if k.lstrip("-").isdigit() and scale.min <= int(k) <= scale.max}
+    total = sum(ratings.values())
+    return sum(p * scale.normalised(r) for r, p in ratings.items()) / total if total > 0 else None
 
 
 def _check_verdicts(rubric: Rubric, item: PointwiseItem, allow_code: bool) -> dict[str, CriterionVerdict]:
@@ -84,22 +102,41 @@ async def _ask(
             profile=asked.profile,
         )
 
-    return await collector.collect(question, "pointwise", ids, soft=soft)
+    return await collector.collect(question, "pointwise", ids, soft=soft, forms=forms_of([by_id[i] for i in ids]))
 
 
 def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> PointwiseOutcome:
-    scores: dict[str, int | None] = {}
+    scores: dict[str, float | None] = {}
     unscored: dict[str, str] = {}
     reasoning: dict[str, str] = {}
     thinking: dict[str, str] = {}
-    for cid in rubric.ids:  # rubric order, whatever order the answers came in
-        v = verdicts[cid]
-        scores[cid] = None if v.value is None else int(bool(v.value))
+    ratings: dict[str, int] = {}
+    not_applicable: list[str] = []
+    for c in rubric.criteria:  # rubric order, whatever order the answers came in
+        cid, v = c.cid, verdicts[c.cid]
+        scores[cid] = criterion_score(c, v.value)
         if v.value is None:
             unscored[cid] = v.reason or "no verdict"
+        elif v.value == NOT_APPLICABLE:
+            not_applicable.append(cid)
+        elif is_rating(v.value) and c.scale is not None:
+            ratings[cid] = int(v.value)
         if v.reasoning:
             reasoning[cid] = v.reasoning
         if v.thinking:
             thinking[cid] = v.thinking
-    return PointwiseOutcome(pointwise_reward(rubric.criteria, scores, min_coverage=min_coverage), scores, unscored,
-                            reasoning, coverage(rubric.criteria, scores), thinking=thinking or None)
+    applicable = [c for c in rubric.criteria if c.cid not in not_applicable]
+    if not applicable:
+        unscored[ROW_FAILED] = NOTHING_APPLIES
+    return PointwiseOutcome(pointwise_reward(applicable, scores, min_coverage=min_coverage) if applicable else None,
+                            scores, unscored, reasoning, coverage(applicable, scores), thinking=thinking or None,
+                            not_applicable=tuple(not_applicable), ratings=ratings or None)
+
+
+def criterion_score(criterion: Criterion, value: Value | None) -> float | None:
+    """A verdict as its score: MET 1, UNMET 0, a rating normalised to [0, 1]; None unscored or not applicable."""
+    if value is None or value == NOT_APPLICABLE:
+        return None
+    if criterion.scale is not None and is_rating(value):
+        return criterion.scale.normalised(int(value))
+    return int(bool(value))

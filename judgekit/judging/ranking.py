@@ -50,7 +50,7 @@ def check_strategy(name: str, field: str = "--strategy") -> Strategy:
 @dataclass
 class RankOutcome:
     rewards: list[float | None]
-    scores: list[dict[str, int | None]] | None
+    scores: list[dict[str, float | None]] | None
     cycles: list[list[int]]
     calls: int
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the prompt's written criteria

@@ -11,16 +11,19 @@ ROW_FAILED = "*"  # the `unscored` key of a reason that concerns the whole row, 
 
 
 class ScoreResult(BaseModel):
-    """One scored response: reward, the scored share of the rubric's weight, per-criterion 1|0|null,
-    and why any criterion is unscored."""
+    """One scored response: reward, the scored share of the rubric's weight, per-criterion 1|0|null
+    (a rated criterion: its rating normalised to [0, 1]), and why any criterion is unscored. A
+    criterion judged not to apply is null in `scores` and listed in `not_applicable`."""
 
     model_config = ConfigDict(frozen=True)
 
     id: RowId
     reward: float | None
     coverage: float = Field(0.0, ge=0.0, le=1.0)  # 0.0 unless given: a row nothing was scored for
-    scores: dict[str, int | None]
+    scores: dict[str, int | float | None]
     unscored: dict[str, str]
+    not_applicable: list[str] | None = None
+    ratings: dict[str, int] | None = None  # the raw rating of each rated criterion
     explanations: dict[str, str] | None = None
     soft: dict[str, float | None] | None = None  # P(MET) per model-judged criterion (log-probabilities)
     soft_reward: float | None = None  # the reward with P(MET) in place of 1/0
@@ -29,7 +32,8 @@ class ScoreResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
-        return _drop_none(handler(self), ("explanations", "soft", "soft_reward", "thinking", "generated_criteria"))
+        return _drop_none(handler(self), ("not_applicable", "ratings", "explanations", "soft", "soft_reward", "thinking",
+                                          "generated_criteria"))
 
     @classmethod
     def failed(cls, row_id: RowId, reason: str) -> ScoreResult:
@@ -57,6 +61,7 @@ class CompareResult(BaseModel):
     preferences: dict[str, int | None]
     inconsistent: list[str]
     unscored: dict[str, str]
+    not_applicable: list[str] | None = None
     explanations: dict[str, str] | None = None
     soft: dict[str, float | None] | None = None
     thinking: dict[str, str] | None = None  # a reasoning judge's thinking (with --explain)
@@ -65,7 +70,8 @@ class CompareResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
-        return _drop_none(handler(self), ("explanations", "soft", "thinking", "adaptive_criteria", "generated_criteria"))
+        return _drop_none(handler(self), ("not_applicable", "explanations", "soft", "thinking", "adaptive_criteria",
+                                          "generated_criteria"))
 
     @classmethod
     def failed(cls, row_id: RowId, reason: str) -> CompareResult:
@@ -81,7 +87,7 @@ class RankResult(BaseModel):
 
     id: RowId
     rewards: list[float | None]
-    scores: list[dict[str, int | None]] | None = None
+    scores: list[dict[str, int | float | None]] | None = None
     coverage: list[float] | None = None  # pointwise strategy: each response's scored share of the rubric's weight
     cycles: list[list[int]] | None = None
     calls: int | None = None

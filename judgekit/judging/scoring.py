@@ -11,7 +11,7 @@ def clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return min(high, max(low, value))
 
 
-def coverage(criteria: Sequence[Criterion], scores: Mapping[str, int | None]) -> float:
+def coverage(criteria: Sequence[Criterion], scores: Mapping[str, float | None]) -> float:
     """The scored share of the rubric's total absolute weight, in [0, 1].
 
     A rubric whose weights are all 0 has no weight to share: then it is the scored share of its
@@ -24,7 +24,7 @@ def coverage(criteria: Sequence[Criterion], scores: Mapping[str, int | None]) ->
 
 
 def pointwise_reward(
-    criteria: Sequence[Criterion], scores: Mapping[str, int | None], probs: Mapping[str, float | None] | None = None,
+    criteria: Sequence[Criterion], scores: Mapping[str, float | None], probs: Mapping[str, float | None] | None = None,
     *, min_coverage: float = 1.0,
 ) -> float | None:
     """HealthBench's formula, extended, given only when it can be trusted.
@@ -34,7 +34,9 @@ def pointwise_reward(
     the rubric has model-judged criteria and none of them is scored (a dead judge never earns a
     reward from the checks alone, whatever `min_coverage`). Then, over the scored criteria:
     reward = clip(sum(w_i for MET i) / sum(w_i for w_i > 0), 0, 1); with no positive weight among
-    them, 1 + sum(w_i MET) / sum(|w_i|) (pitfalls only: 1 when none is present).
+    them, 1 + sum(w_i MET) / sum(|w_i|) (pitfalls only: 1 when none is present). A rated criterion
+    counts its normalised rating (rating - min) / (max - min) in place of MET's 1. Criteria judged
+    not applicable are left out by the caller: they are in neither sum nor the coverage.
 
     With `probs` (soft verdicts), P(MET) from the judge's log-probabilities stands in for 1/0
     where it is given; checks and criteria without one count as scored. The hard-rule gate stays hard.
@@ -50,9 +52,9 @@ def pointwise_reward(
     if any(c.kind != "check" for c in criteria) and all(c.kind == "check" for c in scored):
         return None
 
-    def met(c: Criterion) -> float:
+    def met(c: Criterion) -> float:  # 1 | 0, a normalised rating, or P(MET)
         p = probs.get(c.cid) if probs is not None else None
-        return float(p) if p is not None else float(scores[c.cid] == 1)
+        return float(p) if p is not None else float(scores[c.cid] or 0.0)
 
     met_weight = sum(c.weight * met(c) for c in scored)
     positive = sum(c.weight for c in scored if c.weight > 0)
@@ -85,7 +87,7 @@ def order_consistent_preference(first: str | None, swapped: str | None) -> tuple
     return p_first, False
 
 
-def outcome_preference(criterion: Criterion, score_a: int | None, score_b: int | None) -> int | None:
+def outcome_preference(criterion: Criterion, score_a: float | None, score_b: float | None) -> int | None:
     """p_i for a criterion decided per side (a check, or a hard rule judged pointwise).
 
     MET is good for a positive weight and the flaw for a negative one; the side with the better
@@ -114,7 +116,9 @@ def pairwise_winner(margin: float | None) -> str | None:
     return "A" if margin > 0 else "B" if margin < 0 else "tie"
 
 
-def hard_rule_gate(criteria: Sequence[Criterion], scores_a: Mapping[str, int | None], scores_b: Mapping[str, int | None]) -> str | None:
+def hard_rule_gate(
+    criteria: Sequence[Criterion], scores_a: Mapping[str, float | None], scores_b: Mapping[str, float | None],
+) -> str | None:
     """"A" or "B" when that side passes every hard rule the other fails at least one of, else None.
 
     A side loses outright if it fails (UNMET) a hard rule the other side passes; if each side
@@ -131,7 +135,7 @@ def hard_rule_gate(criteria: Sequence[Criterion], scores_a: Mapping[str, int | N
 
 def pair_verdict(
     criteria: Sequence[Criterion], preferences: Mapping[str, int | None],
-    scores_a: Mapping[str, int | None], scores_b: Mapping[str, int | None],
+    scores_a: Mapping[str, float | None], scores_b: Mapping[str, float | None],
 ) -> tuple[str | None, float | None]:
     """(winner, margin) of one pair, given only when it can be trusted.
 

@@ -34,7 +34,7 @@ from judgekit.llm.runner import CallRunner
 from judgekit.llm.usage import ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.protocol.templates import reask_message, render
-from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict
+from judgekit.protocol.wire import Forms, Mode, ParseProblem, Value, WireVerdict
 
 Messages = list[dict[str, str]]
 # The chat messages of one question, as a given collector asks it (its profile's templates, its
@@ -46,7 +46,7 @@ _THINK_BLOCK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S | re.I)
 
 @dataclass(frozen=True)
 class CriterionVerdict:
-    value: bool | str | None  # pointwise: met; pairwise: "A" | "B" | "tie"; None: unscored
+    value: Value | None  # pointwise: met or a rating; pairwise: "A" | "B" | "tie"; or not_applicable; None: unscored
     reasoning: str = ""
     reason: str | None = None  # why it is unscored
     dist: dict[str, float] | None = None  # P(label) from log-probabilities, when asked and available
@@ -85,8 +85,8 @@ def split_thinking(completion: Completion) -> tuple[str, str]:
 class _Answers:
     """The verdicts found so far for one question; a re-ask asks only for the pending criteria."""
 
-    def __init__(self, profile: JudgeProfile, mode: Mode, ids: list[str], soft: bool) -> None:
-        self.profile, self.mode, self.soft = profile, mode, soft
+    def __init__(self, profile: JudgeProfile, mode: Mode, ids: list[str], soft: bool, forms: Forms | None) -> None:
+        self.profile, self.mode, self.soft, self.forms = profile, mode, soft, forms
         self.found: dict[str, WireVerdict] = {}
         self.dists: dict[str, dict[str, float]] = {}
         self.thinking = ""
@@ -96,7 +96,7 @@ class _Answers:
         """Keep the verdicts of one reply; the problems of the rest."""
         payload: str | dict[str, Any] = completion.payload if completion.payload is not None else completion.text
         try:
-            got, problems = self.profile.parse(payload, self.mode, self.pending)
+            got, problems = self.profile.parse(payload, self.mode, self.pending, self.forms)
         except ParseProblem as exc:
             got, problems = {}, [str(exc)]
         if got and not self.thinking:  # a reasoning model's thinking, kept even in one-phase mode
@@ -167,11 +167,11 @@ class VerdictCollector:
         return "one" if self.profile.one_per_call(mode) else requested
 
     def _request(self, messages: Sequence[dict[str, str]], mode: Mode, ids: list[str], *, logprobs: bool = False,
-                 sample: int | None = None) -> JudgeRequest:
+                 sample: int | None = None, forms: Forms | None = None) -> JudgeRequest:
         seed = self.sampling.seed
         return JudgeRequest(
             messages=tuple(messages),
-            schema=self.profile.answer_schema(mode, ids),
+            schema=self.profile.answer_schema(mode, ids, forms),
             mode=mode,
             ids=tuple(ids),
             temperature=self.sampling.temperature,
@@ -180,13 +180,18 @@ class VerdictCollector:
             logprobs=logprobs,
         )
 
-    async def collect(self, question: Render, mode: Mode, ids: list[str], *, soft: bool = False) -> dict[str, CriterionVerdict]:
+    async def collect(self, question: Render, mode: Mode, ids: list[str], *, soft: bool = False,
+                      forms: Forms | None = None) -> dict[str, CriterionVerdict]:
         """The verdicts of `ids` for the question `question` writes; with samples > 1, each the
-        majority of that many answers (the share of each verdict as its distribution)."""
+        majority of that many answers (the share of each verdict as its distribution). `forms`:
+        the criteria rated on a scale or allowing not_applicable (judgekit.protocol.wire)."""
+        if (why := self.profile.cannot_answer(mode, ids, forms)) is not None:
+            return {cid: CriterionVerdict(None, reason=why) for cid in ids}
         messages = question(self)
         if self.samples == 1:
-            return await self._collect_one(messages, mode, ids, soft=soft, sample=None)
-        answers = await gather_all(*(self._collect_one(messages, mode, ids, soft=False, sample=i) for i in range(self.samples)))
+            return await self._collect_one(messages, mode, ids, soft=soft, sample=None, forms=forms)
+        answers = await gather_all(*(self._collect_one(messages, mode, ids, soft=False, sample=i, forms=forms)
+                                     for i in range(self.samples)))
         return {cid: self._majority(cid, [a[cid] for a in answers], mode) for cid in ids}
 
     def _majority(self, cid: str, verdicts: list[CriterionVerdict], mode: Mode) -> CriterionVerdict:
@@ -203,16 +208,16 @@ class VerdictCollector:
                                 dist=shares(votes) or None, thinking=chosen.thinking)
 
     async def _collect_one(
-        self, messages: Messages, mode: Mode, ids: list[str], *, soft: bool, sample: int | None,
+        self, messages: Messages, mode: Mode, ids: list[str], *, soft: bool, sample: int | None, forms: Forms | None,
     ) -> dict[str, CriterionVerdict]:
-        first = self._request(messages, mode, ids, logprobs=soft, sample=sample)
+        first = self._request(messages, mode, ids, logprobs=soft, sample=sample, forms=forms)
         slot = CacheSlot.of(self.cache, self.runner, {
             **first.cache_fields(), "profile": self.profile.fingerprint(),
             "two_phase": self.thinking.max_tokens if self.thinking.two_phase else None,
             **({"sample": sample} if sample is not None else {})}) if self.cache is not None else NO_CACHE
         if (hit := slot.get(self.runner, _decode)) is not None:
             return hit
-        answers = _Answers(self.profile, mode, ids, soft)
+        answers = _Answers(self.profile, mode, ids, soft, forms)
         failure: str | None = None
         try:
             request = await self._think(first, answers) if self.thinking.two_phase else first
@@ -234,7 +239,7 @@ class VerdictCollector:
             answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
             message = reask_message(problem, answers.pending, answer_format)
             return replace(self._request([*request.messages, echoed(completion), message], mode, answers.pending,
-                                         logprobs=answers.soft), seed=request.seed)
+                                         logprobs=answers.soft, forms=answers.forms), seed=request.seed)
 
         return reask
 
@@ -258,7 +263,8 @@ class VerdictCollector:
         # The thinking goes back as plain text, not inside <think>: chat templates of
         # reasoning models drop earlier turns' <think> blocks, which would lose it.
         messages = [*first.messages, {"role": "assistant", "content": shown}, {"role": "user", "content": final}]
-        return replace(self._request(messages, mode, answers.pending, logprobs=answers.soft), seed=first.seed)
+        return replace(self._request(messages, mode, answers.pending, logprobs=answers.soft, forms=answers.forms),
+                       seed=first.seed)
 
 
 def chunk_ids(ids: list[str], per_call: str | int) -> list[list[str]]:

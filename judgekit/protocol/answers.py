@@ -10,11 +10,12 @@ reason), never a default verdict.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict, extract_json_object
+from judgekit.protocol.wire import PLAIN, Mode, ParseProblem, Value, VerdictForm, WireVerdict, extract_json_object, verdict_value
 
 _THINK_OPEN = re.compile(r"<think>", re.I)
 _THINK_CLOSE = re.compile(r"</think>", re.I)
@@ -34,6 +35,9 @@ class AnswerParser(BaseModel):
     reasoning_path: str | None = None
     values: dict[str, bool | str] = {}
     ignore_case: bool = True
+    ratings: bool = False
+    """The verdict is a number (`[RESULT] 4`): a criterion with a scale takes it as its rating,
+    a plain criterion maps it through `values`. Without it, the profile cannot rate."""
 
     @field_validator("pattern")
     @classmethod
@@ -65,7 +69,7 @@ class AnswerParser(BaseModel):
                 want = "true or false" if mode == "pointwise" else "A, B or tie"
                 raise ValueError(f"values: {key!r} maps to {value!r}; a {mode} verdict is {want}")
 
-    def lookup(self, raw: str) -> bool | str | None:
+    def lookup(self, raw: str) -> Value | None:
         key = raw.strip()
         for k, v in self.values.items():
             if (k.lower() == key.lower()) if self.ignore_case else (k == key):
@@ -91,10 +95,13 @@ def regex_matches(parser: AnswerParser, region: str) -> list[re.Match[str]]:
     return list(re.finditer(parser.pattern or "", region, flags))
 
 
-def parse_native(text: str, parser: AnswerParser, mode: Mode, cid: str, answer_format: str) -> WireVerdict:
+def parse_native(
+    text: str, parser: AnswerParser, mode: Mode, cid: str, answer_format: str, form: VerdictForm = PLAIN,
+) -> WireVerdict:
     """One verdict for criterion `cid` from a native answer. Raises ParseProblem."""
     if parser.type == "json_path":
         return _parse_json_path(text, parser, cid)
+    lookup = parser.lookup if form.scale is None else _rating_lookup(mode, form)
     _, region = answer_region(text)
     matches = regex_matches(parser, region)
     if not matches:
@@ -102,9 +109,9 @@ def parse_native(text: str, parser: AnswerParser, mode: Mode, cid: str, answer_f
         raise ParseProblem(f"no final answer found{hint}")
     verdicts = []
     for m in matches:
-        value = parser.lookup(m.group("verdict") or "")
+        value = lookup(m.group("verdict") or "")
         if value is None:
-            known = ", ".join(parser.values)
+            known = ", ".join(parser.values) if form.scale is None else f"the integers {form.scale[0]} to {form.scale[1]}"
             raise ParseProblem(f"answer {m.group('verdict')!r} is not one of: {known}")
         verdicts.append(value)
     if len(set(verdicts)) > 1:
@@ -115,6 +122,10 @@ def parse_native(text: str, parser: AnswerParser, mode: Mode, cid: str, answer_f
     else:
         reasoning = region[: matches[0].start()]
     return WireVerdict(cid, reasoning.strip()[-_MAX_REASONING:], verdicts[-1])
+
+
+def _rating_lookup(mode: Mode, form: VerdictForm) -> Callable[[str], Value | None]:
+    return lambda raw: verdict_value(raw, mode, form)
 
 
 def json_path_get(obj: Any, path: str) -> Any:

@@ -27,7 +27,7 @@ from judgekit.llm.base import Completion
 from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
 from judgekit.protocol.templates import prompts_dir, render_in, template_source
-from judgekit.protocol.wire import Mode, ParseProblem, WireVerdict, parse_verdicts, verdict_schema
+from judgekit.protocol.wire import PLAIN, Forms, Mode, ParseProblem, WireVerdict, parse_verdicts, verdict_schema
 from judgekit.rubric.yaml_source import YamlSource, read_yaml, validate_yaml
 
 DEFAULT_PROFILE = "judgekit"
@@ -111,18 +111,36 @@ class JudgeProfile(BaseModel):
     def one_per_call(self, mode: Mode) -> bool:
         return not self.structured(mode)
 
-    def answer_schema(self, mode: Mode, ids: list[str]) -> dict[str, Any] | None:
+    def answer_schema(self, mode: Mode, ids: list[str], forms: Forms | None = None) -> dict[str, Any] | None:
         """The JSON schema asked for (judgekit), or None: the judge answers in its own format."""
-        return verdict_schema(mode, ids) if self.structured(mode) else None
+        return verdict_schema(mode, ids, forms) if self.structured(mode) else None
 
-    def parse(self, payload: str | dict[str, Any], mode: Mode, ids: list[str]) -> tuple[dict[str, WireVerdict], list[str]]:
+    def cannot_answer(self, mode: Mode, ids: list[str], forms: Forms | None) -> str | None:
+        """Why this profile's format has no answer for some criterion's form (a rating, or
+        not_applicable), or None. Native formats have neither, except a rating where the parser
+        reads numbers (`ratings`); judgekit's schema has both."""
+        spec = self.mode(mode)
+        if spec.parser.type == "json_verdicts" or not forms:
+            return None
+        for cid in ids:
+            form = forms.get(cid, PLAIN)
+            if form.not_applicable:
+                return f"profile '{self.name}' has no not_applicable answer; use the judgekit profile"
+            if form.scale is not None and (mode == "pairwise" or not spec.parser.ratings):
+                return f"profile '{self.name}' cannot rate a criterion on a scale {mode}; use the judgekit profile"
+        return None
+
+    def parse(
+        self, payload: str | dict[str, Any], mode: Mode, ids: list[str], forms: Forms | None = None,
+    ) -> tuple[dict[str, WireVerdict], list[str]]:
         spec = self.mode(mode)
         if spec.parser.type == "json_verdicts":
-            return parse_verdicts(payload, mode, ids)
+            return parse_verdicts(payload, mode, ids, forms)
         if len(ids) != 1:
             raise ParseProblem(f"profile '{self.name}' answers one criterion per call, not {len(ids)}")
         text = payload if isinstance(payload, str) else json.dumps(payload)
-        verdict = parse_native(text, spec.parser, mode, ids[0], spec.answer_format)
+        form = (forms or {}).get(ids[0], PLAIN)
+        verdict = parse_native(text, spec.parser, mode, ids[0], spec.answer_format, form)
         return {ids[0]: verdict}, []
 
     def distribution(self, completion: Completion, mode: Mode, cid: str) -> dict[str, float] | None:

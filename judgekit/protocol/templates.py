@@ -96,7 +96,11 @@ def nonce(*texts: str) -> str:
 
 
 def criterion_view(c: Criterion) -> dict[str, Any]:
-    return {"id": c.cid, "text": c.display_text, "pitfall": c.weight < 0, "hard_rule": c.kind == "hard_rule"}
+    scale = None if c.scale is None else {
+        "min": c.scale.min, "max": c.scale.max, "labels": [{"point": k, "text": v} for k, v in sorted(c.scale.labels.items())],
+    }
+    return {"id": c.cid, "text": c.display_text, "pitfall": c.weight < 0, "hard_rule": c.kind == "hard_rule",
+            "scale": scale, "not_applicable": c.not_applicable}
 
 
 def _context(

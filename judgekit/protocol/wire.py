@@ -2,39 +2,94 @@
 
 pointwise: {"verdicts": [{"criterion_id": ID, "reasoning": STR, "met": BOOL}]}
 pairwise:  {"verdicts": [{"criterion_id": ID, "reasoning": STR, "preference": "A"|"B"|"tie"}]}
+
+A criterion with a scale is rated instead (`"score": INT` from its min to its max); one that allows
+it may be answered "not_applicable" in place of its verdict. A call mixing such criteria asks for
+each item by its id (`anyOf`); a call of plain criteria asks for exactly the schema above.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from judgekit.llm.base import Mode
+from judgekit.rubric.models import Criterion
+
+NOT_APPLICABLE = "not_applicable"
+# met (pointwise), a rating (pointwise, a criterion with a scale), a preference (pairwise), or
+# NOT_APPLICABLE (a criterion that allows it)
+Value = bool | int | str
 
 
-def verdict_schema(mode: Mode, ids: list[str]) -> dict[str, Any]:
-    """The JSON schema for one call. `criterion_id` is an enum of exactly the ids asked for;
-    `reasoning` comes before the verdict so the model reasons first."""
-    verdict_field: dict[str, Any]
-    if mode == "pointwise":
-        name, verdict_field = "met", {"type": "boolean"}
-    else:
-        name, verdict_field = "preference", {"type": "string", "enum": ["A", "B", "tie"]}
-    item = {
+@dataclass(frozen=True)
+class VerdictForm:
+    """The answers one criterion allows: MET/UNMET (or A/B/tie) by default, a rating from `scale`,
+    and "not_applicable" when `not_applicable`."""
+
+    scale: tuple[int, int] | None = None
+    not_applicable: bool = False
+
+    @classmethod
+    def of(cls, criterion: Criterion) -> VerdictForm:
+        scale = (criterion.scale.min, criterion.scale.max) if criterion.scale is not None else None
+        return cls(scale, criterion.not_applicable)
+
+
+PLAIN = VerdictForm()
+# Verdict forms by criterion id; an id not in it is PLAIN.
+Forms = Mapping[str, VerdictForm]
+
+
+def forms_of(criteria: list[Criterion]) -> dict[str, VerdictForm]:
+    """The non-plain forms among `criteria` (empty for a rubric of plain criteria)."""
+    return {c.cid: form for c in criteria if (form := VerdictForm.of(c)) != PLAIN}
+
+
+def verdict_key(mode: Mode, form: VerdictForm) -> str:
+    """The field that carries the verdict: `met`, `score` (a rating) or `preference`."""
+    if mode == "pairwise":
+        return "preference"
+    return "score" if form.scale is not None else "met"
+
+
+def _verdict_field(mode: Mode, form: VerdictForm) -> dict[str, Any]:
+    na = [NOT_APPLICABLE] if form.not_applicable else []
+    if mode == "pairwise":
+        return {"type": "string", "enum": ["A", "B", "tie", *na]}
+    if form.scale is not None:
+        ratings: list[Any] = list(range(form.scale[0], form.scale[1] + 1))
+        return {"enum": [*ratings, *na]} if na else {"type": "integer", "enum": ratings}
+    return {"enum": [True, False, *na]} if na else {"type": "boolean"}
+
+
+def _item(mode: Mode, ids: list[str], form: VerdictForm) -> dict[str, Any]:
+    name = verdict_key(mode, form)
+    return {
         "type": "object",
         "properties": {
             "criterion_id": {"type": "string", "enum": list(ids)},
             "reasoning": {"type": "string"},
-            name: verdict_field,
+            name: _verdict_field(mode, form),
         },
         "required": ["criterion_id", "reasoning", name],
         "additionalProperties": False,
     }
+
+
+def verdict_schema(mode: Mode, ids: list[str], forms: Forms | None = None) -> dict[str, Any]:
+    """The JSON schema for one call. `criterion_id` is an enum of exactly the ids asked for;
+    `reasoning` comes before the verdict so the model reasons first."""
+    by_form: dict[VerdictForm, list[str]] = {}
+    for cid in ids:
+        by_form.setdefault((forms or {}).get(cid, PLAIN), []).append(cid)
+    items = [_item(mode, group, form) for form, group in by_form.items()]
     return {
         "type": "object",
-        "properties": {"verdicts": {"type": "array", "items": item}},
+        "properties": {"verdicts": {"type": "array", "items": items[0] if len(items) == 1 else {"anyOf": items}}},
         "required": ["verdicts"],
         "additionalProperties": False,
     }
@@ -44,7 +99,7 @@ def verdict_schema(mode: Mode, ids: list[str]) -> dict[str, Any]:
 class WireVerdict:
     criterion_id: str
     reasoning: str
-    value: bool | str  # met (pointwise) or preference (pairwise)
+    value: Value
 
 
 class ParseProblem(ValueError):
@@ -82,7 +137,9 @@ def extract_json_object(text: str) -> dict[str, Any]:
     return last
 
 
-def parse_verdicts(payload: str | dict[str, Any], mode: Mode, ids: list[str]) -> tuple[dict[str, WireVerdict], list[str]]:
+def parse_verdicts(
+    payload: str | dict[str, Any], mode: Mode, ids: list[str], forms: Forms | None = None,
+) -> tuple[dict[str, WireVerdict], list[str]]:
     """Valid verdicts by criterion id, and the problems found with the rest.
 
     A verdict is kept only if it names an id asked for and carries a verdict of the right type;
@@ -94,7 +151,6 @@ def parse_verdicts(payload: str | dict[str, Any], mode: Mode, ids: list[str]) ->
         items = [obj]
     if not isinstance(items, list):
         raise ParseProblem("the JSON object has no 'verdicts' list")
-    key = "met" if mode == "pointwise" else "preference"
     wanted = set(ids)
     found: dict[str, WireVerdict] = {}
     problems: list[str] = []
@@ -106,7 +162,9 @@ def parse_verdicts(payload: str | dict[str, Any], mode: Mode, ids: list[str]) ->
         if cid not in wanted:
             problems.append(f"unknown criterion_id {cid!r}")
             continue
-        value = _verdict_value(item.get(key), mode)
+        form = (forms or {}).get(cid, PLAIN)
+        key = verdict_key(mode, form)
+        value = verdict_value(item.get(key), mode, form)
         if value is None:
             problems.append(f"criterion {cid}: '{key}' is {item.get(key)!r}")
             continue
@@ -115,17 +173,40 @@ def parse_verdicts(payload: str | dict[str, Any], mode: Mode, ids: list[str]) ->
     return found, problems
 
 
-def _verdict_value(raw: Any, mode: Mode) -> bool | str | None:
-    if mode == "pointwise":
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in {"true", "false"}:
-            return raw.strip().lower() == "true"
+def verdict_value(raw: Any, mode: Mode, form: VerdictForm = PLAIN) -> Value | None:
+    """The verdict `raw` stands for under `form`, read tolerantly ("true", "4", "N/A"), or None."""
+    if form.not_applicable and isinstance(raw, str) and raw.strip().lower().replace(" ", "_") in _NA_SPELLINGS:
+        return NOT_APPLICABLE
+    if mode == "pairwise":
+        if isinstance(raw, str):
+            norm = raw.strip()
+            if norm in {"A", "B"}:
+                return norm
+            if norm.lower() == "tie":
+                return "tie"
+        return None
+    if form.scale is not None:
+        return _rating(raw, form.scale)
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in {"true", "false"}:
+        return raw.strip().lower() == "true"
+    return None
+
+
+_NA_SPELLINGS = {NOT_APPLICABLE, "n/a", "na"}
+
+
+def _rating(raw: Any, scale: tuple[int, int]) -> int | None:
+    if isinstance(raw, bool):
         return None
     if isinstance(raw, str):
-        norm = raw.strip()
-        if norm in {"A", "B"}:
-            return norm
-        if norm.lower() == "tie":
-            return "tie"
+        try:
+            raw = float(raw.strip())
+        except ValueError:
+            return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, int) and scale[0] <= raw <= scale[1]:
+        return raw
     return None

@@ -49,7 +49,7 @@ class ItemReward:
     """One completion's judgment: the reward (None: no reward under the coverage rule)."""
 
     reward: float | None
-    scores: dict[str, int | None]
+    scores: dict[str, float | None]
     unscored: dict[str, str]
     coverage: float | None = None  # the scored share of the rubric's weight (pointwise strategy)
     timed_out: bool = False
@@ -66,7 +66,7 @@ class BatchRewards:
 
     rewards: list[float | None]  # after shaping
     raw: list[float | None]  # the rubric formula, before shaping
-    scores: list[dict[str, int | None]]
+    scores: list[dict[str, float | None]]
     unscored: list[dict[str, str]]
     rubrics: list[Rubric]
     judged: int  # distinct (rubric, prompt, completion, reference) items actually judged
@@ -269,7 +269,7 @@ class UnscoredTally:
                            self.unscored, self.total, self.stand_in, redact(reason)[:300] or "no reason given")
 
 
-def _vetoed(scores: Sequence[dict[str, int | None]], rubrics: Sequence[Rubric]) -> list[bool]:
+def _vetoed(scores: Sequence[dict[str, float | None]], rubrics: Sequence[Rubric]) -> list[bool]:
     """Whether each completion failed a hard rule."""
     return [any(c.kind == "hard_rule" and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)]
 

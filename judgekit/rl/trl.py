@@ -131,9 +131,10 @@ def _log_to_trl(result: BatchRewards, kwargs: dict[str, Any]) -> None:
         log_extra("judgekit_scores", [json.dumps(s, sort_keys=True) for s in result.scores])
 
 
-def criterion_value(score: int | None, weight: float) -> float | None:
-    """A criterion as a reward where higher is better: MET 1, UNMET 0; for a pitfall (negative
-    weight, MET = flaw present) 1 when absent, 0 when present; None when unscored."""
+def criterion_value(score: float | None, weight: float) -> float | None:
+    """A criterion as a reward where higher is better: MET 1, UNMET 0 (a rated criterion: its
+    normalised rating); for a pitfall (negative weight, MET = flaw present) 1 when absent, 0 when
+    present (1 - the normalised rating); None when unscored or not applicable."""
     if score is None:
         return None
     return float(score) if weight >= 0 else float(1 - score)

@@ -79,8 +79,37 @@ class CheckSpec(BaseModel):
         return self._from_data
 
 
+class Scale(BaseModel):
+    """An ordinal criterion: the judge rates it with an integer from `min` to `max` (Likert), and
+    the rating counts (rating - min) / (max - min) of the criterion's weight. `labels` name points
+    of the scale for the judge (`{1: "not at all", 5: "fully"}`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: int = 1
+    max: int = 5
+    labels: dict[int, str] = {}
+
+    @model_validator(mode="after")
+    def _sane(self) -> Scale:
+        if not self.min < self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        if self.max - self.min > 100:
+            raise ValueError("a scale has at most 101 points")
+        outside = [k for k in self.labels if not self.min <= k <= self.max]
+        if outside:
+            raise ValueError(f"label {outside[0]} is outside the scale {self.min}..{self.max}")
+        return self
+
+    def normalised(self, rating: int) -> float:
+        return (rating - self.min) / (self.max - self.min)
+
+
 class Criterion(BaseModel):
-    """One criterion. A negative weight marks a pitfall: MET means the flaw is present."""
+    """One criterion. A negative weight marks a pitfall: MET means the flaw is present.
+
+    `scale` makes it ordinal (a rating instead of MET/UNMET); `not_applicable: true` lets the judge
+    answer that it does not apply to this prompt, which takes it out of the reward's denominator."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,6 +119,8 @@ class Criterion(BaseModel):
     weight: float = 1.0
     tags: tuple[str, ...] = ()
     check: CheckSpec | None = None
+    scale: Scale | None = None
+    not_applicable: bool = False
 
     @field_validator("id")
     @classmethod
@@ -111,6 +142,10 @@ class Criterion(BaseModel):
             raise ValueError(f"'check' is only allowed with kind 'check' (kind is '{self.kind}')")
         if self.kind != "check" and not (self.text and self.text.strip()):
             raise ValueError(f"a criterion of kind '{self.kind}' needs a non-empty 'text'")
+        if self.scale is not None and self.kind != "principle":
+            raise ValueError(f"'scale' is only allowed with kind 'principle' (kind is '{self.kind}')")
+        if self.not_applicable and self.kind == "check":
+            raise ValueError("'not_applicable' is not allowed with kind 'check' (a check always applies)")
         return self
 
     @property
@@ -245,8 +280,8 @@ def _located_error(
     if len(loc) >= 2 and loc[0] == "criteria" and isinstance(loc[1], int):
         index = loc[1]
         field = str(loc[2]) if len(loc) > 2 else None
-        if field == "check" and len(loc) > 3:
-            field = f"check.{loc[3]}"
+        if field in ("check", "scale") and len(loc) > 3:
+            field = f"{field}.{loc[3]}"
     elif loc:
         field = str(loc[0])
     criterion = None
@@ -256,6 +291,8 @@ def _located_error(
     message = _message(err)
     if field is None and "duplicate criterion id" in message:
         field = "id"
+    if field is None and index is not None and (named := re.match(r"'(scale|not_applicable)'", message)):
+        field = named.group(1)
     where_line = _line_in(source, index, (field or "").split(".")[0] or None) or line
     return InputError(message, file=file, line=where_line, criterion=criterion, field=field)
 

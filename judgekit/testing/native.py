@@ -51,7 +51,7 @@ _WELL_FORMED: dict[str, dict[str, Callable[[Any, str], str]]] = {
         "pairwise": lambda pref, why: f"<type>Chat</type>\n<rubric>{why}</rubric>\n<eval>{why}</eval>\n<answer>[[{pref}]]</answer>",
     },
     "prometheus2": {
-        "pointwise": lambda met, why: f"Feedback: {why} [RESULT] {5 if met else 2}",
+        "pointwise": lambda met, why: f"Feedback: {why} [RESULT] {met if type(met) is int else 5 if met else 2}",
         "pairwise": lambda pref, why: f"Feedback: {why} [RESULT] {pref}",
     },
     "rubric-rm": {
@@ -162,7 +162,7 @@ def native_profile(text: str) -> str | None:
     return None
 
 
-def native_answer(profile: str, text: str, met: Callable[[str, str], bool], prefer: Callable[[str, str, str], str],
+def native_answer(profile: str, text: str, met: Callable[[str, str], bool | int | str], prefer: Callable[[str, str, str], str],
                   reasoning: str, malformed: str | None = None) -> str:
     spec = _PROMPTS[profile]
     pair = spec["pair"].search(text)
@@ -178,4 +178,6 @@ def native_answer(profile: str, text: str, met: Callable[[str, str], bool], pref
             pref = "A"
         return _WELL_FORMED[profile]["pairwise"](pref, reasoning)
     found = spec["response"].search(text)
-    return _WELL_FORMED[profile]["pointwise"](bool(met(criterion, found.group(1) if found else "")), reasoning)
+    verdict = met(criterion, found.group(1) if found else "")
+    # A rating (an int that is not a bool) stays one for formats that answer with numbers.
+    return _WELL_FORMED[profile]["pointwise"](verdict if type(verdict) is int else bool(verdict), reasoning)

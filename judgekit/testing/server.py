@@ -40,7 +40,8 @@ from judgekit.testing.native import (
     native_verdict,
 )
 
-MetFn = Callable[[str, str], bool]  # (criterion_id, response) -> met
+# (criterion_id, response) -> met; a rating for a criterion rated on a scale; or "not_applicable"
+MetFn = Callable[[str, str], bool | int | str]
 PreferFn = Callable[[str, str, str], str]  # (criterion_id, response_a, response_b) -> "A" | "B" | "tie"
 
 _TAG = re.compile(r"<judgekit-(response|response-a|response-b)-([0-9a-f]{12})>\n?(.*?)\n?</judgekit-\1-\2>", re.S)
@@ -216,18 +217,33 @@ def answer_object(state: ServerState, body: dict[str, Any], reasoning: str | Non
     return verdict_object(state, body, reasoning)
 
 
+def _verdict_items(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The verdict item schemas: one, or one per verdict form (`anyOf`)."""
+    items = schema["properties"]["verdicts"]["items"]
+    return list(items.get("anyOf", [items]))
+
+
 def requested_ids(body: dict[str, Any]) -> list[str]:
     schema = request_schema(body)
     if schema:
-        return list(schema["properties"]["verdicts"]["items"]["properties"]["criterion_id"]["enum"])
+        return [cid for item in _verdict_items(schema) for cid in item["properties"]["criterion_id"]["enum"]]
     return _IDS_IN_PROMPT.findall(_last_user_text(body))
+
+
+def verdict_keys(body: dict[str, Any]) -> dict[str, str]:
+    """The field each requested id's verdict goes in (`met`, `score`, `preference`), by the schema."""
+    schema = request_schema(body)
+    if not schema:
+        return {}
+    return {cid: next(k for k in item["properties"] if k not in ("criterion_id", "reasoning"))
+            for item in _verdict_items(schema) for cid in item["properties"]["criterion_id"]["enum"]}
 
 
 def requested_mode(body: dict[str, Any]) -> str:
     text = json.dumps(request_schema(body) or {})
     if "preference" in text:
         return "pairwise"
-    if "met" in text:
+    if "met" in text or "\"score\"" in text:
         return "pointwise"
     return "pairwise" if "Response B" in _all_text(body) else "pointwise"
 
@@ -261,8 +277,11 @@ def verdict_object(state: ServerState, body: dict[str, Any], reasoning: str | No
             verdicts.append({"criterion_id": cid, "reasoning": reasoning, "preference": state.script.prefer(cid, a, b)})
     else:
         response = texts.get("response", "")
+        keys = verdict_keys(body)
         for cid in ids:
-            verdicts.append({"criterion_id": cid, "reasoning": reasoning, "met": bool(state.script.met(cid, response))})
+            key, value = keys.get(cid, "met"), state.script.met(cid, response)
+            answer = value if isinstance(value, str) or key == "score" else bool(value)
+            verdicts.append({"criterion_id": cid, "reasoning": reasoning, key: answer})
     return {"verdicts": verdicts}
 
 
