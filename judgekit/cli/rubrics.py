@@ -19,7 +19,7 @@ from judgekit.data.outfile import dumps
 from judgekit.data.rows import read_data
 from judgekit.errors import InputError
 from judgekit.judge import Judge
-from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.rubric.models import Criterion, Rubric, load_rubric
 
 if TYPE_CHECKING:  # refine needs numpy and networkx: loaded only when `rubric refine` runs
     from judgekit.authoring.refine import RefineResult
@@ -33,6 +33,16 @@ def rubric_validate(file: Path = typer.Argument(..., help="rubric YAML")) -> Non
               f"({kinds['principle']} principle, {kinds['hard_rule']} hard_rule, {kinds['check']} check)", highlight=False)
 
 
+def _kind_cell(c: Criterion) -> str:
+    """The kind, with how the criterion is answered when that is not MET/UNMET."""
+    parts: list[str] = [c.kind]
+    if c.scale is not None:
+        parts.append(f"rated {c.scale.min}-{c.scale.max}")
+    if c.not_applicable:
+        parts.append("may not apply")
+    return ", ".join(parts)
+
+
 def rubric_show(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
     """Print a rubric as a table (its texts as they are: Text objects, never console markup)."""
     r = load_rubric(file)
@@ -41,7 +51,7 @@ def rubric_show(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
     for col in ("id", "kind", "weight", "tags", "criterion"):
         table.add_column(col, overflow="fold")
     for c in r.criteria:
-        table.add_row(*(Text(cell) for cell in (c.cid, c.kind, f"{c.weight:g}", ", ".join(c.tags), c.display_text)))
+        table.add_row(*(Text(cell) for cell in (c.cid, _kind_cell(c), f"{c.weight:g}", ", ".join(c.tags), c.display_text)))
     Console().print(table)
 
 

@@ -22,6 +22,8 @@ from judgekit.secrets import redact_tree
 Kind = Literal["score", "compare", "eval"]
 SCORE_VERDICTS = {1: "MET", 0: "UNMET", None: "unscored"}
 COMPARE_VERDICTS = {1: "A", -1: "B", 0: "tie", None: "unscored"}
+# Shown only when some row has them: a criterion rated on a scale, one judged not to apply.
+RATED, NOT_APPLICABLE = "rated", "not applicable"
 _BINS = 10
 
 
@@ -32,7 +34,7 @@ class CriterionCounts(BaseModel):
 
     @property
     def scored(self) -> int:
-        return sum(n for verdict, n in self.counts.items() if verdict != "unscored")
+        return sum(n for verdict, n in self.counts.items() if verdict not in ("unscored", NOT_APPLICABLE))
 
 
 class Bin(BaseModel):
@@ -77,14 +79,24 @@ def read_rows(path: Path) -> tuple[Kind, list[dict[str, Any]]]:
     return kind, rows
 
 
-def _criterion_counts(rows: list[dict[str, Any]], key: str, names: dict[int | None, str]) -> list[CriterionCounts]:
+def verdict_name(row: dict[str, Any], key: str, cid: str, names: dict[int | None, str]) -> str:
+    """How a criterion's verdict in an output row is shown (the page's script names them alike)."""
+    if cid in (row.get("not_applicable") or []):
+        return NOT_APPLICABLE
+    if key == "scores" and cid in (row.get("ratings") or {}):
+        return RATED
+    return names.get(row[key][cid], "unscored")
+
+
+def _criterion_counts(rows: list[dict[str, Any]], key: str, verdicts: list[str],
+                      names: dict[int | None, str]) -> list[CriterionCounts]:
     counts: dict[str, Counter[str]] = {}
     inconsistent: Counter[str] = Counter()
     for row in rows:
-        for cid, value in row.get(key, {}).items():
-            counts.setdefault(cid, Counter())[names.get(value, "unscored")] += 1
+        for cid in row.get(key, {}):
+            counts.setdefault(cid, Counter())[verdict_name(row, key, cid, names)] += 1
         inconsistent.update(row.get("inconsistent") or [])
-    return [CriterionCounts(id=cid, counts={v: c[v] for v in names.values()}, inconsistent=inconsistent[cid])
+    return [CriterionCounts(id=cid, counts={v: c[v] for v in verdicts}, inconsistent=inconsistent[cid])
             for cid, c in counts.items()]
 
 
@@ -114,8 +126,11 @@ def run_view(kind: Kind, rows: list[dict[str, Any]], source: str) -> RunView:
     else:
         winners = Counter(str(row.get("winner")) for row in rows)
         outcomes = [Bin(label=w, count=winners[w]) for w in ("A", "B", "tie", "None")]
-    return RunView(kind=kind, source=source, rows=len(rows), verdicts=list(names.values()),
-                   criteria=_criterion_counts(rows, key, names), outcomes=outcomes, reasons=_reasons(rows), browse=rows)
+    verdicts = [*names.values(), *([RATED] if any(row.get("ratings") for row in rows) else []),
+                *([NOT_APPLICABLE] if any(row.get("not_applicable") for row in rows) else [])]
+    return RunView(kind=kind, source=source, rows=len(rows), verdicts=verdicts,
+                   criteria=_criterion_counts(rows, key, verdicts, names), outcomes=outcomes, reasons=_reasons(rows),
+                   browse=rows)
 
 
 class SubsetStats(BaseModel):

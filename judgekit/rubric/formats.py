@@ -33,27 +33,21 @@ def from_rubrics_as_rewards(items: list[dict[str, Any]], name: str = "rar") -> R
 
 
 def from_prometheus(score_rubric: dict[str, Any], name: str = "prometheus") -> Rubric:
-    """A 1-5 score rubric as four cumulative MET/UNMET criteria: 'reaches at least level k'.
+    """A 1-5 score rubric as what it is: one criterion rated 1 to 5, the five descriptions its labels.
 
-    The reward (fraction of levels 2..5 met) then maps level 1..5 onto 0, .25, .5, .75, 1.
+    The reward, (rating - 1) / 4, maps level 1..5 onto 0, .25, .5, .75, 1; one call per response,
+    and the prometheus2 profile asks it in Prometheus' own format.
     """
     question = str(score_rubric.get("criteria", "")).strip()
-    criteria = []
-    for level in range(2, 6):
+    labels = {}
+    for level in range(1, 6):
         desc = str(score_rubric.get(f"score{level}_description", "")).strip()
         if not desc:
             raise ValueError(f"score_rubric has no score{level}_description")
-        criteria.append(
-            {
-                "id": f"level_{level}",
-                "text": f"{question} The response reaches at least level {level} of 5: {desc}",
-                "tags": ["prometheus"],
-            }
-        )
-    lowest = str(score_rubric.get("score1_description", "")).strip()
-    return rubric_from_data(
-        {"name": name, "description": f"{question} Level 1 is: {lowest}", "criteria": criteria}
-    )
+        labels[level] = desc
+    criterion = {"id": "score_rubric", "text": question, "tags": ["prometheus"],
+                 "scale": {"min": 1, "max": 5, "labels": labels}}
+    return rubric_from_data({"name": name, "criteria": [criterion]})
 
 
 def _is_rar_list(items: list[Any]) -> bool:

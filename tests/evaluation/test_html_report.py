@@ -131,3 +131,18 @@ def test_several_profiles_compared_get_a_section_each(tmp_path):
     source.write_text(json.dumps({"profiles": {"judgekit": REPORT, "yes-no": {**REPORT, "pairs": PAIRS[:2]}}}))
     page = render_report(source)
     assert page.count('<section class="view"') == 2 and "yes-no" in page
+
+
+@needs_browser
+def test_rated_and_not_applicable_criteria_get_columns_of_their_own(tmp_path):
+    rows = [
+        {"id": "s0", "reward": 0.83, "coverage": 1.0, "scores": {"clear": 0.75, "dose": None}, "unscored": {},
+         "not_applicable": ["dose"], "ratings": {"clear": 4}},
+        {"id": "s1", "reward": 1.0, "coverage": 1.0, "scores": {"clear": 1.0, "dose": 1}, "unscored": {}, "ratings": {"clear": 5}},
+        {"id": "s2", "reward": None, "coverage": 0.5, "scores": {"clear": None, "dose": 0}, "unscored": {"clear": "no verdict"}},
+    ]
+    dom = _render(tmp_path, write_jsonl(tmp_path / "run.jsonl", rows), "#criterion=clear&verdict=rated")
+    assert _criterion_cells(dom, "clear") == {"MET": 0, "UNMET": 0, "unscored": 1, "rated": 2, "not applicable": 0}
+    assert _criterion_cells(dom, "dose") == {"MET": 1, "UNMET": 1, "unscored": 0, "rated": 0, "not applicable": 1}
+    assert re.findall(r'<tr class="row"><td>(\w+)</td>', dom) == ["s0", "s1"]
+    assert "clear: rated 4" in dom and "clear: rated 5" in dom

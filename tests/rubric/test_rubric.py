@@ -116,7 +116,9 @@ def test_biggen_bench_rows_import():
     assert len(lines) > 700
     for line in lines:
         r = row_rubric(json.loads(line))
-        assert r is not None and r.ids == ["level_2", "level_3", "level_4", "level_5"]
+        assert r is not None and r.ids == ["score_rubric"]
+        scale = r.criteria[0].scale
+        assert scale is not None and (scale.min, scale.max) == (1, 5) and sorted(scale.labels) == [1, 2, 3, 4, 5]
 
 
 def test_row_rubric_error_names_line():
