@@ -79,8 +79,15 @@ def _explanation(row: dict[str, Any]) -> str:
     """One line per criterion: its verdict, then the judge's reasoning (or why it is unscored)."""
     reasoning: dict[str, str] = row.get("explanations") or {}
     lines = []
+    ratings: dict[str, int] = row.get("ratings") or {}
+    not_applicable: list[str] = row.get("not_applicable") or []
     for cid, value in row["scores"].items():
-        verdict = "unscored" if value is None else "MET" if value else "UNMET"
+        if cid in not_applicable:
+            verdict = "not applicable"
+        elif cid in ratings:
+            verdict = f"rated {ratings[cid]}"
+        else:
+            verdict = "unscored" if value is None else "MET" if value else "UNMET"
         why = row["unscored"].get(cid) if value is None else reasoning.get(cid)
         lines.append(f"{cid}: {verdict}" + (f" - {why}" if why else ""))
     if ROW_FAILED in row["unscored"]:
