@@ -30,7 +30,7 @@ from ray.data.block import BlockAccessor
 from ray.data.datasource import BlockBasedFileDatasink
 
 from judgekit.config import JudgeConfig
-from judgekit.data.outfile import dumps, refuse_input_as_output
+from judgekit.data.outfile import dumps, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
 from judgekit.errors import InputError, JudgeCrashed
 from judgekit.judge import Judge, JudgeRecipe
@@ -276,6 +276,15 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
     """Judge a file's rows on a Ray pool (RAY_ADDRESS's cluster, else a local instance), shard by shard;
     `on_shard(ShardDone)` after each shard is written; the output file once all are."""
     refuse_input_as_output(source, output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open_locked(output):  # as a single-process run does: one run writes an output file at a time
+        _judge_file_locked(rows, output=output, work=work, setup=setup, actors=actors, shard_rows=shard_rows,
+                           resume=resume, on_shard=on_shard, ray_remote_args=ray_remote_args)
+
+
+def _judge_file_locked(rows: list[InputRow], *, output: Path, work: Work, setup: JudgeRecipe, actors: int,
+                       shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
+                       ray_remote_args: dict[str, Any] | None) -> None:
     parts = FileParts.open(output, len(rows), shard_rows, resume)
     shards = [rows[i : i + parts.shard_rows] for i in range(0, len(rows), parts.shard_rows)]
     todo = [k for k in range(len(shards)) if not parts.path(k).is_file()]

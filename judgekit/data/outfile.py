@@ -109,7 +109,7 @@ def open_file_sink(path: Path, source: Path, input_ids: Callable[[], Iterator[st
     else it is emptied). `input_ids` gives the input's id keys in order, anew on each call."""
     refuse_input_as_output(source, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = _open_locked(path)
+    fh = open_locked(path)
     try:
         done = rows_already_done(path, input_ids) if resume else 0
         if not resume:
@@ -120,8 +120,9 @@ def open_file_sink(path: Path, source: Path, input_ids: Callable[[], Iterator[st
     return FileSink(path, fh), done
 
 
-def _open_locked(path: Path) -> TextIO:
-    """Open for appending (nothing is cut before the lock is held) and take the lock without waiting."""
+def open_locked(path: Path) -> TextIO:
+    """Open for appending (nothing is cut before the lock is held) and take the lock without waiting;
+    the lock lasts until the file is closed. Another run holding it: InputError (exit 2)."""
     while True:
         fh = path.open("a", encoding="utf-8")
         if fcntl is None:

@@ -17,7 +17,9 @@ import ray
 
 import judgekit
 import judgekit.ray as judgekit_ray
+from judgekit.data.outfile import open_locked
 from judgekit.errors import InputError
+from judgekit.judge import JudgeRecipe
 from judgekit.testing import ScriptedJudgeServer
 from tests.helpers import SCORE_RUBRIC, read_jsonl, run_cli, scripted_judge, write_jsonl
 
@@ -168,3 +170,13 @@ def test_ray_needs_an_output_file(server: ScriptedJudgeServer, rubric: Path, tmp
     data = write_jsonl(tmp_path / "in.jsonl", make_rows(2))
     result = run_score([str(data), "--rubric", str(rubric), "-o", "-", "--ray"], server)
     assert result.returncode == 2 and "-o PATH" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_ray_run_refuses_an_output_file_another_run_is_writing(tmp_path: Path):
+    out = tmp_path / "out.jsonl"
+    # open_locked(out) is what a running `judgekit score -o out.jsonl` holds.
+    with open_locked(out), pytest.raises(InputError, match="another judgekit run is writing this file"):
+        judgekit_ray.judge_file([], source=tmp_path / "in.jsonl", output=out, work=judgekit_ray.Work("score", None, False),
+                                setup=JudgeRecipe("openai:x"), actors=1, shard_rows=1, resume=False,
+                                on_shard=lambda done: None)
+    assert not (tmp_path / "out.jsonl.parts").exists()  # refused before anything was written
