@@ -7,8 +7,18 @@ from typing import Any
 
 import typer
 
-from judgekit.cli.common import both, err, exit_if_judge_failed, print_summary, rubric_check
-from judgekit.cli.options import FileOptions, JudgeOptions, StrategyOpt, with_file_options, with_judge_options
+from judgekit.cli.common import both, err, exit_if_judge_failed, exit_if_run_failed, print_summary, rubric_check
+from judgekit.cli.options import (
+    FileOptions,
+    JudgeOptions,
+    RayActorsOpt,
+    RayOpt,
+    RayShardRowsOpt,
+    StrategyOpt,
+    with_file_options,
+    with_judge_options,
+)
+from judgekit.cli.rayfile import run_file_on_ray
 from judgekit.cli.runfile import run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.errors import InputError
@@ -16,7 +26,7 @@ from judgekit.judge import rank_group_with, rubric_for
 from judgekit.judging.outcomes import rank_result
 from judgekit.judging.results import CompareResult, RankResult
 from judgekit.rubric.meta import load_meta_rubric
-from judgekit.rubric.models import load_rubric
+from judgekit.rubric.models import Rubric, load_rubric
 
 
 @with_judge_options()
@@ -29,11 +39,16 @@ def compare(
         help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): first write the "
         "criteria that separate each pair",
     ),
+    ray: bool = RayOpt,
+    ray_actors: int = RayActorsOpt,
+    ray_shard_rows: int = RayShardRowsOpt,
     *,
     file_options: FileOptions,
     judge_options: JudgeOptions,
 ) -> None:
     """Compare two responses per row, criterion by criterion, in both orders: winner, margin, preferences."""
+    if ray and adaptive is not None:
+        raise InputError("--adaptive does not run on Ray yet; drop --ray or --adaptive", field="--ray")
     the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
     meta = load_meta_rubric(adaptive) if adaptive is not None else None
     rows = FileRows(input, ("prompt", "response_a", "response_b"), ("reference", "label"), file_options.fields,
@@ -41,6 +56,10 @@ def compare(
                                              rubric_check(the_rubric, str(input), judge_options.config.profile, meta)))
     count = rows.validate()
     out = file_options.output_for(input)
+    if ray:
+        _compare_on_ray(list(rows), the_rubric, explain, judge_options, input, out, file_options.resume,
+                        ray_actors, ray_shard_rows)
+        return
     with judge_options.judge() as the_judge:
         tally = _Tally()
 
@@ -58,6 +77,18 @@ def compare(
         print_summary(summary, out)
         tally.print()
         exit_if_judge_failed(the_judge, summary)
+
+
+def _compare_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, source: Path,
+                    out: str, resume: bool, actors: int, shard_rows: int) -> None:
+    labels = {str(row.id): row.fields.get("label") for row in rows}
+    tally = _Tally()
+    summary = run_file_on_ray(rows, rubric, explain, options, source=source, output=out, resume=resume, actors=actors,
+                              shard_rows=shard_rows, kind="compare",
+                              on_row=lambda obj: tally.count(obj, labels.get(str(obj["id"]))))
+    print_summary(summary, out)
+    tally.print()
+    exit_if_run_failed(summary.stats, summary)
 
 
 def _label_check(file: str) -> RowCheck:

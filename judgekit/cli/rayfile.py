@@ -1,11 +1,13 @@
-"""`score --ray`: a file's rows judged on a Ray pool (judgekit.ray), counted into the run summary as
-each shard is written."""
+"""`score --ray` and `compare --ray`: a file's rows judged on a Ray pool (judgekit.ray), counted into
+the run summary as each shard is written."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
 
 from judgekit.cli.options import JudgeOptions
 from judgekit.cli.runfile import RunSummary
@@ -16,9 +18,13 @@ from judgekit.judging.results import ROW_FAILED
 from judgekit.llm.usage import RunStats
 from judgekit.rubric.models import Rubric
 
+Kind = Literal["score", "compare"]
+
 
 def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, *, source: Path,
-                    output: str, resume: bool, actors: int, shard_rows: int) -> RunSummary:
+                    output: str, resume: bool, actors: int, shard_rows: int, kind: Kind = "score",
+                    on_row: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+    """The summary of the run; `on_row` sees each output row judged (not those resumed)."""
     if output == "-":
         raise InputError("--ray writes its rows to a file: give -o PATH", field="--output")
     try:
@@ -35,9 +41,11 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
             return
         for row in done.rows:
             summary.note(row, judged=ROW_FAILED not in row["unscored"])
+            if on_row is not None:
+                on_row(row)
         calls.update(done.stats)
 
-    on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work("score", rubric, explain),
+    on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
                       setup=JudgeRecipe(options.spec, options.base_url, options.config), actors=actors,
                       shard_rows=shard_rows, resume=resume, on_shard=on_shard)
     summary.seconds = time.perf_counter() - started

@@ -126,6 +126,21 @@ def test_score_ray_over_a_file_writes_what_a_single_process_run_writes(server: S
     assert calls >= 18 * 2 + 6 * 2 * 2  # every criterion of every row, the failing ones twice
 
 
+def test_compare_ray_over_a_file_writes_what_a_single_process_run_writes(server: ScriptedJudgeServer, rubric: Path,
+                                                                         ray_address: str, tmp_path: Path):
+    server.state.script.prefer = lambda cid, a, b: "A" if len(a) > len(b) else "B" if len(b) > len(a) else "tie"
+    rows = [{"id": f"p{i}", "prompt": "Q?", "response_a": "x" * (i % 3), "response_b": "x", "label": "A"} for i in range(7)]
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    args = [str(data), "--rubric", str(rubric), *JUDGE, "--base-url", server.base_url]
+    single = run_cli("compare", *args, "-o", str(tmp_path / "single.jsonl"), timeout=600)
+    assert single.returncode == 0, single.stderr
+    on_ray = run_cli("compare", *args, "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-shard-rows", "3",
+                     env={"RAY_ADDRESS": ray_address}, timeout=600)
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "single.jsonl").read_text()
+    assert "winners: A 2, B 3, tie 2" in on_ray.stderr and "agreement with 'label': 2/7" in on_ray.stderr
+
+
 def test_a_worker_that_dies_has_its_shard_retried_and_written_once(server: ScriptedJudgeServer, ray_address: str,
                                                                    tmp_path: Path):
     rubric = tmp_path / "dies.yaml"
