@@ -172,26 +172,29 @@ def _close_workers() -> None:
         _WORKERS.clear()
 
 
-def _verdict_item_properties(schema: dict[str, Any]) -> dict[str, Any] | None:
+def _verdict_items(schema: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The verdict item schemas (one, or one per verdict form under `anyOf`), or None: not a verdict schema."""
     items = schema.get("properties", {}).get("verdicts", {}).get("items", {})
-    props = items.get("properties")
-    return props if isinstance(props, dict) and "reasoning" in props else None
+    members = items.get("anyOf", [items]) if isinstance(items, dict) else []
+    if members and all(isinstance(m.get("properties"), dict) and "reasoning" in m["properties"] for m in members):
+        return list(members)
+    return None
 
 
 def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema for the grammar. For verdicts: exactly one verdict per requested id, in order
-    (a small model otherwise stops after the first), each with a short one-line reasoning.
+    """The schema for the grammar. For verdicts: exactly one verdict per requested id (a small model
+    otherwise stops after the first), each in its own form, with a short one-line reasoning.
     Other schemas (rubric generation) are used as given."""
-    props = _verdict_item_properties(schema)
-    if props is None:
+    members = _verdict_items(schema)
+    if members is None:
         return schema
-    item = schema["properties"]["verdicts"]["items"]
     tuple_items = []
-    for cid in props["criterion_id"]["enum"]:
-        fixed = copy.deepcopy(item)
-        fixed["properties"]["criterion_id"] = {"const": cid}
-        fixed["properties"]["reasoning"] = {"type": "string", "pattern": REASONING_PATTERN}
-        tuple_items.append(fixed)
+    for item in members:
+        for cid in item["properties"]["criterion_id"]["enum"]:
+            fixed = copy.deepcopy(item)
+            fixed["properties"]["criterion_id"] = {"const": cid}
+            fixed["properties"]["reasoning"] = {"type": "string", "pattern": REASONING_PATTERN}
+            tuple_items.append(fixed)
     capped = copy.deepcopy(schema)
     capped["properties"]["verdicts"] = {"type": "array", "prefixItems": tuple_items, "items": False}
     return capped
@@ -199,7 +202,7 @@ def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def max_tokens_for(request: JudgeRequest) -> int:
     # Verdicts are short (one line of reasoning each); generation requests keep their own budget.
-    if request.schema is None or _verdict_item_properties(request.schema) is None:
+    if request.schema is None or _verdict_items(request.schema) is None:
         return request.max_tokens
     return min(request.max_tokens, MAX_TOKENS * max(1, len(request.ids)))
 

@@ -66,6 +66,25 @@ def test_embedded_judge_all_criteria_in_one_call(files):
     assert "judge calls: 2 " in proc.stderr  # one call per row, both criteria answered
 
 
+def test_embedded_judge_rates_and_may_say_not_applicable_in_one_call():
+    """The grammar built from the mixed schema (anyOf: a rating, a verdict that may be not_applicable,
+    a plain verdict) gives every criterion a valid answer in its own form."""
+    rubric = judgekit.Rubric(name="forms", criteria=[
+        {"id": "clear", "text": "How clear the response is.", "scale": {"min": 1, "max": 5}},
+        {"id": "dose", "text": "The response states a medication dose.", "not_applicable": True},
+        {"id": "answers", "text": "The response answers the question."},
+    ])
+    # Three verdicts in one generation take minutes on a loaded 2-core machine: a long timeout.
+    with judgekit.Judge(cache=False, criteria_per_call="all", timeout=900) as judge:
+        (result,) = judge.score([{"prompt": "What is the capital of France?", "response": "Paris."}], rubric)
+    row = result.model_dump()
+    assert result.unscored == {}, row
+    assert 1 <= row["ratings"]["clear"] <= 5 and result.scores["clear"] == (row["ratings"]["clear"] - 1) / 4
+    assert result.scores["dose"] in (0, 1) or row["not_applicable"] == ["dose"]
+    assert result.reward is not None and 0.0 <= result.reward <= 1.0
+    assert judge.stats.calls == 1
+
+
 def test_embedded_judge_python_api():
     rubric = judgekit.load_rubric(RUBRICS / "helpfulness.yaml")
     with judgekit.Judge(cache=False) as judge:  # "local"
