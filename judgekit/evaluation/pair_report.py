@@ -38,11 +38,11 @@ Correct = NDArray[np.bool_]
 def pair_stats(o: PairOutcomes, *, seed: int) -> dict[str, Any]:
     """SPEC section 8's STATS of a set of pair outcomes."""
     n = len(o)
-    correct = o.correct.astype(float)
+    correct = o.correct
     accuracy, accuracy_ci = with_ci(mean_of(correct), n, seed=seed)
     decided = correct[(o.winner >= 0) & (o.winner < 2) & (o.label < 2)]  # both name a winner (A or B)
     scored = o.winner >= 0
-    kappa = kappa_of(o.label[scored].astype(np.intp), o.winner[scored].astype(np.intp), len(CATEGORIES))
+    kappa = kappa_of(o.label[scored], o.winner[scored], len(CATEGORIES))
     both_orders, flipped = int(o.both_orders.sum()), int(o.flipped.sum())
     return {
         "n": n,
@@ -120,6 +120,6 @@ def aligned(base_ids: NDArray[np.uint64], base: Correct, ids: NDArray[np.uint64]
 
 def difference(base: Correct, other: Correct, *, seed: int) -> dict[str, Any]:
     """Accuracy of `other` minus `base` on the same pairs (in the same order), with a paired bootstrap interval."""
-    gain = other.astype(float) - base.astype(float)
+    gain = other.astype(np.int8) - base.astype(np.int8)
     value, ci = with_ci(mean_of(gain), len(gain), seed=seed)
     return {"n": len(gain), "accuracy": value, "accuracy_ci": ci}
