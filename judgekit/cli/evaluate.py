@@ -127,8 +127,6 @@ def eval_(
     meta_rubric = load_meta_rubric(adaptive) if adaptive is not None else None
     for name in judge_options.profiles:
         load_profile(name)  # a bad profile is bad usage: exit 2 before any call
-    if output not in (None, "-"):
-        refuse_input_as_output(data, Path(output))
     base = pair_report.baseline_outcomes(baseline) if baseline is not None else None
     items = _read(data, format, the_rubric, limit, seed, split)
     scan = items.scan()  # reads and checks every item: bad input stops here, before any call
@@ -139,6 +137,7 @@ def eval_(
         "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec,
         "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed,
         output, len(judge_options.profiles) > 1)
+    _refuse_writing_the_data(data, task, judge_options.profiles)
     results = [_evaluate_profile(judge_options, name, task) for name in judge_options.profiles]
     reports = [report for report, _, _ in results]
     if base_correct is not None:
@@ -149,6 +148,17 @@ def eval_(
     if all(failed for _, failed, _ in results):
         err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
         raise typer.Exit(1)
+
+
+def _refuse_writing_the_data(data: Path, task: _Task, profiles: tuple[str, ...]) -> None:
+    """Exit 2 before any call when the report or a companion file is the data file."""
+    if task.output in (None, "-"):
+        return
+    refuse_input_as_output(data, Path(task.output))
+    for name in profiles:
+        records = task.records_file(name)
+        if records is not None:
+            refuse_input_as_output(data, records)
 
 
 def _check_pair_options(fmt: str, **given: object) -> None:

@@ -58,7 +58,8 @@ def bootstrap_ci(statistic: Statistic, n: int, *, seed: int, resamples: int = RE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # undefined resamples are handled below
         result = bootstrap((np.arange(n),), lambda idx, axis: statistic(idx), vectorized=True, n_resamples=resamples,
-                           batch=max(1, min(BATCH, CELLS // n)), method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed))
+                           batch=max(1, min(BATCH, CELLS // n)), method="percentile", confidence_level=CONFIDENCE,
+                           rng=np.random.default_rng(seed))
     values = np.asarray(result.bootstrap_distribution, dtype=float)
     defined = values[~np.isnan(values)]
     if 2 * len(defined) < len(values):

@@ -97,6 +97,25 @@ def test_eval_against_a_baseline_report_gives_the_paired_difference(judge_server
     gain = [1.0 - float(p["winner"] == p["label"]) for p in base_pairs]
     assert report["difference"] == {"baseline": str(base_path), "n": 10, "accuracy": 0.5,
                                     "accuracy_ci": _percentile_ci(gain, 5)}
+    listed = tmp_path / "listed.json"  # a report that lists its pairs (as reports did before the companion file)
+    listed.write_text(json.dumps({"pairs": base_pairs[::-1]}))  # in another order: matched by id
+    again = _eval(judge_server.base_url, data, rubric, "--baseline", str(listed))
+    assert again["difference"] == {**report["difference"], "baseline": str(listed)}
+
+
+def test_eval_stopped_at_the_call_limit_keeps_the_finished_pairs_in_order(judge_server, tmp_path: Path) -> None:
+    judge_server.state.script = Script(prefer=_prefer)
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC)
+    out = tmp_path / "report.json"
+    proc = run_cli("eval", str(_judgebench(tmp_path)), "--format", "judgebench", "--rubric", str(rubric), "--judge",
+                   "openai:scripted", "--base-url", judge_server.base_url, "--no-cache", "--concurrency", "1",
+                   "--max-calls", "10", "-o", str(out))
+    assert proc.returncode == 3, proc.stderr
+    assert not out.exists()  # no report from part of the pairs
+    finished = read_jsonl(tmp_path / "report.pairs.jsonl")
+    assert 0 < len(finished) < len(LABELS)
+    assert [p["id"] for p in finished] == [f"{'math' if i % 2 else 'code'}:p{i}" for i in range(len(finished))]
 
 
 def test_a_baseline_on_other_pairs_is_bad_input(judge_server, tmp_path: Path) -> None:

@@ -131,3 +131,13 @@ def test_several_profiles_compared_get_a_section_each(tmp_path):
     source.write_text(json.dumps({"profiles": {"judgekit": REPORT, "yes-no": {**REPORT, "pairs": PAIRS[:2]}}}))
     page = render_report(source)
     assert page.count('<section class="view"') == 2 and "yes-no" in page
+
+
+def test_an_eval_report_shows_the_pairs_of_its_companion_file(tmp_path):
+    from judgekit.evaluation.html_report import render_report
+
+    write_jsonl(tmp_path / "report.pairs.jsonl", PAIRS)
+    source = tmp_path / "report.json"
+    source.write_text(json.dumps({**{k: v for k, v in REPORT.items() if k != "pairs"}, "pairs_file": "report.pairs.jsonl"}))
+    page = render_report(source)
+    assert all(f'"id": "{p["id"]}"' in page for p in PAIRS)
