@@ -176,7 +176,10 @@ READERS: dict[str, Callable[[Path, random.Random, str | None], Iterator[EvalPair
 PAIR_FORMATS = tuple(READERS)
 FORMATS = (*PAIR_FORMATS, "rewardbench2", "labels")
 
+
 class Item(Protocol):
+    """What a stream needs of an item: its id and its subset."""
+
     @property
     def id(self) -> Any: ...
 

@@ -29,7 +29,7 @@ from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.datasets import TIES, BestOfN, Scan, Stream, ties_prompt
 from judgekit.data.outfile import RowSink
 from judgekit.evaluation.report import frame, usage_summary
-from judgekit.evaluation.stats import Indexes, Statistic, estimate, rounded, with_ci
+from judgekit.evaluation.stats import Indexes, Statistic, estimate, rounded, unit_indexes, with_ci
 from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
 from judgekit.judging.pointwise import PointwiseItem
@@ -172,7 +172,7 @@ def subset_score(units: _Units, code: int, name: str) -> Statistic:
     return ties
 
 
-def _stats(o: RowOutcomes, keep: NDArray[np.intp], score: Statistic, seed: int) -> dict[str, Any]:
+def _stats(o: RowOutcomes, keep: Indexes, score: Statistic, seed: int) -> dict[str, Any]:
     """STATS of the rows `keep` (indexes into the outcomes), `score` taking index arrays into them."""
     n = len(keep)
     with warnings.catch_warnings():
@@ -196,5 +196,5 @@ def best_of_n_report(run: BestOfNRun, *, meta: dict[str, Any], seed: int) -> dic
     def overall_score(idx: Indexes) -> Floats:
         return np.mean([scores[name](idx) for name in o.names], axis=0)
 
-    overall = _stats(o, np.arange(len(o.subset)), overall_score, seed)
+    overall = _stats(o, unit_indexes(len(o.subset)), overall_score, seed)
     return frame(meta, {"overall": overall, "subsets": subsets}, run.usage.values())

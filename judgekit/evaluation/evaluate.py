@@ -26,7 +26,7 @@ from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric
 
 CATEGORIES = ("A", "B", "tie")  # a label or winner as its code; -1: none (an unscored pair)
-Counts = NDArray[np.int32]
+Counts = NDArray[np.int16]
 
 
 def category(value: str | None) -> int:
@@ -53,7 +53,7 @@ class PairOutcomes:
     def empty(cls, scan: Scan, principles: frozenset[str]) -> PairOutcomes:
         n = len(scan)
         return cls(scan.names, scan.subset, scan.ids, np.full(n, -1, np.int8), np.full(n, -1, np.int8),
-                   np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32), principles)
+                   np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16), principles)
 
     def keep(self, index: int, record: dict[str, Any]) -> None:
         prefs = record["preferences"]

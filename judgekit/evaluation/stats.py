@@ -33,7 +33,7 @@ RESAMPLES = 2000
 BATCH = 100  # resamples computed at once, at most (the draws are the same whatever the batch)
 CELLS = 1_000_000  # resampled units held at once: the batch shrinks as n grows, so memory does not grow with n
 
-Indexes = NDArray[np.intp]
+Indexes = NDArray[np.int32] | NDArray[np.intp]  # int32 below 2**31 units: half the memory per resample
 Statistic = Callable[[Indexes], NDArray[np.float64]]  # index arrays (..., n) -> values (...)
 
 
@@ -44,9 +44,14 @@ def rounded(value: float | None) -> float | None:
     return round(float(value), 4)
 
 
+def unit_indexes(n: int) -> Indexes:
+    """The indexes of n units."""
+    return np.arange(n, dtype=np.int32 if n < 2**31 else np.intp)
+
+
 def estimate(statistic: Statistic, n: int) -> float | None:
     """The statistic over all n units (None when there are none or it is undefined)."""
-    return rounded(float(statistic(np.arange(n)))) if n else None
+    return rounded(float(statistic(unit_indexes(n)))) if n else None
 
 
 def bootstrap_ci(statistic: Statistic, n: int, *, seed: int, resamples: int = RESAMPLES) -> list[float] | None:
@@ -57,7 +62,7 @@ def bootstrap_ci(statistic: Statistic, n: int, *, seed: int, resamples: int = RE
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # undefined resamples are handled below
-        result = bootstrap((np.arange(n),), lambda idx, axis: statistic(idx), vectorized=True, n_resamples=resamples,
+        result = bootstrap((unit_indexes(n),), lambda idx, axis: statistic(idx), vectorized=True, n_resamples=resamples,
                            batch=max(1, min(BATCH, CELLS // n)), method="percentile", confidence_level=CONFIDENCE,
                            rng=np.random.default_rng(seed))
     values = np.asarray(result.bootstrap_distribution, dtype=float)
