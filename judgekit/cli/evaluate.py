@@ -82,14 +82,18 @@ class _Task:
     def total(self) -> int:
         return len(self.items.scan()) + self.prompts * len(MASTER_KEYS)
 
+    @property
+    def records(self) -> str:
+        """What the records are of, naming the companion file and the report's key for it."""
+        return "pairs" if self.meta["format"] in PAIR_FORMATS else "rows"
+
     def records_file(self, profile: str) -> Path | None:
         """The companion JSONL of one profile's records: beside the report, named after it."""
         if self.output in (None, "-"):
             return None
-        kind = "pairs" if self.meta["format"] in PAIR_FORMATS else "rows"
         report = Path(self.output)
         name = f".{Path(profile).stem}" if self.several else ""  # a profile may be given as a YAML file's path
-        return report.with_name(f"{report.stem}{name}.{kind}.jsonl")
+        return report.with_name(f"{report.stem}{name}.{self.records}.jsonl")
 
 
 def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int, split: str | None) -> Items:
@@ -199,7 +203,7 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
             bar = progress.add_task("evaluating", total=task.total)
             report, correct = _run(the_judge, task, sink, lambda: progress.advance(bar))
         if records is not None:
-            report[f"{'pairs' if correct is not None else 'rows'}_file"] = records.name  # beside the report
+            report[f"{task.records}_file"] = records.name  # beside the report
         report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1),
                       stats=the_judge.stats.as_dict(), cost_usd=the_judge.cost_usd, **the_judge.agreement.as_dict())
         print_agreement(the_judge.agreement.as_dict())
