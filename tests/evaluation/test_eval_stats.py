@@ -99,7 +99,7 @@ def test_eval_against_a_baseline_report_gives_the_paired_difference(judge_server
                                     "accuracy_ci": _percentile_ci(gain, 5)}
     listed = tmp_path / "listed.json"  # a report that lists its pairs (as reports did before the companion file)
     listed.write_text(json.dumps({"pairs": base_pairs[::-1]}))  # in another order: matched by id
-    again = _eval(judge_server.base_url, data, rubric, "--baseline", str(listed))
+    again = _eval(judge_server.base_url, data, rubric, "--no-cache", "--baseline", str(listed))
     assert again["difference"] == {**report["difference"], "baseline": str(listed)}
 
 
