@@ -44,7 +44,7 @@ class LabelsRun:
         for k, cid in enumerate(self.criteria):
             label, score = record["labels"].get(cid), record["scores"].get(cid)
             self.labels[k, index] = -1 if label is None else int(label)
-            self.scores[k, index] = -1 if score is None else int(score)
+            self.scores[k, index] = -1 if score is None else int(score > 0)  # MET: any verdict above 0
 
 
 async def evaluate_labels(judge: Judge, rubric: Rubric, rows: Stream[LabelledRow], sink: RowSink, *,
