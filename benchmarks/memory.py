@@ -1,4 +1,5 @@
-"""Peak memory of `judgekit score` as the input grows: the same run on 10k, 100k and 1M rows.
+"""Peak memory of `judgekit score` and `judgekit eval` as the input grows: the same run on 10k, 100k
+and 1M rows (pairs).
 
 Each run is `judgekit score` in its own process (read from a JSONL file, written to a JSONL file,
 --no-cache), its peak resident set size taken from the kernel when it exits. Two rubrics:
@@ -9,9 +10,14 @@ Each run is `judgekit score` in its own process (read from a JSONL file, written
   server (its own process, latency 0): the HTTP client's memory too, at the sizes a 2-core
   machine judges in reasonable time.
 
+The eval series runs `judgekit eval --format judgebench` (labelled pairs in three subsets, a JSON
+report with its bootstrap intervals) with the checks rubric: every pair is compared in both orders
+by code, so the series measures reading, judging, the per-pair outcomes and the statistics.
+
 Target: peak RSS on the largest input <= 1.25 x peak on 10k rows. The figures are printed, not asserted.
 
-    python benchmarks/memory.py [--rows 10000,100000,1000000] [--judged-rows 2000,10000] [--concurrency 16]
+    python benchmarks/memory.py [--rows 10000,100000,1000000] [--judged-rows 2000,10000]
+                                [--eval-pairs 10000,100000,1000000] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -41,6 +47,16 @@ def write_rows(path: Path, n: int) -> None:
                                  "response": f"The answer is {2 * i}."}) + "\n")
 
 
+def write_pairs(path: Path, n: int) -> None:
+    """JudgeBench's layout: one labelled pair a line, the subset in `source`."""
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            short, long = f"The answer is {2 * i}.", f"The answer is {2 * i}. " + "sorry " * (i % 3)
+            fh.write(json.dumps({"pair_id": f"p{i}", "source": ("math", "code", "chat")[i % 3],
+                                 "question": f"Question number {i}: what is {i} + {i}?", "response_A": short,
+                                 "response_B": long, "label": "A>B" if i % 2 else "B>A"}) + "\n")
+
+
 def peak_rss_mb(args: list[str]) -> tuple[float, float]:
     """(peak RSS in MB, seconds) of one CLI run, which must succeed."""
     started = time.perf_counter()
@@ -50,7 +66,7 @@ def peak_rss_mb(args: list[str]) -> tuple[float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"judgekit score failed ({proc.returncode}): {stderr.decode()[-2000:]}")
+        raise SystemExit(f"judgekit {args[0]} failed ({proc.returncode}): {stderr.decode()[-2000:]}")
     return usage.ru_maxrss / 1024, time.perf_counter() - started
 
 
@@ -74,10 +90,31 @@ def series(kind: str, sizes: list[int], base_url: str, concurrency: int, work: P
         out.unlink()
 
 
+def eval_series(sizes: list[int], base_url: str, concurrency: int, work: Path) -> None:
+    rubric = work / "checks.yaml"
+    rubric.write_text(CHECKS)
+    first: float | None = None
+    for n in sizes:
+        data, out = work / f"pairs-{n}.jsonl", work / f"report-{n}.json"
+        if not data.exists():
+            write_pairs(data, n)
+        rss, seconds = peak_rss_mb(["eval", str(data), "--format", "judgebench", "--rubric", str(rubric),
+                                    "--judge", "openai:bench", "--base-url", base_url, "--no-cache",
+                                    "--concurrency", str(concurrency), "-o", str(out)])
+        judged = json.loads(out.read_text())["overall"]["n"]
+        assert judged == n, f"{judged} pairs in the report of {n}"
+        first = first or rss
+        print(f"eval    pairs={n:>8,}  peak RSS={rss:7.1f} MB  x{rss / first:.2f} of {sizes[0]:,} pairs  "
+              f"time={seconds:7.1f}s", flush=True)
+        for done in work.glob(f"report-{n}*"):
+            done.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", default="10000,100000,1000000", help="sizes for the checks-only rubric ('' to skip)")
     parser.add_argument("--judged-rows", default="2000,10000", help="sizes for the model-judged rubric ('' to skip)")
+    parser.add_argument("--eval-pairs", default="10000,100000,1000000", help="sizes for `judgekit eval` ('' to skip)")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "bench-not-a-key")
@@ -87,6 +124,8 @@ def main() -> None:
             series("checks", [int(n) for n in args.rows.split(",")], base_url, args.concurrency, work)
         if args.judged_rows:
             series("judged", [int(n) for n in args.judged_rows.split(",")], base_url, args.concurrency, work)
+        if args.eval_pairs:
+            eval_series([int(n) for n in args.eval_pairs.split(",")], base_url, args.concurrency, work)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,27 @@
 
 Labelled pairs (llmbar, judgebench, pandalm, hh-rlhf, evalbiasbench) go through `compare`;
 `labels` rows (a response with human verdicts per criterion) through `score`; RewardBench 2's
-best-of-4 rows score each candidate. The statistics need scipy (the `eval` extra), imported when
-the command runs so that the other commands work without it.
+best-of-4 rows score each candidate. The data is streamed: one pass checks it (exit 2 before any
+call), the next judges it with a bounded window in flight, each item's record written to a
+companion JSONL beside the report (none with `-o -` or without -o) and only a few numbers per item
+kept for the statistics. The statistics need scipy (the `eval` extra), imported when the command
+runs so that the other commands work without it.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import typer
+from numpy.typing import NDArray
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -33,58 +40,71 @@ from judgekit.data.datasets import (
     BestOfN,
     EvalPair,
     LabelledRow,
+    Stream,
     check_format,
-    read_labelled,
-    read_pairs,
-    read_rewardbench2,
+    labelled_stream,
+    pair_stream,
+    rewardbench2_stream,
 )
-from judgekit.data.outfile import refuse_input_as_output
-from judgekit.data.reader import load_json
+from judgekit.data.outfile import DiscardSink, RowSink, open_file_sink, refuse_input_as_output
 from judgekit.errors import InputError
 from judgekit.evaluation.evaluate import evaluate
-from judgekit.evaluation.probe import MASTER_KEYS, PROBES
+from judgekit.evaluation.probe import MASTER_KEYS, PROBES, distinct_prompts
 from judgekit.judge import Judge
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact_tree
 
+Items = Stream[EvalPair] | Stream[LabelledRow] | Stream[BestOfN]
+Correct = NDArray[np.bool_]
+
 
 @dataclass(frozen=True)
 class _Task:
     """What every profile is evaluated on, and how the report names it: labelled pairs, rows with
-    labels per criterion, or best-of-n rows."""
+    labels per criterion, or best-of-n rows; and where each profile's records go."""
 
     rubric: Rubric
-    items: list[EvalPair] | list[LabelledRow] | list[BestOfN]
+    items: Items
     adaptive: MetaRubric | None
     probe: str | None
     meta: dict[str, Any]
     seed: int
+    output: str | None
+    several: bool  # several profiles: one companion file each
 
-    @property
-    def pairs(self) -> list[EvalPair]:
-        return [p for p in self.items if isinstance(p, EvalPair)]
-
-    @property
+    @cached_property
     def prompts(self) -> int:
-        return len({json.dumps(p.prompt, sort_keys=True) for p in self.pairs})
+        return sum(1 for _ in distinct_prompts(p.prompt for p in self.items)) if self.probe else 0
 
     @property
     def total(self) -> int:
-        return len(self.items) + (self.prompts * len(MASTER_KEYS) if self.probe else 0)
+        return len(self.items.scan()) + self.prompts * len(MASTER_KEYS)
+
+    @property
+    def records(self) -> str:
+        """What the records are of, naming the companion file and the report's key for it."""
+        return "pairs" if self.meta["format"] in PAIR_FORMATS else "rows"
+
+    def records_file(self, profile: str) -> Path | None:
+        """The companion JSONL of one profile's records: beside the report, named after it."""
+        if self.output in (None, "-"):
+            return None
+        report = Path(self.output)
+        name = f".{Path(profile).stem}" if self.several else ""  # a profile may be given as a YAML file's path
+        return report.with_name(f"{report.stem}{name}.{self.records}.jsonl")
 
 
-def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int,
-          split: str | None) -> list[EvalPair] | list[LabelledRow] | list[BestOfN]:
+def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int, split: str | None) -> Items:
     check_format(fmt)
     if fmt == "labels":
-        return read_labelled(data, [c.cid for c in rubric.criteria], limit=limit, seed=seed)
+        return labelled_stream(data, [c.cid for c in rubric.criteria], limit=limit, seed=seed)
     if fmt == "rewardbench2":
-        return read_rewardbench2(data, limit=limit, seed=seed)
+        return rewardbench2_stream(data, limit=limit, seed=seed)
     if split is not None and fmt not in PAIR_FORMATS:
         raise InputError(f"--split is for tables of pairs; format {fmt} reads a JSONL file", field="--split")
-    return read_pairs(data, fmt, limit=limit, seed=seed, split=split)
+    return pair_stream(data, fmt, limit=limit, seed=seed, split=split)
 
 
 @with_judge_options(several_profiles=True)
@@ -94,7 +114,8 @@ def eval_(
     rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)"),
     seed: int = typer.Option(0, "--seed", help="seed of the sample, the order shuffles and the bootstrap"),
-    output: str | None = typer.Option(None, "--output", "-o", help="JSON report; '-' for stdout"),
+    output: str | None = typer.Option(None, "--output", "-o", help="JSON report, its records beside it as "
+                                      "REPORT.pairs.jsonl (or .rows.jsonl); '-' for stdout"),
     probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
     adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first"),
     split: str | None = SplitOpt,
@@ -110,26 +131,38 @@ def eval_(
     meta_rubric = load_meta_rubric(adaptive) if adaptive is not None else None
     for name in judge_options.profiles:
         load_profile(name)  # a bad profile is bad usage: exit 2 before any call
-    if output not in (None, "-"):
-        refuse_input_as_output(data, Path(output))
-    base_records = _baseline_records(baseline) if baseline is not None else None
+    base = pair_report.baseline_outcomes(baseline) if baseline is not None else None
     items = _read(data, format, the_rubric, limit, seed, split)
-    if not items:
+    scan = items.scan()  # reads and checks every item: bad input stops here, before any call
+    if not len(scan):
         raise InputError("no labelled rows in the data", file=str(data))
-    if base_records is not None:
-        pair_report.same_pairs(base_records, [p.id for p in items], file=str(baseline))
+    base_correct = pair_report.aligned(*base, scan.ids, file=str(baseline)) if base is not None else None
     task = _Task(the_rubric, items, meta_rubric, probe, {
         "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec,
-        "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed)
+        "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed,
+        output, len(judge_options.profiles) > 1)
+    _refuse_writing_the_data(data, task, judge_options.profiles)
     results = [_evaluate_profile(judge_options, name, task) for name in judge_options.profiles]
-    reports = [report for report, _ in results]
-    if base_records is not None:
-        for report in reports:
-            report["difference"] = {"baseline": str(baseline), **pair_report.difference(base_records, report["pairs"], seed=seed)}
-    _write_report(_combined(reports, format, seed), output)
-    if all(failed for _, failed in results):
+    reports = [report for report, _, _ in results]
+    if base_correct is not None:
+        for report, _, correct in results:
+            assert correct is not None  # --baseline is for pairs
+            report["difference"] = {"baseline": str(baseline), **pair_report.difference(base_correct, correct, seed=seed)}
+    _write_report(_combined(reports, [correct for _, _, correct in results], format, seed), output)
+    if all(failed for _, failed, _ in results):
         err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
         raise typer.Exit(1)
+
+
+def _refuse_writing_the_data(data: Path, task: _Task, profiles: tuple[str, ...]) -> None:
+    """Exit 2 before any call when the report or a companion file is the data file."""
+    if task.output in (None, "-"):
+        return
+    refuse_input_as_output(data, Path(task.output))
+    for name in profiles:
+        records = task.records_file(name)
+        if records is not None:
+            refuse_input_as_output(data, records)
 
 
 def _check_pair_options(fmt: str, **given: object) -> None:
@@ -141,7 +174,7 @@ def _check_pair_options(fmt: str, **given: object) -> None:
             raise InputError(f"--{name} works on labelled pairs ({' | '.join(PAIR_FORMATS)}), not on {fmt}", field=f"--{name}")
 
 
-def _combined(reports: list[dict[str, Any]], fmt: str, seed: int) -> dict[str, Any]:
+def _combined(reports: list[dict[str, Any]], correct: list[Correct | None], fmt: str, seed: int) -> dict[str, Any]:
     """One profile's report, or several profiles' with (for pairs) each one's accuracy difference from the first."""
     from judgekit.evaluation.pair_report import difference
     from judgekit.evaluation.tables import profile_table
@@ -150,66 +183,75 @@ def _combined(reports: list[dict[str, Any]], fmt: str, seed: int) -> dict[str, A
         return reports[0]
     if fmt not in PAIR_FORMATS:
         return {"profiles": {r["profile"]: r for r in reports}}
-    first = reports[0]
-    gains = {r["profile"]: difference(first["pairs"], r["pairs"], seed=seed) for r in reports[1:]}
+    first = correct[0]
+    assert first is not None
+    gains = {r["profile"]: difference(first, c, seed=seed) for r, c in zip(reports[1:], correct[1:]) if c is not None}
     combined = {"profiles": {r["profile"]: r for r in reports},
-                "difference": {"baseline": first["profile"], "profiles": gains}}
+                "difference": {"baseline": reports[0]["profile"], "profiles": gains}}
     err.print(profile_table(reports, combined["difference"]))
     return combined
 
 
-def _baseline_records(path: Path) -> list[dict[str, Any]]:
-    """The pair records of an earlier single-run eval report."""
-    report = load_json(path)
-    if not isinstance(report, dict) or not isinstance(report.get("pairs"), list):
-        raise InputError("not a `judgekit eval` report of one run (it has no 'pairs' list)", file=str(path), field="pairs")
-    for k, record in enumerate(report["pairs"]):
-        if not isinstance(record, dict) or not {"id", "label", "winner"} <= record.keys():
-            raise InputError(f"pair {k} has no id, label or winner", file=str(path), field="pairs")
-    return report["pairs"]
-
-
-def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) -> tuple[dict[str, Any], bool]:
-    """The report of one profile (printed as a table), and whether every judge call failed."""
+def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) -> tuple[dict[str, Any], bool, Correct | None]:
+    """The report of one profile (printed as a table), whether every judge call failed, and (pairs) which
+    pairs the judge got right."""
     started = time.perf_counter()
-    with judge_options.judge(profile) as the_judge:
+    with judge_options.judge(profile) as the_judge, _records_sink(task, profile) as (sink, records):
         progress = Progress(TextColumn(f"[bold]evaluating ({profile})"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=err, disable=not err.is_terminal)
         with progress:
             bar = progress.add_task("evaluating", total=task.total)
-            report = _run(the_judge, task, lambda: progress.advance(bar))
+            report, correct = _run(the_judge, task, sink, lambda: progress.advance(bar))
+        if records is not None:
+            report[f"{task.records}_file"] = records.name  # beside the report
         report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1),
                       stats=the_judge.stats.as_dict(), cost_usd=the_judge.cost_usd, **the_judge.agreement.as_dict())
         print_agreement(the_judge.agreement.as_dict())
         err.print(f"  {cost_line(the_judge.cost_usd, the_judge.pricing.reason, 0)}", highlight=False)
-        return report, judge_failed_entirely(the_judge)
+        return report, judge_failed_entirely(the_judge), correct
 
 
-def _run(judge: Judge, task: _Task, on_done: Callable[[], None]) -> dict[str, Any]:
+@contextmanager
+def _records_sink(task: _Task, profile: str) -> Iterator[tuple[RowSink, Path | None]]:
+    """Where one profile's records go: its companion file (written in input order as they finish), or nowhere."""
+    path = task.records_file(profile)
+    if path is None:
+        yield DiscardSink(), None
+        return
+    sink, _ = open_file_sink(path, Path(task.meta["data"]), lambda: iter(()), resume=False)
+    try:
+        yield sink, path
+    finally:
+        sink.close()
+
+
+def _run(judge: Judge, task: _Task, sink: RowSink, on_done: Callable[[], None]) -> tuple[dict[str, Any], Correct | None]:
     from judgekit.evaluation.best_of_n import best_of_n_report, evaluate_best_of_n
     from judgekit.evaluation.labels import evaluate_labels, labels_report
     from judgekit.evaluation.pair_report import build_report
     from judgekit.evaluation.tables import criteria_table, pct, report_table
 
-    meta, seed = task.meta, task.seed
+    meta, seed, items = task.meta, task.seed, task.items
     if task.meta["format"] == "labels":
-        rows = [r for r in task.items if isinstance(r, LabelledRow)]
-        report = labels_report(judge.run(evaluate_labels(judge, task.rubric, rows, on_done=on_done)), meta=meta, seed=seed)
+        rows = cast("Stream[LabelledRow]", items)
+        report = labels_report(judge.run(evaluate_labels(judge, task.rubric, rows, sink, on_done=on_done)), meta=meta, seed=seed)
         err.print(criteria_table(report))
-        return report
+        return report, None
     if task.meta["format"] == "rewardbench2":
-        groups = [r for r in task.items if isinstance(r, BestOfN)]
-        report = best_of_n_report(judge.run(evaluate_best_of_n(judge, task.rubric, groups, on_done=on_done)), meta=meta, seed=seed)
+        groups = cast("Stream[BestOfN]", items)
+        report = best_of_n_report(judge.run(evaluate_best_of_n(judge, task.rubric, groups, sink, on_done=on_done)),
+                                  meta=meta, seed=seed)
         err.print(report_table(report))
-        return report
-    run = judge.run(evaluate(judge, task.rubric, task.pairs, probe=task.probe, adaptive=task.adaptive, on_done=on_done))
+        return report, None
+    pairs = cast("Stream[EvalPair]", items)
+    run = judge.run(evaluate(judge, task.rubric, pairs, sink, probe=task.probe, adaptive=task.adaptive, on_done=on_done))
     report = build_report(run, meta=meta, seed=seed)
     err.print(report_table(report))
     if run.probe is not None:
         err.print(f"master-key probe: false-positive rate {pct(run.probe['false_positive_rate'])} "
                   f"(reward > 0 for an empty reply) over {task.prompts} prompts x {len(MASTER_KEYS)} replies",
                   highlight=False)
-    return report
+    return report, run.outcomes.correct
 
 
 def _write_report(report: dict[str, Any], output: str | None) -> None:

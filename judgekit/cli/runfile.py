@@ -39,6 +39,7 @@ from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
 from judgekit.data.rows import FileRows, InputRow
 from judgekit.errors import RunHalted
 from judgekit.judge import Judge
+from judgekit.llm.fanout import window_for
 from judgekit.secrets import redact
 
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
@@ -90,11 +91,6 @@ def open_sink(output: str, rows: FileRows, resume: bool) -> tuple[RowSink, int]:
     if output == "-":
         return StdoutSink(), 0
     return open_file_sink(Path(output), Path(rows.file), rows.id_keys, resume=resume)
-
-
-def window_for(workers: int) -> int:
-    """Rows taken and not yet written, at most: room for a slow row without stalling the others for long."""
-    return max(256, 16 * workers)
 
 
 class _RowPool:

@@ -24,19 +24,27 @@ a hub dataset (`split` picks its split), whose rows have the fields of that form
 EvalBiasBench table is one subset, "all").
 
 `limit` keeps at most N pairs (rows) per subset: a seeded random sample, kept in file order.
+
+Readers yield one item at a time; a `Stream` reads its file anew on each pass, so `judgekit eval`
+never holds the data: one pass (`scan`) checks every item and notes, per item kept, only its subset
+and the hash of its id, before any judging; the next yields the items kept, to be judged.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
 
 from judgekit.data.reader import is_table, json_records, load_json, records
-from judgekit.data.rows import JUDGEBENCH_LABELS, read_jsonl
+from judgekit.data.rows import JUDGEBENCH_LABELS, FileRows, id_hash
 from judgekit.errors import InputError
 
 
@@ -70,24 +78,21 @@ def _json_or_table(path: Path, split: str | None) -> Any:
     return [rec.obj for rec in records(path, split=split)] if is_table(path) else load_json(path)
 
 
-def read_llmbar(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
+def read_llmbar(path: Path, rng: random.Random, split: str | None = None) -> Iterator[EvalPair]:
     files = sorted(path.glob("*.json")) if path.is_dir() and not is_table(path) else [path]
-    pairs: list[EvalPair] = []
     for file in files:
         subset = file.stem
         for i, rec in enumerate(_list_of_records(_json_or_table(file, split), file)):
             label = _need(rec, "label", file, i)
             if label not in (1, 2, "1", "2"):
                 raise InputError(f"record {i}: label must be 1 or 2, got {label!r}", file=str(file), field="label")
-            pairs.append(EvalPair(
+            yield EvalPair(
                 f"{subset}:{i}", subset, _need(rec, "input", file, i), str(_need(rec, "output_1", file, i)),
                 str(_need(rec, "output_2", file, i)), "A" if int(label) == 1 else "B",
-            ))
-    return pairs
+            )
 
 
-def read_judgebench(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
-    pairs: list[EvalPair] = []
+def read_judgebench(path: Path, rng: random.Random, split: str | None = None) -> Iterator[EvalPair]:
     for line_no, _, rec in records(path, split=split):
         label = rec.get("label")
         if label not in JUDGEBENCH_LABELS:
@@ -98,13 +103,11 @@ def read_judgebench(path: Path, rng: random.Random, split: str | None = None) ->
                 raise InputError("required field is missing", file=str(path), line=line_no, field=key)
         subset = str(rec.get("source") or path.stem.removesuffix(".jsonl"))
         pid = rec.get("pair_id", rec.get("id", line_no))
-        pairs.append(EvalPair(f"{subset}:{pid}", subset, rec["question"], str(rec["response_A"]),
-                              str(rec["response_B"]), JUDGEBENCH_LABELS[label]))
-    return pairs
+        yield EvalPair(f"{subset}:{pid}", subset, rec["question"], str(rec["response_A"]),
+                       str(rec["response_B"]), JUDGEBENCH_LABELS[label])
 
 
-def read_pandalm(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
-    pairs: list[EvalPair] = []
+def read_pandalm(path: Path, rng: random.Random, split: str | None = None) -> Iterator[EvalPair]:
     for i, rec in enumerate(_list_of_records(_json_or_table(path, split), path)):
         votes: list[Any] = [rec[f"annotator{k}"] for k in (1, 2, 3) if rec.get(f"annotator{k}") is not None]
         if not votes:
@@ -118,15 +121,13 @@ def read_pandalm(path: Path, rng: random.Random, split: str | None = None) -> li
         label = {0: "tie", 1: "A", 2: "B"}.get(int(top))
         if label is None:
             raise InputError(f"record {i}: annotator votes must be 0, 1 or 2, got {top!r}", file=str(path), field="annotator1")
-        pairs.append(EvalPair(f"pandalm:{rec.get('idx', i)}", "pandalm", prompt, str(_need(rec, "response1", path, i)),
-                              str(_need(rec, "response2", path, i)), label))
-    return pairs
+        yield EvalPair(f"pandalm:{rec.get('idx', i)}", "pandalm", prompt, str(_need(rec, "response1", path, i)),
+                       str(_need(rec, "response2", path, i)), label)
 
 
-def read_evalbiasbench(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
+def read_evalbiasbench(path: Path, rng: random.Random, split: str | None = None) -> Iterator[EvalPair]:
     data = _json_or_table(path, split)
     groups = data.items() if isinstance(data, dict) else [("all", data)]
-    pairs: list[EvalPair] = []
     for bias, group in groups:
         subset = str(bias).replace(" bias", "").replace(" ", "-")
         for i, rec in enumerate(_list_of_records(group, path)):
@@ -135,8 +136,7 @@ def read_evalbiasbench(path: Path, rng: random.Random, split: str | None = None)
                 better, worse = worse, better
             swap = rng.random() < 0.5
             a, b = (worse, better) if swap else (better, worse)
-            pairs.append(EvalPair(f"{subset}:{i}", subset, _need(rec, "instruction", path, i), a, b, "B" if swap else "A"))
-    return pairs
+            yield EvalPair(f"{subset}:{i}", subset, _need(rec, "instruction", path, i), a, b, "B" if swap else "A")
 
 
 _TURN = re.compile(r"\n\n(Human|Assistant):")
@@ -154,8 +154,7 @@ def split_dialogue(text: str) -> tuple[list[dict[str, str]], str]:
     return [{"role": r, "content": c} for r, c in turns[:-1]], turns[-1][1]
 
 
-def read_hh_rlhf(path: Path, rng: random.Random, split: str | None = None) -> list[EvalPair]:
-    pairs: list[EvalPair] = []
+def read_hh_rlhf(path: Path, rng: random.Random, split: str | None = None) -> Iterator[EvalPair]:
     for line_no, _, rec in records(path, split=split):
         try:
             prompt, chosen = split_dialogue(str(_need(rec, "chosen", path, line_no, what="line")))
@@ -164,11 +163,10 @@ def read_hh_rlhf(path: Path, rng: random.Random, split: str | None = None) -> li
             raise InputError(str(exc), file=str(path), line=line_no, field="chosen") from None
         swap = rng.random() < 0.5
         a, b = (rejected, chosen) if swap else (chosen, rejected)
-        pairs.append(EvalPair(f"hh-rlhf:{line_no}", path.name.split(".")[0], prompt, a, b, "B" if swap else "A"))
-    return pairs
+        yield EvalPair(f"hh-rlhf:{line_no}", path.name.split(".")[0], prompt, a, b, "B" if swap else "A")
 
 
-READERS: dict[str, Callable[[Path, random.Random, str | None], list[EvalPair]]] = {
+READERS: dict[str, Callable[[Path, random.Random, str | None], Iterator[EvalPair]]] = {
     "llmbar": read_llmbar,
     "judgebench": read_judgebench,
     "pandalm": read_pandalm,
@@ -178,7 +176,18 @@ READERS: dict[str, Callable[[Path, random.Random, str | None], list[EvalPair]]] 
 PAIR_FORMATS = tuple(READERS)
 FORMATS = (*PAIR_FORMATS, "rewardbench2", "labels")
 
-T = TypeVar("T")
+
+class Item(Protocol):
+    """What a stream needs of an item: its id and its subset."""
+
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def subset(self) -> str: ...
+
+
+T = TypeVar("T", bound=Item)
 
 
 def check_format(fmt: str) -> None:
@@ -189,11 +198,17 @@ def check_format(fmt: str) -> None:
 def read_pairs(path: str | Path, fmt: str, *, limit: int | None = None, seed: int = 0,
                split: str | None = None) -> list[EvalPair]:
     """The labelled pairs of a data file (or an LLMBar folder, or a table), at most `limit` per subset."""
+    return list(pair_stream(path, fmt, limit=limit, seed=seed, split=split))
+
+
+def pair_stream(path: str | Path, fmt: str, *, limit: int | None = None, seed: int = 0,
+                split: str | None = None) -> Stream[EvalPair]:
+    """`read_pairs` read anew on each pass (the shuffles seeded anew, so every pass yields the same pairs)."""
     check_format(fmt)
     if fmt not in READERS:
         raise InputError(f"format {fmt} is not a file of labelled pairs", field="--format")
-    path = _existing(path, folder_ok=fmt == "llmbar", fmt=fmt)
-    return sample_per_subset(READERS[fmt](path, random.Random(seed), split), lambda p: p.subset, limit, seed)
+    where = _existing(path, folder_ok=fmt == "llmbar", fmt=fmt)
+    return Stream(lambda: READERS[fmt](where, random.Random(seed), split), limit, seed)
 
 
 def _existing(path: str | Path, *, folder_ok: bool = False, fmt: str = "") -> Path:
@@ -205,16 +220,59 @@ def _existing(path: str | Path, *, folder_ok: bool = False, fmt: str = "") -> Pa
     return path
 
 
-def sample_per_subset(items: list[T], subset: Callable[[T], str], limit: int | None, seed: int) -> list[T]:
-    """At most `limit` items per subset: a seeded random sample, kept in file order."""
+@dataclass(frozen=True)
+class Scan:
+    """What a pass over a stream found: the subsets, and per item kept its subset and the hash of its id."""
+
+    names: list[str]  # the subsets in order of first appearance
+    subset: NDArray[np.int32]  # per item kept: an index into names
+    ids: NDArray[np.uint64]  # per item kept: judgekit.data.rows.id_hash of its id
+
+    def __len__(self) -> int:
+        return len(self.subset)
+
+
+@dataclass
+class Stream(Generic[T]):
+    """The items of a data file, read anew on each pass; at most `limit` per subset: a seeded random
+    sample, kept in file order. `scan()` reads (and so checks) every item once; iterating yields the
+    items kept."""
+
+    read: Callable[[], Iterator[T]]
+    limit: int | None = None
+    seed: int = 0
+    _scan: Scan | None = field(default=None, init=False, repr=False)
+    _kept: NDArray[np.bool_] | None = field(default=None, init=False, repr=False)
+
+    def scan(self) -> Scan:
+        if self._scan is None:
+            names: dict[str, int] = {}
+            codes, ids = array("i"), array("Q")
+            for item in self.read():
+                codes.append(names.setdefault(item.subset, len(names)))
+                ids.append(id_hash(item.id))
+            all_codes = np.frombuffer(codes, dtype=np.int32).copy()
+            self._kept = _kept(all_codes, len(names), self.limit, self.seed)
+            self._scan = Scan(list(names), all_codes[self._kept], np.frombuffer(ids, dtype=np.uint64)[self._kept])
+        return self._scan
+
+    def __iter__(self) -> Iterator[T]:
+        self.scan()
+        kept = self._kept
+        assert kept is not None
+        return (item for k, item in enumerate(self.read()) if kept[k])
+
+
+def _kept(codes: NDArray[np.int32], subsets: int, limit: int | None, seed: int) -> NDArray[np.bool_]:
+    """Which items to keep: all, or at most `limit` per subset (seeded; the subsets drawn in order)."""
     if limit is None:
-        return items
-    sampler = random.Random(seed)
-    subsets: dict[str, list[int]] = {}
-    for k, item in enumerate(items):
-        subsets.setdefault(subset(item), []).append(k)
-    chosen = sorted(k for ks in subsets.values() for k in (ks if len(ks) <= limit else sampler.sample(ks, limit)))
-    return [items[k] for k in chosen]
+        return np.ones(len(codes), dtype=bool)
+    sampler, kept = random.Random(seed), np.zeros(len(codes), dtype=bool)
+    for code in range(subsets):
+        members = np.flatnonzero(codes == code)
+        # sample(range(n)) picks the same positions as sampling the members themselves would
+        kept[members if len(members) <= limit else members[sampler.sample(range(len(members)), limit)]] = True
+    return kept
 
 
 # ---- RewardBench 2: one prompt, the correct response(s) and the rejected ones ----------------------
@@ -241,8 +299,15 @@ def read_rewardbench2(path: str | Path, *, limit: int | None = None, seed: int =
     """RewardBench 2 rows {id, prompt, chosen: [..], rejected: [..], subset} (its test split exported as
     JSONL, e.g. with `datasets`' to_json). Ties rows are named "ref:N" (one correct answer) or
     "tied:N" (several) and scored together by prompt N."""
-    path = _existing(path, fmt="rewardbench2")
-    rows: list[BestOfN] = []
+    return list(rewardbench2_stream(path, limit=limit, seed=seed))
+
+
+def rewardbench2_stream(path: str | Path, *, limit: int | None = None, seed: int = 0) -> Stream[BestOfN]:
+    where = _existing(path, fmt="rewardbench2")
+    return Stream(lambda: _rewardbench2_rows(where), limit, seed)
+
+
+def _rewardbench2_rows(path: Path) -> Iterator[BestOfN]:
     for line_no, _, rec in json_records(path):
         texts = {key: _text_list(rec, key, path, line_no) for key in ("chosen", "rejected")}
         subset = str(rec.get("subset") or "all")
@@ -251,8 +316,7 @@ def read_rewardbench2(path: str | Path, *, limit: int | None = None, seed: int =
             raise InputError(f"a Ties row's id must be ref:N or tied:N, got {row_id!r}", file=str(path), line=line_no, field="id")
         if rec.get("prompt") is None:
             raise InputError("required field is missing", file=str(path), line=line_no, field="prompt")
-        rows.append(BestOfN(row_id, subset, rec["prompt"], texts["chosen"], texts["rejected"]))
-    return sample_per_subset(rows, lambda r: r.subset, limit, seed)
+        yield BestOfN(row_id, subset, rec["prompt"], texts["chosen"], texts["rejected"])
 
 
 def ties_prompt(row_id: str) -> tuple[str, int]:
@@ -279,20 +343,31 @@ class LabelledRow:
     response: Any
     reference: Any
     labels: dict[str, int]  # criterion id -> 1 (MET) | 0
+    subset: str = "all"
 
 
 def read_labelled(path: str | Path, criteria: Sequence[str], *, limit: int | None = None, seed: int = 0) -> list[LabelledRow]:
     """Rows {prompt, response, labels: {criterion_id: 0|1}} (the usual field names and aliases): a human's
     verdict per criterion of the rubric. A label naming a criterion the rubric lacks is bad input."""
-    path = _existing(path, fmt="labels")
-    rows = []
-    for row in read_jsonl(path, required=("prompt", "response")):
-        labels = _labels(row.data.get("labels"), criteria, str(path), row.line)
-        rows.append(LabelledRow(row.id, row.line, row.fields["prompt"], row.fields["response"],
-                                row.fields.get("reference"), labels))
-    if not any(r.labels for r in rows):
-        raise InputError("no row has labels ({criterion_id: 0 or 1})", file=str(path), field="labels")
-    return sample_per_subset(rows, lambda r: "all", limit, seed)
+    return list(labelled_stream(path, criteria, limit=limit, seed=seed))
+
+
+def labelled_stream(path: str | Path, criteria: Sequence[str], *, limit: int | None = None,
+                    seed: int = 0) -> Stream[LabelledRow]:
+    """`read_labelled` read anew on each pass; the row ids are checked unique first."""
+    rows = FileRows(_existing(path, fmt="labels"), ("prompt", "response"))
+    rows.validate()
+    return Stream(lambda: _labelled_rows(rows, criteria), limit, seed)
+
+
+def _labelled_rows(rows: FileRows, criteria: Sequence[str]) -> Iterator[LabelledRow]:
+    labelled = False
+    for row in rows:
+        labels = _labels(row.data.get("labels"), criteria, rows.file, row.line)
+        labelled = labelled or bool(labels)
+        yield LabelledRow(row.id, row.line, row.fields["prompt"], row.fields["response"], row.fields.get("reference"), labels)
+    if not labelled:
+        raise InputError("no row has labels ({criterion_id: 0 or 1})", file=rows.file, field="labels")
 
 
 def _labels(value: Any, criteria: Sequence[str], file: str, line: int) -> dict[str, int]:

@@ -92,6 +92,22 @@ class FileSink:
             self._fh.close()
 
 
+class DiscardSink:
+    """Rows released in input order and dropped: the window of a run that keeps only what it counts."""
+
+    def __init__(self) -> None:
+        self._order = _InOrder(lambda obj: None)
+
+    def write(self, index: int, obj: dict[str, Any]) -> int:
+        return self._order.put(index, obj)
+
+    def finish(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 def refuse_input_as_output(source: Path, output: Path) -> None:
     """Exit 2 when the output is the input file itself: the same path, a symlink or a hard link to it."""
     try:

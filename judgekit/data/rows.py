@@ -205,6 +205,11 @@ def id_key(row_id: Any) -> str:
     return json.dumps(row_id)
 
 
+def id_hash(row_id: Any) -> int:
+    """A row id's 64-bit hash: 8 bytes that stand for the id where a million ids are kept."""
+    return _id_hash(id_key(row_id))
+
+
 def _id_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 

@@ -26,9 +26,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from judgekit.authoring.rubric_rm import score_item
-from judgekit.data.datasets import TIES, BestOfN, ties_prompt
+from judgekit.data.datasets import TIES, BestOfN, Scan, Stream, ties_prompt
+from judgekit.data.outfile import RowSink
 from judgekit.evaluation.report import frame, usage_summary
-from judgekit.evaluation.stats import Indexes, Statistic, estimate, rounded, with_ci
+from judgekit.evaluation.stats import Indexes, Statistic, estimate, rounded, unit_indexes, with_ci
+from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.llm.fanout import gather_all
@@ -36,26 +38,58 @@ from judgekit.llm.usage import ScopeUsage
 from judgekit.rubric.models import Rubric
 
 Floats = NDArray[np.float64]
+Flags = NDArray[np.bool_]
+KINDS = ("", "ref", "tied")  # a Ties row's kind as its code; "": not a Ties row
+
+
+@dataclass
+class RowOutcomes:
+    """Per row (in input order) what the scores need of its rewards."""
+
+    names: list[str]  # the subsets; `subset` indexes them
+    subset: NDArray[np.int32]
+    result: Floats  # the row's best-of-n result
+    accurate: Floats  # the worst correct reward beats the best incorrect one
+    spread: Floats  # of the correct rewards (NaN: one correct response, or unscored)
+    gap: Floats  # worst correct minus best incorrect reward (NaN: unscored)
+    kind: NDArray[np.int8]  # KINDS
+    number: NDArray[np.int64]  # a Ties row's prompt number
+    unscored: Flags  # a candidate without a reward
+    single: Flags  # one response alone on top
+
+    @classmethod
+    def empty(cls, scan: Scan) -> RowOutcomes:
+        n = len(scan)
+        return cls(scan.names, scan.subset, np.zeros(n), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan),
+                   np.zeros(n, np.int8), np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, bool))
+
+    def keep(self, index: int, record: dict[str, Any]) -> None:
+        rewards = record["rewards"]
+        self.result[index] = row_result(rewards)
+        accurate, self.spread[index], self.gap[index] = _margins(record)
+        self.accurate[index] = float(accurate)
+        if record["subset"] == TIES:
+            kind, self.number[index] = ties_prompt(record["id"])
+            self.kind[index] = KINDS.index(kind)
+        self.unscored[index] = record.get("unscored") is not None
+        self.single[index] = not self.unscored[index] and rewards.count(max(rewards)) == 1
 
 
 @dataclass
 class BestOfNRun:
-    records: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: RowOutcomes
     usage: dict[str, ScopeUsage] = field(default_factory=dict)  # per subset
 
 
-async def evaluate_best_of_n(judge: Judge, rubric: Rubric, rows: list[BestOfN], *,
+async def evaluate_best_of_n(judge: Judge, rubric: Rubric, rows: Stream[BestOfN], sink: RowSink, *,
                              on_done: Callable[[], None] | None = None) -> BestOfNRun:
-    """Score every candidate of every row; one record per row with the rewards, chosen first."""
-    run = BestOfNRun()
-    for row in rows:
-        run.usage.setdefault(row.subset, ScopeUsage())
+    """Score every candidate of every row; one record per row with the rewards, chosen first, to `sink`."""
+    scan = rows.scan()
+    run = BestOfNRun(RowOutcomes.empty(scan), {name: ScopeUsage() for name in scan.names})
 
     async def one(row: BestOfN) -> dict[str, Any]:
         context = judge.context().counting_into(run.usage[row.subset])
         outcomes = await gather_all(*(score_item(context, rubric, PointwiseItem(row.prompt, r)) for r in row.responses))
-        if on_done:
-            on_done()
         rewards = [o.soft_reward if o.soft_reward is not None else o.reward for o in outcomes]
         record: dict[str, Any] = {"id": row.id, "subset": row.subset, "correct": len(row.chosen), "rewards": rewards}
         unscored = {str(k): o.unscored for k, o in enumerate(outcomes) if o.reward is None}
@@ -63,7 +97,7 @@ async def evaluate_best_of_n(judge: Judge, rubric: Rubric, rows: list[BestOfN], 
             record["unscored"] = unscored
         return record
 
-    run.records = await gather_all(*(one(r) for r in rows))
+    await judge_stream(rows, one, run.outcomes.keep, sink, workers=judge.config.concurrency, on_done=on_done)
     return run
 
 
@@ -90,43 +124,41 @@ def _margins(record: dict[str, Any]) -> tuple[bool, float, float]:
 class _Units:
     """Per-row arrays the subset scores are computed from, for any resample of the rows."""
 
-    subset: list[str]
+    subset: NDArray[np.int32]
     result: Floats  # the row's best-of-n result (non-Ties subsets)
     accurate: Floats  # Ties rows
-    ref: NDArray[np.bool_]  # a Ties "ref:N" row
-    tied: NDArray[np.bool_]  # a Ties "tied:N" row
-    paired: NDArray[np.bool_]  # a tied row whose ref row is in the data
+    ref: Flags  # a Ties "ref:N" row
+    tied: Flags  # a Ties "tied:N" row
+    paired: Flags  # a tied row whose ref row is in the data
     preferred: Floats
     preferred_hard: Floats
     margin: Floats
 
 
-def _units(records: list[dict[str, Any]]) -> _Units:
-    stats = [_margins(r) for r in records]
-    kinds = [ties_prompt(r["id"]) if r["subset"] == TIES else ("", -1) for r in records]
-    ref_gap = {number: stats[k][2] for k, (kind, number) in enumerate(kinds) if kind == "ref"}
-    n = len(records)
+def _units(o: RowOutcomes) -> _Units:
+    ref, tied = o.kind == KINDS.index("ref"), o.kind == KINDS.index("tied")
+    ref_gap = dict(zip(o.number[ref].tolist(), o.gap[ref].tolist()))
+    n = len(o.subset)
     paired, preferred, hard, margin = np.zeros(n, bool), np.zeros(n), np.zeros(n), np.zeros(n)
-    for k, (kind, number) in enumerate(kinds):
-        if kind == "tied" and number in ref_gap:
-            _, spread, gap = stats[k]
+    for k in np.flatnonzero(tied):
+        number = int(o.number[k])
+        if number in ref_gap:
+            spread, gap = o.spread[k], o.gap[k]
             worst = min(gap, ref_gap[number])
             paired[k], preferred[k], hard[k] = True, gap > spread, worst > spread
             with np.errstate(divide="ignore", invalid="ignore"):
                 margin[k] = np.nan_to_num(np.tanh(np.divide(worst, spread) - 1), nan=0.0)  # x / 0: inf, 0 / 0: NaN
-    return _Units([r["subset"] for r in records], np.array([row_result(r["rewards"]) for r in records]),
-                  np.array([float(s[0]) for s in stats]), np.array([kind == "ref" for kind, _ in kinds]),
-                  np.array([kind == "tied" for kind, _ in kinds]), paired, preferred, hard, margin)
+    return _Units(o.subset, o.result, o.accurate, ref, tied, paired, preferred, hard, margin)
 
 
-def _masked_mean(values: Floats, mask: NDArray[np.bool_], idx: Indexes) -> Floats:
+def _masked_mean(values: Floats, mask: Flags, idx: Indexes) -> Floats:
     with np.errstate(divide="ignore", invalid="ignore"):
         return (values[idx] * mask[idx]).sum(axis=-1) / mask[idx].sum(axis=-1)
 
 
-def subset_score(units: _Units, name: str) -> Statistic:
+def subset_score(units: _Units, code: int, name: str) -> Statistic:
     """The subset's score (the Ties composite for Ties) over any resample of all the rows."""
-    member = np.array([s == name for s in units.subset])
+    member = units.subset == code
     if name != TIES:
         return lambda idx: _masked_mean(units.result, member, idx)
 
@@ -140,30 +172,29 @@ def subset_score(units: _Units, name: str) -> Statistic:
     return ties
 
 
-def _stats(records: list[dict[str, Any]], keep: list[int], score: Statistic, seed: int) -> dict[str, Any]:
-    """STATS of the rows `keep` (indexes into records), `score` taking index arrays into records."""
-    sub = [records[k] for k in keep]
-    base = np.array(keep, dtype=np.intp)
+def _stats(o: RowOutcomes, keep: Indexes, score: Statistic, seed: int) -> dict[str, Any]:
+    """STATS of the rows `keep` (indexes into the outcomes), `score` taking index arrays into them."""
+    n = len(keep)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        accuracy, ci = with_ci(lambda idx: score(base[idx]), len(keep), seed=seed)
-    scored = [r["rewards"] for r in sub if r.get("unscored") is None]
-    single = [row_result(rewards) for rewards in scored if rewards.count(max(rewards)) == 1]  # one response on top
-    return {"n": len(sub), "accuracy": accuracy, "accuracy_ci": ci,
-            "accuracy_no_ties": estimate(lambda idx: np.asarray(single)[idx].mean(axis=-1), len(single)),
-            "kappa": None, "tie_rate": rounded((len(scored) - len(single)) / len(sub)) if sub else None,
-            "position_consistency": None, "unscored_rate": rounded((len(sub) - len(scored)) / len(sub)) if sub else None}
+        accuracy, ci = with_ci(lambda idx: score(keep[idx]), n, seed=seed)
+    scored = int((~o.unscored[keep]).sum())
+    single = o.result[keep][o.single[keep]]  # one response on top
+    return {"n": n, "accuracy": accuracy, "accuracy_ci": ci,
+            "accuracy_no_ties": estimate(lambda idx: single[idx].mean(axis=-1), len(single)),
+            "kappa": None, "tie_rate": rounded((scored - len(single)) / n) if n else None,
+            "position_consistency": None, "unscored_rate": rounded((n - scored) / n) if n else None}
 
 
 def best_of_n_report(run: BestOfNRun, *, meta: dict[str, Any], seed: int) -> dict[str, Any]:
-    units = _units(run.records)
-    names = list(run.usage)
-    scores = {name: subset_score(units, name) for name in names}
-    subsets = {name: {**_stats(run.records, [k for k, r in enumerate(run.records) if r["subset"] == name], scores[name], seed),
-                      **usage_summary([run.usage[name]])} for name in names}
+    o = run.outcomes
+    units = _units(o)
+    scores = {name: subset_score(units, code, name) for code, name in enumerate(o.names)}
+    subsets = {name: {**_stats(o, np.flatnonzero(o.subset == code), scores[name], seed), **usage_summary([run.usage[name]])}
+               for code, name in enumerate(o.names)}
 
     def overall_score(idx: Indexes) -> Floats:
-        return np.mean([scores[name](idx) for name in names], axis=0)
+        return np.mean([scores[name](idx) for name in o.names], axis=0)
 
-    overall = _stats(run.records, list(range(len(run.records))), overall_score, seed)
-    return {**frame(meta, {"overall": overall, "subsets": subsets}, run.usage.values()), "rows": run.records}
+    overall = _stats(o, unit_indexes(len(o.subset)), overall_score, seed)
+    return frame(meta, {"overall": overall, "subsets": subsets}, run.usage.values())

@@ -163,14 +163,27 @@ def _stats(name: str, s: dict[str, Any]) -> SubsetStats:
                        position_consistency=s.get("position_consistency"), unscored_rate=s.get("unscored_rate"))
 
 
-def eval_view(report: dict[str, Any]) -> EvalView:
+def eval_pairs(report: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
+    """The pairs' records of an eval report: its companion file (`pairs_file`, beside the report), or the
+    `pairs` it lists (reports written before the records moved to their own file); none when it has neither."""
+    named = report.get("pairs_file")
+    if isinstance(named, str) and (folder / named).is_file():
+        return [record.obj for record in json_records(folder / named)]
+    return [p for p in report.get("pairs", []) if isinstance(p, dict)]
+
+
+def eval_view(report: dict[str, Any], pairs: list[dict[str, Any]]) -> EvalView:
     labels, judged = ["A", "B", "tie"], ["A", "B", "tie", "None"]
-    pairs = [p for p in report.get("pairs", []) if isinstance(p, dict)]
-    cells = Counter((str(p.get("label")), str(p.get("winner"))) for p in pairs)
+    counted = report["overall"].get("confusion")
+    if isinstance(counted, dict):  # the report's own counts, whether or not the pairs are at hand
+        confusion = [[int((counted.get(a) or {}).get("unscored" if b == "None" else b, 0)) for b in judged] for a in labels]
+    else:
+        cells = Counter((str(p.get("label")), str(p.get("winner"))) for p in pairs)
+        confusion = [[cells[(a, b)] for b in judged] for a in labels]
     subsets = [_stats(name, s) for name, s in (report.get("subsets") or {}).items()]
     title = " · ".join(str(report[k]) for k in ("judge", "profile", "rubric") if report.get(k))
     return EvalView(title=title or "eval", subsets=[*subsets, _stats("overall", report["overall"])], labels=labels,
-                    judged=judged, confusion=[[cells[(a, b)] for b in judged] for a in labels], browse=pairs)
+                    judged=judged, confusion=confusion, browse=pairs)
 
 
 def read_eval_reports(path: Path) -> list[dict[str, Any]]:
@@ -195,7 +208,7 @@ def _embedded(data: Any) -> str:
 def render_report(source: Path) -> str:
     """The HTML page of a run's output rows (.jsonl) or an eval report (.json)."""
     if source.suffix == ".json":
-        views = [eval_view(r) for r in redact_tree(read_eval_reports(source))]
+        views = [eval_view(r, redact_tree(eval_pairs(r, source.parent))) for r in redact_tree(read_eval_reports(source))]
         return render("report/eval.html.j2", source=source.name, views=views,
                       data=_embedded([v.browse for v in views]))
     kind, rows = read_rows(source)

@@ -30,9 +30,10 @@ except ImportError:  # the `eval` extra
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
-BATCH = 100  # resamples computed at once: bounds the memory of large reports (same draws as unbatched)
+BATCH = 100  # resamples computed at once, at most (the draws are the same whatever the batch)
+CELLS = 1_000_000  # resampled units held at once: the batch shrinks as n grows, so memory does not grow with n
 
-Indexes = NDArray[np.intp]
+Indexes = NDArray[np.int32] | NDArray[np.intp]  # int32 below 2**31 units: half the memory per resample
 Statistic = Callable[[Indexes], NDArray[np.float64]]  # index arrays (..., n) -> values (...)
 
 
@@ -43,9 +44,14 @@ def rounded(value: float | None) -> float | None:
     return round(float(value), 4)
 
 
+def unit_indexes(n: int) -> Indexes:
+    """The indexes of n units."""
+    return np.arange(n, dtype=np.int32 if n < 2**31 else np.intp)
+
+
 def estimate(statistic: Statistic, n: int) -> float | None:
     """The statistic over all n units (None when there are none or it is undefined)."""
-    return rounded(float(statistic(np.arange(n)))) if n else None
+    return rounded(float(statistic(unit_indexes(n)))) if n else None
 
 
 def bootstrap_ci(statistic: Statistic, n: int, *, seed: int, resamples: int = RESAMPLES) -> list[float] | None:
@@ -56,8 +62,9 @@ def bootstrap_ci(statistic: Statistic, n: int, *, seed: int, resamples: int = RE
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # undefined resamples are handled below
-        result = bootstrap((np.arange(n),), lambda idx, axis: statistic(idx), vectorized=True, n_resamples=resamples,
-                           batch=BATCH, method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed))
+        result = bootstrap((unit_indexes(n),), lambda idx, axis: statistic(idx), vectorized=True, n_resamples=resamples,
+                           batch=max(1, min(BATCH, CELLS // n)), method="percentile", confidence_level=CONFIDENCE,
+                           rng=np.random.default_rng(seed))
     values = np.asarray(result.bootstrap_distribution, dtype=float)
     defined = values[~np.isnan(values)]
     if 2 * len(defined) < len(values):
@@ -74,9 +81,12 @@ def with_ci(statistic: Statistic, n: int, *, seed: int) -> tuple[float | None, l
 # ---- the statistics ----------------------------------------------------------------------------
 
 
-def mean_of(values: Sequence[float] | NDArray[np.float64]) -> Statistic:
-    """The mean of per-unit values (accuracy from 1/0 per pair; a paired difference from -1/0/1)."""
-    array = np.asarray(values, dtype=float)
+def mean_of(values: Sequence[float] | NDArray[np.generic]) -> Statistic:
+    """The mean of per-unit values (accuracy from 1/0 per pair; a paired difference from -1/0/1). Booleans
+    and small integers stay as they are: resamples then gather from an array a fraction of the size."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biu":
+        array = array.astype(float)
     return lambda idx: array[idx].mean(axis=-1)
 
 
@@ -86,17 +96,18 @@ def codes(values: Sequence[str | None], categories: Sequence[str]) -> NDArray[np
     return np.array([where.get(v, -1) if v is not None else -1 for v in values], dtype=np.intp)
 
 
-def kappa_of(rater_a: NDArray[np.intp], rater_b: NDArray[np.intp], categories: int) -> Statistic:
+def kappa_of(rater_a: NDArray[np.integer], rater_b: NDArray[np.integer], categories: int) -> Statistic:
     """Cohen's kappa of two raters' category codes (0..categories-1) over the same units:
     (p_o - p_e) / (1 - p_e), p_o the observed agreement, p_e the agreement expected from the
-    raters' marginal shares; NaN when p_e = 1 (both raters use one and the same category only)."""
-    eye = np.eye(categories)
-    one_a, one_b = eye[rater_a], eye[rater_b]  # (n, K)
+    raters' marginal shares; NaN when p_e = 1 (both raters use one and the same category only).
+    Counted from the codes, one category at a time: no per-unit array wider than the units."""
+    a_codes, b_codes = np.asarray(rater_a, dtype=np.int8), np.asarray(rater_b, dtype=np.int8)
 
     def kappa(idx: Indexes) -> NDArray[np.float64]:
-        a, b = one_a[idx], one_b[idx]  # (..., n, K)
-        observed = (a * b).sum(axis=-1).mean(axis=-1)
-        expected = (a.mean(axis=-2) * b.mean(axis=-2)).sum(axis=-1)
+        a, b = a_codes[idx], b_codes[idx]  # (..., n)
+        observed = (a == b).mean(axis=-1)
+        expected = sum(((a == k).mean(axis=-1) * (b == k).mean(axis=-1) for k in range(categories)),
+                       start=np.zeros(observed.shape))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(expected < 1.0, (observed - expected) / (1.0 - expected), np.nan)
 

@@ -12,7 +12,7 @@ import pytest
 from judgekit.data.datasets import read_pairs, split_dialogue
 from judgekit.errors import InputError
 from judgekit.testing import Script
-from tests.helpers import SHARED_DATA, run_cli
+from tests.helpers import SHARED_DATA, read_jsonl, run_cli
 
 LIMIT = 3
 RUBRIC_TEXT = """name: two
@@ -114,15 +114,16 @@ def test_eval_every_shared_file_with_an_oracle_judge(judge_server, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert "judgekit eval" in proc.stderr  # the table
     report = json.loads(report_path.read_text())
+    pairs = read_jsonl(tmp_path / report["pairs_file"])  # the pairs' records, beside the report
     overall = report["overall"]
-    assert overall["n"] == len(report["pairs"]) > 0
+    assert overall["n"] == len(pairs) > 0
     assert all(m["n"] <= LIMIT for m in report["subsets"].values())
     assert overall["accuracy"] == 1.0  # the oracle agrees with every human label, in both orders
     assert overall["accuracy_ci"] == [1.0, 1.0] and overall["kappa"] in (1.0, None)  # None: one category only
     assert overall["position_consistency"] == 1.0
     assert report["calls"] == overall["n"] * 2 * K == len(judge_server.state.requests)
     assert report["tokens"]["prompt"] == 100 * report["calls"] and report["cost_usd"] is None
-    labels = collections.Counter(p["label"] for p in report["pairs"])
+    labels = collections.Counter(p["label"] for p in pairs)
     assert overall["tie_rate"] == pytest.approx(labels["tie"] / overall["n"], abs=1e-4)
     if fmt == "evalbiasbench":
         assert len(report["subsets"]) == 6  # per bias type

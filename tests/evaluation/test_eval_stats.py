@@ -11,7 +11,7 @@ from scipy.stats import bootstrap
 from sklearn.metrics import cohen_kappa_score
 
 from judgekit.testing import Script
-from tests.helpers import run_cli, write_jsonl
+from tests.helpers import read_jsonl, run_cli, write_jsonl
 
 RUBRIC = "name: two\ncriteria:\n  - id: helpful\n    text: The response helps.\n  - id: correct\n    text: The response is correct.\n"
 # What the scripted judge does on each pair; the first six pairs are labelled A>B, the last four B>A.
@@ -36,11 +36,11 @@ def _prefer(cid: str, a: str, b: str) -> str:
             "broken": "neither"}[behaviour]  # "neither" is off the schema: re-asked, then unscored
 
 
-def _eval(server_url: str, data: Path, rubric: Path, *extra: str) -> dict:
+def _eval(server_url: str, data: Path, rubric: Path, *extra: str, output: Path | None = None) -> dict:
     proc = run_cli("eval", str(data), "--format", "judgebench", "--rubric", str(rubric), "--judge", "openai:scripted",
-                   "--base-url", server_url, "--seed", "5", "-o", "-", *extra)
+                   "--base-url", server_url, "--seed", "5", "-o", str(output or "-"), *extra)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return json.loads(output.read_text() if output else proc.stdout)
 
 
 def _percentile_ci(values: list[float], seed: int) -> list[float]:
@@ -52,12 +52,13 @@ def test_eval_reports_the_statistics_of_a_scripted_judge_exactly(judge_server, t
     judge_server.state.script = Script(prefer=_prefer)
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC)
-    report = _eval(judge_server.base_url, _judgebench(tmp_path), rubric)
+    report = _eval(judge_server.base_url, _judgebench(tmp_path), rubric, output=tmp_path / "report.json")
+    pairs = read_jsonl(tmp_path / report["pairs_file"])
     overall = report["overall"]
     winners = {"right": None, "wrong": None, "biased": "tie", "broken": None}
     expected_winners = [(lab if b == "right" else {"A": "B", "B": "A"}[lab] if b == "wrong" else winners[b])
                         for b, lab in zip(BEHAVIOUR, LABELS)]
-    assert [p["winner"] for p in report["pairs"]] == expected_winners
+    assert [p["winner"] for p in pairs] == expected_winners
     correct = [float(w == lab) for w, lab in zip(expected_winners, LABELS)]
     scored = [k for k, w in enumerate(expected_winners) if w is not None]
     assert overall == {
@@ -87,15 +88,34 @@ def test_eval_against_a_baseline_report_gives_the_paired_difference(judge_server
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC)
     judge_server.state.script = Script(prefer=_prefer)
-    base = _eval(judge_server.base_url, data, rubric)
     base_path = tmp_path / "base.json"
-    base_path.write_text(json.dumps(base))
+    _eval(judge_server.base_url, data, rubric, output=base_path)
+    base_pairs = read_jsonl(tmp_path / "base.pairs.jsonl")
     judge_server.state.script = Script(prefer=lambda cid, a, b: "A" if a.startswith("good") else "B")  # always right
     report = _eval(judge_server.base_url, data, rubric, "--no-cache", "--baseline", str(base_path))
     assert report["overall"]["accuracy"] == 1.0
-    gain = [1.0 - float(p["winner"] == p["label"]) for p in base["pairs"]]
+    gain = [1.0 - float(p["winner"] == p["label"]) for p in base_pairs]
     assert report["difference"] == {"baseline": str(base_path), "n": 10, "accuracy": 0.5,
                                     "accuracy_ci": _percentile_ci(gain, 5)}
+    listed = tmp_path / "listed.json"  # a report that lists its pairs (as reports did before the companion file)
+    listed.write_text(json.dumps({"pairs": base_pairs[::-1]}))  # in another order: matched by id
+    again = _eval(judge_server.base_url, data, rubric, "--no-cache", "--baseline", str(listed))
+    assert again["difference"] == {**report["difference"], "baseline": str(listed)}
+
+
+def test_eval_stopped_at_the_call_limit_keeps_the_finished_pairs_in_order(judge_server, tmp_path: Path) -> None:
+    judge_server.state.script = Script(prefer=_prefer)
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC)
+    out = tmp_path / "report.json"
+    proc = run_cli("eval", str(_judgebench(tmp_path)), "--format", "judgebench", "--rubric", str(rubric), "--judge",
+                   "openai:scripted", "--base-url", judge_server.base_url, "--no-cache", "--concurrency", "1",
+                   "--max-calls", "10", "-o", str(out))
+    assert proc.returncode == 3, proc.stderr
+    assert not out.exists()  # no report from part of the pairs
+    finished = read_jsonl(tmp_path / "report.pairs.jsonl")
+    assert 0 < len(finished) < len(LABELS)
+    assert [p["id"] for p in finished] == [f"{'math' if i % 2 else 'code'}:p{i}" for i in range(len(finished))]
 
 
 def test_a_baseline_on_other_pairs_is_bad_input(judge_server, tmp_path: Path) -> None:

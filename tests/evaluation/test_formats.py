@@ -15,7 +15,7 @@ from judgekit.data.datasets import read_pairs, read_rewardbench2
 from judgekit.errors import InputError
 from judgekit.evaluation.best_of_n import row_result
 from judgekit.testing import Script
-from tests.helpers import run_cli, write_jsonl
+from tests.helpers import read_jsonl, run_cli, write_jsonl
 
 RUBRIC = "name: two\ncriteria:\n  - id: helpful\n    text: The response helps.\n  - id: correct\n    text: The response is correct.\n"
 
@@ -25,11 +25,15 @@ def _marked(cid: str, response: str) -> bool:
     return {"helpful": "[h]", "correct": "[c]"}[cid] in response
 
 
-def _run_eval(server_url: str, data: Path, fmt: str, rubric: Path, *extra: str) -> dict:
+def _run_eval(server_url: str, data: Path, fmt: str, rubric: Path, *extra: str) -> tuple[dict, list[dict]]:
+    """The report, and the rows' records from its companion file."""
+    out = data.parent / "report.json"
     proc = run_cli("eval", str(data), "--format", fmt, "--rubric", str(rubric), "--judge", "openai:scripted",
-                   "--base-url", server_url, "-o", "-", *extra)
+                   "--base-url", server_url, "-o", str(out), *extra)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    report = json.loads(out.read_text())
+    assert report["rows_file"] == "report.rows.jsonl" and "rows" not in report
+    return report, read_jsonl(out.parent / report["rows_file"])
 
 
 # ---- JudgeBench ---------------------------------------------------------------------------------
@@ -72,9 +76,9 @@ def test_rewardbench2_scored_as_its_authors_do(judge_server, tmp_path: Path) -> 
     judge_server.state.script = Script(met=_marked)
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC)
-    report = _run_eval(judge_server.base_url, write_jsonl(tmp_path / "rb2.jsonl", _rb2_rows()), "rewardbench2", rubric)
+    report, rows = _run_eval(judge_server.base_url, write_jsonl(tmp_path / "rb2.jsonl", _rb2_rows()), "rewardbench2", rubric)
     factuality, ties = report["subsets"]["Factuality"], report["subsets"]["Ties"]
-    assert [r["rewards"] for r in report["rows"][:3]] == [[1.0, 0.0, 0.0, 0.0], [0.5, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]
+    assert [r["rewards"] for r in rows[:3]] == [[1.0, 0.0, 0.0, 0.0], [0.5, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]
     assert (factuality["n"], factuality["accuracy"], factuality["accuracy_no_ties"], factuality["tie_rate"]) == (3, 0.5, 0.5, round(1 / 3, 4))
     # Ties: accuracy 1/2 for ref and for tied rows; preferred and preferred_hard 1/2 (prompt 1 only);
     # margin: tanh(0.5 / 0 - 1) = 1 for prompt 1, tanh(0 / 0.5 - 1) = tanh(-1) for prompt 2.
@@ -123,7 +127,7 @@ def test_labels_report_per_criterion_agreement_exactly(judge_server, tmp_path: P
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC)
     rows = _labelled_rows()
-    report = _run_eval(judge_server.base_url, write_jsonl(tmp_path / "labels.jsonl", rows), "labels", rubric)
+    report, records = _run_eval(judge_server.base_url, write_jsonl(tmp_path / "labels.jsonl", rows), "labels", rubric)
     f1s = []
     for cid, mark in (("helpful", "[h]"), ("correct", "[c]")):
         truth = [r["labels"][cid] for r in rows if cid in r["labels"]]
@@ -139,7 +143,7 @@ def test_labels_report_per_criterion_agreement_exactly(judge_server, tmp_path: P
     assert (overall["n"], overall["criteria"], overall["macro_f1"], overall["unscored_rate"]) == (10, 2, round(float(np.mean(f1s)), 4), 0.0)
     assert overall["macro_f1_ci"][0] <= overall["macro_f1"] <= overall["macro_f1_ci"][1]
     assert report["calls"] == len(judge_server.state.requests) and report["cost_usd"] is None
-    assert [r["id"] for r in report["rows"]] == [r["id"] for r in rows]
+    assert [r["id"] for r in records] == [r["id"] for r in rows]
 
 
 @pytest.mark.parametrize("labels,field", [({"helpful": 1, "tone": 0}, "labels.tone"), ({"helpful": 2}, "labels.helpful"),

@@ -146,3 +146,13 @@ def test_rated_and_not_applicable_criteria_get_columns_of_their_own(tmp_path):
     assert _criterion_cells(dom, "dose") == {"MET": 1, "UNMET": 1, "unscored": 0, "rated": 0, "not applicable": 1}
     assert re.findall(r'<tr class="row"><td>(\w+)</td>', dom) == ["s0", "s1"]
     assert "clear: rated 4" in dom and "clear: rated 5" in dom
+
+
+def test_an_eval_report_shows_the_pairs_of_its_companion_file(tmp_path):
+    from judgekit.evaluation.html_report import render_report
+
+    write_jsonl(tmp_path / "report.pairs.jsonl", PAIRS)
+    source = tmp_path / "report.json"
+    source.write_text(json.dumps({**{k: v for k, v in REPORT.items() if k != "pairs"}, "pairs_file": "report.pairs.jsonl"}))
+    page = render_report(source)
+    assert all(f'"id": "{p["id"]}"' in page for p in PAIRS)

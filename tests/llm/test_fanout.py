@@ -33,3 +33,44 @@ def test_results_come_in_argument_order():
         return value
 
     assert asyncio.run(gather_all(after(0.03, 1), after(0.0, 2), after(0.01, 3))) == [1, 2, 3]
+
+
+def test_in_window_keeps_the_items_taken_and_not_released_within_the_window() -> None:
+    from judgekit.data.outfile import DiscardSink
+    from judgekit.llm.fanout import in_window, window_for
+
+    n, workers = 3000, 8
+    sink, taken, released, most, got = DiscardSink(), [0], [0], [0], {}
+
+    async def job(k: int) -> int:
+        taken[0] += 1
+        most[0] = max(most[0], taken[0] - released[0])
+        await asyncio.sleep(0.3 if k in (0, 1500) else 0)  # a slow item holds back the release of those after it
+        return 2 * k
+
+    def put(index: int, result: int) -> int:
+        got[index] = result
+        out = sink.write(index, {})
+        released[0] += out
+        return out
+
+    asyncio.run(in_window(iter(range(n)), job, put, workers=workers))
+    assert got == {k: 2 * k for k in range(n)}
+    assert workers < most[0] <= window_for(workers)  # the window was used, and never exceeded
+
+
+def test_in_window_stops_at_the_first_error() -> None:
+    from judgekit.llm.fanout import in_window
+
+    started: list[int] = []
+
+    async def job(k: int) -> int:
+        started.append(k)
+        if k == 3:
+            raise ValueError("three")
+        await asyncio.sleep(0)
+        return k
+
+    with pytest.raises(ValueError, match="three"):
+        asyncio.run(in_window(iter(range(10_000)), job, lambda index, result: 1, workers=2))
+    assert len(started) < 100  # the workers stopped taking items

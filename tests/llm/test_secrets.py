@@ -121,9 +121,10 @@ def test_eval_report_keeps_an_echoed_key_out(tmp_path: Path) -> None:
                            "-o", str(report), env={"OPENAI_API_KEY": key})
         assert state.echoes == 100, proc.stderr
         assert proc.returncode == (1 if echo == "error" else 0), proc.stderr
+        pairs = tmp_path / f"{echo}.pairs.jsonl"  # the pairs' records, beside the report
         if echo == "error":
-            assert "HTTP 401" in report.read_text()  # the reasons are in the report
-        assert_no_key(key, report=report.read_text(), stdout=proc.stdout, stderr=proc.stderr,
+            assert "HTTP 401" in pairs.read_text()  # the reasons are in the pairs' records
+        assert_no_key(key, report=report.read_text(), pairs=pairs.read_text(), stdout=proc.stdout, stderr=proc.stderr,
                       cache=files_text(tmp_path / "cache"))
 
 

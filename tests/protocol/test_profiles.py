@@ -134,6 +134,9 @@ def test_eval_compares_several_profiles_with_one_judge(tmp_path: Path) -> None:
     assert "profiles compared" in proc.stderr
     report = json.loads(out.read_text())
     assert set(report["profiles"]) == {"judgekit", "yes-no", "prometheus2"}
+    for name, one in report["profiles"].items():  # each profile's pairs in a file of its own, beside the report
+        assert one["pairs_file"] == f"report.{name}.pairs.jsonl"
+        assert len((tmp_path / one["pairs_file"]).read_text().splitlines()) == one["overall"]["n"] == 2
     difference = report["difference"]  # each profile's accuracy minus the first's, on the same pairs
     assert difference["baseline"] == "judgekit" and set(difference["profiles"]) == {"yes-no", "prometheus2"}
     for name, gain in difference["profiles"].items():
