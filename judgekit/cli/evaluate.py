@@ -99,7 +99,8 @@ class _Task:
 def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int, split: str | None) -> Items:
     check_format(fmt)
     if fmt == "labels":
-        return labelled_stream(data, [c.cid for c in rubric.criteria], limit=limit, seed=seed)
+        return labelled_stream(data, [c.cid for c in rubric.criteria], limit=limit, seed=seed,
+                               rated=[c.cid for c in rubric.criteria if c.scale is not None])
     if fmt == "rewardbench2":
         return rewardbench2_stream(data, limit=limit, seed=seed)
     if split is not None and fmt not in PAIR_FORMATS:

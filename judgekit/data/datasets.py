@@ -346,31 +346,33 @@ class LabelledRow:
     subset: str = "all"
 
 
-def read_labelled(path: str | Path, criteria: Sequence[str], *, limit: int | None = None, seed: int = 0) -> list[LabelledRow]:
+def read_labelled(path: str | Path, criteria: Sequence[str], *, limit: int | None = None, seed: int = 0,
+                  rated: Sequence[str] = ()) -> list[LabelledRow]:
     """Rows {prompt, response, labels: {criterion_id: 0|1}} (the usual field names and aliases): a human's
-    verdict per criterion of the rubric. A label naming a criterion the rubric lacks is bad input."""
-    return list(labelled_stream(path, criteria, limit=limit, seed=seed))
+    verdict per criterion of the rubric. A label naming a criterion the rubric lacks, or one it rates
+    on a scale (`rated`: a MET/UNMET label does not fit a rating), is bad input."""
+    return list(labelled_stream(path, criteria, limit=limit, seed=seed, rated=rated))
 
 
 def labelled_stream(path: str | Path, criteria: Sequence[str], *, limit: int | None = None,
-                    seed: int = 0) -> Stream[LabelledRow]:
+                    seed: int = 0, rated: Sequence[str] = ()) -> Stream[LabelledRow]:
     """`read_labelled` read anew on each pass; the row ids are checked unique first."""
     rows = FileRows(_existing(path, fmt="labels"), ("prompt", "response"))
     rows.validate()
-    return Stream(lambda: _labelled_rows(rows, criteria), limit, seed)
+    return Stream(lambda: _labelled_rows(rows, criteria, rated), limit, seed)
 
 
-def _labelled_rows(rows: FileRows, criteria: Sequence[str]) -> Iterator[LabelledRow]:
+def _labelled_rows(rows: FileRows, criteria: Sequence[str], rated: Sequence[str]) -> Iterator[LabelledRow]:
     labelled = False
     for row in rows:
-        labels = _labels(row.data.get("labels"), criteria, rows.file, row.line)
+        labels = _labels(row.data.get("labels"), criteria, rated, rows.file, row.line)
         labelled = labelled or bool(labels)
         yield LabelledRow(row.id, row.line, row.fields["prompt"], row.fields["response"], row.fields.get("reference"), labels)
     if not labelled:
         raise InputError("no row has labels ({criterion_id: 0 or 1})", file=rows.file, field="labels")
 
 
-def _labels(value: Any, criteria: Sequence[str], file: str, line: int) -> dict[str, int]:
+def _labels(value: Any, criteria: Sequence[str], rated: Sequence[str], file: str, line: int) -> dict[str, int]:
     if not isinstance(value, dict):
         raise InputError("'labels' must be an object {criterion_id: 0 or 1}", file=file, line=line, field="labels")
     labels: dict[str, int] = {}
@@ -378,6 +380,9 @@ def _labels(value: Any, criteria: Sequence[str], file: str, line: int) -> dict[s
         if cid not in criteria:
             raise InputError(f"unknown criterion {cid!r}; the rubric has {', '.join(criteria)}", file=file, line=line,
                              field=f"labels.{cid}")
+        if cid in rated:
+            raise InputError(f"criterion {cid!r} is rated on a scale; labels are 0 or 1 for criteria judged MET/UNMET",
+                             file=file, line=line, field=f"labels.{cid}")
         if verdict not in (0, 1) or isinstance(verdict, float):
             raise InputError(f"a label is 0 or 1 (or false/true), got {verdict!r}", file=file, line=line, field=f"labels.{cid}")
         labels[cid] = int(verdict)

@@ -160,6 +160,16 @@ def test_bad_labels_exit_2_naming_file_line_and_field(judge_server, tmp_path: Pa
     assert not judge_server.state.requests
 
 
+def test_a_label_on_a_rated_criterion_exits_2(judge_server, tmp_path: Path) -> None:
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC + "  - id: clear\n    text: How clear.\n    scale: {min: 1, max: 5}\n")
+    data = write_jsonl(tmp_path / "labels.jsonl", [{"prompt": "Q?", "response": "A", "labels": {"clear": 1}}])
+    proc = run_cli("eval", str(data), "--format", "labels", "--rubric", str(rubric), "--judge", "openai:scripted",
+                   "--base-url", judge_server.base_url)
+    assert proc.returncode == 2 and "labels.jsonl:1" in proc.stderr and "field 'labels.clear'" in proc.stderr
+    assert "rated on a scale" in proc.stderr and not judge_server.state.requests
+
+
 def test_pair_only_options_are_refused_on_other_formats(tmp_path: Path) -> None:
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC)
