@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout's 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _bare_loop import bare_loop, chat_body, loop_name, recorded_requests
-from throughput import figures, report
+from throughput import figures, repeated_prefix_share, report
 
 import judgekit
 from judgekit import rubric_from_data
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 completions = [c + " " for c in completions]
         result = figures(f"GRPO batch ({len(completions)} completions, {distinct} distinct, {k} criteria, "
                          f"criteria per call: {per_call})", calls, ideal, bare_runs, judgekit_runs)
-        result.update({"latency_s": args.latency, "concurrency": args.concurrency, "loop": loop_name()})
+        result.update({"latency_s": args.latency, "concurrency": args.concurrency, "loop": loop_name(),
+                       "repeated_prefix_share": round(repeated_prefix_share(bodies), 3)})
         report(result)
         return result
     finally:
