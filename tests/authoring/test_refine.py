@@ -252,7 +252,7 @@ def test_refine_end_to_end_with_the_embedded_model(tmp_path: Path) -> None:
     ]})
     out, report = tmp_path / "out.yaml", tmp_path / "report.html"
     args = ("rubric", "refine", "--rubric", str(rubric), "--data", str(SHARED_DATA / "llmbar" / "natural.json"),
-            "--limit", "4", "--judge", "local", "-o", str(out), "--report", str(report))
+            "--limit", "4", "--judge", "local", "--timeout", "600", "-o", str(out), "--report", str(report))
     res = run_cli(*args, timeout=900)
     assert res.returncode == 0, res.stderr
     final = load_rubric(out)

@@ -50,7 +50,9 @@ def assert_all_scored(rows: list[dict]) -> None:
 
 def test_embedded_default_judge_end_to_end(files):
     rubric, data = files
-    proc = run_cli("score", str(data), "--rubric", str(rubric), "-o", "-", "--no-cache")  # --judge local is the default
+    # --judge local is the default. A generous --timeout: these tests check answers, not speed, and a
+    # loaded 2-core machine can take minutes per call.
+    proc = run_cli("score", str(data), "--rubric", str(rubric), "-o", "-", "--no-cache", "--timeout", "600")
     assert proc.returncode == 0, proc.stderr
     assert_all_scored([json.loads(line) for line in proc.stdout.splitlines()])
     assert "judge calls: 4" in proc.stderr and "tokens: 0 prompt" not in proc.stderr
@@ -60,7 +62,8 @@ def test_embedded_default_judge_end_to_end(files):
 
 def test_embedded_judge_all_criteria_in_one_call(files):
     rubric, data = files
-    proc = run_cli("score", str(data), "--rubric", str(rubric), "-o", "-", "--no-cache", "--criteria-per-call", "all")
+    proc = run_cli("score", str(data), "--rubric", str(rubric), "-o", "-", "--no-cache", "--criteria-per-call", "all",
+                   "--timeout", "600")
     assert proc.returncode == 0, proc.stderr
     assert_all_scored([json.loads(line) for line in proc.stdout.splitlines()])
     assert "judge calls: 2 " in proc.stderr  # one call per row, both criteria answered
@@ -87,7 +90,7 @@ def test_embedded_judge_rates_and_may_say_not_applicable_in_one_call():
 
 def test_embedded_judge_python_api():
     rubric = judgekit.load_rubric(RUBRICS / "helpfulness.yaml")
-    with judgekit.Judge(cache=False) as judge:  # "local"
+    with judgekit.Judge(cache=False, timeout=600) as judge:  # "local"
         outcome = judge.run(judge._score_item(rubric, PointwiseItem("Capital of Italy?", "Rome.")))
     assert outcome.unscored == {} and outcome.reward is not None
 
@@ -114,7 +117,8 @@ def test_real_llama_cpp_server_on_loopback(files, tmp_path):
                 time.sleep(0.5)
         rubric, data = files
         proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:gemma-270m",
-                       "--base-url", f"http://127.0.0.1:{port}/v1", "--max-tokens", "256", "-o", "-", "--no-cache")
+                       "--base-url", f"http://127.0.0.1:{port}/v1", "--max-tokens", "256", "-o", "-", "--no-cache",
+                       "--timeout", "600")
     finally:
         server.terminate()
         server.wait(timeout=30)
