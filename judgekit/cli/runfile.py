@@ -39,7 +39,7 @@ from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
 from judgekit.data.rows import FileRows, InputRow
 from judgekit.errors import RunHalted
 from judgekit.judge import Judge
-from judgekit.llm.fanout import window_for
+from judgekit.llm.fanout import in_window
 from judgekit.secrets import redact
 
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
@@ -99,7 +99,7 @@ class _RowPool:
 
     def __init__(self, rows: Iterator[InputRow], count: int, job: RowJob, failed: FailedRow, sink: RowSink,
                  workers: int, on_done: Callable[[dict[str, Any], bool], None]) -> None:
-        self._todo = enumerate(rows)  # shared by the workers, all on the judge's loop: (position in this run, row)
+        self._rows = rows
         self._job, self._failed, self._sink, self._on_done = job, failed, sink, on_done
         self._workers = max(1, min(workers, count))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -121,27 +121,12 @@ class _RowPool:
             self._loop.call_soon_threadsafe(self._task.cancel)
 
     async def _run_workers(self) -> None:
-        room = asyncio.Semaphore(window_for(self._workers))
-        tasks = [asyncio.ensure_future(self._worker(room)) for _ in range(self._workers)]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # one worker failing (stdout closed) or a stop ends them all, each exception retrieved
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        def put(index: int, judged: tuple[dict[str, Any], bool]) -> int:
+            released = self._sink.write(index, judged[0])
+            self._on_done(*judged)
+            return released
 
-    async def _worker(self, room: asyncio.Semaphore) -> None:
-        while True:
-            await room.acquire()
-            taken = next(self._todo, None)
-            if taken is None:
-                room.release()
-                return
-            index, row = taken
-            obj, judged = await self._judge_row(row)
-            for _ in range(self._sink.write(index, obj)):
-                room.release()
-            self._on_done(obj, judged)
+        await in_window(self._rows, self._judge_row, put, workers=self._workers)
 
     async def _judge_row(self, row: InputRow) -> tuple[dict[str, Any], bool]:
         if row.problem is not None:

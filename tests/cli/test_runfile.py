@@ -8,9 +8,10 @@ import io
 import json
 from typing import Any
 
-from judgekit.cli.runfile import _RowPool, window_for
+from judgekit.cli.runfile import _RowPool
 from judgekit.data.outfile import StdoutSink
 from judgekit.data.rows import InputRow
+from judgekit.llm.fanout import window_for
 
 
 class CountingSink(StdoutSink):
