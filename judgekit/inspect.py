@@ -23,7 +23,7 @@ from inspect_ai.solver import TaskState
 
 from judgekit.errors import InputError
 from judgekit.judge import Judge
-from judgekit.judging.results import ROW_FAILED, ScoreResult
+from judgekit.judging.results import ROW_FAILED, ScoreResult, score_verdict
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact, redact_tree
 
@@ -79,15 +79,10 @@ def _explanation(row: dict[str, Any]) -> str:
     """One line per criterion: its verdict, then the judge's reasoning (or why it is unscored)."""
     reasoning: dict[str, str] = row.get("explanations") or {}
     lines = []
-    ratings: dict[str, int] = row.get("ratings") or {}
-    not_applicable: list[str] = row.get("not_applicable") or []
     for cid, value in row["scores"].items():
-        if cid in not_applicable:
-            verdict = "not applicable"
-        elif cid in ratings:
-            verdict = f"rated {ratings[cid]}"
-        else:
-            verdict = "unscored" if value is None else "MET" if value else "UNMET"
+        verdict = score_verdict(row, cid)
+        if verdict == "rated":
+            verdict = f"rated {row['ratings'][cid]}"
         why = row["unscored"].get(cid) if value is None else reasoning.get(cid)
         lines.append(f"{cid}: {verdict}" + (f" - {why}" if why else ""))
     if ROW_FAILED in row["unscored"]:

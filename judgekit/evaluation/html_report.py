@@ -16,14 +16,13 @@ from pydantic import BaseModel
 
 from judgekit.data.reader import json_records, load_json
 from judgekit.errors import InputError
+from judgekit.judging.results import NOT_APPLICABLE, RATED, score_verdict
 from judgekit.protocol.templates import render
 from judgekit.secrets import redact_tree
 
 Kind = Literal["score", "compare", "eval"]
 SCORE_VERDICTS = {1: "MET", 0: "UNMET", None: "unscored"}
 COMPARE_VERDICTS = {1: "A", -1: "B", 0: "tie", None: "unscored"}
-# Shown only when some row has them: a criterion rated on a scale, one judged not to apply.
-RATED, NOT_APPLICABLE = "rated", "not applicable"
 _BINS = 10
 
 
@@ -81,10 +80,10 @@ def read_rows(path: Path) -> tuple[Kind, list[dict[str, Any]]]:
 
 def verdict_name(row: dict[str, Any], key: str, cid: str, names: dict[int | None, str]) -> str:
     """How a criterion's verdict in an output row is shown (the page's script names them alike)."""
+    if key == "scores":
+        return score_verdict(row, cid)
     if cid in (row.get("not_applicable") or []):
         return NOT_APPLICABLE
-    if key == "scores" and cid in (row.get("ratings") or {}):
-        return RATED
     return names.get(row[key][cid], "unscored")
 
 

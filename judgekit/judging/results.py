@@ -41,6 +41,19 @@ class ScoreResult(BaseModel):
         return cls(id=row_id, reward=None, scores={}, unscored={ROW_FAILED: reason})
 
 
+RATED, NOT_APPLICABLE = "rated", "not applicable"  # verdict names beside MET, UNMET and unscored
+
+
+def score_verdict(row: dict[str, Any], cid: str) -> str:
+    """How a score row's verdict on one criterion is named: "not applicable", "rated", "MET", "UNMET"
+    or "unscored" (the run report and Inspect's explanation name them alike)."""
+    if cid in (row.get("not_applicable") or []):
+        return NOT_APPLICABLE
+    if cid in (row.get("ratings") or {}):
+        return RATED
+    return {1: "MET", 0: "UNMET"}.get(row["scores"][cid], "unscored")
+
+
 def _drop_none(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     for key in keys:
         if data.get(key) is None:
