@@ -34,7 +34,7 @@ from judgekit.llm.base import Backend
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.factory import make_backend
-from judgekit.llm.fanout import gather_all
+from judgekit.llm.fanout import gather_bounded
 from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.runner import CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
@@ -206,6 +206,12 @@ class Judge:
         return self._backend.usage() if isinstance(self._backend, BalancedBackend) else None
 
     @property
+    def rows_in_flight(self) -> int:
+        """Rows (pairs, completions) of a batch judged at once: enough to keep every call slot busy
+        (a row may need a single call), few enough that the rest wait unstarted (see gather_bounded)."""
+        return self.config.concurrency
+
+    @property
     def cache(self) -> VerdictCache | None:
         return self._cache
 
@@ -233,7 +239,7 @@ class Judge:
         return await self.arun(self._score_item(rubric, item))
 
     async def _score_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None = None) -> list[ScoreResult]:
-        return await gather_all(*(self._score_row(r, rubric, explain, soft) for r in rows))
+        return await gather_bounded((self._score_row(r, rubric, explain, soft) for r in rows), self.rows_in_flight)
 
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
@@ -297,7 +303,8 @@ class Judge:
                             adaptive: MetaRubric | str | Path | None) -> list[CompareResult]:
         if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
             adaptive = load_meta_rubric(adaptive)
-        return await gather_all(*(self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows))
+        return await gather_bounded((self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows),
+                                    self.rows_in_flight)
 
     def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
                 explain: bool = False, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:

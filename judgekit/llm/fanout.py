@@ -7,12 +7,17 @@ reports them at exit. `gather_all` waits for every call, then raises the first e
 `in_window` runs a job on each item of a stream of any length with a bounded window: workers take
 the next item only while fewer than `window` items are taken and not yet released, so memory does
 not grow with the stream.
+
+`gather_bounded` is `gather_all` for a large batch (rows of a `score`, completions of a reward batch)
+while starting at most `limit` of them at once: a started call holds its rendered prompt, request
+and coroutine frames until its answer comes, and thousands of those waiting for the judge's
+concurrency slots made the garbage collector's full passes the largest client cost per call.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TypeVar, cast
 
 T = TypeVar("T")
@@ -23,6 +28,30 @@ async def gather_all(*calls: Awaitable[T]) -> list[T]:
     """The results in argument order; if any call raised, the first such error (in argument order),
     raised once every call has finished."""
     results = await asyncio.gather(*calls, return_exceptions=True)
+    return _raise_first(results)
+
+
+async def gather_bounded(calls: Iterable[Awaitable[T]], limit: int) -> list[T]:
+    """`gather_all` of `calls`, taken from the iterable (a generator: made only when started) and
+    run at most `limit` at a time."""
+    todo = enumerate(calls)  # shared by the workers, all on one loop
+    results: dict[int, T | BaseException] = {}
+
+    async def worker() -> None:
+        for i, call in todo:
+            try:
+                results[i] = await call
+            except Exception as exc:  # kept for the caller, the other calls go on
+                results[i] = exc
+
+    # A worker ended by a cancellation leaves its share to the others; the cancellation is raised
+    # once they are done, as gather_all would.
+    stopped = await asyncio.gather(*(worker() for _ in range(max(1, limit))), return_exceptions=True)
+    _raise_first(stopped)
+    return _raise_first([results[i] for i in range(len(results))])
+
+
+def _raise_first(results: list[T | BaseException]) -> list[T]:
     for result in results:
         if isinstance(result, BaseException):
             raise result

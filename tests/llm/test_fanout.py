@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from judgekit.llm.fanout import gather_all
+from judgekit.llm.fanout import gather_all, gather_bounded
 
 
 def test_the_first_error_is_raised_once_every_call_has_finished():
@@ -74,3 +74,63 @@ def test_in_window_stops_at_the_first_error() -> None:
     with pytest.raises(ValueError, match="three"):
         asyncio.run(in_window(iter(range(10_000)), job, lambda index, result: 1, workers=2))
     assert len(started) < 100  # the workers stopped taking items
+
+def test_bounded_runs_at_most_limit_at_once_and_keeps_argument_order():
+    running, most = 0, 0
+
+    async def after(seconds: float, value: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(seconds)
+        running -= 1
+        return value
+
+    delays = [0.03, 0.0, 0.01, 0.02, 0.0, 0.01, 0.0]
+    out = asyncio.run(gather_bounded((after(d, i) for i, d in enumerate(delays)), 3))
+    assert out == list(range(len(delays)))
+    assert most == 3
+
+
+def test_bounded_raises_the_first_error_once_every_call_has_finished():
+    finished: list[int] = []
+
+    async def call(i: int) -> int:
+        await asyncio.sleep(0.01 * (5 - i))
+        finished.append(i)
+        if i in (1, 3):
+            raise ValueError(f"call {i}")
+        return i
+
+    async def main() -> None:
+        with pytest.raises(ValueError, match="call 1"):
+            await gather_bounded((call(i) for i in range(5)), 2)
+        assert sorted(finished) == [0, 1, 2, 3, 4]
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+    asyncio.run(main())
+
+
+def test_bounded_makes_calls_only_as_room_frees_up():
+    made: list[int] = []
+
+    async def main() -> None:
+        go = asyncio.Event()
+
+        async def call(i: int) -> int:
+            await go.wait()
+            return i
+
+        def calls():
+            for i in range(6):
+                made.append(i)
+                yield call(i)
+
+        task = asyncio.ensure_future(gather_bounded(calls(), 2))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert made == [0, 1]  # the rest not yet made: none is left unawaited if the batch is cancelled
+        go.set()
+        assert await task == list(range(6))
+
+    asyncio.run(main())
