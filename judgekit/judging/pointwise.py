@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from judgekit.data.rows import message_text
 from judgekit.judging.results import ROW_FAILED
 from judgekit.judging.scoring import coverage, pointwise_reward
-from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
+from judgekit.judging.verdicts import CriterionVerdict, Messages, Render, VerdictCollector, chunk_ids
 from judgekit.judging.votes import is_rating
 from judgekit.llm.fanout import gather_all
-from judgekit.protocol.templates import pointwise_messages
+from judgekit.protocol.templates import criteria_context, row_context
 from judgekit.protocol.wire import NOT_APPLICABLE, Value, forms_of
 from judgekit.rubric.checks import run_check
 from judgekit.rubric.models import Criterion, Rubric
@@ -53,8 +54,12 @@ async def judge_pointwise(
     soft: bool = False,
 ) -> PointwiseOutcome:
     verdicts = _check_verdicts(rubric, item, allow_code)
-    groups = chunk_ids([c.cid for c in rubric.model_judged], collector.per_call("pointwise", criteria_per_call))
-    for part in await gather_all(*(_ask(collector, rubric, item, ids, soft) for ids in groups)):
+    judged = {c.cid: c for c in rubric.model_judged}
+    groups = chunk_ids(list(judged), collector.per_call("pointwise", criteria_per_call))
+    prompts = _RowPrompts(rubric, item)
+    asks = (collector.collect(prompts.question([judged[i] for i in ids]), "pointwise", ids, soft=soft,
+                              forms=forms_of([judged[i] for i in ids])) for ids in groups)
+    for part in await gather_all(*asks):
         verdicts.update(part)
     outcome = _outcome(rubric, verdicts, min_coverage)
     if not soft:
@@ -89,20 +94,30 @@ def _check_verdicts(rubric: Rubric, item: PointwiseItem, allow_code: bool) -> di
     return verdicts
 
 
-async def _ask(
-    collector: VerdictCollector, rubric: Rubric, item: PointwiseItem, ids: list[str], soft: bool
-) -> dict[str, CriterionVerdict]:
-    by_id = {c.cid: c for c in rubric.model_judged}
+class _RowPrompts:
+    """The questions of one row: the row's part of the prompt context is made once (per name
+    masking: a panel's judges may differ), each call adding its own criteria."""
 
-    def question(asked: VerdictCollector) -> list[dict[str, str]]:
-        return pointwise_messages(
-            prompt=item.prompt, response=message_text(item.response), criteria=[by_id[i] for i in ids],
-            reference=message_text(item.reference) if item.reference is not None else None,
-            rubric_name=rubric.name, rubric_description=rubric.description, mask_names=asked.mask_names,
-            profile=asked.profile,
-        )
+    def __init__(self, rubric: Rubric, item: PointwiseItem) -> None:
+        self.rubric, self.item = rubric, item
+        self._rows: dict[bool, dict[str, Any]] = {}
 
-    return await collector.collect(question, "pointwise", ids, soft=soft, forms=forms_of([by_id[i] for i in ids]))
+    def _row(self, mask_names: bool) -> dict[str, Any]:
+        if mask_names not in self._rows:
+            item = self.item
+            self._rows[mask_names] = row_context(
+                prompt=item.prompt, responses={"response": message_text(item.response)},
+                reference=message_text(item.reference) if item.reference is not None else None,
+                rubric_name=self.rubric.name, rubric_description=self.rubric.description, mask_names=mask_names,
+            )
+        return self._rows[mask_names]
+
+    def question(self, criteria: list[Criterion]) -> Render:
+        """The chat messages asking about `criteria`, as a given collector asks them (pointwise_messages)."""
+        return partial(self._messages, criteria)
+
+    def _messages(self, criteria: list[Criterion], asked: VerdictCollector) -> Messages:
+        return asked.profile.messages("pointwise", {**self._row(asked.mask_names), **criteria_context(criteria)})
 
 
 def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> PointwiseOutcome:

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from judgekit.data.rows import as_messages
@@ -71,9 +71,16 @@ def environment(folder: str | None = None) -> _Environment:
     )
 
 
+@lru_cache(maxsize=256)
+def _template(folder: str | None, name: str) -> Template:
+    # Looked up once: Jinja's own template cache takes a lock and reorders its LRU queue on every
+    # hit, for a template that (auto_reload off) never changes.
+    return environment(folder).get_template(name)
+
+
 def render_in(folder: Path | None, template: str, context: Mapping[str, Any]) -> str:
     """A template looked up in `folder` first (None: prompts/ only), rendered and stripped."""
-    return environment(None if folder is None else str(folder)).get_template(template).render(**context).strip()
+    return _template(None if folder is None else str(folder), template).render(context).strip()
 
 
 def render(template: str, **context: Any) -> str:
@@ -103,10 +110,12 @@ def criterion_view(c: Criterion) -> dict[str, Any]:
             "scale": scale, "not_applicable": c.not_applicable}
 
 
-def _context(
-    *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
-    rubric_name: str, rubric_description: str, mask_names: bool = False,
+def row_context(
+    *, prompt: Any, responses: dict[str, str], reference: str | None, rubric_name: str, rubric_description: str,
+    mask_names: bool = False,
 ) -> dict[str, Any]:
+    """The part of a call's template context that every criterion of a row shares: made once per
+    row, each call adding `criteria_context` of its own criteria."""
     if mask_names:
         responses = {key: mask_model_names(text) for key, text in responses.items()}
     prompt_messages = as_messages(prompt)
@@ -115,16 +124,33 @@ def _context(
         "fence": FENCE,
         "nonce": tag,
         "prompt_messages": prompt_messages,
-        # Native templates: the conversation as one text, and the one criterion of the call.
+        # Native templates: the conversation as one text.
         "instruction": instruction_text(prompt_messages),
-        "criterion": criterion_view(criteria[0]) if criteria else None,
         **responses,
         "reference": reference,
-        "criteria": [criterion_view(c) for c in criteria],
-        "ids": [c.cid for c in criteria],
         "rubric_name": rubric_name,
         "rubric_description": rubric_description,
     }
+
+
+def criteria_context(criteria: list[Criterion]) -> dict[str, Any]:
+    """The part of a call's template context that is its criteria."""
+    views = [criterion_view(c) for c in criteria]
+    return {
+        # Native templates: the one criterion of the call.
+        "criterion": views[0] if views else None,
+        "criteria": views,
+        "ids": [c.cid for c in criteria],
+    }
+
+
+def _context(
+    *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
+    rubric_name: str, rubric_description: str, mask_names: bool = False,
+) -> dict[str, Any]:
+    row = row_context(prompt=prompt, responses=responses, reference=reference, rubric_name=rubric_name,
+                      rubric_description=rubric_description, mask_names=mask_names)
+    return {**row, **criteria_context(criteria)}
 
 
 def instruction_text(messages: list[dict[str, str]]) -> str:
