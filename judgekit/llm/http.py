@@ -66,11 +66,11 @@ class JSONClient:
         self._session = aiohttp.ClientSession(connector=connector, headers=self._headers, timeout=self._timeout)
         return self._session
 
-    async def post(self, path: str, body: dict[str, Any]) -> object:
+    async def post(self, path: str, body: dict[str, Any] | bytes) -> object:
         """The decoded JSON answer (its text if it is not JSON); HTTPStatusError for a status >= 400;
-        TransientError for a timeout or a failed connection."""
+        TransientError for a timeout or a failed connection. `body`: an object, or its JSON already encoded."""
         session = self._session or self._open()
-        data = json.dumps(body).encode()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         try:
             try:
                 return await self._send(session, path, data)

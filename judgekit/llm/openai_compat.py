@@ -49,7 +49,7 @@ class OpenAICompatBackend:
         for _ in range(len(FORMS) + 2):
             body = self._dialect.body(request)
             try:
-                return _completion(await self._client.post("/chat/completions", body))
+                return _completion(await self._client.post("/chat/completions", self._dialect.encode(body)))
             except HTTPStatusError as exc:
                 error = ServerError.parse(exc.status, exc.text)
                 if not self._dialect.learn(error, body):

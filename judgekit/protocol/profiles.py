@@ -27,7 +27,9 @@ from judgekit.llm.base import Completion
 from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
 from judgekit.protocol.templates import prompts_dir, render_in, template_source
-from judgekit.protocol.wire import PLAIN, Forms, Mode, ParseProblem, WireVerdict, parse_verdicts, verdict_schema
+from judgekit.protocol.wire import (
+    PLAIN, Forms, Mode, ParseProblem, VerdictForm, WireVerdict, parse_verdicts, verdict_schema,
+)
 from judgekit.rubric.yaml_source import YamlSource, read_yaml, validate_yaml
 
 DEFAULT_PROFILE = "judgekit"
@@ -112,8 +114,11 @@ class JudgeProfile(BaseModel):
         return not self.structured(mode)
 
     def answer_schema(self, mode: Mode, ids: list[str], forms: Forms | None = None) -> dict[str, Any] | None:
-        """The JSON schema asked for (judgekit), or None: the judge answers in its own format."""
-        return verdict_schema(mode, ids, forms) if self.structured(mode) else None
+        """The JSON schema asked for (judgekit), or None: the judge answers in its own format. One
+        object per criterion set and forms, shared by every request that asks for it: not to be changed."""
+        if not self.structured(mode):
+            return None
+        return _verdict_schema(mode, tuple(ids), tuple(sorted((forms or {}).items())))
 
     def cannot_answer(self, mode: Mode, ids: list[str], forms: Forms | None) -> str | None:
         """Why this profile's format has no answer for some criterion's form (a rating, or
@@ -171,6 +176,13 @@ class JudgeProfile(BaseModel):
             out.append({"role": "system", "content": _system_prompt(str(self.folder), spec.system, context["fence"])})
         out.append({"role": "user", "content": render_in(self.folder, spec.user, context)})
         return out
+
+
+@lru_cache(maxsize=1024)
+def _verdict_schema(mode: Mode, ids: tuple[str, ...], forms: tuple[tuple[str, VerdictForm], ...]) -> dict[str, Any]:
+    # Built once per criterion set: a run asks the same few sets thousands of times, and a backend
+    # can serialize a schema it has seen before once (llm.openai_dialect).
+    return verdict_schema(mode, list(ids), dict(forms))
 
 
 # ---- templates: the profile's folder first, then prompts/ --------------------------------------

@@ -64,3 +64,21 @@ def test_form_refusals(status, body):
 ])
 def test_not_form_refusals(status, body):
     assert not refuses_form(_error(status, body))
+
+
+def test_a_body_is_encoded_as_json_dumps_would_with_each_schema_serialized_once():
+    from judgekit.llm.base import JudgeRequest
+    from judgekit.llm.openai_dialect import Dialect
+    from judgekit.protocol.profiles import load_profile
+
+    dialect, profile = Dialect("some-model"), load_profile(None)
+    bodies = []
+    for ids in (["a"], ["a", "b"], ["a"]):
+        request = JudgeRequest(messages=({"role": "user", "content": 'caf\u00e9 "quoted" \u2603'},), mode="pointwise",
+                               schema=profile.answer_schema("pointwise", ids), ids=tuple(ids), seed=None)
+        body = dialect.body(request)
+        assert dialect.encode(body) == json.dumps(body).encode()
+        assert json.loads(dialect.encode(body))["response_format"]["json_schema"]["schema"] == request.schema
+        bodies.append(body)
+    assert bodies[0]["response_format"] is bodies[2]["response_format"]  # the same schema: made once
+    assert Dialect.encode({"model": "m", "messages": []}) == b'{"model": "m", "messages": []}'
