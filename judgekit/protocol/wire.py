@@ -112,6 +112,15 @@ _FENCED = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 
 def extract_json_object(text: str) -> dict[str, Any]:
     """The last fenced JSON object in the text, else the last bare one. Raises ParseProblem."""
+    if "```" not in text and not _THINK.search(text):
+        # A reply that is one JSON object and nothing else (what a schema-constrained judge sends),
+        # read at once: the search below would find that same object, at several times the cost.
+        try:
+            whole = json.loads(text)
+        except ValueError:
+            whole = None
+        if isinstance(whole, dict):
+            return whole
     text = _THINK.sub("", text)
     for block in reversed(_FENCED.findall(text)):
         try:

@@ -59,3 +59,13 @@ def test_embedded_grammar_pins_one_verdict_per_id_in_order():
     assert g["prefixItems"][0]["properties"]["reasoning"]["pattern"] == REASONING_PATTERN
     other = {"type": "object", "properties": {"criteria": {"type": "array"}}}
     assert grammar_schema(other) == other  # generation schemas pass through unchanged
+
+
+def test_a_reply_that_is_one_object_is_that_object():
+    reply = ' \n{"verdicts": [{"criterion_id": "a", "reasoning": "the {braces} and \\"quotes\\"", "met": true}]}\n'
+    assert extract_json_object(reply) == {"verdicts": [{"criterion_id": "a", "reasoning": 'the {braces} and "quotes"', "met": True}]}
+
+
+def test_an_object_holding_a_think_block_is_read_as_before():
+    # The tolerant reading (think blocks taken out first) still decides a reply with a think tag.
+    assert extract_json_object('{"a": "<think>x</think>", "b": 1}') == {"a": "", "b": 1}
