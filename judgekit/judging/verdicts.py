@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from judgekit.errors import JudgeError
@@ -42,6 +43,7 @@ Messages = list[dict[str, str]]
 Render = Callable[["VerdictCollector"], Messages]
 
 _THINK_BLOCK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S | re.I)
+_THINK_TAG = re.compile(r"</?think>", re.I)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class ThinkingSettings:
 def split_thinking(completion: Completion) -> tuple[str, str]:
     """(thinking, visible answer) of a reply: a server's reasoning field plus <think> blocks."""
     text = completion.text
+    if not _THINK_TAG.search(text):  # most replies: no <think> block to take out
+        return completion.reasoning.strip(), text.strip()
     blocks = [m.group(1).strip() for m in _THINK_BLOCK.finditer(text)]
     if "</think>" in text.lower() and not blocks:  # the opening tag was in the chat template
         head, _, text = text.rpartition("</think>")
@@ -222,7 +226,7 @@ class VerdictCollector:
         try:
             request = await self._think(first, answers) if self.thinking.two_phase else first
             if answers.pending:
-                asked = await ask_until_valid(self.runner, request, parse=answers.parse, reask=self._reasker(answers),
+                asked = await ask_until_valid(self.runner, request, parse=answers.parse, reask=partial(self._reask, answers),
                                               max_reasks=self.max_reasks, slot=slot, encode=_encode)
                 if asked.value is None:
                     failure = f"no valid verdict after {asked.asks} ask(s): {asked.problem}"
@@ -232,16 +236,13 @@ class VerdictCollector:
             failure = f"judge call failed: {exc}"
         return answers.settle(ids, failure)
 
-    def _reasker(self, answers: _Answers) -> Callable[[JudgeRequest, Completion, str], JudgeRequest]:
+    def _reask(self, answers: _Answers, request: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
+        """The request after an unusable answer: its answer shown back, the pending criteria asked again."""
         profile, mode = self.profile, answers.mode
-
-        def reask(request: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
-            answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
-            message = reask_message(problem, answers.pending, answer_format)
-            return replace(self._request([*request.messages, echoed(completion), message], mode, answers.pending,
-                                         logprobs=answers.soft, forms=answers.forms), seed=request.seed)
-
-        return reask
+        answer_format = None if profile.structured(mode) else profile.mode(mode).answer_format
+        message = reask_message(problem, answers.pending, answer_format)
+        return replace(self._request([*request.messages, echoed(completion), message], mode, answers.pending,
+                                     logprobs=answers.soft, forms=answers.forms), seed=request.seed)
 
     async def _think(self, first: JudgeRequest, answers: _Answers) -> JudgeRequest:
         """Two-phase mode: a free thinking call first; the request for the final answer of what it

@@ -107,7 +107,12 @@ class CallRunner:
         if self.scope is not None:
             self.scope.calls += 1
         try:
-            completion = await self._with_retries(request)
+            try:
+                # Most calls succeed at once: the retry machinery is built only for those that do not
+                # (building it costs as much CPU as the HTTP request itself at high concurrency).
+                completion = await self._attempt(request)
+            except TransientError as exc:
+                completion = await self._retried(request, exc)
         except TransientError as exc:
             self.stats.failed_calls += 1
             raise JudgeError(redact(f"{exc} (gave up after {self.policy.max_attempts} attempts)")) from None
@@ -123,16 +128,12 @@ class CallRunner:
             self.scope.completion_tokens += completion.completion_tokens
         return _redacted(completion)
 
-    async def _with_retries(self, request: JudgeRequest) -> Completion:
-        try:
-            # Most calls succeed at once: the retry machinery is built only for those that do not
-            # (building it costs as much CPU as the HTTP request itself at high concurrency).
-            return await self._attempt(request)
-        except TransientError as exc:
-            failed = [exc]
+    async def _retried(self, request: JudgeRequest, first_failure: TransientError) -> Completion:
+        """The request sent again under the retry policy, its first attempt having failed so."""
+        failed = [first_failure]
 
         async def attempt(request: JudgeRequest) -> Completion:
-            if failed:  # the first attempt, made above, replayed as tenacity's first failure
+            if failed:  # the first attempt, already made, replayed as tenacity's first failure
                 raise failed.pop()
             return await self._attempt(request)
 
