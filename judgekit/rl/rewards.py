@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import message_text, pick
 from judgekit.errors import InputError
 from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.ranking import check_strategy
-from judgekit.llm.fanout import gather_all
+from judgekit.llm.fanout import gather_bounded
 from judgekit.rl.shaping import Shaping, shape_rewards, word_count
 from judgekit.rubric.formats import row_rubric
 from judgekit.rubric.models import Rubric, load_rubric
@@ -189,16 +190,21 @@ class RewardScorer:
             slot.append(first.setdefault(key, i))
         unique = sorted(set(slot))
 
-        async def one(i: int) -> ItemReward:
+        async def one(i: int, deadline: _Deadline) -> ItemReward:
             rubric = picked[i][1]
             try:
                 o = await asyncio.wait_for(
-                    self.judge.ascore_item(rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])), timeout)
+                    score_item(self.judge.context(), rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])),
+                    deadline.left())
             except asyncio.TimeoutError:
                 return timed_out_item(rubric)
             return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
 
-        by_index = dict(zip(unique, await gather_all(*(one(i) for i in unique))))
+        async def batch() -> list[ItemReward]:  # on the judge's loop: one hop there per batch, not per completion
+            deadline = _Deadline(timeout)
+            return await gather_bounded((one(i, deadline) for i in unique), self.judge.rows_in_flight)
+
+        by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot], len(unique)
 
     async def _grouped(
@@ -209,21 +215,25 @@ class RewardScorer:
         for i in range(len(texts)):
             groups.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), []).append(i)
 
-        async def one(members: list[int]) -> tuple[list[int], list[str], Any]:
+        async def one(members: list[int], deadline: _Deadline) -> tuple[list[int], list[str], Any]:
             distinct = list(dict.fromkeys(texts[i] for i in members))
             lead = members[0]
             try:
-                outcome = await asyncio.wait_for(self.judge.arun(rank_group(
+                outcome = await asyncio.wait_for(rank_group(
                     self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.strategy,
                     reference=references[lead],
-                )), timeout)
+                ), deadline.left())
             except asyncio.TimeoutError:
                 outcome = None
             return members, distinct, outcome
 
+        async def batch() -> list[tuple[list[int], list[str], Any]]:  # on the judge's loop
+            deadline = _Deadline(timeout)
+            return await gather_bounded((one(m, deadline) for m in groups.values()), self.judge.rows_in_flight)
+
         out: list[ItemReward] = [timed_out_item(r) for _, r in picked]
         judged = 0
-        for members, distinct, outcome in await gather_all(*(one(m) for m in groups.values())):
+        for members, distinct, outcome in await self.judge.arun(batch()):
             judged += len(distinct)
             if outcome is None:
                 continue
@@ -235,6 +245,17 @@ class RewardScorer:
                 unscored = {} if reward is not None else {"*": f"no reward from the {self.strategy} strategy"}
                 out[i] = ItemReward(reward, scores, unscored, outcome.coverage[j] if outcome.coverage else None)
         return out, judged
+
+
+class _Deadline:
+    """The end of a batch's time bound (None: no bound), on the loop that judges it: completions
+    started late (at most `rows_in_flight` are judged at once) get only what is left of it."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self._end = None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+    def left(self) -> float | None:
+        return None if self._end is None else max(0.0, self._end - asyncio.get_running_loop().time())
 
 
 def refuse_reserved_ids(rubric: Rubric | None, reserved: frozenset[str], key: str) -> None:
