@@ -36,7 +36,7 @@ from judgekit.llm.cache import VerdictCache
 from judgekit.llm.factory import make_backend
 from judgekit.llm.fanout import gather_bounded
 from judgekit.llm.pricing import Pricing, pricing_for
-from judgekit.llm.runner import CallRunner, RetryPolicy
+from judgekit.llm.runner import ADMISSION_SPARE, CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
@@ -208,8 +208,9 @@ class Judge:
     @property
     def rows_in_flight(self) -> int:
         """Rows (pairs, completions) of a batch judged at once: enough to keep every call slot busy
-        (a row may need a single call), few enough that the rest wait unstarted (see gather_bounded)."""
-        return self.config.concurrency
+        (a row may need a single call) while some rows wait out a retry's backoff, few enough that
+        the rest wait unstarted (see gather_bounded)."""
+        return self.config.concurrency + ADMISSION_SPARE
 
     @property
     def cache(self) -> VerdictCache | None:

@@ -191,11 +191,12 @@ class VerdictCollector:
         the criteria rated on a scale or allowing not_applicable (judgekit.protocol.wire)."""
         if (why := self.profile.cannot_answer(mode, ids, forms)) is not None:
             return {cid: CriterionVerdict(None, reason=why) for cid in ids}
-        messages = question(self)
-        if self.samples == 1:
-            return await self._collect_one(messages, mode, ids, soft=soft, sample=None, forms=forms)
-        answers = await gather_all(*(self._collect_one(messages, mode, ids, soft=False, sample=i, forms=forms)
-                                     for i in range(self.samples)))
+        async with self.runner.admission:  # before the prompt is rendered (CallRunner.admission)
+            messages = question(self)
+            if self.samples == 1:
+                return await self._collect_one(messages, mode, ids, soft=soft, sample=None, forms=forms)
+            answers = await gather_all(*(self._collect_one(messages, mode, ids, soft=False, sample=i, forms=forms)
+                                         for i in range(self.samples)))
         return {cid: self._majority(cid, [a[cid] for a in answers], mode) for cid in ids}
 
     def _majority(self, cid: str, verdicts: list[CriterionVerdict], mode: Mode) -> CriterionVerdict:

@@ -46,6 +46,9 @@ class _WaitRetryAfterOrJitter:
         return backoff
 
 
+ADMISSION_SPARE = 32  # questions admitted beyond twice the call slots (CallRunner.admission)
+
+
 class CallRunner:
     def __init__(
         self, backend: Backend, *, concurrency: int, timeout: float | None, policy: RetryPolicy, stats: RunStats,
@@ -60,8 +63,14 @@ class CallRunner:
         self.scope: ScopeUsage | None = None
         # A backend that can only run one call at a time (llama.cpp in-process) says so, so that
         # queued calls wait here, outside their timeout, instead of inside the backend.
-        limit = getattr(backend, "max_concurrency", None) or concurrency
-        self._slots = asyncio.Semaphore(max(1, min(concurrency, limit)))
+        limit = max(1, min(concurrency, getattr(backend, "max_concurrency", None) or concurrency))
+        self._slots = asyncio.Semaphore(limit)
+        # Questions being asked at once (their prompts rendered, their requests built): a question
+        # waits here before any of that, so thousands queued for the call slots hold next to
+        # nothing; the garbage collector's passes over what they held cost more client CPU than
+        # the requests. More than the slots, so that questions waiting out a retry's backoff (or
+        # between a re-ask's calls) leave the slots to others, as the slots alone did.
+        self.admission = asyncio.Semaphore(2 * limit + ADMISSION_SPARE)
 
     async def _attempt(self, request: JudgeRequest) -> Completion:
         async with self._slots:
