@@ -37,16 +37,22 @@ async def gather_bounded(calls: Iterable[Awaitable[T]], limit: int) -> list[T]:
     todo = enumerate(calls)  # shared by the workers, all on one loop
     results: dict[int, T | BaseException] = {}
 
-    async def worker() -> None:
-        for i, call in todo:
+    async def worker(i: int, call: Awaitable[T]) -> None:
+        while True:
             try:
                 results[i] = await call
             except Exception as exc:  # kept for the caller, the other calls go on
                 results[i] = exc
+            taken = next(todo, None)
+            if taken is None:
+                return
+            i, call = taken
 
-    # A worker ended by a cancellation leaves its share to the others; the cancellation is raised
-    # once they are done, as gather_all would.
-    stopped = await asyncio.gather(*(worker() for _ in range(max(1, limit))), return_exceptions=True)
+    # As many workers as calls, up to `limit` (a small batch starts no idle ones). A worker ended
+    # by a cancellation leaves its share to the others; the cancellation is raised once they are
+    # done, as gather_all would.
+    first = [taken for taken in (next(todo, None) for _ in range(max(1, limit))) if taken is not None]
+    stopped = await asyncio.gather(*(worker(i, call) for i, call in first), return_exceptions=True)
     _raise_first(stopped)
     return _raise_first([results[i] for i in range(len(results))])
 

@@ -134,3 +134,14 @@ def test_bounded_makes_calls_only_as_room_frees_up():
         assert await task == list(range(6))
 
     asyncio.run(main())
+
+
+def test_bounded_starts_no_more_workers_than_calls():
+    async def call() -> int:
+        return len(asyncio.all_tasks())
+
+    async def main() -> list[int]:
+        return await gather_bounded((call() for _ in range(2)), 50)
+
+    assert max(asyncio.run(main())) <= 3  # the batch's own task and one worker per call
+    assert asyncio.run(gather_bounded(iter(()), 8)) == []
