@@ -28,7 +28,14 @@ from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
 from judgekit.protocol.templates import prompts_dir, render_in, template_source
 from judgekit.protocol.wire import (
-    PLAIN, Forms, Mode, ParseProblem, VerdictForm, WireVerdict, parse_verdicts, verdict_schema,
+    PLAIN,
+    Forms,
+    Mode,
+    ParseProblem,
+    VerdictForm,
+    WireVerdict,
+    parse_verdicts,
+    verdict_schema,
 )
 from judgekit.rubric.yaml_source import YamlSource, read_yaml, validate_yaml
 
