@@ -21,6 +21,7 @@ from judgekit.llm.budget import Budget
 from judgekit.llm.cache import cache_key
 from judgekit.llm.pricing import Pricing
 from judgekit.llm.usage import RunStats, ScopeUsage
+from judgekit.llm.young_gc import calls_in_flight
 from judgekit.secrets import redact, redact_tree
 
 
@@ -74,15 +75,19 @@ class CallRunner:
 
     async def _attempt(self, request: JudgeRequest) -> Completion:
         async with self._slots:
-            self.budget.check(self.stats.calls)
-            self.stats.calls += 1
-            if self.timeout is None or getattr(self.backend, "enforces_timeout", False):
-                return await self.backend.complete(request)
-            try:
-                # A second line of defence; the SDK clients have their own timeout as well.
-                return await asyncio.wait_for(self.backend.complete(request), self.timeout * 1.5)
-            except asyncio.TimeoutError:
-                raise TransientError("timed out") from None
+            with calls_in_flight():
+                return await self._send(request)
+
+    async def _send(self, request: JudgeRequest) -> Completion:
+        self.budget.check(self.stats.calls)
+        self.stats.calls += 1
+        if self.timeout is None or getattr(self.backend, "enforces_timeout", False):
+            return await self.backend.complete(request)
+        try:
+            # A second line of defence; the SDK clients have their own timeout as well.
+            return await asyncio.wait_for(self.backend.complete(request), self.timeout * 1.5)
+        except asyncio.TimeoutError:
+            raise TransientError("timed out") from None
 
     def cache_key(self, fields: dict[str, Any]) -> str:
         """The cache key of a question asked through this runner: the backend's identity and the
