@@ -23,7 +23,9 @@ MIN_PREFIX = 8  # a key's first 8 characters or more are treated as the key
 # A bearer token of any origin: 16+ token characters, at least one a digit (not an English word).
 _BEARER = re.compile(r"\b(Bearer\s+)(?=[A-Za-z0-9._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{16,}")
 _extra_secrets: set[str] = set()
-_known: tuple[tuple[str, ...], int, list[str]] = ((), -1, [])  # (environment values, registered count, secrets)
+_known: tuple[tuple[str | bytes | None, ...], int, list[str]] = ((), -1, [])  # (raw environment, registered count, secrets)
+_encode = getattr(os.environ, "encodekey", None)
+_ENCODED_NAMES = tuple(_encode(name) for name in KEY_ENV_VARS) if _encode is not None else None
 
 T = TypeVar("T")
 
@@ -34,11 +36,21 @@ def register_secret(value: str | None) -> None:
         _extra_secrets.add(value)
 
 
+def _key_env() -> tuple[str | bytes | None, ...]:
+    """The key variables' current values, as the environment holds them. Read on every redaction
+    (a key set after start is redacted too), so read raw: `os.environ.get` decodes each value,
+    which cost more than the redaction itself."""
+    raw = getattr(os.environ, "_data", None)  # CPython's os.environ keeps the encoded variables here
+    if raw is None or _ENCODED_NAMES is None:
+        return tuple(os.environ.get(name) for name in KEY_ENV_VARS)
+    return tuple(map(raw.get, _ENCODED_NAMES))
+
+
 def _secrets() -> list[str]:
     global _known
-    env = tuple(os.environ.get(name, "") for name in KEY_ENV_VARS)
+    env = _key_env()
     if _known[:2] != (env, len(_extra_secrets)):  # sorted again only when a key was set or registered
-        found = set(env) | _extra_secrets
+        found = {os.environ.get(name, "") for name in KEY_ENV_VARS} | _extra_secrets
         # Longest first, so a key that contains another is replaced whole.
         _known = (env, len(_extra_secrets), sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
     return _known[2]
