@@ -16,10 +16,8 @@ waits a little longer for its collection; nothing else changes.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import threading
-from collections.abc import Iterator
 
 YOUNG_THRESHOLD = 10_000
 
@@ -28,33 +26,34 @@ _in_flight = 0
 _saved: int | None = None  # the first threshold to restore, when we raised it
 
 
-@contextlib.contextmanager
-def calls_in_flight() -> Iterator[None]:
+class _CallsInFlight:
+    """Held around one call (a plain class: a generator-based context manager cost as much as the
+    rest of the call runner's own work)."""
+
+    def __enter__(self) -> None:
+        global _in_flight, _saved
+        with _lock:
+            _in_flight += 1
+            if _in_flight == 1:
+                first, second, third = gc.get_threshold()
+                if 0 < first < YOUNG_THRESHOLD:
+                    _saved = first
+                    gc.set_threshold(YOUNG_THRESHOLD, second, third)
+
+    def __exit__(self, *exc: object) -> None:
+        global _in_flight, _saved
+        with _lock:
+            _in_flight -= 1
+            if _in_flight == 0 and _saved is not None:
+                first, second, third = gc.get_threshold()
+                if first == YOUNG_THRESHOLD:
+                    gc.set_threshold(_saved, second, third)
+                _saved = None
+
+
+_HOLD = _CallsInFlight()
+
+
+def calls_in_flight() -> _CallsInFlight:
     """Hold this around one call; the first threshold stays raised while any call holds it."""
-    _enter()
-    try:
-        yield
-    finally:
-        _exit()
-
-
-def _enter() -> None:
-    global _in_flight, _saved
-    with _lock:
-        _in_flight += 1
-        if _in_flight == 1:
-            first, second, third = gc.get_threshold()
-            if 0 < first < YOUNG_THRESHOLD:
-                _saved = first
-                gc.set_threshold(YOUNG_THRESHOLD, second, third)
-
-
-def _exit() -> None:
-    global _in_flight, _saved
-    with _lock:
-        _in_flight -= 1
-        if _in_flight == 0 and _saved is not None:
-            first, second, third = gc.get_threshold()
-            if first == YOUNG_THRESHOLD:
-                gc.set_threshold(_saved, second, third)
-            _saved = None
+    return _HOLD

@@ -46,7 +46,7 @@ Forms = Mapping[str, VerdictForm]
 
 def forms_of(criteria: list[Criterion]) -> dict[str, VerdictForm]:
     """The non-plain forms among `criteria` (empty for a rubric of plain criteria)."""
-    return {c.cid: form for c in criteria if (form := VerdictForm.of(c)) != PLAIN}
+    return {c.cid: VerdictForm.of(c) for c in criteria if c.scale is not None or c.not_applicable}
 
 
 def verdict_key(mode: Mode, form: VerdictForm) -> str:
