@@ -47,7 +47,23 @@ def prompts_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "prompts"
 
 
+# What a plain dict has as attributes (`items`, `get`, ...): for any other name, `x.name` on a
+# dict can only be its item.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class _Environment(SandboxedEnvironment):
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `c.id` on a dict (every view judgekit renders is one) is its item, as Jinja would find
+        # it, but at once: Jinja looks for the attribute first and takes the item only after the
+        # AttributeError, which was 40% of the cost of rendering a judge prompt.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
         # context, and copying a ChainMap was half the cost of rendering a judge prompt. Nothing
