@@ -47,7 +47,12 @@ class _WaitRetryAfterOrJitter:
         return backoff
 
 
-ADMISSION_SPARE = 32  # questions admitted beyond twice the call slots (CallRunner.admission)
+ADMISSION_SPARE = 32  # questions admitted beyond ADMISSION_PER_SLOT per call slot (CallRunner.admission)
+# Questions admitted per call slot: enough that the rows a batch starts at once (Judge.rows_in_flight,
+# about one per slot) with up to this many calls each never wait for admission. A question that
+# waits here costs more client CPU than the wait saves: the share of judgekit's own CPU per call
+# fell by a tenth when 5-criterion rows stopped waiting here (benchmarks/throughput.py).
+ADMISSION_PER_SLOT = 8
 
 
 class CallRunner:
@@ -67,11 +72,12 @@ class CallRunner:
         limit = max(1, min(concurrency, getattr(backend, "max_concurrency", None) or concurrency))
         self._slots = asyncio.Semaphore(limit)
         # Questions being asked at once (their prompts rendered, their requests built): a question
-        # waits here before any of that, so thousands queued for the call slots hold next to
-        # nothing; the garbage collector's passes over what they held cost more client CPU than
-        # the requests. More than the slots, so that questions waiting out a retry's backoff (or
-        # between a re-ask's calls) leave the slots to others, as the slots alone did.
-        self.admission = asyncio.Semaphore(2 * limit + ADMISSION_SPARE)
+        # waits here before any of that, so thousands queued for the call slots (a fan-out that
+        # starts all its questions at once: rank's pairs, best-of-n) hold next to nothing; the
+        # garbage collector's passes over what they held cost more client CPU than the requests.
+        # More than the slots, so that questions waiting out a retry's backoff (or between a
+        # re-ask's calls) leave the slots to others, as the slots alone did.
+        self.admission = asyncio.Semaphore(ADMISSION_PER_SLOT * limit + ADMISSION_SPARE)
 
     async def _attempt(self, request: JudgeRequest) -> Completion:
         async with self._slots:

@@ -11,7 +11,7 @@ from typing import Any
 
 import judgekit
 from judgekit.llm.base import Completion, JudgeRequest
-from judgekit.llm.runner import ADMISSION_SPARE
+from judgekit.llm.runner import ADMISSION_PER_SLOT, ADMISSION_SPARE
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 
 
@@ -61,6 +61,6 @@ def test_questions_wait_for_room_before_their_prompts_are_rendered():
         backend.release.set()
         worker.join(timeout=60)
     assert held_calls == 2  # the call slots
-    assert held_renders == 2 * 2 + ADMISSION_SPARE  # of the 180 questions
+    assert held_renders == ADMISSION_PER_SLOT * 2 + ADMISSION_SPARE  # of the 180 questions
     assert len(results) == 60 and all(r.reward == 1.0 for r in results)
     assert len(rendered) == 180
