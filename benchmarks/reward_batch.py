@@ -97,10 +97,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         with judgekit.Judge("openai:scripted", base_url=base, api_key=os.environ.get("OPENAI_API_KEY", "unused"),
                             concurrency=args.concurrency, cache=False, criteria_per_call=per_call) as judge:
             reward = judgekit.trl_reward(RUBRIC, judge)
-            # warm up the connection pool and the prompt templates with one small batch
-            asyncio.run(reward(prompts=["warm"] * 4, completions=[f"w{i}" for i in range(4)]))
-            for _ in range(args.repeats):
+            warm = -(-args.concurrency // (calls // distinct))  # completions making `concurrency` calls
+            for repeat in range(args.repeats):
                 bare_runs.append(bare_loop(base, bodies, args.concurrency))
+                # Warmed as the bare loop is, with one round of `concurrency` calls just before: its
+                # run left the judge's pooled connections idle longer than they are kept (2 s).
+                asyncio.run(reward(prompts=["warm"] * warm, completions=[f"w{repeat} {i}" for i in range(warm)]))
                 calls_before = judge.stats.calls
                 start, cpu = time.perf_counter(), time.process_time()
                 rewards = asyncio.run(reward(prompts=prompts, completions=completions))
