@@ -74,6 +74,21 @@ def test_any_bearer_token_is_redacted_but_prose_is_not() -> None:
     assert redact("the Bearer of this letter is welcome") == "the Bearer of this letter is welcome"
 
 
+def test_a_key_changed_in_the_environment_is_redacted_from_the_next_text_on(
+    monkeypatch: pytest.MonkeyPatch, no_key_env: None,
+) -> None:
+    first, second, third = new_key(), new_key(), new_key()
+    monkeypatch.setenv("OPENAI_API_KEY", first)
+    assert redact(f"a {first}") == "a ***"
+    monkeypatch.setenv("OPENAI_API_KEY", second)  # the same variable, another value
+    assert redact(f"b {second}") == "b ***"
+    for name in KEY_ENV_VARS[1:]:  # each variable on its own, the others unchanged
+        monkeypatch.setenv(name, third)
+        assert redact(f"c {third}") == "c ***", name
+        monkeypatch.delenv(name)
+        assert redact(f"d {third}") == f"d {third}", name  # a key no longer set is no longer a key
+
+
 def test_a_key_from_the_environment_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     key = new_key()
     monkeypatch.setenv("ANTHROPIC_API_KEY", key)
