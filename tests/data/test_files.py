@@ -32,8 +32,16 @@ def judge_args(server_url: str, rubric: Path) -> list[str]:
 
 
 def start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*CLI, *args], cwd=str(ROOT), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """The CLI in the background, taking Ctrl-C as a terminal's foreground job does: a shell script
+    that starts the tests as a background job (`cmd &`) leaves them, and every process they start,
+    with SIGINT ignored, as POSIX shells do for such jobs. A handler set here, unlike an ignored
+    signal, is reset to the default when the child starts."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([*CLI, *args], cwd=str(ROOT), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def wait_for_rows(path: Path, count: int, proc: subprocess.Popen[str]) -> None:
