@@ -49,7 +49,10 @@ def test_calls_go_to_the_least_busy_server_and_a_failing_one_is_set_aside(three_
 
 def test_a_server_set_aside_is_tried_again_after_its_cooldown(three_servers, monkeypatch):
     fast, _, failing = three_servers
+    # A slow machine can run out the first cooldown during the first batch; the trial then fails and
+    # doubles the next one. Capping it keeps every cooldown shorter than the wait below.
     monkeypatch.setattr(balance, "COOLDOWN_S", 0.2)
+    monkeypatch.setattr(balance, "MAX_COOLDOWN_S", 0.2)
     with judgekit.Judge("openai:scripted", base_url=[fast.base_url, failing.base_url], cache=False, concurrency=1) as judge:
         judge.score([{"prompt": "q", "response": "r"}] * 3, RUBRIC)
         failed_before = failing.state.count
