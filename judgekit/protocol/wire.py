@@ -38,6 +38,12 @@ class VerdictForm:
         scale = (criterion.scale.min, criterion.scale.max) if criterion.scale is not None else None
         return cls(scale, criterion.not_applicable)
 
+    @staticmethod
+    def is_plain(criterion: Criterion) -> bool:
+        """Whether `criterion`'s form is PLAIN, without building it (this runs for every criterion of
+        every call)."""
+        return criterion.scale is None and not criterion.not_applicable
+
 
 PLAIN = VerdictForm()
 # Verdict forms by criterion id; an id not in it is PLAIN.
@@ -46,7 +52,7 @@ Forms = Mapping[str, VerdictForm]
 
 def forms_of(criteria: list[Criterion]) -> dict[str, VerdictForm]:
     """The non-plain forms among `criteria` (empty for a rubric of plain criteria)."""
-    return {c.cid: VerdictForm.of(c) for c in criteria if c.scale is not None or c.not_applicable}
+    return {c.cid: VerdictForm.of(c) for c in criteria if not VerdictForm.is_plain(c)}
 
 
 def verdict_key(mode: Mode, form: VerdictForm) -> str:

@@ -3,7 +3,16 @@
 import pytest
 
 from judgekit.llm.openai_dialect import response_format
-from judgekit.protocol.wire import ParseProblem, extract_json_object, parse_verdicts, verdict_schema
+from judgekit.protocol.wire import (
+    PLAIN,
+    ParseProblem,
+    VerdictForm,
+    extract_json_object,
+    forms_of,
+    parse_verdicts,
+    verdict_schema,
+)
+from judgekit.rubric.models import rubric_from_data
 
 
 def test_pointwise_schema_shape():
@@ -69,3 +78,11 @@ def test_a_reply_that_is_one_object_is_that_object():
 def test_an_object_holding_a_think_block_is_read_as_before():
     # The tolerant reading (think blocks taken out first) still decides a reply with a think tag.
     assert extract_json_object('{"a": "<think>x</think>", "b": 1}') == {"a": "", "b": 1}
+
+
+@pytest.mark.parametrize("extra", [{}, {"scale": {"min": 1, "max": 5}}, {"not_applicable": True},
+                                   {"scale": {"min": 0, "max": 3}, "not_applicable": True}])
+def test_a_criterion_is_plain_exactly_when_its_form_is_plain(extra):
+    [criterion] = rubric_from_data({"name": "r", "criteria": [{"id": "a", "text": "A", **extra}]}).criteria
+    assert VerdictForm.is_plain(criterion) == (VerdictForm.of(criterion) == PLAIN)
+    assert forms_of([criterion]) == ({} if not extra else {"a": VerdictForm.of(criterion)})
