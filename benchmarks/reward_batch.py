@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         distinct = len(set(zip(prompts, completions)))
         per_call = args.criteria_per_call if args.criteria_per_call in ("one", "all") else int(args.criteria_per_call)
         k = len(RUBRIC.criteria)
-        calls = distinct * (k if per_call == "one" else 1 if per_call == "all" else -(-k // per_call))
+        per_completion = k if per_call == "one" else 1 if per_call == "all" else -(-k // per_call)  # judge calls
+        calls = distinct * per_completion
         ideal = calls * args.latency / args.concurrency
         bodies = [chat_body(r) for r in recorded_requests(
             lambda j: asyncio.run(judgekit.trl_reward(RUBRIC, j)(prompts=prompts, completions=completions)),
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         with judgekit.Judge("openai:scripted", base_url=base, api_key=os.environ.get("OPENAI_API_KEY", "unused"),
                             concurrency=args.concurrency, cache=False, criteria_per_call=per_call) as judge:
             reward = judgekit.trl_reward(RUBRIC, judge)
-            warm = -(-args.concurrency // (calls // distinct))  # completions making `concurrency` calls
+            warm = -(-args.concurrency // per_completion)  # completions making `concurrency` calls
             for repeat in range(args.repeats):
                 bare_runs.append(bare_loop(base, bodies, args.concurrency))
                 # Warmed as the bare loop is, with one round of `concurrency` calls just before: its
