@@ -128,12 +128,14 @@ class Judge:
         self.agreement = AgreementLog()  # self-agreement over samples; a Panel's inter-judge alpha
         timeout = self.config.timeout
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
-        self._backend: Backend = backend or make_backend(spec, base_url=base_url, api_key=api_key, timeout=timeout)
+        self._backend: Backend = backend or make_backend(spec, base_url=base_url, api_key=api_key, timeout=timeout,
+                                                         cache_dir=self.config.cache_dir)
         self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
         self._context: JudgeContext | None = None
         # Built now, like the judge's backend, so a bad --generator fails before any call.
         self._generator_backend: Backend | None = make_backend(
             self.config.generator, base_url=self.config.generator_base_url or base_url, api_key=api_key, timeout=timeout,
+            cache_dir=self.config.cache_dir,
         ) if self.config.generator else None
         self._start_lock = threading.Lock()
         self._context_lock = threading.Lock()

@@ -100,7 +100,7 @@ class Panel(Judge):
         super().__init__(lead.judge, base_url=lead.base_url, api_key=api_key, **{**config, "profile": self._profiles[0]})
         self.spec = "panel(" + ", ".join(j.judge for j in self.panel.judges) + f"; {self.panel.aggregate})"
         self._backends: list[Backend] = [self._backend] + [
-            make_backend(j.judge, base_url=j.base_url, api_key=api_key, timeout=self.config.timeout)
+            make_backend(j.judge, base_url=j.base_url, api_key=api_key, timeout=self.config.timeout, cache_dir=self.config.cache_dir)
             for j in self.panel.judges[1:]]
         self._owned.backends.extend(self._backends[1:])
         self._prices = [pricing_for(j.judge) for j in self.panel.judges]

@@ -8,6 +8,10 @@ or partial answer is asked again next run.
 A cache never stops a run: a file SQLite cannot read (truncated, garbage) is moved aside and a
 fresh one started; a cache that cannot be created or written (disk full, read-only) is switched
 off for the rest of the run. Each says so once, on the `judgekit` logger (stderr by default).
+
+A local model file enters the key by its content (file_digest): its sha256, read once per version
+of the file and kept in a small table beside the cache, so two files of the same name and size
+never share verdicts, and a later run does not read a multi-GB model again.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from judgekit.secrets import redact_tree
 
 CACHE_VERSION = 1
 FILENAME = "verdicts.sqlite3"
+DIGESTS_FILENAME = "file-digests.sqlite3"
+_CHUNK = 1 << 20
 _HOW_TO_SKIP = "(--no-cache, or cache=False in Python, runs without one)"
 # SQLite's primary result codes for a file that is not (or no longer) a readable database.
 _UNREADABLE = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
@@ -48,6 +54,75 @@ def cache_key(identity: dict[str, Any], request_fields: dict[str, Any]) -> str:
         {"v": CACHE_VERSION, "judge": identity, "request": request_fields}, sort_keys=True, ensure_ascii=False
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# (resolved path, size, mtime in ns, inode): a file rewritten, replaced or touched is a new version.
+_FileVersion = tuple[str, int, int, int]
+_digests: dict[_FileVersion, str] = {}
+_digests_lock = threading.Lock()
+
+
+def file_digest(path: Path, directory: str | Path | None = None) -> str:
+    """The sha256 of a file's content, read once per version of the file: remembered in this process
+    and in a table in `directory` (default: the cache directory) for later runs."""
+    resolved = path.resolve()
+    st = resolved.stat()
+    version: _FileVersion = (str(resolved), st.st_size, st.st_mtime_ns, st.st_ino)
+    table = (Path(directory) if directory else default_cache_dir()) / DIGESTS_FILENAME
+    with _digests_lock:
+        digest = _digests.get(version) or _stored_digest(table, version)
+        if digest is None:
+            digest = _sha256_of(resolved)
+            _store_digest(table, version, digest)
+        _digests[version] = digest
+        return digest
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _digest_table(table: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(table), isolation_level=None, timeout=30)
+    db.execute("CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+               "inode INTEGER, sha256 TEXT NOT NULL)")
+    return db
+
+
+def _stored_digest(table: Path, version: _FileVersion) -> str | None:
+    if not table.is_file():
+        return None
+    try:
+        with contextlib.closing(_digest_table(table)) as db:
+            row = db.execute("SELECT sha256 FROM digests WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+                             version).fetchone()
+    except sqlite3.Error as exc:  # unreadable: the digest is computed again (and the table rewritten if it can be)
+        log.debug("cannot read the file digests %s (%s)", table, exc)
+        return None
+    return str(row[0]) if row else None
+
+
+def _store_digest(table: Path, version: _FileVersion, digest: str) -> None:
+    """Keep the digest for later runs; one row per path (its latest version). A table that cannot be
+    written only means the file is read again next run: the cache itself warns about its directory."""
+    for _ in range(2):
+        try:
+            table.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.closing(_digest_table(table)) as db:
+                db.execute("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)", (*version, digest))
+            return
+        except sqlite3.DatabaseError as exc:
+            if not _unreadable(exc):
+                log.debug("cannot keep the file digest in %s (%s)", table, exc)
+                return
+            table.unlink(missing_ok=True)  # garbage: only digests, computed again when needed
+        except (OSError, sqlite3.Error) as exc:
+            log.debug("cannot keep the file digest in %s (%s)", table, exc)
+            return
 
 
 def _unreadable(exc: sqlite3.DatabaseError) -> bool:

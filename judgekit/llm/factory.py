@@ -28,10 +28,11 @@ def spec_problem(spec: str) -> str | None:
 
 def make_backend(
     spec: str, *, base_url: str | Sequence[str] | None = None, api_key: str | None = None, timeout: float = 60.0,
-    **options: Any,
+    cache_dir: str | None = None, **options: Any,
 ) -> Backend:
     """Build the backend a `--judge` spec names; with several base URLs (servers of the same
-    `openai:` model), one that balances the calls over them."""
+    `openai:` model), one that balances the calls over them. `cache_dir`: the verdict cache's
+    directory, beside which the embedded judge keeps its model file's digest."""
     if (problem := spec_problem(spec)) is not None:
         raise InputError(problem, field="--judge")
     urls = [base_url] if isinstance(base_url, str) else list(base_url or ())
@@ -48,7 +49,7 @@ def make_backend(
     if kind == "local":
         from judgekit.llm.local_llama import LocalLlamaBackend
 
-        return LocalLlamaBackend(model or None, timeout=timeout, **options)
+        return LocalLlamaBackend(model or None, timeout=timeout, cache_dir=cache_dir, **options)
     if kind == "openai":
         from judgekit.llm.openai_compat import OpenAICompatBackend
 

