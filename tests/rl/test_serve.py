@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -335,3 +336,17 @@ def test_openrlhf_single_turn_executor_gets_its_reward_from_serve(judge_server, 
         out = asyncio.run(executor.execute(prompt, None, params, 128, tokenizer, engine))
         assert out["reward"] == [0.0] and out["extra_logs"]["judgekit/unscored"] == [1.0], out
         assert out["extra_logs"]["judgekit/unscored_count"] == [1.0]
+
+
+def test_the_openrlhf_options_the_docs_give_are_those_of_its_parser():
+    """The options docs/rl.md tells an OpenRLHF user to pass exist in OpenRLHF 0.11.2's training CLI
+    (read from its source: importing it needs torch and a GPU stack)."""
+    spec = importlib.util.find_spec("openrlhf")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("pip install --no-deps openrlhf==0.11.2 pylatexenc==2.11")
+    parser = (Path(spec.submodule_search_locations[0]) / "cli" / "train_ppo_ray.py").read_text()
+    section = (ROOT / "docs" / "rl.md").read_text().split("## OpenRLHF")[1]
+    dotted = set(re.findall(r"`(--(?:reward|data)\.\w+)", section))
+    assert {"--reward.remote_url", "--data.label_key"} <= dotted
+    for flag in dotted:
+        assert f'add_argument("{flag}"' in parser, flag

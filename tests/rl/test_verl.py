@@ -15,6 +15,7 @@ import inspect
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -418,3 +419,15 @@ def test_verls_reward_loop_manager_on_ray_with_the_remote_manager(ray_cluster, j
     assert out.non_tensor_batch["judgekit_unscored"].tolist() == [0.0, 0.0, 0.0]
     assert out.non_tensor_batch["judgekit_rude"].tolist() == [0.0, 0.0, 1.0]
     assert len(judge_server.state.requests) == 12  # 3 responses x 4 criteria, judged in the Ray workers
+
+
+@needs_verl
+def test_the_reward_managers_the_docs_name_are_those_verl_registers():
+    from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
+
+    docs = (ROOT / "docs" / "rl.md").read_text() + (ROOT / "examples" / "verl_reward.py").read_text()
+    named = set(re.findall(r"reward_manager\.name=(\w+)", docs))
+    named |= set(re.findall(r"`(\w+)`", re.search(r"`naive` manager \(the default; also [^)]*\)", docs)[0]))
+    assert {"naive", "remote", "rate_limited"} <= named
+    for name in named:
+        get_reward_manager_cls(name)  # raises "Unknown reward manager" for a name verl does not know
