@@ -86,6 +86,18 @@ def test_the_interval_is_scipys_percentile_bootstrap_and_seeded() -> None:
     assert with_ci(mean_of([]), 0, seed=0) == (None, None)
 
 
+def test_a_seeded_interval_on_continuous_data_is_the_seeds_and_only_the_seeds() -> None:
+    # On 0/1 data most seeds give the same interval; on continuous data each seed gives its own, so
+    # an interval that ignored its seed would differ from scipy's for that seed (and vary run to run).
+    values = np.random.default_rng(11).normal(size=30)
+    intervals = {seed: bootstrap_ci(mean_of(values), 30, seed=seed) for seed in (7, 8)}
+    for seed, ci in intervals.items():
+        reference = bootstrap((values,), np.mean, n_resamples=2000, method="percentile", rng=np.random.default_rng(seed))
+        assert ci == pytest.approx([reference.confidence_interval.low, reference.confidence_interval.high], abs=1e-4)
+        assert ci == bootstrap_ci(mean_of(values), 30, seed=seed)
+    assert intervals[7] != intervals[8]
+
+
 def test_accuracy_interval_covers_the_true_accuracy_about_95_percent_of_the_time() -> None:
     rng = np.random.default_rng(2026)
     true_accuracy, n, datasets = 0.7, 80, 400
