@@ -122,7 +122,8 @@ def hard_rule_gate(
     """"A" or "B" when that side passes every hard rule the other fails at least one of, else None.
 
     A side loses outright if it fails (UNMET) a hard rule the other side passes; if each side
-    fails a rule the other passes, or both fail the same, no side wins by the gate.
+    fails a rule the other passes (both vetoed), or both fail the same, no side wins by the gate:
+    the margin decides, the hard rules in it like any criterion.
     """
     a_loses = any(scores_a.get(c.cid) == 0 and scores_b.get(c.cid) == 1 for c in criteria if c.kind == "hard_rule")
     b_loses = any(scores_b.get(c.cid) == 0 and scores_a.get(c.cid) == 1 for c in criteria if c.kind == "hard_rule")

@@ -187,6 +187,29 @@ def test_pair_verdict_needs_every_hard_rule_and_the_judge() -> None:
     assert pair_verdict(no_hard, checks_only, {}, {}) == (None, None)
 
 
+TWO_RULES = rubric_from_data({"name": "h2", "criteria": [
+    {"id": "accurate", "text": "accurate", "weight": 5},
+    {"id": "safe", "text": "No dangerous advice.", "kind": "hard_rule"},
+    {"id": "legal", "text": "No illegal advice.", "kind": "hard_rule"},
+]})
+
+
+def test_each_side_failing_a_different_hard_rule_leaves_the_margin_to_decide(judge_server) -> None:
+    # Both are vetoed pointwise; neither loses outright (each fails a rule the other passes).
+    c = TWO_RULES.criteria
+    a_fails_safe, b_fails_legal = {"safe": 0, "legal": 1}, {"safe": 1, "legal": 0}
+    assert hard_rule_gate(c, a_fails_safe, b_fails_legal) is None
+    assert hard_rule_gate(c, {"safe": 0, "legal": 0}, b_fails_legal) == "B"  # A fails both: B passes one A fails
+    judge_server.state.script = Script(
+        met=lambda cid, r: not ((cid == "safe" and "danger" in r) or (cid == "legal" and "crime" in r)),
+        prefer=lambda cid, a, b: "A" if "danger" in a else "B",  # the principle prefers the dangerous one
+    )
+    with scripted_judge(judge_server) as judge:
+        [res] = judge.compare([{"prompt": "q", "response_a": "danger: do it", "response_b": "crime: do it"}], TWO_RULES)
+    assert res.preferences == {"accurate": 1, "safe": -1, "legal": 1}
+    assert res.winner == "A" and res.margin == pytest.approx((5 - 1 + 1) / 7)
+
+
 def test_hard_rule_unscored_on_one_side_leaves_no_winner(judge_server) -> None:
     def met(cid: str, response: str) -> bool:
         if cid == "safe" and "flaky" in response:
