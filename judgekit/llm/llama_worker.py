@@ -28,13 +28,18 @@ if TYPE_CHECKING:  # numpy comes with llama-cpp-python (the [local] extra); the 
     import numpy as np
     from numpy.typing import NDArray
 
+# llama.cpp holds a raw pointer to the log callback and logs when a model is freed. The callback lives
+# as long as the process: freed before the model (a local of serve() is), its trampoline is reused by
+# another ctypes callback, which llama_free then calls at exit ("Exception ignored on calling ctypes
+# callback function ... takes 2 positional arguments but 3 were given").
+_LOG_CALLBACK: Any = None
 
 
-def _quiet(llama_cpp: Any) -> Any:
+def _quiet(llama_cpp: Any) -> None:
     """llama.cpp logs to stderr even with verbose=False; the parent's stderr is for judgekit's messages."""
-    callback = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-    return callback  # kept alive by the caller: llama.cpp holds a raw pointer to it
+    global _LOG_CALLBACK
+    _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+    llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
 
 
 class _FirstToken:
@@ -101,13 +106,21 @@ def serve(conn: Connection, path: str, n_ctx: int, n_threads: int) -> None:
     except Exception as exc:
         conn.send(("broken", f"{type(exc).__name__}: {exc}"))
         return
-    _keep = _quiet(llama_cpp)
+    _quiet(llama_cpp)
     try:
         llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0)
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None))
+    try:
+        _answer(conn, llm)
+    finally:
+        llm.close()  # now, while the interpreter is whole, not from a finalizer at shutdown
+
+
+def _answer(conn: Connection, llm: Any) -> None:
+    """Answer requests until the parent closes its end or asks for something else."""
     while True:
         try:
             op, kwargs = conn.recv()
@@ -116,9 +129,13 @@ def serve(conn: Connection, path: str, n_ctx: int, n_threads: int) -> None:
         if op != "complete":
             return
         try:
-            conn.send(("ok", _complete(llm, kwargs)))
+            answer = ("ok", _complete(llm, kwargs))
         except ValueError as exc:  # e.g. the prompt does not fit the context window
-            conn.send(("error", str(exc)))
+            answer = ("error", str(exc))
+        try:
+            conn.send(answer)
+        except OSError:  # the parent is gone (it stopped waiting for this answer)
+            return
 
 
 def main(argv: list[str]) -> None:

@@ -66,13 +66,14 @@ def default_model_path() -> Path:
     return Path(packaged.assemble())
 
 
-def check_model_file(path: Path) -> None:
-    """A missing file or one that is not GGUF is bad input (exit 2), found before any worker starts."""
+def check_model_file(path: Path, named_by: str = "--judge") -> None:
+    """A missing file or one that is not GGUF is bad input (exit 2), found before any worker starts.
+    `named_by`: where the path came from (--judge local:PATH, or JUDGEKIT_LOCAL_MODEL)."""
     if not path.is_file():
-        raise InputError(f"model file not found: {path}", field="--judge")
+        raise InputError(f"model file not found: {path}", field=named_by)
     with path.open("rb") as f:
         if f.read(4) != b"GGUF":
-            raise InputError(f"{path} is not a GGUF model file (it does not start with 'GGUF')", field="--judge")
+            raise InputError(f"{path} is not a GGUF model file (it does not start with 'GGUF')", field=named_by)
 
 
 def crash_message(path: Path, returncode: int | None) -> str:
@@ -144,14 +145,19 @@ class _Worker:
             raise FatalError(f"llama.cpp: {detail}")
         return detail
 
-    def close(self) -> None:
+    def close(self, grace: float = 0.0) -> None:
+        """End the process: it exits on its own once the pipe closes (freeing the model), else within
+        `grace` seconds it is killed (at once for a stuck call, which never reads the pipe again)."""
         self.closed = True
         self.conn.close()
-        if self.proc.poll() is None:
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-        self.proc.wait()
+            self.proc.wait()
 
 
+EXIT_GRACE_S = 2.0  # an idle worker frees its model and exits well within this once the pipe closes
 _WORKERS: dict[tuple[str, int, int, int], _Worker] = {}
 _WORKERS_LOCK = threading.Lock()
 
@@ -169,7 +175,7 @@ def _worker(path: Path, n_ctx: int, n_threads: int, slot: int) -> _Worker:
 def _close_workers() -> None:
     with _WORKERS_LOCK:
         for worker in _WORKERS.values():
-            worker.close()
+            worker.close(EXIT_GRACE_S)
         _WORKERS.clear()
 
 
@@ -218,9 +224,10 @@ class LocalLlamaBackend:
         cache_dir: str | Path | None = None,
     ) -> None:
         _require("llama_cpp", "llama-cpp-python")
-        self.packaged = not model_path and not os.environ.get("JUDGEKIT_LOCAL_MODEL")
+        from_environment = not model_path and bool(os.environ.get("JUDGEKIT_LOCAL_MODEL"))
+        self.packaged = not model_path and not from_environment
         self.path = Path(model_path) if model_path else default_model_path()
-        check_model_file(self.path)
+        check_model_file(self.path, "JUDGEKIT_LOCAL_MODEL" if from_environment else "--judge")
         self.n_ctx = n_ctx
         self.workers = max(1, workers)
         self.max_concurrency = self.workers

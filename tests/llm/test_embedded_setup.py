@@ -85,3 +85,14 @@ def test_a_model_file_is_read_once_for_its_digest_not_on_every_call_or_run(tmp_p
     monkeypatch.setattr(llm_cache, "_digests", {})
     assert make_backend(f"local:{path}", cache_dir=str(tmp_path / "verdicts")).identity() == identities[0]
     assert len(reads) == 1
+
+
+def test_judgekit_local_model_names_the_model_of_plain_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    model = _model_file(tmp_path, b"\x01" * 64)
+    monkeypatch.setenv("JUDGEKIT_LOCAL_MODEL", str(model))
+    assert make_backend("local").path == model  # type: ignore[attr-defined]
+    missing = tmp_path / "gone.gguf"
+    proc = run_cli("score", str(_rows(tmp_path)), "--rubric", str(RUBRICS / "helpfulness.yaml"), "-o", "-",
+                   env={"JUDGEKIT_LOCAL_MODEL": str(missing)})
+    assert proc.returncode == 2, proc.stderr
+    assert f"field 'JUDGEKIT_LOCAL_MODEL': model file not found: {missing}" in proc.stderr
