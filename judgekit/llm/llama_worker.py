@@ -129,7 +129,7 @@ def _answer(conn: Connection, llm: Any) -> None:
         if op != "complete":
             return
         try:
-            answer = ("ok", _complete(llm, kwargs))
+            answer: tuple[str, Any] = ("ok", _complete(llm, kwargs))
         except ValueError as exc:  # e.g. the prompt does not fit the context window
             answer = ("error", str(exc))
         try:
