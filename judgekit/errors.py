@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 class InputError(Exception):
-    """Bad input or usage. The CLI prints it without a traceback and exits with code 2."""
+    """Bad input or usage. The CLI prints it without a traceback and exits with code 2.
+
+    `field` is a file's field or a command-line flag; with `call` (a Python call such as "Judge()")
+    it is that call's argument instead. `cli_error`: the same error as the command line names it,
+    kept when a Python call renamed a flag to its argument (config.argument_error)."""
 
     def __init__(
         self,
@@ -14,16 +18,19 @@ class InputError(Exception):
         line: int | None = None,
         criterion: str | None = None,
         field: str | None = None,
+        call: str | None = None,
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
         self.criterion = criterion
         self.field = field
+        self.call = call
+        self.cli_error: InputError | None = None
         super().__init__(str(self))
 
     def where(self) -> str:
-        parts: list[str] = []
+        parts: list[str] = [self.call] if self.call else []
         if self.file:
             parts.append(self.file + (f":{self.line}" if self.line is not None else ""))
         elif self.line is not None:
@@ -31,7 +38,7 @@ class InputError(Exception):
         if self.criterion:
             parts.append(f"criterion '{self.criterion}'")
         if self.field:
-            parts.append(f"field '{self.field}'")
+            parts.append(f"argument '{self.field}'" if self.call else f"field '{self.field}'")
         return ", ".join(parts)
 
     def __str__(self) -> str:
@@ -46,7 +53,13 @@ class InputError(Exception):
             line=self.line if self.line is not None else line,
             criterion=self.criterion,
             field=self.field,
+            call=self.call,
         )
+
+
+class ArgumentError(InputError, TypeError, ValueError):
+    """A Python call's argument that is unknown or bad, named as the caller wrote it. Also a TypeError
+    and a ValueError, what Python and pydantic raise for these, so code that catches those still does."""
 
 
 class JudgeError(Exception):

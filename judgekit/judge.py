@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from judgekit.authoring.adaptive import with_pair_criteria
 from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
-from judgekit.config import JudgeConfig
+from judgekit.config import JUDGE_ARGUMENTS, JudgeConfig, argument_error, judge_config
 from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.errors import InputError
 from judgekit.judging.agreement import AgreementLog
@@ -40,7 +40,7 @@ from judgekit.llm.runner import ADMISSION_SPARE, CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
-from judgekit.rubric.models import Rubric
+from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 
 T = TypeVar("T")
 _CLOSE_TIMEOUT_S = 10.0
@@ -113,11 +113,18 @@ class Judge:
         backend: Backend | None = None,
         **config: Any,
     ) -> None:
+        try:
+            self._set_up(spec, base_url, api_key, backend, config)
+        except InputError as exc:  # named as the caller wrote it: Judge()'s arguments, not the CLI's flags
+            raise argument_error(exc, f"{type(self).__name__}()") from None
+
+    def _set_up(self, spec: str, base_url: str | Sequence[str] | None, api_key: str | None, backend: Backend | None,
+                config: dict[str, Any]) -> None:
         self.spec = spec
         given_profile = config.get("profile")
         if isinstance(given_profile, JudgeProfile):
             config["profile"] = given_profile.name
-        self.config = JudgeConfig(**config)
+        self.config = judge_config(f"{type(self).__name__}()", config, arguments=JUDGE_ARGUMENTS)
         self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
         self.budget = Budget(self.config.max_calls, self.config.max_cost)
@@ -252,14 +259,17 @@ class Judge:
         )
         return score_result(row.id, outcome, explain)
 
-    def score(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False,
+    def score(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *, explain: bool = False,
               soft: bool | None = None) -> list[ScoreResult]:
-        """Score rows (dicts with prompt/response, or read rows); one result per row, in order."""
-        return self.run(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain, soft))
+        """Score rows (dicts with prompt/response, or read rows); one result per row, in order. `rubric`:
+        a Rubric, a rubric YAML file's path or its data (a dict); None: every row carries its own."""
+        given = given_rubric(rubric, f"{type(self).__name__}.score()")
+        return self.run(self._score_rows(to_input_rows(rows, ("prompt", "response")), given, explain, soft))
 
-    async def ascore(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *, explain: bool = False,
+    async def ascore(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *, explain: bool = False,
                      soft: bool | None = None) -> list[ScoreResult]:
-        return await self.arun(self._score_rows(to_input_rows(rows, ("prompt", "response")), rubric, explain, soft))
+        given = given_rubric(rubric, f"{type(self).__name__}.ascore()")
+        return await self.arun(self._score_rows(to_input_rows(rows, ("prompt", "response")), given, explain, soft))
 
     async def ascore_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None) -> ScoreResult:
         """One read row, on the judge's loop (used by the file runner, which runs there)."""
@@ -309,18 +319,21 @@ class Judge:
         return await gather_bounded((self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows),
                                     self.rows_in_flight)
 
-    def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
+    def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *,
                 explain: bool = False, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:
         """Compare rows (dicts with prompt, response_a, response_b) in both orders; a CompareResult per row.
-        `adaptive`: a meta-rubric (path or MetaRubric): the judge first writes criteria for each pair."""
+        `rubric` as for `score`. `adaptive`: a meta-rubric (path or MetaRubric): the judge first writes
+        criteria for each pair."""
+        given = given_rubric(rubric, f"{type(self).__name__}.compare()")
         rows_in = to_input_rows(rows, ("prompt", "response_a", "response_b"))
-        return self.run(self._compare_rows(rows_in, rubric, explain, soft, adaptive))
+        return self.run(self._compare_rows(rows_in, given, explain, soft, adaptive))
 
-    async def acompare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: Rubric | None = None, *,
+    async def acompare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *,
                        explain: bool = False, soft: bool | None = None,
                        adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:
+        given = given_rubric(rubric, f"{type(self).__name__}.acompare()")
         rows_in = to_input_rows(rows, ("prompt", "response_a", "response_b"))
-        return await self.arun(self._compare_rows(rows_in, rubric, explain, soft, adaptive))
+        return await self.arun(self._compare_rows(rows_in, given, explain, soft, adaptive))
 
     # ---- lifetime ---------------------------------------------------------------------------
 
@@ -340,6 +353,11 @@ class Judge:
 def makes_criteria(profile: JudgeProfile, adaptive: MetaRubric | str | Path | None = None) -> bool:
     """Whether criteria are written on the fly (rubric-rm, adaptive), so no rubric is needed."""
     return adaptive is not None or profile.rubric_generator is not None
+
+
+def given_rubric(rubric: RubricLike | None, call: str) -> Rubric | None:
+    """The rubric a Python caller gave (see as_rubric), or None."""
+    return None if rubric is None else as_rubric(rubric, call=call)
 
 
 def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) -> Rubric:
@@ -366,9 +384,10 @@ class JudgeRecipe:
 
     @classmethod
     def of(cls, spec: str = "local", base_url: str | list[str] | None = None,
-           options: Mapping[str, Any] | None = None) -> JudgeRecipe:
-        """The recipe, its settings checked now (in the process that writes it)."""
-        return cls(spec, base_url, JudgeConfig(**dict(options or {})))
+           options: Mapping[str, Any] | None = None, *, call: str = "Judge()") -> JudgeRecipe:
+        """The recipe, its settings checked now (in the process that writes it); a bad one is an
+        InputError naming the argument of `call`, the Python call they were given to."""
+        return cls(spec, base_url, judge_config(call, dict(options or {})))
 
     def build(self) -> Judge:
         return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
@@ -376,15 +395,17 @@ class JudgeRecipe:
 
 async def rank_group(
     judge: Judge,
-    rubric: Rubric,
+    rubric: RubricLike,
     prompt: Any,
     responses: list[Any],
     *,
     strategy: str = "pointwise",
     reference: Any = None,
 ) -> RankOutcome:
-    """One reward in [0, 1] per response; run it on the judge's loop (inside judge.run / judge.arun)."""
-    return await rank_group_with(judge, rubric, prompt, responses, strategy=strategy, reference=reference)
+    """One reward in [0, 1] per response; run it on the judge's loop (inside judge.run / judge.arun).
+    `rubric`: a Rubric, a rubric YAML file's path or its data (a dict)."""
+    return await rank_group_with(judge, as_rubric(rubric, call="rank_group()"), prompt, responses, strategy=strategy,
+                                 reference=reference)
 
 
 async def rank_group_with(

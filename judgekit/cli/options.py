@@ -45,9 +45,12 @@ class JudgeOptions:
 
     def judge(self, profile: str | None = None) -> Judge:
         config = self.config if profile is None else self.config.model_copy(update={"profile": profile})
-        if self.panel is not None:
-            return Panel(self.panel, **config.model_dump())
-        return Judge(self.spec, base_url=self.base_url, **config.model_dump())
+        try:
+            if self.panel is not None:
+                return Panel(self.panel, **config.model_dump())
+            return Judge(self.spec, base_url=self.base_url, **config.model_dump())
+        except InputError as exc:  # Judge() names its arguments; the command line, its flags
+            raise exc.cli_error or exc from None
 
 
 def _default(field: str) -> object:

@@ -19,7 +19,6 @@ import logging
 import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from judgekit.authoring.rubric_rm import score_item
@@ -31,7 +30,7 @@ from judgekit.judging.ranking import check_strategy
 from judgekit.llm.fanout import gather_bounded
 from judgekit.rl.shaping import Shaping, shape_rewards, word_count
 from judgekit.rubric.formats import row_rubric
-from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 from judgekit.secrets import redact
 
 logger = logging.getLogger("judgekit")
@@ -95,7 +94,7 @@ class RewardScorer:
 
     def __init__(
         self,
-        rubric: Rubric | str | Path | None,
+        rubric: RubricLike | None,
         judge: Judge,
         *,
         strategy: str = "pointwise",
@@ -104,7 +103,7 @@ class RewardScorer:
         strict: bool = False,
     ) -> None:
         check_strategy(strategy, field="strategy")
-        self.rubric = load_rubric(rubric) if isinstance(rubric, (str, Path)) else rubric
+        self.rubric = None if rubric is None else as_rubric(rubric)
         self.judge = judge
         self.strategy = strategy
         self.shaping = shaping or Shaping()

@@ -25,13 +25,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from judgekit.judge import Judge, JudgeRecipe
 from judgekit.rl.rewards import BatchRewards, RewardScorer, make_shaping
 from judgekit.rl.shaping import Shaping
-from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 
 RewardFunction = Callable[..., Awaitable[list[float | None]]]
 TRL_REFERENCE = "solution"  # TRL's datasets (math, code) name the reference so
@@ -156,7 +155,7 @@ class _Scoring:
            strict: bool = False, log: bool = True) -> _Scoring:
         return cls(strategy, make_shaping(normalize, clip, veto_penalty, length_debias), reference_column, strict, log)
 
-    def session(self, rubric: Rubric | str | Path | None, judge: Judge) -> _TrlSession:
+    def session(self, rubric: RubricLike | None, judge: Judge) -> _TrlSession:
         scorer = RewardScorer(rubric, judge, strategy=self.strategy, shaping=self.shaping,
                               reference_column=self.reference_column, strict=self.strict)
         return _TrlSession(scorer, self.log)
@@ -169,7 +168,7 @@ def _label(rubric: Rubric | None, criterion: str | None = None) -> str:
 
 
 def trl_reward(
-    rubric: Rubric | str | Path | None,
+    rubric: RubricLike | None,
     judge: Judge,
     *,
     strategy: str = "pointwise",
@@ -217,7 +216,7 @@ def _function(session: _TrlSession, criterion: str | None, name: str) -> RewardF
 
 
 def trl_criterion_rewards(
-    rubric: Rubric | str | Path,
+    rubric: RubricLike,
     judge: Judge,
     *,
     include_total: bool = False,
@@ -278,7 +277,7 @@ class TrlReward:
 
     def __init__(
         self,
-        rubric: Rubric | str | Path | None,
+        rubric: RubricLike | None,
         judge: str = "local",
         *,
         base_url: str | None = None,
@@ -287,8 +286,9 @@ class TrlReward:
         name: str | None = None,
         **options: Any,
     ) -> None:
-        loaded = load_rubric(rubric) if isinstance(rubric, (str, Path)) else rubric
-        self._shared = _LazySession(loaded, JudgeRecipe.of(judge, base_url, judge_options), _Scoring.of(**options))
+        loaded = None if rubric is None else as_rubric(rubric, call="TrlReward()")
+        self._shared = _LazySession(loaded, JudgeRecipe.of(judge, base_url, judge_options, call="TrlReward()"),
+                                    _Scoring.of(**options))
         self._bind(criterion, name)
 
     def _bind(self, criterion: str | None, name: str | None) -> None:
@@ -302,7 +302,7 @@ class TrlReward:
         self.__name__ = name or _label(rubric, criterion)  # what TRL logs it as
 
     @classmethod
-    def per_criterion(cls, rubric: Rubric | str | Path, judge: str = "local", *, include_total: bool = False,
+    def per_criterion(cls, rubric: RubricLike, judge: str = "local", *, include_total: bool = False,
                       **settings: Any) -> list[TrlReward]:
         """One per criterion in rubric order (the total first with `include_total`), sharing one Judge
         and one judging pass per batch, in this process or wherever they are unpickled together."""

@@ -39,7 +39,7 @@ from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, make_shaping, refuse_reserved_ids
 from judgekit.rl.shaping import Shaping
-from judgekit.rubric.models import Rubric, load_rubric
+from judgekit.rubric.models import Rubric, RubricLike, load_rubric
 from judgekit.secrets import redact
 
 logger = logging.getLogger("judgekit")
@@ -104,7 +104,7 @@ class _Session:
     warned_no_prompt: bool = False
 
     @classmethod
-    def build(cls, rubric: Rubric | str | Path | None, judge: Judge, *, unscored_score: float, return_dict: bool,
+    def build(cls, rubric: RubricLike | None, judge: Judge, *, unscored_score: float, return_dict: bool,
               strict: bool, shaping: Shaping, strategy: str = "pointwise") -> _Session:
         scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
         if return_dict:
@@ -208,7 +208,7 @@ def close_judges() -> None:
 
 
 def verl_compute_score(
-    rubric: Rubric | str | Path | None,
+    rubric: RubricLike | None,
     judge: Judge | str,
     *,
     return_dict: bool = True,
@@ -261,7 +261,7 @@ def verl_compute_score(
 
 
 def verl_batch_compute_score_legacy(
-    rubric: Rubric | str | Path | None,
+    rubric: RubricLike | None,
     judge: Judge,
     *,
     return_dict: bool = True,

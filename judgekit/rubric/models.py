@@ -14,7 +14,7 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from judgekit.errors import InputError
+from judgekit.errors import ArgumentError, InputError
 from judgekit.rubric.yaml_source import YamlSource, parse_yaml
 
 CriterionKind = Literal["principle", "hard_rule", "check"]
@@ -324,3 +324,19 @@ def load_rubric(path: str | Path) -> Rubric:
         raise InputError("a rubric needs at least one criterion", file=file, line=_line_in(source, None, "criteria"),
                          field="criteria")
     return rubric_from_data(data, file=file, source=source)
+
+
+RubricLike = Rubric | str | Path | dict[str, Any] | list[Any]
+
+
+def as_rubric(rubric: RubricLike, *, call: str | None = None) -> Rubric:
+    """A rubric as a Python caller may give it: a Rubric, the path of a rubric YAML file, or the
+    YAML's data (a dict, or a list of criteria). Anything else is an InputError naming `call`'s argument."""
+    if isinstance(rubric, Rubric):
+        return rubric
+    if isinstance(rubric, (str, Path)):
+        return load_rubric(rubric)
+    if isinstance(rubric, (dict, list)):
+        return rubric_from_data(rubric)
+    raise ArgumentError(f"a rubric is a Rubric, a rubric YAML file's path or its data (a dict), not {type(rubric).__name__}",
+                        field="rubric", call=call)
