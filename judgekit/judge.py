@@ -111,8 +111,11 @@ class Judge:
         base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         backend: Backend | None = None,
+        budget: Budget | None = None,
         **config: Any,
     ) -> None:
+        """`budget`: the limits and spending this Judge counts into (default: its own, from
+        `max_calls` / `max_cost`), e.g. one shared by the actors of a Ray run."""
         self.spec = spec
         given_profile = config.get("profile")
         if isinstance(given_profile, JudgeProfile):
@@ -120,7 +123,9 @@ class Judge:
         self.config = JudgeConfig(**config)
         self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
-        self.budget = Budget(self.config.max_calls, self.config.max_cost)
+        self.budget = budget or Budget(self.config.max_calls, self.config.max_cost)
+        # The calls in flight of every runner of this Judge (a Panel's judges, the generator): one budget's worth.
+        self._call_slots = asyncio.Semaphore(self.config.concurrency)
         self.pricing = pricing_for(spec)
         self.budget.price_with(self.pricing)
         if self.config.generator:
@@ -188,7 +193,7 @@ class Judge:
     def _runner(self, backend: Backend, pricing: Pricing | None = None) -> CallRunner:
         return CallRunner(backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
                           policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
-                          budget=self.budget, pricing=pricing or self.pricing)
+                          budget=self.budget, pricing=pricing or self.pricing, shared_slots=self._call_slots)
 
     @property
     def cost_usd(self) -> float | None:
