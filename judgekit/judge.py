@@ -373,8 +373,12 @@ class JudgeRecipe:
         """The recipe, its settings checked now (in the process that writes it)."""
         return cls(spec, base_url, JudgeConfig(**dict(options or {})))
 
-    def build(self) -> Judge:
-        return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
+    def with_config(self, config: JudgeConfig) -> JudgeRecipe:
+        return replace(self, config=config)
+
+    def build(self, budget: Budget | None = None) -> Judge:
+        """The Judge; `budget`: one it shares with others (see Judge), else its own."""
+        return Judge(self.spec, base_url=self.base_url, budget=budget, **self.config.model_dump())
 
 
 async def rank_group(
