@@ -111,15 +111,18 @@ class Judge:
         base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         backend: Backend | None = None,
+        budget: Budget | None = None,
         **config: Any,
     ) -> None:
+        """`budget`: the limits and spending this Judge counts into (default: its own, from
+        `max_calls` / `max_cost`), e.g. one shared by the actors of a Ray run."""
         try:
-            self._set_up(spec, base_url, api_key, backend, config)
+            self._set_up(spec, base_url, api_key, backend, budget, config)
         except InputError as exc:  # named as the caller wrote it: Judge()'s arguments, not the CLI's flags
             raise argument_error(exc, f"{type(self).__name__}()") from None
 
     def _set_up(self, spec: str, base_url: str | Sequence[str] | None, api_key: str | None, backend: Backend | None,
-                config: dict[str, Any]) -> None:
+                budget: Budget | None, config: dict[str, Any]) -> None:
         self.spec = spec
         given_profile = config.get("profile")
         if isinstance(given_profile, JudgeProfile):
@@ -127,7 +130,9 @@ class Judge:
         self.config = judge_config(f"{type(self).__name__}()", config, arguments=JUDGE_ARGUMENTS)
         self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
-        self.budget = Budget(self.config.max_calls, self.config.max_cost)
+        self.budget = budget or Budget(self.config.max_calls, self.config.max_cost)
+        # The calls in flight of every runner of this Judge (a Panel's judges, the generator): one budget's worth.
+        self._call_slots = asyncio.Semaphore(self.config.concurrency)
         self.pricing = pricing_for(spec)
         self.budget.price_with(self.pricing)
         if self.config.generator:
@@ -197,7 +202,7 @@ class Judge:
     def _runner(self, backend: Backend, pricing: Pricing | None = None) -> CallRunner:
         return CallRunner(backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
                           policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
-                          budget=self.budget, pricing=pricing or self.pricing)
+                          budget=self.budget, pricing=pricing or self.pricing, shared_slots=self._call_slots)
 
     @property
     def cost_usd(self) -> float | None:
@@ -389,8 +394,12 @@ class JudgeRecipe:
         InputError naming the argument of `call`, the Python call they were given to."""
         return cls(spec, base_url, judge_config(call, dict(options or {})))
 
-    def build(self) -> Judge:
-        return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
+    def with_config(self, config: JudgeConfig) -> JudgeRecipe:
+        return replace(self, config=config)
+
+    def build(self, budget: Budget | None = None) -> Judge:
+        """The Judge; `budget`: one it shares with others (see Judge), else its own."""
+        return Judge(self.spec, base_url=self.base_url, budget=budget, **self.config.model_dump())
 
 
 async def rank_group(

@@ -14,17 +14,20 @@ The panel file (`--panel panel.yaml`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.judging.panel import Juror, PanelCollector
 from judgekit.judging.verdicts import VerdictCollector
 from judgekit.judging.votes import Aggregate
 from judgekit.llm.base import Backend
+from judgekit.llm.budget import Budget
 from judgekit.llm.factory import make_backend, spec_problem
 from judgekit.llm.pricing import pricing_for
 from judgekit.protocol.profiles import load_profile
@@ -113,3 +116,18 @@ class Panel(Judge):
                   for i, (j, backend, profile, pricing)
                   in enumerate(zip(self.panel.judges, self._backends, self._profiles, self._prices))]
         return PanelCollector(jurors, self.panel.aggregate, self.agreement)
+
+
+@dataclass(frozen=True)
+class PanelRecipe:
+    """How to build a Panel, as data: what a Ray actor pickles in place of it (see JudgeRecipe). No key."""
+
+    panel: PanelSpec
+    config: JudgeConfig = field(default_factory=JudgeConfig)
+
+    def with_config(self, config: JudgeConfig) -> PanelRecipe:
+        return replace(self, config=config)
+
+    def build(self, budget: Budget | None = None) -> Panel:
+        """The Panel; `budget`: one it shares with others (see Judge), else its own."""
+        return Panel(self.panel, budget=budget, **self.config.model_dump())

@@ -10,8 +10,13 @@
   never written twice. When every shard is done the parts become the output file, in input order.
 
 Each actor builds its Judge from a `JudgeRecipe` (a spec, a base URL and a JudgeConfig: nothing that
-holds a client, a loop or a lock) and judges a batch's rows concurrently up to the Judge's own
-`concurrency`. Ray restarts an actor that dies and retries its batch.
+holds a client, a loop or a lock), or its Panel from a `PanelRecipe`, and judges a batch's rows
+concurrently up to the Judge's own `concurrency`. Ray restarts an actor that dies and retries its batch.
+
+Limits (`max_calls`, `max_cost`) are one budget for the whole run: a small ledger actor counts every
+call before it is sent and adds up what each answer cost, so `max_calls` is never passed and
+`max_cost` by at most the calls in flight (actors x concurrency). At the limit a shard is not written
+(`--resume` judges it) and the run stops with LimitReached, every call it made counted.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 import pyarrow as pa
 import ray.data
@@ -32,10 +38,12 @@ from ray.data.datasource import BlockBasedFileDatasink
 from judgekit.config import JudgeConfig
 from judgekit.data.outfile import dumps, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
-from judgekit.errors import InputError, JudgeCrashed
+from judgekit.errors import InputError, LimitReached, RunHalted
 from judgekit.judge import Judge, JudgeRecipe
 from judgekit.judging.results import CompareResult, ScoreResult
+from judgekit.llm.budget import Budget
 from judgekit.llm.fanout import gather_all
+from judgekit.llm.pricing import Pricing
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact
 
@@ -44,6 +52,15 @@ REQUIRED: dict[Kind, tuple[str, ...]] = {"score": ("prompt", "response"), "compa
 _LAYOUT = "layout.json"
 
 
+class Recipe(Protocol):
+    """A Judge as data (JudgeRecipe; a Panel's PanelRecipe): what each actor builds its judge from."""
+
+    @property
+    def config(self) -> JudgeConfig: ...
+
+    def with_config(self, config: JudgeConfig) -> Recipe: ...
+
+    def build(self, budget: Budget | None = None) -> Judge: ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,7 @@ async def judge_row(judge: Judge, work: Work, row: InputRow) -> dict[str, Any]:
         if work.kind == "score":
             return (await judge.ascore_row(row, work.rubric, work.explain)).model_dump()
         return (await judge.acompare_row(row, work.rubric, work.explain)).model_dump()
-    except JudgeCrashed:  # the judge itself is gone: the batch fails and Ray retries it on a new actor
+    except RunHalted:  # the judge is gone (Ray retries the batch on a new actor) or the run's limit is reached
         raise
     except Exception as exc:
         return _failed(work.kind, row.id, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}")
@@ -74,11 +91,61 @@ def _failed(kind: Kind, row_id: Any, reason: str) -> dict[str, Any]:
     return result.model_dump()
 
 
+@ray.remote(num_cpus=0)
+class Ledger:
+    """The one budget of a run's actors: `take()` before each call (None, or why no call may start),
+    `spend(dollars)` after each answer."""
+
+    def __init__(self, max_calls: int | None, max_cost: float | None) -> None:
+        self.budget = Budget(max_calls, max_cost)
+        self.calls = 0
+
+    def take(self) -> str | None:
+        try:
+            self.budget.check(self.calls)
+        except LimitReached as exc:
+            return str(exc)
+        self.calls += 1
+        return None
+
+    def spend(self, dollars: str) -> None:
+        self.budget.spent += Decimal(dollars)
+
+
+class _LedgerBudget(Budget):
+    """An actor's view of the run's budget: each call is counted by the ledger before it is sent (a
+    blocking round trip, only when the run has a limit), each answer's cost added to it."""
+
+    def __init__(self, ledger: ray.actor.ActorHandle) -> None:
+        super().__init__()
+        self.ledger = ledger
+
+    def check(self, calls: int) -> None:
+        refused = ray.get(self.ledger.take.remote())
+        if refused is not None:
+            raise LimitReached(refused)
+
+    def spend(self, pricing: Pricing, prompt_tokens: int, completion_tokens: int) -> None:
+        before = self.spent
+        super().spend(pricing, prompt_tokens, completion_tokens)
+        if self.spent != before:
+            self.ledger.spend.remote(str(self.spent - before))
+
+
+def shared_limits(setup: Recipe) -> tuple[Recipe, ray.actor.ActorHandle | None]:
+    """The recipe without its limits and the ledger that holds them for every actor (None: no limit)."""
+    config = setup.config
+    if config.max_calls is None and config.max_cost is None:
+        return setup, None
+    ledger = Ledger.remote(config.max_calls, config.max_cost)  # type: ignore[attr-defined]
+    return setup.with_config(config.model_copy(update={"max_calls": None, "max_cost": None})), ledger
+
+
 class _JudgeActor:
     """One Judge per actor, built once; all rows of a batch judged at once on its loop."""
 
-    def __init__(self, setup: JudgeRecipe, work: Work) -> None:
-        self.judge = setup.build()
+    def __init__(self, setup: Recipe, work: Work, ledger: ray.actor.ActorHandle | None = None) -> None:
+        self.judge = setup.build(_LedgerBudget(ledger) if ledger is not None else None)
         self.work = work
 
     def judge_rows(self, rows: list[InputRow]) -> list[dict[str, Any]]:
@@ -142,10 +209,11 @@ def compare(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, 
     return judge_dataset(ds, Work("compare", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
 
 
-def judge_dataset(ds: ray.data.Dataset, work: Work, setup: JudgeRecipe, actors: int, batch_size: int,
+def judge_dataset(ds: ray.data.Dataset, work: Work, setup: Recipe, actors: int, batch_size: int,
                   ray_remote_args: dict[str, Any] | None = None) -> ray.data.Dataset:
     _require_ids(ds)
-    return ds.map_batches(DatasetJudge, fn_constructor_args=(setup, work), batch_format="pyarrow", batch_size=batch_size,
+    setup, ledger = shared_limits(setup)
+    return ds.map_batches(DatasetJudge, fn_constructor_args=(setup, work, ledger), batch_format="pyarrow", batch_size=batch_size,
                           compute=ray.data.ActorPoolStrategy(size=actors), **(ray_remote_args or {}))
 
 
@@ -185,29 +253,39 @@ def write(results: ray.data.Dataset, path: str, *, format: Literal["jsonl", "par
 
 @dataclass(frozen=True)
 class ShardDone:
-    """One shard written: its output rows in input order, the judge calls they took (none when the
-    shard was already written by an earlier run)."""
+    """One shard written: its output rows in input order, the judge calls they took and their cost
+    in USD (none when the shard was already written by an earlier run). `halted`: the run's limit was
+    reached in this shard, which is not written (no rows): why."""
 
     index: int
     rows: list[dict[str, Any]]
     stats: dict[str, int]
     resumed: bool = False
+    spent: Decimal = Decimal(0)
+    halted: str | None = None
 
 
 class ShardJudge(_JudgeActor):
     """The `map_batches` callable over shards: each item is one shard's rows, judged by this actor."""
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        shards, texts, stats = [], [], []
+        shards, texts, stats, spent = [], [], [], []
+        halted: list[str | None] = []
         for item in batch.to_pylist():
-            before = self.judge.stats.as_dict()
-            rows = self.judge_rows(pickle.loads(item["rows"]))
+            before, spent_before = self.judge.stats.as_dict(), self.judge.budget.spent
+            try:  # every row's calls finish (gather_all) before a limit is raised: all are counted
+                texts.append("".join(dumps(row) + "\n" for row in self.judge_rows(pickle.loads(item["rows"]))))
+                halted.append(None)
+            except LimitReached as exc:
+                texts.append("")
+                halted.append(str(exc))
             after = self.judge.stats.as_dict()
             shards.append(item["shard"])
-            texts.append("".join(dumps(row) + "\n" for row in rows))
             stats.append(json.dumps({k: after[k] - before[k] for k in after}))
+            spent.append(str(self.judge.budget.spent - spent_before))
         return pa.table({"shard": pa.array(shards, pa.int64()), "lines": pa.array(texts, pa.large_string()),
-                         "stats": pa.array(stats, pa.string())})
+                         "stats": pa.array(stats, pa.string()), "spent": pa.array(spent, pa.string()),
+                         "halted": pa.array(halted, pa.string())})
 
 
 @dataclass(frozen=True)
@@ -270,11 +348,12 @@ def write_whole(path: Path, lines: Iterable[str]) -> None:
         raise
 
 
-def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: JudgeRecipe, actors: int,
+def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: Recipe, actors: int,
                shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
                ray_remote_args: dict[str, Any] | None = None) -> None:
     """Judge a file's rows on a Ray pool (RAY_ADDRESS's cluster, else a local instance), shard by shard;
-    `on_shard(ShardDone)` after each shard is written; the output file once all are."""
+    `on_shard(ShardDone)` after each shard is written (or halted at the run's limit); the output file
+    once all are, else LimitReached (the shards written stay, for --resume)."""
     refuse_input_as_output(source, output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with open_locked(output):  # as a single-process run does: one run writes an output file at a time
@@ -282,7 +361,7 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
                            resume=resume, on_shard=on_shard, ray_remote_args=ray_remote_args)
 
 
-def _judge_file_locked(rows: list[InputRow], *, output: Path, work: Work, setup: JudgeRecipe, actors: int,
+def _judge_file_locked(rows: list[InputRow], *, output: Path, work: Work, setup: Recipe, actors: int,
                        shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
                        ray_remote_args: dict[str, Any] | None) -> None:
     parts = FileParts.open(output, len(rows), shard_rows, resume)
@@ -290,24 +369,31 @@ def _judge_file_locked(rows: list[InputRow], *, output: Path, work: Work, setup:
     todo = [k for k in range(len(shards)) if not parts.path(k).is_file()]
     for k in sorted(set(range(len(shards))) - set(todo)):
         on_shard(ShardDone(k, parts.read(k), {}, resumed=True))
+    halted = None
     if todo:
         for done in _judge_shards({k: shards[k] for k in todo}, work, setup, actors, ray_remote_args):
-            write_whole(parts.path(done.index), (dumps(row) + "\n" for row in done.rows))
+            if done.halted is None:
+                write_whole(parts.path(done.index), (dumps(row) + "\n" for row in done.rows))
+            halted = halted or done.halted
             on_shard(done)
+    if halted is not None:
+        raise LimitReached(halted)
     parts.join(output, len(shards))
 
 
-def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeRecipe, actors: int,
+def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: Recipe, actors: int,
                   ray_remote_args: dict[str, Any] | None) -> Iterator[ShardDone]:
     """Each shard's rows as they come back from the pool, in the order the shards finish."""
     if not ray.is_initialized():
         ray.init()
+    setup, ledger = shared_limits(setup)
     items = [{"shard": k, "rows": pickle.dumps(rows)} for k, rows in shards.items()]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
-    judged = ds.map_batches(ShardJudge, fn_constructor_args=(setup, work), batch_format="pyarrow", batch_size=1,
+    judged = ds.map_batches(ShardJudge, fn_constructor_args=(setup, work, ledger), batch_format="pyarrow", batch_size=1,
                             compute=ray.data.ActorPoolStrategy(size=max(1, min(actors, len(items)))),
                             **(ray_remote_args or {}))
     for batch in judged.iter_batches(batch_size=None, batch_format="pyarrow"):
         for item in cast("pa.Table", batch).to_pylist():  # batch_format="pyarrow"
             rows = [json.loads(line) for line in item["lines"].splitlines()]
-            yield ShardDone(item["shard"], rows, json.loads(item["stats"]))
+            yield ShardDone(item["shard"], rows, json.loads(item["stats"]), spent=Decimal(item["spent"]),
+                            halted=item["halted"])

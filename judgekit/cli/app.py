@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from judgekit.cli import evaluate, pairwise, report, rewards, rubrics, score
-from judgekit.cli.common import err
+from judgekit.cli.common import err, print_summary
 from judgekit.cli.runfile import RunStopped
 from judgekit.errors import InputError, RunHalted
 from judgekit.secrets import redact
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     except RunHalted as exc:  # the embedded model died (1) or a limit was reached (3)
         err.print(f"[red]error[/red]: {escape(redact(str(exc)))}", highlight=False)
         sys.exit(exc.exit_code)
-    except RunStopped as exc:  # Ctrl-C, SIGTERM, a closed stdout: the finished rows are kept
+    except RunStopped as exc:  # a limit, Ctrl-C, SIGTERM, a closed stdout: the finished rows are kept
+        if exc.summary is not None:
+            print_summary(exc.summary, exc.output)
         if exc.message:
             err.print(exc.message, markup=False, highlight=False)
         sys.exit(exc.exit_code)

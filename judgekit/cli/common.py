@@ -49,8 +49,9 @@ def both(first: RowCheck | None, second: RowCheck | None) -> RowCheck | None:
 def print_summary(summary: RunSummary, output: str) -> None:
     s = summary.stats
     failed = f"; rows that could not be judged: {summary.failed_rows} (see unscored['*'])" if summary.failed_rows else ""
+    ended = "stopped" if summary.stopped else "done"
     err.print(
-        f"[bold]done[/bold]: {summary.rows} rows ({summary.judged} judged, {summary.resumed} resumed) "
+        f"[bold]{ended}[/bold]: {summary.rows} rows ({summary.judged} judged, {summary.resumed} resumed) "
         f"in {summary.seconds:.1f}s -> {escape(output)}\n"
         f"  unscored criteria: {summary.unscored_criteria}; rows without a reward: {summary.rows_without_reward}"
         f"{failed}\n"

@@ -6,17 +6,22 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from judgekit.cli.options import JudgeOptions
-from judgekit.cli.runfile import RunSummary
+from judgekit.cli.runfile import RunStopped, RunSummary
 from judgekit.data.rows import InputRow
-from judgekit.errors import InputError
+from judgekit.errors import InputError, RunHalted
 from judgekit.judge import JudgeRecipe
 from judgekit.judging.results import ROW_FAILED
+from judgekit.llm.budget import Budget
+from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.usage import RunStats
+from judgekit.panel import PanelRecipe
 from judgekit.rubric.models import Rubric
+from judgekit.secrets import redact
 
 Kind = Literal["score", "compare"]
 
@@ -31,11 +36,15 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
         from judgekit import ray as on_ray  # the [ray] extra: imported only when asked for
     except ImportError as exc:
         raise InputError(f"--ray needs Ray: pip install 'judgekit[ray]' ({exc})", field="--ray") from None
+    prices = _prices(options)  # checked here, as a plain run's Judge does: --max-cost needs a priced model
     started = time.perf_counter()
     summary = RunSummary(rows=len(rows))
     calls: Counter[str] = Counter()
+    spent = Decimal(0)
 
     def on_shard(done: on_ray.ShardDone) -> None:
+        nonlocal spent
+        spent += done.spent
         if done.resumed:
             summary.resumed += len(done.rows)
             return
@@ -45,9 +54,32 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
                 on_row(row)
         calls.update(done.stats)
 
-    on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
-                      setup=JudgeRecipe(options.spec, options.base_url, options.config), actors=actors,
-                      shard_rows=shard_rows, resume=resume, on_shard=on_shard)
+    recipe = (PanelRecipe(options.panel, options.config) if options.panel is not None
+              else JudgeRecipe(options.spec, options.base_url, options.config))
+    try:
+        on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
+                          setup=recipe, actors=actors, shard_rows=shard_rows, resume=resume, on_shard=on_shard)
+    except RunHalted as exc:  # the run's limit: the shards written stay for --resume; every call is counted
+        summary.stopped = True
+        raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", _totals(summary, started, calls, spent, prices),
+                         output) from None
+    return _totals(summary, started, calls, spent, prices)
+
+
+def _prices(options: JudgeOptions) -> list[Pricing]:
+    """The prices of the run's models (each judge of a panel, the generator); a limit they cannot keep is bad input."""
+    specs = [j.judge for j in options.panel.judges] if options.panel is not None else [options.spec]
+    prices = [pricing_for(spec) for spec in [*specs, *filter(None, [options.config.generator])]]
+    budget = Budget(options.config.max_calls, options.config.max_cost)
+    for pricing in prices:
+        budget.price_with(pricing)
+    return prices
+
+
+def _totals(summary: RunSummary, started: float, calls: Counter[str], spent: Decimal, prices: list[Pricing]) -> RunSummary:
     summary.seconds = time.perf_counter() - started
     summary.stats = {name: calls[name] for name in RunStats().as_dict()}
+    unpriced = next((p for p in prices if p.prices is None), None)
+    summary.cost_usd = float(spent) if unpriced is None else None
+    summary.cost_note = unpriced.reason if unpriced is not None else None
     return summary

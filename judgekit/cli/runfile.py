@@ -59,6 +59,7 @@ class RunSummary:
     cost_note: str | None = None  # why there is no cost
     agreement: dict[str, dict[str, float | None]] = field(default_factory=dict)  # self-agreement, inter-judge alpha
     servers: list[dict[str, Any]] | None = None  # per judge server, when there are several
+    stopped: bool = False  # the run ended before its last row (a limit, a signal)
 
     def note(self, row: dict[str, Any], judged: bool) -> None:
         """Count one written output row."""
@@ -74,11 +75,13 @@ class RunSummary:
 
 class RunStopped(Exception):
     """The run stopped before its end; the rows finished so far are in the output. The CLI prints
-    `message` (if any) and exits with `exit_code`."""
+    the run's `summary` to `output` (if any), then `message` (if any), and exits with `exit_code`."""
 
-    def __init__(self, exit_code: int, message: str | None) -> None:
+    def __init__(self, exit_code: int, message: str | None, summary: RunSummary | None = None, output: str = "-") -> None:
         self.exit_code = exit_code
         self.message = message
+        self.summary = summary
+        self.output = output
         super().__init__(message or f"stopped (exit {exit_code})")
 
 
@@ -189,27 +192,49 @@ def run_file(
     failed: FailedRow,
     label: str = "judging",
 ) -> RunSummary:
-    """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`."""
+    """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`. A run
+    stopped early (a limit, the judge gone, a signal) raises RunStopped with its summary so far."""
     started = time.perf_counter()
     sink, done = open_sink(output, rows, resume)
+    summary = RunSummary(rows=count, resumed=done)
     try:
-        summary = RunSummary(rows=count, resumed=done)
-        progress = Progress(
-            TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=console, disable=not console.is_terminal, transient=False,
-        )
+        try:
+            _judge_rows(judge, rows, count, job, failed, sink, summary, output=output, console=console, label=label)
+            sink.finish()
+        finally:
+            sink.close()
+    except RunHalted as exc:  # a limit, or the judge is gone: every call it sent is counted in the summary
+        summary.stopped = True
+        totals = _with_totals(summary, judge, started)
+        raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", totals, output) from None
+    except RunStopped as exc:
+        if exc.exit_code != SIGPIPE_EXIT:  # a closed stdout ends quietly
+            summary.stopped = True
+            exc.summary, exc.output = _with_totals(summary, judge, started), output
+        raise
+    return _with_totals(summary, judge, started)
 
-        def on_done(obj: dict[str, Any], judged: bool) -> None:
-            summary.note(obj, judged)
-            progress.advance(task)
 
-        with progress:
-            task = progress.add_task(label, total=count, completed=done)
-            pool = _RowPool(rows.rows(start=done), count - done, job, failed, sink, judge.config.concurrency, on_done)
-            _run_pool(judge, pool, sink, output)
-        sink.finish()
-    finally:
-        sink.close()
+def _judge_rows(judge: Judge, rows: FileRows, count: int, job: RowJob, failed: FailedRow, sink: RowSink, summary: RunSummary,
+                *, output: str, console: Console, label: str) -> None:
+    progress = Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, disable=not console.is_terminal, transient=False,
+    )
+
+    def on_done(obj: dict[str, Any], judged: bool) -> None:
+        summary.note(obj, judged)
+        progress.advance(task)
+
+    with progress:
+        task = progress.add_task(label, total=count, completed=summary.resumed)
+        pool = _RowPool(rows.rows(start=summary.resumed), count - summary.resumed, job, failed, sink,
+                        judge.config.concurrency, on_done)
+        _run_pool(judge, pool, sink, output)
+
+
+def _with_totals(summary: RunSummary, judge: Judge, started: float) -> RunSummary:
+    """The summary with the run's time, calls, tokens, cost, agreement and servers."""
     summary.seconds = time.perf_counter() - started
     summary.stats = judge.stats.as_dict()
     summary.cost_usd, summary.cost_note = judge.cost_usd, judge.pricing.reason

@@ -1,8 +1,9 @@
 """A run's spending: its cost so far and its limits (`--max-calls`, `--max-cost`).
 
 A limit is checked before each call is sent; once reached, no further call starts and the run
-stops with LimitReached. Calls already in flight still finish and are paid for, so a cost limit can
-be passed by at most the price of `concurrency` calls.
+stops with LimitReached. Calls already in flight still finish and are counted and paid for, so
+`max_calls` is never passed and `max_cost` by at most the price of the calls in flight (a run's
+`concurrency`, shared by every judge of a panel).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Budget:
         if self.max_calls is not None and calls >= self.max_calls:
             raise LimitReached(f"stopped at --max-calls {self.max_calls}{_RESUME}")
         if self.max_cost is not None and self.spent >= Decimal(str(self.max_cost)):
-            raise LimitReached(f"stopped at --max-cost {self.max_cost:g} USD (spent ${self.spent:.4f}){_RESUME}")
+            raise LimitReached(f"stopped at --max-cost {self.max_cost:g} USD{_RESUME}")
 
     def spend(self, pricing: Pricing, prompt_tokens: int, completion_tokens: int) -> None:
         if pricing.prices is not None:

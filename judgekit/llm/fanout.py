@@ -73,25 +73,38 @@ async def in_window(items: Iterator[T], job: Callable[[T], Awaitable[R]], put: C
                     workers: int) -> None:
     """`job` on every item, `workers` at a time; `put(position, result)` takes each result and returns how
     many results it released (in order, say), and a worker takes an item only while fewer than
-    `window_for(workers)` are taken and not yet released. The first error stops every worker and is raised."""
+    `window_for(workers)` are taken and not yet released. The first error stops every worker from
+    taking another item; the items in hand finish and are put (so calls already sent are answered and
+    counted), then that error is raised. Cancelling the caller cancels the workers at once."""
     todo = enumerate(items)
+    workers = max(1, workers)
     room = asyncio.Semaphore(window_for(workers))
+    failed: list[Exception] = []
 
     async def worker() -> None:
         while True:
             await room.acquire()
-            taken = next(todo, None)
+            taken = None if failed else next(todo, None)
             if taken is None:
                 room.release()
                 return
             index, item = taken
-            for _ in range(put(index, await job(item))):
+            try:
+                released = put(index, await job(item))
+            except Exception as exc:
+                failed.append(exc)
+                for _ in range(workers):  # wake the workers waiting for room that the failed item holds
+                    room.release()
+                return
+            for _ in range(released):
                 room.release()
 
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, workers))]
+    tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
     try:
         await asyncio.gather(*tasks)
-    finally:  # one worker failing ends them all, each exception retrieved
+    finally:  # cancelled from outside: every worker ends, each exception retrieved
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if failed:
+        raise failed[0]

@@ -58,7 +58,7 @@ ADMISSION_PER_SLOT = 8
 class CallRunner:
     def __init__(
         self, backend: Backend, *, concurrency: int, timeout: float | None, policy: RetryPolicy, stats: RunStats,
-        budget: Budget | None = None, pricing: Pricing | None = None,
+        budget: Budget | None = None, pricing: Pricing | None = None, shared_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.backend = backend
         self.budget = budget or Budget()
@@ -70,7 +70,14 @@ class CallRunner:
         # A backend that can only run one call at a time (llama.cpp in-process) says so, so that
         # queued calls wait here, outside their timeout, instead of inside the backend.
         limit = max(1, min(concurrency, getattr(backend, "max_concurrency", None) or concurrency))
-        self._slots = asyncio.Semaphore(limit)
+        # `shared_slots`: the calls in flight of the whole run (every judge of a panel, the generator),
+        # so that no more than `concurrency` calls can pass a spending limit together. A backend
+        # with a lower limit also waits for its own slots first (a queue for the embedded model then
+        # holds none of the shared ones).
+        if shared_slots is not None and limit >= concurrency:
+            self._slots, self._shared = shared_slots, None
+        else:
+            self._slots, self._shared = asyncio.Semaphore(limit), shared_slots
         # Questions being asked at once (their prompts rendered, their requests built): a question
         # waits here before any of that, so thousands queued for the call slots (a fan-out that
         # starts all its questions at once: rank's pairs, best-of-n) hold next to nothing; the
@@ -81,8 +88,12 @@ class CallRunner:
 
     async def _attempt(self, request: JudgeRequest) -> Completion:
         async with self._slots:
-            with calls_in_flight():
-                return await self._send(request)
+            if self._shared is None:
+                with calls_in_flight():
+                    return await self._send(request)
+            async with self._shared:
+                with calls_in_flight():
+                    return await self._send(request)
 
     async def _send(self, request: JudgeRequest) -> Completion:
         self.budget.check(self.stats.calls)

@@ -66,9 +66,13 @@ def assert_complete(path: Path, n: int) -> None:
 @pytest.mark.parametrize("command, how, resume", [
     ("score", "same path", False), ("score", "same path", True), ("score", "hard link", False),
     ("score", "symlink", True), ("score", "dotted path", False), ("compare", "same path", False),
-    ("rank", "hard link", False),
+    ("compare", "hard link", True), ("rank", "same path", False), ("rank", "hard link", False),
+    # --ray writes its output from the parts of its shards: the same check, before Ray starts
+    ("score --ray", "same path", False), ("score --ray", "hard link", True), ("compare --ray", "same path", True),
+    ("compare --ray", "hard link", False),
 ])
 def test_output_that_is_the_input_is_refused_and_the_input_stays_intact(tmp_path, rubric, command, how, resume):
+    command, *more = command.split()
     data = write_jsonl(tmp_path / "in.jsonl", rows_for(command, 5))
     before = data.read_bytes()
     out = {"same path": data, "hard link": tmp_path / "hard.jsonl", "symlink": tmp_path / "sym.jsonl",
@@ -79,17 +83,22 @@ def test_output_that_is_the_input_is_refused_and_the_input_stays_intact(tmp_path
     elif how == "symlink":
         out.symlink_to(data)
     proc = run_cli(command, str(data), *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(out),
-                   *(["--resume"] if resume else []))
+                   *(["--resume"] if resume else []), *more, "--max-attempts", "1")
     assert proc.returncode == 2, proc.stderr
     assert "the output is the input file" in proc.stderr and "Traceback" not in proc.stderr
     assert data.read_bytes() == before
+    assert not (tmp_path / f"{out.name}.parts").exists()  # refused before anything was written
 
 
-def test_eval_report_never_overwrites_the_data(tmp_path, rubric):
+@pytest.mark.parametrize("how", ["same path", "hard link"])
+def test_eval_report_never_overwrites_the_data(tmp_path, rubric, how):
     data = tmp_path / "natural.json"
     data.write_text(json.dumps([{"input": "q", "output_1": "a", "output_2": "b", "label": 1}]))
     before = data.read_bytes()
-    proc = run_cli("eval", str(data), "--format", "llmbar", *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(data))
+    out = data if how == "same path" else tmp_path / "report.json"
+    if how == "hard link":
+        os.link(data, out)
+    proc = run_cli("eval", str(data), "--format", "llmbar", *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(out))
     assert proc.returncode == 2 and "the output is the input file" in proc.stderr, proc.stderr
     assert data.read_bytes() == before
 

@@ -195,3 +195,48 @@ def test_a_ray_run_refuses_an_output_file_another_run_is_writing(tmp_path: Path)
                                 setup=JudgeRecipe("openai:x"), actors=1, shard_rows=1, resume=False,
                                 on_shard=lambda done: None)
     assert not (tmp_path / "out.jsonl.parts").exists()  # refused before anything was written
+
+
+# ---- the same run as a plain one: the panel, the limits, the exit codes, --resume -------------------
+
+
+def _calls(stderr: str) -> int:
+    return int(stderr.split("judge calls: ")[1].split()[0])
+
+
+def test_score_ray_with_a_panel_writes_what_a_plain_run_with_that_panel_writes(server: ScriptedJudgeServer, rubric: Path,
+                                                                               ray_address: str, tmp_path: Path):
+    with ScriptedJudgeServer() as never_met:
+        never_met.state.script.met = lambda cid, response: False
+        panel = tmp_path / "panel.yaml"
+        panel.write_text(f"judges:\n  - {{judge: openai:a, base_url: '{server.base_url}'}}\n"
+                         f"  - {{judge: openai:b, base_url: '{never_met.base_url}'}}\naggregate: unanimous\n")
+        data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": "Q?", "response": "yes"} for i in range(6)])
+        args = ["score", str(data), "--rubric", str(rubric), "--panel", str(panel), "--no-cache"]
+        plain = run_cli(*args, "-o", str(tmp_path / "plain.jsonl"))
+        on_ray = run_cli(*args, "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-shard-rows", "3",
+                         env={"RAY_ADDRESS": ray_address}, timeout=600)
+        assert (plain.returncode, on_ray.returncode) == (0, 0), on_ray.stderr
+        assert never_met.state.count == 2 * 12  # each judge of the panel asked on both runs
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+    assert all(r["reward"] == 0.0 for r in read_jsonl(tmp_path / "ray.jsonl"))  # unanimous: never met
+
+
+def test_a_limit_under_ray_stops_and_resumes_as_a_plain_run_does(server: ScriptedJudgeServer, rubric: Path,
+                                                                  ray_address: str, tmp_path: Path):
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": f"Question {i}?", "response": "yes"} for i in range(8)])
+    args = [str(data), "--rubric", str(rubric), "--concurrency", "1", "--max-calls", "10"]
+    for name, more in [("plain", []), ("ray", ["--ray", "--ray-actors", "2", "--ray-shard-rows", "2"])]:
+        out = tmp_path / f"{name}.jsonl"
+        before = server.state.count
+        stopped = run_score([*args, "-o", str(out), *more], server, ray_address)
+        assert stopped.returncode == 3, stopped.stderr
+        assert "stopped: 8 rows" in stopped.stderr and "error: stopped at --max-calls 10" in stopped.stderr
+        assert _calls(stopped.stderr) == server.state.count - before == 10  # one budget for every actor, each call counted
+        written = read_jsonl(out) if name == "plain" else [
+            row for part in sorted((tmp_path / f"{name}.jsonl.parts").glob("part-*.jsonl")) for row in read_jsonl(part)]
+        assert 0 < len(written) < 8 and all(r["reward"] == 1.0 for r in written), (name, written)  # none "could not be judged"
+        resumed = run_score([*args[:-2], "-o", str(out), *more, "--resume"], server, ray_address)
+        assert resumed.returncode == 0, resumed.stderr
+        assert f"8 rows ({8 - len(written)} judged, {len(written)} resumed)" in resumed.stderr
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()

@@ -81,7 +81,7 @@ def test_all_servers_down_every_call_unscored_with_each_servers_reason(three_ser
 def test_an_invalid_url_in_the_list_is_named(bad):
     with pytest.raises(InputError) as caught:
         judgekit.Judge("openai:scripted", base_url=["http://127.0.0.1:8000/v1", bad], cache=False)
-    assert repr(bad) in str(caught.value) and "--base-url" in str(caught.value)
+    assert repr(bad) in str(caught.value) and "argument 'base_url'" in str(caught.value)
 
 
 def test_several_servers_are_for_openai_compatible_judges():

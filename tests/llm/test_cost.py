@@ -3,14 +3,18 @@ run cleanly (finished rows kept, exit 3) and --resume finishing it, against the 
 
 from __future__ import annotations
 
+import math
+import re
+from contextlib import ExitStack
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from judgekit import Judge
 from judgekit.errors import InputError, LimitReached
 from judgekit.llm.pricing import pricing_for
-from judgekit.testing import Script
+from judgekit.testing import Script, ScriptedJudgeServer, ServerState
 from tests.helpers import read_jsonl, run_cli, write_jsonl
 
 # The scripted server reports 100 prompt and 20 completion tokens per call; gpt-4o-mini's list price
@@ -46,7 +50,7 @@ def test_max_calls_stops_the_python_api_with_limit_reached(judge_server):
 
 
 def test_max_cost_needs_a_priced_model():
-    with pytest.raises(InputError, match="--max-cost needs a priced model"):
+    with pytest.raises(InputError, match="'max_cost' needs a priced model"):
         Judge("local", max_cost=1.0)
 
 
@@ -69,6 +73,50 @@ def test_a_limit_stops_the_run_keeping_whole_rows_and_resume_finishes(judge_serv
     assert resumed.returncode == 0, resumed.stderr
     assert [r["id"] for r in read_jsonl(out)] == [f"x{i}" for i in range(6)]
     assert "cost: $" in resumed.stderr and "per row" in resumed.stderr
+
+
+def _summary_at_the_limit(stderr: str) -> tuple[int, str]:
+    """The calls and the cost line of the summary a stopped run printed (before its last line, the reason)."""
+    assert "stopped: " in stderr and "Traceback" not in stderr, stderr
+    assert stderr.rstrip().splitlines()[-1].startswith("error: stopped at --max-cost"), stderr
+    calls = int(re.search(r"judge calls: (\d+)", stderr).group(1))  # type: ignore[union-attr]
+    tokens = re.search(r"tokens: (\d+) prompt \+ (\d+) completion", stderr)
+    assert tokens is not None and (int(tokens.group(1)), int(tokens.group(2))) == (100 * calls, 20 * calls), stderr
+    return calls, re.search(r"cost: (\S+)", stderr).group(1)  # type: ignore[union-attr]
+
+
+def _limited_run(tmp_path: Path, rubric: Path, judge: list[str], concurrency: int, max_cost: str) -> tuple[int, str]:
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "prompt": "q", "response": f"yes {i}"} for i in range(300)])
+    proc = run_cli("score", str(data), "--rubric", str(rubric), *judge, "--no-cache", "--concurrency", str(concurrency),
+                   "--max-cost", max_cost, "-o", str(tmp_path / "out.jsonl"))
+    assert proc.returncode == 3, proc.stderr
+    return _summary_at_the_limit(proc.stderr)
+
+
+def test_at_a_cost_limit_every_call_the_server_answered_is_counted_and_priced(tmp_path, rubric):
+    # 64 calls in flight at once against a 200 ms judge: when the spending passes the limit, the calls
+    # in flight are answered too; the summary counts and prices each of them.
+    with ScriptedJudgeServer(ServerState(latency=0.2, record=False)) as server:
+        calls, cost = _limited_run(tmp_path, rubric, ["--judge", "openai:gpt-4o-mini", "--base-url", server.base_url],
+                                   64, "0.002")
+        answered = server.state.count
+    assert calls == answered
+    assert cost == f"${answered * GPT_4O_MINI_PER_CALL:.4f}"
+    to_the_limit = math.ceil(Decimal("0.002") / GPT_4O_MINI_PER_CALL)
+    assert to_the_limit < answered <= to_the_limit + 64  # passed by at most the calls in flight
+
+
+def test_a_panel_shares_one_budget_and_one_set_of_call_slots(tmp_path, rubric):
+    # Three judges, --concurrency 16: 16 calls in flight for the whole panel, not 16 per judge.
+    with ExitStack() as stack:
+        servers = [stack.enter_context(ScriptedJudgeServer(ServerState(latency=0.2, record=False))) for _ in range(3)]
+        panel = tmp_path / "panel.yaml"
+        panel.write_text("judges:\n" + "".join(f"  - {{judge: openai:gpt-4o-mini, base_url: '{s.base_url}'}}\n" for s in servers))
+        calls, cost = _limited_run(tmp_path, rubric, ["--panel", str(panel)], 16, "0.001")
+        answered = sum(s.state.count for s in servers)
+    assert calls == answered and cost == f"${answered * GPT_4O_MINI_PER_CALL:.4f}"
+    to_the_limit = math.ceil(Decimal("0.001") / GPT_4O_MINI_PER_CALL)
+    assert to_the_limit < answered <= to_the_limit + 16
 
 
 @pytest.mark.parametrize("args, words", [
