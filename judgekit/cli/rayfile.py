@@ -12,6 +12,7 @@ from typing import Any, Literal
 from judgekit.cli.options import JudgeOptions
 from judgekit.cli.runfile import RunSummary
 from judgekit.data.rows import InputRow
+from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError
 from judgekit.judge import JudgeRecipe
 from judgekit.judging.results import ROW_FAILED
@@ -23,7 +24,7 @@ Kind = Literal["score", "compare"]
 
 def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, *, source: Path,
                     output: str, resume: bool, actors: int, shard_rows: int, kind: Kind = "score",
-                    on_row: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+                    on_row: Callable[[dict[str, Any]], None] | None = None, record: RunRecord | None = None) -> RunSummary:
     """The summary of the run; `on_row` sees each output row judged (not those resumed)."""
     if output == "-":
         raise InputError("--ray writes its rows to a file: give -o PATH", field="--output")
@@ -47,7 +48,7 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
 
     on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
                       setup=JudgeRecipe(options.spec, options.base_url, options.config), actors=actors,
-                      shard_rows=shard_rows, resume=resume, on_shard=on_shard)
+                      shard_rows=shard_rows, resume=resume, on_shard=on_shard, record=record)
     summary.seconds = time.perf_counter() - started
     summary.stats = {name: calls[name] for name in RunStats().as_dict()}
     return summary
