@@ -148,12 +148,12 @@ def make_parent(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise cannot_write(exc, path) from None
+        raise cannot_write(exc, path.parent, what="the output's folder") from None
 
 
-def cannot_write(exc: OSError, path: Path, field: str = "--output") -> InputError:
+def cannot_write(exc: OSError, path: Path, *, what: str = "the output", field: str = "--output") -> InputError:
     """A file-system error on an output, as bad usage naming the path and what to do."""
-    where = Path(exc.filename) if isinstance(exc.filename, str) else path
+    where = exc.filename if isinstance(exc.filename, str) else str(path)
     if isinstance(exc, IsADirectoryError):
         why = "is a folder, not a file; give a file path"
     elif isinstance(exc, PermissionError):
@@ -162,7 +162,7 @@ def cannot_write(exc: OSError, path: Path, field: str = "--output") -> InputErro
         why = "cannot be made: a part of its path is a file, not a folder; write elsewhere"
     else:
         why = f"cannot be written ({exc.strerror or type(exc).__name__}); write elsewhere"
-    return InputError(f"the output {why}", file=str(where), field=field)
+    return InputError(f"{what} {why}", file=where, field=field)
 
 
 def open_locked(path: Path) -> TextIO:
