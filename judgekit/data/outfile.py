@@ -6,8 +6,9 @@ always the first rows of the input, in order, each a whole line, except a last l
 run; a finished row still waiting for an earlier one when a run is killed is not in the file, and
 `--resume` judges it again (the verdict cache, when on, answers it without a call). On --resume the
 torn last line is cut off and the rows already present are skipped: the file's rows must be the
-input's first rows, id by id, else the file is not this input's output (exit 2). Nothing here holds
-more than one line of either file.
+input's first rows, id by id, else the file is not this input's output (exit 2), and the record beside
+it of what made its rows must be this run's (judgekit.data.runrecord). Nothing here holds more than
+one line of either file. An output that cannot be made or opened is exit 2 naming the path.
 
 The input is never written: an output that is the input file (same path, a symlink or a hard link
 to it) is refused before anything is opened for writing. A run holds an exclusive lock (flock) on
