@@ -36,8 +36,9 @@ from ray.data.block import BlockAccessor
 from ray.data.datasource import BlockBasedFileDatasink
 
 from judgekit.config import JudgeConfig
-from judgekit.data.outfile import dumps, open_locked, refuse_input_as_output
+from judgekit.data.outfile import dumps, make_parent, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
+from judgekit.data.runrecord import RunRecord, keep_record
 from judgekit.errors import InputError, LimitReached, RunHalted
 from judgekit.judge import Judge, JudgeRecipe
 from judgekit.judging.results import CompareResult, ScoreResult
@@ -350,13 +351,17 @@ def write_whole(path: Path, lines: Iterable[str]) -> None:
 
 def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: Recipe, actors: int,
                shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
-               ray_remote_args: dict[str, Any] | None = None) -> None:
+               ray_remote_args: dict[str, Any] | None = None, record: RunRecord | None = None) -> None:
     """Judge a file's rows on a Ray pool (RAY_ADDRESS's cluster, else a local instance), shard by shard;
     `on_shard(ShardDone)` after each shard is written (or halted at the run's limit); the output file
-    once all are, else LimitReached (the shards written stay, for --resume)."""
+    once all are, else LimitReached (the shards written stay, for --resume). `record`: what makes the
+    rows, checked on --resume of a run whose parts are kept (judgekit.data.runrecord)."""
     refuse_input_as_output(source, output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(output)
     with open_locked(output):  # as a single-process run does: one run writes an output file at a time
+        if record is not None:
+            keep_record(output, record, resume=resume,
+                        has_rows=(output.with_name(output.name + ".parts") / _LAYOUT).is_file())
         _judge_file_locked(rows, output=output, work=work, setup=setup, actors=actors, shard_rows=shard_rows,
                            resume=resume, on_shard=on_shard, ray_remote_args=ray_remote_args)
 

@@ -19,6 +19,7 @@ from judgekit.cli.options import (
     with_judge_options,
 )
 from judgekit.cli.rayfile import run_file_on_ray
+from judgekit.cli.record import model_digest, run_record
 from judgekit.cli.runfile import run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.errors import InputError
@@ -73,7 +74,9 @@ def compare(
             return CompareResult.failed(row.id, why).model_dump()
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=file_options.resume, console=err,
-                           label="comparing", failed=failed)
+                           label="comparing", failed=failed,
+                           record=run_record("compare", judge_options, the_rubric, explain=explain,
+                                             adaptive=model_digest(meta)))
         print_summary(summary, out)
         tally.print()
         exit_if_judge_failed(the_judge, summary)
@@ -85,6 +88,7 @@ def _compare_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
     tally = _Tally()
     summary = run_file_on_ray(rows, rubric, explain, options, source=source, output=out, resume=resume, actors=actors,
                               shard_rows=shard_rows, kind="compare",
+                              record=run_record("compare", options, rubric, explain=explain, adaptive=None),
                               on_row=lambda obj: tally.count(obj, labels.get(str(obj["id"]))))
     print_summary(summary, out)
     tally.print()
@@ -162,7 +166,8 @@ def rank(
             return rank_result(row.id, o, strategy).model_dump()
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=file_options.resume, console=err,
-                           label="ranking",
+                           label="ranking", record=run_record("rank", judge_options, the_rubric, strategy=strategy,
+                                                              anchor_index=anchor_index if strategy == "anchor" else None),
                            failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)

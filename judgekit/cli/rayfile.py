@@ -13,6 +13,7 @@ from typing import Any, Literal
 from judgekit.cli.options import JudgeOptions
 from judgekit.cli.runfile import RunStopped, RunSummary
 from judgekit.data.rows import InputRow
+from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError, RunHalted
 from judgekit.judge import JudgeRecipe
 from judgekit.judging.results import ROW_FAILED
@@ -28,7 +29,7 @@ Kind = Literal["score", "compare"]
 
 def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, *, source: Path,
                     output: str, resume: bool, actors: int, shard_rows: int, kind: Kind = "score",
-                    on_row: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+                    on_row: Callable[[dict[str, Any]], None] | None = None, record: RunRecord | None = None) -> RunSummary:
     """The summary of the run; `on_row` sees each output row judged (not those resumed)."""
     if output == "-":
         raise InputError("--ray writes its rows to a file: give -o PATH", field="--output")
@@ -58,7 +59,8 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
               else JudgeRecipe(options.spec, options.base_url, options.config))
     try:
         on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
-                          setup=recipe, actors=actors, shard_rows=shard_rows, resume=resume, on_shard=on_shard)
+                          setup=recipe, actors=actors, shard_rows=shard_rows, resume=resume, on_shard=on_shard,
+                          record=record)
     except RunHalted as exc:  # the run's limit: the shards written stay for --resume; every call is counted
         summary.stopped = True
         raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", _totals(summary, started, calls, spent, prices),

@@ -37,6 +37,7 @@ from rich.progress import (
 
 from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
 from judgekit.data.rows import FileRows, InputRow
+from judgekit.data.runrecord import RunRecord
 from judgekit.errors import RunHalted
 from judgekit.judge import Judge
 from judgekit.llm.fanout import in_window
@@ -89,11 +90,12 @@ RowJob = Callable[[InputRow], Awaitable[dict[str, Any]]]
 FailedRow = Callable[[InputRow, str], dict[str, Any]]  # the output row of a row that could not be judged
 
 
-def open_sink(output: str, rows: FileRows, resume: bool) -> tuple[RowSink, int]:
-    """The sink and how many of the input's first rows the output already holds (--resume)."""
+def open_sink(output: str, rows: FileRows, resume: bool, record: RunRecord | None = None) -> tuple[RowSink, int]:
+    """The sink and how many of the input's first rows the output already holds (--resume, checked
+    against `record`, see judgekit.data.runrecord)."""
     if output == "-":
         return StdoutSink(), 0
-    return open_file_sink(Path(output), Path(rows.file), rows.id_keys, resume=resume)
+    return open_file_sink(Path(output), Path(rows.file), rows.id_keys, resume=resume, record=record)
 
 
 class _RowPool:
@@ -191,11 +193,12 @@ def run_file(
     console: Console,
     failed: FailedRow,
     label: str = "judging",
+    record: RunRecord | None = None,
 ) -> RunSummary:
     """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`. A run
     stopped early (a limit, the judge gone, a signal) raises RunStopped with its summary so far."""
     started = time.perf_counter()
-    sink, done = open_sink(output, rows, resume)
+    sink, done = open_sink(output, rows, resume, record)
     summary = RunSummary(rows=count, resumed=done)
     try:
         try:

@@ -18,6 +18,7 @@ from judgekit.cli.options import (
     with_judge_options,
 )
 from judgekit.cli.rayfile import run_file_on_ray
+from judgekit.cli.record import run_record
 from judgekit.cli.runfile import run_file
 from judgekit.data.rows import FileRows, InputRow
 from judgekit.judging.results import ScoreResult
@@ -45,7 +46,8 @@ def score(
     if ray:
         # The driver holds the rows to cut them into shards; each actor streams its shard's output.
         summary = run_file_on_ray(list(rows), the_rubric, explain, judge_options, source=input, output=out,
-                                  resume=file_options.resume, actors=ray_actors, shard_rows=ray_shard_rows)
+                                  resume=file_options.resume, actors=ray_actors, shard_rows=ray_shard_rows,
+                                  record=run_record("score", judge_options, the_rubric, explain=explain))
         print_summary(summary, out)
         exit_if_run_failed(summary.stats, summary)
         return
@@ -60,7 +62,8 @@ def _score_here(rows: FileRows, count: int, rubric: Rubric | None, explain: bool
             return (await the_judge.ascore_row(row, rubric, explain)).model_dump()
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=resume, console=err,
-                           label="scoring", failed=lambda row, why: ScoreResult.failed(row.id, why).model_dump())
+                           label="scoring", failed=lambda row, why: ScoreResult.failed(row.id, why).model_dump(),
+                           record=run_record("score", judge_options, rubric, explain=explain))
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)
 

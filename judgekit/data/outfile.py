@@ -6,8 +6,9 @@ always the first rows of the input, in order, each a whole line, except a last l
 run; a finished row still waiting for an earlier one when a run is killed is not in the file, and
 `--resume` judges it again (the verdict cache, when on, answers it without a call). On --resume the
 torn last line is cut off and the rows already present are skipped: the file's rows must be the
-input's first rows, id by id, else the file is not this input's output (exit 2). Nothing here holds
-more than one line of either file.
+input's first rows, id by id, else the file is not this input's output (exit 2), and the record beside
+it of what made its rows must be this run's (judgekit.data.runrecord). Nothing here holds more than
+one line of either file. An output that cannot be made or opened is exit 2 naming the path.
 
 The input is never written: an output that is the input file (same path, a symlink or a hard link
 to it) is refused before anything is opened for writing. A run holds an exclusive lock (flock) on
@@ -30,6 +31,7 @@ except ImportError:  # Windows: no advisory locks; the other guarantees hold
     fcntl = None  # type: ignore[assignment]
 
 from judgekit.data.rows import id_key
+from judgekit.data.runrecord import RunRecord, keep_record
 from judgekit.errors import InputError
 from judgekit.secrets import redact_tree
 
@@ -120,14 +122,20 @@ def refuse_input_as_output(source: Path, output: Path) -> None:
 
 
 def open_file_sink(path: Path, source: Path, input_ids: Callable[[], Iterator[str]], *,
-                   resume: bool) -> tuple[FileSink, int]:
+                   resume: bool, record: RunRecord | None = None) -> tuple[FileSink, int]:
     """The locked output file and how many of the input's first rows it already holds (with --resume;
-    else it is emptied). `input_ids` gives the input's id keys in order, anew on each call."""
+    else it is emptied). `input_ids` gives the input's id keys in order, anew on each call. `record`
+    (what makes the rows, judgekit.data.runrecord) is checked on --resume and kept beside the file."""
     refuse_input_as_output(source, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     fh = open_locked(path)
     try:
         done = rows_already_done(path, input_ids) if resume else 0
+        if record is not None and path.is_file():  # not a device such as /dev/null
+            try:
+                keep_record(path, record, resume=resume, has_rows=done > 0)
+            except OSError as exc:
+                raise cannot_write(exc, path) from None
         if not resume:
             fh.truncate(0)
     except BaseException:
@@ -136,11 +144,37 @@ def open_file_sink(path: Path, source: Path, input_ids: Callable[[], Iterator[st
     return FileSink(path, fh), done
 
 
+def make_parent(path: Path) -> None:
+    """The output's folder, made if missing; one that cannot be made is an InputError naming it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(exc, path.parent, what="the output's folder") from None
+
+
+def cannot_write(exc: OSError, path: Path, *, what: str = "the output", field: str = "--output") -> InputError:
+    """A file-system error on an output, as bad usage naming the path and what to do."""
+    where = exc.filename if isinstance(exc.filename, str) else str(path)
+    if isinstance(exc, IsADirectoryError):
+        why = "is a folder, not a file; give a file path"
+    elif isinstance(exc, PermissionError):
+        why = "cannot be written (permission denied); make its folder writable or write elsewhere"
+    elif isinstance(exc, (NotADirectoryError, FileExistsError)):
+        why = "cannot be made: a part of its path is a file, not a folder; write elsewhere"
+    else:
+        why = f"cannot be written ({exc.strerror or type(exc).__name__}); write elsewhere"
+    return InputError(f"{what} {why}", file=where, field=field)
+
+
 def open_locked(path: Path) -> TextIO:
     """Open for appending (nothing is cut before the lock is held) and take the lock without waiting;
-    the lock lasts until the file is closed. Another run holding it: InputError (exit 2)."""
+    the lock lasts until the file is closed. Another run holding it: InputError (exit 2); an output
+    that cannot be opened (a folder, no permission): InputError naming it."""
     while True:
-        fh = path.open("a", encoding="utf-8")
+        try:
+            fh = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise cannot_write(exc, path) from None
         if fcntl is None:
             return fh
         try:

@@ -14,6 +14,8 @@ import gzip
 import importlib
 import json
 import re
+import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -38,17 +40,31 @@ def json_records(path: Path) -> Iterator[JsonRecord]:
     objects (LLMBar's layout); blank lines are skipped."""
     file = str(path)
     opened = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 (closed by the with below)
+    line_no = 0
     with opened as fh:
-        first = True
-        for line_no, raw in enumerate(fh, start=1):
-            text = decode_utf8(raw, file, line_no)
-            if not text.strip():
-                continue
-            if first and text.lstrip().startswith("["):
-                yield from _array_records(text + decode_utf8(fh.read(), file, line_no + 1), file, line_no)
-                return
-            yield JsonRecord(line_no, line_no, _json_object(text, file, line_no, first=first))
-            first = False
+        try:
+            first = True
+            for line_no, raw in enumerate(fh, start=1):
+                text = decode_utf8(raw, file, line_no)
+                if not text.strip():
+                    continue
+                if first and text.lstrip().startswith("["):
+                    yield from _array_records(text + decode_utf8(fh.read(), file, line_no + 1), file, line_no)
+                    return
+                yield JsonRecord(line_no, line_no, _json_object(text, file, line_no, first=first))
+                first = False
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise _bad_gzip(exc, file, line_no + 1) from None
+
+
+def _bad_gzip(exc: Exception, file: str, line: int) -> InputError:
+    if isinstance(exc, EOFError):
+        why = "the gzip file ends before its data does (cut short while written or copied?); write it again"
+    elif isinstance(exc, gzip.BadGzipFile):
+        why = "not a gzip file, though its name ends in .gz; compress it with gzip or drop the .gz"
+    else:
+        why = f"a corrupt gzip file ({exc}); write it again"
+    return InputError(why, file=file, line=line if line > 1 else None)
 
 
 def decode_utf8(data: bytes, file: str, first_line: int = 1) -> str:
@@ -76,6 +92,8 @@ def _json_object(text: str, file: str, line_no: int, *, first: bool = False) -> 
             hint = ("; one JSON object over several lines is neither JSONL nor a JSON array "
                     "(EvalBiasBench's file is read by `judgekit eval --format evalbiasbench`)")
         raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}){hint}", file=file, line=line_no) from None
+    except (ValueError, RecursionError) as exc:
+        raise _unreadable_json(exc, file, line_no) from None
     if not isinstance(obj, dict):
         raise InputError("each line must be a JSON object", file=file, line=line_no)
     return obj
@@ -101,6 +119,8 @@ def _array_records(text: str, file: str, first_line: int) -> Iterator[JsonRecord
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise InputError(f"not valid JSON ({exc.msg})", file=file, line=line_at(exc.pos)) from None
+        except (ValueError, RecursionError) as exc:
+            raise _unreadable_json(exc, file, line_at(pos)) from None
         number += 1
         if not isinstance(obj, dict):
             raise InputError(f"entry {number} of the array is not a JSON object", file=file, line=line_at(pos))
@@ -120,6 +140,16 @@ def load_json(path: Path) -> Any:
         return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        raise _unreadable_json(exc, str(path), None) from None
+
+
+def _unreadable_json(exc: ValueError | RecursionError, file: str, line: int | None) -> InputError:
+    """Valid JSON that Python will not read: a number of too many digits, or values nested too deeply."""
+    if isinstance(exc, RecursionError):
+        return InputError("JSON nested too deeply to read", file=file, line=line)
+    return InputError(f"a number of more than {sys.get_int_max_str_digits()} digits; write it as a string",
+                      file=file, line=line)
 
 
 # ---- tables: Parquet files and Hugging Face datasets ------------------------------------------------

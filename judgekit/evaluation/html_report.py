@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from judgekit.data.outfile import cannot_write, refuse_input_as_output
 from judgekit.data.reader import json_records, load_json
 from judgekit.errors import InputError
+from judgekit.evaluation.report import companion_file
 from judgekit.judging.results import NOT_APPLICABLE, RATED, score_verdict
 from judgekit.protocol.templates import render
 from judgekit.secrets import redact_tree
@@ -54,13 +56,45 @@ class RunView(BaseModel):
     browse: list[dict[str, Any]]
 
 
+Verdict = Annotated[float, Field(allow_inf_nan=False)] | None
+
+
+class _RunRow(BaseModel):
+    """The fields of an output row the page reads, with their types (the rest is shown as it is)."""
+
+    model_config = ConfigDict(extra="allow")
+    unscored: dict[str, Any] | None = None
+    not_applicable: list[str] | None = None
+
+
+class _ScoreRow(_RunRow):
+    scores: dict[str, Verdict]
+    reward: Verdict = None
+    ratings: dict[str, Any] | None = None
+
+
+class _CompareRow(_RunRow):
+    preferences: dict[str, Verdict]
+    winner: str | None = None
+    inconsistent: list[str] | None = None
+
+
+_ROW_MODELS: dict[Kind, type[_RunRow]] = {"score": _ScoreRow, "compare": _CompareRow}
+
+
 def _row_kind(obj: dict[str, Any], file: str, line: int) -> Kind:
-    if isinstance(obj.get("scores"), dict):
-        return "score"
-    if isinstance(obj.get("preferences"), dict):
-        return "compare"
-    raise InputError("not an output row of score or compare (no 'scores' or 'preferences' object)",
-                     file=file, line=line, field="scores")
+    """The kind of an output row, its fields checked: a field the page cannot read is named."""
+    kind: Kind | None = "score" if "scores" in obj else "compare" if "preferences" in obj else None
+    if kind is None:
+        raise InputError("not an output row of score or compare (no 'scores' or 'preferences' object)",
+                         file=file, line=line, field="scores")
+    try:
+        _ROW_MODELS[kind].model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"not an output row of {kind}: {first['msg']}", file=file, line=line,
+                         field=".".join(str(p) for p in first["loc"])) from None
+    return kind
 
 
 def read_rows(path: Path) -> tuple[Kind, list[dict[str, Any]]]:
@@ -162,12 +196,13 @@ def _stats(name: str, s: dict[str, Any]) -> SubsetStats:
                        position_consistency=s.get("position_consistency"), unscored_rate=s.get("unscored_rate"))
 
 
-def eval_pairs(report: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
-    """The pairs' records of an eval report: its companion file (`pairs_file`, beside the report), or the
-    `pairs` it lists (reports written before the records moved to their own file); none when it has neither."""
-    named = report.get("pairs_file")
-    if isinstance(named, str) and (folder / named).is_file():
-        return [record.obj for record in json_records(folder / named)]
+def eval_pairs(report: dict[str, Any], source: Path) -> list[dict[str, Any]]:
+    """The pairs' records of the eval report `report` read from `source`: its companion file (`pairs_file`,
+    only beside the report), or the `pairs` it lists (reports written before the records moved to their
+    own file); none when it has neither."""
+    named = companion_file(source, report.get("pairs_file"))
+    if named is not None and named.is_file():
+        return [record.obj for record in json_records(named)]
     return [p for p in report.get("pairs", []) if isinstance(p, dict)]
 
 
@@ -204,10 +239,19 @@ def _embedded(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _eval_view(report: dict[str, Any], source: Path) -> EvalView:
+    pairs = redact_tree(eval_pairs(report, source))
+    try:
+        return eval_view(report, pairs)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:  # a field of another shape than eval writes
+        raise InputError(f"not an eval report this judgekit reads ({type(exc).__name__}: {exc})", file=str(source),
+                         field="overall") from None
+
+
 def render_report(source: Path) -> str:
     """The HTML page of a run's output rows (.jsonl) or an eval report (.json)."""
     if source.suffix == ".json":
-        views = [eval_view(r, redact_tree(eval_pairs(r, source.parent))) for r in redact_tree(read_eval_reports(source))]
+        views = [_eval_view(r, source) for r in redact_tree(read_eval_reports(source))]
         return render("report/eval.html.j2", source=source.name, views=views,
                       data=_embedded([v.browse for v in views]))
     kind, rows = read_rows(source)
@@ -216,6 +260,11 @@ def render_report(source: Path) -> str:
 
 
 def write_report(source: Path, output: Path) -> None:
-    if output.resolve() == source.resolve():
-        raise InputError("the report would overwrite its input; choose another -o", file=str(output), field="-o")
-    output.write_text(render_report(source) + "\n", encoding="utf-8")
+    """The page of `source` into `output`, which is never `source` itself (the same path, a symlink or a
+    hard link to it)."""
+    refuse_input_as_output(source, output)
+    page = render_report(source) + "\n"
+    try:
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise cannot_write(exc, output) from None

@@ -29,7 +29,7 @@ from judgekit.data.reader import json_records, load_json
 from judgekit.data.rows import id_hash
 from judgekit.errors import InputError
 from judgekit.evaluation.evaluate import CATEGORIES, EvalRun, PairOutcomes, category
-from judgekit.evaluation.report import frame, usage_summary
+from judgekit.evaluation.report import companion_file, frame, usage_summary
 from judgekit.evaluation.stats import estimate, kappa_of, mean_of, rounded, with_ci
 
 Correct = NDArray[np.bool_]
@@ -87,12 +87,12 @@ def baseline_outcomes(path: Path) -> tuple[NDArray[np.uint64], Correct]:
     its companion file (`pairs_file`, beside it) or, in a report that lists them, its `pairs`."""
     report = load_json(path)
     listed = report.get("pairs") if isinstance(report, dict) else None
-    named = report.get("pairs_file") if isinstance(report, dict) else None
+    named = companion_file(path, report.get("pairs_file")) if isinstance(report, dict) else None
     records: Iterator[tuple[int, Any]]
     if isinstance(listed, list):
         records = enumerate(listed)
-    elif isinstance(named, str):
-        records = ((rec.line, rec.obj) for rec in json_records(path.parent / named))
+    elif named is not None:
+        records = ((rec.line, rec.obj) for rec in json_records(named))
     else:
         raise InputError("not a `judgekit eval` report of one run on pairs (it has no 'pairs_file' or 'pairs' list)",
                          file=str(path), field="pairs")

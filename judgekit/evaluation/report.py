@@ -6,8 +6,10 @@ which stays null for a model without a price)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from judgekit.errors import InputError
 from judgekit.llm.usage import ScopeUsage
 
 
@@ -22,6 +24,19 @@ def usage_summary(usages: Iterable[ScopeUsage]) -> dict[str, Any]:
     return {"calls": total.calls, "cache_hits": total.cache_hits,
             "tokens": {"prompt": total.prompt_tokens, "completion": total.completion_tokens,
                        "total": total.prompt_tokens + total.completion_tokens}}
+
+
+def companion_file(report: Path, named: object) -> Path | None:
+    """The companion file a report names (`pairs_file`), only ever beside the report: a name with a
+    folder or `..` in it, or a link out of the report's folder, is an InputError (a report is data,
+    and must not make judgekit read any other file)."""
+    if not isinstance(named, str):
+        return None
+    path = report.parent / named
+    if Path(named).name != named or named in ("", ".", "..") or path.resolve().parent != report.parent.resolve():
+        raise InputError(f"pairs_file must name a file beside the report (a bare file name), got {named!r}",
+                         file=str(report), field="pairs_file")
+    return path
 
 
 def frame(meta: dict[str, Any], body: dict[str, Any], usages: Iterable[ScopeUsage]) -> dict[str, Any]:

@@ -49,9 +49,15 @@ def parse_yaml(path: str | Path, *, what: str) -> tuple[Any, yaml.Node | None]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found", file=str(path))
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8", file=str(path),
+                         line=exc.object.count(b"\n", 0, exc.start) + 1) from None
     try:
         return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # the YAML parser recurses once per level of nesting
+        raise InputError(f"not a {what} file judgekit reads: nested too deeply", file=str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

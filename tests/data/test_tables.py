@@ -146,8 +146,10 @@ def test_resume_continues_a_run_over_a_dataset(met_if_yes, tmp_path, rubric):
     saved = tmp_path / "saved"
     datasets.Dataset.from_list(rows).save_to_disk(str(saved))
     out = tmp_path / "o.jsonl"
+    args = ("score", str(saved), *judge_args(met_if_yes.base_url, rubric), "-o", str(out))
+    assert run_cli(*args).returncode == 0  # the run's record beside the output, which --resume checks
     out.write_text("".join(json.dumps({"id": r["id"], "reward": 0.5, "scores": {}, "unscored": {}}) + "\n" for r in rows[:2]))
-    proc = run_cli("score", str(saved), *judge_args(met_if_yes.base_url, rubric), "-o", str(out), "--resume")
+    proc = run_cli(*args, "--resume")
     assert proc.returncode == 0, proc.stderr
     got = read_jsonl(out)
     assert [r["id"] for r in got] == [r["id"] for r in rows] and [r["reward"] for r in got[:2]] == [0.5, 0.5]

@@ -312,18 +312,20 @@ def test_cli_compare_resume_keeps_every_row_once(judge_server, tmp_path: Path) -
     judge_server.state.script = Script(prefer=_by_content)
     data = write_jsonl(tmp_path / "pairs.jsonl", [{"id": i, "prompt": "q", "response_a": "correct", "response_b": "x"} for i in range(4)])
     out = tmp_path / "out.jsonl"
+    args = ("compare", str(data), "--rubric", str(_rubric_file(tmp_path)), "--judge", "openai:scripted",
+            "--base-url", judge_server.base_url, "-o", str(out), "--no-cache")
+    assert run_cli(*args).returncode == 0  # the run's record beside the output, which --resume checks
     # the first run wrote rows 0 and 1 (always a prefix of the input, in its order) and was killed mid-row 2
     done = [{"id": i, "winner": "B", "margin": -1.0, "preferences": {}, "inconsistent": []} for i in (0, 1)]
     out.write_text("".join(json.dumps(r) + "\n" for r in done) + "{\"id\": 2, \"win")
-    args = ("compare", str(data), "--rubric", str(_rubric_file(tmp_path)), "--judge", "openai:scripted",
-            "--base-url", judge_server.base_url, "-o", str(out), "--resume")
-    proc = run_cli(*args)
+    seen = len(judge_server.state.requests)
+    proc = run_cli(*args, "--resume")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == [0, 1, 2, 3]
     assert rows[0]["winner"] == rows[1]["winner"] == "B"  # kept from the first run, not judged again
     assert rows[2]["winner"] == rows[3]["winner"] == "A"
-    assert len(judge_server.state.requests) == 2 * 2 * 3  # rows 2 and 3, both orders, 3 criteria
+    assert len(judge_server.state.requests) - seen == 2 * 2 * 3  # rows 2 and 3, both orders, 3 criteria
 
 
 # ---- soft verdicts ---------------------------------------------------------------------------------
