@@ -69,6 +69,17 @@ def test_a_key_cut_anywhere_leaves_no_8_character_prefix(no_key_env: None) -> No
     assert redact_tree({key: [key, (f"a{key}",)], "n": 1}) == {"***": ["***", ("a***",)], "n": 1}
 
 
+def test_clip_redacts_before_it_cuts_a_key_at_every_offset_around_the_cut(no_key_env: None) -> None:
+    key = new_key()
+    register_secret(key)
+    limit = 100
+    # From the key ending well before the cut to starting after it: every cut through the key
+    # (leaving 1 to len(key) - 1 of its characters) included.
+    for offset in range(limit - len(key) - 2, limit + 2):
+        text = "x" * offset + key + " tail"
+        assert clip(text, limit) == ("x" * offset + "*** tail")[:limit], offset
+
+
 def test_any_bearer_token_is_redacted_but_prose_is_not() -> None:
     assert redact("sent with Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc123") == "sent with Bearer ***"
     assert redact("the Bearer of this letter is welcome") == "the Bearer of this letter is welcome"
