@@ -189,10 +189,12 @@ def run_file(
     failed: FailedRow,
     label: str = "judging",
 ) -> RunSummary:
-    """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`."""
+    """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`, once each
+    server of the judge has answered (Judge.check_servers: JudgeUnreachable, exit 1, before any row)."""
     started = time.perf_counter()
     sink, done = open_sink(output, rows, resume)
     try:
+        judge.check_servers()  # once the output is known good (exit 2 first), before the first row
         summary = RunSummary(rows=count, resumed=done)
         progress = Progress(
             TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
