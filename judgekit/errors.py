@@ -82,3 +82,8 @@ class LimitReached(RunHalted):
     script can tell "stopped at the limit, resume with a new budget" from a failure."""
 
     exit_code = 3
+
+
+class JudgeUnreachable(RunHalted):
+    """A judge's server did not answer the check made before a run's first row (or refused its
+    credentials): exit code 1, nothing judged, nothing written."""

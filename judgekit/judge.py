@@ -20,7 +20,7 @@ from judgekit.authoring.adaptive import with_pair_criteria
 from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
 from judgekit.config import JUDGE_ARGUMENTS, JudgeConfig, argument_error, judge_config
 from judgekit.data.rows import InputRow, to_input_rows
-from judgekit.errors import InputError
+from judgekit.errors import InputError, JudgeUnreachable
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.outcomes import compare_result, score_result
@@ -30,7 +30,7 @@ from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_re
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.llm.balance import BalancedBackend
-from judgekit.llm.base import Backend
+from judgekit.llm.base import Backend, FatalError, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.factory import make_backend
@@ -213,6 +213,15 @@ class Judge:
     def collector(self) -> VerdictCollector:
         """The verdict collector; only to be used on the judge's loop."""
         return self.context().collector
+
+    def check_servers(self) -> None:
+        """Ask each server this Judge uses (its judge's, a generator's, a panel's judges') once
+        whether it answers, without generating anything; JudgeUnreachable naming each one that does
+        not (its URL, credentials masked) and why. An in-process model has nothing to check."""
+        try:
+            self.run(check_all(self._owned.backends))
+        except FatalError as exc:
+            raise JudgeUnreachable(str(exc)) from None
 
     def server_usage(self) -> list[dict[str, Any]] | None:
         """With several servers (`base_url` a list): per server its URL, calls sent, calls failed for

@@ -6,12 +6,20 @@ error) and again where it leaves (rows, cache entries, reports), always before i
 length. A key cut short by someone else (a server clipping its error body, a reply stopped at
 max_tokens) still leaks its beginning, so any run of MIN_PREFIX or more of a key's first
 characters is redacted too, as is any bearer token.
+
+Credentials in a server URL (`http://user:PASSWORD@host/v1`) are secrets too: a backend registers
+the URL (`register_url`), which makes the password and the `Basic` header sent for it (base64 of
+user:password) known secrets, and URLs are shown with their credentials masked (`shown_url`). Any
+`Basic` credentials and any `Authorization:` value a server echoes are redacted as well.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
+import urllib.parse
 from typing import TypeVar
 
 # Environment variables whose values are credentials.
@@ -22,6 +30,11 @@ REDACTED = "***"
 MIN_PREFIX = 8  # a key's first 8 characters or more are treated as the key
 # A bearer token of any origin: 16+ token characters, at least one a digit (not an English word).
 _BEARER = re.compile(r"\b(Bearer\s+)(?=[A-Za-z0-9._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{16,}")
+# Basic credentials: base64 that decodes to user:password (checked when matched, so prose is left alone).
+_BASIC = re.compile(r"\b(Basic\s+)([A-Za-z0-9+/]{4,}={0,2})")
+# Any value after an Authorization label, whatever its scheme: to the end of the line or quote.
+# (Quotes may be escaped: an echo inside a JSON string.)
+_AUTHORIZATION = re.compile(r"(?i)\b(authorization(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)[^\"'\\\r\n]+")
 _extra_secrets: set[str] = set()
 _known: tuple[tuple[str | bytes | None, ...], int, list[str]] = ((), -1, [])  # (raw environment, registered count, secrets)
 _encode = getattr(os.environ, "encodekey", None)
@@ -34,6 +47,53 @@ def register_secret(value: str | None) -> None:
     """Remember a credential given in code (not via the environment) so it is redacted too."""
     if value and len(value) >= 4:
         _extra_secrets.add(value)
+
+
+def register_url(url: str | None) -> None:
+    """Remember the credentials of a server URL (`scheme://user:password@host/...`): the password
+    (as written and decoded), the user alone when it has no password (a token as user name), and
+    the `Basic` header value an HTTP client sends for them."""
+    found = url_credentials(url)
+    if found is None:
+        return
+    (raw_user, raw_password), (user, password) = found
+    for secret in (raw_password, password) if password is not None else (raw_user, user):
+        register_secret(secret)
+    # As HTTP clients encode it (judgekit's own, and httpx under the Anthropic SDK): UTF-8.
+    register_secret(base64.b64encode(f"{user}:{password or ''}".encode()).decode())
+
+
+def url_credentials(url: str | None) -> tuple[tuple[str, str | None], tuple[str, str | None]] | None:
+    """The user and password of `url` as written and percent-decoded, or None when it has none."""
+    if not url or (span := _userinfo_span(url)) is None:
+        return None
+    user, colon, password = url[span[0]:span[1]].partition(":")
+    raw = (user, password if colon else None)
+    return raw, (urllib.parse.unquote(user), urllib.parse.unquote(password) if colon else None)
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be shown or stored: a password masked (`http://user:***@host/v1`), a user
+    without a password (a token) masked whole."""
+    span = _userinfo_span(url)
+    if span is None:
+        return url
+    user, colon, _ = url[span[0]:span[1]].partition(":")
+    return url[:span[0]] + (f"{user}:{REDACTED}" if colon else REDACTED) + url[span[1]:]
+
+
+def url_without_credentials(url: str) -> str:
+    """`url` with its `user:password@` part removed."""
+    span = _userinfo_span(url)
+    return url if span is None else url[:span[0]] + url[span[1] + 1:]
+
+
+def _userinfo_span(url: str) -> tuple[int, int] | None:
+    """Where the user:password part of `url` starts and ends (the `@` after it), if it has one."""
+    start = url.find("://") + 3 if "://" in url else 0
+    end = min((i for i in (url.find(c, start) for c in "/?#") if i >= 0), default=len(url))
+    at = url.rfind("@", start, end)
+    return (start, at) if at >= 0 else None
 
 
 def _key_env() -> tuple[str | bytes | None, ...]:
@@ -75,7 +135,23 @@ def redact(text: str) -> str:
         return text
     for secret in _secrets():
         text = _scrub(text, secret)
-    return _BEARER.sub(r"\1" + REDACTED, text) if "Bearer" in text else text
+    if "Bearer" in text:
+        text = _BEARER.sub(r"\1" + REDACTED, text)
+    if "Basic" in text:
+        text = _BASIC.sub(_basic_credentials, text)
+    if "uthorization" in text or "UTHORIZATION" in text:
+        text = _AUTHORIZATION.sub(r"\1" + REDACTED, text)
+    return text
+
+
+def _basic_credentials(match: re.Match[str]) -> str:
+    """`Basic ***` for base64 that decodes to user:password; the text as it was otherwise."""
+    token = match[2].rstrip("=")
+    try:  # (a token cut short is padded again: it may have been clipped by the server)
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return match[0]
+    return match[1] + REDACTED if b":" in decoded else match[0]
 
 
 def clip(text: str, limit: int) -> str:

@@ -91,6 +91,9 @@ def print_calls(judge: Judge) -> None:
     err.print(f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed "
               f"{s['failed_calls']}); cache hits: {s['cache_hits']}; "
               f"{cost_line(judge.cost_usd, judge.pricing.reason, 0)}", highlight=False)
+    if judge_failed_entirely(judge):
+        err.print("  every judge call failed; the first reasons:", highlight=False)
+        print_failure_reasons(judge.stats.failure_reasons)
 
 
 def judge_failed_entirely(judge: Judge) -> bool:
@@ -102,15 +105,23 @@ def calls_failed_entirely(stats: dict[str, int]) -> bool:
 
 
 def exit_if_judge_failed(judge: Judge, summary: RunSummary | None = None) -> None:
-    exit_if_run_failed(judge.stats.as_dict(), summary, servers=judge.server_usage())
+    exit_if_run_failed(judge.stats.as_dict(), summary, servers=judge.server_usage(), reasons=judge.stats.failure_reasons)
+
+
+def print_failure_reasons(reasons: dict[str, int]) -> None:
+    """The first distinct reasons judge calls failed for (the server's URL first, credentials masked)."""
+    for reason, calls in reasons.items():
+        err.print(f"  {escape(redact(reason))} ({calls} call{'s' if calls != 1 else ''})", highlight=False)
 
 
 def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None,
-                       servers: list[dict[str, Any]] | None = None) -> None:
-    """Exit 1 when no judge call succeeded at all (with each server's last error), or no row could be
-    judged (the rows are written, with the reasons)."""
+                       servers: list[dict[str, Any]] | None = None, reasons: dict[str, int] | None = None) -> None:
+    """Exit 1 when no judge call succeeded at all (with the first reasons and each server's last
+    error), or no row could be judged (the rows are written, with the reasons)."""
     if calls_failed_entirely(stats):
-        err.print("[red]error[/red]: every judge call failed; see 'unscored' in the output for the reasons")
+        first = "; the first reasons:" if reasons else ""
+        err.print(f"[red]error[/red]: every judge call failed (each row's reason is under 'unscored' in the output){first}")
+        print_failure_reasons(reasons or {})
         for server in servers or ():
             err.print(f"  server {escape(server['base_url'])}: {server['calls']} calls, {server['failed']} failed; "
                       f"last error: {escape(redact(server['last_error'] or 'none'))}", highlight=False)

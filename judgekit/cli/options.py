@@ -43,14 +43,23 @@ class JudgeOptions:
     panel: PanelSpec | None = None
     """--panel: the judges that answer in place of --judge (their profile default: --profile)."""
 
-    def judge(self, profile: str | None = None) -> Judge:
+    def judge(self, profile: str | None = None, *, check: bool = True) -> Judge:
+        """The judge, its servers checked (`check`): one that does not answer ends the command before
+        any row. A command over an input file checks once its output is open (cli.runfile), so that a
+        bad output is exit 2 whether the server answers or not."""
         config = self.config if profile is None else self.config.model_copy(update={"profile": profile})
         try:
-            if self.panel is not None:
-                return Panel(self.panel, **config.model_dump())
-            return Judge(self.spec, base_url=self.base_url, **config.model_dump())
+            judge = Panel(self.panel, **config.model_dump()) if self.panel is not None else \
+                Judge(self.spec, base_url=self.base_url, **config.model_dump())
         except InputError as exc:  # Judge() names its arguments; the command line, its flags
             raise exc.cli_error or exc from None
+        try:
+            if check:
+                judge.check_servers()
+        except BaseException:
+            judge.close()
+            raise
+        return judge
 
 
 def _default(field: str) -> object:

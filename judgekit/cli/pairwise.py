@@ -61,7 +61,7 @@ def compare(
         _compare_on_ray(list(rows), the_rubric, explain, judge_options, input, out, file_options.resume,
                         ray_actors, ray_shard_rows)
         return
-    with judge_options.judge() as the_judge:
+    with judge_options.judge(check=False) as the_judge:  # run_file checks
         tally = _Tally()
 
         async def job(row: InputRow) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def rank(
                                rubric_check(the_rubric, str(input), judge_options.config.profile)))
     count = rows.validate()
     out = file_options.output_for(input)
-    with judge_options.judge() as the_judge:
+    with judge_options.judge(check=False) as the_judge:  # run_file checks
 
         async def job(row: InputRow) -> dict[str, Any]:
             o = await rank_group_with(

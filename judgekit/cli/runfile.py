@@ -195,10 +195,16 @@ def run_file(
     label: str = "judging",
     record: RunRecord | None = None,
 ) -> RunSummary:
-    """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`. A run
-    stopped early (a limit, the judge gone, a signal) raises RunStopped with its summary so far."""
+    """Judge the `count` rows of `rows` (checked already, see FileRows.validate) into `output`, once each
+    server of the judge has answered (Judge.check_servers: JudgeUnreachable, exit 1, before any row). A
+    run stopped early (a limit, the judge gone, a signal) raises RunStopped with its summary so far."""
     started = time.perf_counter()
     sink, done = open_sink(output, rows, resume, record)
+    try:
+        judge.check_servers()  # once the output is known good (exit 2 first), before the first row
+    except BaseException:
+        sink.close()
+        raise
     summary = RunSummary(rows=count, resumed=done)
     try:
         try:

@@ -56,7 +56,7 @@ def score(
 
 def _score_here(rows: FileRows, count: int, rubric: Rubric | None, explain: bool, judge_options: JudgeOptions,
                 out: str, resume: bool) -> None:
-    with judge_options.judge() as the_judge:
+    with judge_options.judge(check=False) as the_judge:  # run_file checks
 
         async def job(row: InputRow) -> dict[str, Any]:
             return (await the_judge.ascore_row(row, rubric, explain)).model_dump()

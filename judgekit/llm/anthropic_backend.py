@@ -26,8 +26,17 @@ from anthropic.resources import AsyncMessages
 from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
 
 from judgekit.errors import InputError
-from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
-from judgekit.secrets import clip, redact, register_secret
+from judgekit.llm.base import (
+    NOT_SERVED,
+    Backend,
+    Completion,
+    FatalError,
+    JudgeRequest,
+    TransientError,
+    check_failure,
+    parse_retry_after,
+)
+from judgekit.secrets import clip, redact, register_secret, register_url, shown_url
 
 if TYPE_CHECKING:
     from anthropic.types import ThinkingConfigParam
@@ -40,7 +49,7 @@ SENDS_OUTPUT_CONFIG = "output_config" in _CREATE  # 2.x
 SENDS_TEMPERATURE = "temperature" in _CREATE  # before 2.x
 
 
-class AnthropicBackend:
+class AnthropicBackend(Backend):
     enforces_timeout = True  # the SDK client has the per-call timeout
 
     def __init__(
@@ -48,6 +57,7 @@ class AnthropicBackend:
         thinking: ThinkingConfigParam | None = None,
     ) -> None:
         self.model = model
+        register_url(base_url)
         self.base_url = base_url
         self.thinking = thinking
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
@@ -63,7 +73,7 @@ class AnthropicBackend:
 
     def identity(self) -> dict[str, Any]:
         identity: dict[str, Any] = {"backend": "anthropic", "model": self.model,
-                                    "base_url": self.base_url or "https://api.anthropic.com",
+                                    "base_url": shown_url(self.base_url or "https://api.anthropic.com"),
                                     "structured_output": self.structured_output}
         if self.thinking is not None:
             identity["thinking"] = dict(self.thinking)
@@ -120,6 +130,30 @@ class AnthropicBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    async def check(self) -> None:
+        where = f"the judge server at {shown_url(self.base_url or 'https://api.anthropic.com')}"
+        try:
+            status, message = await self._probe()
+        except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
+            raise FatalError(clip(f"{where} does not answer: {exc}", 600)) from None
+        if (failure := check_failure(where, status, message)) is not None:
+            raise failure
+
+    async def _probe(self) -> tuple[int, str]:
+        """The status and message of the model list; where that is not served, of a message request
+        with no messages, which the API refuses (400) without generating anything."""
+        try:
+            await self._client.models.list(limit=1)
+            return 200, ""
+        except anthropic.APIStatusError as exc:
+            if exc.status_code not in NOT_SERVED:
+                return exc.status_code, clip(str(exc.message), 300)
+        try:
+            await self._client.messages.create(model=self.model, messages=[], max_tokens=1)
+            return 200, ""
+        except anthropic.APIStatusError as exc:
+            return exc.status_code, clip(str(exc.message), 300)
 
 
 def _turn(message: dict[str, str]) -> MessageParam:

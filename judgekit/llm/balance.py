@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judgekit.llm.base import Backend, Completion, JudgeRequest, TransientError
-from judgekit.secrets import clip
+from judgekit.llm.base import Backend, Completion, JudgeRequest, TransientError, check_all
+from judgekit.secrets import clip, shown_url
 
 SET_ASIDE_AFTER = 3
 COOLDOWN_S = 5.0
@@ -29,7 +29,7 @@ MAX_COOLDOWN_S = 60.0
 class Server:
     """One server of a balanced judge, and how it has done."""
 
-    url: str
+    url: str  # as shown: credentials masked
     backend: Backend
     outstanding: int = 0
     calls: int = 0
@@ -50,13 +50,13 @@ class Server:
                 "set_aside": self.times_set_aside, "last_error": self.last_error or None}
 
 
-class BalancedBackend:
+class BalancedBackend(Backend):
     """A Backend over several backends of the same model, one per server."""
 
     enforces_timeout = True
 
     def __init__(self, servers: Sequence[tuple[str, Backend]]) -> None:
-        self.servers = [Server(url, backend) for url, backend in servers]
+        self.servers = [Server(shown_url(url), backend) for url, backend in servers]
         self._next = 0  # round robin among servers with as few calls outstanding
 
     def identity(self) -> dict[str, Any]:
@@ -98,6 +98,10 @@ class BalancedBackend:
             server.level += 1
             server.times_set_aside += 1
             server.aside_until = now + cooldown
+
+    async def check(self) -> None:
+        """Every server must answer: one that does not at the start is most often a wrong URL."""
+        await check_all(s.backend for s in self.servers)
 
     def usage(self) -> list[dict[str, Any]]:
         """Per server: its URL, calls sent, calls failed for its own reasons, times set aside, last error."""

@@ -4,10 +4,16 @@ A backend turns a JudgeRequest (chat messages + the JSON schema of the answer) i
 It knows its client (OpenAI SDK, Anthropic SDK, vLLM engine, llama.cpp) and nothing else: retries,
 concurrency, caching, parsing and scoring live above it, so they are the same for every backend.
 Backends translate their SDK's errors into TransientError (worth retrying) or FatalError.
+
+Before a run's first row, the command line asks each backend once whether its server answers
+(`check`): a backend of a server checks it without generating anything (OpenAI-compatible servers:
+GET /models); an in-process model has nothing to check (the default).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -77,6 +83,37 @@ class Backend(Protocol):
     async def complete(self, request: JudgeRequest) -> Completion: ...
 
     async def aclose(self) -> None: ...
+
+    async def check(self) -> None:
+        """Raise FatalError, naming the server (its URL, credentials masked) and why, when it does
+        not answer or refuses the credentials. Asked once before a run; generates nothing, costs nothing."""
+        return None
+
+
+async def check_all(backends: Iterable[Backend]) -> None:
+    """Check every backend at once; one FatalError with each failed check's reason, if any failed."""
+    outcomes = await asyncio.gather(*(b.check() for b in backends), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, FatalError):
+            raise outcome
+    if reasons := [str(o) for o in outcomes if isinstance(o, FatalError)]:
+        raise FatalError("; ".join(reasons))
+
+
+# Statuses of a server that answered a check but refused the caller: the run's calls would all fail.
+REFUSED_CREDENTIALS = (401, 403)
+# Statuses of a path the server does not serve.
+NOT_SERVED = (404, 405)
+
+
+def check_failure(where: str, status: int, message: str) -> FatalError | None:
+    """The error for a check answered with `status` (and `message`), or None when that answer shows a
+    server that would take the run's calls."""
+    if status in REFUSED_CREDENTIALS:
+        return FatalError(f"{where} refuses the credentials: HTTP {status}: {message}")
+    if status in NOT_SERVED:
+        return FatalError(f"{where} answers HTTP {status}: {message} (is the URL the API's base, e.g. http://HOST:PORT/v1?)")
+    return None
 
 
 def parse_retry_after(value: str | None) -> float | None:

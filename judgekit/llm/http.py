@@ -7,7 +7,9 @@ SDK's per-request work (building and validating its typed request, an httpx-shap
 aiohttp) was most of the client's CPU at 64 calls in flight (benchmarks/throughput.py). What
 judgekit relied on the SDK for is here: the bearer key (and OpenAI's organization and project
 headers), the base URL (`OPENAI_BASE_URL`), the proxy the environment names, a per-call timeout,
-no retries of its own.
+no retries of its own. Credentials in the base URL (`http://user:password@host/v1`) are sent as
+`Basic` authorization in place of the key (a request has one Authorization header), and the URL
+the client keeps and sends to has none.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from judgekit.llm.base import TransientError
-from judgekit.secrets import clip
+from judgekit.secrets import clip, url_credentials, url_without_credentials
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Headers the openai SDK sends from these environment variables; judgekit sends them too.
@@ -48,9 +50,12 @@ class JSONClient:
     uses it (a Judge's own loop), and closed by `aclose`."""
 
     def __init__(self, base_url: str, *, api_key: str | None, timeout: float) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = url_without_credentials(base_url).rstrip("/")
         self._headers = {"Content-Type": "application/json", "User-Agent": "judgekit"}
-        if api_key:
+        if (credentials := url_credentials(base_url)) is not None:
+            user, password = credentials[1]
+            self._headers["Authorization"] = aiohttp.BasicAuth(user, password or "", encoding="utf-8").encode()
+        elif api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         for env, header in _ENV_HEADERS.items():
             if os.environ.get(env):
@@ -69,24 +74,30 @@ class JSONClient:
     async def post(self, path: str, body: dict[str, Any] | bytes) -> object:
         """The decoded JSON answer (its text if it is not JSON); HTTPStatusError for a status >= 400;
         TransientError for a timeout or a failed connection. `body`: an object, or its JSON already encoded."""
+        return await self._request("POST", path, body if isinstance(body, bytes) else json.dumps(body).encode())
+
+    async def get(self, path: str) -> object:
+        """As `post`, for a GET of `path`."""
+        return await self._request("GET", path, None)
+
+    async def _request(self, method: str, path: str, data: bytes | None) -> object:
         session = self._session or self._open()
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         try:
             try:
-                return await self._send(session, path, data)
+                return await self._send(session, method, path, data)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 if isinstance(exc, aiohttp.ClientConnectorError):
                     raise
                 # A pooled connection the server had closed (it went away or could not take the
                 # request): the request never reached the server, so it is sent again at once.
-                return await self._send(session, path, data)
+                return await self._send(session, method, path, data)
         except asyncio.TimeoutError:
             raise TransientError("timed out") from None
         except aiohttp.ClientError as exc:
             raise TransientError(clip(f"connection failed: {exc}", 300)) from None
 
-    async def _send(self, session: aiohttp.ClientSession, path: str, data: bytes) -> object:
-        async with session.post(self.base_url + path, data=data, proxy=self._proxy) as resp:
+    async def _send(self, session: aiohttp.ClientSession, method: str, path: str, data: bytes | None) -> object:
+        async with session.request(method, self.base_url + path, data=data, proxy=self._proxy) as resp:
             text = await resp.text(errors="replace")
             if resp.status >= 400:
                 raise HTTPStatusError(resp.status, text, resp.headers.get("Retry-After"))

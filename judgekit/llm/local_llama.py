@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from judgekit.errors import InputError, JudgeCrashed
-from judgekit.llm.base import FIRST_TOKEN_TOP_LOGPROBS, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.base import FIRST_TOKEN_TOP_LOGPROBS, Backend, Completion, FatalError, JudgeRequest, TransientError
 from judgekit.llm.cache import file_digest
 
 # A small model tends to echo the prompt (fence tags, new lines) inside its reasoning string until
@@ -214,7 +214,7 @@ def max_tokens_for(request: JudgeRequest) -> int:
     return min(request.max_tokens, MAX_TOKENS * max(1, len(request.ids)))
 
 
-class LocalLlamaBackend:
+class LocalLlamaBackend(Backend):
     """`workers` model processes (each with its share of the CPU's threads), one request each at a time."""
 
     enforces_timeout = True  # a stuck worker is killed at the timeout and replaced

@@ -13,13 +13,22 @@ import urllib.parse
 from typing import Any
 
 from judgekit.errors import InputError
-from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError, parse_retry_after
+from judgekit.llm.base import (
+    NOT_SERVED,
+    Backend,
+    Completion,
+    FatalError,
+    JudgeRequest,
+    TransientError,
+    check_failure,
+    parse_retry_after,
+)
 from judgekit.llm.http import DEFAULT_BASE_URL, HTTPStatusError, JSONClient
 from judgekit.llm.openai_dialect import FORMS, Dialect, ServerError
-from judgekit.secrets import clip, register_secret
+from judgekit.secrets import clip, register_secret, register_url, shown_url
 
 
-class OpenAICompatBackend:
+class OpenAICompatBackend(Backend):
     enforces_timeout = True  # the HTTP client has the per-call timeout
 
     def __init__(
@@ -31,6 +40,7 @@ class OpenAICompatBackend:
         timeout: float = 60.0,
     ) -> None:
         self.model = model
+        register_url(base_url or os.environ.get("OPENAI_BASE_URL"))  # before anything can show it
         self.base_url = checked_url(base_url or os.environ.get("OPENAI_BASE_URL"))
         key = api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("JUDGEKIT_API_KEY")
         if key is None and self.base_url is None:
@@ -41,7 +51,7 @@ class OpenAICompatBackend:
         self._dialect = Dialect(model)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": "openai", "model": self.model, "base_url": self.base_url or DEFAULT_BASE_URL}
+        return {"backend": "openai", "model": self.model, "base_url": shown_url(self.base_url or DEFAULT_BASE_URL)}
 
     async def complete(self, request: JudgeRequest) -> Completion:
         # Each resend follows a lesson learned (a parameter or a form the server refused); there
@@ -59,6 +69,30 @@ class OpenAICompatBackend:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def check(self) -> None:
+        where = f"the judge server at {shown_url(self.base_url or DEFAULT_BASE_URL)}"
+        try:
+            status, message = await self._probe()
+        except TransientError as exc:
+            raise FatalError(f"{where} does not answer: {exc}") from None
+        if (failure := check_failure(where, status, message)) is not None:
+            raise failure
+
+    async def _probe(self) -> tuple[int, str]:
+        """The status and message of GET /models; where that is not served, of a chat completion of
+        no messages, which a chat server refuses (400) without generating anything."""
+        try:
+            await self._client.get("/models")
+            return 200, ""
+        except HTTPStatusError as exc:
+            if exc.status not in NOT_SERVED:
+                return exc.status, clip(ServerError.parse(exc.status, exc.text).message, 300)
+        try:
+            await self._client.post("/chat/completions", {"model": self.model, "messages": []})
+            return 200, ""
+        except HTTPStatusError as exc:
+            return exc.status, clip(ServerError.parse(exc.status, exc.text).message, 300)
+
 
 def checked_url(url: str | None) -> str | None:
     """`url` if it is an http(s) URL with a host; InputError naming it otherwise."""
@@ -70,7 +104,7 @@ def checked_url(url: str | None) -> str | None:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{url!r} is not a server URL (http://HOST[:PORT]/v1)", field="--base-url")
+        raise InputError(f"{shown_url(url)!r} is not a server URL (http://HOST[:PORT]/v1)", field="--base-url")
     return url
 
 

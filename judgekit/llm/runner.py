@@ -145,11 +145,9 @@ class CallRunner:
             except TransientError as exc:
                 completion = await self._retried(request, exc)
         except TransientError as exc:
-            self.stats.failed_calls += 1
-            raise JudgeError(redact(f"{exc} (gave up after {self.policy.max_attempts} attempts)")) from None
+            raise self._failed(f"{exc} (gave up after {self.policy.max_attempts} attempts)") from None
         except FatalError as exc:
-            self.stats.failed_calls += 1
-            raise JudgeError(redact(str(exc))) from None
+            raise self._failed(str(exc)) from None
         self.stats.succeeded_calls += 1
         self.stats.prompt_tokens += completion.prompt_tokens
         self.stats.completion_tokens += completion.completion_tokens
@@ -158,6 +156,13 @@ class CallRunner:
             self.scope.prompt_tokens += completion.prompt_tokens
             self.scope.completion_tokens += completion.completion_tokens
         return _redacted(completion)
+
+    def _failed(self, reason: str) -> JudgeError:
+        """A call failed for good: counted, its reason kept (with the server's URL) for the run's summary."""
+        reason = redact(reason)
+        url = self.backend.identity().get("base_url")
+        self.stats.note_failure(f"{url}: {reason}" if isinstance(url, str) else reason)
+        return JudgeError(reason)
 
     async def _retried(self, request: JudgeRequest, first_failure: TransientError) -> Completion:
         """The request sent again under the retry policy, its first attempt having failed so."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+FIRST_REASONS = 3  # distinct reasons for failed calls a run keeps (RunStats.failure_reasons)
 
 
 @dataclass
@@ -15,9 +17,20 @@ class RunStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cache_hits: int = 0
+    # The first FIRST_REASONS distinct reasons calls failed for, each with how many calls failed so.
+    failure_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The counters."""
+        counters = asdict(self)
+        del counters["failure_reasons"]
+        return counters
+
+    def note_failure(self, reason: str) -> None:
+        """A call failed for good for `reason` (redacted already)."""
+        self.failed_calls += 1
+        if reason in self.failure_reasons or len(self.failure_reasons) < FIRST_REASONS:
+            self.failure_reasons[reason] = self.failure_reasons.get(reason, 0) + 1
 
 
 @dataclass

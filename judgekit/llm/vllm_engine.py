@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from judgekit.errors import InputError
-from judgekit.llm.base import Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
 
 TOP_LOGPROBS = 5  # alternatives per generated token, as the OpenAI-compatible backends ask
 _MODULES = ("sampling_params", "engine.arg_utils", "renderers", "exceptions", "v1.engine.async_llm", "v1.engine.exceptions")
@@ -61,7 +61,7 @@ def sampling_params(vllm: _VLLM, request: JudgeRequest) -> Any:
     return sampling.SamplingParams(**options)
 
 
-class VLLMEngineBackend:
+class VLLMEngineBackend(Backend):
     enforces_timeout = True  # each request is bounded (and aborted in the engine) here
 
     def __init__(self, model: str, *, timeout: float | None = 60.0, **engine_kwargs: Any) -> None:

@@ -175,6 +175,8 @@ class ServerState:
     reasoning_rules: Literal["o-series", "gpt-5"] | None = None
     # response_format types refused as OpenAI refuses them for models without structured outputs.
     unsupported_forms: tuple[str, ...] = ()
+    # False: GET /v1/models answers 404, as on a server that does not list its models.
+    serves_models: bool = True
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.faults.seed)
@@ -505,6 +507,8 @@ class _Endpoints:
         state = self.state
         body = await self.receive(request)
         model = body.get("model", "scripted")
+        if not body.get("messages"):  # as OpenAI answers a request without messages
+            return JSONResponse(_openai_error("[] is too short - 'messages'", "messages", None), status_code=400)
         refused = refusal(state, body)
         if refused is not None:
             return JSONResponse(refused, status_code=400)
@@ -556,6 +560,8 @@ class _Endpoints:
         return _message(body, [*thinking, {"type": "text", "text": content}], "end_turn")
 
     async def models(self, request: Request) -> Response:
+        if not self.state.serves_models:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
         return JSONResponse({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
 

@@ -112,14 +112,14 @@ def test_field_remap(judge_server, tmp_path, inputs):
     assert json.loads(proc.stdout)["id"] == "k1"
 
 
-def test_unreachable_judge_is_exit_1_with_reasons(inputs, tmp_path):
+def test_unreachable_judge_is_exit_1_naming_it_before_any_row(inputs, tmp_path):
     rubric, data = inputs
     out = tmp_path / "o.jsonl"
     proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
                    "--max-attempts", "1", "-o", str(out))
     assert proc.returncode == 1, proc.stderr
-    rows = read_jsonl(out)
-    assert len(rows) == 6 and all(r["reward"] is None and "connection" in r["unscored"]["a"] for r in rows)
+    assert "the judge server at http://127.0.0.1:9/v1 does not answer: connection failed" in proc.stderr
+    assert read_jsonl(out) == []  # opened (its checks come first), no row written
 
 
 def test_api_key_never_reaches_output_cache_or_logs(tmp_path, inputs):

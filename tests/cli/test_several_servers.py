@@ -32,11 +32,13 @@ def test_an_invalid_base_url_is_exit_2_naming_it(rubric, tmp_path):
 
 def test_all_servers_down_is_exit_1_with_each_servers_reason_and_rows_kept(rubric, tmp_path):
     data, out = _rows(tmp_path, 3), tmp_path / "out.jsonl"
-    with ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0))) as failing:
+    # Both answer the check before the run (their model list), then fail every call.
+    with ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0))) as failing, \
+            ScriptedJudgeServer(ServerState(faults=Faults(slow=1.0, slow_seconds=3.0))) as hanging:
         proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--no-cache", "--max-attempts", "2",
-                       "--base-url", failing.base_url, "--base-url", "http://127.0.0.1:9/v1", "-o", str(out))
+                       "--timeout", "0.5", "--base-url", failing.base_url, "--base-url", hanging.base_url, "-o", str(out))
     assert proc.returncode == 1, proc.stderr
     assert f"server {failing.base_url}:" in proc.stderr and "HTTP 500" in proc.stderr
-    assert "server http://127.0.0.1:9/v1:" in proc.stderr and "connection failed" in proc.stderr
+    assert f"server {hanging.base_url}:" in proc.stderr and "timed out" in proc.stderr
     rows = read_jsonl(out)
     assert [r["id"] for r in rows] == ["x0", "x1", "x2"] and all(r["reward"] is None and r["unscored"] for r in rows)

@@ -5,15 +5,17 @@ reports or error messages."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets as random_secrets
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from judgekit import Judge, load_rubric
-from judgekit.secrets import KEY_ENV_VARS, MIN_PREFIX, clip, redact, redact_tree, register_secret
-from judgekit.testing import Script, ScriptedJudgeServer, ServerState
+from judgekit.secrets import KEY_ENV_VARS, MIN_PREFIX, clip, redact, redact_tree, register_secret, register_url, shown_url
+from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 from tests.helpers import run_cli
 
 ECHOES = ["reasoning", "think", "reasoning_field", "error"]
@@ -67,6 +69,17 @@ def test_a_key_cut_anywhere_leaves_no_8_character_prefix(no_key_env: None) -> No
     assert redact(f"x {key} y") == "x *** y"
     assert redact(f"{key[:MIN_PREFIX - 1]}") == key[:MIN_PREFIX - 1]  # shorter than a prefix: kept
     assert redact_tree({key: [key, (f"a{key}",)], "n": 1}) == {"***": ["***", ("a***",)], "n": 1}
+
+
+def test_clip_redacts_before_it_cuts_a_key_at_every_offset_around_the_cut(no_key_env: None) -> None:
+    key = new_key()
+    register_secret(key)
+    limit = 100
+    # From the key ending well before the cut to starting after it: every cut through the key
+    # (leaving 1 to len(key) - 1 of its characters) included.
+    for offset in range(limit - len(key) - 2, limit + 2):
+        text = "x" * offset + key + " tail"
+        assert clip(text, limit) == ("x" * offset + "*** tail")[:limit], offset
 
 
 def test_any_bearer_token_is_redacted_but_prose_is_not() -> None:
@@ -205,3 +218,86 @@ def test_a_key_in_an_old_cache_entry_is_redacted_when_read_back(tmp_path: Path, 
             again = judge.score(rows, rubric, explain=True)
             assert judge.stats.cache_hits == 1
     assert again[0].explanations == {"a": "the key *** was used"}
+
+
+# ---- credentials in a server URL ------------------------------------------------------------------
+
+
+USER = "judge-user"
+
+
+def new_password() -> str:
+    return f"PW{random_secrets.token_hex(8)}@x"  # '@' is written %40 in the URL
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    return url.replace("http://", f"http://{user}:{urllib.parse.quote(password, safe='')}@")
+
+
+def assert_no_credentials(user: str, password: str, **blobs: str) -> None:
+    """Neither the password (as written in the URL or decoded, or its first 8 characters) nor the
+    Basic header sent for it (or its first 8 characters) anywhere."""
+    header = base64.b64encode(f"{user}:{password}".encode()).decode()
+    pieces = (password, urllib.parse.quote(password, safe=""), password[:MIN_PREFIX], header, header[-MIN_PREFIX:])
+    for where, blob in blobs.items():
+        for piece in pieces:
+            at = blob.find(piece)
+            assert at < 0, f"{piece!r} reached {where}: ...{blob[max(0, at - 80):at + 80]!r}..."
+
+
+def test_url_credentials_are_secrets_in_every_form(no_key_env: None) -> None:
+    password = new_password()
+    url = with_credentials("http://127.0.0.1:8000/v1", USER, password)
+    register_url(url)
+    header = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    assert shown_url(url) == f"http://{USER}:***@127.0.0.1:8000/v1"
+    assert shown_url("https://TOKEN123@host/v1?a=b@c") == "https://***@host/v1?a=b@c"  # a token as user name
+    for text in (f"pw {password} end", f"url {url}", f"Authorization: Basic {header}", f"sent {header} and {header[:9]}"):
+        assert_no_credentials(USER, password, text=redact(text))
+    other = base64.b64encode(b"someone:else").decode()  # credentials judgekit never sent
+    assert redact(f"sent Basic {other}.") == "sent Basic ***."
+    assert redact('{"authorization": "Token abc.def"}') == '{"authorization": "***"}'
+    assert redact("Basic questions come first") == "Basic questions come first"
+
+
+@pytest.mark.parametrize("echo", ECHOES)
+def test_url_credentials_stay_out_of_rows_stderr_and_cache(tmp_path: Path, no_key_env: None, echo: str) -> None:
+    password = new_password()
+    rubric = write(tmp_path / "r.yaml", ONE_CRITERION)
+    data, out, cache = score_input(tmp_path, 40), tmp_path / "o.jsonl", tmp_path / "cache"
+    # The server echoes the Authorization header it got (Basic, from the URL) about where texts are cut.
+    state = ServerState(echo=echo, echo_offsets=list(range(280, 320)), record=False)
+    with ScriptedJudgeServer(state) as server:
+        url = with_credentials(server.base_url, USER, password)
+        proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", url, "--explain",
+                       "--max-attempts", "1", "--cache-dir", str(cache), "-o", str(out))
+    assert state.echoes == 40
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    if echo == "error":
+        assert proc.returncode == 1, proc.stderr
+        assert all("HTTP 401" in r["unscored"]["a"] for r in rows)
+        assert f"{USER}:***@127.0.0.1:{server.port}/v1: HTTP 401" in proc.stderr  # the reason, the URL masked
+    else:
+        assert proc.returncode == 0, proc.stderr
+        shown = "explanations" if echo == "reasoning" else "thinking"
+        assert all("Basic *** (as received)" in r[shown]["a"] for r in rows)  # the echo reached the row, redacted
+    assert_no_credentials(USER, password, output=out.read_text(), stdout=proc.stdout, stderr=proc.stderr,
+                          cache=files_text(cache))
+
+
+def test_url_credentials_stay_out_when_several_servers_fail_and_are_set_aside(tmp_path: Path, no_key_env: None) -> None:
+    logins = [("ops-a", new_password()), ("ops-b", new_password())]
+    rubric = write(tmp_path / "r.yaml", ONE_CRITERION)
+    data, out, cache = score_input(tmp_path, 12), tmp_path / "o.jsonl", tmp_path / "cache"
+    # Both answer 500 with the Authorization header they got in the error body.
+    with ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0), record=False)) as one, \
+            ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0), record=False)) as two:
+        urls = [with_credentials(s.base_url, user, password) for s, (user, password) in zip((one, two), logins)]
+        proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", urls[0],
+                       "--base-url", urls[1], "--max-attempts", "4", "--cache-dir", str(cache), "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    written = out.read_text()
+    assert "every judge server is set aside after failing" in written and "internal error for Basic ***" in written
+    for server, (user, password) in zip((one, two), logins):
+        assert f"server http://{user}:***@127.0.0.1:{server.port}/v1:" in proc.stderr  # the summary names it, masked
+        assert_no_credentials(user, password, output=written, stdout=proc.stdout, stderr=proc.stderr, cache=files_text(cache))
