@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from judgekit.errors import InputError
 
 
 class JudgeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # nan passes every bound (each comparison with it is false) and inf passes the lower ones: a
+    # timeout, temperature, cost limit or coverage of either is refused with the field's name.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     concurrency: int = Field(8, ge=1)
     """Judge calls in flight at once (across rows and criteria)."""
@@ -18,8 +22,9 @@ class JudgeConfig(BaseModel):
     'all': one call per response for all model-judged criteria (K times fewer calls and prompt
     tokens; verdicts can bleed into each other). An integer N: N criteria per call."""
 
-    timeout: float = Field(60.0, gt=0)
-    """Seconds one judge call may take before it counts as failed (and is retried)."""
+    timeout: float = Field(60.0, gt=0, le=86400)
+    """Seconds one judge call may take before it counts as failed (and is retried); at most a day
+    (a socket's timeout has a largest value)."""
 
     max_attempts: int = Field(4, ge=1, le=20)
     """Attempts per call for transient failures (429, 5xx, timeouts, lost connections)."""
@@ -91,3 +96,17 @@ class JudgeConfig(BaseModel):
         if self.samples > 1 and self.temperature == 0:
             raise ValueError("samples above 1 need a temperature above 0 (default 1.0 with samples)")
         return self
+
+    @classmethod
+    def of_arguments(cls, **arguments: Any) -> JudgeConfig:
+        """The config of a Judge's keyword arguments; a bad one is an InputError naming the argument."""
+        try:
+            return cls.model_validate(arguments)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            if not first["loc"]:  # the one rule across fields
+                raise InputError(first["msg"].removeprefix("Value error, "), field="samples") from None
+            name = str(first["loc"][0])
+            if first["type"] == "extra_forbidden":
+                raise InputError(f"unknown argument; the settings are: {', '.join(cls.model_fields)}", field=name) from None
+            raise InputError(f"{first['msg']} (got {first['input']!r})", field=name) from None

@@ -117,7 +117,7 @@ class Judge:
         given_profile = config.get("profile")
         if isinstance(given_profile, JudgeProfile):
             config["profile"] = given_profile.name
-        self.config = JudgeConfig(**config)
+        self.config = JudgeConfig.of_arguments(**config)
         self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
         self.budget = Budget(self.config.max_calls, self.config.max_cost)
@@ -366,7 +366,7 @@ class JudgeRecipe:
     def of(cls, spec: str = "local", base_url: str | list[str] | None = None,
            options: Mapping[str, Any] | None = None) -> JudgeRecipe:
         """The recipe, its settings checked now (in the process that writes it)."""
-        return cls(spec, base_url, JudgeConfig(**dict(options or {})))
+        return cls(spec, base_url, JudgeConfig.of_arguments(**dict(options or {})))
 
     def build(self) -> Judge:
         return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
