@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from judgekit.errors import InputError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class JudgeConfig(BaseModel):
@@ -96,17 +94,3 @@ class JudgeConfig(BaseModel):
         if self.samples > 1 and self.temperature == 0:
             raise ValueError("samples above 1 need a temperature above 0 (default 1.0 with samples)")
         return self
-
-    @classmethod
-    def of_arguments(cls, **arguments: Any) -> JudgeConfig:
-        """The config of a Judge's keyword arguments; a bad one is an InputError naming the argument."""
-        try:
-            return cls.model_validate(arguments)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            if not first["loc"]:  # the one rule across fields
-                raise InputError(first["msg"].removeprefix("Value error, "), field="samples") from None
-            name = str(first["loc"][0])
-            if first["type"] == "extra_forbidden":
-                raise InputError(f"unknown argument; the settings are: {', '.join(cls.model_fields)}", field=name) from None
-            raise InputError(f"{first['msg']} (got {first['input']!r})", field=name) from None

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from judgekit.authoring.adaptive import with_pair_criteria
 from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
 from judgekit.config import JudgeConfig
@@ -103,6 +105,21 @@ def _serve_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
+def judge_config(**arguments: Any) -> JudgeConfig:
+    """The JudgeConfig of a Judge's keyword arguments; a bad one is an InputError naming the argument
+    (the command line names its flag instead: judgekit.cli.options)."""
+    try:
+        return JudgeConfig.model_validate(arguments)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if not first["loc"]:  # the one rule across fields
+            raise InputError(first["msg"].removeprefix("Value error, "), field="samples") from None
+        name = str(first["loc"][0])
+        if first["type"] == "extra_forbidden":
+            raise InputError(f"unknown argument; the settings are: {', '.join(JudgeConfig.model_fields)}", field=name) from None
+        raise InputError(f"{first['msg']} (got {first['input']!r})", field=name) from None
+
+
 class Judge:
     def __init__(
         self,
@@ -117,7 +134,7 @@ class Judge:
         given_profile = config.get("profile")
         if isinstance(given_profile, JudgeProfile):
             config["profile"] = given_profile.name
-        self.config = JudgeConfig.of_arguments(**config)
+        self.config = judge_config(**config)
         self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
         self.stats = RunStats()
         self.budget = Budget(self.config.max_calls, self.config.max_cost)
@@ -366,7 +383,7 @@ class JudgeRecipe:
     def of(cls, spec: str = "local", base_url: str | list[str] | None = None,
            options: Mapping[str, Any] | None = None) -> JudgeRecipe:
         """The recipe, its settings checked now (in the process that writes it)."""
-        return cls(spec, base_url, JudgeConfig.of_arguments(**dict(options or {})))
+        return cls(spec, base_url, judge_config(**dict(options or {})))
 
     def build(self) -> Judge:
         return Judge(self.spec, base_url=self.base_url, **self.config.model_dump())
