@@ -13,7 +13,9 @@ from judgekit.errors import ArgumentError, InputError
 
 
 class JudgeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # nan passes every bound (each comparison with it is false) and inf passes the lower ones: a
+    # timeout, temperature, cost limit or coverage of either is refused with the field's name.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     concurrency: int = Field(8, ge=1)
     """Judge calls in flight at once (across rows and criteria)."""
@@ -23,8 +25,9 @@ class JudgeConfig(BaseModel):
     'all': one call per response for all model-judged criteria (K times fewer calls and prompt
     tokens; verdicts can bleed into each other). An integer N: N criteria per call."""
 
-    timeout: float = Field(60.0, gt=0)
-    """Seconds one judge call may take before it counts as failed (and is retried)."""
+    timeout: float = Field(60.0, gt=0, le=86400)
+    """Seconds one judge call may take before it counts as failed (and is retried); at most a day
+    (a socket's timeout has a largest value)."""
 
     max_attempts: int = Field(4, ge=1, le=20)
     """Attempts per call for transient failures (429, 5xx, timeouts, lost connections)."""

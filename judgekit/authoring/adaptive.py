@@ -16,7 +16,7 @@ from judgekit.authoring.generate import GenerationFailed, echo_problem, generate
 from judgekit.data.rows import as_messages, message_text
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import PairItem
-from judgekit.protocol.templates import FENCE, mask_model_names, nonce, render
+from judgekit.protocol.templates import FENCE, data_nonce, mask_model_names, render
 from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Criterion, Rubric
@@ -53,7 +53,7 @@ def adaptive_messages(meta: MetaRubric, item: PairItem, fixed: Rubric | None, *,
         a, b = mask_model_names(a), mask_model_names(b)
     reference = message_text(item.reference) if item.reference is not None else None
     prompt_messages = as_messages(item.prompt)
-    tag = nonce(a, b, reference or "", *(m["content"] for m in prompt_messages))
+    tag = data_nonce(prompt_messages, a, b, reference)
     system = render("adaptive_criteria_system.j2", fence=FENCE, rules=meta.rules,
                     categories=[c.model_dump() for c in meta.categories],
                     min_criteria=meta.min_criteria, max_criteria=meta.max_criteria)

@@ -31,7 +31,7 @@ from judgekit.judging.verdicts import SamplingSettings, VerdictCollector
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.fanout import gather_all
 from judgekit.llm.runner import CallRunner
-from judgekit.protocol.templates import FENCE, nonce, pairwise_messages, render
+from judgekit.protocol.templates import FENCE, data_nonce, pairwise_messages, render
 from judgekit.protocol.wire import ParseProblem, extract_json_object
 from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.models import Criterion, Rubric
@@ -294,7 +294,7 @@ def _prompt_view(row: DataRow) -> dict[str, Any]:
 
 def generate_messages(rows: Sequence[DataRow], *, per_prompt: bool, max_criteria: int) -> list[dict[str, str]]:
     items = [_prompt_view(r) for r in rows]
-    tag = nonce(*(m["content"] for it in items for m in it["messages"]), *(it["reference"] or "" for it in items))
+    tag = data_nonce(items)
     ctx = {"fence": FENCE, "nonce": tag, "items": items, "per_prompt": per_prompt, "max_criteria": max_criteria}
     return [
         {"role": "system", "content": render("rubric_generate_system.j2", **ctx)},
@@ -324,7 +324,7 @@ def contrastive_messages(
     row: DataRow, chosen: str, rejected: str, *, attempt: int, failed: Sequence[str], kept: Sequence[str], max_criteria: int,
 ) -> list[dict[str, str]]:
     prompt_messages = as_messages(row.prompt)
-    tag = nonce(chosen, rejected, row.reference or "", *(m["content"] for m in prompt_messages))
+    tag = data_nonce(prompt_messages, chosen, rejected, row.reference)
     ctx = {
         "fence": FENCE, "nonce": tag, "prompt_messages": prompt_messages, "chosen": chosen, "rejected": rejected,
         "reference": row.reference, "attempt": attempt, "failed": list(failed), "kept": list(kept),

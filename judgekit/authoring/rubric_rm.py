@@ -24,7 +24,7 @@ from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.runner import CallRunner
 from judgekit.protocol.answers import answer_region
 from judgekit.protocol.profiles import GeneratorProfile
-from judgekit.protocol.templates import FENCE, instruction_text, render, render_in
+from judgekit.protocol.templates import FENCE, data_nonce, instruction_text, render, render_in
 from judgekit.protocol.wire import ParseProblem
 from judgekit.rubric.ids import unique_id
 from judgekit.rubric.models import Criterion, Rubric
@@ -58,9 +58,10 @@ def criteria_from_items(items: list[tuple[str, str]], taken: set[str]) -> list[C
 
 def _generation_request(context: JudgeContext, spec: GeneratorProfile, prompt: Any, reference: Any) -> JudgeRequest:
     prompt_messages = as_messages(prompt)
-    values = {"fence": FENCE, "instruction": instruction_text(prompt_messages), "prompt_messages": prompt_messages,
-              "reference": message_text(reference) if reference is not None else None,
-              "max_criteria": spec.max_criteria}
+    reference_text = message_text(reference) if reference is not None else None
+    values = {"fence": FENCE, "nonce": data_nonce(prompt_messages, reference_text),
+              "instruction": instruction_text(prompt_messages), "prompt_messages": prompt_messages,
+              "reference": reference_text, "max_criteria": spec.max_criteria}
     folder = context.profile.folder
     messages = []
     if spec.system:

@@ -13,6 +13,7 @@ So no command re-declares or forgets one.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +251,21 @@ def with_file_options(suffix: str, fields: str) -> Callable[[Command], Command]:
                            split=cast(str | None, values["split"]), suffix=suffix)
 
     return _with_group("file_options", file_parameters(suffix, fields), build)
+
+
+def number_option(default: float | None, *decls: str, min: float | None = None, max: float | None = None,
+                  above: float | None = None, help: str = "") -> float:
+    """A command's own float option, refused (exit 2, naming it) unless a finite number within its
+    bounds (`above`: strictly). Click's range lets nan through (every comparison with it is false)."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise typer.BadParameter(f"{value} is not a finite number")
+        if value is not None and above is not None and not value > above:
+            raise typer.BadParameter(f"{value:g} is not above {above:g}")
+        return value
+
+    return cast(float, typer.Option(default, *decls, min=min, max=max, callback=check, help=help))
 
 
 def _strategy(value: str) -> Strategy:

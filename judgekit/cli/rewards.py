@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
 from judgekit.cli.common import err
-from judgekit.cli.options import JudgeOptions, StrategyOpt, with_judge_options
+from judgekit.cli.options import JudgeOptions, StrategyOpt, number_option, with_judge_options
 from judgekit.errors import InputError
 from judgekit.rl.rewards import make_shaping
 from judgekit.rubric.models import load_rubric
@@ -24,8 +25,8 @@ def _clip(value: str | None) -> tuple[float, float] | None:
         bounds = (float(low), float(high)) if sep else None
     except ValueError:
         bounds = None
-    if bounds is None or bounds[0] > bounds[1]:
-        raise InputError(f"--clip takes LOW,HIGH with LOW <= HIGH (e.g. -1,1), got {value!r}", field="--clip")
+    if bounds is None or not all(math.isfinite(b) for b in bounds) or bounds[0] > bounds[1]:
+        raise InputError(f"--clip takes LOW,HIGH: two finite numbers, LOW <= HIGH (e.g. -1,1), got {value!r}", field="--clip")
     return bounds
 
 
@@ -37,14 +38,14 @@ def serve(
     strategy: str = StrategyOpt,
     normalize: bool = typer.Option(False, "--normalize", help="refused: needs a prompt's group, OpenRLHF sends one sample per request"),
     clip: str | None = typer.Option(None, "--clip", help="clip rewards to LOW,HIGH (applied last)"),
-    veto_penalty: float | None = typer.Option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0"),
+    veto_penalty: float | None = number_option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0"),
     length_debias: bool = typer.Option(False, "--length-debias", help="refused: needs a prompt's group, as --normalize"),
-    unscored_reward: float = typer.Option(0.0, "--unscored-reward", help="number sent for a response without a reward"),
-    request_timeout: float = typer.Option(150.0, "--request-timeout",
+    unscored_reward: float = number_option(0.0, "--unscored-reward", help="number sent for a response without a reward"),
+    request_timeout: float = number_option(150.0, "--request-timeout", above=0, max=86400,
         help="seconds a request's judging may take (OpenRLHF waits 180); "
         "unfinished responses are unscored",
     ),
-    max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="largest request body accepted (MB)"),
+    max_body_mb: float = number_option(16.0, "--max-body-mb", above=0, help="largest request body accepted (MB)"),
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -56,12 +57,10 @@ def serve(
     the_rubric = load_rubric(rubric)
     shaping = make_shaping(normalize, _clip(clip), veto_penalty, length_debias)
     refuse_per_sample_misfits(strategy, shaping)
-    if not request_timeout > 0:
-        raise InputError(f"--request-timeout takes a positive number of seconds, got {request_timeout}", field="--request-timeout")
     if request_timeout >= OPENRLHF_TIMEOUT:
         err.print(f"[yellow]warning[/yellow]: --request-timeout {request_timeout:g} is not below OpenRLHF's "
                   f"{OPENRLHF_TIMEOUT:g} s client timeout: a slow judge makes it send the request again")
-    options = ServeOptions(max_bytes=int(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward,
+    options = ServeOptions(max_bytes=math.ceil(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward,
                            request_timeout=request_timeout)
     if host not in _LOOPBACK:
         err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")

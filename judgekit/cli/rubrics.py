@@ -14,7 +14,7 @@ from rich.text import Text
 
 from judgekit.authoring.generate import GenerateOutcome, generate_rubrics
 from judgekit.cli.common import err, judge_failed_entirely, print_calls
-from judgekit.cli.options import JudgeOptions, with_judge_options
+from judgekit.cli.options import JudgeOptions, number_option, with_judge_options
 from judgekit.data.outfile import dumps
 from judgekit.data.rows import read_data
 from judgekit.errors import InputError
@@ -153,12 +153,12 @@ def rubric_refine(
     report: str | None = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)"),
     report_json: str | None = typer.Option(None, "--report-json", help="the report's numbers as JSON [default: REPORT.json]"),
     limit: int | None = typer.Option(None, "--limit", min=1, help="use the first N rows"),
-    easy_threshold: float = typer.Option(0.8, "--easy-threshold", min=0.0, max=1.0, help="decompose criteria met by at least this share"),
+    easy_threshold: float = number_option(0.8, "--easy-threshold", min=0.0, max=1.0, help="decompose criteria met by at least this share"),
     max_depth: int = typer.Option(2, "--max-depth", min=0, max=10),
     max_criteria: int = typer.Option(16, "--max-criteria", min=1, max=200),
     max_rejections: int = typer.Option(3, "--max-rejections", min=1, max=100),
-    redundancy: float = typer.Option(0.95, "--redundancy", min=0.0, max=1.0, help="verdict agreement that makes two criteria redundant"),
-    text_similarity: float = typer.Option(0.9, "--text-similarity", min=0.0, max=1.0),
+    redundancy: float = number_option(0.95, "--redundancy", min=0.0, max=1.0, help="verdict agreement that makes two criteria redundant"),
+    text_similarity: float = number_option(0.9, "--text-similarity", min=0.0, max=1.0),
     min_support: int = typer.Option(4, "--min-support", min=1, help="responses needed before agreement counts"),
     no_misaligned_filter: bool = typer.Option(False, "--keep-misaligned", help="do not drop criteria that prefer rejected responses"),
     no_redundant_filter: bool = typer.Option(False, "--keep-redundant", help="do not drop redundant criteria"),
@@ -167,8 +167,8 @@ def rubric_refine(
         "and checks are always kept)",
     ),
     weighting: str = typer.Option("correlation", "--weights", help="correlation | uniform | keep"),
-    lam: float = typer.Option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
-    power: float = typer.Option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
+    lam: float = number_option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
+    power: float = number_option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
     *,
     judge_options: JudgeOptions,
 ) -> None:

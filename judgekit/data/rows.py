@@ -67,10 +67,16 @@ def _content_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
+CHAT_ROLES = ("system", "user", "assistant", "tool", "developer")
+
+
 def as_messages(prompt: Any) -> list[dict[str, str]]:
-    """A prompt as a list of {role, content} with text content."""
+    """A prompt as a list of {role, content} with text content. A role outside CHAT_ROLES is bad
+    input (it reaches the judge's prompt, where a made-up role could pose as judgekit's own text)."""
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
+    if problem := role_problem(prompt):
+        raise InputError(problem[1], field=f"prompt{problem[0]}")
     if isinstance(prompt, dict):
         return [{"role": str(prompt.get("role", "user")), "content": _content_text(prompt.get("content"))}]
     if isinstance(prompt, list):
@@ -80,6 +86,16 @@ def as_messages(prompt: Any) -> list[dict[str, str]]:
             if isinstance(m, dict)
         ]
     return [{"role": "user", "content": "" if prompt is None else str(prompt)}]
+
+
+def role_problem(prompt: Any) -> tuple[str, str] | None:
+    """(where in the prompt, why) for the first message whose role is not a chat role, or None."""
+    messages = [(f"[{i}]", m) for i, m in enumerate(prompt)] if isinstance(prompt, list) else [("", prompt)]
+    for where, m in messages:
+        if isinstance(m, dict) and "role" in m and m["role"] not in CHAT_ROLES:
+            shown = repr(m["role"]) if len(repr(m["role"])) <= 40 else repr(m["role"])[:37] + "..."
+            return f"{where}.role", f"unknown role {shown}; a message's role is one of {', '.join(CHAT_ROLES)}"
+    return None
 
 
 def pick(data: Mapping[str, Any], name: str, mapping: Mapping[str, str]) -> tuple[str | None, Any]:
@@ -298,6 +314,9 @@ def _make_row(
         key, value = pick(rec.obj, name, mapping)
         if key is not None and (value is not None or not rules.null_fields):
             fields[name] = value
+    if problem := role_problem(fields.get("prompt")):
+        key, _ = pick(rec.obj, "prompt", mapping)
+        raise InputError(problem[1], file=rules.file, line=rec.line if rules.file else None, field=f"{key}{problem[0]}")
     row_id = _given_id(rec, mapping)
     if rules.checked_ids:
         _check_id(row_id, rec.line, rules.file)
@@ -378,6 +397,8 @@ def _data_row(rec: JsonRecord, file: str) -> DataRow:
     key, prompt = pick(obj, "prompt", {})
     if key is None or prompt in (None, ""):
         raise InputError(missing_field("prompt"), file=file, line=line, field="prompt")
+    if problem := role_problem(prompt):
+        raise InputError(problem[1], file=file, line=line, field=f"{key}{problem[0]}")
     _, reference = pick(obj, "reference", {})
     row = DataRow(line=line, id=_given_id(rec, {}), prompt=prompt,
                   reference=message_text(reference) if reference is not None else None, data=obj)

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateNotFound
+from jinja2 import TemplateError, TemplateNotFound
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from judgekit.errors import InputError
 from judgekit.llm.base import Completion
 from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
-from judgekit.protocol.templates import prompts_dir, render_in, template_source
+from judgekit.protocol.templates import FENCE, criteria_context, data_nonce, prompts_dir, render_in, row_context, template_source
 from judgekit.protocol.wire import (
     PLAIN,
     Forms,
@@ -37,6 +38,7 @@ from judgekit.protocol.wire import (
     parse_verdicts,
     verdict_schema,
 )
+from judgekit.rubric.models import Criterion
 from judgekit.rubric.yaml_source import YamlSource, read_yaml, validate_yaml
 
 DEFAULT_PROFILE = "judgekit"
@@ -230,6 +232,7 @@ def _load_cached(name: str) -> JudgeProfile:
     profile = validate_yaml(source, JudgeProfile)
     profile._folder = path.resolve().parent
     _check_templates(profile, str(path), source)
+    _check_fences(profile, str(path), source)
     return profile
 
 
@@ -246,3 +249,49 @@ def _check_templates(profile: JudgeProfile, file: str, source: YamlSource) -> No
             except TemplateNotFound:
                 raise InputError(f"template {name!r} not found beside the profile or in prompts/", file=file,
                                  line=source.line_of([mode, key]), field=f"{mode}.{key}") from None
+
+
+# ---- every data field a template renders sits inside a fence -----------------------------------
+
+_PROBES = {name: f"judgekit fence probe {name}" for name in ("prompt", "response", "response_a", "response_b", "reference")}
+
+
+def _probe_contexts(profile: JudgeProfile) -> dict[str, dict[str, Any]]:
+    """The context each of the profile's templates sees, with a probe text in every data field."""
+    prompt = [{"role": "user", "content": _PROBES["prompt"]}]
+    rows = {"pointwise": {"response": _PROBES["response"]},
+            "pairwise": {"response_a": _PROBES["response_a"], "response_b": _PROBES["response_b"]}}
+    criteria = criteria_context([Criterion(id="c1", text="The response is helpful.")])
+    out = {mode: {**row_context(prompt=prompt, responses=rows[mode], reference=_PROBES["reference"], rubric_name="r",
+                                rubric_description=""), **criteria} for mode in rows}
+    if profile.rubric_generator is not None:
+        out["rubric_generator"] = {"fence": FENCE, "nonce": data_nonce(prompt, _PROBES["reference"]), "instruction":
+                                   _PROBES["prompt"], "prompt_messages": prompt, "reference": _PROBES["reference"],
+                                   "max_criteria": profile.rubric_generator.max_criteria}
+    return out
+
+
+def _outside_fences(text: str, nonce: str) -> str:
+    return re.sub(rf"<{FENCE}-([a-z0-9-]+)-{nonce}>.*?</{FENCE}-\1-{nonce}>", "", text, flags=re.S).lower()
+
+
+def _check_fences(profile: JudgeProfile, file: str, source: YamlSource) -> None:
+    """A template that shows a row's text outside a fence (`{{ fenced("response", response) }}`) is
+    refused at load, naming it: that text could pose as the template's own instructions. Checked by
+    rendering each template with a probe text in every data field; a template that cannot render
+    without a real row is left to fail on one."""
+    for mode, context in _probe_contexts(profile).items():
+        spec = getattr(profile, mode)
+        if spec is None:
+            continue
+        try:
+            text = render_in(profile.folder, spec.user, context)
+        except (TemplateError, TypeError, ValueError):
+            continue
+        outside = _outside_fences(text, context["nonce"])
+        for name, probe in _PROBES.items():
+            if probe in outside:
+                fence = name.replace("_", "-")
+                raise InputError(f"template {spec.user!r} shows the row's {name} outside a fence, where it could pose as "
+                                 f"instructions: write {{{{ fenced(\"{fence}\", {'instruction' if name == 'prompt' else name}) }}}}",
+                                 file=file, line=source.line_of([mode, "user"]), field=f"{mode}.user")

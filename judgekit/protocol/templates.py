@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from judgekit.data.rows import as_messages
@@ -77,7 +78,7 @@ def environment(folder: str | None = None) -> _Environment:
     loader: BaseLoader = FileSystemLoader(str(prompts_dir()))
     if folder is not None:
         loader = ChoiceLoader([FileSystemLoader(folder), loader])
-    return _Environment(
+    env = _Environment(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False, default=False),
@@ -85,6 +86,8 @@ def environment(folder: str | None = None) -> _Environment:
         # Templates are read once per process: no check of each file's mtime on every judge call.
         auto_reload=False,
     )
+    env.globals["fenced"] = fenced
+    return env
 
 
 @lru_cache(maxsize=256)
@@ -118,6 +121,41 @@ def nonce(*texts: str) -> str:
     return digest[:12]
 
 
+def data_nonce(*values: Any) -> str:
+    """The nonce of every text in `values` (strings, and the strings inside mappings and lists: a
+    message's role as well as its content), so no field that reaches the prompt can hold the
+    fence's tag."""
+    return nonce(*_texts(values))
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for key, item in value.items() for t in (*_texts(key), *_texts(item))]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _texts(item)]
+    return [] if value is None else [str(value)]
+
+
+_FENCE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+@pass_context
+def fenced(context: Context, name: str, text: Any) -> str:
+    """`{{ fenced("response", response) }}`: the text between nonce-bearing tags, the one way a
+    template (a user profile's too) puts data in front of the judge. The nonce hashes every data
+    field of the call, so no data can close or imitate the tags; a text holding them anyway (one
+    the renderer did not hash) is refused, never sent."""
+    if not _FENCE_NAME.match(name):
+        raise ValueError(f"a fence name is lowercase words joined by '-', got {name!r}")
+    tag = f"{context['fence']}-{name}-{context['nonce']}"
+    body = "" if text is None else str(text)
+    if f"<{tag}>" in body or f"</{tag}>" in body:
+        raise ValueError(f"the text to fence as {name!r} holds its fence's tag")
+    return f"<{tag}>\n{body}\n</{tag}>"
+
+
 def criterion_view(c: Criterion) -> dict[str, Any]:
     scale = None if c.scale is None else {
         "min": c.scale.min, "max": c.scale.max, "labels": [{"point": k, "text": v} for k, v in sorted(c.scale.labels.items())],
@@ -135,7 +173,7 @@ def row_context(
     if mask_names:
         responses = {key: mask_model_names(text) for key, text in responses.items()}
     prompt_messages = as_messages(prompt)
-    tag = nonce(*responses.values(), reference or "", *(m["content"] for m in prompt_messages))
+    tag = data_nonce(prompt_messages, responses, reference, rubric_name, rubric_description)
     return {
         "fence": FENCE,
         "nonce": tag,

@@ -315,9 +315,6 @@ def _maybe_json(value: Any) -> Any:
 
 
 def make_shaping(normalize: bool, clip: tuple[float, float] | None, veto_penalty: float | None, length_debias: bool) -> Shaping:
-    if clip is not None:
-        low, high = clip
-        if low > high:
-            raise InputError(f"clip bounds are reversed: {clip}", field="clip")
-        clip = (float(low), float(high))
+    if clip is not None and len(clip) == 2 and all(isinstance(b, (int, float)) for b in clip):
+        clip = (float(clip[0]), float(clip[1]))
     return Shaping(normalize=normalize, clip=clip, veto_penalty=veto_penalty, length_debias=length_debias)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,18 @@ class ServeOptions:
     judged by then are unscored ("timed out")."""
     strip: tuple[str, ...] = DEFAULT_STRIP
     """End-of-text tokens removed from the end of a response."""
+
+    def __post_init__(self) -> None:
+        # An unscored_reward of nan or inf cannot be sent as JSON (every unscored response became a
+        # 500); a limit of 0 or below refuses every request.
+        if not math.isfinite(self.unscored_reward):
+            raise InputError(f"unscored_reward must be a finite number, got {self.unscored_reward!r}", field="unscored_reward")
+        if not (math.isfinite(self.request_timeout) and self.request_timeout > 0):
+            raise InputError(f"request_timeout takes a finite number of seconds above 0, got {self.request_timeout!r}",
+                             field="request_timeout")
+        for name in ("max_bytes", "max_items"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)!r}", field=name)
 
 
 class RequestProblem(Exception):

@@ -16,6 +16,8 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from judgekit.errors import InputError
+
 Rewards = Sequence[float | None]
 
 
@@ -42,9 +44,25 @@ class Shaping:
     """Per prompt group, regress reward on log(1 + word count) by least squares and remove the slope
     (the group mean is kept). Counters a judge's preference for longer answers."""
 
+    def __post_init__(self) -> None:
+        # nan passes every comparison: a clip of (nan, 1) made every reward 1.0.
+        if self.clip is not None:
+            if len(self.clip) != 2 or not all(_finite(b) for b in self.clip):
+                raise InputError(f"clip takes two finite numbers (low, high), got {self.clip!r}", field="clip")
+            if self.clip[0] > self.clip[1]:
+                raise InputError(f"clip bounds are reversed: {self.clip!r}", field="clip")
+        if self.veto_penalty is not None and not _finite(self.veto_penalty):
+            raise InputError(f"veto_penalty must be a finite number, got {self.veto_penalty!r}", field="veto_penalty")
+        if not (_finite(self.eps) and self.eps > 0):
+            raise InputError(f"eps must be a finite number above 0, got {self.eps!r}", field="eps")
+
     @property
     def needs_groups(self) -> bool:
         return self.normalize or self.length_debias
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def group_indices(keys: Sequence[Hashable]) -> list[list[int]]:

@@ -56,7 +56,7 @@ class VerlRewardSettings(BaseModel):
     profile, min_coverage, timeout, max_attempts, criteria_per_call, cache, ...). API keys come from
     the environment (OPENAI_API_KEY, ...), never from here: verl prints its config."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     judge: str
     """The judge spec, e.g. `openai:Qwen/Qwen3-8B`."""

@@ -6,6 +6,7 @@ the file, the line, the criterion and the field.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -111,7 +112,8 @@ class Criterion(BaseModel):
     `scale` makes it ordinal (a rating instead of MET/UNMET); `not_applicable: true` lets the judge
     answer that it does not apply to this prompt, which takes it out of the reward's denominator."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A weight of nan or inf (YAML's .nan, .inf, 1e400) makes every reward nan: refused here.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str | None = None
     text: str | None = None
@@ -235,9 +237,29 @@ def rubric_from_data(
         raise InputError("a rubric must be a mapping with 'name' and 'criteria'", file=file, line=line)
     _check_duplicate_ids(data, file=file, source=source, line=line)
     try:
-        return Rubric.model_validate(data)
+        rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         raise _located_error(exc, data, file=file, source=source, line=line) from None
+    _check_weights(rubric, file=file, source=source, line=line)
+    return rubric
+
+
+def _check_weights(rubric: Rubric, *, file: str | None, source: YamlSource | None, line: int | None) -> None:
+    """The rubric's total absolute weight, the reward's denominator, is a finite number above 0.
+
+    Checked where a rubric comes in (a file, a row, a dict), not in the model: judgekit builds
+    rubrics of a rubric's hard rules alone, which may all weigh 0."""
+    total = 0.0
+    for index, c in enumerate(rubric.criteria):
+        total += abs(c.weight)
+        if not math.isfinite(total):
+            raise InputError(f"the criteria's total absolute weight overflows at this weight ({c.weight:g}): "
+                             "use smaller weights (only their ratios matter)", file=file,
+                             line=_line_in(source, index, "weight") or line, criterion=c.cid, field="weight")
+    if total == 0:
+        raise InputError("no criterion has a non-zero weight: every reward would be 0/0 (null); "
+                         "give at least one criterion a weight", file=file,
+                         line=_line_in(source, None, "criteria") or line, field="weight")
 
 
 def _check_duplicate_ids(
@@ -307,6 +329,8 @@ def _message(err: ErrorDetails) -> str:
         return f"unknown check type {err.get('input')!r}; known types: {', '.join(CHECK_TYPES)}"
     if kind == "literal_error" and err["loc"][-1] == "kind":
         return f"unknown kind {err.get('input')!r}; known kinds: principle, hard_rule, check"
+    if kind == "finite_number":
+        return f"must be a finite number, got {err.get('input')!r}"
     if kind == "too_short" and err["loc"][-1] == "criteria":
         return "a rubric needs at least one criterion"
     msg = str(err.get("msg", "invalid value"))

@@ -12,32 +12,27 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-# profile -> (marker in the prompt, pointwise regexes, pairwise regexes, criterion regex)
+# profile -> (marker in the prompt, criterion regex)
 _S = re.S
+# Every built-in profile fences the texts it judges (judgekit.protocol.templates.fenced).
+_RESPONSE = re.compile(r"<judgekit-response-(?P<n>[0-9a-f]{12})>\n(?P<text>.*?)\n</judgekit-response-(?P=n)>", _S)
+_PAIR = re.compile(r"<judgekit-response-a-(?P<n>[0-9a-f]{12})>\n(?P<a>.*?)\n</judgekit-response-a-(?P=n)>.*?"
+                   r"<judgekit-response-b-(?P=n)>\n(?P<b>.*?)\n</judgekit-response-b-(?P=n)>", _S)
 _PROMPTS: dict[str, dict[str, Any]] = {
     "rm-r1": {
         "marker": "[Client Question]",
-        "response": re.compile(r"\[The Start of Chatbot's Response\]\n(.*?)\n\[The End of Chatbot's Response\]", _S),
-        "pair": re.compile(r"\[The Start of Chatbot A's Response\]\n(.*?)\n\[The End of Chatbot A's Response\].*?"
-                           r"\[The Start of Chatbot B's Response\]\n(.*?)\n\[The End of Chatbot B's Response\]", _S),
         "criterion": re.compile(r"(?:criterion only|satisfies this criterion): (.*?)(?: \(it describes|\n)"),
     },
     "prometheus2": {
         "marker": "###Task Description:",
-        "response": re.compile(r"###Response to evaluate:\n(.*?)\n\n###", _S),
-        "pair": re.compile(r"###Response A:\n(.*?)\n\n###Response B:\n(.*?)\n\n###", _S),
         "criterion": re.compile(r"###Score Rubrics?:\n\[(.*?)(?: \(this describes.*?)?\]\n", _S),
     },
     "rubric-rm": {
         "marker": "Task to Evaluate:",
-        "response": re.compile(r"\nResponse:\n(.*)$", _S),
-        "pair": re.compile(r"\nResponse A:\n(.*?)\n\nResponse B:\n(.*)$", _S),
         "criterion": re.compile(r"Rubric:\n1\. (.*?) \[(?:Hard Rule|Principle)\]"),
     },
     "yes-no": {
         "marker": "Principle: ",
-        "response": re.compile(r"\nResponse:\n(.*?)\n\n(?:Reference answer|Principle: )", _S),
-        "pair": re.compile(r"\nResponse A:\n(.*?)\n\nResponse B:\n(.*?)\n\n(?:Reference answer|Principle: )", _S),
         "criterion": re.compile(r"Principle: (.*?)(?: \(this describes.*?\))?\n"),
     },
 }
@@ -135,7 +130,7 @@ LABELS = {
 
 
 def native_mode(profile: str, text: str) -> str:
-    return "pairwise" if _PROMPTS[profile]["pair"].search(text) else "pointwise"
+    return "pairwise" if _PAIR.search(text) else "pointwise"
 
 
 def native_verdict(profile: str, text: str, content: str) -> tuple[str, Any, str] | None:
@@ -165,7 +160,7 @@ def native_profile(text: str) -> str | None:
 def native_answer(profile: str, text: str, met: Callable[[str, str], bool | int | str], prefer: Callable[[str, str, str], str],
                   reasoning: str, malformed: str | None = None) -> str:
     spec = _PROMPTS[profile]
-    pair = spec["pair"].search(text)
+    pair = _PAIR.search(text)
     mode = "pairwise" if pair else "pointwise"
     if malformed:  # a variant named for the other mode (a hard rule judged pointwise in compare): the mode's first
         variants = MALFORMED[profile][mode]
@@ -173,11 +168,11 @@ def native_answer(profile: str, text: str, met: Callable[[str, str], bool | int 
     crit = spec["criterion"].search(text)
     criterion = crit.group(1) if crit else ""
     if pair:
-        pref = prefer(criterion, pair.group(1), pair.group(2))
+        pref = prefer(criterion, pair.group("a"), pair.group("b"))
         if pref == "tie":  # none of these formats has a tie: a tied judge falls back on position
             pref = "A"
         return _WELL_FORMED[profile]["pairwise"](pref, reasoning)
-    found = spec["response"].search(text)
-    verdict = met(criterion, found.group(1) if found else "")
+    found = _RESPONSE.search(text)
+    verdict = met(criterion, found.group("text") if found else "")
     # A rating (an int that is not a bool) stays one for formats that answer with numbers.
     return _WELL_FORMED[profile]["pointwise"](verdict if type(verdict) is int else bool(verdict), reasoning)

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import typer
 
+import judgekit
 from judgekit.cli.app import app
 from judgekit.config import JudgeConfig
+from judgekit.judge import JudgeRecipe
 from tests.helpers import RUBRICS, run_cli
 
 JUDGE_COMMANDS = ("score", "compare", "rank", "eval", "serve", "rubric generate", "rubric refine")
@@ -87,7 +89,11 @@ def test_unknown_strategy_is_exit_2(command: str) -> None:
 
 
 @pytest.mark.parametrize(("option", "value"), [("--max-attempts", "0"), ("--timeout", "0"), ("--concurrency", "0"),
-                                               ("--criteria-per-call", "some")])
+                                               ("--criteria-per-call", "some"), ("--timeout", "nan"), ("--timeout", "inf"),
+                                               ("--timeout", "1e300"), ("--temperature", "inf"), ("--temperature", "nan"),
+                                               ("--min-coverage", "nan"), ("--max-cost", "nan"), ("--max-cost", "inf"),
+                                               ("--max-cost", "-1"), ("--max-calls", "-1"), ("--samples", "0"),
+                                               ("--concurrency", "-1"), ("--max-tokens", "-5")])
 def test_a_value_judge_config_refuses_is_exit_2_naming_the_option(option: str, value: str) -> None:
     proc = run_cli("rubric", "generate", "--data", "d.jsonl", "-o", "r.yaml", "--judge", "openai:m",
                    "--base-url", "http://127.0.0.1:9/v1", option, value)
@@ -119,3 +125,23 @@ def test_file_options_are_declared_only_in_the_options_module() -> None:
         source = inspect.getsource(module)
         for flag in ('"--rubric"', '"--output"', '"--resume"', '"--field"', '"--split"'):
             assert flag not in source, (module.__name__, flag)
+
+
+# The same settings in Python: refused with the argument's name, not a command-line flag.
+@pytest.mark.parametrize(("argument", "value"), [("timeout", float("nan")), ("timeout", float("inf")),
+                                                 ("temperature", float("inf")), ("min_coverage", float("nan")),
+                                                 ("max_cost", float("nan")), ("max_cost", float("inf")),
+                                                 ("concurrency", -1), ("samples", 0), ("concurency", 3)])
+def test_a_judge_setting_python_refuses_names_the_argument(argument: str, value: object) -> None:
+    with pytest.raises(judgekit.InputError) as caught:
+        judgekit.Judge("openai:m", base_url="http://127.0.0.1:9/v1", **{argument: value})
+    assert caught.value.field == argument and "--" not in str(caught.value)
+    with pytest.raises(judgekit.InputError) as caught:
+        JudgeRecipe.of("openai:m", "http://127.0.0.1:9/v1", {argument: value})
+    assert caught.value.field == argument
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1.5"])
+def test_rubric_refine_numbers_are_finite_and_in_range(value: str) -> None:
+    proc = run_cli("rubric", "refine", "r.yaml", "--data", "d.jsonl", "--redundancy", value)
+    assert proc.returncode == 2 and "--redundancy" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -3,7 +3,7 @@
 import pytest
 
 from judgekit.judging.scoring import coverage, pointwise_reward
-from judgekit.rubric.models import rubric_from_data
+from judgekit.rubric.models import Criterion, Rubric, rubric_from_data
 
 
 def rubric(*criteria):
@@ -90,8 +90,10 @@ def test_negative_weights_count_in_coverage_by_absolute_value():
     assert pointwise_reward(r.criteria, {"a": 1, "p": 1}) == 0.0  # the present pitfall outweighs
 
 
-def test_zero_weight_rubric_coverage_counts_criteria():
-    r = rubric({"id": "a", "text": "a", "weight": 0}, {"id": "b", "text": "b", "weight": 0})
+def test_zero_weight_criteria_coverage_counts_criteria():
+    # A rubric file may not weigh every criterion 0, but the criteria a reward counts may all weigh 0
+    # (a rubric's hard rules alone, the applicable ones): built as judgekit builds those.
+    r = Rubric(name="t", criteria=(Criterion(id="a", text="a", weight=0), Criterion(id="b", text="b", weight=0)))
     assert coverage(r.criteria, {"a": 1, "b": None}) == 0.5
     assert coverage(r.criteria, {"a": 1, "b": 1}) == 1.0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -197,7 +198,8 @@ def test_native_distribution_reads_a_verdict_split_across_tokens() -> None:
 
 
 def _user_profile(folder: Path, parser: str, template: str = "mine.j2") -> Path:
-    (folder / "mine.j2").write_text("Q: {{ instruction }}\nA: {{ response }}\nCheck: {{ criterion.text }}\n"
+    (folder / "mine.j2").write_text('Q: {{ fenced("prompt", instruction) }}\nA: {{ fenced("response", response) }}\n'
+                                    "Check: {{ criterion.text }}\n"
                                     "End with VERDICT: PASS or VERDICT: FAIL.", encoding="utf-8")
     path = folder / "mine.yaml"
     path.write_text(f"name: mine\npointwise:\n  user: {template}\n  parser: {parser}\n"
@@ -213,7 +215,8 @@ def test_a_user_profile_with_a_regex_parser(tmp_path: Path) -> None:
         one = Rubric(name="t", criteria=[{"id": "correct", "text": "The answer is correct."}])
         results = judge.score(ROWS, one) + judge.score(ROWS[:1], one)
     assert [r.scores["correct"] for r in results] == [1, 0, 0]  # the MAYBE was re-asked
-    assert state.requests[0]["messages"][0]["content"].startswith("Q: What is 2+2?")
+    assert re.match(r"Q: <judgekit-prompt-([0-9a-f]{12})>\nWhat is 2\+2\?\n</judgekit-prompt-\1>\nA: <judgekit-response-\1>",
+                    state.requests[0]["messages"][0]["content"])
 
 
 def test_a_user_profile_with_a_json_path_parser(tmp_path: Path) -> None:

@@ -167,5 +167,5 @@ def test_coverage_bar_comes_from_the_judge(judge_server):
             assert run(judgekit.trl_reward(rubric, j)(prompts=["Q"], completions=["polite"])) == expected
             # strict keeps its meaning: any unscored criterion, whatever the bar
             assert run(judgekit.trl_reward(rubric, j, strict=True)(prompts=["Q"], completions=["polite"])) == [None]
-    with pytest.raises(ValueError):
+    with pytest.raises(judgekit.InputError, match="min_coverage"):
         judgekit.Judge("openai:scripted", base_url=judge_server.base_url, api_key="sk-test", min_coverage=1.5)

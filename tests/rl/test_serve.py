@@ -16,7 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from judgekit.rl.serve import RequestProblem, parse_request, split_query
+from judgekit.rl.serve import RequestProblem, ServeOptions, parse_request, split_query
+from judgekit.rl.shaping import Shaping
 from judgekit.testing import Faults
 from tests.helpers import BUNDLED_RUBRICS, CLI, FAILING_JUDGES, ROOT, RUBRICS, free_port
 
@@ -238,7 +239,14 @@ def test_bad_serve_options_are_exit_2(tmp_path):
     rubric = tmp_path / "r.yaml"
     rubric.write_text(RUBRIC_YAML)
     # the last three need a prompt's group of responses; OpenRLHF sends one response per request
-    for args, why in ((["--request-timeout", "0"], "positive"), (["--min-coverage", "2"], ""),
+    for args, why in ((["--request-timeout", "0"], "not above 0"), (["--min-coverage", "2"], ""),
+                      # nan passes every comparison: --clip nan,1 made every reward 1.0, --unscored-reward
+                      # nan or inf made every unscored response a 500, --max-body-mb -1 refused every request
+                      (["--clip", "nan,1"], "finite"), (["--clip", "0,inf"], "finite"),
+                      (["--unscored-reward", "nan"], "finite"), (["--unscored-reward", "inf"], "finite"),
+                      (["--veto-penalty", "-inf"], "finite"), (["--request-timeout", "inf"], "86400"),
+                      (["--max-body-mb", "-1"], "not above 0"), (["--max-body-mb", "nan"], "finite"),
+                      (["--min-coverage", "nan"], "finite"), (["--timeout", "inf"], "finite"),
                       (["--normalize"], "one response per request"), (["--length-debias"], "one response per request"),
                       (["--strategy", "round_robin"], "one response per request")):
         proc = subprocess.run([*CLI, "serve", "--rubric", str(rubric), "--judge", "openai:m",
@@ -252,7 +260,6 @@ def test_build_app_refuses_group_options_too(judge_server):
     import judgekit
     from judgekit.errors import InputError
     from judgekit.rl.serve import build_app
-    from judgekit.rl.shaping import Shaping
 
     rubric = judgekit.rubric_from_data({"name": "r", "criteria": [{"id": "a", "text": "A"}]})
     with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, cache=False) as judge:
@@ -261,6 +268,24 @@ def test_build_app_refuses_group_options_too(judge_server):
             with pytest.raises(InputError, match="one response per request"):
                 build_app(rubric, judge, shaping=shaping, strategy=strategy)
         build_app(rubric, judge, shaping=Shaping(clip=(0.0, 1.0), veto_penalty=-1.0), strategy="anchor")
+
+
+@pytest.mark.parametrize(("make", "argument"), [
+    (lambda: Shaping(clip=(float("nan"), 1.0)), "clip"),
+    (lambda: Shaping(clip=(0.0, float("inf"))), "clip"),
+    (lambda: Shaping(clip=(1.0, 0.0)), "clip"),
+    (lambda: Shaping(veto_penalty=float("nan")), "veto_penalty"),
+    (lambda: ServeOptions(unscored_reward=float("nan")), "unscored_reward"),
+    (lambda: ServeOptions(unscored_reward=float("-inf")), "unscored_reward"),
+    (lambda: ServeOptions(request_timeout=float("inf")), "request_timeout"),
+    (lambda: ServeOptions(max_bytes=-1), "max_bytes"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_python_shaping_and_serve_options_refuse_nonsense_naming_the_argument(make, argument):
+    from judgekit.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        make()
+    assert info.value.field == argument
 
 
 def test_anchor_judges_against_the_label_and_leaves_an_unlabelled_response_unscored(judge_server, tmp_path):

@@ -167,3 +167,14 @@ def test_async_grpo_rollout_worker_pickles_and_calls_the_reward_in_a_spawned_pro
     advantages = result["advantages"]
     assert advantages[0] > advantages[1] > advantages[2] and advantages[1] == pytest.approx(advantages[3])
     assert judge_server.state.requests  # the child judged over HTTP, with its own Judge
+
+
+@pytest.mark.parametrize(("settings", "argument"), [
+    ({"clip": (float("nan"), 1.0)}, "clip"), ({"clip": (0.0, float("inf"))}, "clip"),
+    ({"veto_penalty": float("nan")}, "veto_penalty"),
+])
+def test_trl_reward_refuses_nonfinite_shaping_naming_the_argument(judge_server, settings, argument):
+    with judgekit.Judge("openai:scripted", base_url=judge_server.base_url, cache=False) as judge, \
+            pytest.raises(judgekit.InputError) as caught:
+        judgekit.trl_reward(RUBRIC, judge, **settings)
+    assert caught.value.field == argument

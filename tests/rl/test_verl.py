@@ -147,6 +147,11 @@ def test_a_row_without_a_prompt_is_judged_and_warned_about_once(judge, caplog):
     ({"judge": "openai:x", "concurency": 3}, "concurency"),
     ({"judge": "openai:x", "concurrency": 0}, "concurrency"),
     ({"judge": "openai:x", "unscored_score": "low"}, "unscored_score"),
+    ({"judge": "openai:x", "unscored_score": float("nan")}, "unscored_score"),
+    ({"judge": "openai:x", "clip": [float("nan"), 1.0]}, "clip.0"),
+    ({"judge": "openai:x", "veto_penalty": float("-inf")}, "veto_penalty"),
+    ({"judge": "openai:x", "timeout": float("inf")}, "timeout"),
+    ({"judge": "openai:x", "min_coverage": float("nan")}, "min_coverage"),
 ])
 def test_a_bad_setting_is_an_input_error_naming_it(settings, field):
     with pytest.raises(judgekit.InputError) as caught:

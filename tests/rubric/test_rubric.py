@@ -148,3 +148,57 @@ def test_show_and_validate_print_texts_literally(tmp_path):
         assert literal in res.stdout, literal
     ok = run_cli("rubric", "validate", str(p))
     assert ok.returncode == 0 and "[bold]r.yaml" in ok.stderr and "[red]markup[/red]" in ok.stderr
+
+
+# A weight that is not a finite number, or weights whose total is not, would make every reward nan;
+# weights all 0 would make every reward 0/0. Each is the rubric's error, before any judge call.
+_TWO = "name: x\ncriteria:\n  - id: one\n    text: a\n    weight: {}\n  - id: two\n    text: b\n    weight: {}\n"
+BAD_WEIGHTS = {
+    "nan": (_TWO.format(1, ".nan"), 8, "two", "finite number"),
+    "inf": (_TWO.format(1, ".inf"), 8, "two", "finite number"),
+    "minus inf": (_TWO.format("-.inf", 1), 5, "one", "finite number"),
+    "1e400": (_TWO.format("1e400", 1), 5, "one", "finite number"),
+    "sum overflows": (_TWO.format("1e308", "-1.0e+308"), 8, "two", "overflows"),
+    "all zero": (_TWO.format(0, 0), 2, None, "no criterion has a non-zero weight"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_WEIGHTS, ids=str)
+def test_weights_are_finite_and_not_all_zero(tmp_path, case):
+    text, line, criterion, words = BAD_WEIGHTS[case]
+    with pytest.raises(InputError) as info:
+        load_rubric(write(tmp_path, text))
+    err = info.value
+    assert (err.line, err.criterion, err.field) == (line, criterion, "weight") and words in err.message
+
+
+def test_rubric_validate_and_score_refuse_bad_weights_before_any_call(tmp_path, judge_server):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"id": 1, "prompt": "q", "response": "r"}\n')
+    for case, (text, line, _, words) in BAD_WEIGHTS.items():
+        path = write(tmp_path, text)
+        checked = run_cli("rubric", "validate", str(path))
+        scored = run_cli("score", str(data), "--rubric", str(path), "--judge", "openai:m",
+                         "--base-url", judge_server.base_url, "-o", str(tmp_path / "out.jsonl"))
+        for proc in (checked, scored):
+            assert proc.returncode == 2, (case, proc.stderr)
+            assert f"{path}:{line}" in proc.stderr and "field 'weight'" in proc.stderr and words in proc.stderr
+            assert "Traceback" not in proc.stderr
+    assert judge_server.state.requests == [] and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("rubric", [
+    [{"text": "a", "weight": float("nan")}],
+    [{"text": "a", "weight": 1e308}, {"text": "b", "weight": 1e308}],
+    {"name": "z", "criteria": [{"text": "a", "weight": 0}]},
+], ids=["nan", "sum overflows", "all zero"])
+def test_a_rows_bad_weights_are_that_rows_error(rubric):
+    with pytest.raises(InputError) as info:
+        row_rubric({"rubric": rubric}, file="in.jsonl", line=3)
+    assert (info.value.file, info.value.line, info.value.field) == ("in.jsonl", 3, "rubric.weight")
+
+
+def test_healthbench_points_must_be_finite():
+    with pytest.raises(InputError) as info:
+        row_rubric({"rubrics": [{"criterion": "a", "points": float("inf")}]}, file="hb.jsonl", line=7)
+    assert (info.value.line, info.value.criterion, info.value.field) == (7, "c1", "rubric.weight")
