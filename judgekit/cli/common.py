@@ -91,6 +91,11 @@ def print_calls(judge: Judge) -> None:
     err.print(f"  judge calls: {s['calls']} (retries {s['retries']}, re-asks {s['reasks']}, failed "
               f"{s['failed_calls']}); cache hits: {s['cache_hits']}; "
               f"{cost_line(judge.cost_usd, judge.pricing.reason, 0)}", highlight=False)
+    print_if_every_call_failed(judge)
+
+
+def print_if_every_call_failed(judge: Judge) -> None:
+    """When no call of the judge succeeded: the first distinct reasons, each with its server's URL."""
     if judge_failed_entirely(judge):
         err.print("  every judge call failed; the first reasons:", highlight=False)
         print_failure_reasons(judge.stats.failure_reasons)

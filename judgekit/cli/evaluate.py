@@ -32,7 +32,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement
+from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement, print_if_every_call_failed
 from judgekit.cli.options import JudgeOptions, SplitOpt, with_judge_options
 from judgekit.data.datasets import (
     FORMATS,
@@ -151,7 +151,7 @@ def eval_(
             report["difference"] = {"baseline": str(baseline), **pair_report.difference(base_correct, correct, seed=seed)}
     _write_report(_combined(reports, [correct for _, _, correct in results], format, seed), output)
     if all(failed for _, failed, _ in results):
-        err.print("[red]error[/red]: every judge call failed; see the report for the reasons")
+        err.print("[red]error[/red]: every judge call failed (the first reasons are above; each item's is in the report)")
         raise typer.Exit(1)
 
 
@@ -209,6 +209,7 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
                       stats=the_judge.stats.as_dict(), cost_usd=the_judge.cost_usd, **the_judge.agreement.as_dict())
         print_agreement(the_judge.agreement.as_dict())
         err.print(f"  {cost_line(the_judge.cost_usd, the_judge.pricing.reason, 0)}", highlight=False)
+        print_if_every_call_failed(the_judge)
         return report, judge_failed_entirely(the_judge), correct
 
 

@@ -14,7 +14,7 @@ from sklearn.metrics import cohen_kappa_score, f1_score, precision_recall_fscore
 from judgekit.data.datasets import read_pairs, read_rewardbench2
 from judgekit.errors import InputError
 from judgekit.evaluation.best_of_n import row_result
-from judgekit.testing import Script
+from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 from tests.helpers import read_jsonl, run_cli, write_jsonl
 
 RUBRIC = "name: two\ncriteria:\n  - id: helpful\n    text: The response helps.\n  - id: correct\n    text: The response is correct.\n"
@@ -120,6 +120,22 @@ def _labelled_rows() -> list[dict]:
              (NONE, {"helpful": 0}), (C, {"correct": 1}), (HC, {"helpful": 1, "correct": 1}), (NONE, {"helpful": 0, "correct": 0})]
     return [{"id": f"r{k}", "prompt": f"Question {k}?", "response": f"Answer {k} {m}", "labels": labels}
             for k, (m, labels) in enumerate(cases)]
+
+
+def test_eval_whose_every_call_failed_prints_the_first_reasons_with_the_url(tmp_path: Path) -> None:
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC)
+    data = write_jsonl(tmp_path / "labels.jsonl", _labelled_rows()[:4])
+    with ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0))) as server:
+        url = server.base_url.replace("http://", "http://admin:hunter2-eval-pw@")
+        proc = run_cli("eval", str(data), "--format", "labels", "--rubric", str(rubric), "--judge", "openai:scripted",
+                       "--base-url", url, "--max-attempts", "1", "--no-cache", "-o", str(tmp_path / "report.json"))
+    assert proc.returncode == 1, proc.stderr
+    assert "every judge call failed; the first reasons:" in proc.stderr
+    shown = url.replace("hunter2-eval-pw", "***")
+    reasons = [line.strip() for line in proc.stderr.splitlines() if line.strip().startswith(f"{shown}: HTTP 500: internal error")]
+    assert len(reasons) == 1 and reasons[0].endswith("(8 calls)"), proc.stderr  # 4 rows x 2 criteria
+    assert "hunter2-eval-pw" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_labels_report_per_criterion_agreement_exactly(judge_server, tmp_path: Path) -> None:
