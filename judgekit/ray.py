@@ -36,7 +36,7 @@ from ray.data.block import BlockAccessor
 from ray.data.datasource import BlockBasedFileDatasink
 
 from judgekit.config import JudgeConfig
-from judgekit.data.outfile import dumps, make_parent, open_locked, refuse_input_as_output
+from judgekit.data.outfile import dumps, make_parent, not_a_file, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
 from judgekit.data.runrecord import RunRecord, keep_record
 from judgekit.errors import InputError, LimitReached, RunHalted
@@ -359,6 +359,8 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
     refuse_input_as_output(source, output)
     make_parent(output)
     with open_locked(output):  # as a single-process run does: one run writes an output file at a time
+        if not output.is_file():  # /dev/null: the parts would be made beside it and renamed over it
+            raise not_a_file(output, "--ray writes its rows whole into")
         if record is not None:
             keep_record(output, record, resume=resume,
                         has_rows=(output.with_name(output.name + ".parts") / _LAYOUT).is_file())

@@ -130,18 +130,27 @@ def open_file_sink(path: Path, source: Path, input_ids: Callable[[], Iterator[st
     make_parent(path)
     fh = open_locked(path)
     try:
+        regular = path.is_file()  # else a device such as /dev/null: written to, never cut or resumed
+        if resume and not regular:
+            raise not_a_file(path, "--resume continues")
         done = rows_already_done(path, input_ids) if resume else 0
-        if record is not None and path.is_file():  # not a device such as /dev/null
+        if record is not None and regular:
             try:
                 keep_record(path, record, resume=resume, has_rows=done > 0)
             except OSError as exc:
                 raise cannot_write(exc, path) from None
-        if not resume:
+        if not resume and regular:
             fh.truncate(0)
     except BaseException:
         fh.close()
         raise
     return FileSink(path, fh), done
+
+
+def not_a_file(path: Path, what: str) -> InputError:
+    """Bad usage: `what` (e.g. "--resume continues") needs an output that is a regular file, not a device or a pipe."""
+    return InputError(f"{what} an output file, and this is not a regular file (a device or a pipe); "
+                      "give a file path", file=str(path), field="--output")
 
 
 def make_parent(path: Path) -> None:

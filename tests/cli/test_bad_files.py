@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,24 @@ def test_an_output_under_a_file_is_exit_2_naming_it(tmp_path, rubric):
     proc = run_cli("score", str(data), "--rubric", str(rubric), *NO_SERVER, "-o", str(tmp_path / "plain" / "o.jsonl"))
     assert proc.returncode == 2 and "a part of its path is a file" in _one_error_line(proc.stderr)
 
+
+
+def test_score_into_dev_null_judges_and_discards_the_rows(judge_server, tmp_path, rubric):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b"".join(ROWS.splitlines(keepends=True)[:3]))
+    proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", judge_server.base_url,
+                   "--no-cache", "-o", os.devnull)
+    assert proc.returncode == 0, proc.stderr
+    assert "done: 3 rows (3 judged, 0 resumed)" in proc.stderr and judge_server.state.count == 6  # 2 criteria
+    assert Path(os.devnull).is_char_device()  # written to, never replaced
+
+
+@pytest.mark.parametrize("flag", ["--resume", "--ray"])
+def test_resume_or_ray_into_dev_null_is_exit_2(tmp_path, rubric, flag):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(ROWS.splitlines(keepends=True)[0])
+    proc = run_cli("score", str(data), "--rubric", str(rubric), *NO_SERVER, "-o", os.devnull, flag)
+    assert proc.returncode == 2, proc.stderr
+    line = _one_error_line(proc.stderr)
+    assert os.devnull in line and "not a regular file (a device or a pipe)" in line, line
+    assert Path(os.devnull).is_char_device() and not Path(f"{os.devnull}.parts").exists()
