@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,7 +33,7 @@ from judgekit.llm.balance import BalancedBackend
 from judgekit.llm.base import Backend, FatalError, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
-from judgekit.llm.factory import make_backend
+from judgekit.llm.factory import Server, check_servers, make_backend
 from judgekit.llm.fanout import gather_bounded
 from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.runner import ADMISSION_SPARE, CallRunner, RetryPolicy
@@ -398,17 +398,33 @@ class JudgeRecipe:
 
     @classmethod
     def of(cls, spec: str = "local", base_url: str | list[str] | None = None,
-           options: Mapping[str, Any] | None = None, *, call: str = "Judge()") -> JudgeRecipe:
+           options: Mapping[str, Any] | None = None, *, call: str = "Judge()", arguments: Collection[str] = ()) -> JudgeRecipe:
         """The recipe, its settings checked now (in the process that writes it); a bad one is an
-        InputError naming the argument of `call`, the Python call they were given to."""
-        return cls(spec, base_url, judge_config(call, dict(options or {})))
+        InputError naming the argument of `call`, the Python call they were given to (`arguments`:
+        its own, besides JudgeConfig's, offered for a misspelled one)."""
+        return cls(spec, base_url, judge_config(call, dict(options or {}), arguments=arguments))
 
     def with_config(self, config: JudgeConfig) -> JudgeRecipe:
         return replace(self, config=config)
 
+    def check_servers(self) -> None:
+        """Judge.check_servers without building the Judge (an embedded model is not loaded), e.g. in
+        the process that hands this recipe to Ray actors, before any of them starts."""
+        check_recipe_servers([(self.spec, self.base_url)], self.config)
+
     def build(self, budget: Budget | None = None) -> Judge:
         """The Judge; `budget`: one it shares with others (see Judge), else its own."""
         return Judge(self.spec, base_url=self.base_url, budget=budget, **self.config.model_dump())
+
+
+def check_recipe_servers(servers: list[Server], config: JudgeConfig) -> None:
+    """Ask the servers of a recipe's judges (and its generator's) whether they answer; JudgeUnreachable
+    naming each one that does not, as Judge.check_servers."""
+    generator = [(config.generator, config.generator_base_url or servers[0][1])] if config.generator else []
+    try:
+        asyncio.run(check_servers([*servers, *generator], timeout=config.timeout))
+    except FatalError as exc:
+        raise JudgeUnreachable(str(exc)) from None
 
 
 async def rank_group(

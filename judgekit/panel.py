@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
-from judgekit.judge import Judge
+from judgekit.judge import Judge, check_recipe_servers
 from judgekit.judging.panel import Juror, PanelCollector
 from judgekit.judging.verdicts import VerdictCollector
 from judgekit.judging.votes import Aggregate
@@ -131,3 +131,7 @@ class PanelRecipe:
     def build(self, budget: Budget | None = None) -> Panel:
         """The Panel; `budget`: one it shares with others (see Judge), else its own."""
         return Panel(self.panel, budget=budget, **self.config.model_dump())
+
+    def check_servers(self) -> None:
+        """Panel.check_servers without building the Panel (see JudgeRecipe.check_servers)."""
+        check_recipe_servers([(j.judge, j.base_url) for j in self.panel.judges], self.config)

@@ -63,6 +63,8 @@ class Recipe(Protocol):
 
     def build(self, budget: Budget | None = None) -> Judge: ...
 
+    def check_servers(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Work:
@@ -192,13 +194,17 @@ def result_table(kind: Kind, results: list[dict[str, Any]]) -> pa.Table:
 # ---- Datasets ------------------------------------------------------------------------------------
 
 
+# score()'s and compare()'s own arguments, offered for a misspelled one besides JudgeConfig's fields.
+_ARGUMENTS = ("rubric", "judge", "base_url", "actors", "batch_size", "explain", "ray_remote_args")
+
+
 def score(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: str = "local",
           base_url: str | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
           ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
     """Each row's response against the rubric (rows may carry their own): id, reward, result.
     `config`: JudgeConfig fields for every actor's Judge; `ray_remote_args`: the actors' resources
     (e.g. {"num_gpus": 1} for an in-process vLLM judge)."""
-    setup = JudgeRecipe(judge, base_url, JudgeConfig(**config))
+    setup = JudgeRecipe.of(judge, base_url, config, call="judgekit.ray.score()", arguments=_ARGUMENTS)
     return judge_dataset(ds, Work("score", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
 
 
@@ -206,7 +212,7 @@ def compare(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, 
             base_url: str | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
             ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
     """Each row's response_a against response_b, in both orders: id, winner, margin, result."""
-    setup = JudgeRecipe(judge, base_url, JudgeConfig(**config))
+    setup = JudgeRecipe.of(judge, base_url, config, call="judgekit.ray.compare()", arguments=_ARGUMENTS)
     return judge_dataset(ds, Work("compare", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
 
 
@@ -355,7 +361,8 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
     """Judge a file's rows on a Ray pool (RAY_ADDRESS's cluster, else a local instance), shard by shard;
     `on_shard(ShardDone)` after each shard is written (or halted at the run's limit); the output file
     once all are, else LimitReached (the shards written stay, for --resume). `record`: what makes the
-    rows, checked on --resume of a run whose parts are kept (judgekit.data.runrecord)."""
+    rows, checked on --resume of a run whose parts are kept (judgekit.data.runrecord). A judge server
+    that does not answer is JudgeUnreachable before Ray starts (see JudgeRecipe.check_servers)."""
     refuse_input_as_output(source, output)
     make_parent(output)
     with open_locked(output):  # as a single-process run does: one run writes an output file at a time
@@ -364,6 +371,7 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
         if record is not None:
             keep_record(output, record, resume=resume,
                         has_rows=(output.with_name(output.name + ".parts") / _LAYOUT).is_file())
+        setup.check_servers()  # as a plain run: once the output is known good, before Ray starts and any part is written
         _judge_file_locked(rows, output=output, work=work, setup=setup, actors=actors, shard_rows=shard_rows,
                            resume=resume, on_shard=on_shard, ray_remote_args=ray_remote_args)
 

@@ -14,7 +14,7 @@ from judgekit.cli.options import JudgeOptions
 from judgekit.cli.runfile import RunStopped, RunSummary
 from judgekit.data.rows import InputRow
 from judgekit.data.runrecord import RunRecord
-from judgekit.errors import InputError, RunHalted
+from judgekit.errors import InputError, JudgeUnreachable, RunHalted
 from judgekit.judge import JudgeRecipe
 from judgekit.judging.results import ROW_FAILED
 from judgekit.llm.budget import Budget
@@ -61,6 +61,8 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
         on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
                           setup=recipe, actors=actors, shard_rows=shard_rows, resume=resume, on_shard=on_shard,
                           record=record)
+    except JudgeUnreachable:  # found before the first row, as in a plain run: nothing judged, no summary
+        raise
     except RunHalted as exc:  # the run's limit: the shards written stay for --resume; every call is counted
         summary.stopped = True
         raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", _totals(summary, started, calls, spent, prices),

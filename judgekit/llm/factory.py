@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from judgekit.errors import InputError
-from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError, check_all
 
 __all__ = ["Backend", "Completion", "FatalError", "JudgeRequest", "TransientError", "make_backend"]
 
@@ -14,6 +14,8 @@ SPEC_HELP = "local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MOD
 
 
 KINDS = ("local", "openai", "anthropic", "vllm")
+IN_PROCESS = ("local", "vllm")  # models run by the judging process itself: no server to check
+Server = tuple[str, str | Sequence[str] | None]  # a --judge spec and its base URL(s)
 
 
 def spec_problem(spec: str) -> str | None:
@@ -63,3 +65,18 @@ def make_backend(
 
         return VLLMEngineBackend(model, timeout=timeout, **options)
     raise InputError(f"unknown judge {spec!r}; use {SPEC_HELP}", field="--judge")
+
+
+async def check_servers(servers: Iterable[Server], *, timeout: float) -> None:
+    """Ask each server of `servers` whether it answers, as a Judge's check does (Backend.check), but
+    building only the backends of servers: an in-process model is neither loaded nor checked. One
+    FatalError naming each server that does not answer (its URL, credentials masked)."""
+    backends: list[Backend] = []
+    try:
+        for spec, base_url in servers:
+            if spec.partition(":")[0] not in IN_PROCESS:
+                backends.append(make_backend(spec, base_url=base_url, timeout=timeout))
+        await check_all(backends)
+    finally:
+        for backend in backends:
+            await backend.aclose()

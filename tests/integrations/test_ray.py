@@ -18,10 +18,11 @@ import ray
 import judgekit
 import judgekit.ray as judgekit_ray
 from judgekit.data.outfile import open_locked
-from judgekit.errors import InputError
+from judgekit.errors import InputError, JudgeUnreachable
 from judgekit.judge import JudgeRecipe
+from judgekit.panel import PanelRecipe, panel_spec
 from judgekit.testing import ScriptedJudgeServer
-from tests.helpers import SCORE_RUBRIC, read_jsonl, run_cli, scripted_judge, write_jsonl
+from tests.helpers import SCORE_RUBRIC, free_port, read_jsonl, run_cli, scripted_judge, write_jsonl
 
 # Two attempts: an actor idle between batches may find its pooled connection closed by the server
 # ("Can not write request body"), a transient error the retry is for.
@@ -195,6 +196,36 @@ def test_a_ray_run_refuses_an_output_file_another_run_is_writing(tmp_path: Path)
                                 setup=JudgeRecipe("openai:x"), actors=1, shard_rows=1, resume=False,
                                 on_shard=lambda done: None)
     assert not (tmp_path / "out.jsonl.parts").exists()  # refused before anything was written
+
+
+def test_score_ray_checks_the_judge_server_before_ray_starts(rubric: Path, tmp_path: Path):
+    port, password = free_port(), "hunter2-ray-pw"
+    data = write_jsonl(tmp_path / "in.jsonl", make_rows(4))
+    started = time.perf_counter()
+    result = run_cli("score", str(data), "--rubric", str(rubric), "-o", str(tmp_path / "out.jsonl"), "--ray", *JUDGE,
+                     "--base-url", f"http://admin:{password}@127.0.0.1:{port}/v1", timeout=600)
+    assert result.returncode == 1, result.stderr
+    assert f"the judge server at http://admin:***@127.0.0.1:{port}/v1 does not answer" in result.stderr
+    assert password not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.jsonl.parts").exists() and read_jsonl(tmp_path / "out.jsonl") == []  # as a plain run
+    assert time.perf_counter() - started < 30  # no Ray instance was started
+
+
+def test_a_recipes_check_asks_only_servers_and_loads_no_model():
+    port = free_port()
+    JudgeRecipe("local:/no/such/model.gguf").check_servers()  # an in-process model: nothing built, nothing to ask
+    panel = PanelRecipe(panel_spec([{"judge": "local:/no/such/model.gguf"},
+                                    {"judge": "openai:m", "base_url": f"http://127.0.0.1:{port}/v1"}]))
+    with pytest.raises(JudgeUnreachable, match=f"http://127.0.0.1:{port}/v1 does not answer"):
+        panel.check_servers()
+
+
+def test_ray_datasets_name_a_misspelled_or_bad_argument_as_python_does():
+    # checked before the Dataset is looked at: no Ray instance is needed
+    with pytest.raises(InputError, match=r"judgekit\.ray\.score\(\): unknown argument 'concurency' \(did you mean 'concurrency'\?\)"):
+        judgekit_ray.score(None, judge="openai:x", concurency=4)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"judgekit\.ray\.compare\(\), argument 'max_cost': .*finite"):
+        judgekit_ray.compare(None, judge="openai:x", max_cost=float("nan"))  # type: ignore[arg-type]
 
 
 # ---- the same run as a plain one: the panel, the limits, the exit codes, --resume -------------------
