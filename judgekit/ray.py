@@ -25,7 +25,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
@@ -41,6 +41,7 @@ from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
 from judgekit.data.runrecord import RunRecord, keep_record
 from judgekit.errors import InputError, LimitReached, RunHalted
 from judgekit.judge import Judge, JudgeRecipe
+from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.llm.budget import Budget
 from judgekit.llm.fanout import gather_all
@@ -270,16 +271,17 @@ class ShardDone:
     resumed: bool = False
     spent: Decimal = Decimal(0)
     halted: str | None = None
+    agreement: AgreementLog = field(default_factory=AgreementLog)  # the units of the shard's self- and inter-judge agreement
 
 
 class ShardJudge(_JudgeActor):
     """The `map_batches` callable over shards: each item is one shard's rows, judged by this actor."""
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        shards, texts, stats, spent = [], [], [], []
+        shards, texts, stats, spent, agreement = [], [], [], [], []
         halted: list[str | None] = []
         for item in batch.to_pylist():
-            before, spent_before = self.judge.stats.as_dict(), self.judge.budget.spent
+            before, spent_before, units_before = self.judge.stats.as_dict(), self.judge.budget.spent, self.judge.agreement.size()
             try:  # every row's calls finish (gather_all) before a limit is raised: all are counted
                 texts.append("".join(dumps(row) + "\n" for row in self.judge_rows(pickle.loads(item["rows"]))))
                 halted.append(None)
@@ -290,9 +292,10 @@ class ShardJudge(_JudgeActor):
             shards.append(item["shard"])
             stats.append(json.dumps({k: after[k] - before[k] for k in after}))
             spent.append(str(self.judge.budget.spent - spent_before))
+            agreement.append(pickle.dumps(self.judge.agreement.since(units_before)))
         return pa.table({"shard": pa.array(shards, pa.int64()), "lines": pa.array(texts, pa.large_string()),
                          "stats": pa.array(stats, pa.string()), "spent": pa.array(spent, pa.string()),
-                         "halted": pa.array(halted, pa.string())})
+                         "halted": pa.array(halted, pa.string()), "agreement": pa.array(agreement, pa.large_binary())})
 
 
 @dataclass(frozen=True)
@@ -411,4 +414,4 @@ def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: Recipe, 
         for item in cast("pa.Table", batch).to_pylist():  # batch_format="pyarrow"
             rows = [json.loads(line) for line in item["lines"].splitlines()]
             yield ShardDone(item["shard"], rows, json.loads(item["stats"]), spent=Decimal(item["spent"]),
-                            halted=item["halted"])
+                            halted=item["halted"], agreement=pickle.loads(item["agreement"]))

@@ -16,6 +16,7 @@ from judgekit.data.rows import InputRow
 from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError, JudgeUnreachable, RunHalted
 from judgekit.judge import JudgeRecipe
+from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.results import ROW_FAILED
 from judgekit.llm.budget import Budget
 from judgekit.llm.pricing import Pricing, pricing_for
@@ -42,6 +43,7 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
     summary = RunSummary(rows=len(rows))
     calls: Counter[str] = Counter()
     spent = Decimal(0)
+    agreement = AgreementLog()  # gathered from every actor's shards: the plain run's agreement line
 
     def on_shard(done: on_ray.ShardDone) -> None:
         nonlocal spent
@@ -54,6 +56,7 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
             if on_row is not None:
                 on_row(row)
         calls.update(done.stats)
+        agreement.merge(done.agreement)
 
     recipe = (PanelRecipe(options.panel, options.config) if options.panel is not None
               else JudgeRecipe(options.spec, options.base_url, options.config))
@@ -65,9 +68,9 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
         raise
     except RunHalted as exc:  # the run's limit: the shards written stay for --resume; every call is counted
         summary.stopped = True
-        raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", _totals(summary, started, calls, spent, prices),
+        raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", _totals(summary, started, calls, spent, prices, agreement),
                          output) from None
-    return _totals(summary, started, calls, spent, prices)
+    return _totals(summary, started, calls, spent, prices, agreement)
 
 
 def _prices(options: JudgeOptions) -> list[Pricing]:
@@ -80,8 +83,10 @@ def _prices(options: JudgeOptions) -> list[Pricing]:
     return prices
 
 
-def _totals(summary: RunSummary, started: float, calls: Counter[str], spent: Decimal, prices: list[Pricing]) -> RunSummary:
+def _totals(summary: RunSummary, started: float, calls: Counter[str], spent: Decimal, prices: list[Pricing],
+            agreement: AgreementLog) -> RunSummary:
     summary.seconds = time.perf_counter() - started
+    summary.agreement = agreement.as_dict()
     summary.stats = {name: calls[name] for name in RunStats().as_dict()}
     unpriced = next((p for p in prices if p.prices is None), None)
     summary.cost_usd = float(spent) if unpriced is None else None

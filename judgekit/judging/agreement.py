@@ -35,6 +35,23 @@ class AgreementLog:
     def add_panel(self, cid: str, values: Sequence[Value | None]) -> None:
         self.panel.setdefault(cid, []).append(list(values))
 
+    def size(self) -> tuple[dict[str, int], dict[str, int]]:
+        """How many units each criterion has so far (samples, panel): a mark for `since`."""
+        return {cid: len(u) for cid, u in self.samples.items()}, {cid: len(u) for cid, u in self.panel.items()}
+
+    def since(self, size: tuple[dict[str, int], dict[str, int]]) -> AgreementLog:
+        """The units added after `size` was taken, e.g. one shard's of a Ray actor's judge."""
+        samples, panel = size
+        return AgreementLog({cid: u[samples.get(cid, 0):] for cid, u in self.samples.items() if len(u) > samples.get(cid, 0)},
+                            {cid: u[panel.get(cid, 0):] for cid, u in self.panel.items() if len(u) > panel.get(cid, 0)})
+
+    def merge(self, other: AgreementLog) -> None:
+        """Add `other`'s units to this log's (the shards of one run)."""
+        for cid, sampled in other.samples.items():
+            self.samples.setdefault(cid, []).extend(sampled)
+        for cid, voted in other.panel.items():
+            self.panel.setdefault(cid, []).extend(voted)
+
     def self_agreement(self) -> dict[str, float]:
         return {cid: sum(modal_share(u) for u in units) / len(units) for cid, units in self.samples.items()}
 

@@ -251,6 +251,8 @@ def test_score_ray_with_a_panel_writes_what_a_plain_run_with_that_panel_writes(s
         assert never_met.state.count == 2 * 12  # each judge of the panel asked on both runs
     assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
     assert all(r["reward"] == 0.0 for r in read_jsonl(tmp_path / "ray.jsonl"))  # unanimous: never met
+    agreement = [[line for line in run.stderr.splitlines() if "inter-judge" in line] for run in (plain, on_ray)]
+    assert len(agreement[0]) == 1 and agreement[1] == agreement[0], on_ray.stderr  # gathered from every actor's shards
 
 
 def test_a_limit_under_ray_stops_and_resumes_as_a_plain_run_does(server: ScriptedJudgeServer, rubric: Path,
