@@ -8,7 +8,7 @@ class InputError(Exception):
 
     `field` is a file's field or a command-line flag; with `call` (a Python call such as "Judge()")
     it is that call's argument instead. `cli_error`: the same error as the command line names it,
-    kept when a Python call renamed a flag to its argument (config.argument_error)."""
+    kept when a Python call renamed a flag to its argument (arguments.argument_error)."""
 
     def __init__(
         self,

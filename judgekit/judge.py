@@ -16,9 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from judgekit.arguments import JUDGE_ARGUMENTS, argument_error, judge_config
 from judgekit.authoring.adaptive import with_pair_criteria
 from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
-from judgekit.config import JUDGE_ARGUMENTS, JudgeConfig, argument_error, judge_config
+from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.errors import InputError, JudgeUnreachable
 from judgekit.judging.agreement import AgreementLog

@@ -222,7 +222,7 @@ def test_a_recipes_check_asks_only_servers_and_loads_no_model():
 
 def test_ray_datasets_name_a_misspelled_or_bad_argument_as_python_does():
     # checked before the Dataset is looked at: no Ray instance is needed
-    with pytest.raises(InputError, match=r"judgekit\.ray\.score\(\): unknown argument 'concurency' \(did you mean 'concurrency'\?\)"):
+    with pytest.raises(InputError, match=r"judgekit\.ray\.score\(\), argument 'concurency': unknown argument \(did you mean 'concurrency'\?\)"):
         judgekit_ray.score(None, judge="openai:x", concurency=4)  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"judgekit\.ray\.compare\(\), argument 'max_cost': .*finite"):
         judgekit_ray.compare(None, judge="openai:x", max_cost=float("nan"))  # type: ignore[arg-type]

@@ -48,8 +48,8 @@ def test_a_rubric_of_another_type_names_the_argument(judge_server: ScriptedJudge
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    ({"concurency": 4}, "Judge(): unknown argument 'concurency' (did you mean 'concurrency'?)"),
-    ({"baseurl": "http://x/v1"}, "Judge(): unknown argument 'baseurl' (did you mean 'base_url'?)"),
+    ({"concurency": 4}, "Judge(), argument 'concurency': unknown argument (did you mean 'concurrency'?)"),
+    ({"baseurl": "http://x/v1"}, "Judge(), argument 'baseurl': unknown argument (did you mean 'base_url'?)"),
     ({"concurrency": 0}, "Judge(), argument 'concurrency': Input should be greater than or equal to 1 (got 0)"),
     ({"max_cost": 1.0}, "Judge(), argument 'max_cost': 'max_cost' needs a priced model"),
 ])
