@@ -23,7 +23,7 @@ each of verl's reward workers; reward_kwargs still override any of them.
 Each row carries the question in `extra_info["question"]` (or "prompt") and the reference answer, if
 any, as `reward_model.ground_truth`; a row may carry its own rubric in `extra_info["rubric"]`. A
 response without a reward (a failing judge, an unscored hard rule, coverage below the judge's
-min_coverage) scores `unscored_score` (0.0 here; verl needs a number), and says so in its dict
+min_coverage) scores `unscored_reward` (0.0 here; verl needs a number), and says so in its dict
 (`judgekit_unscored: 1.0`, `judgekit_unscored_reason`); the `judgekit` logger counts them.
 
 Run it directly to see it work against judgekit's scripted judge:  python examples/verl_reward.py
@@ -39,7 +39,7 @@ import judgekit
 RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "helpfulness.yaml"
 
 compute_score = judgekit.verl_compute_score(
-    RUBRIC, "openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8000/v1", concurrency=64, unscored_score=0.0,
+    RUBRIC, "openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8000/v1", concurrency=64, unscored_reward=0.0,
 )
 
 

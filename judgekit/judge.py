@@ -31,7 +31,7 @@ from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_re
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.llm.balance import BalancedBackend
-from judgekit.llm.base import Backend, FatalError, check_all
+from judgekit.llm.base import Backend, BackendLike, FatalError, as_backend, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.factory import Server, check_servers, make_backend
@@ -111,7 +111,7 @@ class Judge:
         *,
         base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
-        backend: Backend | None = None,
+        backend: Backend | BackendLike | None = None,
         budget: Budget | None = None,
         **config: Any,
     ) -> None:
@@ -122,7 +122,7 @@ class Judge:
         except InputError as exc:  # named as the caller wrote it: Judge()'s arguments, not the CLI's flags
             raise argument_error(exc, f"{type(self).__name__}()") from None
 
-    def _set_up(self, spec: str, base_url: str | Sequence[str] | None, api_key: str | None, backend: Backend | None,
+    def _set_up(self, spec: str, base_url: str | Sequence[str] | None, api_key: str | None, backend: Backend | BackendLike | None,
                 budget: Budget | None, config: dict[str, Any]) -> None:
         self.spec = spec
         given_profile = config.get("profile")
@@ -141,8 +141,8 @@ class Judge:
         self.agreement = AgreementLog()  # self-agreement over samples; a Panel's inter-judge alpha
         timeout = self.config.timeout
         # Build the backend now so a bad spec or a missing key fails here, not mid-run.
-        self._backend: Backend = backend or make_backend(spec, base_url=base_url, api_key=api_key, timeout=timeout,
-                                                         cache_dir=self.config.cache_dir)
+        self._backend: Backend = as_backend(backend) if backend is not None else make_backend(
+            spec, base_url=base_url, api_key=api_key, timeout=timeout, cache_dir=self.config.cache_dir)
         self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
         self._context: JudgeContext | None = None
         # Built now, like the judge's backend, so a bad --generator fails before any call.

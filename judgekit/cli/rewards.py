@@ -11,7 +11,8 @@ from rich.markup import escape
 from judgekit.cli.common import err
 from judgekit.cli.options import JudgeOptions, StrategyOpt, number_option, with_judge_options
 from judgekit.errors import InputError
-from judgekit.rl.rewards import make_shaping
+from judgekit.judging.ranking import check_strategy
+from judgekit.rl.shaping import Shaping
 from judgekit.rubric.models import load_rubric
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -55,20 +56,20 @@ def serve(
     from judgekit.rl.serve import serve as run_server
 
     the_rubric = load_rubric(rubric)
-    shaping = make_shaping(normalize, _clip(clip), veto_penalty, length_debias)
+    shaping = Shaping(normalize=normalize, clip=_clip(clip), veto_penalty=veto_penalty, length_debias=length_debias)
     refuse_per_sample_misfits(strategy, shaping)
     if request_timeout >= OPENRLHF_TIMEOUT:
         err.print(f"[yellow]warning[/yellow]: --request-timeout {request_timeout:g} is not below OpenRLHF's "
                   f"{OPENRLHF_TIMEOUT:g} s client timeout: a slow judge makes it send the request again")
-    options = ServeOptions(max_bytes=math.ceil(max_body_mb * 1024 * 1024), unscored_reward=unscored_reward,
-                           request_timeout=request_timeout)
+    options = ServeOptions(strategy=check_strategy(strategy), shaping=shaping, unscored_reward=unscored_reward,
+                           max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout)
     if host not in _LOOPBACK:
         err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
     with judge_options.judge() as the_judge:
         err.print(f"judgekit reward server: rubric '{escape(the_rubric.name)}' ({len(the_rubric.criteria)} criteria), "
                   f"judge {escape(judge_options.spec)}, on http://{escape(host)}:{port}/ (POST / or /get_reward, GET /health)",
                   highlight=False)
-        run_server(the_rubric, the_judge, host=host, port=port, shaping=shaping, options=options, strategy=strategy)
+        run_server(the_rubric, the_judge, host=host, port=port, options=options)
 
 
 def register(app: typer.Typer) -> None:

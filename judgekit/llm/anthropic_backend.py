@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anthropic
 from anthropic.resources import AsyncMessages
@@ -31,6 +31,8 @@ from judgekit.llm.base import (
     Backend,
     Completion,
     FatalError,
+    Identity,
+    JSONValue,
     JudgeRequest,
     TransientError,
     check_failure,
@@ -71,12 +73,12 @@ class AnthropicBackend(Backend):
         self._temperature = SENDS_TEMPERATURE and not thinks  # thinking takes only the default temperature
         self.unsent_fields = frozenset({"seed", "logprobs"} | (set() if self._temperature else {"temperature"}))
 
-    def identity(self) -> dict[str, Any]:
-        identity: dict[str, Any] = {"backend": "anthropic", "model": self.model,
+    def identity(self) -> Identity:
+        identity: Identity = {"backend": "anthropic", "model": self.model,
                                     "base_url": shown_url(self.base_url or "https://api.anthropic.com"),
                                     "structured_output": self.structured_output}
         if self.thinking is not None:
-            identity["thinking"] = dict(self.thinking)
+            identity["thinking"] = cast(JSONValue, dict(self.thinking))  # a request parameter: JSON
         return identity
 
     async def complete(self, request: JudgeRequest) -> Completion:

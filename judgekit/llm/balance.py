@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judgekit.llm.base import Backend, Completion, JudgeRequest, TransientError, check_all
+from judgekit.llm.base import Backend, Completion, Identity, JudgeRequest, TransientError, check_all
 from judgekit.secrets import clip, shown_url
 
 SET_ASIDE_AFTER = 3
@@ -59,7 +59,7 @@ class BalancedBackend(Backend):
         self.servers = [Server(shown_url(url), backend) for url, backend in servers]
         self._next = 0  # round robin among servers with as few calls outstanding
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> Identity:
         first = self.servers[0].backend.identity()
         return {**first, "base_url": sorted(s.url for s in self.servers)}
 

@@ -13,9 +13,10 @@ GET /models); an in-process model has nothing to check (the default).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol
 
 # The embedded judge's worker takes this extra argument (an int k) beside llama.cpp's own: the top-k
 # log-probabilities of the first generated token. Defined here, not in the worker module, so that
@@ -74,20 +75,90 @@ class FatalError(Exception):
     """A failure retrying cannot fix: bad request, authentication, unknown model."""
 
 
-@runtime_checkable
-class Backend(Protocol):
-    def identity(self) -> dict[str, Any]:
-        """What identifies the judge for the cache: kind, model, endpoint. Never a credential."""
-        ...
+# What identifies a judge in the verdict cache: JSON values only (the key is their JSON form).
+JSONValue = str | int | float | bool | None | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
+Identity = dict[str, JSONValue]
+
+
+class BackendLike(Protocol):
+    """The least a backend must have: the three methods. An object with only these (not a `Backend`
+    subclass) still works: `as_backend` gives it every hook's default."""
+
+    def identity(self) -> Identity: ...
 
     async def complete(self, request: JudgeRequest) -> Completion: ...
 
     async def aclose(self) -> None: ...
 
+
+class Backend(ABC):
+    """What judgekit asks of a backend: the base class every backend subclasses, its own included.
+
+    A subclass writes `identity` and `complete`; every other member has a default, overridden by a
+    backend that needs another (a class attribute, or an attribute set in `__init__`)."""
+
+    max_concurrency: int | None = None
+    """The most calls the backend can run at once (None: no limit of its own). A backend that answers one
+    call at a time (the embedded model) says 1, so that queued calls wait in the runner, outside their
+    timeout, not inside the backend."""
+
+    enforces_timeout: bool = False
+    """True when the backend bounds each call by the timeout itself (an HTTP client's timeout, a worker
+    killed at the timeout). False: the runner bounds each call, at 1.5 times the timeout."""
+
+    unsent_fields: frozenset[str] = frozenset()
+    """The request fields (`JudgeRequest.cache_fields` keys) the backend's API has no place for and never
+    sends (Anthropic's SDK 2.x takes no seed): the cache key leaves them out rather than claim a value the
+    judge never got."""
+
+    @abstractmethod
+    def identity(self) -> Identity:
+        """What identifies the judge for the cache: kind, model, endpoint. Never a credential."""
+
+    @abstractmethod
+    async def complete(self, request: JudgeRequest) -> Completion:
+        """The judge's answer to `request`; TransientError when retrying may help, FatalError when not."""
+
+    async def aclose(self) -> None:
+        """Release what the backend holds (clients, processes). The default holds nothing."""
+        return None
+
     async def check(self) -> None:
         """Raise FatalError, naming the server (its URL, credentials masked) and why, when it does
-        not answer or refuses the credentials. Asked once before a run; generates nothing, costs nothing."""
+        not answer or refuses the credentials. Asked once before a run; generates nothing, costs nothing.
+        The default (an in-process model) has nothing to check."""
         return None
+
+
+class _Adapted(Backend):
+    """A `BackendLike` that does not subclass `Backend`: its three methods, its own `check` and hooks
+    where it has them (as a subclass would override them), the defaults for the rest."""
+
+    def __init__(self, inner: BackendLike) -> None:
+        self.inner = inner
+        # The one place hooks are read from an object judgekit does not know the class of.
+        self.max_concurrency = getattr(inner, "max_concurrency", None)
+        self.enforces_timeout = bool(getattr(inner, "enforces_timeout", False))
+        self.unsent_fields = frozenset(getattr(inner, "unsent_fields", frozenset()))
+
+    def identity(self) -> Identity:
+        return self.inner.identity()
+
+    async def complete(self, request: JudgeRequest) -> Completion:
+        return await self.inner.complete(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def check(self) -> None:
+        check = getattr(self.inner, "check", None)
+        if check is not None:
+            await check()
+
+
+def as_backend(backend: Backend | BackendLike) -> Backend:
+    """`backend` as a `Backend`: itself when it subclasses `Backend`, else adapted (see `_Adapted`)."""
+    return backend if isinstance(backend, Backend) else _Adapted(backend)
 
 
 async def check_all(backends: Iterable[Backend]) -> None:

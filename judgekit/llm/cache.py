@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from judgekit.llm.base import Identity
 from judgekit.secrets import redact_tree
 
 CACHE_VERSION = 1
@@ -49,7 +50,7 @@ def default_cache_dir() -> Path:
     return Path(base) / "judgekit"
 
 
-def cache_key(identity: dict[str, Any], request_fields: dict[str, Any]) -> str:
+def cache_key(identity: Identity, request_fields: dict[str, Any]) -> str:
     blob = json.dumps(
         {"v": CACHE_VERSION, "judge": identity, "request": request_fields}, sort_keys=True, ensure_ascii=False
     )

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from judgekit.errors import InputError, JudgeCrashed
-from judgekit.llm.base import FIRST_TOKEN_TOP_LOGPROBS, Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.base import FIRST_TOKEN_TOP_LOGPROBS, Backend, Completion, FatalError, Identity, JudgeRequest, TransientError
 from judgekit.llm.cache import file_digest
 
 # A small model tends to echo the prompt (fence tags, new lines) inside its reasoning string until
@@ -236,9 +236,9 @@ class LocalLlamaBackend(Backend):
         self._free = list(range(self.workers))
         self._free_lock = threading.Lock()
         self.cache_dir = cache_dir  # where the model's digest is kept (file_digest), beside the verdict cache
-        self._identity: dict[str, Any] | None = None
+        self._identity: Identity | None = None
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> Identity:
         # The weights, not the file name, make the judge: two models of the same name never share verdicts.
         if self._identity is None:
             self._identity = {"backend": "local", "model": self.path.name, "sha256": file_digest(self.path, self.cache_dir)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from typing import Any
 
 from judgekit.errors import InputError
 from judgekit.llm.base import (
@@ -18,6 +17,7 @@ from judgekit.llm.base import (
     Backend,
     Completion,
     FatalError,
+    Identity,
     JudgeRequest,
     TransientError,
     check_failure,
@@ -50,7 +50,7 @@ class OpenAICompatBackend(Backend):
         # What this server takes (reasoning models' parameters, the structured-output form).
         self._dialect = Dialect(model)
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> Identity:
         return {"backend": "openai", "model": self.model, "base_url": shown_url(self.base_url or DEFAULT_BASE_URL)}
 
     async def complete(self, request: JudgeRequest) -> Completion:

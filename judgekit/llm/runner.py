@@ -16,7 +16,7 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from judgekit.errors import JudgeError
-from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.base import Backend, BackendLike, Completion, FatalError, JudgeRequest, TransientError, as_backend
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import cache_key
 from judgekit.llm.pricing import Pricing
@@ -41,7 +41,7 @@ class _WaitRetryAfterOrJitter:
     def __call__(self, state: RetryCallState) -> float:
         backoff = self._jitter(state)
         exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         if retry_after is not None:
             return min(max(float(retry_after), backoff), self.policy.max_retry_after)
         return backoff
@@ -57,10 +57,10 @@ ADMISSION_PER_SLOT = 8
 
 class CallRunner:
     def __init__(
-        self, backend: Backend, *, concurrency: int, timeout: float | None, policy: RetryPolicy, stats: RunStats,
+        self, backend: Backend | BackendLike, *, concurrency: int, timeout: float | None, policy: RetryPolicy, stats: RunStats,
         budget: Budget | None = None, pricing: Pricing | None = None, shared_slots: asyncio.Semaphore | None = None,
     ) -> None:
-        self.backend = backend
+        self.backend = as_backend(backend)
         self.budget = budget or Budget()
         self.pricing = pricing or Pricing(None, "no price given")
         self.policy = policy
@@ -69,7 +69,7 @@ class CallRunner:
         self.scope: ScopeUsage | None = None
         # A backend that can only run one call at a time (llama.cpp in-process) says so, so that
         # queued calls wait here, outside their timeout, instead of inside the backend.
-        limit = max(1, min(concurrency, getattr(backend, "max_concurrency", None) or concurrency))
+        limit = max(1, min(concurrency, self.backend.max_concurrency or concurrency))
         # `shared_slots`: the calls in flight of the whole run (every judge of a panel, the generator),
         # so that no more than `concurrency` calls can pass a spending limit together. A backend
         # with a lower limit also waits for its own slots first (a queue for the embedded model then
@@ -98,7 +98,7 @@ class CallRunner:
     async def _send(self, request: JudgeRequest) -> Completion:
         self.budget.check(self.stats.calls)
         self.stats.calls += 1
-        if self.timeout is None or getattr(self.backend, "enforces_timeout", False):
+        if self.timeout is None or self.backend.enforces_timeout:
             return await self.backend.complete(request)
         try:
             # A second line of defence; the SDK clients have their own timeout as well.
@@ -108,10 +108,9 @@ class CallRunner:
 
     def cache_key(self, fields: dict[str, Any]) -> str:
         """The cache key of a question asked through this runner: the backend's identity and the
-        request's `fields` as the backend sends them. A backend whose API has no place for a field
-        (Anthropic's SDK 2.x takes no temperature) names it in `unsent_fields`, and the key leaves it
-        out rather than claim a value the judge never got."""
-        unsent: frozenset[str] = getattr(self.backend, "unsent_fields", frozenset())
+        request's `fields` as the backend sends them: without the fields its API has no place for
+        (`Backend.unsent_fields`)."""
+        unsent = self.backend.unsent_fields
         return cache_key(self.backend.identity(), {k: v for k, v in fields.items() if k not in unsent})
 
     def counting_into(self, scope: ScopeUsage) -> CallRunner:

@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from judgekit.errors import InputError
-from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.base import Backend, Completion, FatalError, Identity, JudgeRequest, TransientError
 
 TOP_LOGPROBS = 5  # alternatives per generated token, as the OpenAI-compatible backends ask
 _MODULES = ("sampling_params", "engine.arg_utils", "renderers", "exceptions", "v1.engine.async_llm", "v1.engine.exceptions")
@@ -72,7 +72,7 @@ class VLLMEngineBackend(Backend):
         self._engine: Any = None
         self._start_failure: str | None = None
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> Identity:
         return {"backend": "vllm", "model": self.model, "engine": {k: str(v) for k, v in sorted(self._engine_kwargs.items())}}
 
     def _started(self) -> Any:

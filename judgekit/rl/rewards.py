@@ -1,12 +1,12 @@
 """Rubric rewards for RL trainers: the scorer the trainer adapters share.
 
-One `RewardScorer` turns a batch of (prompt, completion, reference, row) into one reward per
-completion: identical completions are judged once, per-row rubrics are read from the row, the
-group strategies (anchor, round_robin) judge each prompt's completions together, and the shaping
-options of judgekit.rl.shaping are applied last. The adapters only translate each trainer's calling
-convention:
+One `RewardScorer` (a rubric, a Judge and the adapters' shared RewardOptions, judgekit.rl.options)
+turns a batch of (prompt, completion, reference, row) into one reward per completion: identical
+completions are judged once, per-row rubrics are read from the row, the group strategies (anchor,
+round_robin) judge each prompt's completions together, and the shaping options of
+judgekit.rl.shaping are applied last. The adapters only translate each trainer's calling convention:
 
-- TRL: judgekit.rl.trl (`trl_reward`, `trl_criterion_rewards`, the picklable `TrlReward`).
+- TRL: judgekit.rl.trl (`TrlReward`; `trl_reward` and `trl_criterion_rewards` as plain functions).
 - verl: judgekit.rl.verl (`compute_score`, settings from verl's reward_kwargs).
 - OpenRLHF: judgekit.rl.serve (`judgekit serve`).
 """
@@ -26,9 +26,9 @@ from judgekit.data.rows import message_text, pick
 from judgekit.errors import InputError
 from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
-from judgekit.judging.ranking import check_strategy
 from judgekit.llm.fanout import gather_bounded
-from judgekit.rl.shaping import Shaping, shape_rewards, word_count
+from judgekit.rl.options import RewardOptions
+from judgekit.rl.shaping import shape_rewards, word_count
 from judgekit.rubric.formats import row_rubric
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 from judgekit.secrets import redact
@@ -92,23 +92,10 @@ class BatchRewards:
 class RewardScorer:
     """Score batches of completions against a rubric (or each row's own rubric) with a Judge."""
 
-    def __init__(
-        self,
-        rubric: RubricLike | None,
-        judge: Judge,
-        *,
-        strategy: str = "pointwise",
-        shaping: Shaping | None = None,
-        reference_column: str | None = None,
-        strict: bool = False,
-    ) -> None:
-        check_strategy(strategy, field="strategy")
+    def __init__(self, rubric: RubricLike | None, judge: Judge, options: RewardOptions | None = None) -> None:
         self.rubric = None if rubric is None else as_rubric(rubric)
         self.judge = judge
-        self.strategy = strategy
-        self.shaping = shaping or Shaping()
-        self.reference_column = reference_column
-        self.strict = strict
+        self.options = options or RewardOptions()
         self._row_rubrics: dict[str, Rubric] = {}
 
     # ---- inputs --------------------------------------------------------------------------
@@ -133,7 +120,8 @@ class RewardScorer:
     def reference_of(self, row: dict[str, Any] | None) -> Any:
         if not row:
             return None
-        mapping = {"reference": self.reference_column} if self.reference_column else {}
+        column = self.options.reference_column
+        mapping = {"reference": column} if column else {}
         return pick(row, "reference", mapping)[1]
 
     # ---- one batch -----------------------------------------------------------------------
@@ -162,16 +150,16 @@ class RewardScorer:
         prompt_keys = [_json_key(p) for p in prompts]
         ref_keys = [_json_key(r) for r in references]
 
-        if self.strategy == "pointwise":
+        if self.options.strategy == "pointwise":
             outcomes, judged = await self._pointwise(picked, prompts, texts, references, rows, prompt_keys, ref_keys, timeout)
         else:
             outcomes, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys, timeout)
 
-        raw = [None if (self.strict and o.unscored) else o.reward for o in outcomes]
+        raw = [None if (self.options.strict and o.unscored) else o.reward for o in outcomes]
         scores = [o.scores for o in outcomes]
         rubrics = [r for _, r in picked]
         shaped = shape_rewards(
-            raw, self.shaping, keys=list(zip(prompt_keys, ref_keys)), vetoed=_vetoed(scores, rubrics),
+            raw, self.options.shaping, keys=list(zip(prompt_keys, ref_keys)), vetoed=_vetoed(scores, rubrics),
             lengths=[word_count(t) for t in texts],
         )
         ids = _criterion_ids(([self.rubric] if self.rubric is not None else []) + rubrics)
@@ -219,7 +207,7 @@ class RewardScorer:
             lead = members[0]
             try:
                 outcome = await asyncio.wait_for(rank_group(
-                    self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.strategy,
+                    self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.options.strategy,
                     reference=references[lead],
                 ), deadline.left())
             except asyncio.TimeoutError:
@@ -241,7 +229,7 @@ class RewardScorer:
                 j = position[texts[i]]
                 scores = dict(outcome.scores[j]) if outcome.scores else {}
                 reward = outcome.rewards[j]
-                unscored = {} if reward is not None else {"*": f"no reward from the {self.strategy} strategy"}
+                unscored = {} if reward is not None else {"*": f"no reward from the {self.options.strategy} strategy"}
                 out[i] = ItemReward(reward, scores, unscored, outcome.coverage[j] if outcome.coverage else None)
         return out, judged
 
@@ -313,8 +301,3 @@ def _maybe_json(value: Any) -> Any:
             return value
     return value
 
-
-def make_shaping(normalize: bool, clip: tuple[float, float] | None, veto_penalty: float | None, length_debias: bool) -> Shaping:
-    if clip is not None and len(clip) == 2 and all(isinstance(b, (int, float)) for b in clip):
-        clip = (float(clip[0]), float(clip[1]))
-    return Shaping(normalize=normalize, clip=clip, veto_penalty=veto_penalty, length_debias=length_debias)

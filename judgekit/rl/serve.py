@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -48,6 +48,8 @@ from starlette.routing import Route
 
 from judgekit.errors import InputError
 from judgekit.judge import Judge
+from judgekit.judging.ranking import check_strategy
+from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
 from judgekit.rl.shaping import Shaping
 from judgekit.rubric.models import Rubric
@@ -68,14 +70,15 @@ NO_LABEL = "no label: the anchor strategy compares each response with its label 
 OPENRLHF_TIMEOUT = 180.0
 
 
-@dataclass(frozen=True)
-class ServeOptions:
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions(RewardOptions):
+    """The reward server's options: the reward options every adapter takes (RewardOptions: strategy,
+    shaping, `unscored_reward`, ...) and what the server alone needs."""
+
     max_bytes: int = DEFAULT_MAX_BYTES
     """Largest request body accepted (413 above it)."""
     max_items: int = 65536
     """Largest number of queries in one request."""
-    unscored_reward: float = 0.0
-    """The number sent for a response without a reward (OpenRLHF needs numbers)."""
     request_timeout: float = 150.0
     """Seconds a request's judging may take (OpenRLHF's client gives up at 180 s); responses not
     judged by then are unscored ("timed out")."""
@@ -83,16 +86,14 @@ class ServeOptions:
     """End-of-text tokens removed from the end of a response."""
 
     def __post_init__(self) -> None:
-        # An unscored_reward of nan or inf cannot be sent as JSON (every unscored response became a
-        # 500); a limit of 0 or below refuses every request.
-        if not math.isfinite(self.unscored_reward):
-            raise InputError(f"unscored_reward must be a finite number, got {self.unscored_reward!r}", field="unscored_reward")
+        super().__post_init__()
+        # A limit of 0 or below refuses every request.
         if not (math.isfinite(self.request_timeout) and self.request_timeout > 0):
             raise InputError(f"request_timeout takes a finite number of seconds above 0, got {self.request_timeout!r}",
                              field="request_timeout")
-        for name in ("max_bytes", "max_items"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be at least 1, got {getattr(self, name)!r}", field=name)
+        for name, value in (("max_bytes", self.max_bytes), ("max_items", self.max_items)):
+            if value < 1:
+                raise InputError(f"{name} must be at least 1, got {value!r}", field=name)
 
 
 class RequestProblem(Exception):
@@ -179,7 +180,7 @@ async def _judge(scorer: RewardScorer, prompts: list[str], responses: list[str],
     """The batch's rewards. With the anchor strategy only the responses with a label are judged (each
     against its label); the others are unscored (NO_LABEL), never the 0.5 of a tie with itself."""
     n = len(responses)
-    keep = [i for i in range(n) if scorer.strategy != "anchor" or references[i] is not None]
+    keep = [i for i in range(n) if scorer.options.strategy != "anchor" or references[i] is not None]
     if len(keep) == n:
         return await scorer.score_batch(prompts, responses, references=references, timeout=timeout)
     assert scorer.rubric is not None  # the server's rubric
@@ -250,11 +251,11 @@ def _problem(status: int, message: str) -> JSONResponse:
 class _Endpoints:
     """The server's handlers: one scorer, and one running count of responses without a reward."""
 
-    def __init__(self, rubric: Rubric, judge: Judge, shaping: Shaping | None, options: ServeOptions, strategy: str) -> None:
+    def __init__(self, rubric: Rubric, judge: Judge, options: ServeOptions) -> None:
         refuse_reserved_ids(rubric, SERVE_KEYS, "judgekit/{}")
-        refuse_per_sample_misfits(strategy, shaping or Shaping())
+        refuse_per_sample_misfits(options.strategy, options.shaping)
         self.rubric, self.judge, self.options = rubric, judge, options
-        self.scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping)
+        self.scorer = RewardScorer(rubric, judge, options)
         self.tally = UnscoredTally(f"--unscored-reward {options.unscored_reward}")
 
     async def get_reward(self, request: Request) -> JSONResponse:
@@ -278,10 +279,19 @@ class _Endpoints:
         return JSONResponse({"status": "ok", "rubric": self.rubric.name, "criteria": self.rubric.ids, "judge": self.judge.spec})
 
 
+def serve_options(options: ServeOptions | None, shaping: Shaping | None, strategy: str | None) -> ServeOptions:
+    """`options` (or the defaults), with `shaping` and `strategy` in place of its own when given."""
+    out = options or ServeOptions()
+    if shaping is not None:
+        out = replace(out, shaping=shaping)
+    return out if strategy is None else replace(out, strategy=check_strategy(strategy, field="strategy"))
+
+
 def build_app(rubric: Rubric, judge: Judge, *, shaping: Shaping | None = None,
-              options: ServeOptions | None = None, strategy: str = "pointwise") -> Starlette:
-    """The starlette app: POST / and /get_reward, GET /health."""
-    endpoints = _Endpoints(rubric, judge, shaping, options or ServeOptions(), strategy)
+              options: ServeOptions | None = None, strategy: str | None = None) -> Starlette:
+    """The starlette app: POST / and /get_reward, GET /health. `shaping`, `strategy`: shorthands that
+    replace those of `options`."""
+    endpoints = _Endpoints(rubric, judge, serve_options(options, shaping, strategy))
     return Starlette(routes=[
         Route("/", endpoints.get_reward, methods=["POST"]),
         Route("/get_reward", endpoints.get_reward, methods=["POST"]),
@@ -290,7 +300,7 @@ def build_app(rubric: Rubric, judge: Judge, *, shaping: Shaping | None = None,
 
 
 def serve(rubric: Rubric, judge: Judge, *, host: str = "127.0.0.1", port: int = 8000,
-          shaping: Shaping | None = None, options: ServeOptions | None = None, strategy: str = "pointwise") -> None:
+          shaping: Shaping | None = None, options: ServeOptions | None = None, strategy: str | None = None) -> None:
     """Run the reward server until interrupted."""
     import uvicorn
 

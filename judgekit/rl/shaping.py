@@ -21,9 +21,10 @@ from judgekit.errors import InputError
 Rewards = Sequence[float | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Shaping:
-    """Which shaping steps run (all off by default: the reward is the rubric formula, in [0, 1])."""
+    """Which shaping steps run (all off by default: the reward is the rubric formula, in [0, 1]).
+    Keyword arguments only: `Shaping(normalize=True, clip=(-1, 1))`."""
 
     normalize: bool = False
     """Group normalisation per prompt: (r - mean) / (std + eps). TRL, verl's GRPO and OpenRLHF's
@@ -47,13 +48,14 @@ class Shaping:
     def __post_init__(self) -> None:
         # nan passes every comparison: a clip of (nan, 1) made every reward 1.0.
         if self.clip is not None:
-            if len(self.clip) != 2 or not all(_finite(b) for b in self.clip):
+            if len(self.clip) != 2 or not all(finite(b) for b in self.clip):
                 raise InputError(f"clip takes two finite numbers (low, high), got {self.clip!r}", field="clip")
             if self.clip[0] > self.clip[1]:
                 raise InputError(f"clip bounds are reversed: {self.clip!r}", field="clip")
-        if self.veto_penalty is not None and not _finite(self.veto_penalty):
+            object.__setattr__(self, "clip", (float(self.clip[0]), float(self.clip[1])))  # a list, ints: one form
+        if self.veto_penalty is not None and not finite(self.veto_penalty):
             raise InputError(f"veto_penalty must be a finite number, got {self.veto_penalty!r}", field="veto_penalty")
-        if not (_finite(self.eps) and self.eps > 0):
+        if not (finite(self.eps) and self.eps > 0):
             raise InputError(f"eps must be a finite number above 0, got {self.eps!r}", field="eps")
 
     @property
@@ -61,7 +63,8 @@ class Shaping:
         return self.normalize or self.length_debias
 
 
-def _finite(value: object) -> bool:
+def finite(value: object) -> bool:
+    """A real number (not a bool), neither nan nor infinite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -1,15 +1,17 @@
 """Rubric rewards for TRL's GRPOTrainer and the experimental AsyncGRPOTrainer.
 
-- `trl_reward(rubric, judge)`: a plain `async def (prompts, completions, completion_ids=None,
-  **kwargs) -> list[float | None]` over a Judge; `None` for a completion without a reward (TRL
-  turns it into NaN).
-- `trl_criterion_rewards(rubric, judge)`: one such function per criterion, sharing one judging
-  pass per batch, for `reward_weights` / `multi_objective_aggregation`.
-- `TrlReward(rubric, "openai:MODEL", base_url=...)`: the same reward as a picklable callable
-  object, for trainers that pickle reward functions into another process (AsyncGRPOTrainer spawns
-  its rollout worker): it holds the rubric and a JudgeRecipe, and builds its Judge on first call in
-  the process that calls it. `TrlReward.per_criterion(...)` gives one per criterion, sharing one
-  Judge and one judging pass per batch in whatever process they land in together.
+One form: `TrlReward(rubric, judge)`, an async callable object taking TRL's `(prompts, completions,
+completion_ids=None, **kwargs)` and returning `list[float | None]` (`None` for a completion without a
+reward; TRL turns it into NaN). Given a judge spec (`"openai:MODEL"`, with `base_url=` and
+`judge_options=`), it is picklable, for trainers that pickle reward functions into another process
+(AsyncGRPOTrainer spawns its rollout worker): it holds the rubric and a JudgeRecipe, and builds its
+Judge on first call in the process that calls it. Given a Judge of this process, it uses that one (and
+cannot be pickled). `TrlReward.per_criterion(...)` gives one per criterion, sharing one Judge and one
+judging pass per batch in whatever process they land in together.
+
+- `trl_reward(rubric, judge)`: a `TrlReward` over a Judge, as the plain `async def` TRL's docs show.
+- `trl_criterion_rewards(rubric, judge)`: `TrlReward.per_criterion`, each as such a function, for
+  `reward_weights` / `multi_objective_aggregation`.
 
 The reference is the column `reference` (or `reference_answer`, `ground_truth`, then `solution`,
 TRL's usual name), or `reference_column`.
@@ -24,12 +26,11 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.judge import Judge, JudgeRecipe
-from judgekit.rl.rewards import BatchRewards, RewardScorer, make_shaping
-from judgekit.rl.shaping import Shaping
+from judgekit.rl.options import RewardOptions
+from judgekit.rl.rewards import BatchRewards, RewardScorer
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 
 RewardFunction = Callable[..., Awaitable[list[float | None]]]
@@ -79,14 +80,14 @@ def _trl_rows(n: int, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
 class _TrlSession:
     """What the TRL functions made together share: the scorer, the batch memo, the logging."""
 
-    def __init__(self, scorer: RewardScorer, log: bool) -> None:
-        self.scorer = scorer
+    def __init__(self, rubric: Rubric | None, judge: Judge, options: RewardOptions, log: bool) -> None:
+        self.scorer = RewardScorer(rubric, judge, options)
         self.memo = _BatchMemo()
         self.log = log
 
     def reference(self, row: dict[str, Any]) -> Any:
         found = self.scorer.reference_of(row)
-        if found is None and self.scorer.reference_column is None:
+        if found is None and self.scorer.options.reference_column is None:
             return row.get(TRL_REFERENCE)
         return found
 
@@ -139,52 +140,54 @@ def criterion_value(score: float | None, weight: float) -> float | None:
     return float(score) if weight >= 0 else float(1 - score)
 
 
-@dataclass(frozen=True)
-class _Scoring:
-    """The reward options of every TRL adapter, as data (picklable)."""
-
-    strategy: str = "pointwise"
-    shaping: Shaping = field(default_factory=Shaping)
-    reference_column: str | None = None
-    strict: bool = False
-    log: bool = True
-
-    @classmethod
-    def of(cls, *, strategy: str = "pointwise", normalize: bool = False, clip: tuple[float, float] | None = None,
-           veto_penalty: float | None = None, length_debias: bool = False, reference_column: str | None = None,
-           strict: bool = False, log: bool = True) -> _Scoring:
-        return cls(strategy, make_shaping(normalize, clip, veto_penalty, length_debias), reference_column, strict, log)
-
-    def session(self, rubric: RubricLike | None, judge: Judge) -> _TrlSession:
-        scorer = RewardScorer(rubric, judge, strategy=self.strategy, shaping=self.shaping,
-                              reference_column=self.reference_column, strict=self.strict)
-        return _TrlSession(scorer, self.log)
-
-
 def _label(rubric: Rubric | None, criterion: str | None = None) -> str:
     if criterion is not None:
         return f"judgekit_{criterion}"
     return "judgekit_" + _safe_name(rubric.name if rubric is not None else "row_rubric")
 
 
-def trl_reward(
-    rubric: RubricLike | None,
-    judge: Judge,
-    *,
-    strategy: str = "pointwise",
-    normalize: bool = False,
-    clip: tuple[float, float] | None = None,
-    veto_penalty: float | None = None,
-    length_debias: bool = False,
-    reference_column: str | None = None,
-    strict: bool = False,
-    log: bool = True,
-    name: str | None = None,
-) -> RewardFunction:
-    """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`.
+# ---- picklable: for trainers that pickle reward functions into another process ------------------
 
-    The function is a plain `async def` (TRL runs async reward functions concurrently on its own
-    loop) taking `(prompts, completions, completion_ids=None, **kwargs)` in TRL's standard (strings)
+
+class _LazySession:
+    """A session built on first use in the process that uses it; pickling keeps only the recipe, so
+    the reward objects that share one in a process share one after unpickling together too. Over a
+    Judge of this process (not a recipe) it is built at once and cannot be pickled."""
+
+    def __init__(self, rubric: Rubric | None, judge: JudgeRecipe | Judge, options: RewardOptions, log: bool) -> None:
+        self.rubric, self.judge, self.options, self.log = rubric, judge, options, log
+        self._session = _TrlSession(rubric, judge, options, log) if isinstance(judge, Judge) else None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        if isinstance(self.judge, Judge):
+            raise TypeError("cannot pickle a TRL reward over a Judge of this process: give TrlReward a judge spec "
+                            "(its recipe is pickled, and the Judge built where the reward is called)")
+        return {"rubric": self.rubric, "judge": self.judge, "options": self.options, "log": self.log}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["rubric"], state["judge"], state["options"], state["log"])  # type: ignore[misc]
+
+    def get(self) -> _TrlSession:
+        with self._lock:
+            if self._session is None:
+                assert isinstance(self.judge, JudgeRecipe)
+                self._session = _TrlSession(self.rubric, self.judge.build(), self.options, self.log)
+            return self._session
+
+
+class TrlReward:
+    """A TRL reward function: `GRPOTrainer(reward_funcs=[TrlReward(...)])`, and `AsyncGRPOTrainer`,
+    which pickles reward functions into its spawned rollout worker.
+
+    `TrlReward(rubric, "openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8001/v1",
+    judge_options={"concurrency": 64})`: the Judge is described, not given (`judge_options` are
+    `judgekit.Judge`'s settings, checked here), and built on the first call in the process that
+    calls it; keys come from that process's environment. `judge` may also be a Judge of this process
+    (then the reward cannot be pickled). `criterion` makes it one criterion's value (see
+    `trl_criterion_rewards`); `name` is what TRL logs it as.
+
+    The call takes `(prompts, completions, completion_ids=None, **kwargs)` in TRL's standard (strings)
     or conversational (lists of messages) format. A row's own rubric (a dataset column `rubric`,
     `rubrics` or `score_rubric`, in judgekit/HealthBench/RaR/prometheus form, or as a JSON string)
     overrides `rubric`; `rubric=None` requires one on every row. The reference is read from the
@@ -196,99 +199,39 @@ def trl_reward(
     scored; a hard rule UNMET still gives 0. `strict`: `None` as soon as any criterion is
     unscored, whatever the Judge's `min_coverage` (at the default it adds nothing but
     zero-weight criteria).
-    Shaping: `normalize`, `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off).
-    With `log`, per-criterion means go to TRL's `log_metric` as
-    `judgekit/<criterion_id>` and the per-completion scores to `log_extra` as `judgekit_scores`.
-    Not picklable (it holds the Judge): see `TrlReward` for trainers that pickle reward functions.
-    """
-    scoring = _Scoring.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
-                          length_debias=length_debias, reference_column=reference_column, strict=strict, log=log)
-    session = scoring.session(rubric, judge)
-    return _function(session, None, name or _label(session.scorer.rubric))
-
-
-def _function(session: _TrlSession, criterion: str | None, name: str) -> RewardFunction:
-    async def judgekit_reward(prompts: list[Any], completions: list[Any], completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
-        return await session.values(prompts, completions, kwargs, criterion)
-
-    judgekit_reward.__name__ = judgekit_reward.__qualname__ = name
-    return judgekit_reward
-
-
-def trl_criterion_rewards(
-    rubric: RubricLike,
-    judge: Judge,
-    *,
-    include_total: bool = False,
-    log: bool = True,
-    **options: Any,
-) -> list[RewardFunction]:
-    """One TRL reward function per criterion (named `judgekit_<criterion_id>`), in rubric order,
-    all sharing one judging pass per batch. With `include_total`, the rubric reward comes first.
-
-    Use with `GRPOConfig(reward_weights=[...], multi_objective_aggregation="normalize_then_sum")`
-    (e.g. the criteria's |weight|): TRL's default `sum_then_normalize` adds an unscored criterion's
-    NaN as 0, the same as UNMET. Hard-rule vetoes are not applied to the per-criterion values.
-    Takes the options of `trl_reward` (strategy pointwise only: the per-criterion scores are
-    pointwise verdicts).
-    """
-    session = _Scoring.of(log=log, **options).session(rubric, judge)
-    assert session.scorer.rubric is not None
-    criteria: list[str | None] = [None] if include_total else []
-    criteria += [c.cid for c in session.scorer.rubric.criteria]
-    return [_function(session, cid, _label(session.scorer.rubric, cid)) for cid in criteria]
-
-
-# ---- picklable: for trainers that pickle reward functions into another process ------------------
-
-
-class _LazySession:
-    """A session built on first use in the process that uses it; pickling keeps only the recipe, so
-    the reward objects that share one in a process share one after unpickling together too."""
-
-    def __init__(self, rubric: Rubric | None, judge: JudgeRecipe, scoring: _Scoring) -> None:
-        self.rubric, self.judge, self.scoring = rubric, judge, scoring
-        self._session: _TrlSession | None = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"rubric": self.rubric, "judge": self.judge, "scoring": self.scoring}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["rubric"], state["judge"], state["scoring"])  # type: ignore[misc]
-
-    def get(self) -> _TrlSession:
-        with self._lock:
-            if self._session is None:
-                self._session = self.scoring.session(self.rubric, self.judge.build())
-            return self._session
-
-
-class TrlReward:
-    """A picklable TRL reward function: `GRPOTrainer(reward_funcs=[TrlReward(...)])`, and
-    `AsyncGRPOTrainer`, which pickles reward functions into its spawned rollout worker.
-
-    `TrlReward(rubric, "openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8001/v1",
-    judge_options={"concurrency": 64})`: the Judge is described, not given (`judge_options` are
-    `judgekit.Judge`'s settings, checked here), and built on the first call in the process that
-    calls it; keys come from that process's environment. The call is `trl_reward`'s, and so are the
-    reward options; `criterion` makes it one criterion's value (see `trl_criterion_rewards`).
+    The reward options (judgekit.rl.options.RewardOptions): `strategy`, the shaping `normalize`,
+    `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off), `reference_column`,
+    `strict`. With `log`, per-criterion means go to TRL's `log_metric` as `judgekit/<criterion_id>`
+    and the per-completion scores to `log_extra` as `judgekit_scores`.
     """
 
     def __init__(
         self,
         rubric: RubricLike | None,
-        judge: str = "local",
+        judge: str | Judge = "local",
         *,
         base_url: str | None = None,
         judge_options: Mapping[str, Any] | None = None,
         criterion: str | None = None,
         name: str | None = None,
-        **options: Any,
+        strategy: str = "pointwise",
+        normalize: bool = False,
+        clip: tuple[float, float] | None = None,
+        veto_penalty: float | None = None,
+        length_debias: bool = False,
+        reference_column: str | None = None,
+        strict: bool = False,
+        log: bool = True,
     ) -> None:
         loaded = None if rubric is None else as_rubric(rubric, call="TrlReward()")
-        self._shared = _LazySession(loaded, JudgeRecipe.of(judge, base_url, judge_options, call="TrlReward()"),
-                                    _Scoring.of(**options))
+        options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
+                                   length_debias=length_debias, reference_column=reference_column, strict=strict)
+        if isinstance(judge, Judge):
+            if base_url is not None or judge_options:
+                raise TypeError("base_url, judge_options: settings of a judge spec; this Judge is already built")
+            self._shared = _LazySession(loaded, judge, options, log)
+        else:
+            self._shared = _LazySession(loaded, JudgeRecipe.of(judge, base_url, judge_options, call="TrlReward()"), options, log)
         self._bind(criterion, name)
 
     def _bind(self, criterion: str | None, name: str | None) -> None:
@@ -302,7 +245,7 @@ class TrlReward:
         self.__name__ = name or _label(rubric, criterion)  # what TRL logs it as
 
     @classmethod
-    def per_criterion(cls, rubric: RubricLike, judge: str = "local", *, include_total: bool = False,
+    def per_criterion(cls, rubric: RubricLike, judge: str | Judge = "local", *, include_total: bool = False,
                       **settings: Any) -> list[TrlReward]:
         """One per criterion in rubric order (the total first with `include_total`), sharing one Judge
         and one judging pass per batch, in this process or wherever they are unpickled together."""
@@ -327,5 +270,57 @@ class TrlReward:
                        **kwargs: Any) -> list[float | None]:
         return await self._shared.get().values(prompts, completions, kwargs, self.criterion)
 
+    def as_function(self) -> RewardFunction:
+        """This reward as a plain `async def` of the same name (not picklable: see `trl_reward`)."""
+        async def judgekit_reward(prompts: list[Any], completions: list[Any], completion_ids: Any = None,
+                                  **kwargs: Any) -> list[float | None]:
+            return await self(prompts, completions, completion_ids, **kwargs)
+
+        judgekit_reward.__name__ = judgekit_reward.__qualname__ = self.__name__
+        return judgekit_reward
+
     def __repr__(self) -> str:
         return f"TrlReward({self.__name__}, judge={self._shared.judge.spec!r})"
+
+
+def trl_reward(
+    rubric: RubricLike | None,
+    judge: Judge,
+    *,
+    strategy: str = "pointwise",
+    normalize: bool = False,
+    clip: tuple[float, float] | None = None,
+    veto_penalty: float | None = None,
+    length_debias: bool = False,
+    reference_column: str | None = None,
+    strict: bool = False,
+    log: bool = True,
+    name: str | None = None,
+) -> RewardFunction:
+    """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`: `TrlReward(rubric, judge, ...)`
+    as a plain `async def` (TRL runs async reward functions concurrently on its own loop). The options
+    and the call are TrlReward's. Not picklable (it holds the Judge): give `TrlReward` a judge spec
+    for trainers that pickle reward functions."""
+    return TrlReward(rubric, judge, name=name, strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
+                     length_debias=length_debias, reference_column=reference_column, strict=strict, log=log).as_function()
+
+
+def trl_criterion_rewards(
+    rubric: RubricLike,
+    judge: Judge,
+    *,
+    include_total: bool = False,
+    log: bool = True,
+    **options: Any,
+) -> list[RewardFunction]:
+    """One TRL reward function per criterion (named `judgekit_<criterion_id>`), in rubric order,
+    all sharing one judging pass per batch. With `include_total`, the rubric reward comes first:
+    `TrlReward.per_criterion` over a Judge, each as a plain `async def`.
+
+    Use with `GRPOConfig(reward_weights=[...], multi_objective_aggregation="normalize_then_sum")`
+    (e.g. the criteria's |weight|): TRL's default `sum_then_normalize` adds an unscored criterion's
+    NaN as 0, the same as UNMET. Hard-rule vetoes are not applied to the per-criterion values.
+    Takes the options of `trl_reward` (strategy pointwise only: the per-criterion scores are
+    pointwise verdicts).
+    """
+    return [r.as_function() for r in TrlReward.per_criterion(rubric, judge, include_total=include_total, log=log, **options)]

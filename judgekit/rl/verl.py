@@ -17,7 +17,8 @@ settings, and nothing but the settings is ever pickled.
   verl 0.6 and earlier (gone from 0.7.1 on).
 
 verl needs a number for every response. A response without a reward (the coverage rule; a failing
-or hanging judge) gets `unscored_score` (0.0 by default), is counted on the `judgekit` logger, and
+or hanging judge) gets `unscored_reward` (0.0 by default; `unscored_score`, its former name, is still
+read), is counted on the `judgekit` logger, and
 says so in its dict: `judgekit_unscored: 1.0` and `judgekit_unscored_reason`.
 """
 
@@ -37,8 +38,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge
-from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, make_shaping, refuse_reserved_ids
-from judgekit.rl.shaping import Shaping
+from judgekit.rl.options import RewardOptions
+from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
 from judgekit.rubric.models import Rubric, RubricLike, load_rubric
 from judgekit.secrets import redact
 
@@ -63,14 +64,22 @@ class VerlRewardSettings(BaseModel):
     rubric: str | Rubric | None = None
     """A rubric YAML file (the same path on every node); None: each row's `extra_info` has its own."""
     base_url: str | None = None
-    unscored_score: float = 0.0
-    """The score of a response without a reward (verl needs a number); counted and reported."""
+    unscored_reward: float | None = None
+    """The score of a response without a reward (verl needs a number; 0.0 unless set); counted and reported."""
+    unscored_score: float | None = None
+    """Deprecated: the former name of `unscored_reward` (still read; give one of the two)."""
     return_dict: bool = True
     """`{"score", "judgekit_scored", "judgekit_unscored", ...}`; False: the bare score."""
     strict: bool = False
     clip: tuple[float, float] | None = None
     veto_penalty: float | None = None
     judge_config: JudgeConfig = JudgeConfig()
+
+    def reward_options(self) -> tuple[RewardOptions, str]:
+        """The reward options, and the stand-in as the log names it."""
+        stand_in, label = unscored_stand_in(self.unscored_reward, self.unscored_score)
+        options = RewardOptions.of(clip=self.clip, veto_penalty=self.veto_penalty, strict=self.strict, unscored_reward=stand_in)
+        return options, label
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> VerlRewardSettings:
@@ -93,23 +102,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def unscored_stand_in(unscored_reward: float | None, unscored_score: float | None) -> tuple[float, str]:
+    """The number for a response without a reward (0.0 unless given), and how the log names it: by the key
+    it was given under (`unscored_score`: the former name of `unscored_reward`, still read)."""
+    if unscored_reward is not None and unscored_score is not None:
+        raise InputError("give unscored_reward or its former name unscored_score, not both", field="unscored_score")
+    key, value = ("unscored_score", unscored_score) if unscored_score is not None else ("unscored_reward", unscored_reward or 0.0)
+    return value, f"{key}={value}"
+
+
 @dataclass
 class _Session:
     """One scorer and its judge in this process: a response judged, counted and presented."""
 
     scorer: RewardScorer
     tally: UnscoredTally
-    unscored_score: float
     return_dict: bool
     warned_no_prompt: bool = False
 
     @classmethod
-    def build(cls, rubric: RubricLike | None, judge: Judge, *, unscored_score: float, return_dict: bool,
-              strict: bool, shaping: Shaping, strategy: str = "pointwise") -> _Session:
-        scorer = RewardScorer(rubric, judge, strategy=strategy, shaping=shaping, strict=strict)
+    def build(cls, rubric: RubricLike | None, judge: Judge, options: RewardOptions, *, return_dict: bool,
+              label: str) -> _Session:
+        scorer = RewardScorer(rubric, judge, options)
         if return_dict:
             refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
-        return cls(scorer, UnscoredTally(f"unscored_score={unscored_score}"), unscored_score, return_dict)
+        return cls(scorer, UnscoredTally(label), return_dict)
 
     def inputs(self, infos: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
         rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
@@ -136,14 +153,14 @@ class _Session:
     def present(self, result: BatchRewards, i: int) -> VerlScore:
         reward = result.rewards[i]
         unscored = result.raw[i] is None or reward is None or math.isnan(reward)
-        score = self.unscored_score if unscored or reward is None else float(reward)
+        score = self.scorer.options.unscored_reward if unscored or reward is None else float(reward)
         if not self.return_dict:
             return score
         out: dict[str, float | str | None] = {
             "score": score, "judgekit_scored": 0.0 if unscored else 1.0, "judgekit_unscored": 1.0 if unscored else 0.0,
             "judgekit_unscored_reason": _reason(result, i) if unscored else "",
         }
-        if self.scorer.strategy == "pointwise":
+        if self.scorer.options.strategy == "pointwise":
             out["judgekit_coverage"] = float(result.coverage[i] or 0.0)
         for cid in self.scorer.rubric.ids if self.scorer.rubric is not None else []:
             value = result.scores[i].get(cid)
@@ -175,18 +192,18 @@ def _session_for(kwargs: dict[str, Any]) -> _Session:
     found = _SESSIONS.get(key)
     if found is None:
         judge = Judge(settings.judge, base_url=settings.base_url, **settings.judge_config.model_dump(exclude_unset=True))
-        found = _SESSIONS.setdefault(key, _Session.build(
-            settings.rubric, judge, unscored_score=settings.unscored_score, return_dict=settings.return_dict,
-            strict=settings.strict, shaping=make_shaping(False, settings.clip, settings.veto_penalty, False),
-        ))
+        options, label = settings.reward_options()
+        found = _SESSIONS.setdefault(key, _Session.build(settings.rubric, judge, options, return_dict=settings.return_dict,
+                                                         label=label))
     return found
 
 
 async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
                         **kwargs: Any) -> VerlScore:
     """verl's `compute_score`, awaited by its reward managers. The keyword arguments (verl's
-    `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_score`,
-    `return_dict`, `strict`, `clip`, `veto_penalty`, and any Judge setting."""
+    `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_reward`
+    (or its former name `unscored_score`), `return_dict`, `strict`, `clip`, `veto_penalty`, and any
+    Judge setting."""
     session = _session_for(kwargs)
     return session.present(await session.ascore([solution_str], [ground_truth], [extra_info]), 0)
 
@@ -212,10 +229,11 @@ def verl_compute_score(
     judge: Judge | str,
     *,
     return_dict: bool = True,
-    unscored_score: float = 0.0,
+    unscored_reward: float | None = None,
     clip: tuple[float, float] | None = None,
     veto_penalty: float | None = None,
     strict: bool = False,
+    unscored_score: float | None = None,
     **judge_options: Any,
 ) -> Callable[..., Awaitable[VerlScore]]:
     """A `compute_score` for verl's reward loop: `async def (data_source, solution_str,
@@ -228,7 +246,8 @@ def verl_compute_score(
     `extra_info["prompt"]` (or question, query, problem, instruction, input); the reference is
     `ground_truth`; `extra_info` may carry a row rubric (rubric / rubrics / score_rubric).
 
-    A response without a reward scores `unscored_score`, is counted on the `judgekit` logger (at
+    A response without a reward scores `unscored_reward` (0.0 unless set; `unscored_score` is its
+    former name, still read), is counted on the `judgekit` logger (at
     the 1st, 10th, 100th, ...), and with `return_dict` its dict says `judgekit_unscored: 1.0` and
     `judgekit_unscored_reason`. The dict has the same keys for every response (verl stacks them):
     `score`, `judgekit_scored`, `judgekit_unscored`, `judgekit_unscored_reason` ("" when scored),
@@ -238,8 +257,9 @@ def verl_compute_score(
     if isinstance(judge, Judge):
         if judge_options:
             raise TypeError(f"{', '.join(sorted(judge_options))}: settings of a judge spec; this Judge is already built")
-        session = _Session.build(rubric, judge, unscored_score=unscored_score, return_dict=return_dict, strict=strict,
-                                 shaping=make_shaping(False, clip, veto_penalty, False))
+        value, label = unscored_stand_in(unscored_reward, unscored_score)
+        options = RewardOptions.of(clip=clip, veto_penalty=veto_penalty, strict=strict, unscored_reward=value)
+        session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
 
         async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
                                          **kwargs: Any) -> VerlScore:
@@ -247,11 +267,13 @@ def verl_compute_score(
 
         judgekit_compute_score.__name__ = judgekit_compute_score.__qualname__ = "compute_score"
         return judgekit_compute_score
+    stand_in = {k: v for k, v in (("unscored_reward", unscored_reward), ("unscored_score", unscored_score)) if v is not None}
     settings = {"judge": judge, "rubric": str(rubric) if isinstance(rubric, Path) else rubric,
-                "return_dict": return_dict, "unscored_score": unscored_score, "clip": clip,
-                "veto_penalty": veto_penalty, "strict": strict, **judge_options}
+                "return_dict": return_dict, **stand_in, "clip": clip, "veto_penalty": veto_penalty, "strict": strict,
+                **judge_options}
     checked = VerlRewardSettings.from_kwargs(settings)
-    if return_dict and checked.rubric is not None:  # fail here, not in the first training step
+    checked.reward_options()  # fail here, not in the first training step
+    if return_dict and checked.rubric is not None:
         refuse_reserved_ids(load_rubric(checked.rubric) if isinstance(checked.rubric, str) else checked.rubric,
                             VERL_KEYS, "judgekit_{}")
     return functools.partial(compute_score, **settings)
@@ -265,13 +287,14 @@ def verl_batch_compute_score_legacy(
     judge: Judge,
     *,
     return_dict: bool = True,
-    unscored_score: float = 0.0,
+    unscored_reward: float | None = None,
     strategy: str = "pointwise",
     normalize: bool = False,
     clip: tuple[float, float] | None = None,
     veto_penalty: float | None = None,
     length_debias: bool = False,
     strict: bool = False,
+    unscored_score: float | None = None,
 ) -> Callable[..., list[VerlScore]]:
     """The batch form, for `reward_model.reward_manager=batch` of verl 0.6 and earlier (verl
     0.7.1 and later have no batch manager: "Unknown reward manager: batch"):
@@ -279,8 +302,10 @@ def verl_batch_compute_score_legacy(
     the batch judged concurrently. Besides the options of `verl_compute_score`, the group options:
     `strategy` (anchor, round_robin), `normalize` and `length_debias`, over the completions with the
     same prompt and ground truth."""
-    session = _Session.build(rubric, judge, unscored_score=unscored_score, return_dict=return_dict, strict=strict,
-                             shaping=make_shaping(normalize, clip, veto_penalty, length_debias), strategy=strategy)
+    value, label = unscored_stand_in(unscored_reward, unscored_score)
+    options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
+                               length_debias=length_debias, strict=strict, unscored_reward=value)
+    session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
 
     def compute_score(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
                       extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[VerlScore]:
