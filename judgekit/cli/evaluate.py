@@ -33,7 +33,7 @@ from rich.progress import (
 )
 
 from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement
-from judgekit.cli.options import JudgeOptions, SplitOpt, with_judge_options
+from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, SplitOpt, with_judge_options
 from judgekit.data.datasets import (
     FORMATS,
     PAIR_FORMATS,
@@ -111,16 +111,21 @@ def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int, sp
 @with_judge_options(several_profiles=True)
 def eval_(
     data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works), Parquet, a saved dataset or a hub dataset"),
-    format: str = typer.Option(..., "--format", "-f", help=" | ".join(FORMATS)),
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)"),
-    seed: int = typer.Option(0, "--seed", help="seed of the sample, the order shuffles and the bootstrap"),
+    format: str = typer.Option(..., "--format", "-f", help=" | ".join(FORMATS), rich_help_panel=IO_PANEL),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML", rich_help_panel=IO_PANEL),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)",
+                                      rich_help_panel=IO_PANEL),
+    seed: int = typer.Option(0, "--seed", help="seed of the sample, the order shuffles and the bootstrap",
+                      rich_help_panel=SCORING_PANEL),
     output: str | None = typer.Option(None, "--output", "-o", help="JSON report, its records beside it as "
-                                      "REPORT.pairs.jsonl (or .rows.jsonl); '-' for stdout"),
-    probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
-    adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first"),
+                                      "REPORT.pairs.jsonl (or .rows.jsonl); '-' for stdout", rich_help_panel=IO_PANEL),
+    probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies",
+                                      rich_help_panel=SCORING_PANEL),
+    adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first",
+                                           rich_help_panel=SCORING_PANEL),
     split: str | None = SplitOpt,
-    baseline: Path | None = typer.Option(None, "--baseline", help="an earlier eval report on the same pairs: add the accuracy difference"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="an earlier eval report on the same pairs: add the accuracy difference",
+                                           rich_help_panel=IO_PANEL),
     *,
     judge_options: JudgeOptions,
 ) -> None:

@@ -167,6 +167,9 @@ class FileRows:
     mapping: Mapping[str, str] = field(default_factory=dict)
     split: str | None = None
     check: RowCheck | None = None
+    limit: int | None = None
+    """Only the first `limit` rows are read and judged (`--limit`); the ids go on (`id_keys`), so --resume
+    can tell an output of a run with a larger limit."""
 
     @property
     def file(self) -> str:
@@ -179,6 +182,8 @@ class FileRows:
         """The rows from 0-based position `start` on (those before it are read, not built)."""
         rules = _RowRules(file=self.file)
         for index, rec in enumerate(records(self.source, split=self.split)):
+            if self.limit is not None and index >= self.limit:
+                return
             if index < start:
                 continue
             row = _make_row(rec, index, rules, self.required, self.optional, self.mapping)
