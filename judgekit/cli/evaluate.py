@@ -18,11 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
 import typer
-from numpy.typing import NDArray
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -48,7 +46,6 @@ from judgekit.data.datasets import (
 )
 from judgekit.data.outfile import DiscardSink, RowSink, open_file_sink, refuse_input_as_output
 from judgekit.errors import InputError
-from judgekit.evaluation.evaluate import evaluate
 from judgekit.evaluation.probe import MASTER_KEYS, PROBES, distinct_prompts
 from judgekit.judge import Judge
 from judgekit.protocol.profiles import load_profile
@@ -56,8 +53,12 @@ from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact_tree
 
+if TYPE_CHECKING:  # numpy: imported when eval runs
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Correct = NDArray[np.bool_]
 Items = Stream[EvalPair] | Stream[LabelledRow] | Stream[BestOfN]
-Correct = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ def _records_sink(task: _Task, profile: str) -> Iterator[tuple[RowSink, Path | N
 
 def _run(judge: Judge, task: _Task, sink: RowSink, on_done: Callable[[], None]) -> tuple[dict[str, Any], Correct | None]:
     from judgekit.evaluation.best_of_n import best_of_n_report, evaluate_best_of_n
+    from judgekit.evaluation.evaluate import evaluate
     from judgekit.evaluation.labels import evaluate_labels, labels_report
     from judgekit.evaluation.pair_report import build_report
     from judgekit.evaluation.tables import criteria_table, pct, report_table

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from judgekit.data.reader import JsonRecord, records
 from judgekit.errors import InputError
 from judgekit.rubric.formats import row_rubric
@@ -250,6 +248,10 @@ class IdHashes:
 
     def repeated(self) -> set[int]:
         """The hashes seen more than once (the hashes are sorted in place to find them)."""
+        if len(self._hashes) < 2:
+            return set()
+        import numpy as np  # loaded only for ids to compare: not for the command line's start-up
+
         view = np.frombuffer(self._hashes, dtype=np.uint64)
         view.sort()
         twice = {int(h) for h in view[1:][view[1:] == view[:-1]]}
