@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from judgekit.cli import evaluate, pairwise, report, rewards, rubrics, score
 from judgekit.cli.common import err, print_summary
+from judgekit.cli.options import HelpLayout
 from judgekit.cli.runfile import RunStopped
 from judgekit.errors import InputError, RunHalted
 from judgekit.secrets import redact
@@ -38,6 +39,8 @@ evaluate.register(app)
 report.register(app)
 rubrics.register(rubric_app)
 rewards.register(app)
+for _command in (*app.registered_commands, *rubric_app.registered_commands):
+    _command.cls = HelpLayout  # help texts as written, options in panels
 
 
 def main(argv: list[str] | None = None) -> None:

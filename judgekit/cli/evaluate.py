@@ -18,11 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
 import typer
-from numpy.typing import NDArray
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -33,7 +31,7 @@ from rich.progress import (
 )
 
 from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement, print_if_every_call_failed
-from judgekit.cli.options import JudgeOptions, SplitOpt, with_judge_options
+from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, SplitOpt, with_judge_options
 from judgekit.data.datasets import (
     FORMATS,
     PAIR_FORMATS,
@@ -48,7 +46,6 @@ from judgekit.data.datasets import (
 )
 from judgekit.data.outfile import DiscardSink, RowSink, open_file_sink, refuse_input_as_output
 from judgekit.errors import InputError
-from judgekit.evaluation.evaluate import evaluate
 from judgekit.evaluation.probe import MASTER_KEYS, PROBES, distinct_prompts
 from judgekit.judge import Judge
 from judgekit.protocol.profiles import load_profile
@@ -56,8 +53,12 @@ from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact_tree
 
+if TYPE_CHECKING:  # numpy: imported when eval runs
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Correct = NDArray[np.bool_]
 Items = Stream[EvalPair] | Stream[LabelledRow] | Stream[BestOfN]
-Correct = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -111,16 +112,21 @@ def _read(data: Path, fmt: str, rubric: Rubric, limit: int | None, seed: int, sp
 @with_judge_options(several_profiles=True)
 def eval_(
     data: Path = typer.Argument(..., help="a data file (an LLMBar folder also works), Parquet, a saved dataset or a hub dataset"),
-    format: str = typer.Option(..., "--format", "-f", help=" | ".join(FORMATS)),
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)"),
-    seed: int = typer.Option(0, "--seed", help="seed of the sample, the order shuffles and the bootstrap"),
+    format: str = typer.Option(..., "--format", "-f", help=" | ".join(FORMATS), rich_help_panel=IO_PANEL),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML", rich_help_panel=IO_PANEL),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="at most N pairs (rows) per subset (seeded sample)",
+                                      rich_help_panel=IO_PANEL),
+    seed: int = typer.Option(0, "--seed", help="seed of the sample, the order shuffles and the bootstrap",
+                      rich_help_panel=SCORING_PANEL),
     output: str | None = typer.Option(None, "--output", "-o", help="JSON report, its records beside it as "
-                                      "REPORT.pairs.jsonl (or .rows.jsonl); '-' for stdout"),
-    probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies"),
-    adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first"),
+                                      "REPORT.pairs.jsonl (or .rows.jsonl); '-' for stdout", rich_help_panel=IO_PANEL),
+    probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies",
+                                      rich_help_panel=SCORING_PANEL),
+    adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first",
+                                           rich_help_panel=SCORING_PANEL),
     split: str | None = SplitOpt,
-    baseline: Path | None = typer.Option(None, "--baseline", help="an earlier eval report on the same pairs: add the accuracy difference"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="an earlier eval report on the same pairs: add the accuracy difference",
+                                           rich_help_panel=IO_PANEL),
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -229,6 +235,7 @@ def _records_sink(task: _Task, profile: str) -> Iterator[tuple[RowSink, Path | N
 
 def _run(judge: Judge, task: _Task, sink: RowSink, on_done: Callable[[], None]) -> tuple[dict[str, Any], Correct | None]:
     from judgekit.evaluation.best_of_n import best_of_n_report, evaluate_best_of_n
+    from judgekit.evaluation.evaluate import evaluate
     from judgekit.evaluation.labels import evaluate_labels, labels_report
     from judgekit.evaluation.pair_report import build_report
     from judgekit.evaluation.tables import criteria_table, pct, report_table

@@ -17,10 +17,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
+from typer.core import TyperCommand
 
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
@@ -67,9 +69,18 @@ def _default(field: str) -> object:
     return JudgeConfig.model_fields[field].default
 
 
+# The panels `--help` groups the options into; a command's own options name theirs where declared.
+IO_PANEL, JUDGE_PANEL, SCORING_PANEL, LIMITS_PANEL, SCALE_PANEL = "Input and output", "Judge", "Scoring", "Limits", "Scale"
+_PANEL_OF = {
+    **dict.fromkeys(("rubric", "output", "resume", "field", "split", "limit"), IO_PANEL),
+    **dict.fromkeys(("samples", "soft", "allow_code", "mask_names", "min_coverage"), SCORING_PANEL),
+    **dict.fromkeys(("concurrency", "timeout", "max_attempts", "max_reasks", "max_calls", "max_cost"), LIMITS_PANEL),
+}
+
+
 def _option(name: str, annotation: object, default: object, *decls: str, help: str) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                             default=typer.Option(default, *decls, help=help))
+                             default=typer.Option(default, *decls, help=help, rich_help_panel=_PANEL_OF.get(name, JUDGE_PANEL)))
 
 
 def _profile_option(several: bool) -> inspect.Parameter:
@@ -81,8 +92,13 @@ def _profile_option(several: bool) -> inspect.Parameter:
                    help="judge profile: judgekit | rm-r1 | prometheus2 | rubric-rm | yes-no | PATH.yaml")
 
 
-def judge_parameters(*, several_profiles: bool = False) -> list[inspect.Parameter]:
-    """The judge options as the parameters of a command function (typer reads them from its signature)."""
+def judge_parameters(*, several_profiles: bool = False, without: frozenset[str] = frozenset()) -> list[inspect.Parameter]:
+    """The judge options as the parameters of a command function (typer reads them from its signature);
+    `without`: the settings that do not apply to the command (it runs with their defaults)."""
+    return [p for p in _judge_parameters(several_profiles) if p.name not in without]
+
+
+def _judge_parameters(several_profiles: bool) -> list[inspect.Parameter]:
     return [
         _option("judge", str, "local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"),
         _option("base_url", list[str] | None, None, "--base-url",
@@ -186,9 +202,9 @@ def _with_group(name: str, params: list[inspect.Parameter],
     return decorate
 
 
-def with_judge_options(*, several_profiles: bool = False) -> Callable[[Command], Command]:
-    """Give a command the judge options; it receives them as `judge_options: JudgeOptions`."""
-    return _with_group("judge_options", judge_parameters(several_profiles=several_profiles), judge_options)
+def with_judge_options(*, several_profiles: bool = False, without: frozenset[str] = frozenset()) -> Callable[[Command], Command]:
+    """Give a command the judge options (but those `without`); it receives them as `judge_options: JudgeOptions`."""
+    return _with_group("judge_options", judge_parameters(several_profiles=several_profiles, without=without), judge_options)
 
 
 # ---- file options -------------------------------------------------------------------------------------
@@ -206,6 +222,8 @@ class FileOptions:
     split: str | None
     suffix: str
     """The default output is INPUT.SUFFIX.jsonl."""
+    limit: int | None = None
+    """--limit: only the input's first N rows."""
 
     def output_for(self, input: Path) -> str:
         if self.output:
@@ -229,6 +247,9 @@ def field_map(pairs: list[str]) -> dict[str, str]:
 
 SPLIT_HELP = "the split to read of a dataset that has several (a save_to_disk folder or a hub dataset)"
 
+# `--limit N`: every command that reads rows in order takes only the first N (eval's own --limit samples).
+LimitOpt: int | None = typer.Option(None, "--limit", min=1, help="use only the input's first N rows", rich_help_panel=IO_PANEL)
+
 
 def file_parameters(suffix: str, fields: str) -> list[inspect.Parameter]:
     """The file options as command parameters; `fields` names the input fields --field can remap."""
@@ -239,6 +260,7 @@ def file_parameters(suffix: str, fields: str) -> list[inspect.Parameter]:
         _option("resume", bool, False, "--resume", help="continue an interrupted run from its output file"),
         _option("field", list[str], [], "--field", help=f"remap an input field: NAME=KEY ({fields})"),
         _option("split", str | None, None, "--split", help=SPLIT_HELP),
+        inspect.Parameter("limit", inspect.Parameter.KEYWORD_ONLY, annotation=int | None, default=LimitOpt),
     ]
 
 
@@ -248,13 +270,13 @@ def with_file_options(suffix: str, fields: str) -> Callable[[Command], Command]:
     def build(values: dict[str, object]) -> FileOptions:
         return FileOptions(rubric=cast(Path | None, values["rubric"]), output=cast(str | None, values["output"]),
                            resume=bool(values["resume"]), fields=field_map(cast(list[str], values["field"])),
-                           split=cast(str | None, values["split"]), suffix=suffix)
+                           split=cast(str | None, values["split"]), suffix=suffix, limit=cast(int | None, values["limit"]))
 
     return _with_group("file_options", file_parameters(suffix, fields), build)
 
 
 def number_option(default: float | None, *decls: str, min: float | None = None, max: float | None = None,
-                  above: float | None = None, help: str = "") -> float:
+                  above: float | None = None, help: str = "", panel: str | None = None) -> float:
     """A command's own float option, refused (exit 2, naming it) unless a finite number within its
     bounds (`above`: strictly). Click's range lets nan through (every comparison with it is false)."""
 
@@ -265,21 +287,46 @@ def number_option(default: float | None, *decls: str, min: float | None = None, 
             raise typer.BadParameter(f"{value:g} is not above {above:g}")
         return value
 
-    return cast(float, typer.Option(default, *decls, min=min, max=max, callback=check, help=help))
+    return cast(float, typer.Option(default, *decls, min=min, max=max, callback=check, help=help, rich_help_panel=panel))
 
 
 def _strategy(value: str) -> Strategy:
     return check_strategy(value)
 
 
-StrategyOpt: str = typer.Option("pointwise", "--strategy", "-s", callback=_strategy, help=" | ".join(STRATEGIES))
+def strategy_option(help: str = " | ".join(STRATEGIES)) -> str:
+    """--strategy; `help`: the strategies a command takes, when not every one."""
+    return cast(str, typer.Option("pointwise", "--strategy", "-s", callback=_strategy, help=help, rich_help_panel=SCORING_PANEL))
+
+
+StrategyOpt: str = strategy_option()
 
 
 # `--ray`: the command runs its rows on a Ray pool (judgekit.ray, the [ray] extra) instead of in this process.
 RayOpt: bool = typer.Option(False, "--ray", help="judge on a Ray pool: the cluster at RAY_ADDRESS, else a local "
-                                                 "Ray instance; one judge per actor (needs judgekit[ray])")
-RayActorsOpt: int = typer.Option(2, "--ray-actors", min=1, help="Ray actors, each with its own judge and --concurrency")
+                                                 "Ray instance; one judge per actor (needs judgekit[ray])",
+                             rich_help_panel=SCALE_PANEL)
+RayActorsOpt: int = typer.Option(2, "--ray-actors", min=1, help="Ray actors, each with its own judge and --concurrency",
+                                 rich_help_panel=SCALE_PANEL)
 RayShardRowsOpt: int = typer.Option(1000, "--ray-shard-rows", min=1,
                                     help="rows per shard: each is judged by one actor and written once as a part "
-                                         "file, the unit --resume continues from")
-SplitOpt: str | None = typer.Option(None, "--split", help=SPLIT_HELP)
+                                         "file, the unit --resume continues from", rich_help_panel=SCALE_PANEL)
+SplitOpt: str | None = typer.Option(None, "--split", help=SPLIT_HELP, rich_help_panel=IO_PANEL)
+
+
+class HelpLayout(TyperCommand):
+    """How a command's --help reads: each text as written (Rich would read the `[ray]` of `judgekit[ray]`,
+    or a `[default: ...]`, as markup and drop it; escaped once, as the command is built), and the options
+    in panels in one order, whatever order the command declares them in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # TyperCommand's own arguments
+        super().__init__(*args, **kwargs)
+        self.help = escape(self.help) if self.help else self.help
+        for param in self.params:
+            text = getattr(param, "help", None)  # options and typer's arguments have help; click's arguments none
+            if text:
+                param.help = escape(text)  # type: ignore[attr-defined]
+        self.params.sort(key=lambda param: _PANEL_ORDER.index(getattr(param, "rich_help_panel", None)))
+
+
+_PANEL_ORDER = (None, IO_PANEL, JUDGE_PANEL, SCORING_PANEL, LIMITS_PANEL, SCALE_PANEL)

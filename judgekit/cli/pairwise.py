@@ -9,6 +9,7 @@ import typer
 
 from judgekit.cli.common import both, err, exit_if_judge_failed, exit_if_run_failed, print_summary, rubric_check
 from judgekit.cli.options import (
+    SCORING_PANEL,
     FileOptions,
     JudgeOptions,
     RayActorsOpt,
@@ -35,10 +36,11 @@ from judgekit.rubric.models import Rubric, load_rubric
 def compare(
     input: Path = typer.Argument(..., help="rows with prompt, response_a, response_b (optional label): JSONL, "
                                            "Parquet, a saved dataset or a hub dataset"),
-    explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion (both orders)"),
+    explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion (both orders)",
+                                 rich_help_panel=SCORING_PANEL),
     adaptive: Path | None = typer.Option(None, "--adaptive",
         help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): first write the "
-        "criteria that separate each pair",
+        "criteria that separate each pair", rich_help_panel=SCORING_PANEL,
     ),
     ray: bool = RayOpt,
     ray_actors: int = RayActorsOpt,
@@ -54,7 +56,8 @@ def compare(
     meta = load_meta_rubric(adaptive) if adaptive is not None else None
     rows = FileRows(input, ("prompt", "response_a", "response_b"), ("reference", "label"), file_options.fields,
                     file_options.split, both(_label_check(str(input)),
-                                             rubric_check(the_rubric, str(input), judge_options.config.profile, meta)))
+                                             rubric_check(the_rubric, str(input), judge_options.config.profile, meta)),
+                    limit=file_options.limit)
     count = rows.validate()
     out = file_options.output_for(input)
     if ray:
@@ -141,7 +144,7 @@ def rank(
     strategy: str = StrategyOpt,
     anchor_index: int | None = typer.Option(None, "--anchor-index",
         help="anchor: compare with responses[N] (default: the "
-        "reference, else 0)",
+        "reference, else 0)", rich_help_panel=SCORING_PANEL,
     ),
     *,
     file_options: FileOptions,
@@ -151,7 +154,7 @@ def rank(
     the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
     rows = FileRows(input, ("prompt", "responses"), mapping=file_options.fields, split=file_options.split,
                     check=both(_group_check(str(input), anchor_index),
-                               rubric_check(the_rubric, str(input), judge_options.config.profile)))
+                               rubric_check(the_rubric, str(input), judge_options.config.profile)), limit=file_options.limit)
     count = rows.validate()
     out = file_options.output_for(input)
     with judge_options.judge(check=False) as the_judge:  # run_file checks

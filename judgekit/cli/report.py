@@ -8,13 +8,15 @@ import typer
 from rich.markup import escape
 
 from judgekit.cli.common import err
+from judgekit.cli.options import IO_PANEL
 from judgekit.errors import InputError
 from judgekit.evaluation.html_report import write_report
 
 
 def report(
     source: Path = typer.Argument(..., help="RUN.jsonl (the output of score or compare) or REPORT.json (of eval)"),
-    output: Path | None = typer.Option(None, "--output", "-o", help="the HTML file [default: SOURCE with .html]"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="the HTML file [default: SOURCE with .html]",
+                                         rich_help_panel=IO_PANEL),
 ) -> None:
     """Write one self-contained HTML page (no network; opens from a file URL)."""
     if not source.is_file():

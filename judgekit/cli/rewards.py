@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 
 from judgekit.cli.common import err
-from judgekit.cli.options import JudgeOptions, StrategyOpt, number_option, with_judge_options
+from judgekit.cli.options import (
+    IO_PANEL,
+    LIMITS_PANEL,
+    SCORING_PANEL,
+    JudgeOptions,
+    number_option,
+    strategy_option,
+    with_judge_options,
+)
 from judgekit.errors import InputError
 from judgekit.judging.ranking import check_strategy
 from judgekit.rl.shaping import Shaping
@@ -33,20 +41,21 @@ def _clip(value: str | None) -> tuple[float, float] | None:
 
 @with_judge_options()
 def serve(
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML", rich_help_panel=IO_PANEL),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback by default)"),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
-    strategy: str = StrategyOpt,
-    normalize: bool = typer.Option(False, "--normalize", help="refused: needs a prompt's group, OpenRLHF sends one sample per request"),
-    clip: str | None = typer.Option(None, "--clip", help="clip rewards to LOW,HIGH (applied last)"),
-    veto_penalty: float | None = number_option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0"),
-    length_debias: bool = typer.Option(False, "--length-debias", help="refused: needs a prompt's group, as --normalize"),
-    unscored_reward: float = number_option(0.0, "--unscored-reward", help="number sent for a response without a reward"),
+    strategy: str = strategy_option("pointwise | anchor (each response against its label)"),
+    clip: str | None = typer.Option(None, "--clip", help="clip rewards to LOW,HIGH (applied last)", rich_help_panel=SCORING_PANEL),
+    veto_penalty: float | None = number_option(None, "--veto-penalty", help="reward for a hard-rule veto instead of 0",
+                                               panel=SCORING_PANEL),
+    unscored_reward: float = number_option(0.0, "--unscored-reward", help="number sent for a response without a reward",
+                                           panel=SCORING_PANEL),
     request_timeout: float = number_option(150.0, "--request-timeout", above=0, max=86400,
         help="seconds a request's judging may take (OpenRLHF waits 180); "
-        "unfinished responses are unscored",
+        "unfinished responses are unscored", panel=LIMITS_PANEL,
     ),
-    max_body_mb: float = number_option(16.0, "--max-body-mb", above=0, help="largest request body accepted (MB)"),
+    max_body_mb: float = number_option(16.0, "--max-body-mb", above=0, help="largest request body accepted (MB)",
+                                       panel=LIMITS_PANEL),
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -56,7 +65,8 @@ def serve(
     from judgekit.rl.serve import serve as run_server
 
     the_rubric = load_rubric(rubric)
-    shaping = Shaping(normalize=normalize, clip=_clip(clip), veto_penalty=veto_penalty, length_debias=length_debias)
+    # No --normalize or --length-debias: they need a prompt's group, and OpenRLHF sends one response per request.
+    shaping = Shaping(clip=_clip(clip), veto_penalty=veto_penalty)
     refuse_per_sample_misfits(strategy, shaping)
     if request_timeout >= OPENRLHF_TIMEOUT:
         err.print(f"[yellow]warning[/yellow]: --request-timeout {request_timeout:g} is not below OpenRLHF's "

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from judgekit.authoring.generate import GenerateOutcome, generate_rubrics
 from judgekit.cli.common import err, judge_failed_entirely, print_calls
-from judgekit.cli.options import JudgeOptions, number_option, with_judge_options
+from judgekit.cli.options import IO_PANEL, JudgeOptions, LimitOpt, number_option, with_judge_options
 from judgekit.data.outfile import dumps
 from judgekit.data.rows import read_data
 from judgekit.errors import InputError
@@ -67,14 +67,31 @@ def _check_output(path: str, suffixes: tuple[str, ...], flag: str = "--output") 
         raise InputError(f"the output must end with {' or '.join(suffixes)}, got {path!r}", field=flag)
 
 
-@with_judge_options()
+def _data_file(data: Path | None, data_option: Path | None) -> Path:
+    """The input, positional as every command's; `--data` is its earlier spelling, kept for existing scripts."""
+    if data is not None and data_option is not None and data != data_option:
+        raise InputError("give the data file once: as the argument (--data is its older spelling)", field="--data")
+    given = data or data_option
+    if given is None:
+        raise InputError("missing the data file: judgekit rubric ... DATA.jsonl", field="DATA")
+    return given
+
+
+# --data DATA: the older spelling of the positional DATA, hidden from --help.
+DataOpt: Path | None = typer.Option(None, "--data", "-d", hidden=True)
+
+
+@with_judge_options(without=frozenset({"allow_code", "min_coverage"}))  # generated criteria are principles; no reward
 def rubric_generate(
-    data: Path = typer.Option(..., "--data", "-d", help="JSONL (or JSON array) rows with a prompt; with --pairs also chosen/rejected"),
-    output: str = typer.Option(..., "--output", "-o", help="rubric YAML; with --per-prompt a JSONL of the rows with a 'rubric' field"),
+    data: Path | None = typer.Argument(None, help="JSONL (or JSON array) rows with a prompt; with --pairs also chosen/rejected",
+                                       show_default=False),
+    data_option: Path | None = DataOpt,
+    output: str = typer.Option(..., "--output", "-o", help="rubric YAML; with --per-prompt a JSONL of the rows with a 'rubric' field",
+                               rich_help_panel=IO_PANEL),
     per_prompt: bool = typer.Option(False, "--per-prompt", help="one rubric per row (written into each row)"),
     pairs: bool = typer.Option(False, "--pairs", help="contrastive: keep criteria that reproduce each pair's preference"),
     name: str = typer.Option("generated", "--name", help="rubric name"),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="use the first N rows"),
+    limit: int | None = LimitOpt,
     max_criteria: int = typer.Option(8, "--max-criteria", min=1, max=50),
     max_tries: int = typer.Option(3, "--max-tries", min=1, max=20, help="proposals per pair (rejection sampling)"),
     target: int = typer.Option(4, "--target", min=1, help="stop proposing for a pair once this many criteria are kept"),
@@ -88,6 +105,7 @@ def rubric_generate(
     if verify not in ("pointwise", "pairwise"):
         raise InputError("--verify takes pointwise or pairwise", field="--verify")
     _check_output(output, (".jsonl",) if per_prompt else (".yaml", ".yml"))
+    data = _data_file(data, data_option)
     rows = read_data(data, limit=limit, need_pairs=pairs)
     with judge_options.judge() as the_judge:
         outcome = the_judge.run(generate_rubrics(
@@ -141,18 +159,21 @@ def _print_contrastive(outcome: GenerateOutcome) -> None:
     err.print(f"  contrastive: {kept} of {tried} proposed criteria reproduced their pair's preference", highlight=False)
 
 
-@with_judge_options()
+@with_judge_options(without=frozenset({"min_coverage"}))  # refine reads the verdicts, not a reward
 def rubric_refine(
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML to refine"),
-    data: Path = typer.Option(..., "--data", "-d",
+    data: Path | None = typer.Argument(None,
         help="JSONL/JSON rows: prompt + responses, and/or chosen/rejected (LLMBar's "
-        "input/output_1/output_2/label)",
+        "input/output_1/output_2/label)", show_default=False,
     ),
-    output: str = typer.Option(..., "--output", "-o", help="refined rubric YAML"),
+    data_option: Path | None = DataOpt,
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML to refine", rich_help_panel=IO_PANEL),
+    output: str = typer.Option(..., "--output", "-o", help="refined rubric YAML", rich_help_panel=IO_PANEL),
     decompose: bool = typer.Option(True, "--decompose/--no-decompose", help="split too-easy criteria into finer ones"),
-    report: str | None = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)"),
-    report_json: str | None = typer.Option(None, "--report-json", help="the report's numbers as JSON [default: REPORT.json]"),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="use the first N rows"),
+    report: str | None = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)",
+                                      rich_help_panel=IO_PANEL),
+    report_json: str | None = typer.Option(None, "--report-json", help="the report's numbers as JSON [default: REPORT.json]",
+                                           rich_help_panel=IO_PANEL),
+    limit: int | None = LimitOpt,
     easy_threshold: float = number_option(0.8, "--easy-threshold", min=0.0, max=1.0, help="decompose criteria met by at least this share"),
     max_depth: int = typer.Option(2, "--max-depth", min=0, max=10),
     max_criteria: int = typer.Option(16, "--max-criteria", min=1, max=200),
@@ -179,6 +200,7 @@ def rubric_refine(
     if weighting not in ("correlation", "uniform", "keep"):
         raise InputError("--weights takes correlation, uniform or keep", field="--weights")
     _check_output(output, (".yaml", ".yml"))
+    data = _data_file(data, data_option)
     the_rubric = load_rubric(rubric)
     rows = read_data(data, limit=limit, need_responses=True)
     settings = RefineSettings(

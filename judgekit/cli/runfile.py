@@ -205,7 +205,7 @@ def run_file(
     except BaseException:
         sink.close()
         raise
-    summary = RunSummary(rows=count, resumed=done)
+    summary = RunSummary(rows=max(count, done), resumed=done)  # more: an earlier run with a larger --limit
     try:
         try:
             _judge_rows(judge, rows, count, job, failed, sink, summary, output=output, console=console, label=label)
@@ -236,8 +236,8 @@ def _judge_rows(judge: Judge, rows: FileRows, count: int, job: RowJob, failed: F
         progress.advance(task)
 
     with progress:
-        task = progress.add_task(label, total=count, completed=summary.resumed)
-        pool = _RowPool(rows.rows(start=summary.resumed), count - summary.resumed, job, failed, sink,
+        task = progress.add_task(label, total=summary.rows, completed=summary.resumed)
+        pool = _RowPool(rows.rows(start=summary.resumed), summary.rows - summary.resumed, job, failed, sink,
                         judge.config.concurrency, on_done)
         _run_pool(judge, pool, sink, output)
 

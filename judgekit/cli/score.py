@@ -9,6 +9,7 @@ import typer
 
 from judgekit.cli.common import err, exit_if_judge_failed, exit_if_run_failed, print_summary, rubric_check
 from judgekit.cli.options import (
+    SCORING_PANEL,
     FileOptions,
     JudgeOptions,
     RayActorsOpt,
@@ -29,7 +30,8 @@ from judgekit.rubric.models import Rubric, load_rubric
 @with_file_options("scored", "prompt, response, id, reference, rubric")
 def score(
     input: Path = typer.Argument(..., help="rows with prompt and response: JSONL, Parquet, a saved dataset or a hub dataset"),
-    explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion"),
+    explain: bool = typer.Option(False, "--explain", help="add the judge's reasoning per criterion",
+                                 rich_help_panel=SCORING_PANEL),
     ray: bool = RayOpt,
     ray_actors: int = RayActorsOpt,
     ray_shard_rows: int = RayShardRowsOpt,
@@ -40,7 +42,7 @@ def score(
     """Score each response against the rubric: one output row per input row."""
     the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
     rows = FileRows(input, ("prompt", "response"), mapping=file_options.fields, split=file_options.split,
-                    check=rubric_check(the_rubric, str(input), judge_options.config.profile))
+                    check=rubric_check(the_rubric, str(input), judge_options.config.profile), limit=file_options.limit)
     count = rows.validate()
     out = file_options.output_for(input)
     if ray:

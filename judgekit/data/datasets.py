@@ -38,14 +38,15 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from judgekit.data.reader import is_table, json_records, load_json, records
 from judgekit.data.rows import JUDGEBENCH_LABELS, FileRows, id_hash
 from judgekit.errors import InputError
+
+if TYPE_CHECKING:  # numpy is imported where items are kept, not to read the command line
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,8 @@ class Stream(Generic[T]):
             for item in self.read():
                 codes.append(names.setdefault(item.subset, len(names)))
                 ids.append(id_hash(item.id))
+            import numpy as np  # see above
+
             all_codes = np.frombuffer(codes, dtype=np.int32).copy()
             self._kept = _kept(all_codes, len(names), self.limit, self.seed)
             self._scan = Scan(list(names), all_codes[self._kept], np.frombuffer(ids, dtype=np.uint64)[self._kept])
@@ -264,6 +267,8 @@ class Stream(Generic[T]):
 
 
 def _kept(codes: NDArray[np.int32], subsets: int, limit: int | None, seed: int) -> NDArray[np.bool_]:
+    import numpy as np
+
     """Which items to keep: all, or at most `limit` per subset (seeded; the subsets drawn in order)."""
     if limit is None:
         return np.ones(len(codes), dtype=bool)

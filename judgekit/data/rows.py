@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from judgekit.data.reader import JsonRecord, records
 from judgekit.errors import InputError
 from judgekit.rubric.formats import row_rubric
@@ -167,6 +165,9 @@ class FileRows:
     mapping: Mapping[str, str] = field(default_factory=dict)
     split: str | None = None
     check: RowCheck | None = None
+    limit: int | None = None
+    """Only the first `limit` rows are read and judged (`--limit`); the ids go on (`id_keys`), so --resume
+    can tell an output of a run with a larger limit."""
 
     @property
     def file(self) -> str:
@@ -179,6 +180,8 @@ class FileRows:
         """The rows from 0-based position `start` on (those before it are read, not built)."""
         rules = _RowRules(file=self.file)
         for index, rec in enumerate(records(self.source, split=self.split)):
+            if self.limit is not None and index >= self.limit:
+                return
             if index < start:
                 continue
             row = _make_row(rec, index, rules, self.required, self.optional, self.mapping)
@@ -245,6 +248,10 @@ class IdHashes:
 
     def repeated(self) -> set[int]:
         """The hashes seen more than once (the hashes are sorted in place to find them)."""
+        if len(self._hashes) < 2:
+            return set()
+        import numpy as np  # loaded only for ids to compare: not for the command line's start-up
+
         view = np.frombuffer(self._hashes, dtype=np.uint64)
         view.sort()
         twice = {int(h) for h in view[1:][view[1:] == view[:-1]]}

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from genai_prices import Usage, calc_price
-
 _PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
 
 
@@ -23,6 +21,8 @@ class PriceList:
     model: str
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
+        from genai_prices import Usage, calc_price  # the price table: loaded when a judge is built, not for --help
+
         usage = Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens)
         return calc_price(usage, self.model, provider_id=self.provider).total_price
 

@@ -51,9 +51,14 @@ def test_every_command_is_known() -> None:
     assert set(COMMANDS) == {*JUDGE_COMMANDS, *OTHER_COMMANDS}
 
 
+# The settings that do not apply to a command: it does not offer them (generated criteria are
+# principles, and rubric authoring reads verdicts, not rewards).
+NOT_APPLYING = {"rubric generate": {"allow_code", "min_coverage"}, "rubric refine": {"min_coverage"}}
+
+
 @pytest.mark.parametrize("name", JUDGE_COMMANDS)
 def test_judge_commands_take_the_same_judge_options(name: str) -> None:
-    reference = _judge_options(COMMANDS["score"])
+    reference = {n: o for n, o in _judge_options(COMMANDS["score"]).items() if n not in NOT_APPLYING.get(name, ())}
     options = _judge_options(COMMANDS[name])
     if name == "eval":  # eval compares several profiles: the same option, repeatable
         profile = _options(COMMANDS[name])["profile"]

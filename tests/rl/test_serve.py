@@ -247,7 +247,8 @@ def test_bad_serve_options_are_exit_2(tmp_path):
                       (["--veto-penalty", "-inf"], "finite"), (["--request-timeout", "inf"], "86400"),
                       (["--max-body-mb", "-1"], "not above 0"), (["--max-body-mb", "nan"], "finite"),
                       (["--min-coverage", "nan"], "finite"), (["--timeout", "inf"], "finite"),
-                      (["--normalize"], "one response per request"), (["--length-debias"], "one response per request"),
+                      # no such options: they need a prompt's group, as round_robin does
+                      (["--normalize"], "No such option"), (["--length-debias"], "No such option"),
                       (["--strategy", "round_robin"], "one response per request")):
         proc = subprocess.run([*CLI, "serve", "--rubric", str(rubric), "--judge", "openai:m",
                                "--base-url", "http://127.0.0.1:9/v1", *args],

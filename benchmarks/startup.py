@@ -1,0 +1,69 @@
+"""Start-up time of the command line: `judgekit --help` and `judgekit score` on an empty file, against
+`python -c "import aiohttp"` (the HTTP client every judge call needs), in the same environment.
+
+Each round runs the three commands once, in turn (so a busy moment of the machine falls on all of
+them), `--rounds` times; prints each one's median wall time and its ratio to the aiohttp import (the
+goal for `score` is at most 2). `score` runs against the scripted judge server (its own process on
+127.0.0.1), so that its server check before the first row is a real HTTP call. The judgekit measured
+is the one on PYTHONPATH, else this checkout's.
+
+    python benchmarks/startup.py [--rounds 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _judge_server import judge_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wall(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    args = parser.parse_args()
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT), "OPENAI_API_KEY": "sk-bench"}
+    with tempfile.TemporaryDirectory() as tmp, judge_server(0.0) as base_url:
+        empty = Path(tmp) / "empty.jsonl"
+        empty.write_text("")
+        commands = {
+            'python -c "import aiohttp"': [sys.executable, "-c", "import aiohttp"],
+            "judgekit --help": [sys.executable, "-m", "judgekit", "--help"],
+            "judgekit score EMPTY.jsonl": [sys.executable, "-m", "judgekit", "score", str(empty), "--rubric",
+                                           str(ROOT / "rubrics" / "helpfulness.yaml"), "--judge", "openai:m",
+                                           "--base-url", base_url, "-o", str(Path(tmp) / "out.jsonl")],
+        }
+        for command in commands.values():  # warm the file cache and the bytecode
+            wall(command, env)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.rounds):
+            for name, command in commands.items():
+                times[name].append(wall(command, env))
+    print(f"judgekit from PYTHONPATH={env['PYTHONPATH']}; {args.rounds} rounds, median wall time")
+    base = statistics.median(times['python -c "import aiohttp"'])
+    for name, seconds in times.items():
+        median = statistics.median(seconds)
+        print(f"  {name:<28} {median:6.3f} s   x{median / base:4.2f}   (min {min(seconds):.3f}, max {max(seconds):.3f})")
+
+
+if __name__ == "__main__":
+    main()
