@@ -56,13 +56,13 @@ def register_secret(value: str | None) -> None:
 
 def register_url(url: str | None) -> None:
     """Remember the credentials of a server URL (`scheme://user:password@host/...`): the password
-    (as written and decoded), the user alone when it has no password (a token as user name), and
-    the `Basic` header value an HTTP client sends for them."""
+    (as written and decoded), the user alone when it has no password or an empty one (a token as
+    user name), and the `Basic` header value an HTTP client sends for them."""
     found = url_credentials(url)
     if found is None:
         return
     (raw_user, raw_password), (user, password) = found
-    for secret in (raw_password, password) if password is not None else (raw_user, user):
+    for secret in (raw_password, password) if password else (raw_user, user):  # `TOKEN:@`: the user is the secret
         register_secret(secret)
     # As HTTP clients encode it (judgekit's own, and httpx under the Anthropic SDK): UTF-8.
     register_secret(base64.b64encode(f"{user}:{password or ''}".encode()).decode())
@@ -79,12 +79,12 @@ def url_credentials(url: str | None) -> tuple[tuple[str, str | None], tuple[str,
 
 def shown_url(url: str) -> str:
     """`url` as it may be shown or stored: a password masked (`http://user:***@host/v1`), a user
-    without a password (a token) masked whole."""
+    without a password or with an empty one (a token: `TOKEN@`, `TOKEN:@`) masked whole."""
     span = _userinfo_span(url)
     if span is None:
         return url
-    user, colon, _ = url[span[0]:span[1]].partition(":")
-    return url[:span[0]] + (f"{user}:{REDACTED}" if colon else REDACTED) + url[span[1]:]
+    user, _, password = url[span[0]:span[1]].partition(":")
+    return url[:span[0]] + (f"{user}:{REDACTED}" if password else REDACTED) + url[span[1]:]
 
 
 def url_without_credentials(url: str) -> str:

@@ -340,3 +340,18 @@ def test_a_word_like_url_password_never_changes_what_is_parsed_or_the_rows_keys(
     for where, blob in blobs.items():
         assert f"it is {password}" not in blob and header not in blob and header[-MIN_PREFIX:] not in blob, where
 
+
+
+def test_a_token_as_user_name_with_an_empty_password_is_masked_and_kept_out(tmp_path: Path, no_key_env: None) -> None:
+    token = f"sk-live-{random_secrets.token_hex(10)}"  # `-u KEY:` as Stripe-style APIs take it
+    assert shown_url(f"http://{token}:@host/v1") == "http://***@host/v1"
+    rubric = write(tmp_path / "r.yaml", ONE_CRITERION)
+    data, out, cache = score_input(tmp_path, 8), tmp_path / "o.jsonl", tmp_path / "cache"
+    with ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0), record=False)) as one, \
+            ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0), record=False)) as two:
+        urls = [s.base_url.replace("http://", f"http://{token}:@") for s in (one, two)]
+        proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", urls[0],
+                       "--base-url", urls[1], "--max-attempts", "4", "--cache-dir", str(cache), "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert f"server http://***@127.0.0.1:{one.port}/v1:" in proc.stderr, proc.stderr
+    assert_no_key(token, output=out.read_text(), stdout=proc.stdout, stderr=proc.stderr, cache=files_text(cache))
