@@ -16,13 +16,12 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from judgekit.errors import JudgeError
-from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError
+from judgekit.llm.base import Backend, Completion, FatalError, JudgeRequest, TransientError, one_line
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import cache_key
 from judgekit.llm.pricing import Pricing
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.llm.young_gc import calls_in_flight
-from judgekit.secrets import redact
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ class CallRunner:
 
     def _failed(self, reason: str) -> JudgeError:
         """A call failed for good: counted, its reason kept (with the server's URL) for the run's summary."""
-        reason = redact(reason)
+        reason = one_line(reason, 1000)  # redacted, and one line: a server's error page can be a whole HTML page
         url = self.backend.identity().get("base_url")
         self.stats.note_failure(f"{url}: {reason}" if isinstance(url, str) else reason)
         return JudgeError(reason)

@@ -3,7 +3,12 @@ masked), and a run whose every call failed says why on stderr, not only in the r
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -94,3 +99,32 @@ def test_the_check_passes_for_a_scripted_anthropic_server(judge_server: Scripted
     with judgekit.Judge("anthropic:claude-x", base_url=judge_server.root_url, api_key="sk-ant-test", cache=False) as judge:
         judge.check_servers()
     assert judge_server.state.count == 0  # the model list, no message
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[str]:
+    """A plain web server (python -m http.server) on 127.0.0.1: 404 for GET /v1/models, 501 and an HTML page for a POST."""
+    port = free_port()
+    (tmp_path / "www").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=tmp_path / "www",
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_web_server_that_is_not_a_judge_is_refused_before_the_first_row_in_one_line(web_server: str, rubric: Path,
+                                                                                      tmp_path: Path) -> None:
+    _, proc = _score(tmp_path, rubric, web_server)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if web_server in line]
+    assert len(lines) == 1 and "does not look like a judge server" in lines[0] and "HTTP 501" in lines[0], proc.stderr
+    assert "<" not in proc.stderr and "Traceback" not in proc.stderr  # no raw HTML page
+    assert read_jsonl(tmp_path / "out.jsonl") == []  # no file of null rows
