@@ -84,6 +84,11 @@ class LimitReached(RunHalted):
     exit_code = 3
 
 
+class OutputFailed(RunHalted):
+    """The output could not be written mid-run (disk full, a file-size limit): exit code 1, the rows
+    written before it kept whole, the message naming the path and what to do."""
+
+
 class JudgeUnreachable(RunHalted):
     """A judge's server did not answer the check made before a run's first row (or refused its
     credentials): exit code 1, nothing judged, nothing written."""

@@ -1,11 +1,16 @@
 """Keep API keys out of everything judgekit writes: output rows, cache, logs, reports, messages.
 
 Known keys are the values of the usual key variables plus every key a backend was given in code
-(each backend registers its own). Text is redacted where it enters judgekit (a judge's reply, an
-error) and again where it leaves (rows, cache entries, reports), always before it is cut to
-length. A key cut short by someone else (a server clipping its error body, a reply stopped at
-max_tokens) still leaks its beginning, so any run of MIN_PREFIX or more of a key's first
-characters is redacted too, as is any bearer token.
+(each backend registers its own). Free text is redacted where judgekit makes it from a reply or
+an error (a verdict's reasoning and thinking, an unscored reason, a generated criterion's text)
+and again where it leaves (rows, cache entries, reports), always before it is cut to length. The
+structure of a reply is never redacted before it is parsed, nor are a row's keys and identifiers
+(criterion ids, row ids, verdict values): a secret can be a word (a password `true`, `verdicts`, or
+a criterion's id), and redacting it there would change what the judge said.
+
+A key cut short by someone else (a server clipping its error body, a reply stopped at max_tokens)
+still leaks its beginning, so any run of MIN_PREFIX or more of a key's first characters is
+redacted too, as is any bearer token.
 
 Credentials in a server URL (`http://user:PASSWORD@host/v1`) are secrets too: a backend registers
 the URL (`register_url`), which makes the password and the `Basic` header sent for it (base64 of
@@ -51,13 +56,13 @@ def register_secret(value: str | None) -> None:
 
 def register_url(url: str | None) -> None:
     """Remember the credentials of a server URL (`scheme://user:password@host/...`): the password
-    (as written and decoded), the user alone when it has no password (a token as user name), and
-    the `Basic` header value an HTTP client sends for them."""
+    (as written and decoded), the user alone when it has no password or an empty one (a token as
+    user name), and the `Basic` header value an HTTP client sends for them."""
     found = url_credentials(url)
     if found is None:
         return
     (raw_user, raw_password), (user, password) = found
-    for secret in (raw_password, password) if password is not None else (raw_user, user):
+    for secret in (raw_password, password) if password else (raw_user, user):  # `TOKEN:@`: the user is the secret
         register_secret(secret)
     # As HTTP clients encode it (judgekit's own, and httpx under the Anthropic SDK): UTF-8.
     register_secret(base64.b64encode(f"{user}:{password or ''}".encode()).decode())
@@ -74,12 +79,12 @@ def url_credentials(url: str | None) -> tuple[tuple[str, str | None], tuple[str,
 
 def shown_url(url: str) -> str:
     """`url` as it may be shown or stored: a password masked (`http://user:***@host/v1`), a user
-    without a password (a token) masked whole."""
+    without a password or with an empty one (a token: `TOKEN@`, `TOKEN:@`) masked whole."""
     span = _userinfo_span(url)
     if span is None:
         return url
-    user, colon, _ = url[span[0]:span[1]].partition(":")
-    return url[:span[0]] + (f"{user}:{REDACTED}" if colon else REDACTED) + url[span[1]:]
+    user, _, password = url[span[0]:span[1]].partition(":")
+    return url[:span[0]] + (f"{user}:{REDACTED}" if password else REDACTED) + url[span[1]:]
 
 
 def url_without_credentials(url: str) -> str:
@@ -160,12 +165,18 @@ def clip(text: str, limit: int) -> str:
     return redact(text)[:limit]
 
 
+# Fields of a row or cache entry that hold identifiers, not text: a row's and a criterion's id, a
+# verdict's value, a winner, a criterion's kind and lists of criterion ids. Kept as written.
+IDENTIFIER_FIELDS = frozenset({"id", "value", "winner", "kind", "not_applicable", "inconsistent"})
+
+
 def redact_tree(value: T) -> T:
-    """`value` with every string in it (dict keys and values, lists, tuples) redacted."""
+    """`value` with the free text in it (string values of dicts, lists and tuples) redacted; dict
+    keys (criterion ids, field names) and the values of IDENTIFIER_FIELDS are kept."""
     if isinstance(value, str):
         return redact(value)  # type: ignore[return-value]
     if isinstance(value, dict):
-        return {redact_tree(k): redact_tree(v) for k, v in value.items()}  # type: ignore[return-value]
+        return {k: v if k in IDENTIFIER_FIELDS else redact_tree(v) for k, v in value.items()}  # type: ignore[return-value]
     if isinstance(value, (list, tuple)):
         return type(value)(redact_tree(v) for v in value)
     return value

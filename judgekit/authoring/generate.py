@@ -35,7 +35,7 @@ from judgekit.protocol.templates import FENCE, data_nonce, pairwise_messages, re
 from judgekit.protocol.wire import ParseProblem, extract_json_object
 from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.models import Criterion, Rubric
-from judgekit.secrets import redact
+from judgekit.secrets import redact, redact_tree
 
 CRITERIA_MAX_TOKENS = 2048
 # The example of the answer format in the generation prompts (prompts/rubric_*.j2,
@@ -191,7 +191,7 @@ def _json_answer(completion: Completion, validate: Callable[[Any], list[str]] | 
         problems = validate(obj) if validate else []
     except ParseProblem as exc:
         problems = [str(exc)]
-    return Unusable("; ".join(problems[:3])) if problems else obj
+    return Unusable("; ".join(problems[:3])) if problems else redact_tree(obj)  # its text redacted once it is read
 
 
 def _sender(runner: CallRunner) -> Callable[[JudgeRequest], Awaitable[Completion]]:

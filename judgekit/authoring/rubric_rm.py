@@ -28,6 +28,7 @@ from judgekit.protocol.templates import FENCE, data_nonce, instruction_text, ren
 from judgekit.protocol.wire import ParseProblem
 from judgekit.rubric.ids import unique_id
 from judgekit.rubric.models import Criterion, Rubric
+from judgekit.secrets import redact
 
 ID_PREFIX = "rr"
 _ITEM = re.compile(
@@ -90,7 +91,7 @@ async def generate_rubric_items(context: JudgeContext, prompt: Any, reference: A
 
 def _items(completion: Completion, max_criteria: int) -> GeneratedItems | Unusable:
     try:
-        return parse_generated_rubric(completion.text, max_criteria)
+        return [(redact(text), kind) for text, kind in parse_generated_rubric(completion.text, max_criteria)]
     except ParseProblem as exc:
         return Unusable(str(exc))
 

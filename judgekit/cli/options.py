@@ -103,7 +103,8 @@ def _judge_parameters(several_profiles: bool) -> list[inspect.Parameter]:
         _option("judge", str, "local", "--judge", "-j", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL"),
         _option("base_url", list[str] | None, None, "--base-url",
                 help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vllm serve); repeat it for several "
-                     "servers of the same model (calls go to the least busy; one that keeps failing is set aside)"),
+                     "servers of the same model (calls go to the least busy; one that does not answer at the start "
+                     "or keeps failing is set aside)"),
         _option("panel", Path | None, None, "--panel",
                 help="a panel of judges (YAML: judges, aggregate) answering in place of --judge"),
         _option("samples", int, _default("samples"), "--samples",

@@ -8,7 +8,9 @@ run; a finished row still waiting for an earlier one when a run is killed is not
 torn last line is cut off and the rows already present are skipped: the file's rows must be the
 input's first rows, id by id, else the file is not this input's output (exit 2), and the record beside
 it of what made its rows must be this run's (judgekit.data.runrecord). Nothing here holds more than
-one line of either file. An output that cannot be made or opened is exit 2 naming the path.
+one line of either file. An output that cannot be made or opened is exit 2 naming the path; one
+that cannot be written mid-run (disk full) keeps its whole rows and stops the run, exit 1, naming
+the path (FileSink).
 
 The input is never written: an output that is the input file (same path, a symlink or a hard link
 to it) is refused before anything is opened for writing. A run holds an exclusive lock (flock) on
@@ -18,8 +20,11 @@ instead of interleaving its rows.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +37,7 @@ except ImportError:  # Windows: no advisory locks; the other guarantees hold
 
 from judgekit.data.rows import id_key
 from judgekit.data.runrecord import RunRecord, keep_record
-from judgekit.errors import InputError
+from judgekit.errors import InputError, OutputFailed
 from judgekit.secrets import redact_tree
 
 
@@ -73,18 +78,43 @@ class _InOrder:
 
 
 class FileSink:
-    """Appends rows in input order to an output file it holds locked (see `open_file_sink`)."""
+    """Appends rows in input order to an output file it holds locked (see `open_file_sink`). The rows
+    released together are written whole or not at all: a write that fails (disk full, a file-size
+    limit) is cut back to the end of the last whole row (a regular file; a device is never cut), and
+    the run stops (OutputFailed) naming the path and what to do."""
 
     def __init__(self, path: Path, fh: TextIO) -> None:
         self.path = path
         self._fh = fh
-        self._order = _InOrder(lambda obj: self._fh.write(dumps(obj) + "\n"))
+        self._fd = fh.fileno()
+        self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        self._lines: list[str] = []
+        self._order = _InOrder(lambda obj: self._lines.append(dumps(obj) + "\n"))
+        self._failure: OutputFailed | None = None
 
     def write(self, index: int, obj: dict[str, Any]) -> int:
+        if self._failure is not None:  # after a failed write, no later row may follow: it would leave a gap
+            raise self._failure
         released = self._order.put(index, obj)
         if released:
-            self._fh.flush()
+            data = "".join(self._lines).encode("utf-8")
+            self._lines.clear()
+            self._append(data)
         return released
+
+    def _append(self, data: bytes) -> None:
+        """`data` at the end of the file, unbuffered (so nothing is left to flush at close)."""
+        start = os.lseek(self._fd, 0, os.SEEK_END) if self._regular else 0
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            if self._regular:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, start)
+            self._failure = write_failed(exc, self.path, resumable=self._regular)
+            raise self._failure from None
 
     def finish(self) -> None:
         self.close()
@@ -173,6 +203,17 @@ def cannot_write(exc: OSError, path: Path, *, what: str = "the output", field: s
     else:
         why = f"cannot be written ({exc.strerror or type(exc).__name__}); write elsewhere"
     return InputError(f"{what} {why}", file=where, field=field)
+
+
+def write_failed(exc: OSError, path: Path, *, resumable: bool) -> OutputFailed:
+    """A write that failed mid-run, naming the path and what to do."""
+    if exc.errno == errno.ENOSPC:
+        why, fix = "no space left on device", "free space"
+    elif exc.errno == errno.EFBIG:
+        why, fix = "file too large (a file-size limit)", "make room"
+    else:
+        why, fix = f"cannot be written ({exc.strerror or type(exc).__name__})", "fix that"
+    return OutputFailed(f"{path}: {why}; {fix} and run again with --resume" if resumable else f"{path}: {why}; write elsewhere")
 
 
 def open_locked(path: Path) -> TextIO:

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.runner import CallRunner
+from judgekit.secrets import redact
 
 MAX_ECHO = 2000  # how much of an unusable answer is shown back to the model in a re-ask
 
@@ -34,7 +35,7 @@ class Unusable:
 class Asked(Generic[T]):
     value: T | None  # the first usable answer; None when none came within the re-asks
     asks: int
-    problem: str | None = None  # why the last answer was unusable (when value is None)
+    problem: str | None = None  # why the last answer was unusable (when value is None), redacted
 
 
 @dataclass(frozen=True)
@@ -98,4 +99,4 @@ async def ask_until_valid(
             return Asked(answer, ask + 1)
         problem = answer.problem
         request = reask(request, completion, problem)
-    return Asked(None, 1 + max_reasks, problem)
+    return Asked(None, 1 + max_reasks, redact(problem))  # (it may quote the reply)

@@ -36,6 +36,7 @@ from judgekit.llm.usage import ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.protocol.templates import reask_message, render
 from judgekit.protocol.wire import Forms, Mode, ParseProblem, Value, WireVerdict
+from judgekit.secrets import redact
 
 Messages = list[dict[str, str]]
 # The chat messages of one question, as a given collector asks it (its profile's templates, its
@@ -119,14 +120,16 @@ class _Answers:
         return Unusable("; ".join(problems[:3]) or "no verdict for " + ", ".join(self.pending))
 
     def verdicts(self) -> dict[str, CriterionVerdict]:
-        return {cid: CriterionVerdict(v.value, v.reasoning, dist=self.dists.get(cid), thinking=self.thinking)
+        """The verdicts found, their free text redacted (the reply itself was parsed as sent)."""
+        thinking = redact(self.thinking)
+        return {cid: CriterionVerdict(v.value, redact(v.reasoning), dist=self.dists.get(cid), thinking=thinking)
                 for cid, v in self.found.items()}
 
     def settle(self, ids: list[str], failure: str | None) -> dict[str, CriterionVerdict]:
         """Every asked criterion in order: its verdict, or unscored with why."""
         verdicts = self.verdicts()
         for cid in self.pending:
-            verdicts[cid] = CriterionVerdict(None, "", failure or "no verdict", thinking=self.thinking)
+            verdicts[cid] = CriterionVerdict(None, "", redact(failure or "no verdict"), thinking=redact(self.thinking))
         return {cid: verdicts[cid] for cid in ids}
 
 

@@ -27,7 +27,7 @@ from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
 
 from judgekit.errors import InputError
 from judgekit.llm.base import (
-    NOT_SERVED,
+    REFUSED_CREDENTIALS,
     Backend,
     Completion,
     FatalError,
@@ -136,26 +136,31 @@ class AnthropicBackend(Backend):
     async def check(self) -> None:
         where = f"the judge server at {shown_url(self.base_url or 'https://api.anthropic.com')}"
         try:
-            status, message = await self._probe()
+            status, message, json_answer = await self._probe()
         except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
             raise FatalError(clip(f"{where} does not answer: {exc}", 600)) from None
-        if (failure := check_failure(where, status, message)) is not None:
+        if (failure := check_failure(where, status, message, json_answer=json_answer)) is not None:
             raise failure
 
-    async def _probe(self) -> tuple[int, str]:
-        """The status and message of the model list; where that is not served, of a message request
-        with no messages, which the API refuses (400) without generating anything."""
+    async def _probe(self) -> tuple[int, str, bool]:
+        """The status, message and whether the body was JSON of the model list; where that lists no
+        models (any answer but a refusal of the credentials), of a message request with no
+        messages, which the API refuses (400) without generating anything."""
         try:
             await self._client.models.list(limit=1)
-            return 200, ""
+            return 200, "", True
         except anthropic.APIStatusError as exc:
-            if exc.status_code not in NOT_SERVED:
-                return exc.status_code, clip(str(exc.message), 300)
+            if exc.status_code in REFUSED_CREDENTIALS:
+                return exc.status_code, str(exc.message), True
+        except anthropic.APIResponseValidationError:  # a 200 that is not a model list
+            pass
         try:
             await self._client.messages.create(model=self.model, messages=[], max_tokens=1)
-            return 200, ""
+            return 200, "", True
+        except anthropic.APIResponseValidationError as exc:  # a 200 that is not a message
+            return exc.status_code, "not a message", False
         except anthropic.APIStatusError as exc:
-            return exc.status_code, clip(str(exc.message), 300)
+            return exc.status_code, str(exc.message), isinstance(exc.body, (dict, list))
 
 
 def _turn(message: dict[str, str]) -> MessageParam:

@@ -8,17 +8,25 @@ each time after for twice as long (at most MAX_COOLDOWN_S); its next call after 
 one success puts it back for good. A failed call is retried by the call runner like any other, and
 its retry goes to another server. When every server is set aside, a call fails at once with each
 server's last reason, so that a run whose servers are all down ends with those reasons.
+
+The check before a run (`check`) asks every server; one that does not answer is set aside as if it
+had failed SET_ASIDE_AFTER calls (a warning on the `judgekit` logger names it), and the run goes on
+with the others. Only when none answers does the check fail.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judgekit.llm.base import Backend, Completion, Identity, JudgeRequest, TransientError, check_all
+from judgekit.llm.base import Backend, Completion, FatalError, Identity, JudgeRequest, TransientError
 from judgekit.secrets import clip, shown_url
+
+log = logging.getLogger("judgekit.llm.balance")
 
 SET_ASIDE_AFTER = 3
 COOLDOWN_S = 5.0
@@ -94,14 +102,29 @@ class BalancedBackend(Backend):
         server.last_error = clip(reason, 300)
         now = time.monotonic()
         if server.streak >= SET_ASIDE_AFTER and now >= server.aside_until:  # (not again for calls already in flight)
-            cooldown = min(COOLDOWN_S * 2 ** server.level, MAX_COOLDOWN_S)
-            server.level += 1
-            server.times_set_aside += 1
-            server.aside_until = now + cooldown
+            self._set_aside(server, now)
+
+    def _set_aside(self, server: Server, now: float) -> None:
+        cooldown = min(COOLDOWN_S * 2 ** server.level, MAX_COOLDOWN_S)
+        server.level += 1
+        server.times_set_aside += 1
+        server.aside_until = now + cooldown
 
     async def check(self) -> None:
-        """Every server must answer: one that does not at the start is most often a wrong URL."""
-        await check_all(s.backend for s in self.servers)
+        """Ask every server; set aside each one that does not answer (saying so), and fail only
+        when none answers (FatalError with each server's reason)."""
+        outcomes = await asyncio.gather(*(s.backend.check() for s in self.servers), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, FatalError):
+                raise outcome
+        failed = [(s, str(o)) for s, o in zip(self.servers, outcomes) if isinstance(o, FatalError)]
+        if len(failed) == len(self.servers):
+            raise FatalError("; ".join(reason for _, reason in failed))
+        for server, reason in failed:
+            server.streak, server.last_error = SET_ASIDE_AFTER, clip(reason, 300)
+            self._set_aside(server, time.monotonic())
+            log.warning("%s; set aside, the run goes on with the other servers (it is tried again after %g s)",
+                        reason, server.aside_until - time.monotonic())
 
     def usage(self) -> list[dict[str, Any]]:
         """Per server: its URL, calls sent, calls failed for its own reasons, times set aside, last error."""

@@ -7,16 +7,22 @@ Backends translate their SDK's errors into TransientError (worth retrying) or Fa
 
 Before a run's first row, the command line asks each backend once whether its server answers
 (`check`): a backend of a server checks it without generating anything (OpenAI-compatible servers:
-GET /models); an in-process model has nothing to check (the default).
+GET /models, else a chat request of no messages, which a judge server refuses as invalid); an
+answer no judge server gives (a web server's 501, an HTML page) fails the check. An in-process
+model has nothing to check (the default).
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from judgekit.secrets import clip
 
 # The embedded judge's worker takes this extra argument (an int k) beside llama.cpp's own: the top-k
 # log-probabilities of the first generated token. Defined here, not in the worker module, so that
@@ -177,14 +183,31 @@ REFUSED_CREDENTIALS = (401, 403)
 NOT_SERVED = (404, 405)
 
 
-def check_failure(where: str, status: int, message: str) -> FatalError | None:
-    """The error for a check answered with `status` (and `message`), or None when that answer shows a
-    server that would take the run's calls."""
+# Statuses a judge server answers a chat request of no messages with: taken (200) or refused as invalid.
+JUDGE_ANSWERS = (200, 400, 422)
+_HTML_HIDDEN = re.compile(r"(?is)<(script|style|head)\b.*?</\1\s*>")
+_HTML_TAG = re.compile(r"<[^<>]*>")
+
+
+def check_failure(where: str, status: int, message: str, *, json_answer: bool = True) -> FatalError | None:
+    """The error for a check answered with `status` (and `message`; `json_answer`: whether its body
+    was JSON), or None when that answer shows a server that would take the run's calls."""
+    message = one_line(message)
     if status in REFUSED_CREDENTIALS:
         return FatalError(f"{where} refuses the credentials: HTTP {status}: {message}")
     if status in NOT_SERVED:
         return FatalError(f"{where} answers HTTP {status}: {message} (is the URL the API's base, e.g. http://HOST:PORT/v1?)")
+    if status not in JUDGE_ANSWERS or not json_answer:
+        return FatalError(f"{where} does not look like a judge server: HTTP {status}: {message or 'no message'}")
     return None
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` as one line of at most `limit` characters, redacted: an HTML page (a web server's or a
+    proxy's error page) reduced to its visible words."""
+    if "<" in text and ">" in text:
+        text = html.unescape(_HTML_TAG.sub(" ", _HTML_HIDDEN.sub(" ", text)))
+    return clip(" ".join(text.split()), limit)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -8,12 +8,13 @@ Retry-After) or FatalError (any other status), each with the server's message, r
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.parse
 
 from judgekit.errors import InputError
 from judgekit.llm.base import (
-    NOT_SERVED,
+    REFUSED_CREDENTIALS,
     Backend,
     Completion,
     FatalError,
@@ -21,6 +22,7 @@ from judgekit.llm.base import (
     JudgeRequest,
     TransientError,
     check_failure,
+    one_line,
     parse_retry_after,
 )
 from judgekit.llm.http import DEFAULT_BASE_URL, HTTPStatusError, JSONClient
@@ -72,26 +74,35 @@ class OpenAICompatBackend(Backend):
     async def check(self) -> None:
         where = f"the judge server at {shown_url(self.base_url or DEFAULT_BASE_URL)}"
         try:
-            status, message = await self._probe()
+            status, message, json_answer = await self._probe()
         except TransientError as exc:
             raise FatalError(f"{where} does not answer: {exc}") from None
-        if (failure := check_failure(where, status, message)) is not None:
+        if (failure := check_failure(where, status, message, json_answer=json_answer)) is not None:
             raise failure
 
-    async def _probe(self) -> tuple[int, str]:
-        """The status and message of GET /models; where that is not served, of a chat completion of
+    async def _probe(self) -> tuple[int, str, bool]:
+        """The status, message and whether the body was JSON of GET /models; where that lists no
+        models (any answer but a JSON 200 or a refusal of the credentials), of a chat completion of
         no messages, which a chat server refuses (400) without generating anything."""
         try:
-            await self._client.get("/models")
-            return 200, ""
+            if not isinstance(await self._client.get("/models"), str):
+                return 200, "", True
         except HTTPStatusError as exc:
-            if exc.status not in NOT_SERVED:
-                return exc.status, clip(ServerError.parse(exc.status, exc.text).message, 300)
+            if exc.status in REFUSED_CREDENTIALS:
+                return exc.status, ServerError.parse(exc.status, exc.text).message, True
         try:
-            await self._client.post("/chat/completions", {"model": self.model, "messages": []})
-            return 200, ""
+            answer = await self._client.post("/chat/completions", {"model": self.model, "messages": []})
+            return 200, answer if isinstance(answer, str) else "", not isinstance(answer, str)
         except HTTPStatusError as exc:
-            return exc.status, clip(ServerError.parse(exc.status, exc.text).message, 300)
+            return exc.status, ServerError.parse(exc.status, exc.text).message, _is_json(exc.text)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def checked_url(url: str | None) -> str | None:
@@ -110,7 +121,7 @@ def checked_url(url: str | None) -> str | None:
 
 def _status_error(error: ServerError, retry_after: str | None) -> Exception:
     status = error.status
-    text = clip(f"HTTP {status}: {error.message}", 310)
+    text = one_line(f"HTTP {status}: {error.message}", 310)
     if status in (408, 409, 429) or status >= 500:
         return TransientError(text, retry_after=parse_retry_after(retry_after))
     return FatalError(text)

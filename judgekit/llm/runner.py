@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from judgekit.errors import JudgeError
-from judgekit.llm.base import Backend, BackendLike, Completion, FatalError, JudgeRequest, TransientError, as_backend
+from judgekit.llm.base import Backend, BackendLike, Completion, FatalError, JudgeRequest, TransientError, as_backend, one_line
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import cache_key
 from judgekit.llm.pricing import Pricing
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.llm.young_gc import calls_in_flight
-from judgekit.secrets import redact, redact_tree
 
 
 @dataclass(frozen=True)
@@ -132,8 +131,9 @@ class CallRunner:
         self.stats.retries += 1
 
     async def call(self, request: JudgeRequest) -> Completion:
-        """The completion (redacted: a server may echo the key back), or JudgeError (with a
-        redacted reason) once retries are spent."""
+        """The completion as the server sent it (parsed as it is: the free text made from it is
+        redacted by whoever makes it, judgekit.secrets), or JudgeError (with a redacted reason)
+        once retries are spent."""
         if self.scope is not None:
             self.scope.calls += 1
         try:
@@ -154,11 +154,11 @@ class CallRunner:
         if self.scope is not None:
             self.scope.prompt_tokens += completion.prompt_tokens
             self.scope.completion_tokens += completion.completion_tokens
-        return _redacted(completion)
+        return completion
 
     def _failed(self, reason: str) -> JudgeError:
         """A call failed for good: counted, its reason kept (with the server's URL) for the run's summary."""
-        reason = redact(reason)
+        reason = one_line(reason, 1000)  # redacted, and one line: a server's error page can be a whole HTML page
         url = self.backend.identity().get("base_url")
         self.stats.note_failure(f"{url}: {reason}" if isinstance(url, str) else reason)
         return JudgeError(reason)
@@ -182,11 +182,3 @@ class CallRunner:
         completion: Completion = await retrying(attempt, request)
         return completion
 
-
-def _redacted(completion: Completion) -> Completion:
-    """Every text of a reply with known keys redacted, before anything parses, caches or cuts it."""
-    payload = redact_tree(completion.payload) if completion.payload is not None else None
-    text, reasoning = redact(completion.text), redact(completion.reasoning)
-    if text is completion.text and reasoning is completion.reasoning and payload == completion.payload:
-        return completion  # nothing to redact (the common case): no copy
-    return replace(completion, text=text, reasoning=reasoning, payload=payload)

@@ -3,7 +3,12 @@ masked), and a run whose every call failed says why on stderr, not only in the r
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,13 +46,26 @@ def test_a_closed_port_fails_before_the_first_row_naming_the_url(rubric: Path, t
     assert took < 30
 
 
-def test_each_of_several_servers_is_checked(judge_server: ScriptedJudgeServer, rubric: Path, tmp_path: Path) -> None:
+def test_of_several_servers_one_that_does_not_answer_is_set_aside_and_the_run_goes_on(
+        judge_server: ScriptedJudgeServer, rubric: Path, tmp_path: Path) -> None:
     port = free_port()
-    _, proc = _score(tmp_path, rubric, judge_server.base_url, f"http://127.0.0.1:{port}/v1")
+    dead = f"http://admin:{PASSWORD}@127.0.0.1:{port}/v1"
+    _, proc = _score(tmp_path, rubric, judge_server.base_url, dead)
+    assert proc.returncode == 0, proc.stderr
+    warning = [line for line in proc.stderr.splitlines() if "does not answer" in line]
+    assert len(warning) == 1 and f"the judge server at http://admin:***@127.0.0.1:{port}/v1 does not answer" in warning[0]
+    assert "set aside, the run goes on with the other servers" in warning[0]
+    assert judge_server.base_url not in warning[0] and PASSWORD not in proc.stderr  # the server that answers is not blamed
+    assert [r["reward"] for r in read_jsonl(tmp_path / "out.jsonl")] == [1.0] * 6
+    assert f"server http://admin:***@127.0.0.1:{port}/v1: 0 calls (0 failed, set aside 1x)" in proc.stderr
+
+
+def test_several_servers_none_of_which_answers_fail_before_the_first_row_naming_each(rubric: Path, tmp_path: Path) -> None:
+    ports = free_port(), free_port()
+    _, proc = _score(tmp_path, rubric, *(f"http://127.0.0.1:{port}/v1" for port in ports))
     assert proc.returncode == 1, proc.stderr
-    assert f"http://127.0.0.1:{port}/v1 does not answer" in proc.stderr
-    assert judge_server.base_url not in proc.stderr  # the server that answers is not blamed
-    assert judge_server.state.count == 0 and read_jsonl(tmp_path / "out.jsonl") == []
+    assert all(f"http://127.0.0.1:{port}/v1 does not answer" in proc.stderr for port in ports)
+    assert read_jsonl(tmp_path / "out.jsonl") == []
 
 
 def test_a_url_without_the_api_path_is_named_with_the_servers_404(judge_server: ScriptedJudgeServer, rubric: Path,
@@ -94,3 +112,32 @@ def test_the_check_passes_for_a_scripted_anthropic_server(judge_server: Scripted
     with judgekit.Judge("anthropic:claude-x", base_url=judge_server.root_url, api_key="sk-ant-test", cache=False) as judge:
         judge.check_servers()
     assert judge_server.state.count == 0  # the model list, no message
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[str]:
+    """A plain web server (python -m http.server) on 127.0.0.1: 404 for GET /v1/models, 501 and an HTML page for a POST."""
+    port = free_port()
+    (tmp_path / "www").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=tmp_path / "www",
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_web_server_that_is_not_a_judge_is_refused_before_the_first_row_in_one_line(web_server: str, rubric: Path,
+                                                                                      tmp_path: Path) -> None:
+    _, proc = _score(tmp_path, rubric, web_server)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if web_server in line]
+    assert len(lines) == 1 and "does not look like a judge server" in lines[0] and "HTTP 501" in lines[0], proc.stderr
+    assert "<" not in proc.stderr and "Traceback" not in proc.stderr  # no raw HTML page
+    assert read_jsonl(tmp_path / "out.jsonl") == []  # no file of null rows

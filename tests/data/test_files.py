@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shlex
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -296,3 +299,60 @@ def test_resume_refuses_an_output_not_in_input_order(tmp_path, rubric):
     assert proc.returncode == 2, proc.stderr
     assert f"{out}:1, field 'id': output row 1 (id 1) is not the input's row 1" in proc.stderr
     assert out.read_bytes() == before
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child: writing past `limit` bytes fails with EFBIG (SIGXFSZ ignored), as a full disk does
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_write_that_fails_mid_run_leaves_whole_rows_and_names_the_path(judge_server, tmp_path, rubric):
+    data, out = write_jsonl(tmp_path / "in.jsonl", rows_for("score", 200)), tmp_path / "out.jsonl"
+    args = ["score", str(data), "-o", str(out), *judge_args(judge_server.base_url, rubric)]
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=str(ROOT), timeout=300,
+                          preexec_fn=_file_size_limit(3001))  # no row ends at 3001 bytes
+    assert proc.returncode == 1, proc.stderr
+    message = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert message == [f"error: {out}: file too large (a file-size limit); make room and run again with --resume"], proc.stderr
+    assert "Traceback" not in proc.stderr and "OSError" not in proc.stderr
+    text = out.read_text()
+    assert 0 < len(text) <= 3001 and text.endswith("\n")  # no torn row
+    assert [r["id"] for r in read_jsonl(out)] == list(range(len(text.splitlines())))
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r["reward"] for r in read_jsonl(out)] == [1.0] * 200
+
+
+def test_output_to_a_full_device_is_exit_1_naming_it(judge_server, tmp_path, rubric):
+    data = write_jsonl(tmp_path / "in.jsonl", rows_for("score", 3))
+    proc = run_cli("score", str(data), "-o", "/dev/full", *judge_args(judge_server.base_url, rubric))
+    assert proc.returncode == 1, proc.stderr
+    assert "error: /dev/full: no space left on device; write elsewhere" in proc.stderr
+    assert "Traceback" not in proc.stderr and "OSError" not in proc.stderr
+
+
+SINK_AFTER_A_FAILED_WRITE = """
+import sys
+from pathlib import Path
+from judgekit.data.outfile import FileSink, open_locked
+from judgekit.errors import OutputFailed
+path = Path(sys.argv[1])
+sink = FileSink(path, open_locked(path))
+sink.write(1, {"id": 1, "text": "x" * 3000})  # held for row 0
+for index, size in ((0, 10), (2, 10)):  # rows 0 and 1 together pass the limit; row 2 alone would fit
+    try:
+        sink.write(index, {"id": index, "text": "x" * size})
+    except OutputFailed as exc:
+        print(index, exc)
+"""
+
+
+def test_after_a_failed_write_no_later_row_is_written(tmp_path):
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run([sys.executable, "-c", SINK_AFTER_A_FAILED_WRITE, str(out)], capture_output=True, text=True,
+                          cwd=str(ROOT), timeout=60, preexec_fn=_file_size_limit(1000))
+    assert proc.stdout.splitlines() == [f"{i} {out}: file too large (a file-size limit); make room and run again with --resume"
+                                        for i in (0, 2)], proc.stderr
+    assert out.read_text() == ""  # neither a torn row nor row 2 after the gap

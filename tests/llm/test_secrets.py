@@ -68,7 +68,9 @@ def test_a_key_cut_anywhere_leaves_no_8_character_prefix(no_key_env: None) -> No
         assert_no_key(key, clip=clip(text, cut), redact_then_cut=redact(text)[:cut], cut_then_redact=redact(text[:cut]))
     assert redact(f"x {key} y") == "x *** y"
     assert redact(f"{key[:MIN_PREFIX - 1]}") == key[:MIN_PREFIX - 1]  # shorter than a prefix: kept
-    assert redact_tree({key: [key, (f"a{key}",)], "n": 1}) == {"***": ["***", ("a***",)], "n": 1}
+    assert redact_tree({"c": [key, (f"a{key}",)], "n": 1}) == {"c": ["***", ("a***",)], "n": 1}
+    # Keys and identifiers are structure, kept as written: a secret may be a word or a criterion's id.
+    assert redact_tree({key: {"id": key, "value": key, "reasoning": key}}) == {key: {"id": key, "value": key, "reasoning": "***"}}
 
 
 def test_clip_redacts_before_it_cuts_a_key_at_every_offset_around_the_cut(no_key_env: None) -> None:
@@ -301,3 +303,55 @@ def test_url_credentials_stay_out_when_several_servers_fail_and_are_set_aside(tm
     for server, (user, password) in zip((one, two), logins):
         assert f"server http://{user}:***@127.0.0.1:{server.port}/v1:" in proc.stderr  # the summary names it, masked
         assert_no_credentials(user, password, output=written, stdout=proc.stdout, stderr=proc.stderr, cache=files_text(cache))
+
+
+# A password that is also a word of the judge's reply (`true`), a key of its JSON (`verdicts`) or a
+# criterion id (`concise`): redaction of free text must never reach what is parsed or the row's keys.
+WORDLIKE_RUBRIC = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: concise\n    text: Is short.\n"
+
+
+@pytest.mark.parametrize("password", ["true", "verdicts", "concise"])
+def test_a_word_like_url_password_never_changes_what_is_parsed_or_the_rows_keys(
+        tmp_path: Path, no_key_env: None, password: str) -> None:
+    rubric = write(tmp_path / "r.yaml", WORDLIKE_RUBRIC)
+    data, out, cache = score_input(tmp_path, 4), tmp_path / "o.jsonl", tmp_path / "cache"
+    # The judge says MET, and its reasoning holds the password: the free text is redacted, the verdict kept.
+    state = ServerState(script=Script(reasoning=f"it is {password}, as said"), record=False)
+    with ScriptedJudgeServer(state) as server:
+        url = with_credentials(server.base_url, USER, password)
+        args = ("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", url, "--explain",
+                "--cache-dir", str(cache), "-o", str(out))
+        proc = run_cli(*args)
+        assert proc.returncode == 0, proc.stderr
+        calls = state.count
+        again = run_cli(*args[:-1], str(tmp_path / "again.jsonl"))  # from the cache: the same rows
+        assert again.returncode == 0 and state.count == calls, again.stderr
+    assert calls == 4 * 2  # one call per criterion: no re-ask
+    for written in (out, tmp_path / "again.jsonl"):
+        rows = [json.loads(line) for line in written.read_text().splitlines()]
+        assert [r["reward"] for r in rows] == [1.0] * 4
+        assert all(set(r["scores"]) == {"a", "concise"} and r["unscored"] == {} for r in rows)
+        assert all(r["explanations"] == {"a": "it is ***, as said", "concise": "it is ***, as said"} for r in rows)
+    blobs = {"output": out.read_text(), "again": (tmp_path / "again.jsonl").read_text(), "stderr": proc.stderr,
+             "stdout": proc.stdout, "cache": files_text(cache)}
+    # The word itself is legitimately there as structure (JSON's true, a criterion id): the password as
+    # the judge's text held it, and the header sent for it, are not.
+    header = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    for where, blob in blobs.items():
+        assert f"it is {password}" not in blob and header not in blob and header[-MIN_PREFIX:] not in blob, where
+
+
+
+def test_a_token_as_user_name_with_an_empty_password_is_masked_and_kept_out(tmp_path: Path, no_key_env: None) -> None:
+    token = f"sk-live-{random_secrets.token_hex(10)}"  # `-u KEY:` as Stripe-style APIs take it
+    assert shown_url(f"http://{token}:@host/v1") == "http://***@host/v1"
+    rubric = write(tmp_path / "r.yaml", ONE_CRITERION)
+    data, out, cache = score_input(tmp_path, 8), tmp_path / "o.jsonl", tmp_path / "cache"
+    with ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0), record=False)) as one, \
+            ScriptedJudgeServer(ServerState(faults=Faults(server_error=1.0), record=False)) as two:
+        urls = [s.base_url.replace("http://", f"http://{token}:@") for s in (one, two)]
+        proc = run_cli("score", str(data), "--rubric", str(rubric), "--judge", "openai:m", "--base-url", urls[0],
+                       "--base-url", urls[1], "--max-attempts", "4", "--cache-dir", str(cache), "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert f"server http://***@127.0.0.1:{one.port}/v1:" in proc.stderr, proc.stderr
+    assert_no_key(token, output=out.read_text(), stdout=proc.stdout, stderr=proc.stderr, cache=files_text(cache))
