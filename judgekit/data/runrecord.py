@@ -56,6 +56,19 @@ def public_url(url: str) -> str:
     return redact(urlunsplit((parts.scheme, host + port, parts.path, "", "")))
 
 
+def refuse_input_as_record(source: Path, output: Path) -> None:
+    """Exit 2 when the record beside `output` would be written over the input (`score X.run.json -o X`):
+    the same path, a symlink or a hard link to it. Called before the output is opened."""
+    path = record_path(output)
+    try:
+        same = os.path.samefile(source, path)
+    except OSError:  # no record there yet (or it cannot be looked at): it is not the input
+        same = False
+    if same:
+        raise InputError(f"the run record beside the output ({path.name}) would be written over the input file "
+                         f"({source}); choose another -o: the input is never written", file=str(output), field="--output")
+
+
 def keep_record(output: Path, record: RunRecord, *, resume: bool, has_rows: bool) -> None:
     """Before a run writes a row to `output`: with --resume of a file that holds rows, check that it was
     written under `record` (else InputError, exit 2); then `record` is kept beside the output."""
