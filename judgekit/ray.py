@@ -38,7 +38,7 @@ from ray.data.datasource import BlockBasedFileDatasink
 from judgekit.config import JudgeConfig
 from judgekit.data.outfile import dumps, make_parent, not_a_file, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
-from judgekit.data.runrecord import RunRecord, keep_record
+from judgekit.data.runrecord import RunRecord, keep_record, refuse_input_as_record
 from judgekit.errors import InputError, LimitReached, RunHalted
 from judgekit.judge import Judge, JudgeRecipe
 from judgekit.judging.agreement import AgreementLog
@@ -367,6 +367,8 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
     rows, checked on --resume of a run whose parts are kept (judgekit.data.runrecord). A judge server
     that does not answer is JudgeUnreachable before Ray starts (see JudgeRecipe.check_servers)."""
     refuse_input_as_output(source, output)
+    if record is not None:
+        refuse_input_as_record(source, output)
     make_parent(output)
     with open_locked(output):  # as a single-process run does: one run writes an output file at a time
         if not output.is_file():  # /dev/null: the parts would be made beside it and renamed over it

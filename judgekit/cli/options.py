@@ -279,16 +279,23 @@ def with_file_options(suffix: str, fields: str) -> Callable[[Command], Command]:
 def number_option(default: float | None, *decls: str, min: float | None = None, max: float | None = None,
                   above: float | None = None, help: str = "", panel: str | None = None) -> float:
     """A command's own float option, refused (exit 2, naming it) unless a finite number within its
-    bounds (`above`: strictly). Click's range lets nan through (every comparison with it is false)."""
+    bounds (`above`: strictly). The bounds are checked here, after finiteness, not by typer's range:
+    nan fails every comparison, so the range named a bound as the reason ("less than or equal to ...")."""
 
     def check(value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
+        if value is None:
+            return value
+        if not math.isfinite(value):
             raise typer.BadParameter(f"{value} is not a finite number")
-        if value is not None and above is not None and not value > above:
+        if above is not None and not value > above:
             raise typer.BadParameter(f"{value:g} is not above {above:g}")
+        if min is not None and value < min:
+            raise typer.BadParameter(f"{value:g} is below {min:g}")
+        if max is not None and value > max:
+            raise typer.BadParameter(f"{value:g} is above {max:g}")
         return value
 
-    return cast(float, typer.Option(default, *decls, min=min, max=max, callback=check, help=help, rich_help_panel=panel))
+    return cast(float, typer.Option(default, *decls, callback=check, help=help, rich_help_panel=panel))
 
 
 def _strategy(value: str) -> Strategy:

@@ -23,6 +23,7 @@ from judgekit.cli.rayfile import run_file_on_ray
 from judgekit.cli.record import model_digest, run_record
 from judgekit.cli.runfile import run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
+from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError
 from judgekit.judge import rank_group_with, rubric_for
 from judgekit.judging.outcomes import rank_result
@@ -62,7 +63,8 @@ def compare(
     out = file_options.output_for(input)
     if ray:
         _compare_on_ray(list(rows), the_rubric, explain, judge_options, input, out, file_options.resume,
-                        ray_actors, ray_shard_rows)
+                        ray_actors, ray_shard_rows, run_record("compare", rows, judge_options, the_rubric,
+                                                               explain=explain, adaptive=None))
         return
     with judge_options.judge(check=False) as the_judge:  # run_file checks
         tally = _Tally()
@@ -78,7 +80,7 @@ def compare(
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=file_options.resume, console=err,
                            label="comparing", failed=failed,
-                           record=run_record("compare", judge_options, the_rubric, explain=explain,
+                           record=run_record("compare", rows, judge_options, the_rubric, explain=explain,
                                              adaptive=model_digest(meta)))
         print_summary(summary, out)
         tally.print()
@@ -86,12 +88,12 @@ def compare(
 
 
 def _compare_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, source: Path,
-                    out: str, resume: bool, actors: int, shard_rows: int) -> None:
+                    out: str, resume: bool, actors: int, shard_rows: int, record: RunRecord) -> None:
     labels = {str(row.id): row.fields.get("label") for row in rows}
     tally = _Tally()
     summary = run_file_on_ray(rows, rubric, explain, options, source=source, output=out, resume=resume, actors=actors,
                               shard_rows=shard_rows, kind="compare",
-                              record=run_record("compare", options, rubric, explain=explain, adaptive=None),
+                              record=record,
                               on_row=lambda obj: tally.count(obj, labels.get(str(obj["id"]))))
     print_summary(summary, out)
     tally.print()
@@ -169,7 +171,7 @@ def rank(
             return rank_result(row.id, o, strategy).model_dump()
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=file_options.resume, console=err,
-                           label="ranking", record=run_record("rank", judge_options, the_rubric, strategy=strategy,
+                           label="ranking", record=run_record("rank", rows, judge_options, the_rubric, strategy=strategy,
                                                               anchor_index=anchor_index if strategy == "anchor" else None),
                            failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
         print_summary(summary, out)

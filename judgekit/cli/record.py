@@ -1,15 +1,20 @@
 """The record of what makes a file command's rows (judgekit.data.runrecord), which --resume checks:
-the command, the rubric's content, the judge (or panel) and its servers, the profile, and every judge
+the command, the input's content and its --field mapping, the rubric's content, the judge (or panel)
+with its servers or, for the embedded judge, its model file's content, the profile, and every judge
 setting that changes what a row holds, with the command's own (--explain, --strategy, ...)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from judgekit.cli.options import JudgeOptions
+from judgekit.data.rows import FileRows
 from judgekit.data.runrecord import RunRecord, digest, public_url
+from judgekit.llm.cache import file_digest
+from judgekit.llm.local_llama import check_model_file, default_model_path
 
 # Settings that change how a run goes (speed, retries, the cache, where it stops), not what a row holds.
 _RUN_ONLY = {"concurrency", "timeout", "max_attempts", "max_reasks", "cache", "cache_dir", "max_calls", "max_cost",
@@ -18,14 +23,18 @@ _RUN_ONLY = {"concurrency", "timeout", "max_attempts", "max_reasks", "cache", "c
 Setting = str | int | float | bool | None
 
 
-def run_record(command: str, options: JudgeOptions, rubric: BaseModel | None, **settings: Setting) -> RunRecord:
-    """`rubric`: --rubric (None: the rows carry their own); `settings`: the command's own options."""
+def run_record(command: str, rows: FileRows, options: JudgeOptions, rubric: BaseModel | None,
+               **settings: Setting) -> RunRecord:
+    """`rows`: the input, validated (FileRows.validate, which hashes its content); `rubric`: --rubric
+    (None: the rows carry their own); `settings`: the command's own options."""
     config = options.config
     judge_settings = {k: v for k, v in config.model_dump(mode="json").items() if k not in _RUN_ONLY}
     if config.generator_base_url:
         judge_settings["generator_base_url"] = public_url(config.generator_base_url)
     return {
         "command": command,
+        "input": rows.content,
+        "fields": dict(sorted(rows.mapping.items())),
         "rubric": "the rows' own" if rubric is None else _content(rubric),
         "judge": _judge(options),
         "profile": _profile(config.profile),
@@ -42,11 +51,25 @@ def _content(model: BaseModel) -> str:
 
 
 def _judge(options: JudgeOptions) -> dict[str, object]:
+    cache_dir = options.config.cache_dir
     if options.panel is not None:
-        return {"panel": [{**j.model_dump(mode="json"), "base_url": j.base_url and public_url(j.base_url)}
-                          for j in options.panel.judges], "aggregate": options.panel.aggregate}
+        return {"panel": [{**j.model_dump(mode="json"), "base_url": j.base_url and public_url(j.base_url),
+                           **_model_file(j.judge, cache_dir)} for j in options.panel.judges],
+                "aggregate": options.panel.aggregate}
     urls = [options.base_url] if isinstance(options.base_url, str) else options.base_url or []
-    return {"spec": options.spec, "base_url": [public_url(u) for u in urls]}
+    return {"spec": options.spec, "base_url": [public_url(u) for u in urls], **_model_file(options.spec, cache_dir)}
+
+
+def _model_file(spec: str, cache_dir: str | None) -> dict[str, str]:
+    """The embedded judge's model by content: `local` names no file (JUDGEKIT_LOCAL_MODEL, or the packaged
+    model, may change between two runs), and `local:PATH` names one whose weights may. The digest is read
+    once per version of the file and kept beside the cache (file_digest), as the cache key's is."""
+    kind, _, path = spec.partition(":")
+    if kind != "local":
+        return {}
+    model = Path(path) if path else default_model_path()
+    check_model_file(model, "--judge" if path or not os.environ.get("JUDGEKIT_LOCAL_MODEL") else "JUDGEKIT_LOCAL_MODEL")
+    return {"model_sha256": file_digest(model, cache_dir)}
 
 
 def _profile(profile: str) -> str | dict[str, str]:

@@ -37,7 +37,7 @@ from rich.progress import (
 
 from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
 from judgekit.data.rows import FileRows, InputRow
-from judgekit.data.runrecord import RunRecord
+from judgekit.data.runrecord import RunRecord, refuse_input_as_record
 from judgekit.errors import RunHalted
 from judgekit.judge import Judge
 from judgekit.llm.fanout import in_window
@@ -95,6 +95,8 @@ def open_sink(output: str, rows: FileRows, resume: bool, record: RunRecord | Non
     against `record`, see judgekit.data.runrecord)."""
     if output == "-":
         return StdoutSink(), 0
+    if record is not None:
+        refuse_input_as_record(Path(rows.file), Path(output))
     return open_file_sink(Path(output), Path(rows.file), rows.id_keys, resume=resume, record=record)
 
 

@@ -49,7 +49,7 @@ def score(
         # The driver holds the rows to cut them into shards; each actor streams its shard's output.
         summary = run_file_on_ray(list(rows), the_rubric, explain, judge_options, source=input, output=out,
                                   resume=file_options.resume, actors=ray_actors, shard_rows=ray_shard_rows,
-                                  record=run_record("score", judge_options, the_rubric, explain=explain))
+                                  record=run_record("score", rows, judge_options, the_rubric, explain=explain))
         print_summary(summary, out)
         exit_if_run_failed(summary.stats, summary)
         return
@@ -65,7 +65,7 @@ def _score_here(rows: FileRows, count: int, rubric: Rubric | None, explain: bool
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=resume, console=err,
                            label="scoring", failed=lambda row, why: ScoreResult.failed(row.id, why).model_dump(),
-                           record=run_record("score", judge_options, rubric, explain=explain))
+                           record=run_record("score", rows, judge_options, rubric, explain=explain))
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)
 

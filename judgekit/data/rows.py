@@ -152,12 +152,13 @@ _PYTHON_ROWS = _RowRules(file=None, null_fields=True, checked_ids=False)
 RowCheck = Callable[[InputRow], None]  # a command's own check of a row: raises InputError, may normalise fields
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileRows:
     """The rows of an input (a JSONL or JSON-array file, a Parquet file, a saved or hub dataset), read
     anew on each pass so that no pass holds them: `validate()` reads every row once before any judging,
-    so bad input fails fast (exit 2); iterating yields them one at a time. A row that cannot be
-    encoded is kept with its `problem`: it becomes an output row without a reward."""
+    so bad input fails fast (exit 2), and keeps a digest of the input's content on the way (`content`,
+    which the run record holds, see judgekit.data.runrecord); iterating yields them one at a time. A
+    row that cannot be encoded is kept with its `problem`: it becomes an output row without a reward."""
 
     source: str | Path
     required: tuple[str, ...]
@@ -168,6 +169,8 @@ class FileRows:
     limit: int | None = None
     """Only the first `limit` rows are read and judged (`--limit`); the ids go on (`id_keys`), so --resume
     can tell an output of a run with a larger limit."""
+    content: str | None = field(default=None, init=False, compare=False)
+    """The sha256 of the records read by `validate()` (None before it)."""
 
     @property
     def file(self) -> str:
@@ -178,26 +181,38 @@ class FileRows:
 
     def rows(self, start: int = 0) -> Iterator[InputRow]:
         """The rows from 0-based position `start` on (those before it are read, not built)."""
+        return (row for _, row in self._read(start))
+
+    def _read(self, start: int = 0) -> Iterator[tuple[JsonRecord, InputRow]]:
         rules = _RowRules(file=self.file)
         for index, rec in enumerate(records(self.source, split=self.split)):
             if self.limit is not None and index >= self.limit:
                 return
-            if index < start:
-                continue
-            row = _make_row(rec, index, rules, self.required, self.optional, self.mapping)
-            row.problem = unencodable_field(rec.obj)
-            if self.check is not None:
-                self.check(row)
-            yield row
+            if index >= start:
+                yield rec, self._row(rec, index, rules)
+
+    def _row(self, rec: JsonRecord, index: int, rules: _RowRules) -> InputRow:
+        row = _make_row(rec, index, rules, self.required, self.optional, self.mapping)
+        row.problem = unencodable_field(rec.obj)
+        if self.check is not None:
+            self.check(row)
+        return row
 
     def validate(self) -> int:
-        """Read and check every row; ids must be unique (kept as 8-byte hashes, not as rows). The row count."""
+        """Read and check every row; ids must be unique (kept as 8-byte hashes, not as rows). The row count.
+        The records' content is hashed on the way, one at a time (`content`): every record of the input,
+        those past `limit` included, so a run continued with another --limit keeps its record."""
         hashes = IdHashes()
-        for row in self:
-            hashes.add(id_key(row.id))
+        content = hashlib.sha256()
+        rules = _RowRules(file=self.file)
+        for index, rec in enumerate(records(self.source, split=self.split)):
+            content.update(_canonical(rec.obj))
+            if self.limit is None or index < self.limit:
+                hashes.add(id_key(self._row(rec, index, rules).id))
         twice = hashes.repeated()
         if twice:
             self._raise_duplicate(twice)
+        self.content = "sha256:" + content.hexdigest()[:32]
         return len(hashes)
 
     def id_keys(self) -> Iterator[str]:
@@ -217,6 +232,11 @@ class FileRows:
                 raise InputError(f"duplicate id {row_id!r} (first at line {first_line_of[key]}); ids must be unique "
                                  "so --resume can match rows", file=self.file, line=rec.line, field="id")
             first_line_of[key] = rec.line
+
+
+def _canonical(obj: Any) -> bytes:
+    """A record as one line of canonical JSON (sorted keys; a value JSON has no type for, from Parquet, as text)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("ascii") + b"\n"
 
 
 def id_key(row_id: Any) -> str:

@@ -3,9 +3,10 @@ the same rubric, judge, profile and settings.
 
 The output rows stay plain JSONL (`{"id", ...}` per line); the record is a small JSON file beside them,
 OUTPUT.run.json (`scored.jsonl` -> `scored.jsonl.run.json`), written when a run starts. It holds named
-parts (`command`, `rubric`, `judge`, `profile`, `settings`), each a JSON value the command builds: the
-rubric as a digest of its content, the judge's spec and server URLs without credentials, the settings
-that change what a row holds. No key or password is ever part of it.
+parts (`command`, `input`, `fields`, `rubric`, `judge`, `profile`, `settings`), each a JSON value the
+command builds: the input and the rubric as digests of their content, the --field mapping, the judge's
+spec and server URLs without credentials (an embedded judge's model file as a digest of its content),
+the settings that change what a row holds. No key or password is ever part of it.
 
 On `--resume` of a file that already holds rows, the record beside it must equal this run's: a part
 that differs is bad usage (exit 2) naming the parts that changed. A file with rows and no record
@@ -55,6 +56,19 @@ def public_url(url: str) -> str:
     return redact(urlunsplit((parts.scheme, host + port, parts.path, "", "")))
 
 
+def refuse_input_as_record(source: Path, output: Path) -> None:
+    """Exit 2 when the record beside `output` would be written over the input (`score X.run.json -o X`):
+    the same path, a symlink or a hard link to it. Called before the output is opened."""
+    path = record_path(output)
+    try:
+        same = os.path.samefile(source, path)
+    except OSError:  # no record there yet (or it cannot be looked at): it is not the input
+        same = False
+    if same:
+        raise InputError(f"the run record beside the output ({path.name}) would be written over the input file "
+                         f"({source}); choose another -o: the input is never written", file=str(output), field="--output")
+
+
 def keep_record(output: Path, record: RunRecord, *, resume: bool, has_rows: bool) -> None:
     """Before a run writes a row to `output`: with --resume of a file that holds rows, check that it was
     written under `record` (else InputError, exit 2); then `record` is kept beside the output."""
@@ -75,8 +89,8 @@ def _check_same(output: Path, record: RunRecord) -> None:
     saved = _read(path, output)
     changed = [name for name in record if saved.get(name) != record[name]]
     if changed:
-        raise InputError(f"--resume would mix two runs in one file: this output was written under another "
-                         f"{_named(changed, record, saved)} (see {path.name}); run again without --resume, or "
+        raise InputError(f"--resume would mix two runs in one file: the {_named(changed, record, saved)} changed "
+                         f"since this output was written (see {path.name}); run again without --resume, or "
                          "write to another -o", file=str(output), field="--resume")
 
 
@@ -96,14 +110,18 @@ def _read(path: Path, output: Path) -> RunRecord:
     return saved
 
 
+# How a part is named in the refusal, where its own name does not say it.
+_PART_NAMES = {"input": "input's content", "fields": "field mapping (--field)"}
+
+
 def _named(changed: list[str], record: RunRecord, saved: RunRecord) -> str:
     """'rubric and judge', with the settings that changed: 'settings (samples, explain)'."""
     names = []
     for name in changed:
         now, before = record[name], saved.get(name)
-        if isinstance(now, dict) and isinstance(before, dict) and name != "judge":
+        if isinstance(now, dict) and isinstance(before, dict) and name not in ("judge", "fields"):
             keys = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
             names.append(f"{name} ({', '.join(keys)})")
         else:
-            names.append(name)
+            names.append(_PART_NAMES.get(name, name))
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)

@@ -259,10 +259,19 @@ def render_report(source: Path) -> str:
     return render("report/run.html.j2", view=view, data=_embedded(view.browse))
 
 
+def companions(source: Path) -> list[Path]:
+    """The files beside an eval report that its page reads (each report's `pairs_file`); none for a run's rows."""
+    if source.suffix != ".json":
+        return []
+    named = (companion_file(source, r.get("pairs_file")) for r in redact_tree(read_eval_reports(source)))
+    return [path for path in named if path is not None]
+
+
 def write_report(source: Path, output: Path) -> None:
-    """The page of `source` into `output`, which is never `source` itself (the same path, a symlink or a
-    hard link to it)."""
-    refuse_input_as_output(source, output)
+    """The page of `source` into `output`, which is never a file the page is made from: `source` or an eval
+    report's companion pairs file (the same path, a symlink or a hard link to it)."""
+    for read in (source, *companions(source)):
+        refuse_input_as_output(read, output)
     page = render_report(source) + "\n"
     try:
         output.write_text(page, encoding="utf-8")

@@ -12,7 +12,7 @@ from judgekit.judging.scoring import coverage, pointwise_reward
 from judgekit.judging.verdicts import CriterionVerdict, Messages, Render, VerdictCollector, chunk_ids
 from judgekit.judging.votes import is_rating
 from judgekit.llm.fanout import gather_all
-from judgekit.protocol.templates import criteria_context, row_context
+from judgekit.protocol.templates import call_context, row_context
 from judgekit.protocol.wire import NOT_APPLICABLE, Value, forms_of
 from judgekit.rubric.checks import run_check
 from judgekit.rubric.models import Criterion, Rubric
@@ -117,7 +117,7 @@ class _RowPrompts:
         return partial(self._messages, criteria)
 
     def _messages(self, criteria: list[Criterion], asked: VerdictCollector) -> Messages:
-        return asked.profile.messages("pointwise", {**self._row(asked.mask_names), **criteria_context(criteria)})
+        return asked.profile.messages("pointwise", call_context(self._row(asked.mask_names), criteria))
 
 
 def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> PointwiseOutcome:

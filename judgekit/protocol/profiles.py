@@ -27,7 +27,7 @@ from judgekit.errors import InputError
 from judgekit.llm.base import Completion
 from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
-from judgekit.protocol.templates import FENCE, criteria_context, data_nonce, prompts_dir, render_in, row_context, template_source
+from judgekit.protocol.templates import FENCE, call_context, data_nonce, prompts_dir, render_in, row_context, template_source
 from judgekit.protocol.wire import (
     PLAIN,
     Forms,
@@ -261,9 +261,9 @@ def _probe_contexts(profile: JudgeProfile) -> dict[str, dict[str, Any]]:
     prompt = [{"role": "user", "content": _PROBES["prompt"]}]
     rows = {"pointwise": {"response": _PROBES["response"]},
             "pairwise": {"response_a": _PROBES["response_a"], "response_b": _PROBES["response_b"]}}
-    criteria = criteria_context([Criterion(id="c1", text="The response is helpful.")])
-    out = {mode: {**row_context(prompt=prompt, responses=rows[mode], reference=_PROBES["reference"], rubric_name="r",
-                                rubric_description=""), **criteria} for mode in rows}
+    criteria = [Criterion(id="c1", text="The response is helpful.")]
+    out = {mode: call_context(row_context(prompt=prompt, responses=rows[mode], reference=_PROBES["reference"],
+                                          rubric_name="r", rubric_description=""), criteria) for mode in rows}
     if profile.rubric_generator is not None:
         out["rubric_generator"] = {"fence": FENCE, "nonce": data_nonce(prompt, _PROBES["reference"]), "instruction":
                                    _PROBES["prompt"], "prompt_messages": prompt, "reference": _PROBES["reference"],

@@ -169,7 +169,7 @@ def row_context(
     mask_names: bool = False,
 ) -> dict[str, Any]:
     """The part of a call's template context that every criterion of a row shares: made once per
-    row, each call adding `criteria_context` of its own criteria."""
+    row, each call adding its own criteria (`call_context`), which makes the call's nonce."""
     if mask_names:
         responses = {key: mask_model_names(text) for key, text in responses.items()}
     prompt_messages = as_messages(prompt)
@@ -203,13 +203,22 @@ def criteria_context(criteria: list[Criterion]) -> dict[str, Any]:
     }
 
 
+def call_context(row: dict[str, Any], criteria: list[Criterion]) -> dict[str, Any]:
+    """A call's template context: the row's part (`row_context`) and the call's criteria, under a nonce of
+    both. A criterion's texts are the rubric's instructions and stay outside the fences, but a row may
+    bring its own rubric: hashed too, no criterion text can hold the tags (and no row text can guess
+    them from the rest of the row)."""
+    asked = criteria_context(criteria)
+    return {**row, **asked, "nonce": data_nonce(row["nonce"], asked["criteria"])}
+
+
 def _context(
     *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, mask_names: bool = False,
 ) -> dict[str, Any]:
     row = row_context(prompt=prompt, responses=responses, reference=reference, rubric_name=rubric_name,
                       rubric_description=rubric_description, mask_names=mask_names)
-    return {**row, **criteria_context(criteria)}
+    return call_context(row, criteria)
 
 
 def instruction_text(messages: list[dict[str, str]]) -> str:

@@ -361,6 +361,11 @@ def as_rubric(rubric: RubricLike, *, call: str | None = None) -> Rubric:
     if isinstance(rubric, (str, Path)):
         return load_rubric(rubric)
     if isinstance(rubric, (dict, list)):
-        return rubric_from_data(rubric)
+        try:
+            return rubric_from_data(rubric)
+        except InputError as exc:  # where in the data, after the argument that holds it
+            if call is None:
+                raise
+            raise ArgumentError(str(exc), field="rubric", call=call) from None
     raise ArgumentError(f"a rubric is a Rubric, a rubric YAML file's path or its data (a dict), not {type(rubric).__name__}",
                         field="rubric", call=call)

@@ -37,7 +37,7 @@ def _refused(proc_args: list[str], out: Path, named: str) -> None:
     before = out.read_bytes()
     proc = run_cli(*proc_args, "--resume")
     assert proc.returncode == 2, proc.stderr
-    assert f"written under another {named}" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"the {named} changed since this output was written" in proc.stderr and "Traceback" not in proc.stderr
     assert out.read_bytes() == before  # nothing of the other run was added
 
 
@@ -124,5 +124,39 @@ def test_ray_resume_under_another_rubric_is_refused_before_any_call(judge_server
     write_jsonl(parts / "part-000000.jsonl", read_jsonl(out)[:2])
     calls = judge_server.state.count
     proc = run_cli(*args, "--rubric", str(tmp_path / "b.yaml"), "--ray", "--resume")
-    assert proc.returncode == 2 and "written under another rubric" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "the rubric changed since this output was written" in proc.stderr, proc.stderr
     assert judge_server.state.count == calls and (parts / "part-000000.jsonl").exists()
+
+
+def test_resume_with_another_field_mapping_is_refused(stopped):
+    args, out = stopped
+    _refused([*args, "--field", "response=prompt"], out, "field mapping (--field)")
+
+
+def test_resume_of_another_input_with_the_same_ids_is_refused(stopped, tmp_path):
+    args, out = stopped
+    write_jsonl(tmp_path / "in.jsonl", [{"id": i, "prompt": "q", "response": "no"} for i in range(10)])
+    _refused(args, out, "input's content")
+
+
+@pytest.mark.parametrize("how", ["JUDGEKIT_LOCAL_MODEL", "local:PATH"])
+def test_resume_with_another_embedded_model_file_is_refused(tmp_path, how):
+    """Two model files of the same name and size but other weights: the record holds the model's content."""
+    pytest.importorskip("llama_cpp")
+    for folder, fill in (("a", b"0"), ("b", b"1")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "m.gguf").write_bytes(b"GGUF" + fill * 4000)  # not loadable: each row is unscored
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "prompt": "q", "response": "yes"}])
+    (tmp_path / "r.yaml").write_text(SCORE_RUBRIC)
+    out = tmp_path / "out.jsonl"
+    args = ["score", str(data), "--rubric", str(tmp_path / "r.yaml"), "-o", str(out), "--no-cache"]
+    if how == "JUDGEKIT_LOCAL_MODEL":
+        first = run_cli(*args, "--judge", "local", env={how: str(tmp_path / "a" / "m.gguf")})
+        again = ["--judge", "local"], {how: str(tmp_path / "b" / "m.gguf")}
+    else:
+        first = run_cli(*args, "--judge", f"local:{tmp_path / 'a' / 'm.gguf'}")
+        (tmp_path / "a" / "m.gguf").write_bytes((tmp_path / "b" / "m.gguf").read_bytes())  # new weights, same file
+        again = ["--judge", f"local:{tmp_path / 'a' / 'm.gguf'}"], {}
+    assert len(read_jsonl(out)) == 1, first.stderr
+    proc = run_cli(*args, *again[0], "--resume", env=again[1])
+    assert proc.returncode == 2 and "the judge changed since this output was written" in proc.stderr, proc.stderr

@@ -93,6 +93,26 @@ def test_output_that_is_the_input_is_refused_and_the_input_stays_intact(tmp_path
     assert not (tmp_path / f"{out.name}.parts").exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize("command, how", [
+    ("score", "same path"), ("score", "hard link"), ("compare", "same path"), ("rank", "hard link"),
+    ("score --ray", "same path"), ("compare --ray", "hard link"),
+])
+def test_a_run_record_that_would_be_the_input_is_refused_before_anything_is_written(tmp_path, rubric, command, how):
+    """The record beside the output (OUT.run.json) is written too: `score X.run.json -o X` must not write it over X."""
+    command, *more = command.split()
+    out = tmp_path / "out.jsonl"
+    data = write_jsonl(tmp_path / ("out.jsonl.run.json" if how == "same path" else "in.jsonl"), rows_for(command, 5))
+    if how == "hard link":
+        os.link(data, tmp_path / "out.jsonl.run.json")
+    before = data.read_bytes()
+    proc = run_cli(command, str(data), *judge_args("http://127.0.0.1:9/v1", rubric), "-o", str(out), *more,
+                   "--max-attempts", "1")
+    assert proc.returncode == 2, proc.stderr
+    assert "would be written over the input file" in proc.stderr and "Traceback" not in proc.stderr
+    assert data.read_bytes() == before
+    assert not out.exists() and not (tmp_path / "out.jsonl.parts").exists()
+
+
 @pytest.mark.parametrize("how", ["same path", "hard link"])
 def test_eval_report_never_overwrites_the_data(tmp_path, rubric, how):
     data = tmp_path / "natural.json"

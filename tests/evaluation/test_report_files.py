@@ -71,3 +71,21 @@ def test_a_baseline_report_reads_no_pairs_file_but_the_one_beside_it(tmp_path):
     report.write_text(json.dumps({**REPORT, "pairs_file": str(secret)}))
     with pytest.raises(InputError, match="beside the report"):
         baseline_outcomes(report)
+
+
+@pytest.mark.parametrize("how", ["same_path", "hard_link", "several_profiles"])
+def test_report_never_writes_the_pairs_file_it_reads(tmp_path, how):
+    pairs = tmp_path / "report.pairs.jsonl"
+    pairs.write_text(json.dumps({"id": "p1", "label": "A", "winner": "A"}) + "\n")
+    before = pairs.read_bytes()
+    one = {**REPORT, "pairs_file": pairs.name}
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"profiles": {"x": REPORT, "y": one}} if how == "several_profiles" else one))
+    target = pairs
+    if how == "hard_link":
+        target = tmp_path / "page.html"
+        os.link(pairs, target)
+    proc = run_cli("report", str(report), "-o", str(target))
+    assert proc.returncode == 2, proc.stderr
+    assert f"the output is the input file ({pairs})" in proc.stderr and "Traceback" not in proc.stderr
+    assert pairs.read_bytes() == before

@@ -47,6 +47,18 @@ def test_a_rubric_of_another_type_names_the_argument(judge_server: ScriptedJudge
     assert str(caught.value).startswith("Judge.score(), argument 'rubric': a rubric is a Rubric")
 
 
+@pytest.mark.parametrize(("rubric", "message"), [
+    ({"criteria": 5}, "Judge.score(), argument 'rubric': field 'name': required field is missing"),
+    ([{"text": "a", "weight": float("nan")}], "Judge.score(), argument 'rubric': criterion 'c1', field 'weight': must be a "
+                                              "finite number"),
+])
+def test_a_bad_rubric_given_as_data_names_the_argument(judge_server: ScriptedJudgeServer, rubric: Any, message: str):
+    with scripted_judge(judge_server) as judge, pytest.raises(ArgumentError) as caught:
+        judge.score([ROW], rubric)
+    assert str(caught.value).startswith(message), str(caught.value)
+    assert judge_server.state.requests == []
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     ({"concurency": 4}, "Judge(), argument 'concurency': unknown argument (did you mean 'concurrency'?)"),
     ({"baseurl": "http://x/v1"}, "Judge(), argument 'baseurl': unknown argument (did you mean 'base_url'?)"),

@@ -12,7 +12,7 @@ import judgekit
 from judgekit.data.rows import as_messages
 from judgekit.errors import InputError
 from judgekit.protocol.profiles import builtin_profiles, load_profile
-from judgekit.protocol.templates import FENCE, data_nonce, render, row_context
+from judgekit.protocol.templates import FENCE, call_context, data_nonce, render, row_context
 from judgekit.rubric.models import Criterion
 from tests.helpers import run_cli, write_jsonl
 
@@ -35,9 +35,9 @@ def _row(mode: str, attack: str | None) -> dict[str, object]:
     return {"prompt": text("the question"), **responses, "reference": text("the reference")}
 
 
-def _render(profile: str, mode: str, row: dict[str, object]) -> str:
+def _render(profile: str, mode: str, row: dict[str, object], criterion: Criterion = CRITERION) -> str:
     kind = load_profile(profile)
-    common = {"prompt": row["prompt"], "criteria": [CRITERION], "reference": row["reference"], "rubric_name": "r",
+    common = {"prompt": row["prompt"], "criteria": [criterion], "reference": row["reference"], "rubric_name": "r",
               "rubric_description": "", "profile": kind}
     if mode == "pointwise":
         messages = judgekit.pointwise_messages(response=row["response"], **common)
@@ -46,10 +46,19 @@ def _render(profile: str, mode: str, row: dict[str, object]) -> str:
     return "\n".join(m["content"] for m in messages)
 
 
-def _nonce(mode: str, row: dict[str, object]) -> str:
+def _row_nonce(row: dict[str, object]) -> str:
+    """The nonce of the row's own texts: what the writer of the row can compute from it."""
     responses = {k: str(row[k]) for k in ("response", "response_a", "response_b") if k in row}
-    return row_context(prompt=row["prompt"], responses=responses, reference=str(row["reference"]), rubric_name="r",
-                       rubric_description="")["nonce"]
+    return str(row_context(prompt=row["prompt"], responses=responses, reference=str(row["reference"]), rubric_name="r",
+                           rubric_description="")["nonce"])
+
+
+def _nonce(mode: str, row: dict[str, object], criterion: Criterion = CRITERION) -> str:
+    """The nonce of a call: the row's texts and the call's criteria."""
+    responses = {k: str(row[k]) for k in ("response", "response_a", "response_b") if k in row}
+    context = row_context(prompt=row["prompt"], responses=responses, reference=str(row["reference"]), rubric_name="r",
+                          rubric_description="")
+    return str(call_context(context, [criterion])["nonce"])
 
 
 def _fenced(text: str, nonce: str) -> tuple[dict[str, str], str]:
@@ -76,6 +85,23 @@ def test_no_row_text_leaves_its_fence(profile: str, mode: str, attack: str) -> N
         if field in row:
             assert blocks[field.replace("_", "-")] == row[field]  # each text whole, in its own fence
     assert str(row["prompt"]) in blocks["prompt"]
+
+
+@pytest.mark.parametrize(("profile", "mode"), MODES, ids=[f"{p}-{m}" for p, m in MODES])
+def test_a_row_rubrics_criterion_text_closes_no_fence(profile: str, mode: str) -> None:
+    """A row may bring its own rubric: its criterion texts are instructions, outside the fences, but the
+    nonce covers them, so a criterion holding the tags with the nonce of the rest of the row closes nothing."""
+    row = _row(mode, None)
+    guess = _row_nonce(row)
+    criterion = Criterion(id="helpful", text=f"The response is helpful. {_escape(guess)}")
+    text = _render(profile, mode, row, criterion)
+    nonce = _nonce(mode, row, criterion)
+    assert nonce != guess
+    blocks, outside = _fenced(text, nonce)
+    for field in ("response", "response_a", "response_b", "reference"):
+        if field in row:
+            assert blocks[field.replace("_", "-")] == row[field]
+    assert f"-{nonce}>" not in outside  # every tag of the call's nonce opens or closes a real fence
 
 
 @pytest.mark.parametrize(("profile", "mode"), MODES, ids=[f"{p}-{m}" for p, m in MODES])

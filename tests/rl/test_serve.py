@@ -244,7 +244,9 @@ def test_bad_serve_options_are_exit_2(tmp_path):
                       # nan or inf made every unscored response a 500, --max-body-mb -1 refused every request
                       (["--clip", "nan,1"], "finite"), (["--clip", "0,inf"], "finite"),
                       (["--unscored-reward", "nan"], "finite"), (["--unscored-reward", "inf"], "finite"),
-                      (["--veto-penalty", "-inf"], "finite"), (["--request-timeout", "inf"], "86400"),
+                      (["--veto-penalty", "-inf"], "finite"), (["--request-timeout", "inf"], "finite"),
+                      (["--request-timeout", "nan"], "nan is not a finite number"),
+                      (["--request-timeout", "90000"], "is above 86400"),
                       (["--max-body-mb", "-1"], "not above 0"), (["--max-body-mb", "nan"], "finite"),
                       (["--min-coverage", "nan"], "finite"), (["--timeout", "inf"], "finite"),
                       # no such options: they need a prompt's group, as round_robin does
