@@ -278,8 +278,8 @@ class UnscoredTally:
 
 
 def _vetoed(scores: Sequence[dict[str, float | None]], rubrics: Sequence[Rubric]) -> list[bool]:
-    """Whether each completion failed a hard rule."""
-    return [any(c.kind == "hard_rule" and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)]
+    """Whether each completion failed a gate (a hard rule, or a check with `gate: true`)."""
+    return [any(c.is_gate and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)]
 
 
 def _criterion_ids(rubrics: Sequence[Rubric]) -> list[str]:
