@@ -19,6 +19,7 @@ from judgekit.errors import ArgumentError, InputError
 from judgekit.rubric.yaml_source import YamlSource, parse_yaml
 
 CriterionKind = Literal["principle", "hard_rule", "check"]
+Aggregation = Literal["explicit", "implicit"]
 CheckType = Literal[
     "regex",
     "contains",
@@ -205,6 +206,9 @@ class Rubric(BaseModel):
     description: str = ""
     version: int | str = 1
     criteria: tuple[Criterion, ...] = Field(min_length=1)
+    aggregation: Aggregation = "explicit"
+    """explicit: the weighted formula over per-criterion verdicts; implicit (Rubrics-as-Rewards): one
+    holistic rating of the principles, checks and hard rules still judged one by one (judging.implicit)."""
     provenance: dict[str, Any] | None = None
     """Where the rubric came from (written by `judgekit rubric generate/refine`); not used in scoring."""
 
@@ -358,6 +362,8 @@ def _message(err: ErrorDetails) -> str:
         return f"unknown check type {err.get('input')!r}; known types: {', '.join(CHECK_TYPES)}"
     if kind == "literal_error" and err["loc"][-1] == "kind":
         return f"unknown kind {err.get('input')!r}; known kinds: principle, hard_rule, check"
+    if kind == "literal_error" and err["loc"][-1] == "aggregation":
+        return f"unknown aggregation {err.get('input')!r}; known: explicit, implicit"
     if kind == "finite_number":
         return f"must be a finite number, got {err.get('input')!r}"
     if kind == "too_short" and err["loc"][-1] == "criteria":
