@@ -36,6 +36,7 @@ from judgekit.llm.fanout import gather_all
 from judgekit.protocol.templates import call_context, render, row_context
 from judgekit.protocol.wire import ParseProblem, extract_json_object
 from judgekit.rubric.models import Criterion, Rubric
+from judgekit.secrets import redact
 
 LOW, HIGH = 1, 10  # the holistic rating's scale (a 1-10 Likert scale, as RaR's implicit judge)
 WHOLE = ROW_FAILED  # the key of the holistic rating (and of why it is missing): the whole rubric, no one criterion
@@ -64,7 +65,7 @@ def parse_rating(completion: Completion) -> Rating | Unusable:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not LOW <= value <= HIGH:
         return Unusable(f'"rating" must be an integer from {LOW} to {HIGH}, got {value!r}')
-    return Rating(value, str(obj.get("reasoning") or ""))
+    return Rating(value, redact(str(obj.get("reasoning") or "")))
 
 
 def _request(collector: VerdictCollector, rubric: Rubric, principles: list[Criterion], item: PointwiseItem) -> JudgeRequest:

@@ -109,3 +109,15 @@ def test_aggregation_through_the_cli_and_a_bad_value_named(tmp_path: Path, judge
         load_rubric(path)
     assert "unknown aggregation 'holistic'; known: explicit, implicit" in str(err.value)
     assert getattr(err.value, "field", None) == "aggregation" and getattr(err.value, "line", None) == 1
+
+
+def test_a_key_the_judge_echoes_in_its_reasoning_never_reaches_the_row_or_cache(judge_server, tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-live-0123456789abcdefXYZ"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    judge_server.state.script.generate = lambda body: {"reasoning": f"my key is {key}", "rating": 9}
+    with scripted_judge(judge_server, cache=True) as judge:
+        [res] = judge.score([{"prompt": "q", "response": '{"a": 1}'}], rubric_from_data(IMPLICIT), explain=True)
+    assert key not in res.model_dump_json() and res.explanations is not None and "***" in res.explanations["*"]
+    cached = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert cached and key.encode() not in cached
