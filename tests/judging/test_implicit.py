@@ -4,7 +4,6 @@ a judge that gives no rating gives no reward."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,8 @@ def test_one_rating_per_response_is_the_reward_with_checks_and_gates(judge_serve
     assert bad.reward == 0.0  # the failed gate vetoes whatever the rating
     assert good.scores == {"json": 1} and good.ratings == {"*": 7}
     assert good.explanations is not None and good.explanations["*"] == "considered every criterion"
-    rating_calls = [r for r in judge_server.state.requests if "rating" in json.dumps(r.get("response_format"))]
-    assert len(rating_calls) == len(judge_server.state.requests) == 2  # no per-criterion call at all
+    schemas = [r["response_format"]["json_schema"]["schema"] for r in judge_server.state.requests]
+    assert len(schemas) == 2 and all(set(s["properties"]) == {"reasoning", "rating"} for s in schemas)  # no per-criterion call
 
 
 def test_the_rating_prompt_fences_every_field_and_lists_the_whole_rubric(judge_server) -> None:
@@ -121,3 +120,20 @@ def test_a_key_the_judge_echoes_in_its_reasoning_never_reaches_the_row_or_cache(
     assert key not in res.model_dump_json() and res.explanations is not None and "***" in res.explanations["*"]
     cached = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file())
     assert cached and key.encode() not in cached
+
+
+def test_groups_and_trainer_rewards_use_the_one_rating(judge_server) -> None:
+    import asyncio
+
+    import judgekit
+    from judgekit.judge import rank_group
+
+    judge_server.state.script.generate = rate(10)
+    rubric = rubric_from_data(IMPLICIT)
+    with scripted_judge(judge_server) as judge:
+        group = judge.run(rank_group(judge, rubric, "q", ['{"a": 1}', "not json"], strategy="pointwise"))
+        fn = judgekit.trl_reward(rubric, judge)
+        rewards = asyncio.run(fn(prompts=["q", "q"], completions=['{"a": 1}', "not json"]))
+    assert group.rewards == [1.0, 0.0] and rewards == [1.0, 0.0]
+    schemas = [r["response_format"]["json_schema"]["schema"] for r in judge_server.state.requests]
+    assert len(schemas) == 4 and all(set(s["properties"]) == {"reasoning", "rating"} for s in schemas)
