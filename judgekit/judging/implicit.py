@@ -166,6 +166,7 @@ async def judge_implicit(
     assert not isinstance(explicit, BaseException) and not isinstance(rated, BaseException)
     scores = dict(explicit.scores) if explicit else {}
     unscored = dict(explicit.unscored) if explicit else {}
+    unscored.pop(WHOLE, None)  # "no criterion applies" of the one-by-one part: the principles still do
     reasoning = dict(explicit.reasoning) if explicit else {}
     skipped = explicit.not_applicable if explicit else ()
     applicable = [c for c in others if c.cid not in skipped]
