@@ -19,6 +19,7 @@ from judgekit.data.rows import as_messages, message_text
 from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import GeneratedItems, JudgeContext
+from judgekit.judging.implicit import judge_implicit
 from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.runner import CallRunner
@@ -125,7 +126,7 @@ async def with_generated_criteria(
         return rubric, [{"error": f"rubric generation failed: {exc}"}]
     generated = criteria_from_items(items, set(rubric.ids))
     merged = Rubric(name=rubric.name, description=rubric.description, version=rubric.version,
-                    criteria=(*rubric.criteria, *generated))
+                    criteria=(*rubric.criteria, *generated), aggregation=rubric.aggregation)
     return merged, [{"id": c.cid, "text": c.text, "kind": c.kind} for c in generated]
 
 
@@ -143,7 +144,8 @@ async def score_item(context: JudgeContext, rubric: Rubric, item: PointwiseItem,
     """Score one (prompt, response) against a rubric, with the prompt's written criteria under rubric-rm."""
     rubric, generated = await with_generated(context, rubric, item.prompt, item.reference)
     config = context.config
-    outcome = await judge_pointwise(
+    judge = judge_implicit if rubric.aggregation == "implicit" else judge_pointwise
+    outcome = await judge(
         context.collector, rubric, item, criteria_per_call=config.criteria_per_call, allow_code=config.allow_code,
         min_coverage=config.min_coverage, soft=context.soft_default(soft),
     )

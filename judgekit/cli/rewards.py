@@ -50,6 +50,16 @@ def serve(
                                                panel=SCORING_PANEL),
     unscored_reward: float = number_option(0.0, "--unscored-reward", help="number sent for a response without a reward",
                                            panel=SCORING_PANEL),
+    par: bool = typer.Option(False, "--par", help="PAR shaping: sigmoid(reward - reference reward); the reference "
+                             "is each request's label judged with the rubric, or --par-reference-reward",
+                             rich_help_panel=SCORING_PANEL),
+    par_reference_reward: float | None = number_option(None, "--par-reference-reward",
+                                                       help="the reference reward PAR compares with (implies --par)",
+                                                       panel=SCORING_PANEL),
+    panel_reward: str = typer.Option("votes", "--panel-reward", help="a --panel's reward: votes (its verdicts "
+                                     "aggregated) | mean_minus_std (each judge's reward, mean - K * std)",
+                                     rich_help_panel=SCORING_PANEL),
+    panel_k: float = number_option(1.0, "--panel-k", min=0, help="K of --panel-reward mean_minus_std", panel=SCORING_PANEL),
     request_timeout: float = number_option(150.0, "--request-timeout", above=0, max=86400,
         help="seconds a request's judging may take (OpenRLHF waits 180); "
         "unfinished responses are unscored", panel=LIMITS_PANEL,
@@ -72,7 +82,9 @@ def serve(
         err.print(f"[yellow]warning[/yellow]: --request-timeout {request_timeout:g} is not below OpenRLHF's "
                   f"{OPENRLHF_TIMEOUT:g} s client timeout: a slow judge makes it send the request again")
     options = ServeOptions(strategy=check_strategy(strategy), shaping=shaping, unscored_reward=unscored_reward,
-                           max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout)
+                           max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout,
+                           par=par or par_reference_reward is not None, par_reference_reward=par_reference_reward,
+                           panel_reward=panel_reward, panel_k=panel_k)  # type: ignore[arg-type]  # checked by ServeOptions
     if host not in _LOOPBACK:
         err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
     with judge_options.judge() as the_judge:

@@ -30,7 +30,8 @@ def rubric_validate(file: Path = typer.Argument(..., help="rubric YAML")) -> Non
     r = load_rubric(file)
     kinds = {k: sum(1 for c in r.criteria if c.kind == k) for k in ("principle", "hard_rule", "check")}
     err.print(f"ok: {escape(str(file))}: rubric '{escape(r.name)}', {len(r.criteria)} criteria "
-              f"({kinds['principle']} principle, {kinds['hard_rule']} hard_rule, {kinds['check']} check)", highlight=False)
+              f"({kinds['principle']} principle, {kinds['hard_rule']} hard_rule, {kinds['check']} check)"
+              + (", implicit aggregation" if r.aggregation == "implicit" else ""), highlight=False)
 
 
 def _kind_cell(c: Criterion) -> str:
@@ -40,6 +41,8 @@ def _kind_cell(c: Criterion) -> str:
         parts.append(f"rated {c.scale.min}-{c.scale.max}")
     if c.not_applicable:
         parts.append("may not apply")
+    if c.gate and c.kind == "check":
+        parts.append("gate")
     return ", ".join(parts)
 
 

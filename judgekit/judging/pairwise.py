@@ -6,7 +6,8 @@
 - `hard_rule` criteria: judged pointwise on each side (the pointwise machinery); a side that fails
   a hard rule the other passes loses outright (margin -1 / +1); a hard rule unscored on either
   side leaves no winner (winner and margin null, the reason in `unscored`).
-- `check` criteria: decided by code on each side; the better outcome is preferred.
+- `check` criteria: decided by code on each side; the better outcome is preferred. A check with
+  `gate: true` is also a gate, as a hard rule is.
 - A criterion that allows "not_applicable": both orders saying so takes it out of the margin
   (listed in `not_applicable`); one order saying so is a disagreement (a tie, position-inconsistent).
   A hard rule that does not apply to one side counts as passed by that side.
@@ -81,6 +82,7 @@ class _Tally:
     not_applicable: list[str] = field(default_factory=list)
     soft: dict[str, float | None] = field(default_factory=dict)
     thinking: dict[str, str] = field(default_factory=dict)
+    gate_checks: tuple[dict[str, float | None], dict[str, float | None]] = field(default_factory=lambda: ({}, {}))
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ def _tally_checks(tally: _Tally, rubric: Rubric, texts: _Texts, row: dict[str, A
         oa = run_check(c, texts.a, reference=texts.reference, row=row, allow_code=allow_code)
         ob = run_check(c, texts.b, reference=texts.reference, row=row, allow_code=allow_code)
         tally.prefs[c.cid] = outcome_preference(c, oa.score, ob.score)
+        if c.gate:
+            tally.gate_checks[0][c.cid], tally.gate_checks[1][c.cid] = oa.score, ob.score
         if tally.prefs[c.cid] is None:
             tally.unscored[c.cid] = "; ".join(f"{side}: {o.reason}" for side, o in (("A", oa), ("B", ob)) if o.reason)
 
@@ -198,7 +202,8 @@ def _outcome(rubric: Rubric, tally: _Tally, side_a: PointwiseOutcome | None, sid
              soft: bool) -> PairOutcome:
     ordered = {cid: tally.prefs.get(cid) for cid in rubric.ids}
     applicable = [c for c in rubric.criteria if c.cid not in tally.not_applicable]
-    winner, margin = pair_verdict(applicable, ordered, gate_scores(side_a), gate_scores(side_b))
+    gates_a, gates_b = ({**gate_scores(side), **checks} for side, checks in zip((side_a, side_b), tally.gate_checks))
+    winner, margin = pair_verdict(applicable, ordered, gates_a, gates_b)
     if not applicable:
         tally.unscored[ROW_FAILED] = NOTHING_APPLIES
     return PairOutcome(

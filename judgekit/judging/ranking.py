@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 
 from judgekit.errors import InputError
 from judgekit.judging.context import JudgeContext
+from judgekit.judging.implicit import judge_implicit
 from judgekit.judging.pairwise import PairItem, PairOutcome, judge_pairwise
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
@@ -96,8 +97,9 @@ async def rank_responses(
     usage = ScopeUsage()
     context = context.counting_into(usage)
     if strategy == "pointwise":
+        judge = judge_implicit if rubric.aggregation == "implicit" else judge_pointwise
         outs = await gather_all(*(
-            judge_pointwise(context.collector, rubric, PointwiseItem(group.prompt, r, group.reference, group.row),
+            judge(context.collector, rubric, PointwiseItem(group.prompt, r, group.reference, group.row),
                             criteria_per_call=context.config.criteria_per_call, allow_code=context.config.allow_code,
                             min_coverage=context.config.min_coverage)
             for r in group.responses

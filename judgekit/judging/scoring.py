@@ -29,7 +29,8 @@ def pointwise_reward(
 ) -> float | None:
     """HealthBench's formula, extended, given only when it can be trusted.
 
-    Any hard_rule UNMET -> 0, whatever else failed. Otherwise None when any hard_rule is unscored,
+    Any gate (a hard_rule, or a check with `gate: true`) UNMET -> 0, whatever else failed. Otherwise
+    None when any gate is unscored,
     when the scored criteria carry less than `min_coverage` of the total absolute weight, or when
     the rubric has model-judged criteria and none of them is scored (a dead judge never earns a
     reward from the checks alone, whatever `min_coverage`). Then, over the scored criteria:
@@ -42,9 +43,9 @@ def pointwise_reward(
     where it is given; checks and criteria without one count as scored. The hard-rule gate stays hard.
     """
     scored = [c for c in criteria if scores.get(c.cid) is not None]
-    if any(c.kind == "hard_rule" and scores[c.cid] == 0 for c in scored):
+    if any(c.is_gate and scores[c.cid] == 0 for c in scored):
         return 0.0
-    if not scored or any(c.kind == "hard_rule" and scores.get(c.cid) is None for c in criteria):
+    if not scored or any(c.is_gate and scores.get(c.cid) is None for c in criteria):
         return None
     # The tolerance keeps float sums of fractional weights from missing the bar by rounding.
     if coverage(criteria, scores) < min_coverage - 1e-9:
@@ -119,14 +120,15 @@ def pairwise_winner(margin: float | None) -> str | None:
 def hard_rule_gate(
     criteria: Sequence[Criterion], scores_a: Mapping[str, float | None], scores_b: Mapping[str, float | None],
 ) -> str | None:
-    """"A" or "B" when that side passes every hard rule the other fails at least one of, else None.
+    """"A" or "B" when that side passes every gate the other fails at least one of, else None.
 
-    A side loses outright if it fails (UNMET) a hard rule the other side passes; if each side
+    A side loses outright if it fails (UNMET) a gate (a hard rule, or a check with `gate: true`)
+    the other side passes; if each side
     fails a rule the other passes (both vetoed), or both fail the same, no side wins by the gate:
     the margin decides, the hard rules in it like any criterion.
     """
-    a_loses = any(scores_a.get(c.cid) == 0 and scores_b.get(c.cid) == 1 for c in criteria if c.kind == "hard_rule")
-    b_loses = any(scores_b.get(c.cid) == 0 and scores_a.get(c.cid) == 1 for c in criteria if c.kind == "hard_rule")
+    a_loses = any(scores_a.get(c.cid) == 0 and scores_b.get(c.cid) == 1 for c in criteria if c.is_gate)
+    b_loses = any(scores_b.get(c.cid) == 0 and scores_a.get(c.cid) == 1 for c in criteria if c.is_gate)
     if a_loses and not b_loses:
         return "B"
     if b_loses and not a_loses:
@@ -140,13 +142,13 @@ def pair_verdict(
 ) -> tuple[str | None, float | None]:
     """(winner, margin) of one pair, given only when it can be trusted.
 
-    A hard rule unscored on either side leaves no winner (it may veto either side), and so does a
+    A gate unscored on either side leaves no winner (it may veto either side), and so does a
     rubric whose model-judged criteria are all unscored (a dead judge; checks never stand in for
     it). Then a side failing a hard rule the other passes loses outright (margin -1 / +1); else the
     margin over the scored criteria (no coverage bar on the margin).
     """
-    hard = [c for c in criteria if c.kind == "hard_rule"]
-    if any(scores_a.get(c.cid) is None or scores_b.get(c.cid) is None for c in hard):
+    gates = [c for c in criteria if c.is_gate]
+    if any(scores_a.get(c.cid) is None or scores_b.get(c.cid) is None for c in gates):
         return None, None
     judged = [c for c in criteria if c.kind != "check"]
     if judged and all(preferences.get(c.cid) is None for c in judged):

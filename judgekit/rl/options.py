@@ -5,10 +5,13 @@ that stands in for a missing reward where a trainer needs a number."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from judgekit.errors import InputError
 from judgekit.judging.ranking import Strategy, check_strategy
 from judgekit.rl.shaping import Shaping, finite
+
+PanelReward = Literal["votes", "mean_minus_std"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,17 +35,48 @@ class RewardOptions:
     """The number sent for a completion without a reward, to trainers that need a number (verl, OpenRLHF);
     counted and reported. TRL gets None instead."""
 
+    par: bool = False
+    """PAR shaping: sigmoid(reward - reference reward), in (0, 1), 0.5 as good as the reference. The
+    reference reward is `par_reference_reward`, else the row's reference response judged with the
+    same rubric (no reference or no reward for it: no reward, with the reason)."""
+
+    par_reference_reward: float | None = None
+    """The reference reward PAR compares with (None: judge the row's reference response)."""
+
+    panel_reward: PanelReward = "votes"
+    """A panel judge's reward: `votes` (its verdicts aggregated per criterion, then one reward) or
+    `mean_minus_std` (each judge's reward from its own verdicts, then mean - panel_k * std)."""
+
+    panel_k: float = 1.0
+    """How many standard deviations of the judges' rewards `mean_minus_std` takes off their mean."""
+
     def __post_init__(self) -> None:
         check_strategy(self.strategy, field="strategy")
         # nan or inf cannot be sent as JSON, and would poison a trainer's mean.
         if not finite(self.unscored_reward):
             raise InputError(f"unscored_reward must be a finite number, got {self.unscored_reward!r}", field="unscored_reward")
+        if self.par_reference_reward is not None and not finite(self.par_reference_reward):
+            raise InputError(f"par_reference_reward must be a finite number, got {self.par_reference_reward!r}",
+                             field="par_reference_reward")
+        if self.par_reference_reward is not None and not self.par:
+            raise InputError("par_reference_reward is the reference of PAR shaping: give par=True too", field="par_reference_reward")
+        if self.panel_reward not in get_args(PanelReward):
+            raise InputError(f"unknown panel_reward {self.panel_reward!r}; known: {', '.join(get_args(PanelReward))}",
+                             field="panel_reward")
+        if not (finite(self.panel_k) and self.panel_k >= 0):
+            raise InputError(f"panel_k must be a finite number, 0 or above, got {self.panel_k!r}", field="panel_k")
+        for name, on in (("par", self.par), ("panel_reward", self.panel_reward != "votes")):
+            if on and self.strategy != "pointwise":
+                raise InputError(f"{name} needs the pointwise strategy (each response's own reward), not {self.strategy}",
+                                 field=name)
 
     @classmethod
     def of(cls, *, strategy: str = "pointwise", normalize: bool = False, clip: tuple[float, float] | None = None,
            veto_penalty: float | None = None, length_debias: bool = False, reference_column: str | None = None,
-           strict: bool = False, unscored_reward: float = 0.0) -> RewardOptions:
+           strict: bool = False, unscored_reward: float = 0.0, par: bool = False,
+           par_reference_reward: float | None = None, panel_reward: str = "votes", panel_k: float = 1.0) -> RewardOptions:
         """The options from the flat keywords the adapters' functions take (a strategy name checked here)."""
         shaping = Shaping(normalize=normalize, clip=clip, veto_penalty=veto_penalty, length_debias=length_debias)
         return cls(strategy=check_strategy(strategy, field="strategy"), shaping=shaping, reference_column=reference_column,
-                   strict=strict, unscored_reward=unscored_reward)
+                   strict=strict, unscored_reward=unscored_reward, par=par, par_reference_reward=par_reference_reward,
+                   panel_reward=panel_reward, panel_k=panel_k)  # type: ignore[arg-type]  # checked in __post_init__

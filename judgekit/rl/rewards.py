@@ -27,6 +27,7 @@ from judgekit.errors import InputError
 from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.llm.fanout import gather_bounded
+from judgekit.rl.ensemble import ensemble_outcome
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.shaping import shape_rewards, word_count
 from judgekit.rubric.formats import row_rubric
@@ -156,14 +157,21 @@ class RewardScorer:
             outcomes, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys, timeout)
 
         raw = [None if (self.options.strict and o.unscored) else o.reward for o in outcomes]
+        unscored = [o.unscored for o in outcomes]
+        par_references = None
+        if self.options.par:
+            par_references = await self._par_references(picked, prompts, references, rows, prompt_keys, ref_keys, timeout)
+            for i, (ref, why) in enumerate(par_references):
+                if raw[i] is not None and ref is None:
+                    raw[i], unscored[i] = None, {**unscored[i], "*": why}
         scores = [o.scores for o in outcomes]
         rubrics = [r for _, r in picked]
         shaped = shape_rewards(
             raw, self.options.shaping, keys=list(zip(prompt_keys, ref_keys)), vetoed=_vetoed(scores, rubrics),
-            lengths=[word_count(t) for t in texts],
+            lengths=[word_count(t) for t in texts], par_references=None if par_references is None else [r for r, _ in par_references],
         )
         ids = _criterion_ids(([self.rubric] if self.rubric is not None else []) + rubrics)
-        return BatchRewards(shaped, raw, scores, [o.unscored for o in outcomes], rubrics, judged, ids,
+        return BatchRewards(shaped, raw, scores, unscored, rubrics, judged, ids,
                             [o.coverage for o in outcomes], [o.timed_out for o in outcomes])
 
     async def _pointwise(
@@ -180,12 +188,10 @@ class RewardScorer:
         async def one(i: int, deadline: _Deadline) -> ItemReward:
             rubric = picked[i][1]
             try:
-                o = await asyncio.wait_for(
-                    score_item(self.judge.context(), rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])),
-                    deadline.left())
+                return await asyncio.wait_for(
+                    self._item_reward(rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])), deadline.left())
             except asyncio.TimeoutError:
                 return timed_out_item(rubric)
-            return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
 
         async def batch() -> list[ItemReward]:  # on the judge's loop: one hop there per batch, not per completion
             deadline = _Deadline(timeout)
@@ -193,6 +199,48 @@ class RewardScorer:
 
         by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot], len(unique)
+
+    async def _item_reward(self, rubric: Rubric, item: PointwiseItem) -> ItemReward:
+        """One response's reward: the judge's, or with `panel_reward: mean_minus_std` each panel judge's
+        own reward (from its own verdicts) made one conservative reward (judgekit.rl.ensemble)."""
+        context = self.judge.context()
+        if self.options.panel_reward == "mean_minus_std":
+            o = await ensemble_outcome(context, rubric, item, self.options.panel_k)
+        else:
+            o = await score_item(context, rubric, item)
+        return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
+
+    async def _par_references(
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], references: Sequence[Any],
+        rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+    ) -> list[tuple[float | None, str]]:
+        """Each completion's PAR reference reward (the given number, or its reference response judged
+        with the same rubric, once per prompt and reference), and why it has none."""
+        given = self.options.par_reference_reward
+        if given is not None:
+            return [(given, "")] * len(prompts)
+        first: dict[Hashable, int] = {}
+        slot = [first.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), i) for i in range(len(prompts))]
+
+        async def one(i: int, deadline: _Deadline) -> tuple[float | None, str]:
+            if references[i] is None:
+                return None, "PAR: the row has no reference response to compare with (or give par_reference_reward)"
+            item = PointwiseItem(prompts[i], message_text(references[i]), references[i], rows[i])
+            try:
+                o = await asyncio.wait_for(self._item_reward(picked[i][1], item), deadline.left())
+            except asyncio.TimeoutError:
+                return None, f"PAR: the reference response's judging {TIMED_OUT}"
+            reason = "; ".join(f"{k}: {v}" for k, v in o.unscored.items()) or "no reward under the coverage rule"
+            return o.reward, ("" if o.reward is not None else f"PAR: the reference response has no reward ({reason})")
+
+        unique = sorted(set(slot))
+
+        async def batch() -> list[tuple[float | None, str]]:
+            deadline = _Deadline(timeout)
+            return await gather_bounded((one(i, deadline) for i in unique), self.judge.rows_in_flight)
+
+        by_index = dict(zip(unique, await self.judge.arun(batch())))
+        return [by_index[s] for s in slot]
 
     async def _grouped(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
@@ -278,8 +326,8 @@ class UnscoredTally:
 
 
 def _vetoed(scores: Sequence[dict[str, float | None]], rubrics: Sequence[Rubric]) -> list[bool]:
-    """Whether each completion failed a hard rule."""
-    return [any(c.kind == "hard_rule" and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)]
+    """Whether each completion failed a gate (a hard rule, or a check with `gate: true`)."""
+    return [any(c.is_gate and s.get(c.cid) == 0 for c in rub.criteria) for s, rub in zip(scores, rubrics)]
 
 
 def _criterion_ids(rubrics: Sequence[Rubric]) -> list[str]:

@@ -4,6 +4,7 @@ Every function takes a list of rewards where `None` means unscored, and keeps `N
 an unscored completion is never turned into a number here. All are off by default in judgekit's
 adapters; `Shaping` names the options and `shape_rewards` applies them in one fixed order:
 
+0. PAR           preference as reward: sigmoid(r - r_ref) against a reference reward (RewardOptions.par);
 1. veto penalty   a completion whose hard rule is UNMET gets `veto_penalty` instead of 0;
 2. length debias  within each prompt group, remove the linear trend of reward on log(1 + words);
 3. group normalise within each prompt group, (r - mean) / (std + eps);
@@ -130,6 +131,25 @@ def length_debias(rewards: Rewards, lengths: Sequence[int], keys: Sequence[Hasha
     return out
 
 
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def preference_as_reward(rewards: Rewards, references: Rewards) -> list[float | None]:
+    """PAR (Fu et al., "Reward Shaping to Mitigate Reward Hacking in RLHF"): sigmoid(r - r_ref), the
+    probability under Bradley-Terry that the response beats the reference. Bounded in (0, 1) and
+    centred: 0.5 for a response as good as the reference. None where either reward is None."""
+    return [None if r is None or ref is None else sigmoid(float(r) - float(ref))
+            for r, ref in zip(rewards, references, strict=True)]
+
+
+def mean_minus_std(rewards: Sequence[float], k: float) -> float:
+    """A conservative reward from an ensemble's rewards (Coste et al., "Reward Model Ensembles Help
+    Mitigate Overoptimization"): mean - k * std, the population standard deviation."""
+    mean = sum(rewards) / len(rewards)
+    return mean - k * math.sqrt(sum((r - mean) ** 2 for r in rewards) / len(rewards))
+
+
 def shape_rewards(
     rewards: Rewards,
     shaping: Shaping,
@@ -137,9 +157,11 @@ def shape_rewards(
     keys: Sequence[Hashable] | None = None,
     vetoed: Sequence[bool] | None = None,
     lengths: Sequence[int] | None = None,
+    par_references: Rewards | None = None,
 ) -> list[float | None]:
-    """Apply the options of `shaping` in the documented order. `keys` group completions by prompt."""
-    out: list[float | None] = list(rewards)
+    """Apply the options of `shaping` in the documented order. `keys` group completions by prompt;
+    `par_references`: each completion's reference reward, for PAR (first, on the rubric's reward)."""
+    out: list[float | None] = list(rewards) if par_references is None else preference_as_reward(rewards, par_references)
     n = len(out)
     keys = list(keys) if keys is not None else [0] * n
     if shaping.veto_penalty is not None and vetoed is not None:

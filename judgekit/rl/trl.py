@@ -201,8 +201,10 @@ class TrlReward:
     zero-weight criteria).
     The reward options (judgekit.rl.options.RewardOptions): `strategy`, the shaping `normalize`,
     `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off), `reference_column`,
-    `strict`. With `log`, per-criterion means go to TRL's `log_metric` as `judgekit/<criterion_id>`
-    and the per-completion scores to `log_extra` as `judgekit_scores`.
+    `strict`, `par` / `par_reference_reward` (PAR against the reference column's response or a given
+    reward) and `panel_reward="mean_minus_std"` / `panel_k` (a panel judge's conservative reward).
+    With `log`, per-criterion means go to TRL's `log_metric` as `judgekit/<criterion_id>` and the
+    per-completion scores to `log_extra` as `judgekit_scores`.
     """
 
     def __init__(
@@ -222,10 +224,16 @@ class TrlReward:
         reference_column: str | None = None,
         strict: bool = False,
         log: bool = True,
+        par: bool = False,
+        par_reference_reward: float | None = None,
+        panel_reward: str = "votes",
+        panel_k: float = 1.0,
     ) -> None:
         loaded = None if rubric is None else as_rubric(rubric, call="TrlReward()")
         options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
-                                   length_debias=length_debias, reference_column=reference_column, strict=strict)
+                                   length_debias=length_debias, reference_column=reference_column, strict=strict,
+                                   par=par, par_reference_reward=par_reference_reward, panel_reward=panel_reward,
+                                   panel_k=panel_k)
         if isinstance(judge, Judge):
             if base_url is not None or judge_options:
                 raise TypeError("base_url, judge_options: settings of a judge spec; this Judge is already built")
@@ -296,13 +304,18 @@ def trl_reward(
     strict: bool = False,
     log: bool = True,
     name: str | None = None,
+    par: bool = False,
+    par_reference_reward: float | None = None,
+    panel_reward: str = "votes",
+    panel_k: float = 1.0,
 ) -> RewardFunction:
     """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`: `TrlReward(rubric, judge, ...)`
     as a plain `async def` (TRL runs async reward functions concurrently on its own loop). The options
     and the call are TrlReward's. Not picklable (it holds the Judge): give `TrlReward` a judge spec
     for trainers that pickle reward functions."""
     return TrlReward(rubric, judge, name=name, strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
-                     length_debias=length_debias, reference_column=reference_column, strict=strict, log=log).as_function()
+                     length_debias=length_debias, reference_column=reference_column, strict=strict, log=log, par=par,
+                     par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k).as_function()
 
 
 def trl_criterion_rewards(

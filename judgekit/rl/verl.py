@@ -73,12 +73,18 @@ class VerlRewardSettings(BaseModel):
     strict: bool = False
     clip: tuple[float, float] | None = None
     veto_penalty: float | None = None
+    par: bool = False
+    par_reference_reward: float | None = None
+    panel_reward: str = "votes"
+    panel_k: float = 1.0
     judge_config: JudgeConfig = JudgeConfig()
 
     def reward_options(self) -> tuple[RewardOptions, str]:
         """The reward options, and the stand-in as the log names it."""
         stand_in, label = unscored_stand_in(self.unscored_reward, self.unscored_score)
-        options = RewardOptions.of(clip=self.clip, veto_penalty=self.veto_penalty, strict=self.strict, unscored_reward=stand_in)
+        options = RewardOptions.of(clip=self.clip, veto_penalty=self.veto_penalty, strict=self.strict, unscored_reward=stand_in,
+                                   par=self.par, par_reference_reward=self.par_reference_reward,
+                                   panel_reward=self.panel_reward, panel_k=self.panel_k)
         return options, label
 
     @classmethod
@@ -202,8 +208,8 @@ async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, 
                         **kwargs: Any) -> VerlScore:
     """verl's `compute_score`, awaited by its reward managers. The keyword arguments (verl's
     `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_reward`
-    (or its former name `unscored_score`), `return_dict`, `strict`, `clip`, `veto_penalty`, and any
-    Judge setting."""
+    (or its former name `unscored_score`), `return_dict`, `strict`, `clip`, `veto_penalty`, `par`,
+    `par_reference_reward`, `panel_reward`, `panel_k`, and any Judge setting."""
     session = _session_for(kwargs)
     return session.present(await session.ascore([solution_str], [ground_truth], [extra_info]), 0)
 
@@ -234,6 +240,10 @@ def verl_compute_score(
     veto_penalty: float | None = None,
     strict: bool = False,
     unscored_score: float | None = None,
+    par: bool = False,
+    par_reference_reward: float | None = None,
+    panel_reward: str = "votes",
+    panel_k: float = 1.0,
     **judge_options: Any,
 ) -> Callable[..., Awaitable[VerlScore]]:
     """A `compute_score` for verl's reward loop: `async def (data_source, solution_str,
@@ -258,7 +268,8 @@ def verl_compute_score(
         if judge_options:
             raise TypeError(f"{', '.join(sorted(judge_options))}: settings of a judge spec; this Judge is already built")
         value, label = unscored_stand_in(unscored_reward, unscored_score)
-        options = RewardOptions.of(clip=clip, veto_penalty=veto_penalty, strict=strict, unscored_reward=value)
+        options = RewardOptions.of(clip=clip, veto_penalty=veto_penalty, strict=strict, unscored_reward=value, par=par,
+                                   par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k)
         session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
 
         async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
@@ -270,6 +281,7 @@ def verl_compute_score(
     stand_in = {k: v for k, v in (("unscored_reward", unscored_reward), ("unscored_score", unscored_score)) if v is not None}
     settings = {"judge": judge, "rubric": str(rubric) if isinstance(rubric, Path) else rubric,
                 "return_dict": return_dict, **stand_in, "clip": clip, "veto_penalty": veto_penalty, "strict": strict,
+                "par": par, "par_reference_reward": par_reference_reward, "panel_reward": panel_reward, "panel_k": panel_k,
                 **judge_options}
     checked = VerlRewardSettings.from_kwargs(settings)
     checked.reward_options()  # fail here, not in the first training step
@@ -295,6 +307,10 @@ def verl_batch_compute_score_legacy(
     length_debias: bool = False,
     strict: bool = False,
     unscored_score: float | None = None,
+    par: bool = False,
+    par_reference_reward: float | None = None,
+    panel_reward: str = "votes",
+    panel_k: float = 1.0,
 ) -> Callable[..., list[VerlScore]]:
     """The batch form, for `reward_model.reward_manager=batch` of verl 0.6 and earlier (verl
     0.7.1 and later have no batch manager: "Unknown reward manager: batch"):
@@ -304,7 +320,8 @@ def verl_batch_compute_score_legacy(
     same prompt and ground truth."""
     value, label = unscored_stand_in(unscored_reward, unscored_score)
     options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
-                               length_debias=length_debias, strict=strict, unscored_reward=value)
+                               length_debias=length_debias, strict=strict, unscored_reward=value, par=par,
+                               par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k)
     session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
 
     def compute_score(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],

@@ -19,6 +19,7 @@ from judgekit.errors import ArgumentError, InputError
 from judgekit.rubric.yaml_source import YamlSource, parse_yaml
 
 CriterionKind = Literal["principle", "hard_rule", "check"]
+Aggregation = Literal["explicit", "implicit"]
 CheckType = Literal[
     "regex",
     "contains",
@@ -33,6 +34,10 @@ CheckType = Literal[
 ]
 CHECK_TYPES: tuple[str, ...] = CheckType.__args__  # type: ignore[attr-defined]
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+# Rubrics-as-Rewards' categorical weights, as the numbers its explicit aggregation gives them
+# (Essential 1.0, Important 0.7, Optional 0.3, Pitfall 0.9); a pitfall counts against the reward here.
+WEIGHT_CATEGORIES: dict[str, float] = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
 
 
 class CheckSpec(BaseModel):
@@ -123,12 +128,29 @@ class Criterion(BaseModel):
     check: CheckSpec | None = None
     scale: Scale | None = None
     not_applicable: bool = False
+    gate: bool = False
+    """A check that vetoes the reward when UNMET, as a hard rule does (a hard rule is always a gate)."""
 
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str | None) -> str | None:
         if value is not None and not _ID_PATTERN.match(value):
             raise ValueError(f"id {value!r} must match [a-z0-9_]+")
+        return value
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight_category(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        named = WEIGHT_CATEGORIES.get(value.strip().lower())
+        if named is not None:
+            return named
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"weight {value!r} is neither a finite number nor a known category "
+                             f"({', '.join(WEIGHT_CATEGORIES)})") from None
         return value
 
     @field_validator("tags", mode="before")
@@ -148,12 +170,20 @@ class Criterion(BaseModel):
             raise ValueError(f"'scale' is only allowed with kind 'principle' (kind is '{self.kind}')")
         if self.not_applicable and self.kind == "check":
             raise ValueError("'not_applicable' is not allowed with kind 'check' (a check always applies)")
+        if self.gate and self.kind == "principle":
+            raise ValueError("'gate' is only allowed with kind 'check' (a hard_rule is always a gate; "
+                             "make a model-judged gate a hard_rule)")
         return self
 
     @property
     def cid(self) -> str:
         assert self.id is not None, "ids are assigned when the rubric is built"
         return self.id
+
+    @property
+    def is_gate(self) -> bool:
+        """UNMET vetoes the reward: a hard rule, or a check with `gate: true`."""
+        return self.kind == "hard_rule" or self.gate
 
     @property
     def judged_by_model(self) -> bool:
@@ -176,6 +206,9 @@ class Rubric(BaseModel):
     description: str = ""
     version: int | str = 1
     criteria: tuple[Criterion, ...] = Field(min_length=1)
+    aggregation: Aggregation = "explicit"
+    """explicit: the weighted formula over per-criterion verdicts; implicit (Rubrics-as-Rewards): one
+    holistic rating of the principles, checks and hard rules still judged one by one (judging.implicit)."""
     provenance: dict[str, Any] | None = None
     """Where the rubric came from (written by `judgekit rubric generate/refine`); not used in scoring."""
 
@@ -313,7 +346,7 @@ def _located_error(
     message = _message(err)
     if field is None and "duplicate criterion id" in message:
         field = "id"
-    if field is None and index is not None and (named := re.match(r"'(scale|not_applicable)'", message)):
+    if field is None and index is not None and (named := re.match(r"'(scale|not_applicable|gate)'", message)):
         field = named.group(1)
     where_line = _line_in(source, index, (field or "").split(".")[0] or None) or line
     return InputError(message, file=file, line=where_line, criterion=criterion, field=field)
@@ -329,6 +362,8 @@ def _message(err: ErrorDetails) -> str:
         return f"unknown check type {err.get('input')!r}; known types: {', '.join(CHECK_TYPES)}"
     if kind == "literal_error" and err["loc"][-1] == "kind":
         return f"unknown kind {err.get('input')!r}; known kinds: principle, hard_rule, check"
+    if kind == "literal_error" and err["loc"][-1] == "aggregation":
+        return f"unknown aggregation {err.get('input')!r}; known: explicit, implicit"
     if kind == "finite_number":
         return f"must be a finite number, got {err.get('input')!r}"
     if kind == "too_short" and err["loc"][-1] == "criteria":
