@@ -19,8 +19,6 @@ import judgekit
 import judgekit.ray as judgekit_ray
 from judgekit.data.outfile import open_locked
 from judgekit.errors import InputError, JudgeUnreachable
-from judgekit.judge import JudgeRecipe
-from judgekit.panel import PanelRecipe, panel_spec
 from judgekit.testing import ScriptedJudgeServer
 from tests.helpers import SCORE_RUBRIC, free_port, read_jsonl, run_cli, scripted_judge, write_jsonl
 
@@ -193,7 +191,7 @@ def test_a_ray_run_refuses_an_output_file_another_run_is_writing(tmp_path: Path)
     # open_locked(out) is what a running `judgekit score -o out.jsonl` holds.
     with open_locked(out), pytest.raises(InputError, match="another judgekit run is writing this file"):
         judgekit_ray.judge_file([], source=tmp_path / "in.jsonl", output=out, work=judgekit_ray.Work("score", None, False),
-                                setup=JudgeRecipe("openai:x"), actors=1, shard_rows=1, resume=False,
+                                setup=judgekit.JudgeSpec("openai:x"), actors=1, shard_rows=1, resume=False,
                                 on_shard=lambda done: None)
     assert not (tmp_path / "out.jsonl.parts").exists()  # refused before anything was written
 
@@ -211,11 +209,11 @@ def test_score_ray_checks_the_judge_server_before_ray_starts(rubric: Path, tmp_p
     assert time.perf_counter() - started < 30  # no Ray instance was started
 
 
-def test_a_recipes_check_asks_only_servers_and_loads_no_model():
+def test_a_judge_specs_check_asks_only_servers_and_loads_no_model():
     port = free_port()
-    JudgeRecipe("local:/no/such/model.gguf").check_servers()  # an in-process model: nothing built, nothing to ask
-    panel = PanelRecipe(panel_spec([{"judge": "local:/no/such/model.gguf"},
-                                    {"judge": "openai:m", "base_url": f"http://127.0.0.1:{port}/v1"}]))
+    judgekit.JudgeSpec("local:/no/such/model.gguf").check_servers()  # an in-process model: nothing built, nothing to ask
+    panel = judgekit.JudgeSpec(judges=[{"judge": "local:/no/such/model.gguf"},  # type: ignore[list-item]
+                                       {"judge": "openai:m", "base_url": f"http://127.0.0.1:{port}/v1"}])
     with pytest.raises(JudgeUnreachable, match=f"http://127.0.0.1:{port}/v1 does not answer"):
         panel.check_servers()
 

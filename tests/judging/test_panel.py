@@ -54,7 +54,7 @@ def member(servers: dict[str, ScriptedJudgeServer], name: str, weight: float = 1
     return {"judge": f"openai:{name}", "base_url": servers[name].base_url, "weight": weight}
 
 
-def panel(servers: dict[str, ScriptedJudgeServer], names: list[str], aggregate: str = "majority", **kw: object) -> judgekit.Panel:
+def panel(servers: dict[str, ScriptedJudgeServer], names: list[str], aggregate: str = "majority", **kw: object) -> judgekit.Judge:
     kw.setdefault("cache", False)
     kw.setdefault("max_attempts", 1)
     return judgekit.Panel([member(servers, n) for n in names], aggregate=aggregate, **kw)  # type: ignore[arg-type]
@@ -198,9 +198,11 @@ def test_the_panel_file_and_the_python_list_are_the_same_panel(servers, tmp_path
     path.write_text("judges:\n" + "".join(
         f"  - judge: openai:{n}\n    base_url: {servers[n].base_url}\n    weight: {w}\n" for n, w in (("good", 2), ("contrarian", 1)))
         + "aggregate: weighted\n")
-    with judgekit.Panel(path, cache=False) as p:
-        assert p.panel == judgekit.load_panel(path)
-        assert [r.scores["a"] for r in p.score(ROWS[:2], RUBRIC)] == [0, 1]
+    members = [member(servers, "good", 2), member(servers, "contrarian")]
+    as_list = judgekit.JudgeSpec(judges=members, aggregate="weighted", cache=False)  # type: ignore[arg-type]
+    with judgekit.Panel(path, cache=False) as p, judgekit.Judge(as_list) as q:
+        assert p.judge_spec == as_list == judgekit.load_panel(path).with_settings(cache=False)
+        assert [r.scores["a"] for r in p.score(ROWS[:2], RUBRIC)] == [0, 1] == [r.scores["a"] for r in q.score(ROWS[:2], RUBRIC)]
 
 
 BAD_PANELS = {
