@@ -253,6 +253,22 @@ def test_score_ray_with_a_panel_writes_what_a_plain_run_with_that_panel_writes(s
     assert len(agreement[0]) == 1 and agreement[1] == agreement[0], on_ray.stderr  # gathered from every actor's shards
 
 
+def test_a_dataset_judged_by_a_panel_judge_spec_asks_every_judge_on_the_actors(server: ScriptedJudgeServer, rubric: Path,
+                                                                            ray_address: str):
+    with ScriptedJudgeServer() as never_met:
+        never_met.state.script.met = lambda cid, response: False
+        panel = judgekit.JudgeSpec(judges=[{"judge": "openai:a", "base_url": server.base_url},  # type: ignore[list-item]
+                                           {"judge": "openai:b", "base_url": never_met.base_url}],
+                                   aggregate="unanimous", cache=False, max_attempts=2)
+        rows = [{"id": f"r{i}", "prompt": "Q?", "response": "yes"} for i in range(4)]
+        before = server.state.count
+        results = judgekit_ray.score(ray.data.from_items(rows), rubric, judge=panel, actors=1, batch_size=2,
+                                     ray_remote_args={"num_cpus": 0.5}).take_all()
+        assert (server.state.count - before, never_met.state.count) == (2 * 4, 2 * 4)  # each judge: 2 criteria x 4 rows
+    assert [r["reward"] for r in results] == [0.0] * 4  # alone the first judge gives 1.0: the panel's verdicts
+    assert all(json.loads(r["result"])["scores"] == {"a": 0, "b": 0} for r in results)
+
+
 def test_a_limit_under_ray_stops_and_resumes_as_a_plain_run_does(server: ScriptedJudgeServer, rubric: Path,
                                                                   ray_address: str, tmp_path: Path):
     data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": f"Question {i}?", "response": "yes"} for i in range(8)])
