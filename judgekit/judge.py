@@ -1,4 +1,5 @@
 """`judgekit.Judge`: the object users hold. It owns a backend, a cache and one event loop.
+`judgekit.JudgeSpec`: a judge described (or a panel of judges), from which a Judge is built.
 
 All judging runs on the Judge's own event loop in a background thread, so the same Judge works
 from plain code (`score`), from any asyncio loop (`await ascore`, e.g. inside a trainer) and from
@@ -579,7 +580,7 @@ def judge_spec(judge: JudgeLike, *, call: str, argument: str = "judge", base_url
     `base_url` and JudgeConfig's fields in `settings`, the shorthand some calls take), a JudgeSpec, or a
     Judge (the spec it was built from, for another process to build again). Errors name `call`'s
     argument (`argument`: its name for the judge; `arguments`: its other names, offered for a misspelled one)."""
-    given = {k: v for k, v in (settings or {}).items()}
+    given = dict(settings or {})
     if base_url is not None:
         given["base_url"] = list(base_url) if not isinstance(base_url, str) else base_url
     if isinstance(judge, str):
