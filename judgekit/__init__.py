@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from judgekit.data.datasets import EvalPair, read_pairs
     from judgekit.data.rows import DataRow, InputRow, read_data, read_jsonl
     from judgekit.errors import InputError, JudgeCrashed, JudgeError
-    from judgekit.judge import Judge, rank_group
+    from judgekit.judge import Judge, JudgeSpec, rank_group
     from judgekit.judging.pairwise import PairItem
     from judgekit.judging.pointwise import PointwiseItem
     from judgekit.judging.ranking import RankOutcome
@@ -40,7 +40,7 @@ _MODULES = {
     "judgekit.data.datasets": ("EvalPair", "read_pairs"),
     "judgekit.data.rows": ("DataRow", "InputRow", "read_data", "read_jsonl"),
     "judgekit.errors": ("InputError", "JudgeCrashed", "JudgeError"),
-    "judgekit.judge": ("Judge", "rank_group"),
+    "judgekit.judge": ("Judge", "JudgeSpec", "rank_group"),
     "judgekit.judging.pairwise": ("PairItem",),
     "judgekit.judging.pointwise": ("PointwiseItem",),
     "judgekit.judging.ranking": ("RankOutcome",),
@@ -85,6 +85,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose)
     "CompareResult",
     "Judge",
     "JudgeConfig",
+    "JudgeSpec",
     "Panel",
     "PanelJudge",
     "PanelSpec",

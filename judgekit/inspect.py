@@ -22,7 +22,7 @@ from inspect_ai.scorer import Score, Scorer, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 
 from judgekit.errors import InputError
-from judgekit.judge import Judge
+from judgekit.judge import Judge, JudgeLike, judge_or_spec
 from judgekit.judging.results import ROW_FAILED, ScoreResult, score_verdict
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact, redact_tree
@@ -36,19 +36,22 @@ _NOT_IN_METADATA = ("id", "reward", "explanations", "thinking")
 def rubric_scorer(
     rubric: Rubric | str | Path | None = None,
     *,
-    judge: Judge | str = "local",
+    judge: JudgeLike = "local",
     base_url: str | None = None,
     **config: Any,
 ) -> Scorer:
     """Judge each sample's output with `rubric` (a Rubric or a YAML path; samples may carry their own
-    under metadata["rubric"]). `judge`: a Judge, or a spec ("openai:MODEL", "local", ...) built here
-    with `base_url` and JudgeConfig fields in `config` (keys come from the environment, never from
-    arguments: Inspect writes a scorer's arguments into its log)."""
+    under metadata["rubric"]). `judge`: a Judge, a JudgeSpec (a panel's too) or a spec string
+    ("openai:MODEL", "local", ...), with `base_url` and JudgeConfig fields in `config` as a shorthand
+    for its JudgeSpec; built here (keys come from the environment, never from arguments: Inspect
+    writes a scorer's arguments into its log)."""
     if "api_key" in config:
         raise InputError("give the key in the environment (e.g. OPENAI_API_KEY) or pass a Judge built with it: "
                          "Inspect writes a scorer's arguments into its log", field="api_key")
     the_rubric = load_rubric(rubric) if isinstance(rubric, (str, Path)) else rubric
-    the_judge = judge if isinstance(judge, Judge) else Judge(judge, base_url=base_url, **config)
+    described = judge_or_spec(judge, call="rubric_scorer()", base_url=base_url, settings=config,
+                              arguments=("rubric", "judge", "base_url"))
+    the_judge = described if isinstance(described, Judge) else described.build()
 
     async def score(state: TaskState, target: Target) -> Score:
         answer = state.output.completion

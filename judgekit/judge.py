@@ -1,4 +1,5 @@
 """`judgekit.Judge`: the object users hold. It owns a backend, a cache and one event loop.
+`judgekit.JudgeSpec`: a judge described (or a panel of judges), from which a Judge is built.
 
 All judging runs on the Judge's own event loop in a background thread, so the same Judge works
 from plain code (`score`), from any asyncio loop (`await ascore`, e.g. inside a trainer) and from
@@ -16,25 +17,29 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from judgekit.arguments import JUDGE_ARGUMENTS, argument_error, judge_config
 from judgekit.authoring.adaptive import with_pair_criteria
 from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
 from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
-from judgekit.errors import InputError, JudgeUnreachable
+from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.outcomes import compare_result, score_result
 from judgekit.judging.pairwise import NOTHING_JUDGED, PairItem, PairOutcome, judge_pairwise
+from judgekit.judging.panel import Juror, PanelCollector
 from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome
 from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_responses
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
+from judgekit.judging.votes import Aggregate
 from judgekit.llm.balance import BalancedBackend
 from judgekit.llm.base import Backend, BackendLike, FatalError, as_backend, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
-from judgekit.llm.factory import Server, check_servers, make_backend
+from judgekit.llm.factory import Server, check_servers, make_backend, spec_problem
 from judgekit.llm.fanout import gather_bounded
 from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.runner import ADMISSION_SPARE, CallRunner, RetryPolicy
@@ -107,7 +112,7 @@ def _serve_loop(loop: asyncio.AbstractEventLoop) -> None:
 class Judge:
     def __init__(
         self,
-        spec: str = "local",
+        spec: str | JudgeSpec = "local",
         *,
         base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
@@ -115,44 +120,61 @@ class Judge:
         budget: Budget | None = None,
         **config: Any,
     ) -> None:
-        """`budget`: the limits and spending this Judge counts into (default: its own, from
-        `max_calls` / `max_cost`), e.g. one shared by the actors of a Ray run."""
+        """`spec`: a judge spec string (with `base_url` and JudgeConfig's fields as keywords), or a
+        JudgeSpec (a panel's too), which holds them. `api_key`: else the environment's. `backend`: your
+        own model in place of the spec's. `budget`: the limits and spending this Judge counts into
+        (default: its own, from `max_calls` / `max_cost`), e.g. one shared by the actors of a Ray run."""
         try:
-            self._set_up(spec, base_url, api_key, backend, budget, config)
+            given_profile = config.get("profile")
+            if isinstance(given_profile, JudgeProfile):  # a profile made in Python: the spec holds its name
+                config["profile"] = given_profile.name
+            described = judge_spec(spec, call="Judge()", argument="spec", base_url=base_url, settings=config,
+                                   arguments=JUDGE_ARGUMENTS)
+            self._set_up(described, api_key, backend, budget, given_profile if isinstance(given_profile, JudgeProfile) else None)
         except InputError as exc:  # named as the caller wrote it: Judge()'s arguments, not the CLI's flags
-            raise argument_error(exc, f"{type(self).__name__}()") from None
+            raise argument_error(exc, "Judge()") from None
 
-    def _set_up(self, spec: str, base_url: str | Sequence[str] | None, api_key: str | None, backend: Backend | BackendLike | None,
-                budget: Budget | None, config: dict[str, Any]) -> None:
-        self.spec = spec
-        given_profile = config.get("profile")
-        if isinstance(given_profile, JudgeProfile):
-            config["profile"] = given_profile.name
-        self.config = judge_config(f"{type(self).__name__}()", config, arguments=JUDGE_ARGUMENTS)
-        self.profile = load_profile(given_profile if isinstance(given_profile, JudgeProfile) else self.config.profile)
+    def _set_up(self, described: JudgeSpec, api_key: str | None, backend: Backend | BackendLike | None, budget: Budget | None,
+                given_profile: JudgeProfile | None) -> None:
+        if backend is not None and described.judges:
+            raise ArgumentError("a panel's judges are built from their specs; give backend= to a single judge", field="backend",
+                                call="Judge()")
+        self.judge_spec = described
+        """What this Judge was built from (a spec string, its servers, its settings, a panel's judges)."""
+        self._rebuildable = backend is None and given_profile is None  # in another process, from judge_spec alone
+        self.spec = described.name
+        seats = described.seats()
+        profiles = [given_profile] if given_profile is not None and not described.judges else [load_profile(seat.profile) for seat in seats]
+        self._profiles: list[JudgeProfile] = profiles
+        self.profile = profiles[0]
+        # A panel's settings are its first judge's, whose profile also writes criteria (rubric-rm, generation).
+        self.config = described.config.model_copy(update={"profile": self.profile.name}) if described.judges else described.config
         self.stats = RunStats()
         self.budget = budget or Budget(self.config.max_calls, self.config.max_cost)
-        # The calls in flight of every runner of this Judge (a Panel's judges, the generator): one budget's worth.
+        # The calls in flight of every runner of this Judge (a panel's judges, the generator): one budget's worth.
         self._call_slots = asyncio.Semaphore(self.config.concurrency)
-        self.pricing = pricing_for(spec)
-        self.budget.price_with(self.pricing)
+        self._prices = [pricing_for(seat.judge) for seat in seats]
+        for pricing in self._prices:
+            self.budget.price_with(pricing)
+        self.pricing = next((p for p in self._prices if p.prices is None), self._prices[0])  # why a cost is unknown
         if self.config.generator:
             self.budget.price_with(pricing_for(self.config.generator))
-        self.agreement = AgreementLog()  # self-agreement over samples; a Panel's inter-judge alpha
+        self.agreement = AgreementLog()  # self-agreement over samples; a panel's inter-judge alpha
         timeout = self.config.timeout
-        # Build the backend now so a bad spec or a missing key fails here, not mid-run.
-        self._backend: Backend = as_backend(backend) if backend is not None else make_backend(
-            spec, base_url=base_url, api_key=api_key, timeout=timeout, cache_dir=self.config.cache_dir)
+        # Build the backends now so a bad spec or a missing key fails here, not mid-run.
+        self._backends: list[Backend] = [as_backend(backend)] if backend is not None else [
+            make_backend(seat.judge, base_url=seat.base_url, api_key=api_key, timeout=timeout, cache_dir=self.config.cache_dir)
+            for seat in seats]
         self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
         self._context: JudgeContext | None = None
         # Built now, like the judge's backend, so a bad --generator fails before any call.
         self._generator_backend: Backend | None = make_backend(
-            self.config.generator, base_url=self.config.generator_base_url or base_url, api_key=api_key, timeout=timeout,
-            cache_dir=self.config.cache_dir,
+            self.config.generator, base_url=self.config.generator_base_url or seats[0].base_url, api_key=api_key,
+            timeout=timeout, cache_dir=self.config.cache_dir,
         ) if self.config.generator else None
         self._start_lock = threading.Lock()
         self._context_lock = threading.Lock()
-        self._owned = _Owned([b for b in (self._backend, self._generator_backend) if b is not None], self._cache)
+        self._owned = _Owned([*self._backends, *filter(None, [self._generator_backend])], self._cache)
         self._release = weakref.finalize(self, self._owned.release)
 
     # ---- the private event loop -------------------------------------------------------------
@@ -189,8 +211,16 @@ class Judge:
         return self._context
 
     def _verdict_collector(self) -> VerdictCollector:
-        """Who answers the verdict questions: this judge's model (a Panel: its judges)."""
-        return self._collector_for(self._runner(self._backend), self.profile)
+        """Who answers the verdict questions: this judge's model; a panel's judges each with their own
+        backend and profile, their votes aggregated (PanelCollector). One budget and one set of call
+        slots for all of them."""
+        collectors = [self._collector_for(self._runner(backend, pricing), profile)
+                      for backend, pricing, profile in zip(self._backends, self._prices, self._profiles)]
+        panel = self.judge_spec.judges
+        if not panel:
+            return collectors[0]
+        jurors = [Juror(collector, j.weight, f"judge {i + 1} ({j.judge})") for i, (j, collector) in enumerate(zip(panel, collectors))]
+        return PanelCollector(jurors, self.judge_spec.aggregate, self.agreement)
 
     def _collector_for(self, runner: CallRunner, profile: JudgeProfile) -> VerdictCollector:
         return VerdictCollector(
@@ -227,7 +257,8 @@ class Judge:
     def server_usage(self) -> list[dict[str, Any]] | None:
         """With several servers (`base_url` a list): per server its URL, calls sent, calls failed for
         its own reasons, times set aside and last error. None with one server."""
-        return self._backend.usage() if isinstance(self._backend, BalancedBackend) else None
+        backend = self._backends[0]
+        return backend.usage() if len(self._backends) == 1 and isinstance(backend, BalancedBackend) else None
 
     @property
     def rows_in_flight(self) -> int:
@@ -386,46 +417,194 @@ def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) 
     return effective
 
 
-@dataclass(frozen=True)
-class JudgeRecipe:
-    """How to build a Judge, as data: what a trainer or a Ray actor pickles into another process in
-    place of a Judge (which holds a thread, an event loop and HTTP clients). No key: the process that
-    builds the Judge reads it from its environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...), so a key
-    is never pickled."""
+def _known_spec(spec: str) -> str:
+    if (problem := spec_problem(spec)) is not None:
+        raise ValueError(problem)
+    return spec
 
-    spec: str = "local"
-    base_url: str | list[str] | None = None
-    config: JudgeConfig = field(default_factory=JudgeConfig)
 
+class PanelJudge(BaseModel):
+    """One judge of a panel (an entry of a panel file's `judges:`): its spec, server, profile (default:
+    the panel's) and weight in the vote."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    judge: str
+    base_url: str | None = None
+    profile: str | None = None
+    weight: float = Field(1.0, gt=0)
+
+    _known = field_validator("judge")(_known_spec)
+
+    @field_validator("profile")
     @classmethod
-    def of(cls, spec: str = "local", base_url: str | list[str] | None = None,
-           options: Mapping[str, Any] | None = None, *, call: str = "Judge()", arguments: Collection[str] = ()) -> JudgeRecipe:
-        """The recipe, its settings checked now (in the process that writes it); a bad one is an
-        InputError naming the argument of `call`, the Python call they were given to (`arguments`:
-        its own, besides JudgeConfig's, offered for a misspelled one)."""
-        return cls(spec, base_url, judge_config(call, dict(options or {}), arguments=arguments))
+    def _loads(cls, profile: str | None) -> str | None:
+        if profile is not None:
+            try:
+                load_profile(profile)
+            except InputError as exc:
+                raise ValueError(exc.message) from None
+        return profile
 
-    def with_config(self, config: JudgeConfig) -> JudgeRecipe:
-        return replace(self, config=config)
+
+@dataclass(frozen=True)
+class Seat:
+    """One model that answers a Judge's verdict questions: the Judge's own, or one judge of its panel."""
+
+    judge: str
+    base_url: str | Sequence[str] | None
+    profile: str
+
+
+_SPEC_FIELDS = ("judge", "base_url", "config", "judges", "aggregate")
+
+
+class JudgeSpec(BaseModel):
+    """A judge, described: its spec string and server(s), its settings (JudgeConfig), and for a panel
+    its judges and how their votes make one verdict. Frozen and picklable: what a trainer or a Ray
+    actor carries into another process in place of a Judge (which holds a thread, an event loop and
+    HTTP clients). No key: the process that builds the Judge reads it from its environment
+    (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...), so a key is never pickled, logged or recorded.
+
+    `JudgeSpec("openai:Qwen/Qwen3-8B", base_url=URL, concurrency=64)`: JudgeConfig's fields may be given
+    as keywords (or as `config=`). A panel: `JudgeSpec(judges=[{"judge": "openai:a", "base_url": URL,
+    "weight": 2}, ...], aggregate="weighted", concurrency=16)` (the panel file's form; `load_panel`).
+    `build()` makes the Judge; `judgekit.Judge(spec)` is the same."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    judge: str = "local"
+    """The judge spec: local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | vllm:MODEL."""
+    base_url: str | tuple[str, ...] | None = None
+    """Its server, or several serving the same model (calls balanced over them)."""
+    config: JudgeConfig = JudgeConfig()
+    """How it runs; a panel's, for every one of its judges (`profile`: of those that name none)."""
+    judges: tuple[PanelJudge, ...] = ()
+    """A panel's judges, answering in place of `judge`; none: a single judge."""
+    aggregate: Aggregate = "majority"
+    """How a panel's votes make one verdict: majority | weighted | unanimous | any."""
+
+    _known = field_validator("judge")(_known_spec)
+
+    def __init__(self, judge: str | None = None, /, **fields: Any) -> None:
+        super().__init__(**_spec_fields(judge, fields, call="JudgeSpec()", argument="judge"))
+
+    @model_validator(mode="after")
+    def _panel_names_its_judges(self) -> JudgeSpec:
+        if self.judges and {"judge", "base_url"} & self.model_fields_set:
+            raise ValueError("a panel names its judges: give judges without judge and base_url")
+        return self
+
+    @property
+    def name(self) -> str:
+        """How reports name this judge: its spec, or `panel(openai:a, openai:b; majority)`."""
+        if self.judges:
+            return "panel(" + ", ".join(j.judge for j in self.judges) + f"; {self.aggregate})"
+        return self.judge
+
+    def seats(self) -> list[Seat]:
+        """The models that answer: this judge, or each judge of the panel."""
+        if self.judges:
+            return [Seat(j.judge, j.base_url, j.profile or self.config.profile) for j in self.judges]
+        return [Seat(self.judge, self.base_url, self.config.profile)]
+
+    def with_config(self, config: JudgeConfig) -> JudgeSpec:
+        return self.model_copy(update={"config": config})
+
+    def with_settings(self, call: str = "JudgeSpec.with_settings()", **settings: Any) -> JudgeSpec:
+        """The same judge with some of its settings changed (checked, as JudgeConfig's fields of `call`)."""
+        return self.with_config(judge_config(call, {**self.config.model_dump(exclude_unset=True), **settings}))
 
     def check_servers(self) -> None:
         """Judge.check_servers without building the Judge (an embedded model is not loaded), e.g. in
-        the process that hands this recipe to Ray actors, before any of them starts."""
-        check_recipe_servers([(self.spec, self.base_url)], self.config)
+        the process that hands this spec to Ray actors, before any of them starts: JudgeUnreachable
+        naming each server (its judges', its generator's) that does not answer."""
+        servers: list[Server] = [(seat.judge, seat.base_url) for seat in self.seats()]
+        config = self.config
+        generator = [(config.generator, config.generator_base_url or servers[0][1])] if config.generator else []
+        try:
+            asyncio.run(check_servers([*servers, *generator], timeout=config.timeout))
+        except FatalError as exc:
+            raise JudgeUnreachable(str(exc)) from None
 
     def build(self, budget: Budget | None = None) -> Judge:
         """The Judge; `budget`: one it shares with others (see Judge), else its own."""
-        return Judge(self.spec, base_url=self.base_url, budget=budget, **self.config.model_dump())
+        return Judge(self, budget=budget)
 
 
-def check_recipe_servers(servers: list[Server], config: JudgeConfig) -> None:
-    """Ask the servers of a recipe's judges (and its generator's) whether they answer; JudgeUnreachable
-    naming each one that does not, as Judge.check_servers."""
-    generator = [(config.generator, config.generator_base_url or servers[0][1])] if config.generator else []
+def _spec_fields(judge: str | None, fields: dict[str, Any], *, call: str, argument: str,
+                 arguments: Collection[str] = ()) -> dict[str, Any]:
+    """JudgeSpec's fields from a caller's: the spec string, and JudgeConfig's fields given as keywords
+    gathered into `config` (checked, a bad one named as `call`'s argument)."""
+    if judge is not None:
+        if "judge" in fields:
+            raise ArgumentError("given twice", field=argument, call=call)
+        fields = {**fields, "judge": judge}
+    settings = {k: v for k, v in fields.items() if k not in _SPEC_FIELDS}
+    if not settings:
+        return fields
+    if "config" in fields:
+        raise ArgumentError("give the settings as keywords or as config=, not both", field=next(iter(settings)), call=call)
+    own = {k: v for k, v in fields.items() if k in _SPEC_FIELDS}
+    return {**own, "config": judge_config(call, settings, arguments=[*arguments, *_SPEC_FIELDS])}
+
+
+def make_spec(judge: str | None, fields: dict[str, Any], *, call: str, argument: str = "judge",
+              arguments: Collection[str] = ()) -> JudgeSpec:
+    """A JudgeSpec from a caller's arguments; a bad one is an ArgumentError naming it as `call` has it
+    (`argument`: its name for the spec string)."""
+    checked = _spec_fields(judge, fields, call=call, argument=argument, arguments=arguments)
     try:
-        asyncio.run(check_servers([*servers, *generator], timeout=config.timeout))
-    except FatalError as exc:
-        raise JudgeUnreachable(str(exc)) from None
+        return JudgeSpec.model_validate(checked)
+    except ValidationError as exc:
+        raise _argument_error(exc, call, argument) from None
+
+
+def _argument_error(exc: ValidationError, call: str, argument: str) -> ArgumentError:
+    """pydantic's first complaint about a JudgeSpec, named as `call`'s argument (`argument`: the spec string's)."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    name = argument if loc[:1] == ["judge"] else ".".join(loc[1:] if loc[:1] == ["config"] and len(loc) > 1 else loc)
+    message = first["msg"].removeprefix("Value error, ")
+    got = "" if first["type"].startswith("value_error") or not loc else f" (got {first['input']!r})"
+    return ArgumentError(message + got, field=name or None, call=call)
+
+
+JudgeLike = str | JudgeSpec | Judge
+"""What every entry point takes for its judge: a spec string, a JudgeSpec or a Judge."""
+
+
+def judge_spec(judge: JudgeLike, *, call: str, argument: str = "judge", base_url: str | Sequence[str] | None = None,
+               settings: Mapping[str, Any] | None = None, arguments: Collection[str] = ()) -> JudgeSpec:
+    """The one conversion of what a caller gave for a judge into a JudgeSpec: a spec string (with
+    `base_url` and JudgeConfig's fields in `settings`, the shorthand some calls take), a JudgeSpec, or a
+    Judge (the spec it was built from, for another process to build again). Errors name `call`'s
+    argument (`argument`: its name for the judge; `arguments`: its other names, offered for a misspelled one)."""
+    given = dict(settings or {})
+    if base_url is not None:
+        given["base_url"] = list(base_url) if not isinstance(base_url, str) else base_url
+    if isinstance(judge, str):
+        return make_spec(judge, given, call=call, argument=argument, arguments=arguments)
+    if given:
+        raise ArgumentError(f"{', '.join(sorted(given))}: settings of a spec string; this {type(judge).__name__} has its own",
+                            field=argument, call=call)
+    if isinstance(judge, JudgeSpec):
+        return judge
+    if isinstance(judge, Judge):
+        if not judge._rebuildable:
+            raise ArgumentError("this Judge was built over a backend or profile object, which another process cannot "
+                                "build again; give a spec string or a JudgeSpec", field=argument, call=call)
+        return judge.judge_spec
+    raise ArgumentError(f"a judge is a spec string (e.g. 'openai:MODEL'), a JudgeSpec or a Judge, not {type(judge).__name__}",
+                        field=argument, call=call)
+
+
+def judge_or_spec(judge: JudgeLike, *, call: str, argument: str = "judge", base_url: str | Sequence[str] | None = None,
+                  settings: Mapping[str, Any] | None = None, arguments: Collection[str] = ()) -> Judge | JudgeSpec:
+    """A Judge of this process as it is (used in place), else the JudgeSpec of what was given (judge_spec)."""
+    if isinstance(judge, Judge) and base_url is None and not settings:
+        return judge
+    return judge_spec(judge, call=call, argument=argument, base_url=base_url, settings=settings, arguments=arguments)
 
 
 async def rank_group(

@@ -9,8 +9,8 @@
   file, so an interrupted run resumes shard by shard and a shard retried by Ray (its actor died) is
   never written twice. When every shard is done the parts become the output file, in input order.
 
-Each actor builds its Judge from a `JudgeRecipe` (a spec, a base URL and a JudgeConfig: nothing that
-holds a client, a loop or a lock), or its Panel from a `PanelRecipe`, and judges a batch's rows
+Each actor builds its Judge from a `JudgeSpec` (a spec string, its servers and a JudgeConfig, or a
+panel's judges: nothing that holds a client, a loop or a lock), and judges a batch's rows
 concurrently up to the Judge's own `concurrency`. Ray restarts an actor that dies and retries its batch.
 
 Limits (`max_calls`, `max_cost`) are one budget for the whole run: a small ledger actor counts every
@@ -28,19 +28,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 import ray.data
 from ray.data.block import BlockAccessor
 from ray.data.datasource import BlockBasedFileDatasink
 
-from judgekit.config import JudgeConfig
 from judgekit.data.outfile import dumps, make_parent, not_a_file, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
 from judgekit.data.runrecord import RunRecord, keep_record, refuse_input_as_record
 from judgekit.errors import InputError, LimitReached, RunHalted
-from judgekit.judge import Judge, JudgeRecipe
+from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_spec
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.llm.budget import Budget
@@ -52,19 +51,6 @@ from judgekit.secrets import redact
 Kind = Literal["score", "compare"]
 REQUIRED: dict[Kind, tuple[str, ...]] = {"score": ("prompt", "response"), "compare": ("prompt", "response_a", "response_b")}
 _LAYOUT = "layout.json"
-
-
-class Recipe(Protocol):
-    """A Judge as data (JudgeRecipe; a Panel's PanelRecipe): what each actor builds its judge from."""
-
-    @property
-    def config(self) -> JudgeConfig: ...
-
-    def with_config(self, config: JudgeConfig) -> Recipe: ...
-
-    def build(self, budget: Budget | None = None) -> Judge: ...
-
-    def check_servers(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -136,8 +122,8 @@ class _LedgerBudget(Budget):
             self.ledger.spend.remote(str(self.spent - before))
 
 
-def shared_limits(setup: Recipe) -> tuple[Recipe, ray.actor.ActorHandle | None]:
-    """The recipe without its limits and the ledger that holds them for every actor (None: no limit)."""
+def shared_limits(setup: JudgeSpec) -> tuple[JudgeSpec, ray.actor.ActorHandle | None]:
+    """The judge without its limits and the ledger that holds them for every actor (None: no limit)."""
     config = setup.config
     if config.max_calls is None and config.max_cost is None:
         return setup, None
@@ -148,7 +134,7 @@ def shared_limits(setup: Recipe) -> tuple[Recipe, ray.actor.ActorHandle | None]:
 class _JudgeActor:
     """One Judge per actor, built once; all rows of a batch judged at once on its loop."""
 
-    def __init__(self, setup: Recipe, work: Work, ledger: ray.actor.ActorHandle | None = None) -> None:
+    def __init__(self, setup: JudgeSpec, work: Work, ledger: ray.actor.ActorHandle | None = None) -> None:
         self.judge = setup.build(_LedgerBudget(ledger) if ledger is not None else None)
         self.work = work
 
@@ -199,25 +185,26 @@ def result_table(kind: Kind, results: list[dict[str, Any]]) -> pa.Table:
 _ARGUMENTS = ("rubric", "judge", "base_url", "actors", "batch_size", "explain", "ray_remote_args")
 
 
-def score(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: str = "local",
-          base_url: str | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
+def score(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: JudgeLike = "local",
+          base_url: str | list[str] | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
           ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
     """Each row's response against the rubric (rows may carry their own): id, reward, result.
-    `config`: JudgeConfig fields for every actor's Judge; `ray_remote_args`: the actors' resources
-    (e.g. {"num_gpus": 1} for an in-process vLLM judge)."""
-    setup = JudgeRecipe.of(judge, base_url, config, call="judgekit.ray.score()", arguments=_ARGUMENTS)
+    `judge`: a spec string, a JudgeSpec (a panel's too) or a Judge (its JudgeSpec: each actor builds
+    its own); `base_url` and JudgeConfig's fields in `config` are a shorthand for a spec string's
+    JudgeSpec. `ray_remote_args`: the actors' resources (e.g. {"num_gpus": 1} for an in-process vLLM judge)."""
+    setup = judge_spec(judge, call="judgekit.ray.score()", base_url=base_url, settings=config, arguments=_ARGUMENTS)
     return judge_dataset(ds, Work("score", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
 
 
-def compare(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: str = "local",
-            base_url: str | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
+def compare(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: JudgeLike = "local",
+            base_url: str | list[str] | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
             ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
-    """Each row's response_a against response_b, in both orders: id, winner, margin, result."""
-    setup = JudgeRecipe.of(judge, base_url, config, call="judgekit.ray.compare()", arguments=_ARGUMENTS)
+    """Each row's response_a against response_b, in both orders: id, winner, margin, result (`judge` as for score)."""
+    setup = judge_spec(judge, call="judgekit.ray.compare()", base_url=base_url, settings=config, arguments=_ARGUMENTS)
     return judge_dataset(ds, Work("compare", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)
 
 
-def judge_dataset(ds: ray.data.Dataset, work: Work, setup: Recipe, actors: int, batch_size: int,
+def judge_dataset(ds: ray.data.Dataset, work: Work, setup: JudgeSpec, actors: int, batch_size: int,
                   ray_remote_args: dict[str, Any] | None = None) -> ray.data.Dataset:
     _require_ids(ds)
     setup, ledger = shared_limits(setup)
@@ -358,14 +345,14 @@ def write_whole(path: Path, lines: Iterable[str]) -> None:
         raise
 
 
-def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: Recipe, actors: int,
+def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, setup: JudgeSpec, actors: int,
                shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
                ray_remote_args: dict[str, Any] | None = None, record: RunRecord | None = None) -> None:
     """Judge a file's rows on a Ray pool (RAY_ADDRESS's cluster, else a local instance), shard by shard;
     `on_shard(ShardDone)` after each shard is written (or halted at the run's limit); the output file
     once all are, else LimitReached (the shards written stay, for --resume). `record`: what makes the
     rows, checked on --resume of a run whose parts are kept (judgekit.data.runrecord). A judge server
-    that does not answer is JudgeUnreachable before Ray starts (see JudgeRecipe.check_servers)."""
+    that does not answer is JudgeUnreachable before Ray starts (see JudgeSpec.check_servers)."""
     refuse_input_as_output(source, output)
     if record is not None:
         refuse_input_as_record(source, output)
@@ -381,7 +368,7 @@ def judge_file(rows: list[InputRow], *, source: Path, output: Path, work: Work, 
                            resume=resume, on_shard=on_shard, ray_remote_args=ray_remote_args)
 
 
-def _judge_file_locked(rows: list[InputRow], *, output: Path, work: Work, setup: Recipe, actors: int,
+def _judge_file_locked(rows: list[InputRow], *, output: Path, work: Work, setup: JudgeSpec, actors: int,
                        shard_rows: int, resume: bool, on_shard: Callable[[ShardDone], None],
                        ray_remote_args: dict[str, Any] | None) -> None:
     parts = FileParts.open(output, len(rows), shard_rows, resume)
@@ -401,7 +388,7 @@ def _judge_file_locked(rows: list[InputRow], *, output: Path, work: Work, setup:
     parts.join(output, len(shards))
 
 
-def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: Recipe, actors: int,
+def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeSpec, actors: int,
                   ray_remote_args: dict[str, Any] | None) -> Iterator[ShardDone]:
     """Each shard's rows as they come back from the pool, in the order the shards finish."""
     if not ray.is_initialized():

@@ -145,7 +145,7 @@ def eval_(
         raise InputError("no labelled rows in the data", file=str(data))
     base_correct = pair_report.aligned(*base, scan.ids, file=str(baseline)) if base is not None else None
     task = _Task(the_rubric, items, meta_rubric, probe, {
-        "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec,
+        "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec.name,
         "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed,
         output, len(judge_options.profiles) > 1)
     _refuse_writing_the_data(data, task, judge_options.profiles)

@@ -2,7 +2,8 @@
 
 - Judge options: every command that calls a judge takes the same set, with the defaults of
   `JudgeConfig` (and of `Judge` for --judge and --base-url). `@with_judge_options()` adds them to a
-  command's parameters and hands the command one `JudgeOptions` (keyword `judge_options`).
+  command's parameters and hands the command one `JudgeOptions` (keyword `judge_options`): the
+  JudgeSpec they describe (--panel's too), from which the command builds its Judge.
 - File options: the commands that judge the rows of an input file into an output file (score,
   compare, rank) take --rubric, --output, --resume, --field and --split. `@with_file_options(...)`
   adds them and hands the command one `FileOptions` (keyword `file_options`).
@@ -26,34 +27,33 @@ from typer.core import TyperCommand
 
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
-from judgekit.judge import Judge
+from judgekit.judge import Judge, JudgeSpec
 from judgekit.judging.ranking import STRATEGIES, Strategy, check_strategy
-from judgekit.panel import Panel, PanelSpec, load_panel
+from judgekit.panel import load_panel
 
 Command = Callable[..., None]
 
 
 @dataclass(frozen=True)
 class JudgeOptions:
-    """The judge a command runs: its model (--judge, --base-url) and how it runs."""
+    """The judge a command runs, as its options describe it: one JudgeSpec (--judge and --base-url, or
+    --panel's judges, with every setting), and the profiles `eval` compares."""
 
-    spec: str
-    base_url: str | list[str] | None
-    """One server, or several serving the same model (calls balanced over them)."""
-    config: JudgeConfig
+    spec: JudgeSpec
     profiles: tuple[str, ...]
-    """`eval` compares several profiles; for every other command, `config.profile` alone."""
-    panel: PanelSpec | None = None
-    """--panel: the judges that answer in place of --judge (their profile default: --profile)."""
+    """`eval` compares several profiles; for every other command, `spec.config.profile` alone."""
+
+    @property
+    def config(self) -> JudgeConfig:
+        return self.spec.config
 
     def judge(self, profile: str | None = None, *, check: bool = True) -> Judge:
         """The judge, its servers checked (`check`): one that does not answer ends the command before
         any row. A command over an input file checks once its output is open (cli.runfile), so that a
         bad output is exit 2 whether the server answers or not."""
-        config = self.config if profile is None else self.config.model_copy(update={"profile": profile})
+        spec = self.spec if profile is None else self.spec.with_config(self.config.model_copy(update={"profile": profile}))
         try:
-            judge = Panel(self.panel, **config.model_dump()) if self.panel is not None else \
-                Judge(self.spec, base_url=self.base_url, **config.model_dump())
+            judge = spec.build()
         except InputError as exc:  # Judge() names its arguments; the command line, its flags
             raise exc.cli_error or exc from None
         try:
@@ -180,8 +180,15 @@ def judge_options(values: dict[str, object]) -> JudgeOptions:
     urls = cast(list[str] | None, base_url) or []
     if panel_file is not None and (spec != "local" or urls):
         raise InputError("--panel names its judges; give it without --judge and --base-url", field="--panel")
-    panel = load_panel(panel_file) if panel_file is not None else None
-    return JudgeOptions(str(spec), urls[0] if len(urls) == 1 else urls or None, config, tuple(names), panel)
+    if panel_file is not None:
+        described = load_panel(panel_file).with_config(config)
+    else:
+        try:
+            described = JudgeSpec.model_validate({"judge": spec, "base_url": urls[0] if len(urls) == 1 else urls or None,
+                                                  "config": config})
+        except ValidationError as exc:
+            raise InputError(exc.errors()[0]["msg"].removeprefix("Value error, "), field="--judge") from None
+    return JudgeOptions(described, tuple(names))
 
 
 def _with_group(name: str, params: list[inspect.Parameter],

@@ -15,13 +15,11 @@ from judgekit.cli.runfile import RunStopped, RunSummary
 from judgekit.data.rows import InputRow
 from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError, JudgeUnreachable, RunHalted
-from judgekit.judge import JudgeRecipe
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.results import ROW_FAILED
 from judgekit.llm.budget import Budget
 from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.usage import RunStats
-from judgekit.panel import PanelRecipe
 from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact
 
@@ -58,11 +56,9 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
         calls.update(done.stats)
         agreement.merge(done.agreement)
 
-    recipe = (PanelRecipe(options.panel, options.config) if options.panel is not None
-              else JudgeRecipe(options.spec, options.base_url, options.config))
     try:
         on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
-                          setup=recipe, actors=actors, shard_rows=shard_rows, resume=resume, on_shard=on_shard,
+                          setup=options.spec, actors=actors, shard_rows=shard_rows, resume=resume, on_shard=on_shard,
                           record=record)
     except JudgeUnreachable:  # found before the first row, as in a plain run: nothing judged, no summary
         raise
@@ -75,7 +71,7 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
 
 def _prices(options: JudgeOptions) -> list[Pricing]:
     """The prices of the run's models (each judge of a panel, the generator); a limit they cannot keep is bad input."""
-    specs = [j.judge for j in options.panel.judges] if options.panel is not None else [options.spec]
+    specs = [seat.judge for seat in options.spec.seats()]
     prices = [pricing_for(spec) for spec in [*specs, *filter(None, [options.config.generator])]]
     budget = Budget(options.config.max_calls, options.config.max_cost)
     for pricing in prices:

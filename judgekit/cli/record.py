@@ -51,13 +51,13 @@ def _content(model: BaseModel) -> str:
 
 
 def _judge(options: JudgeOptions) -> dict[str, object]:
-    cache_dir = options.config.cache_dir
-    if options.panel is not None:
+    spec, cache_dir = options.spec, options.config.cache_dir
+    if spec.judges:
         return {"panel": [{**j.model_dump(mode="json"), "base_url": j.base_url and public_url(j.base_url),
-                           **_model_file(j.judge, cache_dir)} for j in options.panel.judges],
-                "aggregate": options.panel.aggregate}
-    urls = [options.base_url] if isinstance(options.base_url, str) else options.base_url or []
-    return {"spec": options.spec, "base_url": [public_url(u) for u in urls], **_model_file(options.spec, cache_dir)}
+                           **_model_file(j.judge, cache_dir)} for j in spec.judges],
+                "aggregate": spec.aggregate}
+    urls = [spec.base_url] if isinstance(spec.base_url, str) else list(spec.base_url or [])
+    return {"spec": spec.judge, "base_url": [public_url(u) for u in urls], **_model_file(spec.judge, cache_dir)}
 
 
 def _model_file(spec: str, cache_dir: str | None) -> dict[str, str]:

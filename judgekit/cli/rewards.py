@@ -89,7 +89,7 @@ def serve(
         err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
     with judge_options.judge() as the_judge:
         err.print(f"judgekit reward server: rubric '{escape(the_rubric.name)}' ({len(the_rubric.criteria)} criteria), "
-                  f"judge {escape(judge_options.spec)}, on http://{escape(host)}:{port}/ (POST / or /get_reward, GET /health)",
+                  f"judge {escape(judge_options.spec.name)}, on http://{escape(host)}:{port}/ (POST / or /get_reward, GET /health)",
                   highlight=False)
         run_server(the_rubric, the_judge, host=host, port=port, options=options)
 

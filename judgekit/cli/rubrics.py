@@ -217,7 +217,7 @@ def rubric_refine(
         result = the_judge.run(refine_rubric(
             the_judge.context(), the_rubric, rows, settings,
             say=lambda msg: err.print(f"  {escape(msg)}", highlight=False),
-            provenance={"refined_by": "judgekit rubric refine", "judge": judge_options.spec, "data": str(data),
+            provenance={"refined_by": "judgekit rubric refine", "judge": judge_options.spec.name, "data": str(data),
                         "rows": len(rows)},
         ))
         write_rubric_yaml(result.rubric, output, f"# refined by judgekit rubric refine from {rubric} on {data}")

@@ -47,7 +47,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from judgekit.errors import InputError
-from judgekit.judge import Judge
+from judgekit.judge import Judge, JudgeLike, judge_or_spec
 from judgekit.judging.ranking import check_strategy
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
@@ -287,11 +287,13 @@ def serve_options(options: ServeOptions | None, shaping: Shaping | None, strateg
     return out if strategy is None else replace(out, strategy=check_strategy(strategy, field="strategy"))
 
 
-def build_app(rubric: Rubric, judge: Judge, *, shaping: Shaping | None = None,
+def build_app(rubric: Rubric, judge: JudgeLike, *, shaping: Shaping | None = None,
               options: ServeOptions | None = None, strategy: str | None = None) -> Starlette:
-    """The starlette app: POST / and /get_reward, GET /health. `shaping`, `strategy`: shorthands that
-    replace those of `options`."""
-    endpoints = _Endpoints(rubric, judge, serve_options(options, shaping, strategy))
+    """The starlette app: POST / and /get_reward, GET /health. `judge`: a Judge, a JudgeSpec or a spec
+    string (built here). `shaping`, `strategy`: shorthands that replace those of `options`."""
+    described = judge_or_spec(judge, call="build_app()")
+    endpoints = _Endpoints(rubric, described if isinstance(described, Judge) else described.build(),
+                           serve_options(options, shaping, strategy))
     return Starlette(routes=[
         Route("/", endpoints.get_reward, methods=["POST"]),
         Route("/get_reward", endpoints.get_reward, methods=["POST"]),
@@ -299,9 +301,9 @@ def build_app(rubric: Rubric, judge: Judge, *, shaping: Shaping | None = None,
     ])
 
 
-def serve(rubric: Rubric, judge: Judge, *, host: str = "127.0.0.1", port: int = 8000,
+def serve(rubric: Rubric, judge: JudgeLike, *, host: str = "127.0.0.1", port: int = 8000,
           shaping: Shaping | None = None, options: ServeOptions | None = None, strategy: str | None = None) -> None:
-    """Run the reward server until interrupted."""
+    """Run the reward server until interrupted (`judge` as for build_app)."""
     import uvicorn
 
     uvicorn.run(build_app(rubric, judge, shaping=shaping, options=options, strategy=strategy),

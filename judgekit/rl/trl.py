@@ -2,9 +2,9 @@
 
 One form: `TrlReward(rubric, judge)`, an async callable object taking TRL's `(prompts, completions,
 completion_ids=None, **kwargs)` and returning `list[float | None]` (`None` for a completion without a
-reward; TRL turns it into NaN). Given a judge spec (`"openai:MODEL"`, with `base_url=` and
-`judge_options=`), it is picklable, for trainers that pickle reward functions into another process
-(AsyncGRPOTrainer spawns its rollout worker): it holds the rubric and a JudgeRecipe, and builds its
+reward; TRL turns it into NaN). Given a judge described (a JudgeSpec, or a spec string such as
+`"openai:MODEL"`), it is picklable, for trainers that pickle reward functions into another process
+(AsyncGRPOTrainer spawns its rollout worker): it holds the rubric and the JudgeSpec, and builds its
 Judge on first call in the process that calls it. Given a Judge of this process, it uses that one (and
 cannot be pickled). `TrlReward.per_criterion(...)` gives one per criterion, sharing one Judge and one
 judging pass per batch in whatever process they land in together.
@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from judgekit.judge import Judge, JudgeRecipe
+from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
@@ -150,11 +150,11 @@ def _label(rubric: Rubric | None, criterion: str | None = None) -> str:
 
 
 class _LazySession:
-    """A session built on first use in the process that uses it; pickling keeps only the recipe, so
+    """A session built on first use in the process that uses it; pickling keeps only the JudgeSpec, so
     the reward objects that share one in a process share one after unpickling together too. Over a
-    Judge of this process (not a recipe) it is built at once and cannot be pickled."""
+    Judge of this process (not a spec) it is built at once and cannot be pickled."""
 
-    def __init__(self, rubric: Rubric | None, judge: JudgeRecipe | Judge, options: RewardOptions, log: bool) -> None:
+    def __init__(self, rubric: Rubric | None, judge: JudgeSpec | Judge, options: RewardOptions, log: bool) -> None:
         self.rubric, self.judge, self.options, self.log = rubric, judge, options, log
         self._session = _TrlSession(rubric, judge, options, log) if isinstance(judge, Judge) else None
         self._lock = threading.Lock()
@@ -162,7 +162,7 @@ class _LazySession:
     def __getstate__(self) -> dict[str, Any]:
         if isinstance(self.judge, Judge):
             raise TypeError("cannot pickle a TRL reward over a Judge of this process: give TrlReward a judge spec "
-                            "(its recipe is pickled, and the Judge built where the reward is called)")
+                            "(the JudgeSpec is pickled, and the Judge built where the reward is called)")
         return {"rubric": self.rubric, "judge": self.judge, "options": self.options, "log": self.log}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -171,7 +171,7 @@ class _LazySession:
     def get(self) -> _TrlSession:
         with self._lock:
             if self._session is None:
-                assert isinstance(self.judge, JudgeRecipe)
+                assert isinstance(self.judge, JudgeSpec)
                 self._session = _TrlSession(self.rubric, self.judge.build(), self.options, self.log)
             return self._session
 
@@ -180,11 +180,12 @@ class TrlReward:
     """A TRL reward function: `GRPOTrainer(reward_funcs=[TrlReward(...)])`, and `AsyncGRPOTrainer`,
     which pickles reward functions into its spawned rollout worker.
 
-    `TrlReward(rubric, "openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8001/v1",
-    judge_options={"concurrency": 64})`: the Judge is described, not given (`judge_options` are
-    `judgekit.Judge`'s settings, checked here), and built on the first call in the process that
-    calls it; keys come from that process's environment. `judge` may also be a Judge of this process
-    (then the reward cannot be pickled). `criterion` makes it one criterion's value (see
+    `TrlReward(rubric, judgekit.JudgeSpec("openai:Qwen/Qwen3-8B", base_url="http://127.0.0.1:8001/v1",
+    concurrency=64))`: the Judge is described, not given (checked here), and built on the first call in
+    the process that calls it; keys come from that process's environment. `judge` is a spec string, a
+    JudgeSpec (a panel's too) or a Judge of this process (then the reward cannot be pickled).
+    `base_url=` and `judge_options=` (JudgeConfig's fields) are a shorthand for a spec string's JudgeSpec.
+    `criterion` makes it one criterion's value (see
     `trl_criterion_rewards`); `name` is what TRL logs it as.
 
     The call takes `(prompts, completions, completion_ids=None, **kwargs)` in TRL's standard (strings)
@@ -210,7 +211,7 @@ class TrlReward:
     def __init__(
         self,
         rubric: RubricLike | None,
-        judge: str | Judge = "local",
+        judge: JudgeLike = "local",
         *,
         base_url: str | None = None,
         judge_options: Mapping[str, Any] | None = None,
@@ -234,12 +235,9 @@ class TrlReward:
                                    length_debias=length_debias, reference_column=reference_column, strict=strict,
                                    par=par, par_reference_reward=par_reference_reward, panel_reward=panel_reward,
                                    panel_k=panel_k)
-        if isinstance(judge, Judge):
-            if base_url is not None or judge_options:
-                raise TypeError("base_url, judge_options: settings of a judge spec; this Judge is already built")
-            self._shared = _LazySession(loaded, judge, options, log)
-        else:
-            self._shared = _LazySession(loaded, JudgeRecipe.of(judge, base_url, judge_options, call="TrlReward()"), options, log)
+        described = judge_or_spec(judge, call="TrlReward()", base_url=base_url, settings=judge_options,
+                                  arguments=("judge_options",))
+        self._shared = _LazySession(loaded, described, options, log)
         self._bind(criterion, name)
 
     def _bind(self, criterion: str | None, name: str | None) -> None:
@@ -253,7 +251,7 @@ class TrlReward:
         self.__name__ = name or _label(rubric, criterion)  # what TRL logs it as
 
     @classmethod
-    def per_criterion(cls, rubric: RubricLike, judge: str | Judge = "local", *, include_total: bool = False,
+    def per_criterion(cls, rubric: RubricLike, judge: JudgeLike = "local", *, include_total: bool = False,
                       **settings: Any) -> list[TrlReward]:
         """One per criterion in rubric order (the total first with `include_total`), sharing one Judge
         and one judging pass per batch, in this process or wherever they are unpickled together."""
@@ -288,12 +286,13 @@ class TrlReward:
         return judgekit_reward
 
     def __repr__(self) -> str:
-        return f"TrlReward({self.__name__}, judge={self._shared.judge.spec!r})"
+        judge = self._shared.judge
+        return f"TrlReward({self.__name__}, judge={(judge.spec if isinstance(judge, Judge) else judge.name)!r})"
 
 
 def trl_reward(
     rubric: RubricLike | None,
-    judge: Judge,
+    judge: JudgeLike,
     *,
     strategy: str = "pointwise",
     normalize: bool = False,
@@ -311,8 +310,8 @@ def trl_reward(
 ) -> RewardFunction:
     """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`: `TrlReward(rubric, judge, ...)`
     as a plain `async def` (TRL runs async reward functions concurrently on its own loop). The options
-    and the call are TrlReward's. Not picklable (it holds the Judge): give `TrlReward` a judge spec
-    for trainers that pickle reward functions."""
+    and the call are TrlReward's. Not picklable: give `TrlReward` a JudgeSpec for trainers that pickle
+    reward functions."""
     return TrlReward(rubric, judge, name=name, strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                      length_debias=length_debias, reference_column=reference_column, strict=strict, log=log, par=par,
                      par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k).as_function()
@@ -320,7 +319,7 @@ def trl_reward(
 
 def trl_criterion_rewards(
     rubric: RubricLike,
-    judge: Judge,
+    judge: JudgeLike,
     *,
     include_total: bool = False,
     log: bool = True,

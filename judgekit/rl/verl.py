@@ -11,8 +11,8 @@ settings, and nothing but the settings is ever pickled.
 
 - `compute_score` (async: naive, dapo, gdpo, limited managers) and `compute_score_sync` (remote manager):
   `reward.custom_reward_function.path=pkg://judgekit.rl.verl`, `name=compute_score`.
-- `verl_compute_score(rubric, judge)`: the same from Python, with a Judge of this process or a judge
-  spec (then picklable and built lazily, like `compute_score`).
+- `verl_compute_score(rubric, judge)`: the same from Python, with a Judge of this process, or a
+  JudgeSpec or spec string (then picklable and built lazily, like `compute_score`).
 - `verl_batch_compute_score_legacy(rubric, judge)`: the batch form for the `batch` reward manager of
   verl 0.6 and earlier (gone from 0.7.1 on).
 
@@ -35,9 +35,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
-from judgekit.judge import Judge
+from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
 from judgekit.rubric.models import Rubric, RubricLike, load_rubric
@@ -53,17 +52,18 @@ _VERL_CALL_KEYS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
 
 class VerlRewardSettings(BaseModel):
-    """What `reward_kwargs` may hold. Every other key is a Judge setting (JudgeConfig: concurrency,
-    profile, min_coverage, timeout, max_attempts, criteria_per_call, cache, ...). API keys come from
-    the environment (OPENAI_API_KEY, ...), never from here: verl prints its config."""
+    """What `reward_kwargs` may hold. `judge` is a spec string, with `base_url` and every other key a
+    Judge setting (JudgeConfig: concurrency, profile, min_coverage, timeout, max_attempts,
+    criteria_per_call, cache, ...), all gathered into one JudgeSpec; or a JudgeSpec itself (its data:
+    a panel's `judges` and `aggregate` too). API keys come from the environment (OPENAI_API_KEY, ...),
+    never from here: verl prints its config."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    judge: str
-    """The judge spec, e.g. `openai:Qwen/Qwen3-8B`."""
+    judge: JudgeSpec
+    """The judge, described."""
     rubric: str | Rubric | None = None
     """A rubric YAML file (the same path on every node); None: each row's `extra_info` has its own."""
-    base_url: str | None = None
     unscored_reward: float | None = None
     """The score of a response without a reward (verl needs a number; 0.0 unless set); counted and reported."""
     unscored_score: float | None = None
@@ -77,7 +77,6 @@ class VerlRewardSettings(BaseModel):
     par_reference_reward: float | None = None
     panel_reward: str = "votes"
     panel_k: float = 1.0
-    judge_config: JudgeConfig = JudgeConfig()
 
     def reward_options(self) -> tuple[RewardOptions, str]:
         """The reward options, and the stand-in as the log names it."""
@@ -91,14 +90,34 @@ class VerlRewardSettings(BaseModel):
     def from_kwargs(cls, kwargs: dict[str, Any]) -> VerlRewardSettings:
         """The settings among a call's keyword arguments; a bad one is an InputError naming it."""
         given = {k: _plain(v) for k, v in kwargs.items() if k not in _VERL_CALL_KEYS}
-        own = {k: given.pop(k) for k in list(given) if k in cls.model_fields and k != "judge_config"}
+        own = {k: given.pop(k) for k in list(given) if k in cls.model_fields}
+        if "judge" in own:  # one JudgeSpec: the one given (or a spec string), with the settings given beside it
+            own["judge"] = _spec_data(own["judge"], given)
         try:
-            return cls.model_validate({**own, "judge_config": JudgeConfig.model_validate(given)})
+            return cls.model_validate(own)
         except ValidationError as exc:
             first = exc.errors()[0]
-            name = ".".join(str(p) for p in first["loc"]) or "reward_kwargs"
-            raise InputError(f"{first['msg']} (verl's reward_kwargs or compute_score's arguments)",
-                             field=name) from None
+            loc = [str(p) for p in first["loc"]]
+            loc = loc[2:] if loc[:2] == ["judge", "config"] and len(loc) > 2 else loc[1:] if loc[:1] == ["judge"] and len(loc) > 1 else loc
+            raise InputError(f"{first['msg'].removeprefix('Value error, ')} (verl's reward_kwargs or compute_score's arguments)",
+                             field=".".join(loc) or "reward_kwargs") from None
+
+
+def _spec_data(judge: Any, settings: dict[str, Any]) -> Any:
+    """A JudgeSpec's data: `judge` (a spec string, a JudgeSpec or its data) with `settings` (base_url and
+    JudgeConfig's fields, verl's reward_kwargs beside it) in place of its own."""
+    if isinstance(judge, JudgeSpec):
+        data: dict[str, Any] = judge.model_dump(exclude_unset=True)
+    elif isinstance(judge, dict):
+        data = dict(judge)
+    else:
+        data = {"judge": judge}
+    if not settings:
+        return data
+    config = {k: v for k, v in settings.items() if k != "base_url"}
+    if "base_url" in settings:
+        data["base_url"] = settings["base_url"]
+    return {**data, "config": {**dict(data.get("config") or {}), **config}}
 
 
 def _plain(value: Any) -> Any:
@@ -197,7 +216,7 @@ def _session_for(kwargs: dict[str, Any]) -> _Session:
     key = (os.getpid(), settings.model_dump_json())
     found = _SESSIONS.get(key)
     if found is None:
-        judge = Judge(settings.judge, base_url=settings.base_url, **settings.judge_config.model_dump(exclude_unset=True))
+        judge = settings.judge.build()
         options, label = settings.reward_options()
         found = _SESSIONS.setdefault(key, _Session.build(settings.rubric, judge, options, return_dict=settings.return_dict,
                                                          label=label))
@@ -232,7 +251,7 @@ def close_judges() -> None:
 
 def verl_compute_score(
     rubric: RubricLike | None,
-    judge: Judge | str,
+    judge: JudgeLike,
     *,
     return_dict: bool = True,
     unscored_reward: float | None = None,
@@ -250,9 +269,10 @@ def verl_compute_score(
     ground_truth, extra_info=None, **kwargs)`.
 
     `judge` a Judge: the function uses it (in this process only: it cannot be pickled). `judge` a
-    spec such as `openai:Qwen/Qwen3-8B`, with `base_url=` and any Judge setting in
-    `judge_options`: `compute_score` with these settings bound (a `functools.partial`), picklable,
-    its Judge built on first use in each process that calls it. The prompt is
+    JudgeSpec (a panel's too), or a spec string such as `openai:Qwen/Qwen3-8B` with `base_url=` and any
+    Judge setting in `judge_options` (a shorthand for its JudgeSpec): `compute_score` with these
+    settings bound (a `functools.partial`), picklable, its Judge built on first use in each process
+    that calls it. The prompt is
     `extra_info["prompt"]` (or question, query, problem, instruction, input); the reference is
     `ground_truth`; `extra_info` may carry a row rubric (rubric / rubrics / score_rubric).
 
@@ -264,13 +284,13 @@ def verl_compute_score(
     `judgekit_coverage`, and for the fixed rubric `judgekit_<criterion_id>` (1.0 MET, 0.0 UNMET,
     None unscored).
     """
-    if isinstance(judge, Judge):
-        if judge_options:
-            raise TypeError(f"{', '.join(sorted(judge_options))}: settings of a judge spec; this Judge is already built")
+    described = judge_or_spec(judge, call="verl_compute_score()", base_url=judge_options.pop("base_url", None),
+                              settings=judge_options, arguments=_ARGUMENTS)
+    if isinstance(described, Judge):
         value, label = unscored_stand_in(unscored_reward, unscored_score)
         options = RewardOptions.of(clip=clip, veto_penalty=veto_penalty, strict=strict, unscored_reward=value, par=par,
                                    par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k)
-        session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
+        session = _Session.build(rubric, described, options, return_dict=return_dict, label=label)
 
         async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
                                          **kwargs: Any) -> VerlScore:
@@ -279,16 +299,20 @@ def verl_compute_score(
         judgekit_compute_score.__name__ = judgekit_compute_score.__qualname__ = "compute_score"
         return judgekit_compute_score
     stand_in = {k: v for k, v in (("unscored_reward", unscored_reward), ("unscored_score", unscored_score)) if v is not None}
-    settings = {"judge": judge, "rubric": str(rubric) if isinstance(rubric, Path) else rubric,
-                "return_dict": return_dict, **stand_in, "clip": clip, "veto_penalty": veto_penalty, "strict": strict,
-                "par": par, "par_reference_reward": par_reference_reward, "panel_reward": panel_reward, "panel_k": panel_k,
-                **judge_options}
+    settings: dict[str, Any] = {"judge": described, "rubric": str(rubric) if isinstance(rubric, Path) else rubric,
+                                "return_dict": return_dict, **stand_in, "clip": clip, "veto_penalty": veto_penalty, "strict": strict,
+                                "par": par, "par_reference_reward": par_reference_reward, "panel_reward": panel_reward,
+                                "panel_k": panel_k}
     checked = VerlRewardSettings.from_kwargs(settings)
     checked.reward_options()  # fail here, not in the first training step
     if return_dict and checked.rubric is not None:
         refuse_reserved_ids(load_rubric(checked.rubric) if isinstance(checked.rubric, str) else checked.rubric,
                             VERL_KEYS, "judgekit_{}")
     return functools.partial(compute_score, **settings)
+
+
+# verl_compute_score()'s own arguments, offered for a misspelled one besides JudgeConfig's fields.
+_ARGUMENTS = ("rubric", "judge", "base_url", "return_dict", "unscored_reward", "clip", "veto_penalty", "strict", "unscored_score")
 
 
 # ---- verl 0.6 and earlier: the `batch` reward manager ---------------------------------------------

@@ -11,7 +11,6 @@ import typer
 import judgekit
 from judgekit.cli.app import app
 from judgekit.config import JudgeConfig
-from judgekit.judge import JudgeRecipe
 from tests.helpers import RUBRICS, run_cli
 
 JUDGE_COMMANDS = ("score", "compare", "rank", "eval", "serve", "rubric generate", "rubric refine")
@@ -142,7 +141,7 @@ def test_a_judge_setting_python_refuses_names_the_argument(argument: str, value:
         judgekit.Judge("openai:m", base_url="http://127.0.0.1:9/v1", **{argument: value})
     assert caught.value.field == argument and "--" not in str(caught.value)
     with pytest.raises(judgekit.InputError) as caught:
-        JudgeRecipe.of("openai:m", "http://127.0.0.1:9/v1", {argument: value})
+        judgekit.JudgeSpec("openai:m", base_url="http://127.0.0.1:9/v1", **{argument: value})
     assert caught.value.field == argument
 
 

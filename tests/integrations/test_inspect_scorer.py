@@ -116,3 +116,13 @@ def test_a_key_the_judge_server_echoes_never_reaches_the_eval_log(judge_server: 
     assert judge_server.state.echoes > 0
     logged = Path(log.location).read_text()
     assert "as received" in logged and key[:8] not in logged
+
+
+def test_the_scorer_takes_a_judge_spec_and_builds_its_judge(judge_server: ScriptedJudgeServer, rubric: Path, tmp_path: Path):
+    judge_server.state.script.met = script
+    spec = judgekit.JudgeSpec("openai:scripted", base_url=judge_server.base_url, cache=False, max_attempts=1)
+    task = Task(dataset=[Sample(id="yes", input="Say yes.")], solver=generate(), scorer=rubric_scorer(str(rubric), judge=spec))
+    [log] = eval(task, model=get_model("mockllm/model", custom_outputs=answer), log_dir=str(tmp_path), display="none",
+                 log_format="json")
+    assert log.status == "success" and (log.samples or [])[0].scores["rubric_scorer"].value == 1.0
+    assert judge_server.state.count == 2  # one call per criterion, from the Judge the scorer built

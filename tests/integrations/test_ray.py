@@ -19,8 +19,6 @@ import judgekit
 import judgekit.ray as judgekit_ray
 from judgekit.data.outfile import open_locked
 from judgekit.errors import InputError, JudgeUnreachable
-from judgekit.judge import JudgeRecipe
-from judgekit.panel import PanelRecipe, panel_spec
 from judgekit.testing import ScriptedJudgeServer
 from tests.helpers import SCORE_RUBRIC, free_port, read_jsonl, run_cli, scripted_judge, write_jsonl
 
@@ -193,7 +191,7 @@ def test_a_ray_run_refuses_an_output_file_another_run_is_writing(tmp_path: Path)
     # open_locked(out) is what a running `judgekit score -o out.jsonl` holds.
     with open_locked(out), pytest.raises(InputError, match="another judgekit run is writing this file"):
         judgekit_ray.judge_file([], source=tmp_path / "in.jsonl", output=out, work=judgekit_ray.Work("score", None, False),
-                                setup=JudgeRecipe("openai:x"), actors=1, shard_rows=1, resume=False,
+                                setup=judgekit.JudgeSpec("openai:x"), actors=1, shard_rows=1, resume=False,
                                 on_shard=lambda done: None)
     assert not (tmp_path / "out.jsonl.parts").exists()  # refused before anything was written
 
@@ -211,11 +209,11 @@ def test_score_ray_checks_the_judge_server_before_ray_starts(rubric: Path, tmp_p
     assert time.perf_counter() - started < 30  # no Ray instance was started
 
 
-def test_a_recipes_check_asks_only_servers_and_loads_no_model():
+def test_a_judge_specs_check_asks_only_servers_and_loads_no_model():
     port = free_port()
-    JudgeRecipe("local:/no/such/model.gguf").check_servers()  # an in-process model: nothing built, nothing to ask
-    panel = PanelRecipe(panel_spec([{"judge": "local:/no/such/model.gguf"},
-                                    {"judge": "openai:m", "base_url": f"http://127.0.0.1:{port}/v1"}]))
+    judgekit.JudgeSpec("local:/no/such/model.gguf").check_servers()  # an in-process model: nothing built, nothing to ask
+    panel = judgekit.JudgeSpec(judges=[{"judge": "local:/no/such/model.gguf"},  # type: ignore[list-item]
+                                       {"judge": "openai:m", "base_url": f"http://127.0.0.1:{port}/v1"}])
     with pytest.raises(JudgeUnreachable, match=f"http://127.0.0.1:{port}/v1 does not answer"):
         panel.check_servers()
 
@@ -253,6 +251,22 @@ def test_score_ray_with_a_panel_writes_what_a_plain_run_with_that_panel_writes(s
     assert all(r["reward"] == 0.0 for r in read_jsonl(tmp_path / "ray.jsonl"))  # unanimous: never met
     agreement = [[line for line in run.stderr.splitlines() if "inter-judge" in line] for run in (plain, on_ray)]
     assert len(agreement[0]) == 1 and agreement[1] == agreement[0], on_ray.stderr  # gathered from every actor's shards
+
+
+def test_a_dataset_judged_by_a_panel_judge_spec_asks_every_judge_on_the_actors(server: ScriptedJudgeServer, rubric: Path,
+                                                                            ray_address: str):
+    with ScriptedJudgeServer() as never_met:
+        never_met.state.script.met = lambda cid, response: False
+        panel = judgekit.JudgeSpec(judges=[{"judge": "openai:a", "base_url": server.base_url},  # type: ignore[list-item]
+                                           {"judge": "openai:b", "base_url": never_met.base_url}],
+                                   aggregate="unanimous", cache=False, max_attempts=2)
+        rows = [{"id": f"r{i}", "prompt": "Q?", "response": "yes"} for i in range(4)]
+        before = server.state.count
+        results = judgekit_ray.score(ray.data.from_items(rows), rubric, judge=panel, actors=1, batch_size=2,
+                                     ray_remote_args={"num_cpus": 0.5}).take_all()
+        assert (server.state.count - before, never_met.state.count) == (2 * 4, 2 * 4)  # each judge: 2 criteria x 4 rows
+    assert [r["reward"] for r in results] == [0.0] * 4  # alone the first judge gives 1.0: the panel's verdicts
+    assert all(json.loads(r["result"])["scores"] == {"a": 0, "b": 0} for r in results)
 
 
 def test_a_limit_under_ray_stops_and_resumes_as_a_plain_run_does(server: ScriptedJudgeServer, rubric: Path,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import pickle
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import pytest
 import judgekit
 from judgekit.judging.agreement import AgreementLog, krippendorff_alpha
 from judgekit.judging.votes import Vote, decide
+from judgekit.rl import verl as jverl
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 from tests.helpers import CLI, ROOT, free_port, read_jsonl, run_cli, write_jsonl
@@ -54,7 +57,7 @@ def member(servers: dict[str, ScriptedJudgeServer], name: str, weight: float = 1
     return {"judge": f"openai:{name}", "base_url": servers[name].base_url, "weight": weight}
 
 
-def panel(servers: dict[str, ScriptedJudgeServer], names: list[str], aggregate: str = "majority", **kw: object) -> judgekit.Panel:
+def panel(servers: dict[str, ScriptedJudgeServer], names: list[str], aggregate: str = "majority", **kw: object) -> judgekit.Judge:
     kw.setdefault("cache", False)
     kw.setdefault("max_attempts", 1)
     return judgekit.Panel([member(servers, n) for n in names], aggregate=aggregate, **kw)  # type: ignore[arg-type]
@@ -198,9 +201,11 @@ def test_the_panel_file_and_the_python_list_are_the_same_panel(servers, tmp_path
     path.write_text("judges:\n" + "".join(
         f"  - judge: openai:{n}\n    base_url: {servers[n].base_url}\n    weight: {w}\n" for n, w in (("good", 2), ("contrarian", 1)))
         + "aggregate: weighted\n")
-    with judgekit.Panel(path, cache=False) as p:
-        assert p.panel == judgekit.load_panel(path)
-        assert [r.scores["a"] for r in p.score(ROWS[:2], RUBRIC)] == [0, 1]
+    members = [member(servers, "good", 2), member(servers, "contrarian")]
+    as_list = judgekit.JudgeSpec(judges=members, aggregate="weighted", cache=False)  # type: ignore[arg-type]
+    with judgekit.Panel(path, cache=False) as p, judgekit.Judge(as_list) as q:
+        assert p.judge_spec == as_list == judgekit.load_panel(path).with_settings(cache=False)
+        assert [r.scores["a"] for r in p.score(ROWS[:2], RUBRIC)] == [0, 1] == [r.scores["a"] for r in q.score(ROWS[:2], RUBRIC)]
 
 
 BAD_PANELS = {
@@ -299,3 +304,36 @@ def test_panel_and_judge_together_is_bad_usage(tmp_path: Path):
     proc = run_cli("score", str(write_jsonl(tmp_path / "in.jsonl", ROWS[:1])), "--rubric", str(tmp_path / "r.yaml"),
                    "--panel", str(tmp_path / "panel.yaml"), "--judge", "openai:m")
     assert proc.returncode == 2 and "--panel" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_panels_judge_spec_travels_pickled_into_the_trl_and_verl_rewards(servers):
+    spec = judgekit.JudgeSpec(judges=[member(servers, "good"), member(servers, "biased"), member(servers, "good")],  # type: ignore[list-item]
+                              cache=False, max_attempts=1)
+    reward = pickle.loads(pickle.dumps(judgekit.TrlReward(RUBRIC, spec, log=False)))
+    assert asyncio.run(reward(prompts=["q", "q"], completions=["yes", "no"])) == [1.0, 0.0]
+    assert reward.judge.spec == "panel(openai:good, openai:biased, openai:good; majority)"
+    compute_score = pickle.loads(pickle.dumps(judgekit.verl_compute_score(RUBRIC, spec, return_dict=False)))
+    # verl's reward_kwargs may describe the panel as data, and settings beside it replace the spec's own
+    settings = {"judge": spec.model_dump(mode="json", exclude_unset=True), "rubric": RUBRIC, "return_dict": False,
+                "max_attempts": 2}
+
+    async def verl_scores() -> list[object]:
+        return [await fn("src", text, "gt", extra_info={"question": "q"}) for fn in (compute_score, functools.partial(
+            jverl.compute_score, **settings)) for text in ("yes", "no")]
+
+    try:
+        assert asyncio.run(verl_scores()) == [1.0, 0.0, 1.0, 0.0]
+    finally:
+        jverl.close_judges()
+    assert calls(servers)["biased"] == 2 * 2 * 2 + 2 * 2  # TRL's two completions, then verl's two twice (the good server: x2)
+
+
+def test_judge_takes_a_judge_spec_and_refuses_settings_beside_it(servers):
+    spec = judgekit.JudgeSpec("openai:good", base_url=servers["good"].base_url, cache=False)
+    with judgekit.Judge(spec) as judge:
+        assert judge.judge_spec == spec and judge.spec == "openai:good"
+        assert [r.reward for r in judge.score(ROWS[:2], RUBRIC)] == [0.0, 1.0]
+    with pytest.raises(judgekit.InputError, match=r"^Judge\(\), argument 'spec': concurrency: settings of a spec string"):
+        judgekit.Judge(spec, concurrency=2)
+    with pytest.raises(judgekit.InputError, match=r"^TrlReward\(\), argument 'judge': a judge is a spec string"):
+        judgekit.TrlReward(RUBRIC, 42)  # type: ignore[arg-type]

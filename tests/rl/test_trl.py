@@ -29,18 +29,18 @@ def _verdicts(server) -> None:
 
 
 def _reward(server, **options: Any) -> judgekit.TrlReward:
-    return judgekit.TrlReward(RUBRIC, "openai:scripted", base_url=server.base_url,
-                              judge_options={"cache": False, "max_attempts": 1}, **options)
+    return judgekit.TrlReward(RUBRIC, judgekit.JudgeSpec("openai:scripted", base_url=server.base_url, cache=False, max_attempts=1),
+                              **options)
 
 
-def test_trl_reward_object_pickles_its_recipe_and_builds_its_judge_where_it_is_called(judge_server):
+def test_trl_reward_object_pickles_its_judge_spec_and_builds_its_judge_where_it_is_called(judge_server):
     _verdicts(judge_server)
     reward = _reward(judge_server)
     assert reward.__name__ == "judgekit_trl_test"
     first = asyncio.run(reward(prompts=PROMPTS, completions=COMPLETIONS))
     assert first == pytest.approx([1.0, 0.5, 0.0, 0.5])  # (2 polite + 2 correct - 1 rude) / 4, floored at 0
     blob = pickle.dumps(reward)  # after use: the Judge it built stays behind
-    assert b"scripted" in blob and b"Judge" not in blob.replace(b"JudgeRecipe", b"").replace(b"JudgeConfig", b"")
+    assert b"scripted" in blob and b"Judge" not in blob.replace(b"JudgeSpec", b"").replace(b"JudgeConfig", b"")
     again = pickle.loads(blob)
     assert asyncio.run(again(prompts=PROMPTS, completions=COMPLETIONS)) == first
     # the closure over a Judge is what TrlReward replaces
