@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text
+from judgekit.data.transcript import response_text, tool_calls
 from judgekit.judging.pointwise import NOTHING_APPLIES, PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.judging.results import ROW_FAILED
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
@@ -67,7 +68,8 @@ NOTHING_JUDGED = PairOutcome(None, None, {}, [], {}, {})
 
 
 def _side_rubric(rubric: Rubric, criteria: list[Criterion]) -> Rubric:
-    return Rubric(name=rubric.name, description=rubric.description, version=rubric.version, criteria=tuple(criteria))
+    return Rubric(name=rubric.name, description=rubric.description, version=rubric.version, criteria=tuple(criteria),
+                  view=rubric.view)
 
 
 @dataclass
@@ -99,10 +101,11 @@ async def judge_pairwise(
     allow_code: bool,
     soft: bool = False,
 ) -> PairOutcome:
-    texts = _Texts(message_text(item.response_a), message_text(item.response_b),
+    view = collector.view or rubric.view
+    texts = _Texts(response_text(item.response_a, view), response_text(item.response_b, view),
                    message_text(item.reference) if item.reference is not None else None)
     tally = _Tally()
-    _tally_checks(tally, rubric, texts, item.row, allow_code)
+    _tally_checks(tally, rubric, item, item.row, allow_code)
     hard = [c for c in rubric.model_judged if c.kind == "hard_rule"]
     principles = {c.cid: c for c in rubric.model_judged if c.kind != "hard_rule"}
     groups = chunk_ids(list(principles), collector.per_call("pairwise", criteria_per_call))
@@ -117,7 +120,7 @@ async def judge_pairwise(
 
         return await collector.collect(question, "pairwise", ids, soft=soft, forms=forms_of([principles[i] for i in ids]))
 
-    async def side(response: str) -> PointwiseOutcome | None:
+    async def side(response: Any) -> PointwiseOutcome | None:
         if not hard:
             return None
         return await judge_pointwise(
@@ -127,7 +130,8 @@ async def judge_pairwise(
         )
 
     asks = [ask(ids, *order) for ids in groups for order in ((texts.a, texts.b), (texts.b, texts.a))]
-    sides, answers = await asyncio.gather(gather_all(side(texts.a), side(texts.b)), gather_all(*asks), return_exceptions=True)
+    sides, answers = await asyncio.gather(gather_all(side(item.response_a), side(item.response_b)), gather_all(*asks),
+                                          return_exceptions=True)
     # Raised after both halves have finished, so no call is left running.
     if isinstance(sides, BaseException):
         raise sides
@@ -143,10 +147,13 @@ async def judge_pairwise(
     return _outcome(rubric, tally, side_a, side_b, soft)
 
 
-def _tally_checks(tally: _Tally, rubric: Rubric, texts: _Texts, row: dict[str, Any] | None, allow_code: bool) -> None:
+def _tally_checks(tally: _Tally, rubric: Rubric, item: PairItem, row: dict[str, Any] | None, allow_code: bool) -> None:
+    """Checks run on each response's text (its assistant turns, whatever the view) and tool calls."""
+    reference = message_text(item.reference) if item.reference is not None else None
     for c in rubric.checks:
-        oa = run_check(c, texts.a, reference=texts.reference, row=row, allow_code=allow_code)
-        ob = run_check(c, texts.b, reference=texts.reference, row=row, allow_code=allow_code)
+        oa, ob = (run_check(c, message_text(r), reference=reference, row=row, allow_code=allow_code,
+                            tool_calls=[(t.name, t.arguments_valid()) for t in tool_calls(r)])
+                  for r in (item.response_a, item.response_b))
         tally.prefs[c.cid] = outcome_preference(c, oa.score, ob.score)
         if tally.prefs[c.cid] is None:
             tally.unscored[c.cid] = "; ".join(f"{side}: {o.reason}" for side, o in (("A", oa), ("B", ob)) if o.reason)
