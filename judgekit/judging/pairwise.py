@@ -106,8 +106,9 @@ async def judge_pairwise(
                    message_text(item.reference) if item.reference is not None else None)
     tally = _Tally()
     _tally_checks(tally, rubric, item, item.row, allow_code)
-    hard = [c for c in rubric.model_judged if c.kind == "hard_rule"]
-    principles = {c.cid: c for c in rubric.model_judged if c.kind != "hard_rule"}
+    # Hard rules and criteria with named options are judged on each response alone, then compared.
+    hard = [c for c in rubric.model_judged if c.kind == "hard_rule" or c.choices is not None]
+    principles = {c.cid: c for c in rubric.model_judged if c not in hard}
     groups = chunk_ids(list(principles), collector.per_call("pairwise", criteria_per_call))
 
     async def ask(ids: list[str], first: str, second: str) -> dict[str, CriterionVerdict]:
@@ -143,7 +144,10 @@ async def judge_pairwise(
     for cid in principles:
         _tally_principle(tally, cid, first[cid], swapped[cid], soft)
     for c in hard:
-        _tally_hard_rule(tally, c, side_a, side_b)
+        if c.choices is not None:
+            _tally_choice(tally, c, side_a, side_b)
+        else:
+            _tally_hard_rule(tally, c, side_a, side_b)
     return _outcome(rubric, tally, side_a, side_b, soft)
 
 
@@ -197,6 +201,24 @@ def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | Non
         reasons = [f"{s}: {o.unscored[c.cid]}" for s, o in sides if o and c.cid in o.unscored]
         tally.unscored[c.cid] = "; ".join(reasons) or "unscored"
     parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in sides if o and c.cid in o.reasoning]
+    if parts:
+        tally.reasoning[c.cid] = " | ".join(parts)
+
+
+def _tally_choice(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None) -> None:
+    """A criterion with named options: each response's chosen option, the one worth more preferred (the
+    one worth less for a pitfall); an option on one side only leaves it unscored."""
+    assert side_a is not None and side_b is not None
+    if c.cid in side_a.not_applicable and c.cid in side_b.not_applicable:
+        tally.prefs[c.cid] = None
+        tally.not_applicable.append(c.cid)
+        return
+    tally.prefs[c.cid] = outcome_preference(c, side_a.scores.get(c.cid), side_b.scores.get(c.cid))
+    if tally.prefs[c.cid] is None:
+        reasons = [f"{s}: {o.unscored.get(c.cid, 'not applicable')}" for s, o in (("A", side_a), ("B", side_b))
+                   if o.scores.get(c.cid) is None]
+        tally.unscored[c.cid] = "; ".join(reasons)
+    parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in (("A", side_a), ("B", side_b)) if c.cid in o.reasoning]
     if parts:
         tally.reasoning[c.cid] = " | ".join(parts)
 

@@ -76,6 +76,10 @@ def soft_value(criterion: Criterion, dist: dict[str, float] | None) -> float | N
     (log-probabilities, or the shares of repeated samples); "not_applicable" is left out."""
     if not dist:
         return None
+    if criterion.choices is not None:
+        picked = {label: p for label, p in dist.items() if criterion.choice_score(label) is not None}
+        total = sum(picked.values())
+        return sum(p * (criterion.choice_score(label) or 0.0) for label, p in picked.items()) / total if total > 0 else None
     if criterion.scale is None:
         return dist.get("true", 0.0)
     scale = criterion.scale
@@ -152,9 +156,12 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
 
 
 def criterion_score(criterion: Criterion, value: Value | None) -> float | None:
-    """A verdict as its score: MET 1, UNMET 0, a rating normalised to [0, 1]; None unscored or not applicable."""
+    """A verdict as its score: MET 1, UNMET 0, a rating or a chosen option's value normalised to [0, 1]; None
+    unscored or not applicable."""
     if value is None or value == NOT_APPLICABLE:
         return None
+    if criterion.choices is not None:
+        return criterion.choice_score(str(value))
     if criterion.scale is not None and is_rating(value):
         return criterion.scale.normalised(int(value))
     return int(bool(value))
