@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import judgekit
 from judgekit.protocol.templates import shuffled_labels
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
