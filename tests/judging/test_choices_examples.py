@@ -125,3 +125,13 @@ def test_rubric_errors_name_file_criterion_and_field(tmp_path: Path, criterion: 
     assert done.returncode == 2, done.stderr
     assert "r.yaml" in done.stderr and "criterion 'q'" in done.stderr and f"field '{field}'" in done.stderr, done.stderr
     assert why in done.stderr and "Traceback" not in done.stderr
+
+
+def test_votes_over_labels_take_the_majority_and_unanimous_needs_one_label() -> None:
+    from judgekit.judging.votes import Vote, decide
+
+    votes = [Vote("warm"), Vote("warm"), Vote("hostile")]
+    assert decide(votes, "majority", pairwise=False) == ("warm", None)
+    assert decide(votes, "any", pairwise=False) == ("warm", None)
+    assert decide(votes, "unanimous", pairwise=False)[0] is None
+    assert decide(votes[:2], "unanimous", pairwise=False) == ("warm", None)
