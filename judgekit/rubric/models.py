@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -222,16 +221,6 @@ class Criterion(BaseModel):
             if problem := _example_problem(self, example.verdict):
                 raise ValueError(f"'examples[{number}].verdict': {problem}")
         return self
-
-    @property
-    def choice_kind(self) -> Literal["ordinal", "nominal"] | None:
-        """`ordinal` when the choices are listed in strictly rising or falling value, else `nominal`."""
-        if self.choices is None:
-            return None
-        values = [c.value for c in self.choices]
-        rising = all(a < b for a, b in pairwise(values))
-        falling = all(a > b for a, b in pairwise(values))
-        return "ordinal" if rising or falling else "nominal"
 
     def choice_score(self, label: str) -> float | None:
         """A chosen label's value normalised into [0, 1] over the criterion's values; None if no such label."""
