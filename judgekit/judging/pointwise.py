@@ -41,7 +41,7 @@ class PointwiseOutcome:
     thinking: dict[str, str] | None = None
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the criteria written for this prompt
     not_applicable: tuple[str, ...] = ()  # criteria the judge found not to apply (out of the reward)
-    ratings: dict[str, int] | None = None  # the raw rating of each rated criterion on its scale
+    ratings: dict[str, int | str] | None = None  # each rated criterion's rating on its scale, or the label chosen
 
 
 async def judge_pointwise(
@@ -132,7 +132,7 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
     unscored: dict[str, str] = {}
     reasoning: dict[str, str] = {}
     thinking: dict[str, str] = {}
-    ratings: dict[str, int] = {}
+    ratings: dict[str, int | str] = {}
     not_applicable: list[str] = []
     for c in rubric.criteria:  # rubric order, whatever order the answers came in
         cid, v = c.cid, verdicts[c.cid]
@@ -143,6 +143,8 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
             not_applicable.append(cid)
         elif is_rating(v.value) and c.scale is not None:
             ratings[cid] = int(v.value)
+        elif c.choices is not None and isinstance(v.value, str):
+            ratings[cid] = v.value
         if v.reasoning:
             reasoning[cid] = v.reasoning
         if v.thinking:

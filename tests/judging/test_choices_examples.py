@@ -70,7 +70,7 @@ def test_a_label_in_another_case_is_read_and_the_formula_weighs_the_value() -> N
     state = ServerState(script=Script(met=lambda cid, r: " GOOD " if cid == "quality" else True))  # type: ignore[arg-type,return-value]
     with ScriptedJudgeServer(state) as server, scripted_judge(server, criteria_per_call="all") as judge:
         result = judge.score([{"prompt": "q", "response": "r"}], rubric_from_data(rubric))[0]
-    assert result.scores == {"quality": 0.5, "polite": 1}
+    assert result.scores == {"quality": 0.5, "polite": 1} and result.ratings == {"quality": "good"}
     assert result.reward == pytest.approx((3 * 0.5 + 1) / 4)
 
 
