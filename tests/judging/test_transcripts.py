@@ -141,3 +141,17 @@ def test_trl_conversational_completions_with_tool_calls_reach_the_judge() -> Non
         prompts = [[{"role": "user", "content": "Weather in Paris?"}]] * 2
         completions = [OPENAI, [{"role": "assistant", "content": "Done."}]]
         assert asyncio.run(reward(prompts=prompts, completions=completions)) == [1.0, 0.0]
+
+
+def test_verl_passes_a_transcript_solution_through_to_the_judge(tmp_path: Path, judge_server: ScriptedJudgeServer) -> None:
+    import judgekit.rl.verl as jverl
+
+    judge_server.state.script = SEES_SUNNY
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(json.dumps({**RUBRIC, "view": "full"}))
+    settings = {"judge": "openai:scripted", "base_url": judge_server.base_url, "rubric": str(rubric), "cache": False}
+    try:
+        assert jverl.compute_score_sync("src", OPENAI, None, {"prompt": "Weather?"}, **settings)["score"] == 1.0  # type: ignore[arg-type]
+        assert jverl.compute_score_sync("src", "Done.", None, {"prompt": "Weather?"}, **settings)["score"] == 0.0
+    finally:
+        jverl.close_judges()
