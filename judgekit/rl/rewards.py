@@ -23,6 +23,7 @@ from typing import Any
 
 from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import message_text, pick
+from judgekit.data.transcript import transcript_problem
 from judgekit.errors import InputError
 from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
@@ -183,6 +184,9 @@ class RewardScorer:
 
         async def one(i: int, deadline: _Deadline) -> ItemReward:
             rubric = picked[i][1]
+            if problem := transcript_problem(completions[i][0]):  # a trainer's bad completion: no reward, the reason
+                why = f"completion{problem[0]}: {problem[1]}"
+                return ItemReward(None, dict.fromkeys(rubric.ids), dict.fromkeys(rubric.ids, why), 0.0)
             try:
                 o = await asyncio.wait_for(
                     score_item(self.judge.context(), rubric, PointwiseItem(prompts[i], completions[i][0], references[i], rows[i])),

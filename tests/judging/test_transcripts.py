@@ -155,3 +155,12 @@ def test_verl_passes_a_transcript_solution_through_to_the_judge(tmp_path: Path, 
         assert jverl.compute_score_sync("src", "Done.", None, {"prompt": "Weather?"}, **settings)["score"] == 0.0
     finally:
         jverl.close_judges()
+
+
+def test_a_trainers_bad_transcript_gets_no_reward_with_the_reason() -> None:
+    state = ServerState(script=SEES_SUNNY)
+    with ScriptedJudgeServer(state) as server, scripted_judge(server) as judge:
+        scorer = judgekit.trl_reward(rubric_from_data({**RUBRIC, "view": "full"}), judge)
+        orphan = [{"role": "tool", "tool_call_id": "nope", "content": "sunny"}]
+        assert asyncio.run(scorer(prompts=["q", "q"], completions=[orphan, OPENAI])) == [None, 1.0]
+    assert state.count == 1
