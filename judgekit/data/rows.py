@@ -42,8 +42,6 @@ def pair_label(value: Any) -> str | None:
     return PAIR_LABELS.get(str(value))
 
 
-
-
 def as_messages(prompt: Any) -> list[dict[str, str]]:
     """A prompt as a list of {role, content} with text content. A role outside CHAT_ROLES is bad
     input (it reaches the judge's prompt, where a made-up role could pose as judgekit's own text)."""
