@@ -7,6 +7,8 @@
   a hard rule the other passes loses outright (margin -1 / +1); a hard rule unscored on either
   side leaves no winner (winner and margin null, the reason in `unscored`).
 - `check` criteria: decided by code on each side; the better outcome is preferred.
+- criteria with named options (`choices`): judged pointwise on each side, the option worth more
+  preferred (worth less on a pitfall); as with hard rules, no position bias between A and B.
 - A criterion that allows "not_applicable": both orders saying so takes it out of the margin
   (listed in `not_applicable`); one order saying so is a disagreement (a tie, position-inconsistent).
   A hard rule that does not apply to one side counts as passed by that side.
