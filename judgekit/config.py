@@ -85,6 +85,10 @@ class JudgeConfig(BaseModel):
     allow_code: bool = False
     """Run `python: module:function` checks (they execute code named by the rubric)."""
 
+    view: Literal["last_reply", "assistant", "full"] | None = None
+    """What of a transcript response (chat messages with tool calls and results) the judge sees;
+    None: the rubric's `view` (default last_reply). Set, it overrides every rubric's."""
+
     mask_names: bool = False
     """Replace model and lab names (ChatGPT, Claude, Qwen, OpenAI, ...) in the judged responses with
     "[model]" before the judge sees them, against brand and self-preference bias."""

@@ -227,7 +227,7 @@ class Judge:
             runner, self._cache, max_reasks=self.config.max_reasks, sampling=self.sampling(profile),
             mask_names=self.config.mask_names, profile=profile,
             thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
-            samples=self.config.samples, agreement=self.agreement,
+            samples=self.config.samples, agreement=self.agreement, view=self.config.view,
         )
 
     def _runner(self, backend: Backend, pricing: Pricing | None = None) -> CallRunner:

@@ -3,6 +3,7 @@ summary and the exit code of a run whose judge never answered."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,6 +20,25 @@ from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact
 
 err = Console(stderr=True, soft_wrap=True)
+
+
+ShotsOpt = typer.Option(None, "--shots", min=1, help="K worked examples per criterion drawn (seeded) from --shots-from",
+                        rich_help_panel="Scoring")
+ShotsFromOpt = typer.Option(None, "--shots-from", help="labelled rows {prompt, response, labels: {criterion_id: 0|1}} "
+                            "to draw --shots from", rich_help_panel="Scoring")
+
+
+def rubric_with_shots(rubric: Rubric | None, shots: int | None, source: Path | None, seed: int | None) -> Rubric | None:
+    """The rubric with --shots examples per criterion drawn from --shots-from (both or neither)."""
+    if shots is None and source is None:
+        return rubric
+    if shots is None or source is None:
+        raise InputError("--shots and --shots-from go together", field="--shots" if shots is None else "--shots-from")
+    if rubric is None:
+        raise InputError("--shots adds examples to the --rubric file's criteria; give --rubric", field="--shots")
+    from judgekit.data.shots import with_shots
+
+    return with_shots(rubric, source, shots, seed=seed or 0)
 
 
 def rubric_check(rubric: Rubric | None, file: str, profile: str, adaptive: MetaRubric | None = None) -> RowCheck | None:

@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -30,7 +30,16 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement, print_if_every_call_failed
+from judgekit.cli.common import (
+    ShotsFromOpt,
+    ShotsOpt,
+    cost_line,
+    err,
+    judge_failed_entirely,
+    print_agreement,
+    print_if_every_call_failed,
+    rubric_with_shots,
+)
 from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, SplitOpt, with_judge_options
 from judgekit.data.datasets import (
     FORMATS,
@@ -74,6 +83,7 @@ class _Task:
     seed: int
     output: str | None
     several: bool  # several profiles: one companion file each
+    suffix: str = ""  # of the companion files of a run with --shots
 
     @cached_property
     def prompts(self) -> int:
@@ -94,6 +104,7 @@ class _Task:
             return None
         report = Path(self.output)
         name = f".{Path(profile).stem}" if self.several else ""  # a profile may be given as a YAML file's path
+        name += self.suffix
         return report.with_name(f"{report.stem}{name}.{self.records}.jsonl")
 
 
@@ -127,6 +138,8 @@ def eval_(
     split: str | None = SplitOpt,
     baseline: Path | None = typer.Option(None, "--baseline", help="an earlier eval report on the same pairs: add the accuracy difference",
                                            rich_help_panel=IO_PANEL),
+    shots: int | None = ShotsOpt,
+    shots_from: Path | None = ShotsFromOpt,
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -149,6 +162,9 @@ def eval_(
         "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed,
         output, len(judge_options.profiles) > 1)
     _refuse_writing_the_data(data, task, judge_options.profiles)
+    if shots is not None or shots_from is not None:
+        _eval_with_and_without_shots(judge_options, task, rubric_with_shots(the_rubric, shots, shots_from, seed), shots)
+        return
     results = [_evaluate_profile(judge_options, name, task) for name in judge_options.profiles]
     reports = [report for report, _, _ in results]
     if base_correct is not None:
@@ -157,6 +173,29 @@ def eval_(
             report["difference"] = {"baseline": str(baseline), **pair_report.difference(base_correct, correct, seed=seed)}
     _write_report(_combined(reports, [correct for _, _, correct in results], format, seed), output)
     if all(failed for _, failed, _ in results):
+        err.print("[red]error[/red]: every judge call failed (the first reasons are above; each item's is in the report)")
+        raise typer.Exit(1)
+
+
+def _eval_with_and_without_shots(judge_options: JudgeOptions, task: _Task, rubric: Rubric | None, shots: int | None) -> None:
+    """The same data judged without and with the drawn examples; for pairs, the accuracy difference with
+    its paired bootstrap interval (as between profiles)."""
+    from judgekit.evaluation.pair_report import difference
+
+    if len(judge_options.profiles) > 1:
+        raise InputError("--shots compares one profile with and without examples; give one --profile", field="--shots")
+    assert rubric is not None
+    with_shots = replace(task, rubric=rubric, meta={**task.meta, "shots": shots}, suffix=".shots")
+    (plain, plain_failed, plain_correct), (shot, shot_failed, shot_correct) = (
+        _evaluate_profile(judge_options, judge_options.profiles[0], t) for t in (task, with_shots))
+    report: dict[str, Any] = {"without_shots": plain, "with_shots": shot}
+    if plain_correct is not None and shot_correct is not None:
+        report["difference"] = {"baseline": "without_shots", **difference(plain_correct, shot_correct, seed=task.seed)}
+        gain = report["difference"]
+        err.print(f"with {shots} shots: accuracy {gain['accuracy']:+.3f} (95% CI {gain['accuracy_ci'][0]:+.3f} .. "
+                  f"{gain['accuracy_ci'][1]:+.3f}) over {gain['n']} pairs", highlight=False)
+    _write_report(report, task.output)
+    if plain_failed and shot_failed:
         err.print("[red]error[/red]: every judge call failed (the first reasons are above; each item's is in the report)")
         raise typer.Exit(1)
 

@@ -73,7 +73,7 @@ def _default(field: str) -> object:
 IO_PANEL, JUDGE_PANEL, SCORING_PANEL, LIMITS_PANEL, SCALE_PANEL = "Input and output", "Judge", "Scoring", "Limits", "Scale"
 _PANEL_OF = {
     **dict.fromkeys(("rubric", "output", "resume", "field", "split", "limit"), IO_PANEL),
-    **dict.fromkeys(("samples", "soft", "allow_code", "mask_names", "min_coverage"), SCORING_PANEL),
+    **dict.fromkeys(("samples", "soft", "allow_code", "mask_names", "min_coverage", "view"), SCORING_PANEL),
     **dict.fromkeys(("concurrency", "timeout", "max_attempts", "max_reasks", "max_calls", "max_cost"), LIMITS_PANEL),
 }
 
@@ -124,6 +124,8 @@ def _judge_parameters(several_profiles: bool) -> list[inspect.Parameter]:
                 help="where the verdict cache lives [default: $JUDGEKIT_CACHE_DIR or ~/.cache/judgekit]"),
         _option("allow_code", bool, _default("allow_code"), "--allow-code",
                 help="run python: module:function checks of the --rubric file (never of a data row's rubric)"),
+        _option("view", str | None, _default("view"), "--view",
+                help="what the judge sees of a transcript response: last_reply | assistant | full [default: the rubric's]"),
         _option("mask_names", bool, _default("mask_names"), "--mask-names",
                 help="replace model/lab names in responses with [model] before judging"),
         _option("two_phase", bool, _default("two_phase"), "--two-phase",

@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from judgekit.cli.common import err, exit_if_judge_failed, exit_if_run_failed, print_summary, rubric_check
+from judgekit.cli.common import (
+    ShotsFromOpt,
+    ShotsOpt,
+    err,
+    exit_if_judge_failed,
+    exit_if_run_failed,
+    print_summary,
+    rubric_check,
+    rubric_with_shots,
+)
 from judgekit.cli.options import (
     SCORING_PANEL,
     FileOptions,
@@ -35,12 +44,15 @@ def score(
     ray: bool = RayOpt,
     ray_actors: int = RayActorsOpt,
     ray_shard_rows: int = RayShardRowsOpt,
+    shots: int | None = ShotsOpt,
+    shots_from: Path | None = ShotsFromOpt,
     *,
     file_options: FileOptions,
     judge_options: JudgeOptions,
 ) -> None:
     """Score each response against the rubric: one output row per input row."""
     the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
+    the_rubric = rubric_with_shots(the_rubric, shots, shots_from, judge_options.config.seed)
     rows = FileRows(input, ("prompt", "response"), mapping=file_options.fields, split=file_options.split,
                     check=rubric_check(the_rubric, str(input), judge_options.config.profile), limit=file_options.limit)
     count = rows.validate()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from judgekit.data.reader import JsonRecord, records
+from judgekit.data.transcript import CHAT_ROLES, content_text, message_text, transcript_problem
 from judgekit.errors import InputError
 from judgekit.rubric.formats import row_rubric
 from judgekit.rubric.models import Rubric
@@ -41,33 +42,6 @@ def pair_label(value: Any) -> str | None:
     return PAIR_LABELS.get(str(value))
 
 
-def message_text(value: Any) -> str:
-    """The text of a string, one chat message, or a list of messages (assistant turns if any)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return _content_text(value.get("content", ""))
-    if isinstance(value, list):
-        messages = [m for m in value if isinstance(m, dict)]
-        assistant = [m for m in messages if m.get("role") == "assistant"]
-        chosen = assistant or messages
-        return "\n\n".join(_content_text(m.get("content", "")) for m in chosen)
-    return str(value)
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
-
-
-CHAT_ROLES = ("system", "user", "assistant", "tool", "developer")
-
-
 def as_messages(prompt: Any) -> list[dict[str, str]]:
     """A prompt as a list of {role, content} with text content. A role outside CHAT_ROLES is bad
     input (it reaches the judge's prompt, where a made-up role could pose as judgekit's own text)."""
@@ -76,10 +50,10 @@ def as_messages(prompt: Any) -> list[dict[str, str]]:
     if problem := role_problem(prompt):
         raise InputError(problem[1], field=f"prompt{problem[0]}")
     if isinstance(prompt, dict):
-        return [{"role": str(prompt.get("role", "user")), "content": _content_text(prompt.get("content"))}]
+        return [{"role": str(prompt.get("role", "user")), "content": content_text(prompt.get("content"))}]
     if isinstance(prompt, list):
         return [
-            {"role": str(m.get("role", "user")), "content": _content_text(m.get("content"))}
+            {"role": str(m.get("role", "user")), "content": content_text(m.get("content"))}
             for m in prompt
             if isinstance(m, dict)
         ]
@@ -344,12 +318,25 @@ def _make_row(
     if problem := role_problem(fields.get("prompt")):
         key, _ = pick(rec.obj, "prompt", mapping)
         raise InputError(problem[1], file=rules.file, line=rec.line if rules.file else None, field=f"{key}{problem[0]}")
+    _check_transcripts(fields, rec, rules, mapping)
     row_id = _given_id(rec, mapping)
     if rules.checked_ids:
         _check_id(row_id, rec.line, rules.file)
     rubric_value = {"rubric": rec.obj.get(mapping["rubric"])} if "rubric" in mapping else dict(rec.obj)
     rubric = row_rubric(rubric_value, file=rules.file, line=rec.line)
     return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
+
+
+def _check_transcripts(fields: dict[str, Any], rec: JsonRecord, rules: _RowRules, mapping: Mapping[str, str]) -> None:
+    """A response given as chat messages: no unknown role, no tool result without its call."""
+    for name in ("response", "response_a", "response_b", "responses"):
+        value = fields.get(name)
+        each = list(enumerate(value)) if name == "responses" and isinstance(value, list) else [(None, value)]
+        for position, response in each:
+            if isinstance(response, (list, dict)) and (problem := transcript_problem(response)):
+                key, _ = pick(rec.obj, name, mapping)
+                where = f"{key}{'' if position is None else f'[{position}]'}{problem[0]}"
+                raise InputError(problem[1], file=rules.file, line=rec.line if rules.file else None, field=where)
 
 
 def _missing(name: str, rec: JsonRecord, index: int, rules: _RowRules, mapping: Mapping[str, str]) -> InputError:

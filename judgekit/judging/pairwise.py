@@ -8,6 +8,8 @@
   side leaves no winner (winner and margin null, the reason in `unscored`).
 - `check` criteria: decided by code on each side; the better outcome is preferred. A check with
   `gate: true` is also a gate, as a hard rule is.
+- criteria with named options (`choices`): judged pointwise on each side, the option worth more
+  preferred (worth less on a pitfall); as with hard rules, no position bias between A and B.
 - A criterion that allows "not_applicable": both orders saying so takes it out of the margin
   (listed in `not_applicable`); one order saying so is a disagreement (a tie, position-inconsistent).
   A hard rule that does not apply to one side counts as passed by that side.
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text
+from judgekit.data.transcript import response_text, tool_calls
 from judgekit.judging.pointwise import NOTHING_APPLIES, PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.judging.results import ROW_FAILED
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
@@ -68,7 +71,8 @@ NOTHING_JUDGED = PairOutcome(None, None, {}, [], {}, {})
 
 
 def _side_rubric(rubric: Rubric, criteria: list[Criterion]) -> Rubric:
-    return Rubric(name=rubric.name, description=rubric.description, version=rubric.version, criteria=tuple(criteria))
+    return Rubric(name=rubric.name, description=rubric.description, version=rubric.version, criteria=tuple(criteria),
+                  view=rubric.view)
 
 
 @dataclass
@@ -101,12 +105,14 @@ async def judge_pairwise(
     allow_code: bool,
     soft: bool = False,
 ) -> PairOutcome:
-    texts = _Texts(message_text(item.response_a), message_text(item.response_b),
+    view = collector.view or rubric.view
+    texts = _Texts(response_text(item.response_a, view), response_text(item.response_b, view),
                    message_text(item.reference) if item.reference is not None else None)
     tally = _Tally()
-    _tally_checks(tally, rubric, texts, item.row, allow_code)
-    hard = [c for c in rubric.model_judged if c.kind == "hard_rule"]
-    principles = {c.cid: c for c in rubric.model_judged if c.kind != "hard_rule"}
+    _tally_checks(tally, rubric, item, item.row, allow_code)
+    # Hard rules and criteria with named options are judged on each response alone, then compared.
+    hard = [c for c in rubric.model_judged if c.kind == "hard_rule" or c.choices is not None]
+    principles = {c.cid: c for c in rubric.model_judged if c not in hard}
     groups = chunk_ids(list(principles), collector.per_call("pairwise", criteria_per_call))
 
     async def ask(ids: list[str], first: str, second: str) -> dict[str, CriterionVerdict]:
@@ -119,7 +125,7 @@ async def judge_pairwise(
 
         return await collector.collect(question, "pairwise", ids, soft=soft, forms=forms_of([principles[i] for i in ids]))
 
-    async def side(response: str) -> PointwiseOutcome | None:
+    async def side(response: Any) -> PointwiseOutcome | None:
         if not hard:
             return None
         return await judge_pointwise(
@@ -129,7 +135,8 @@ async def judge_pairwise(
         )
 
     asks = [ask(ids, *order) for ids in groups for order in ((texts.a, texts.b), (texts.b, texts.a))]
-    sides, answers = await asyncio.gather(gather_all(side(texts.a), side(texts.b)), gather_all(*asks), return_exceptions=True)
+    sides, answers = await asyncio.gather(gather_all(side(item.response_a), side(item.response_b)), gather_all(*asks),
+                                          return_exceptions=True)
     # Raised after both halves have finished, so no call is left running.
     if isinstance(sides, BaseException):
         raise sides
@@ -141,14 +148,20 @@ async def judge_pairwise(
     for cid in principles:
         _tally_principle(tally, cid, first[cid], swapped[cid], soft)
     for c in hard:
-        _tally_hard_rule(tally, c, side_a, side_b)
+        if c.choices is not None:
+            _tally_choice(tally, c, side_a, side_b)
+        else:
+            _tally_hard_rule(tally, c, side_a, side_b)
     return _outcome(rubric, tally, side_a, side_b, soft)
 
 
-def _tally_checks(tally: _Tally, rubric: Rubric, texts: _Texts, row: dict[str, Any] | None, allow_code: bool) -> None:
+def _tally_checks(tally: _Tally, rubric: Rubric, item: PairItem, row: dict[str, Any] | None, allow_code: bool) -> None:
+    """Checks run on each response's text (its assistant turns, whatever the view) and tool calls."""
+    reference = message_text(item.reference) if item.reference is not None else None
     for c in rubric.checks:
-        oa = run_check(c, texts.a, reference=texts.reference, row=row, allow_code=allow_code)
-        ob = run_check(c, texts.b, reference=texts.reference, row=row, allow_code=allow_code)
+        oa, ob = (run_check(c, message_text(r), reference=reference, row=row, allow_code=allow_code,
+                            tool_calls=[(t.name, t.arguments_valid()) for t in tool_calls(r)])
+                  for r in (item.response_a, item.response_b))
         tally.prefs[c.cid] = outcome_preference(c, oa.score, ob.score)
         if c.gate:
             tally.gate_checks[0][c.cid], tally.gate_checks[1][c.cid] = oa.score, ob.score
@@ -194,6 +207,24 @@ def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | Non
         reasons = [f"{s}: {o.unscored[c.cid]}" for s, o in sides if o and c.cid in o.unscored]
         tally.unscored[c.cid] = "; ".join(reasons) or "unscored"
     parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in sides if o and c.cid in o.reasoning]
+    if parts:
+        tally.reasoning[c.cid] = " | ".join(parts)
+
+
+def _tally_choice(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None) -> None:
+    """A criterion with named options: each response's chosen option, the one worth more preferred (the
+    one worth less for a pitfall); an option on one side only leaves it unscored."""
+    assert side_a is not None and side_b is not None
+    if c.cid in side_a.not_applicable and c.cid in side_b.not_applicable:
+        tally.prefs[c.cid] = None
+        tally.not_applicable.append(c.cid)
+        return
+    tally.prefs[c.cid] = outcome_preference(c, side_a.scores.get(c.cid), side_b.scores.get(c.cid))
+    if tally.prefs[c.cid] is None:
+        reasons = [f"{s}: {o.unscored.get(c.cid, 'not applicable')}" for s, o in (("A", side_a), ("B", side_b))
+                   if o.scores.get(c.cid) is None]
+        tally.unscored[c.cid] = "; ".join(reasons)
+    parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in (("A", side_a), ("B", side_b)) if c.cid in o.reasoning]
     if parts:
         tally.reasoning[c.cid] = " | ".join(parts)
 

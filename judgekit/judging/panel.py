@@ -31,7 +31,7 @@ class PanelCollector(VerdictCollector):
         lead = jurors[0].collector
         super().__init__(lead.runner, lead.cache, max_reasks=lead.max_reasks, sampling=lead.sampling,
                          mask_names=lead.mask_names, profile=lead.profile, thinking=lead.thinking,
-                         samples=lead.samples, agreement=agreement)
+                         samples=lead.samples, agreement=agreement, view=lead.view)
         self.jurors, self.aggregate = jurors, aggregate
 
     def per_call(self, mode: Mode, requested: str | int) -> str | int:

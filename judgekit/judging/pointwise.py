@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from judgekit.data.rows import message_text
+from judgekit.data.transcript import response_text, tool_calls
 from judgekit.judging.results import ROW_FAILED
 from judgekit.judging.scoring import coverage, pointwise_reward
 from judgekit.judging.verdicts import CriterionVerdict, Messages, Render, VerdictCollector, chunk_ids
@@ -15,7 +16,7 @@ from judgekit.llm.fanout import gather_all
 from judgekit.protocol.templates import call_context, row_context
 from judgekit.protocol.wire import NOT_APPLICABLE, Value, forms_of
 from judgekit.rubric.checks import run_check
-from judgekit.rubric.models import Criterion, Rubric
+from judgekit.rubric.models import Criterion, Rubric, View
 
 NOTHING_APPLIES = "no criterion of the rubric applies (every one was judged not_applicable)"
 
@@ -40,7 +41,7 @@ class PointwiseOutcome:
     thinking: dict[str, str] | None = None
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the criteria written for this prompt
     not_applicable: tuple[str, ...] = ()  # criteria the judge found not to apply (out of the reward)
-    ratings: dict[str, int] | None = None  # the raw rating of each rated criterion on its scale
+    ratings: dict[str, int | str] | None = None  # each rated criterion's rating on its scale, or the label chosen
 
 
 async def judge_pointwise(
@@ -75,6 +76,10 @@ def soft_value(criterion: Criterion, dist: dict[str, float] | None) -> float | N
     (log-probabilities, or the shares of repeated samples); "not_applicable" is left out."""
     if not dist:
         return None
+    if criterion.choices is not None:
+        picked = {label: p for label, p in dist.items() if criterion.choice_score(label) is not None}
+        total = sum(picked.values())
+        return sum(p * (criterion.choice_score(label) or 0.0) for label, p in picked.items()) / total if total > 0 else None
     if criterion.scale is None:
         return dist.get("true", 0.0)
     scale = criterion.scale
@@ -87,9 +92,10 @@ def _check_verdicts(rubric: Rubric, item: PointwiseItem, allow_code: bool) -> di
     """The criteria decided by code, without a model call."""
     response = message_text(item.response)
     reference = message_text(item.reference) if item.reference is not None else None
+    calls = [(call.name, call.arguments_valid()) for call in tool_calls(item.response)]
     verdicts: dict[str, CriterionVerdict] = {}
     for criterion in rubric.checks:
-        checked = run_check(criterion, response, reference=reference, row=item.row, allow_code=allow_code)
+        checked = run_check(criterion, response, reference=reference, row=item.row, allow_code=allow_code, tool_calls=calls)
         verdicts[criterion.cid] = CriterionVerdict(None if checked.score is None else bool(checked.score), "", checked.reason)
     return verdicts
 
@@ -100,24 +106,25 @@ class _RowPrompts:
 
     def __init__(self, rubric: Rubric, item: PointwiseItem) -> None:
         self.rubric, self.item = rubric, item
-        self._rows: dict[bool, dict[str, Any]] = {}
+        self._rows: dict[tuple[bool, View], dict[str, Any]] = {}
 
-    def _row(self, mask_names: bool) -> dict[str, Any]:
-        if mask_names not in self._rows:
+    def _row(self, mask_names: bool, view: View) -> dict[str, Any]:
+        if (mask_names, view) not in self._rows:
             item = self.item
-            self._rows[mask_names] = row_context(
-                prompt=item.prompt, responses={"response": message_text(item.response)},
+            self._rows[mask_names, view] = row_context(
+                prompt=item.prompt, responses={"response": response_text(item.response, view)},
                 reference=message_text(item.reference) if item.reference is not None else None,
                 rubric_name=self.rubric.name, rubric_description=self.rubric.description, mask_names=mask_names,
             )
-        return self._rows[mask_names]
+        return self._rows[mask_names, view]
 
     def question(self, criteria: list[Criterion]) -> Render:
         """The chat messages asking about `criteria`, as a given collector asks them (pointwise_messages)."""
         return partial(self._messages, criteria)
 
     def _messages(self, criteria: list[Criterion], asked: VerdictCollector) -> Messages:
-        return asked.profile.messages("pointwise", call_context(self._row(asked.mask_names), criteria))
+        row = self._row(asked.mask_names, asked.view or self.rubric.view)
+        return asked.profile.messages("pointwise", call_context(row, criteria))
 
 
 def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> PointwiseOutcome:
@@ -125,7 +132,7 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
     unscored: dict[str, str] = {}
     reasoning: dict[str, str] = {}
     thinking: dict[str, str] = {}
-    ratings: dict[str, int] = {}
+    ratings: dict[str, int | str] = {}
     not_applicable: list[str] = []
     for c in rubric.criteria:  # rubric order, whatever order the answers came in
         cid, v = c.cid, verdicts[c.cid]
@@ -136,6 +143,8 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
             not_applicable.append(cid)
         elif is_rating(v.value) and c.scale is not None:
             ratings[cid] = int(v.value)
+        elif c.choices is not None and isinstance(v.value, str):
+            ratings[cid] = v.value
         if v.reasoning:
             reasoning[cid] = v.reasoning
         if v.thinking:
@@ -149,9 +158,12 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
 
 
 def criterion_score(criterion: Criterion, value: Value | None) -> float | None:
-    """A verdict as its score: MET 1, UNMET 0, a rating normalised to [0, 1]; None unscored or not applicable."""
+    """A verdict as its score: MET 1, UNMET 0, a rating or a chosen option's value normalised to [0, 1]; None
+    unscored or not applicable."""
     if value is None or value == NOT_APPLICABLE:
         return None
+    if criterion.choices is not None:
+        return criterion.choice_score(str(value))
     if criterion.scale is not None and is_rating(value):
         return criterion.scale.normalised(int(value))
     return int(bool(value))

@@ -23,7 +23,7 @@ class ScoreResult(BaseModel):
     scores: dict[str, int | float | None]
     unscored: dict[str, str]
     not_applicable: list[str] | None = None
-    ratings: dict[str, int] | None = None  # the raw rating of each rated criterion
+    ratings: dict[str, int | str] | None = None  # each rated criterion's raw rating, or the label of the option chosen
     explanations: dict[str, str] | None = None
     soft: dict[str, float | None] | None = None  # P(MET) per model-judged criterion (log-probabilities)
     soft_reward: float | None = None  # the reward with P(MET) in place of 1/0

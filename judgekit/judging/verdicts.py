@@ -36,6 +36,7 @@ from judgekit.llm.usage import ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.protocol.templates import reask_message, render
 from judgekit.protocol.wire import Forms, Mode, ParseProblem, Value, WireVerdict
+from judgekit.rubric.models import View
 from judgekit.secrets import redact
 
 Messages = list[dict[str, str]]
@@ -148,7 +149,9 @@ class VerdictCollector:
         self, runner: CallRunner, cache: VerdictCache | None, *, max_reasks: int, sampling: SamplingSettings,
         mask_names: bool = False, profile: JudgeProfile | str | None = None,
         thinking: ThinkingSettings = ThinkingSettings(), samples: int = 1, agreement: AgreementLog | None = None,
+        view: View | None = None,
     ) -> None:
+        self.view = view  # the transcript view that overrides the rubric's (--view), applied where prompts are built
         self.samples = samples  # answers per question; the verdict is their majority
         self.agreement = agreement
         self.mask_names = mask_names  # applied where prompts are built (pointwise and pairwise)
@@ -163,7 +166,7 @@ class VerdictCollector:
         """The same collector (profile, cache, settings) sending its calls through another runner."""
         return VerdictCollector(runner, self.cache, max_reasks=self.max_reasks, sampling=self.sampling,
                                 mask_names=self.mask_names, profile=self.profile, thinking=self.thinking,
-                                samples=self.samples, agreement=self.agreement)
+                                samples=self.samples, agreement=self.agreement, view=self.view)
 
     def counting_into(self, scope: ScopeUsage) -> VerdictCollector:
         """The same collector with its calls also counted into `scope`."""

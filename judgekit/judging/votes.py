@@ -67,6 +67,11 @@ def decide(votes: Sequence[Vote], rule: Aggregate, pairwise: bool) -> tuple[Valu
     if all(is_rating(v.value) for v in votes):
         return _decide_ratings(votes, rule)
     values = {v.value for v in votes}
+    if not pairwise and rule in ("unanimous", "any") and any(isinstance(v, str) for v in values):
+        # options of a criterion with choices: "any" has no meaning for labels; the majority decides
+        if rule == "unanimous" and len(values) > 1:
+            return None, f"no unanimous choice ({', '.join(sorted(map(str, values)))})"
+        rule = "majority"
     if rule == "unanimous":
         if pairwise:
             return (values.pop() if len(values) == 1 else "tie"), None

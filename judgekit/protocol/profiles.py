@@ -140,6 +140,8 @@ class JudgeProfile(BaseModel):
             form = forms.get(cid, PLAIN)
             if form.not_applicable:
                 return f"profile '{self.name}' has no not_applicable answer; use the judgekit profile"
+            if form.choices is not None:
+                return f"profile '{self.name}' has no answer naming an option; use the judgekit profile"
             if form.scale is not None and (mode == "pairwise" or not spec.parser.ratings):
                 return f"profile '{self.name}' cannot rate a criterion on a scale {mode}; use the judgekit profile"
         return None

@@ -22,8 +22,9 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from judgekit.data.rows import as_messages
+from judgekit.data.transcript import response_text
 from judgekit.protocol.wire import Mode
-from judgekit.rubric.models import Criterion
+from judgekit.rubric.models import MET_WORDS, Criterion
 
 FENCE = "judgekit"
 # Names by which a response can say which model or lab wrote it. Judges prefer some of them (and
@@ -156,12 +157,36 @@ def fenced(context: Context, name: str, text: Any) -> str:
     return f"<{tag}>\n{body}\n</{tag}>"
 
 
-def criterion_view(c: Criterion) -> dict[str, Any]:
+def criterion_view(c: Criterion, shuffle: str = "") -> dict[str, Any]:
+    """What a template sees of a criterion. Choices and examples are keys only of the criteria that
+    have them: the view is hashed into the fence's nonce, which stays as it was for the others."""
     scale = None if c.scale is None else {
         "min": c.scale.min, "max": c.scale.max, "labels": [{"point": k, "text": v} for k, v in sorted(c.scale.labels.items())],
     }
-    return {"id": c.cid, "text": c.display_text, "pitfall": c.weight < 0, "hard_rule": c.kind == "hard_rule",
+    view = {"id": c.cid, "text": c.display_text, "pitfall": c.weight < 0, "hard_rule": c.kind == "hard_rule",
             "scale": scale, "not_applicable": c.not_applicable}
+    if c.choices is not None:
+        view["choices"] = shuffled_labels(c, shuffle)
+    if c.examples:
+        view["examples"] = [{"response": response_text(e.response, "full"), "verdict": _shown_verdict(e.verdict),
+                             "reason": e.reason} for e in c.examples]
+    return view
+
+
+def shuffled_labels(c: Criterion, seed: str) -> list[str]:
+    """A criterion's option labels in the order shown to the judge: shuffled against position bias, by
+    a seed made of the row's content and the criterion's id, so one row's call stays the same (cached)."""
+    assert c.choices is not None
+    key = f"{seed}\x00{c.cid}\x00"
+    return sorted((o.label for o in c.choices), key=lambda label: hashlib.sha256((key + label).encode("utf-8")).digest())
+
+
+def _shown_verdict(verdict: bool | int | str) -> str:
+    if isinstance(verdict, bool):
+        return "MET" if verdict else "UNMET"
+    if isinstance(verdict, str) and verdict.lower() in MET_WORDS:
+        return "MET" if MET_WORDS[verdict.lower()] else "UNMET"
+    return str(verdict)
 
 
 def row_context(
@@ -187,9 +212,9 @@ def row_context(
     }
 
 
-def criteria_context(criteria: list[Criterion]) -> dict[str, Any]:
-    """The part of a call's template context that is its criteria."""
-    views = [criterion_view(c) for c in criteria]
+def criteria_context(criteria: list[Criterion], shuffle: str = "") -> dict[str, Any]:
+    """The part of a call's template context that is its criteria (`shuffle`: the seed of their options' order)."""
+    views = [criterion_view(c, shuffle) for c in criteria]
     rated = [c.scale.max for c in criteria if c.scale is not None]
     return {
         # Native templates: the one criterion of the call.
@@ -200,6 +225,8 @@ def criteria_context(criteria: list[Criterion]) -> dict[str, Any]:
         # the template put together (benchmarks/throughput.py renders 3000 of them).
         "rating_example": rated[0] if rated else None,
         "any_not_applicable": any(c.not_applicable for c in criteria),
+        "any_choices": any(c.choices is not None for c in criteria),
+        "any_examples": any(c.examples for c in criteria),
     }
 
 
@@ -208,7 +235,7 @@ def call_context(row: dict[str, Any], criteria: list[Criterion]) -> dict[str, An
     both. A criterion's texts are the rubric's instructions and stay outside the fences, but a row may
     bring its own rubric: hashed too, no criterion text can hold the tags (and no row text can guess
     them from the rest of the row)."""
-    asked = criteria_context(criteria)
+    asked = criteria_context(criteria, row["nonce"])
     return {**row, **asked, "nonce": data_nonce(row["nonce"], asked["criteria"])}
 
 

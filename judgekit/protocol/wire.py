@@ -3,7 +3,8 @@
 pointwise: {"verdicts": [{"criterion_id": ID, "reasoning": STR, "met": BOOL}]}
 pairwise:  {"verdicts": [{"criterion_id": ID, "reasoning": STR, "preference": "A"|"B"|"tie"}]}
 
-A criterion with a scale is rated instead (`"score": INT` from its min to its max); one that allows
+A criterion with a scale is rated instead (`"score": INT` from its min to its max), one with named
+options answers one of their labels (`"choice": LABEL`, an enum of the labels); one that allows
 it may be answered "not_applicable" in place of its verdict. A call mixing such criteria asks for
 each item by its id (`anyOf`); a call of plain criteria asks for exactly the schema above.
 """
@@ -20,8 +21,8 @@ from judgekit.llm.base import Mode
 from judgekit.rubric.models import Criterion
 
 NOT_APPLICABLE = "not_applicable"
-# met (pointwise), a rating (pointwise, a criterion with a scale), a preference (pairwise), or
-# NOT_APPLICABLE (a criterion that allows it)
+# met (pointwise), a rating (pointwise, a criterion with a scale), a choice's label (pointwise, a
+# criterion with choices), a preference (pairwise), or NOT_APPLICABLE (a criterion that allows it)
 Value = bool | int | str
 
 
@@ -32,17 +33,19 @@ class VerdictForm:
 
     scale: tuple[int, int] | None = None
     not_applicable: bool = False
+    choices: tuple[str, ...] | None = None  # the labels of a criterion's named options
 
     @classmethod
     def of(cls, criterion: Criterion) -> VerdictForm:
         scale = (criterion.scale.min, criterion.scale.max) if criterion.scale is not None else None
-        return cls(scale, criterion.not_applicable)
+        labels = tuple(c.label for c in criterion.choices) if criterion.choices is not None else None
+        return cls(scale, criterion.not_applicable, labels)
 
     @staticmethod
     def is_plain(criterion: Criterion) -> bool:
         """Whether `criterion`'s form is PLAIN, without building it (this runs for every criterion of
         every call)."""
-        return criterion.scale is None and not criterion.not_applicable
+        return criterion.scale is None and not criterion.not_applicable and criterion.choices is None
 
 
 PLAIN = VerdictForm()
@@ -59,6 +62,8 @@ def verdict_key(mode: Mode, form: VerdictForm) -> str:
     """The field that carries the verdict: `met`, `score` (a rating) or `preference`."""
     if mode == "pairwise":
         return "preference"
+    if form.choices is not None:
+        return "choice"
     return "score" if form.scale is not None else "met"
 
 
@@ -66,6 +71,8 @@ def _verdict_field(mode: Mode, form: VerdictForm) -> dict[str, Any]:
     na = [NOT_APPLICABLE] if form.not_applicable else []
     if mode == "pairwise":
         return {"type": "string", "enum": ["A", "B", "tie", *na]}
+    if form.choices is not None:
+        return {"type": "string", "enum": [*form.choices, *na]}
     if form.scale is not None:
         ratings: list[Any] = list(range(form.scale[0], form.scale[1] + 1))
         return {"enum": [*ratings, *na]} if na else {"type": "integer", "enum": ratings}
@@ -200,6 +207,8 @@ def verdict_value(raw: Any, mode: Mode, form: VerdictForm = PLAIN) -> Value | No
             if norm.lower() == "tie":
                 return "tie"
         return None
+    if form.choices is not None:
+        return _label(raw, form.choices)
     if form.scale is not None:
         return _rating(raw, form.scale)
     if isinstance(raw, bool):
@@ -210,6 +219,17 @@ def verdict_value(raw: Any, mode: Mode, form: VerdictForm = PLAIN) -> Value | No
 
 
 _NA_SPELLINGS = {NOT_APPLICABLE, "n/a", "na"}
+
+
+def _label(raw: Any, labels: tuple[str, ...]) -> str | None:
+    """One of `labels` as written, or the one label it matches but for case and spaces; None for any
+    other answer (a label the judge made up is never mapped to a near one)."""
+    if not isinstance(raw, str):
+        return None
+    if raw in labels:
+        return raw
+    loose = [label for label in labels if label.casefold() == raw.strip().casefold()]
+    return loose[0] if len(loose) == 1 else None
 
 
 def _rating(raw: Any, scale: tuple[int, int]) -> int | None:

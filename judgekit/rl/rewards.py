@@ -23,6 +23,7 @@ from typing import Any
 
 from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import message_text, pick
+from judgekit.data.transcript import transcript_problem
 from judgekit.errors import InputError
 from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
@@ -148,13 +149,16 @@ class RewardScorer:
             references = [self.reference_of(r) for r in rows]
         picked = [self.rubric_for(r) for r in rows]
         texts = [message_text(c) for c in completions]
+        # A completion as judged: chat messages (tool calls and results) go to the judge whole, the
+        # rubric's view choosing what it sees; two transcripts with the same text are not the same.
+        judged = [(c, c if isinstance(c, str) else _json_key(c)) for c in completions]
         prompt_keys = [_json_key(p) for p in prompts]
         ref_keys = [_json_key(r) for r in references]
 
         if self.options.strategy == "pointwise":
-            outcomes, judged = await self._pointwise(picked, prompts, texts, references, rows, prompt_keys, ref_keys, timeout)
+            outcomes, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
         else:
-            outcomes, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys, timeout)
+            outcomes, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
 
         raw = [None if (self.options.strict and o.unscored) else o.reward for o in outcomes]
         unscored = [o.unscored for o in outcomes]
@@ -171,25 +175,29 @@ class RewardScorer:
             lengths=[word_count(t) for t in texts], par_references=None if par_references is None else [r for r, _ in par_references],
         )
         ids = _criterion_ids(([self.rubric] if self.rubric is not None else []) + rubrics)
-        return BatchRewards(shaped, raw, scores, unscored, rubrics, judged, ids,
+        return BatchRewards(shaped, raw, scores, unscored, rubrics, count, ids,
                             [o.coverage for o in outcomes], [o.timed_out for o in outcomes])
 
     async def _pointwise(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
-        rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],
+        references: Sequence[Any], rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str],
+        timeout: float | None,
     ) -> tuple[list[ItemReward], int]:
         first: dict[Hashable, int] = {}
         slot: list[int] = []
-        for i in range(len(texts)):
-            key = (picked[i][0], prompt_keys[i], texts[i], ref_keys[i])
+        for i in range(len(completions)):
+            key = (picked[i][0], prompt_keys[i], completions[i][1], ref_keys[i])
             slot.append(first.setdefault(key, i))
         unique = sorted(set(slot))
 
         async def one(i: int, deadline: _Deadline) -> ItemReward:
             rubric = picked[i][1]
+            if problem := transcript_problem(completions[i][0]):  # a trainer's bad completion: no reward, the reason
+                why = f"completion{problem[0]}: {problem[1]}"
+                return ItemReward(None, dict.fromkeys(rubric.ids), dict.fromkeys(rubric.ids, why), 0.0)
             try:
                 return await asyncio.wait_for(
-                    self._item_reward(rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])), deadline.left())
+                    self._item_reward(rubric, PointwiseItem(prompts[i], completions[i][0], references[i], rows[i])), deadline.left())
             except asyncio.TimeoutError:
                 return timed_out_item(rubric)
 
@@ -243,19 +251,20 @@ class RewardScorer:
         return [by_index[s] for s in slot]
 
     async def _grouped(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
-        prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],
+        references: Sequence[Any], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
     ) -> tuple[list[ItemReward], int]:
         groups: dict[Hashable, list[int]] = {}
-        for i in range(len(texts)):
+        for i in range(len(completions)):
             groups.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), []).append(i)
 
         async def one(members: list[int], deadline: _Deadline) -> tuple[list[int], list[str], Any]:
-            distinct = list(dict.fromkeys(texts[i] for i in members))
+            distinct = list(dict.fromkeys(completions[i][1] for i in members))
+            given = {completions[i][1]: completions[i][0] for i in members}
             lead = members[0]
             try:
                 outcome = await asyncio.wait_for(rank_group(
-                    self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.options.strategy,
+                    self.judge, picked[lead][1], prompts[lead], [given[k] for k in distinct], strategy=self.options.strategy,
                     reference=references[lead],
                 ), deadline.left())
             except asyncio.TimeoutError:
@@ -274,7 +283,7 @@ class RewardScorer:
                 continue
             position = {t: j for j, t in enumerate(distinct)}
             for i in members:
-                j = position[texts[i]]
+                j = position[completions[i][1]]
                 scores = dict(outcome.scores[j]) if outcome.scores else {}
                 reward = outcome.rewards[j]
                 unscored = {} if reward is not None else {"*": f"no reward from the {self.options.strategy} strategy"}

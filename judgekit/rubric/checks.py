@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +65,10 @@ def run_check(
     reference: str | None = None,
     row: dict[str, Any] | None = None,
     allow_code: bool = False,
+    tool_calls: Sequence[tuple[str, bool]] = (),
 ) -> CheckOutcome:
+    """`tool_calls`: the response's tool calls as (function name, whether its arguments are a JSON
+    object), for the checks on them (judgekit.data.transcript finds them)."""
     spec: CheckSpec = criterion.check  # type: ignore[assignment]
     kind, value, icase = spec.type, spec.value, spec.ignore_case
     if kind == "regex":
@@ -88,6 +91,10 @@ def run_check(
         if reference is None:
             return CheckOutcome(None, "the row has no reference to compare with")
         return _bool(_normalise(response, icase) == _normalise(reference, icase))
+    if kind == "tool_called":
+        return _bool(any(name == value for name, _ in tool_calls))
+    if kind == "tool_args_json_valid":  # every call's arguments; a response without calls meets it
+        return _bool(all(valid for _, valid in tool_calls))
     if kind == "python":
         if spec.from_data:
             return CheckOutcome(None, "python checks are not run from data rows (only from a rubric the user gives, "

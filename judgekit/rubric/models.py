@@ -31,6 +31,8 @@ CheckType = Literal[
     "json_valid",
     "equals_reference",
     "python",
+    "tool_called",
+    "tool_args_json_valid",
 ]
 CHECK_TYPES: tuple[str, ...] = CheckType.__args__  # type: ignore[attr-defined]
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
@@ -62,7 +64,7 @@ class CheckSpec(BaseModel):
     @model_validator(mode="after")
     def _value_fits_type(self) -> CheckSpec:
         needs_int = {"max_words", "min_words", "max_chars", "min_chars"}
-        needs_str = {"regex", "contains", "not_contains", "python"}
+        needs_str = {"regex", "contains", "not_contains", "python", "tool_called"}
         if self.type in needs_int and not (isinstance(self.value, int) and not isinstance(self.value, bool)):
             raise ValueError(f"check type '{self.type}' needs an integer 'value'")
         if self.type in needs_str and not (isinstance(self.value, str) and self.value):
@@ -111,6 +113,56 @@ class Scale(BaseModel):
         return (rating - self.min) / (self.max - self.min)
 
 
+# ---- transcripts, named options and worked examples (docs/rubrics-and-formats.md) -------------
+
+View = Literal["last_reply", "assistant", "full"]
+VIEWS: tuple[str, ...] = View.__args__  # type: ignore[attr-defined]
+MET_WORDS = {"met": True, "unmet": False, "true": True, "false": False}
+
+
+class Choice(BaseModel):
+    """A named option of a multi-choice criterion: the judge answers its `label`; its `value`,
+    normalised over the criterion's values, is the criterion's score."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    label: str
+    value: float
+
+    @field_validator("label")
+    @classmethod
+    def _label_shape(cls, value: str) -> str:
+        if not value.strip() or value.strip() != value:
+            raise ValueError("a choice's label is a non-empty text without leading or trailing spaces")
+        if value.lower().replace(" ", "_") in ("not_applicable", "n/a", "na"):
+            raise ValueError("'not_applicable' is no choice label: give the criterion 'not_applicable: true'")
+        return value
+
+
+class Example(BaseModel):
+    """A worked example shown to the judge: a response, the verdict it deserves and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    response: str | list[dict[str, Any]]
+    verdict: bool | int | str
+    reason: str = ""
+
+
+def _example_problem(criterion: Criterion, verdict: bool | int | str) -> str | None:
+    """Why `verdict` does not fit `criterion` (MET/UNMET, a rating in its scale, one of its labels), or None."""
+    if criterion.not_applicable and verdict == "not_applicable":
+        return None
+    if criterion.choices is not None:
+        labels = [c.label for c in criterion.choices]
+        return None if verdict in labels else f"{verdict!r} is not one of the choices {labels}"
+    if criterion.scale is not None:
+        fits = isinstance(verdict, int) and not isinstance(verdict, bool) and criterion.scale.min <= verdict <= criterion.scale.max
+        return None if fits else f"{verdict!r} is not a rating from {criterion.scale.min} to {criterion.scale.max}"
+    fits = isinstance(verdict, bool) or (isinstance(verdict, str) and verdict.lower() in MET_WORDS)
+    return None if fits else f"{verdict!r} is not MET or UNMET"
+
+
 class Criterion(BaseModel):
     """One criterion. A negative weight marks a pitfall: MET means the flaw is present.
 
@@ -130,6 +182,9 @@ class Criterion(BaseModel):
     not_applicable: bool = False
     gate: bool = False
     """A check that vetoes the reward when UNMET, as a hard rule does (a hard rule is always a gate)."""
+    # named options and worked examples
+    choices: tuple[Choice, ...] | None = None
+    examples: tuple[Example, ...] = ()
 
     @field_validator("id")
     @classmethod
@@ -175,6 +230,30 @@ class Criterion(BaseModel):
                              "make a model-judged gate a hard_rule)")
         return self
 
+    @model_validator(mode="after")
+    def _options_fit(self) -> Criterion:
+        if self.choices is not None:
+            if self.kind != "principle" or self.scale is not None:
+                raise ValueError("'choices' is only allowed with kind 'principle' and no 'scale'")
+            labels = [c.label for c in self.choices]
+            if len(set(labels)) != len(labels) or len(labels) < 2:
+                raise ValueError("'choices' needs at least two options with different labels")
+            if len({c.value for c in self.choices}) < 2:
+                raise ValueError("'choices' needs at least two different values (the score is the value normalised)")
+        if self.examples and self.kind == "check":
+            raise ValueError("'examples' is not allowed with kind 'check' (no judge reads them)")
+        for number, example in enumerate(self.examples):
+            if problem := _example_problem(self, example.verdict):
+                raise ValueError(f"'examples[{number}].verdict': {problem}")
+        return self
+
+    def choice_score(self, label: str) -> float | None:
+        """A chosen label's value normalised into [0, 1] over the criterion's values; None if no such label."""
+        assert self.choices is not None
+        values = [c.value for c in self.choices]
+        low, high = min(values), max(values)
+        return next(((c.value - low) / (high - low) for c in self.choices if c.label == label), None)
+
     @property
     def cid(self) -> str:
         assert self.id is not None, "ids are assigned when the rubric is built"
@@ -209,6 +288,8 @@ class Rubric(BaseModel):
     aggregation: Aggregation = "explicit"
     """explicit: the weighted formula over per-criterion verdicts; implicit (Rubrics-as-Rewards): one
     holistic rating of the principles, checks and hard rules still judged one by one (judging.implicit)."""
+    view: View = "last_reply"
+    """What of a transcript response the judge sees (judgekit.data.transcript)."""
     provenance: dict[str, Any] | None = None
     """Where the rubric came from (written by `judgekit rubric generate/refine`); not used in scoring."""
 
@@ -337,6 +418,8 @@ def _located_error(
         field = str(loc[2]) if len(loc) > 2 else None
         if field in ("check", "scale") and len(loc) > 3:
             field = f"{field}.{loc[3]}"
+        elif field in ("choices", "examples") and len(loc) > 4:
+            field = f"{field}[{loc[3]}].{loc[4]}"
     elif loc:
         field = str(loc[0])
     criterion = None
@@ -346,9 +429,10 @@ def _located_error(
     message = _message(err)
     if field is None and "duplicate criterion id" in message:
         field = "id"
-    if field is None and index is not None and (named := re.match(r"'(scale|not_applicable|gate)'", message)):
+    named = re.match(r"'((?:scale|not_applicable|gate|choices|examples)[\w\[\].]*)'", message)
+    if field is None and index is not None and named:
         field = named.group(1)
-    where_line = _line_in(source, index, (field or "").split(".")[0] or None) or line
+    where_line = _line_in(source, index, re.split(r"[.\[]", field or "")[0] or None) or line
     return InputError(message, file=file, line=where_line, criterion=criterion, field=field)
 
 
