@@ -47,7 +47,9 @@ def model_digest(model: BaseModel | None) -> str | None:
 
 
 def _content(model: BaseModel) -> str:
-    return digest(model.model_dump(mode="json"))
+    # Fields left at their defaults are left out, so a field a later version adds does not make every
+    # earlier output look written under another rubric.
+    return digest(model.model_dump(mode="json", exclude_defaults=True))
 
 
 def _judge(options: JudgeOptions) -> dict[str, object]:
