@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -202,7 +203,7 @@ def _combined(reports: list[dict[str, Any]], correct: list[Correct | None], fmt:
 def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) -> tuple[dict[str, Any], bool, Correct | None]:
     """The report of one profile (printed as a table), whether every judge call failed, and (pairs) which
     pairs the judge got right."""
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     with judge_options.judge(profile) as the_judge, _records_sink(task, profile) as (sink, records):
         progress = Progress(TextColumn(f"[bold]evaluating ({profile})"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=err, disable=not err.is_terminal)
@@ -211,7 +212,7 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
             report, correct = _run(the_judge, task, sink, lambda: progress.advance(bar))
         if records is not None:
             report[f"{task.records}_file"] = records.name  # beside the report
-        report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1),
+        report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1), date=started_at,
                       stats=the_judge.stats.as_dict(), cost_usd=the_judge.cost_usd, **the_judge.agreement.as_dict())
         print_agreement(the_judge.agreement.as_dict())
         err.print(f"  {cost_line(the_judge.cost_usd, the_judge.pricing.reason, 0)}", highlight=False)

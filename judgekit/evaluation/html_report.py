@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +21,7 @@ from judgekit.data.reader import json_records, load_json
 from judgekit.data.runrecord import read_record
 from judgekit.errors import InputError
 from judgekit.evaluation.report import companion_file
-from judgekit.evaluation.run_page import FLAGGED, SAMPLE, TEXT_CAP, RunPage, build, reward_bins
+from judgekit.evaluation.run_page import FLAGGED, SAMPLE, SUMMARIES, TEXT_CAP, RunPage, build, reward_bins
 from judgekit.judging.results import NOT_APPLICABLE, RATED
 from judgekit.protocol.templates import render
 from judgekit.secrets import redact_tree
@@ -134,6 +136,7 @@ class EvalView(BaseModel):
     judged: list[str]
     confusion: list[list[int]]  # [label][judge verdict]
     browse: list[dict[str, Any]]
+    about: dict[str, Any]  # judge, profile, rubric, date, calls, tokens, cost, duration: what the report says
 
 
 def _stats(name: str, s: dict[str, Any]) -> SubsetStats:
@@ -147,11 +150,27 @@ def _stats(name: str, s: dict[str, Any]) -> SubsetStats:
 def eval_pairs(report: dict[str, Any], source: Path) -> list[dict[str, Any]]:
     """The pairs' records of the eval report `report` read from `source`: its companion file (`pairs_file`,
     only beside the report), or the `pairs` it lists (reports written before the records moved to their
-    own file); none when it has neither."""
+    own file); none when it has neither. Bounded as a run's page is: the first SUMMARIES pairs, with their
+    texts and reasoning for the first SAMPLE and for up to FLAGGED of those the judge got wrong or whose
+    two orders disagree."""
     named = companion_file(source, report.get("pairs_file"))
+    found: Iterable[dict[str, Any]]
     if named is not None and named.is_file():
-        return [record.obj for record in json_records(named)]
-    return [p for p in report.get("pairs", []) if isinstance(p, dict)]
+        found = (record.obj for record in json_records(named))
+    else:
+        found = (p for p in report.get("pairs", []) if isinstance(p, dict))
+    kept, flagged = [], 0
+    for index, pair in enumerate(islice(found, SUMMARIES)):
+        wrong = str(pair.get("winner") or "unscored") != str(pair.get("label")) or bool(pair.get("inconsistent"))
+        if index < SAMPLE or (wrong and flagged < FLAGGED):
+            flagged += wrong and index >= SAMPLE
+            kept.append(pair)
+        else:
+            kept.append({k: v for k, v in pair.items() if k not in _PAIR_TEXTS})
+    return kept
+
+
+_PAIR_TEXTS = ("prompt", "response_a", "response_b", "explanations")
 
 
 def eval_view(report: dict[str, Any], pairs: list[dict[str, Any]]) -> EvalView:
@@ -164,8 +183,12 @@ def eval_view(report: dict[str, Any], pairs: list[dict[str, Any]]) -> EvalView:
         confusion = [[cells[(a, b)] for b in judged] for a in labels]
     subsets = [_stats(name, s) for name, s in (report.get("subsets") or {}).items()]
     title = " · ".join(str(report[k]) for k in ("judge", "profile", "rubric") if report.get(k))
+    tokens = report.get("tokens") if isinstance(report.get("tokens"), dict) else {}
+    about = {"judge": report.get("judge"), "profile": report.get("profile"), "rubric": report.get("rubric"),
+             "date": report.get("date"), "calls": report.get("calls"), "cost_usd": report.get("cost_usd"),
+             "seconds": report.get("seconds"), "tokens": sum(v for v in tokens.values() if isinstance(v, int)) if tokens else None}
     return EvalView(title=title or "eval", subsets=[*subsets, _stats("overall", report["overall"])], labels=labels,
-                    judged=judged, confusion=confusion, browse=pairs)
+                    judged=judged, confusion=confusion, browse=pairs, about=about)
 
 
 def read_eval_reports(path: Path) -> list[dict[str, Any]]:
@@ -196,11 +219,19 @@ def _eval_view(report: dict[str, Any], source: Path) -> EvalView:
                          field="overall") from None
 
 
+JsonPage = Callable[[Path, dict[str, Any]], str]
+JSON_PAGES: dict[str, JsonPage] = {}
+"""The pages of other JSON reports, by the report's `kind` (a probe report's page is registered here)."""
+
+
 def render_report(source: Path) -> str:
     """The HTML page of a run's output rows (.jsonl) or an eval report (.json)."""
     if source.suffix == ".json":
+        data = load_json(source)
+        if isinstance(data, dict) and str(data.get("kind")) in JSON_PAGES:
+            return JSON_PAGES[str(data["kind"])](source, data)
         views = [_eval_view(r, source) for r in redact_tree(read_eval_reports(source))]
-        return render("report/eval.html.j2", source=source.name, views=views,
+        return render("report/eval.html.j2", source=source.name, views=views, sample=SAMPLE, flagged=FLAGGED,
                       data=_embedded([v.browse for v in views]))
     record = redact_tree(read_record(source))
     page = build(source, record)

@@ -74,11 +74,12 @@ def verdict_of(kind: Kind, row: dict[str, Any], cid: str) -> str:
     return COMPARE_NAMES.get(row["preferences"][cid], "unscored")
 
 
-def _text(value: Any) -> str | list[str] | None:
+def cut(value: Any) -> str | list[str] | None:
+    """A judged text as the page shows it: chat turns with their roles, credentials redacted, cut at TEXT_CAP."""
     if value is None:
         return None
     if isinstance(value, list) and value and not all(isinstance(m, dict) and "role" in m for m in value):
-        return [str(_text(v)) for v in value]  # a rank row's responses
+        return [str(cut(v)) for v in value]  # a rank row's responses
     text = value if isinstance(value, str) else _messages(value) if isinstance(value, list) else json.dumps(value)
     text = redact(text)
     return text if len(text) <= TEXT_CAP else f"{text[:TEXT_CAP]}… [{len(text) - TEXT_CAP} more characters not shown]"
@@ -179,7 +180,7 @@ class RunPage:
         return None in (row.get("rewards") or [None])
 
     def _detail(self, index: int, row: dict[str, Any], given: dict[str, Any] | None, label: str | None, flagged: bool) -> None:
-        texts = {} if given is None else {name: _text(given.get(name)) for name in TEXT_FIELDS[self.kind]
+        texts = {} if given is None else {name: cut(given.get(name)) for name in TEXT_FIELDS[self.kind]
                                            if given.get(name) is not None}
         self.texts = self.texts or bool(texts)
         shown = {k: _round(v) if k in _NUMBERS else v for k, v in redact_tree(row).items()}

@@ -72,3 +72,24 @@ def test_the_page_of_a_large_run_is_bounded_and_says_what_it_holds(tmp_path):
     assert len(data["summaries"]) == SUMMARIES and len(data["details"]) <= SAMPLE + FLAGGED
     assert "Counts cover all 25000 rows" in page and f"of the {n // 10} rows that failed" in page
     assert len(page) < 4_000_000
+
+
+@needs_browser
+def test_an_eval_page_shows_each_pairs_texts_and_both_orders_reasoning(judge_server, tmp_path):
+    from tests.evaluation.test_eval import RUBRIC_TEXT, needs_data
+    from tests.helpers import SHARED_DATA
+
+    if not SHARED_DATA.is_dir():
+        needs_data(lambda: None)
+    judge_server.state.script = Script(prefer=lambda cid, a, b: "A", reasoning="the first one reads better")
+    (tmp_path / "r.yaml").write_text(RUBRIC_TEXT)
+    report = tmp_path / "report.json"
+    proc = run_cli("eval", str(SHARED_DATA / "llmbar" / "natural.json"), "--format", "llmbar", "--rubric", str(tmp_path / "r.yaml"),
+                   "--judge", "openai:scripted", "--base-url", judge_server.base_url, "--limit", "2", "-o", str(report))
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads((SHARED_DATA / "llmbar" / "natural.json").read_text())
+    dom = _render(tmp_path, report)
+    escaped = [r["output_1"][:40].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for r in records]
+    assert sum(text in dom for text in escaped) >= 2  # both pairs' response A (--limit 2)
+    assert 'data-about="judge">openai:scripted<' in dom and re.search(r'data-about="date">\d{4}-', dom)
+    assert "order (B, A)" in dom and "the first one reads better" in dom and "orders disagree" in dom
