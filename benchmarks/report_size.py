@@ -24,7 +24,8 @@ from pathlib import Path
 
 CLI = [sys.executable, str(Path(__file__).resolve().parent.parent / "cli.py")]
 CRITERIA = [("accurate", 3.0), ("complete", 2.0), ("clear", 1.0), ("cites", 1.0), ("rude", -2.0)]
-WORDS = "the judge reads every answer and weighs each criterion before it gives its verdict on the row".split()
+WORDS = ["the", "judge", "reads", "every", "answer", "and", "weighs", "each", "criterion", "before", "it", "gives", "its",
+         "verdict", "on", "the", "row"]
 
 
 def _text(rng: random.Random, words: int) -> str:
