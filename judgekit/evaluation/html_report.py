@@ -21,6 +21,7 @@ from judgekit.data.reader import json_records, load_json
 from judgekit.data.runrecord import read_record
 from judgekit.errors import InputError
 from judgekit.evaluation.report import companion_file
+from judgekit.evaluation.run_diff import diff_runs
 from judgekit.evaluation.run_page import FLAGGED, SAMPLE, SUMMARIES, TEXT_CAP, RunPage, build, reward_bins
 from judgekit.judging.results import NOT_APPLICABLE, RATED
 from judgekit.protocol.templates import render
@@ -239,6 +240,24 @@ def render_report(source: Path) -> str:
     return render("report/run.html.j2", view=view, data=_embedded(run_data(page, view)))
 
 
+def _run_header(source: Path, record: dict[str, Any] | None) -> dict[str, Any]:
+    about = _about(record)
+    return {"source": source.name, "judge": about["judge"], "profile": about["profile"], "rubric": about["rubric_name"],
+            "date": about["started"]}
+
+
+def render_diff(first: Path, second: Path) -> str:
+    """The page of two runs on the same rows: where they differ, per criterion, with the texts."""
+    records = [redact_tree(read_record(first)), redact_tree(read_record(second))]
+    diff = diff_runs(first, second, records[0])
+    criteria = [{"id": cid, "same": sum(n for (a, b), n in diff.changes[cid].items() if a == b),
+                 "different": sum(n for (a, b), n in diff.changes[cid].items() if a != b),
+                 "changes": [(f"{a} → {b}", n) for (a, b), n in diff.changes[cid].most_common() if a != b]}
+                for cid in diff.criteria]
+    return render("report/diff.html.j2", source=f"{first.name} vs {second.name}", diff=diff, criteria=criteria,
+                  a=_run_header(first, records[0]), b=_run_header(second, records[1]), data=_embedded(diff.listed))
+
+
 def companions(source: Path) -> list[Path]:
     """The files beside an eval report that its page reads (each report's `pairs_file`); none for a run's rows."""
     if source.suffix != ".json":
@@ -247,12 +266,13 @@ def companions(source: Path) -> list[Path]:
     return [path for path in named if path is not None]
 
 
-def write_report(source: Path, output: Path) -> None:
-    """The page of `source` into `output`, which is never a file the page is made from: `source` or an eval
-    report's companion pairs file (the same path, a symlink or a hard link to it)."""
-    for read in (source, *companions(source)):
+def write_report(source: Path, output: Path, other: Path | None = None) -> None:
+    """The page of `source` (beside `other`: the two runs compared) into `output`, which is never a file the
+    page is made from: `source`, `other` or an eval report's companion pairs file (the same path, a symlink or
+    a hard link to it)."""
+    for read in (source, *companions(source), *([other] if other else [])):
         refuse_input_as_output(read, output)
-    page = render_report(source) + "\n"
+    page = (render_report(source) if other is None else render_diff(source, other)) + "\n"
     try:
         output.write_text(page, encoding="utf-8")
     except OSError as exc:

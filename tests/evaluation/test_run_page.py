@@ -93,3 +93,38 @@ def test_an_eval_page_shows_each_pairs_texts_and_both_orders_reasoning(judge_ser
     assert sum(text in dom for text in escaped) >= 2  # both pairs' response A (--limit 2)
     assert 'data-about="judge">openai:scripted<' in dom and re.search(r'data-about="date">\d{4}-', dom)
     assert "order (B, A)" in dom and "the first one reads better" in dom and "orders disagree" in dom
+
+
+@needs_browser
+def test_two_runs_on_the_same_rows_show_where_they_differ_per_criterion(judge_server, tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": f"Prompt {i}", "response": f"answer {i}"} for i in range(4)])
+    (tmp_path / "r.yaml").write_text(RUBRIC)
+    outs = []
+    for name, met in (("a", lambda cid, r: True), ("b", lambda cid, r: cid != "short" or r.endswith(("0", "1")))):
+        judge_server.state.script = Script(met=met, reasoning=f"run {name} thinks so")
+        outs.append(tmp_path / f"{name}.jsonl")
+        proc = run_cli("score", str(data), "--rubric", str(tmp_path / "r.yaml"), "--judge", "openai:m", "--base-url",
+                       judge_server.base_url, "-o", str(outs[-1]), "--explain", "--no-cache")
+        assert proc.returncode == 0, proc.stderr
+    page = tmp_path / "diff.html"
+    proc = run_cli("report", str(outs[0]), str(outs[1]), "-o", str(page))
+    assert proc.returncode == 0, proc.stderr
+    dom = _render_page(tmp_path, page)
+    assert re.search(r'id="differing">2<', dom)
+    assert re.search(r'data-criterion="short">.*?data-count="different">2<', dom, re.S)
+    assert re.search(r'data-criterion="rude">.*?data-count="different">0<', dom, re.S)
+    assert _rows_shown(dom) == ["r2", "r3"] and "short: MET → UNMET" in dom
+    assert "Prompt 3" in dom and "run a thinks so" in dom and "run b thinks so" in dom
+    other = write_jsonl(tmp_path / "other.jsonl", [{"id": "x", "reward": 1.0, "scores": {"a": 1}}] * 4)
+    proc = run_cli("report", str(outs[0]), str(other), "-o", str(tmp_path / "d2.html"))
+    assert proc.returncode == 2 and "other.jsonl:1" in proc.stderr and "field 'id'" in proc.stderr, proc.stderr
+
+
+def _render_page(tmp_path, page):
+    import subprocess
+
+    from tests.evaluation.test_html_report import CHROMIUM
+
+    flags = [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}"]
+    return subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
