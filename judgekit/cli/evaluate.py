@@ -23,16 +23,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_agreement, print_if_every_call_failed
 from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, SplitOpt, with_judge_options
+from judgekit.cli.progress import RunProgress
 from judgekit.data.datasets import (
     FORMATS,
     PAIR_FORMATS,
@@ -205,11 +199,12 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
     pairs the judge got right."""
     started, started_at = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     with judge_options.judge(profile) as the_judge, _records_sink(task, profile) as (sink, records):
-        progress = Progress(TextColumn(f"[bold]evaluating ({profile})"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=err, disable=not err.is_terminal)
-        with progress:
-            bar = progress.add_task("evaluating", total=task.total)
-            report, correct = _run(the_judge, task, sink, lambda: progress.advance(bar))
+        progress = RunProgress(f"evaluating ({profile})", task.total, 0,
+                               lambda: (the_judge.stats.calls, the_judge.stats.cache_hits), err)
+        with progress.shown():
+            report, correct = _run(the_judge, task, sink, progress.advance)
+        if progress.notices.counts:
+            report["notices"] = dict(progress.notices.counts)
         if records is not None:
             report[f"{task.records}_file"] = records.name  # beside the report
         report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1), date=started_at,

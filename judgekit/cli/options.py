@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperCommand
 
+from judgekit.cli import progress
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge
@@ -72,7 +73,7 @@ def _default(field: str) -> object:
 # The panels `--help` groups the options into; a command's own options name theirs where declared.
 IO_PANEL, JUDGE_PANEL, SCORING_PANEL, LIMITS_PANEL, SCALE_PANEL = "Input and output", "Judge", "Scoring", "Limits", "Scale"
 _PANEL_OF = {
-    **dict.fromkeys(("rubric", "output", "resume", "field", "split", "limit"), IO_PANEL),
+    **dict.fromkeys(("rubric", "output", "resume", "field", "split", "limit", "progress_every", "quiet"), IO_PANEL),
     **dict.fromkeys(("samples", "soft", "allow_code", "mask_names", "min_coverage"), SCORING_PANEL),
     **dict.fromkeys(("concurrency", "timeout", "max_attempts", "max_reasks", "max_calls", "max_cost"), LIMITS_PANEL),
 }
@@ -141,7 +142,14 @@ def _judge_parameters(several_profiles: bool) -> list[inspect.Parameter]:
         _option("min_coverage", float, _default("min_coverage"), "--min-coverage",
                 help="least scored share (0..1) of the rubric's absolute weight for a reward; below it, or with a "
                      "hard rule unscored, the reward is null"),
+        *progress_parameters(),
     ]
+
+
+def progress_parameters() -> list[inspect.Parameter]:
+    return [_option("progress_every", float, progress.DEFAULT_EVERY, "--progress-every",
+                    help="when stderr is not a terminal: one progress line every this many seconds (0: none)"),
+            _option("quiet", bool, False, "--quiet", "-q", help="no progress bar or progress lines")]
 
 
 _FLAGS = {"cache": "--no-cache", "criteria_per_call": "--criteria-per-call"}
@@ -172,6 +180,7 @@ def _config(values: dict[str, object]) -> JudgeConfig:
 
 def judge_options(values: dict[str, object]) -> JudgeOptions:
     """The JudgeOptions of the values typer parsed for `judge_parameters()`."""
+    progress.SETTINGS.every, progress.SETTINGS.quiet = float(cast(float, values.pop("progress_every"))), bool(values.pop("quiet"))
     spec, base_url, profile = values.pop("judge"), values.pop("base_url"), values.pop("profile")
     panel_file = cast(Path | None, values.pop("panel"))
     names = [profile] if isinstance(profile, str) else [n.strip() for item in cast(list[str], profile)
