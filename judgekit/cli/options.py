@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperCommand
 
-from judgekit.cli import progress
+from judgekit.cli import progress, settings
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge
@@ -80,8 +80,10 @@ _PANEL_OF = {
 
 
 def _option(name: str, annotation: object, default: object, *decls: str, help: str) -> inspect.Parameter:
+    """A judge option; also read from the environment (JUDGEKIT_NAME) and a project file (judgekit.cli.settings)."""
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                             default=typer.Option(default, *decls, help=help, rich_help_panel=_PANEL_OF.get(name, JUDGE_PANEL)))
+                             default=typer.Option(default, *decls, help=help, rich_help_panel=_PANEL_OF.get(name, JUDGE_PANEL),
+                                                  envvar=settings.env_var(name)))
 
 
 def _profile_option(several: bool) -> inspect.Parameter:
