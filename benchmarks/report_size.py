@@ -12,6 +12,7 @@ script (`--dump-dom`, the page laid out). The figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -36,17 +37,19 @@ def write_run(folder: Path, rows: int) -> Path:
     """A score run of `rows` rows: input, output and record, as `judgekit score --explain` leaves them."""
     rng = random.Random(rows)
     source, output = folder / "in.jsonl", folder / "out.jsonl"
+    content = hashlib.sha256()  # the input's digest as the run record keeps it (the page checks it)
     with source.open("w") as given, output.open("w") as out:
         for i in range(rows):
-            given.write(json.dumps({"id": f"r{i}", "prompt": f"Question {i}: " + _text(rng, 30),
-                                    "response": _text(rng, 80)}) + "\n")
+            obj = {"id": f"r{i}", "prompt": f"Question {i}: " + _text(rng, 30), "response": _text(rng, 80)}
+            given.write(json.dumps(obj) + "\n")
+            content.update(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n")
             unscored = i % 10 == 0
             scores = {cid: None if unscored and cid == "cites" else rng.choice((0, 1)) for cid, _ in CRITERIA}
             row = {"id": f"r{i}", "reward": None if unscored else rng.random(), "coverage": 0.875 if unscored else 1.0,
                    "scores": scores, "unscored": {"cites": "timed out (gave up after 4 attempts)"} if unscored else {},
                    "explanations": {cid: _text(rng, 15) for cid, _ in CRITERIA}}
             out.write(json.dumps(row) + "\n")
-    record = {"format": "judgekit run record 1", "command": "score", "fields": {}, "input": "sha256:synthetic",
+    record = {"format": "judgekit run record 1", "command": "score", "fields": {}, "input": "sha256:" + content.hexdigest()[:32],
               "rubric": "sha256:synthetic", "judge": {"spec": "openai:synthetic", "base_url": []}, "profile": "judgekit",
               "settings": {"explain": True},
               "about": {"input_path": str(source), "judge": "openai:synthetic", "rubric_name": "synthetic",

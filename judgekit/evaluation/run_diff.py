@@ -66,7 +66,7 @@ def diff_runs(first: Path, second: Path, record: dict[str, Any] | None) -> RunDi
     """The rows of `first` and `second` in step; rows are matched by position and must carry the same ids."""
     fields = (record or {}).get("fields")
     mapping = {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
-    given = input_texts((record or {}).get("about"), mapping)
+    given = input_texts(record, mapping)
     diff: RunDiff | None = None
     for pair in zip_longest(output_rows(first), output_rows(second)):
         if pair[0] is None or pair[1] is None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from judgekit.data.reader import JsonRecord, json_records, records
-from judgekit.data.rows import message_text, pair_label, pick
+from judgekit.data.rows import content_digest, message_text, pair_label, pick
 from judgekit.errors import InputError
 from judgekit.judging.results import NOT_APPLICABLE, RATED, score_verdict
 from judgekit.secrets import redact, redact_tree
@@ -224,15 +224,23 @@ def output_rows(path: Path) -> Iterator[tuple[Kind, JsonRecord]]:
         raise InputError("no rows", file=str(path))
 
 
-def input_texts(about: dict[str, Any] | None, mapping: dict[str, str]) -> Iterator[dict[str, Any]] | None:
-    """The input rows' judged fields, in order, as the run read them (None when the input is not at hand)."""
-    path = (about or {}).get("input_path")
-    if not isinstance(path, str) or not Path(path).exists():
+def input_texts(record: dict[str, Any] | None, mapping: dict[str, str]) -> Iterator[dict[str, Any]] | None:
+    """The input rows' judged fields, in order, as the run read them; None when the input is not at hand or
+    its content is not the one the run judged (the record's digest of it). So a run and record received from
+    elsewhere cannot make the page read, and embed, another file of this machine."""
+    about = (record or {}).get("about") or {}
+    path, split = about.get("input_path"), about.get("split")
+    if not isinstance(path, str) or not Path(path).is_file():
+        return None
+    try:
+        if content_digest(path, split) != (record or {}).get("input"):
+            return None
+    except (InputError, OSError):
         return None
     names = ("id", "prompt", "response", "response_a", "response_b", "responses", "reference", "label")
 
     def fields() -> Iterator[dict[str, Any]]:
-        for rec in records(path, split=(about or {}).get("split")):
+        for rec in records(path, split=split):
             got = {name: pick(rec.obj, name, mapping)[1] for name in names}
             yield {**got, "id": rec.number if got["id"] is None else got["id"]}
     return fields()
@@ -242,7 +250,7 @@ def build(path: Path, record: dict[str, Any] | None) -> RunPage:
     """One pass over the run's rows (and its input beside them, while their ids agree)."""
     fields = (record or {}).get("fields")
     mapping: dict[str, str] = {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
-    given = input_texts(record.get("about") if record else None, mapping)
+    given = input_texts(record, mapping)
     page: RunPage | None = None
     for kind, rec in output_rows(path):
         if page is None:

@@ -128,3 +128,18 @@ def _render_page(tmp_path, page):
     flags = [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}"]
     return subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+
+
+def test_texts_come_only_from_the_input_the_run_judged(judge_server, tmp_path):
+    from judgekit.evaluation.html_report import render_report
+
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": "r0", "prompt": "the original prompt", "response": "yes"}])
+    (tmp_path / "r.yaml").write_text(RUBRIC)
+    out = tmp_path / "out.jsonl"
+    proc = run_cli("score", str(data), "--rubric", str(tmp_path / "r.yaml"), "--judge", "openai:m", "--base-url",
+                   judge_server.base_url, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "the original prompt" in render_report(out)
+    write_jsonl(data, [{"id": "r0", "prompt": "an edited prompt", "response": "yes"}])  # or a record naming another file
+    page = render_report(out)
+    assert "an edited prompt" not in page and "no longer matches the rows" in page
