@@ -34,6 +34,8 @@ Kind = Literal["score", "compare", "rank"]
 SAMPLE, FLAGGED, SUMMARIES = 200, 1000, 20_000
 TEXT_CAP, DETAIL_BUDGET, REASONS = 3000, 4_000_000, 200
 _BINS = 10
+_SHAPES: dict[str, type] = {"unscored": dict, "explanations": dict, "ratings": dict, "not_applicable": list,
+                            "inconsistent": list}
 _NUMBERS = ("reward", "margin", "coverage", "soft_reward")  # shown rounded
 SCORE_CODES = {"MET": "M", "UNMET": "U", "unscored": "-", RATED: "R", NOT_APPLICABLE: "N"}
 COMPARE_NAMES = {1: "A", -1: "B", 0: "tie"}
@@ -63,6 +65,10 @@ def row_kind(obj: dict[str, Any], file: str, line: int) -> Kind:
     reward = obj.get("reward")
     if reward is not None and (isinstance(reward, bool) or not isinstance(reward, (int, float))):
         raise InputError(f"not an output row of {kind}: the reward is a number or null", file=file, line=line, field="reward")
+    for name, shape in _SHAPES.items():
+        if obj.get(name) is not None and not isinstance(obj[name], shape):
+            raise InputError(f"not an output row of {kind}: '{name}' is {'an object' if shape is dict else 'a list'}",
+                             file=file, line=line, field=name)
     return kind
 
 
