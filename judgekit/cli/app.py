@@ -10,8 +10,9 @@ import sys
 import typer
 from rich.markup import escape
 
-from judgekit.cli import evaluate, pairwise, report, rewards, rubrics, score
+from judgekit.cli import config, evaluate, pairwise, report, rewards, rubrics, score
 from judgekit.cli.common import err, print_summary
+from judgekit.cli.config import project_defaults
 from judgekit.cli.options import HelpLayout
 from judgekit.cli.runfile import RunStopped
 from judgekit.errors import InputError, RunHalted
@@ -37,6 +38,7 @@ score.register(app)
 pairwise.register(app)
 evaluate.register(app)
 report.register(app)
+config.register(app)
 rubrics.register(rubric_app)
 rewards.register(app)
 for _command in (*app.registered_commands, *rubric_app.registered_commands):
@@ -46,7 +48,7 @@ for _command in (*app.registered_commands, *rubric_app.registered_commands):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns every known failure into a message and an exit code, never a traceback."""
     try:
-        code = app(args=argv, prog_name="judgekit", standalone_mode=False)
+        code = app(args=argv, prog_name="judgekit", standalone_mode=False, default_map=project_defaults(app))
     except InputError as exc:
         err.print(f"[red]error[/red]: {escape(redact(str(exc)))}", highlight=False)
         sys.exit(2)

@@ -81,6 +81,8 @@ def print_summary(summary: RunSummary, output: str) -> None:
         f"  {cost_line(summary.cost_usd, summary.cost_note, summary.judged)}",
         highlight=False,
     )
+    if summary.notices:
+        err.print("  notices: " + ", ".join(f"{kind} {n}x" for kind, n in summary.notices.items()), highlight=False)
     for server in summary.servers or ():
         aside = f", set aside {server['set_aside']}x" if server["set_aside"] else ""
         err.print(f"  server {escape(server['base_url'])}: {server['calls']} calls ({server['failed']} failed{aside})",

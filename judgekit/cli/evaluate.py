@@ -16,19 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from judgekit.cli.common import (
     ShotsFromOpt,
@@ -41,6 +35,7 @@ from judgekit.cli.common import (
     rubric_with_shots,
 )
 from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, SplitOpt, with_judge_options
+from judgekit.cli.progress import RunProgress
 from judgekit.data.datasets import (
     FORMATS,
     PAIR_FORMATS,
@@ -241,16 +236,17 @@ def _combined(reports: list[dict[str, Any]], correct: list[Correct | None], fmt:
 def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) -> tuple[dict[str, Any], bool, Correct | None]:
     """The report of one profile (printed as a table), whether every judge call failed, and (pairs) which
     pairs the judge got right."""
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     with judge_options.judge(profile) as the_judge, _records_sink(task, profile) as (sink, records):
-        progress = Progress(TextColumn(f"[bold]evaluating ({profile})"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=err, disable=not err.is_terminal)
-        with progress:
-            bar = progress.add_task("evaluating", total=task.total)
-            report, correct = _run(the_judge, task, sink, lambda: progress.advance(bar))
+        progress = RunProgress(f"evaluating ({profile})", task.total, 0,
+                               lambda: (the_judge.stats.calls, the_judge.stats.cache_hits), err)
+        with progress.shown():
+            report, correct = _run(the_judge, task, sink, progress.advance)
+        if progress.notices.counts:
+            report["notices"] = dict(progress.notices.counts)
         if records is not None:
             report[f"{task.records}_file"] = records.name  # beside the report
-        report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1),
+        report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1), date=started_at,
                       stats=the_judge.stats.as_dict(), cost_usd=the_judge.cost_usd, **the_judge.agreement.as_dict())
         print_agreement(the_judge.agreement.as_dict())
         err.print(f"  {cost_line(the_judge.cost_usd, the_judge.pricing.reason, 0)}", highlight=False)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperCommand
 
+from judgekit.cli import progress, settings
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge, JudgeSpec
@@ -72,15 +73,18 @@ def _default(field: str) -> object:
 # The panels `--help` groups the options into; a command's own options name theirs where declared.
 IO_PANEL, JUDGE_PANEL, SCORING_PANEL, LIMITS_PANEL, SCALE_PANEL = "Input and output", "Judge", "Scoring", "Limits", "Scale"
 _PANEL_OF = {
-    **dict.fromkeys(("rubric", "output", "resume", "field", "split", "limit"), IO_PANEL),
+    **dict.fromkeys(("rubric", "output", "resume", "field", "split", "limit", "progress_every", "quiet", "dry_run"), IO_PANEL),
     **dict.fromkeys(("samples", "soft", "allow_code", "mask_names", "min_coverage", "view"), SCORING_PANEL),
     **dict.fromkeys(("concurrency", "timeout", "max_attempts", "max_reasks", "max_calls", "max_cost"), LIMITS_PANEL),
 }
 
 
-def _option(name: str, annotation: object, default: object, *decls: str, help: str) -> inspect.Parameter:
+def _option(name: str, annotation: object, default: object, *decls: str, help: str, env: bool = True) -> inspect.Parameter:
+    """An option; a judge option (`env`) is also read from the environment (JUDGEKIT_NAME) and a project file
+    (judgekit.cli.settings)."""
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                             default=typer.Option(default, *decls, help=help, rich_help_panel=_PANEL_OF.get(name, JUDGE_PANEL)))
+                             default=typer.Option(default, *decls, help=help, rich_help_panel=_PANEL_OF.get(name, JUDGE_PANEL),
+                                                  envvar=settings.env_var(name) if env else None))
 
 
 def _profile_option(several: bool) -> inspect.Parameter:
@@ -143,7 +147,14 @@ def _judge_parameters(several_profiles: bool) -> list[inspect.Parameter]:
         _option("min_coverage", float, _default("min_coverage"), "--min-coverage",
                 help="least scored share (0..1) of the rubric's absolute weight for a reward; below it, or with a "
                      "hard rule unscored, the reward is null"),
+        *progress_parameters(),
     ]
+
+
+def progress_parameters() -> list[inspect.Parameter]:
+    return [_option("progress_every", float, progress.DEFAULT_EVERY, "--progress-every",
+                    help="when stderr is not a terminal: one progress line every this many seconds (0: none)"),
+            _option("quiet", bool, False, "--quiet", "-q", help="no progress bar or progress lines")]
 
 
 _FLAGS = {"cache": "--no-cache", "criteria_per_call": "--criteria-per-call"}
@@ -174,6 +185,7 @@ def _config(values: dict[str, object]) -> JudgeConfig:
 
 def judge_options(values: dict[str, object]) -> JudgeOptions:
     """The JudgeOptions of the values typer parsed for `judge_parameters()`."""
+    progress.SETTINGS.every, progress.SETTINGS.quiet = float(cast(float, values.pop("progress_every"))), bool(values.pop("quiet"))
     spec, base_url, profile = values.pop("judge"), values.pop("base_url"), values.pop("profile")
     panel_file = cast(Path | None, values.pop("panel"))
     names = [profile] if isinstance(profile, str) else [n.strip() for item in cast(list[str], profile)
@@ -234,6 +246,8 @@ class FileOptions:
     """The default output is INPUT.SUFFIX.jsonl."""
     limit: int | None = None
     """--limit: only the input's first N rows."""
+    dry_run: bool = False
+    """--dry-run: the calls and estimated cost, no call made."""
 
     def output_for(self, input: Path) -> str:
         if self.output:
@@ -264,13 +278,15 @@ LimitOpt: int | None = typer.Option(None, "--limit", min=1, help="use only the i
 def file_parameters(suffix: str, fields: str) -> list[inspect.Parameter]:
     """The file options as command parameters; `fields` names the input fields --field can remap."""
     return [
-        _option("rubric", Path | None, None, "--rubric", "-r", help="rubric YAML (rows may carry their own)"),
+        _option("rubric", Path | None, None, "--rubric", "-r", help="rubric YAML (rows may carry their own)", env=False),
         _option("output", str | None, None, "--output", "-o",
-                help=f"output JSONL; '-' for stdout [default: INPUT.{suffix}.jsonl]"),
-        _option("resume", bool, False, "--resume", help="continue an interrupted run from its output file"),
-        _option("field", list[str], [], "--field", help=f"remap an input field: NAME=KEY ({fields})"),
-        _option("split", str | None, None, "--split", help=SPLIT_HELP),
+                help=f"output JSONL; '-' for stdout [default: INPUT.{suffix}.jsonl]", env=False),
+        _option("resume", bool, False, "--resume", help="continue an interrupted run from its output file", env=False),
+        _option("field", list[str], [], "--field", help=f"remap an input field: NAME=KEY ({fields})", env=False),
+        _option("split", str | None, None, "--split", help=SPLIT_HELP, env=False),
         inspect.Parameter("limit", inspect.Parameter.KEYWORD_ONLY, annotation=int | None, default=LimitOpt),
+        _option("dry_run", bool, False, "--dry-run", env=False,
+                help="print the judge calls the run would make and, for a priced model, its estimated cost; then exit"),
     ]
 
 
@@ -280,7 +296,8 @@ def with_file_options(suffix: str, fields: str) -> Callable[[Command], Command]:
     def build(values: dict[str, object]) -> FileOptions:
         return FileOptions(rubric=cast(Path | None, values["rubric"]), output=cast(str | None, values["output"]),
                            resume=bool(values["resume"]), fields=field_map(cast(list[str], values["field"])),
-                           split=cast(str | None, values["split"]), suffix=suffix, limit=cast(int | None, values["limit"]))
+                           split=cast(str | None, values["split"]), suffix=suffix, limit=cast(int | None, values["limit"]),
+                           dry_run=bool(values["dry_run"]))
 
     return _with_group("file_options", file_parameters(suffix, fields), build)
 

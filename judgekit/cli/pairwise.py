@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from judgekit.cli.common import both, err, exit_if_judge_failed, exit_if_run_failed, print_summary, rubric_check
+from judgekit.cli.dryrun import dry_run
 from judgekit.cli.options import (
     SCORING_PANEL,
     FileOptions,
@@ -60,6 +61,9 @@ def compare(
                                              rubric_check(the_rubric, str(input), judge_options.config.profile, meta)),
                     limit=file_options.limit)
     count = rows.validate()
+    if file_options.dry_run:
+        dry_run("compare", rows, the_rubric, judge_options)
+        return
     out = file_options.output_for(input)
     if ray:
         _compare_on_ray(list(rows), the_rubric, explain, judge_options, input, out, file_options.resume,
@@ -158,6 +162,9 @@ def rank(
                     check=both(_group_check(str(input), anchor_index),
                                rubric_check(the_rubric, str(input), judge_options.config.profile)), limit=file_options.limit)
     count = rows.validate()
+    if file_options.dry_run:
+        dry_run("rank", rows, the_rubric, judge_options, strategy)
+        return
     out = file_options.output_for(input)
     with judge_options.judge(check=False) as the_judge:  # run_file checks
 

@@ -6,6 +6,7 @@ setting that changes what a row holds, with the command's own (--explain, --stra
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -39,7 +40,22 @@ def run_record(command: str, rows: FileRows, options: JudgeOptions, rubric: Base
         "judge": _judge(options),
         "profile": _profile(config.profile),
         "settings": {**judge_settings, **settings},
+        "about": _about(rows, options, rubric),
     }
+
+
+def _about(rows: FileRows, options: JudgeOptions, rubric: BaseModel | None) -> dict[str, object]:
+    """What the run's page shows (never compared by --resume): where the input is, so `judgekit report` finds
+    the judged texts; the rubric's criteria with their weights (pitfalls are drawn as flaws); the judge as
+    written, its servers without credentials; the date the run started."""
+    source = Path(rows.file)
+    spec = ", ".join(j.judge for j in options.spec.judges) if options.spec.judges else options.spec.judge
+    dumped = rubric.model_dump(mode="json") if rubric is not None else {}
+    criteria = [{k: c.get(k) for k in ("id", "text", "weight", "kind") if k in c} for c in dumped.get("criteria", [])
+                if isinstance(c, dict)]
+    return {"input_path": str(source.resolve()) if source.exists() else rows.file, "split": rows.split,
+            "limit": rows.limit, "judge": spec, "rubric_name": dumped.get("name"), "criteria": criteria,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def model_digest(model: BaseModel | None) -> str | None:

@@ -14,15 +14,22 @@ from judgekit.evaluation.html_report import write_report
 
 
 def report(
-    source: Path = typer.Argument(..., help="RUN.jsonl (the output of score or compare) or REPORT.json (of eval)"),
+    sources: list[Path] = typer.Argument(..., help="RUN.jsonl (the output of score, compare or rank) or REPORT.json (of eval); "
+                                         "two runs on the same rows (A.jsonl B.jsonl): where they differ", metavar="SOURCE..."),
     output: Path | None = typer.Option(None, "--output", "-o", help="the HTML file [default: SOURCE with .html]",
                                          rich_help_panel=IO_PANEL),
 ) -> None:
     """Write one self-contained HTML page (no network; opens from a file URL)."""
-    if not source.is_file():
-        raise InputError("not found", file=str(source))
+    if len(sources) > 2:
+        raise InputError("one run (or eval report), or two runs to compare", field="SOURCE")
+    for source in sources:
+        if not source.is_file():
+            raise InputError("not found", file=str(source))
+    source, other = sources[0], (sources[1] if len(sources) == 2 else None)
+    if other is not None and source.suffix == ".json":
+        raise InputError("two runs are compared from their output rows (.jsonl), not from eval reports", file=str(source))
     target = output or source.with_suffix(".html")
-    write_report(source, target)
+    write_report(source, target, other)
     err.print(f"report -> {escape(str(target))}", highlight=False)
 
 

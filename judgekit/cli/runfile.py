@@ -26,18 +26,11 @@ from types import FrameType
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
+from judgekit.cli.progress import RunProgress
 from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
 from judgekit.data.rows import FileRows, InputRow
-from judgekit.data.runrecord import RunRecord, refuse_input_as_record
+from judgekit.data.runrecord import RunRecord, add_totals, refuse_input_as_record
 from judgekit.errors import RunHalted
 from judgekit.judge import Judge
 from judgekit.llm.fanout import in_window
@@ -61,6 +54,7 @@ class RunSummary:
     agreement: dict[str, dict[str, float | None]] = field(default_factory=dict)  # self-agreement, inter-judge alpha
     servers: list[dict[str, Any]] | None = None  # per judge server, when there are several
     stopped: bool = False  # the run ended before its last row (a limit, a signal)
+    notices: dict[str, int] = field(default_factory=dict)  # fallbacks, servers set aside: said once, counted here
 
     def note(self, row: dict[str, Any], judged: bool) -> None:
         """Count one written output row."""
@@ -216,39 +210,43 @@ def run_file(
             sink.close()
     except RunHalted as exc:  # a limit, or the judge is gone: every call it sent is counted in the summary
         summary.stopped = True
-        totals = _with_totals(summary, judge, started)
+        totals = _with_totals(summary, judge, started, output, record)
         raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", totals, output) from None
     except RunStopped as exc:
         if exc.exit_code != SIGPIPE_EXIT:  # a closed stdout ends quietly
             summary.stopped = True
-            exc.summary, exc.output = _with_totals(summary, judge, started), output
+            exc.summary, exc.output = _with_totals(summary, judge, started, output, record), output
         raise
-    return _with_totals(summary, judge, started)
+    return _with_totals(summary, judge, started, output, record)
 
 
 def _judge_rows(judge: Judge, rows: FileRows, count: int, job: RowJob, failed: FailedRow, sink: RowSink, summary: RunSummary,
                 *, output: str, console: Console, label: str) -> None:
-    progress = Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, disable=not console.is_terminal, transient=False,
-    )
+    progress = RunProgress(label, summary.rows, summary.resumed, lambda: (judge.stats.calls, judge.stats.cache_hits), console)
 
     def on_done(obj: dict[str, Any], judged: bool) -> None:
         summary.note(obj, judged)
-        progress.advance(task)
+        progress.advance()
 
-    with progress:
-        task = progress.add_task(label, total=summary.rows, completed=summary.resumed)
-        pool = _RowPool(rows.rows(start=summary.resumed), summary.rows - summary.resumed, job, failed, sink,
-                        judge.config.concurrency, on_done)
-        _run_pool(judge, pool, sink, output)
+    try:
+        with progress.shown():
+            pool = _RowPool(rows.rows(start=summary.resumed), summary.rows - summary.resumed, job, failed, sink,
+                            judge.config.concurrency, on_done)
+            _run_pool(judge, pool, sink, output)
+    finally:
+        summary.notices = dict(progress.notices.counts)
 
 
-def _with_totals(summary: RunSummary, judge: Judge, started: float) -> RunSummary:
-    """The summary with the run's time, calls, tokens, cost, agreement and servers."""
+def _with_totals(summary: RunSummary, judge: Judge, started: float, output: str = "-",
+                 record: RunRecord | None = None) -> RunSummary:
+    """The summary with the run's time, calls, tokens, cost, agreement and servers (kept in the run's record
+    too, for its page)."""
     summary.seconds = time.perf_counter() - started
     summary.stats = judge.stats.as_dict()
     summary.cost_usd, summary.cost_note = judge.cost_usd, judge.pricing.reason
     summary.agreement = judge.agreement.as_dict()
     summary.servers = judge.server_usage()
+    if output != "-" and record is not None:
+        add_totals(Path(output), {"seconds": round(summary.seconds, 3), "stats": summary.stats, "cost_usd": summary.cost_usd,
+                                  "cost_note": summary.cost_note, "rows": summary.rows, "stopped": summary.stopped})
     return summary

@@ -17,6 +17,7 @@ from judgekit.cli.common import (
     rubric_check,
     rubric_with_shots,
 )
+from judgekit.cli.dryrun import dry_run
 from judgekit.cli.options import (
     SCORING_PANEL,
     FileOptions,
@@ -56,6 +57,9 @@ def score(
     rows = FileRows(input, ("prompt", "response"), mapping=file_options.fields, split=file_options.split,
                     check=rubric_check(the_rubric, str(input), judge_options.config.profile), limit=file_options.limit)
     count = rows.validate()
+    if file_options.dry_run:
+        dry_run("score", rows, the_rubric, judge_options)
+        return
     out = file_options.output_for(input)
     if ray:
         # The driver holds the rows to cut them into shards; each actor streams its shard's output.

@@ -208,6 +208,14 @@ class FileRows:
             first_line_of[key] = rec.line
 
 
+def content_digest(source: str | Path, split: str | None = None) -> str:
+    """The digest of an input's records that `FileRows.validate` keeps (`content`), read one at a time."""
+    content = hashlib.sha256()
+    for rec in records(source, split=split):
+        content.update(_canonical(rec.obj))
+    return "sha256:" + content.hexdigest()[:32]
+
+
 def _canonical(obj: Any) -> bytes:
     """A record as one line of canonical JSON (sorted keys; a value JSON has no type for, from Parquet, as text)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("ascii") + b"\n"

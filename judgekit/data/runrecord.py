@@ -31,6 +31,10 @@ RunRecord = dict[str, Any]
 
 SUFFIX = ".run.json"
 _FORMAT = "judgekit run record 1"
+INFO_PARTS = ("about", "totals")
+"""Parts that describe a run for its page (`judgekit report`), never compared by --resume: `about` (where the
+input is, the rubric's criteria, the judge as shown, the start date) and `totals` (calls, tokens, cost and
+duration, written when the run ends)."""
 
 
 def record_path(output: Path) -> Path:
@@ -84,10 +88,32 @@ def keep_record(output: Path, record: RunRecord, *, resume: bool, has_rows: bool
         raise
 
 
+def add_totals(output: Path, totals: dict[str, Any]) -> None:
+    """When a run ends: its calls, tokens, cost and duration into the record beside `output` (kept as it was
+    when it cannot be read: the page then shows no totals)."""
+    path = record_path(output)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(saved, dict) and saved.get("format") == _FORMAT:
+        keep_record(output, {k: v for k, v in saved.items() if k != "format"} | {"totals": totals},
+                    resume=False, has_rows=False)
+
+
+def read_record(output: Path) -> RunRecord | None:
+    """The record beside an output, for its page; None when there is none or it is not one."""
+    try:
+        saved = json.loads(record_path(output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) and saved.get("format") == _FORMAT else None
+
+
 def _check_same(output: Path, record: RunRecord) -> None:
     path = record_path(output)
     saved = _read(path, output)
-    changed = [name for name in record if saved.get(name) != record[name]]
+    changed = [name for name in record if name not in INFO_PARTS and saved.get(name) != record[name]]
     if changed:
         raise InputError(f"--resume would mix two runs in one file: the {_named(changed, record, saved)} changed "
                          f"since this output was written (see {path.name}); run again without --resume, or "

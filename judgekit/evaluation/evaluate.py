@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from judgekit.data.datasets import EvalPair, Scan, Stream
 from judgekit.data.outfile import RowSink
 from judgekit.evaluation.probe import master_key_probe
+from judgekit.evaluation.run_page import cut
 from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
 from judgekit.judging.pairwise import PairItem
@@ -85,6 +86,13 @@ class EvalRun:
     probe: dict[str, Any] | None = None
 
 
+def pair_texts(p: EvalPair, reasoning: dict[str, str]) -> dict[str, Any]:
+    """What the report's page shows of a pair: its texts (each cut at `TEXT_CAP`) and the judge's reasoning in
+    both orders, so a reader can see why the judge erred."""
+    texts = {k: cut(v) for k, v in (("prompt", p.prompt), ("response_a", p.response_a), ("response_b", p.response_b))}
+    return {**texts, **({"explanations": {k: cut(v) for k, v in reasoning.items()}} if reasoning else {})}
+
+
 async def evaluate(
     judge: Judge,
     rubric: Rubric,
@@ -110,7 +118,7 @@ async def evaluate(
             record["unscored"] = o.unscored
         if o.soft is not None:
             record["soft"] = o.soft
-        return record
+        return {**record, **pair_texts(p, o.reasoning)}
 
     await judge_stream(pairs, one, run.outcomes.keep, sink, workers=judge.config.concurrency, on_done=on_done)
     if probe == "master-key":

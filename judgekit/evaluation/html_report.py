@@ -1,4 +1,4 @@
-"""`judgekit report`: one self-contained HTML page for a run's output rows (score or compare) or an
+"""`judgekit report`: one self-contained HTML page for a run's output rows (score, compare or rank) or an
 eval report (JSON). Inline CSS, SVG and script only: no network, and it works from a file URL.
 
 The counts are computed here and rendered by the template (prompts/report/*.html.j2); the rows to
@@ -9,33 +9,43 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
 from judgekit.data.outfile import cannot_write, refuse_input_as_output
 from judgekit.data.reader import json_records, load_json
+from judgekit.data.runrecord import read_record
 from judgekit.errors import InputError
 from judgekit.evaluation.report import companion_file
-from judgekit.judging.results import NOT_APPLICABLE, RATED, score_verdict
+from judgekit.evaluation.run_diff import diff_runs
+from judgekit.evaluation.run_page import FLAGGED, SAMPLE, SUMMARIES, TEXT_CAP, RunPage, build, reward_bins
+from judgekit.judging.results import NOT_APPLICABLE, RATED
 from judgekit.protocol.templates import render
 from judgekit.secrets import redact_tree
 
-Kind = Literal["score", "compare", "eval"]
-SCORE_VERDICTS = {1: "MET", 0: "UNMET", None: "unscored"}
-COMPARE_VERDICTS = {1: "A", -1: "B", 0: "tie", None: "unscored"}
-_BINS = 10
+Kind = Literal["score", "compare", "rank"]
+SCORE_VERDICTS = ["MET", "UNMET", "unscored"]
+COMPARE_VERDICTS = ["A", "B", "tie", "unscored"]
 
 
 class CriterionCounts(BaseModel):
     id: str
     counts: dict[str, int]
     inconsistent: int = 0
+    weight: float | None = None
+    text: str | None = None
 
     @property
     def scored(self) -> int:
         return sum(n for verdict, n in self.counts.items() if verdict not in ("unscored", NOT_APPLICABLE))
+
+    @property
+    def pitfall(self) -> bool:
+        return self.weight is not None and self.weight < 0
 
 
 class Bin(BaseModel):
@@ -44,126 +54,67 @@ class Bin(BaseModel):
 
 
 class RunView(BaseModel):
-    """What the page of a score or compare run shows."""
+    """What the page of a score, compare or rank run shows."""
 
     kind: Kind
     source: str
     rows: int
     verdicts: list[str]
     criteria: list[CriterionCounts]
-    outcomes: list[Bin]  # score: the reward histogram (and null); compare: winners
+    outcomes: list[Bin]  # score: the reward histogram (and unscored); compare: winners; rank: the best response
     reasons: list[Bin]  # unscored reasons, most frequent first
-    browse: list[dict[str, Any]]
+    about: dict[str, Any]  # the run's judge, rubric, date, calls, tokens, cost, duration (from its record)
+    bounds: dict[str, int]  # what the page holds: summaries, rows with their full text, flagged rows
+    explained: bool
+    texts: bool
+    labelled: bool
 
 
-Verdict = Annotated[float, Field(allow_inf_nan=False)] | None
+_ABOUT_KEYS = ("recorded", "judge", "profile", "command", "rubric_name", "started", "input_path", "seconds", "calls",
+               "cache_hits", "tokens", "cost_usd", "cost_note", "stopped")
 
 
-class _RunRow(BaseModel):
-    """The fields of an output row the page reads, with their types (the rest is shown as it is)."""
-
-    model_config = ConfigDict(extra="allow")
-    unscored: dict[str, Any] | None = None
-    not_applicable: list[str] | None = None
-
-
-class _ScoreRow(_RunRow):
-    scores: dict[str, Verdict]
-    reward: Verdict = None
-    ratings: dict[str, Any] | None = None
-
-
-class _CompareRow(_RunRow):
-    preferences: dict[str, Verdict]
-    winner: str | None = None
-    inconsistent: list[str] | None = None
+def _about(record: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's metadata, every key the page reads present (None when the record does not say)."""
+    about: dict[str, Any] = dict.fromkeys(_ABOUT_KEYS) | dict((record or {}).get("about") or {})
+    totals = (record or {}).get("totals") or {}
+    stats = totals.get("stats") or {}
+    if totals:
+        about.update(seconds=totals.get("seconds"), calls=stats.get("calls"), cache_hits=stats.get("cache_hits"),
+                     tokens=(stats.get("prompt_tokens") or 0) + (stats.get("completion_tokens") or 0),
+                     cost_usd=totals.get("cost_usd"), cost_note=totals.get("cost_note"), stopped=totals.get("stopped"))
+    if record is not None:
+        about.update(profile=record.get("profile"), command=record.get("command"), recorded=True)
+    return about
 
 
-_ROW_MODELS: dict[Kind, type[_RunRow]] = {"score": _ScoreRow, "compare": _CompareRow}
-
-
-def _row_kind(obj: dict[str, Any], file: str, line: int) -> Kind:
-    """The kind of an output row, its fields checked: a field the page cannot read is named."""
-    kind: Kind | None = "score" if "scores" in obj else "compare" if "preferences" in obj else None
-    if kind is None:
-        raise InputError("not an output row of score or compare (no 'scores' or 'preferences' object)",
-                         file=file, line=line, field="scores")
-    try:
-        _ROW_MODELS[kind].model_validate(obj)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"not an output row of {kind}: {first['msg']}", file=file, line=line,
-                         field=".".join(str(p) for p in first["loc"])) from None
-    return kind
-
-
-def read_rows(path: Path) -> tuple[Kind, list[dict[str, Any]]]:
-    """The output rows of one run (all of one kind)."""
-    kind: Kind | None = None
-    rows: list[dict[str, Any]] = []
-    for record in json_records(path):
-        this = _row_kind(record.obj, str(path), record.line)
-        if kind is not None and this != kind:
-            raise InputError(f"a {this} row in a {kind} run", file=str(path), line=record.line, field="scores")
-        kind = this
-        rows.append(record.obj)
-    if kind is None:
-        raise InputError("no rows", file=str(path))
-    return kind, rows
-
-
-def verdict_name(row: dict[str, Any], key: str, cid: str, names: dict[int | None, str]) -> str:
-    """How a criterion's verdict in an output row is shown (the page's script names them alike)."""
-    if key == "scores":
-        return score_verdict(row, cid)
-    if cid in (row.get("not_applicable") or []):
-        return NOT_APPLICABLE
-    return names.get(row[key][cid], "unscored")
-
-
-def _criterion_counts(rows: list[dict[str, Any]], key: str, verdicts: list[str],
-                      names: dict[int | None, str]) -> list[CriterionCounts]:
-    counts: dict[str, Counter[str]] = {}
-    inconsistent: Counter[str] = Counter()
-    for row in rows:
-        for cid in row.get(key, {}):
-            counts.setdefault(cid, Counter())[verdict_name(row, key, cid, names)] += 1
-        inconsistent.update(row.get("inconsistent") or [])
-    return [CriterionCounts(id=cid, counts={v: c[v] for v in verdicts}, inconsistent=inconsistent[cid])
-            for cid, c in counts.items()]
-
-
-def _reward_bins(rows: list[dict[str, Any]]) -> list[Bin]:
-    bins = [0] * _BINS
-    missing = 0
-    for row in rows:
-        reward = row.get("reward")
-        if isinstance(reward, (int, float)):
-            bins[min(_BINS - 1, max(0, int(float(reward) * _BINS)))] += 1
-        else:
-            missing += 1
-    labels = [f"{i / _BINS:.1f}–{(i + 1) / _BINS:.1f}" for i in range(_BINS)]
-    return [*(Bin(label=label, count=n) for label, n in zip(labels, bins)), Bin(label="null", count=missing)]
-
-
-def _reasons(rows: list[dict[str, Any]]) -> list[Bin]:
-    reasons = Counter(str(reason) for row in rows for reason in (row.get("unscored") or {}).values())
-    return [Bin(label=reason, count=n) for reason, n in reasons.most_common(30)]
-
-
-def run_view(kind: Kind, rows: list[dict[str, Any]], source: str) -> RunView:
-    names = SCORE_VERDICTS if kind == "score" else COMPARE_VERDICTS
-    key = "scores" if kind == "score" else "preferences"
-    if kind == "score":
-        outcomes = _reward_bins(rows)
+def run_view(page: RunPage, source: str, record: dict[str, Any] | None) -> RunView:
+    about = _about(record)
+    known = {c.get("id"): c for c in about.get("criteria") or [] if isinstance(c, dict)}
+    verdicts = SCORE_VERDICTS if page.kind == "score" else COMPARE_VERDICTS if page.kind == "compare" else []
+    seen = {v for c in page.counts.values() for v in c}
+    verdicts = [*verdicts, *(v for v in (RATED, NOT_APPLICABLE) if v in seen)]
+    criteria = [CriterionCounts(id=cid, counts={v: page.counts[cid][v] for v in verdicts}, inconsistent=page.inconsistent[cid],
+                                weight=(known.get(cid) or {}).get("weight"), text=(known.get(cid) or {}).get("text"))
+                for cid in page.criteria]
+    if page.kind == "score":
+        labels = [*reward_bins(), "unscored"]
+    elif page.kind == "compare":
+        labels = ["A", "B", "tie", "unscored"]
     else:
-        winners = Counter(str(row.get("winner")) for row in rows)
-        outcomes = [Bin(label=w, count=winners[w]) for w in ("A", "B", "tie", "None")]
-    verdicts = [*names.values(), *([RATED] if any(row.get("ratings") for row in rows) else []),
-                *([NOT_APPLICABLE] if any(row.get("not_applicable") for row in rows) else [])]
-    return RunView(kind=kind, source=source, rows=len(rows), verdicts=verdicts,
-                   criteria=_criterion_counts(rows, key, verdicts, names), outcomes=outcomes, reasons=_reasons(rows),
-                   browse=rows)
+        labels = sorted(page.outcomes, key=lambda k: (k == "None", k))
+    outcomes = [Bin(label="unscored" if label == "None" else label, count=page.outcomes[label]) for label in labels]
+    bounds = {"summaries": len(page.summaries), "details": len(page.details), "sample": min(SAMPLE, page.rows),
+              "flagged": page.flagged, "flagged_shown": page.flagged_shown, "flagged_cap": FLAGGED, "text_cap": TEXT_CAP}
+    return RunView(kind=page.kind, source=source, rows=page.rows, verdicts=verdicts, criteria=criteria, outcomes=outcomes,
+                   reasons=[Bin(label=r, count=n) for r, n in page.reasons.most_common(30)], about=about, bounds=bounds,
+                   explained=page.explained, texts=page.texts, labelled=page.labelled)
+
+
+def run_data(page: RunPage, view: RunView) -> dict[str, Any]:
+    """What the page's script lays out: the rows' summaries and the full rows it has."""
+    return {"kind": page.kind, "criteria": [c.model_dump(include={"id", "weight", "text"}) for c in view.criteria],
+            "summaries": page.summaries, "details": {str(i): d for i, d in page.details.items()}}
 
 
 class SubsetStats(BaseModel):
@@ -186,6 +137,7 @@ class EvalView(BaseModel):
     judged: list[str]
     confusion: list[list[int]]  # [label][judge verdict]
     browse: list[dict[str, Any]]
+    about: dict[str, Any]  # judge, profile, rubric, date, calls, tokens, cost, duration: what the report says
 
 
 def _stats(name: str, s: dict[str, Any]) -> SubsetStats:
@@ -199,25 +151,45 @@ def _stats(name: str, s: dict[str, Any]) -> SubsetStats:
 def eval_pairs(report: dict[str, Any], source: Path) -> list[dict[str, Any]]:
     """The pairs' records of the eval report `report` read from `source`: its companion file (`pairs_file`,
     only beside the report), or the `pairs` it lists (reports written before the records moved to their
-    own file); none when it has neither."""
+    own file); none when it has neither. Bounded as a run's page is: the first SUMMARIES pairs, with their
+    texts and reasoning for the first SAMPLE and for up to FLAGGED of those the judge got wrong or whose
+    two orders disagree."""
     named = companion_file(source, report.get("pairs_file"))
+    found: Iterable[dict[str, Any]]
     if named is not None and named.is_file():
-        return [record.obj for record in json_records(named)]
-    return [p for p in report.get("pairs", []) if isinstance(p, dict)]
+        found = (record.obj for record in json_records(named))
+    else:
+        found = (p for p in report.get("pairs", []) if isinstance(p, dict))
+    kept, flagged = [], 0
+    for index, pair in enumerate(islice(found, SUMMARIES)):
+        wrong = str(pair.get("winner") or "unscored") != str(pair.get("label")) or bool(pair.get("inconsistent"))
+        if index < SAMPLE or (wrong and flagged < FLAGGED):
+            flagged += wrong and index >= SAMPLE
+            kept.append(pair)
+        else:
+            kept.append({k: v for k, v in pair.items() if k not in _PAIR_TEXTS})
+    return kept
+
+
+_PAIR_TEXTS = ("prompt", "response_a", "response_b", "explanations")
 
 
 def eval_view(report: dict[str, Any], pairs: list[dict[str, Any]]) -> EvalView:
-    labels, judged = ["A", "B", "tie"], ["A", "B", "tie", "None"]
+    labels, judged = ["A", "B", "tie"], ["A", "B", "tie", "unscored"]
     counted = report["overall"].get("confusion")
     if isinstance(counted, dict):  # the report's own counts, whether or not the pairs are at hand
-        confusion = [[int((counted.get(a) or {}).get("unscored" if b == "None" else b, 0)) for b in judged] for a in labels]
+        confusion = [[int((counted.get(a) or {}).get(b, 0)) for b in judged] for a in labels]
     else:
-        cells = Counter((str(p.get("label")), str(p.get("winner"))) for p in pairs)
+        cells = Counter((str(p.get("label")), str(p.get("winner") or "unscored")) for p in pairs)
         confusion = [[cells[(a, b)] for b in judged] for a in labels]
     subsets = [_stats(name, s) for name, s in (report.get("subsets") or {}).items()]
     title = " · ".join(str(report[k]) for k in ("judge", "profile", "rubric") if report.get(k))
+    tokens = report.get("tokens") if isinstance(report.get("tokens"), dict) else {}
+    about = {"judge": report.get("judge"), "profile": report.get("profile"), "rubric": report.get("rubric"),
+             "date": report.get("date"), "calls": report.get("calls"), "cost_usd": report.get("cost_usd"),
+             "seconds": report.get("seconds"), "tokens": sum(v for v in tokens.values() if isinstance(v, int)) if tokens else None}
     return EvalView(title=title or "eval", subsets=[*subsets, _stats("overall", report["overall"])], labels=labels,
-                    judged=judged, confusion=confusion, browse=pairs)
+                    judged=judged, confusion=confusion, browse=pairs, about=about)
 
 
 def read_eval_reports(path: Path) -> list[dict[str, Any]]:
@@ -248,15 +220,42 @@ def _eval_view(report: dict[str, Any], source: Path) -> EvalView:
                          field="overall") from None
 
 
+JsonPage = Callable[[Path, dict[str, Any]], str]
+JSON_PAGES: dict[str, JsonPage] = {}
+"""The pages of other JSON reports, by the report's `kind` (a probe report's page is registered here)."""
+
+
 def render_report(source: Path) -> str:
     """The HTML page of a run's output rows (.jsonl) or an eval report (.json)."""
     if source.suffix == ".json":
+        data = load_json(source)
+        if isinstance(data, dict) and str(data.get("kind")) in JSON_PAGES:
+            return JSON_PAGES[str(data["kind"])](source, data)
         views = [_eval_view(r, source) for r in redact_tree(read_eval_reports(source))]
-        return render("report/eval.html.j2", source=source.name, views=views,
+        return render("report/eval.html.j2", source=source.name, views=views, sample=SAMPLE, flagged=FLAGGED,
                       data=_embedded([v.browse for v in views]))
-    kind, rows = read_rows(source)
-    view = run_view(kind, redact_tree(rows), source.name)
-    return render("report/run.html.j2", view=view, data=_embedded(view.browse))
+    record = redact_tree(read_record(source))
+    page = build(source, record)
+    view = run_view(page, source.name, record)
+    return render("report/run.html.j2", view=view, data=_embedded(run_data(page, view)))
+
+
+def _run_header(source: Path, record: dict[str, Any] | None) -> dict[str, Any]:
+    about = _about(record)
+    return {"source": source.name, "judge": about["judge"], "profile": about["profile"], "rubric": about["rubric_name"],
+            "date": about["started"]}
+
+
+def render_diff(first: Path, second: Path) -> str:
+    """The page of two runs on the same rows: where they differ, per criterion, with the texts."""
+    records = [redact_tree(read_record(first)), redact_tree(read_record(second))]
+    diff = diff_runs(first, second, records[0])
+    criteria = [{"id": cid, "same": sum(n for (a, b), n in diff.changes[cid].items() if a == b),
+                 "different": sum(n for (a, b), n in diff.changes[cid].items() if a != b),
+                 "changes": [(f"{a} → {b}", n) for (a, b), n in diff.changes[cid].most_common() if a != b]}
+                for cid in diff.criteria]
+    return render("report/diff.html.j2", source=f"{first.name} vs {second.name}", diff=diff, criteria=criteria,
+                  a=_run_header(first, records[0]), b=_run_header(second, records[1]), data=_embedded(diff.listed))
 
 
 def companions(source: Path) -> list[Path]:
@@ -267,12 +266,13 @@ def companions(source: Path) -> list[Path]:
     return [path for path in named if path is not None]
 
 
-def write_report(source: Path, output: Path) -> None:
-    """The page of `source` into `output`, which is never a file the page is made from: `source` or an eval
-    report's companion pairs file (the same path, a symlink or a hard link to it)."""
-    for read in (source, *companions(source)):
+def write_report(source: Path, output: Path, other: Path | None = None) -> None:
+    """The page of `source` (beside `other`: the two runs compared) into `output`, which is never a file the
+    page is made from: `source`, `other` or an eval report's companion pairs file (the same path, a symlink or
+    a hard link to it)."""
+    for read in (source, *companions(source), *([other] if other else [])):
         refuse_input_as_output(read, output)
-    page = render_report(source) + "\n"
+    page = (render_report(source) if other is None else render_diff(source, other)) + "\n"
     try:
         output.write_text(page, encoding="utf-8")
     except OSError as exc:

@@ -103,6 +103,9 @@ class BalancedBackend(Backend):
         now = time.monotonic()
         if server.streak >= SET_ASIDE_AFTER and now >= server.aside_until:  # (not again for calls already in flight)
             self._set_aside(server, now)
+            log.warning("%s failed %d calls in a row (%s); set aside for %g s, the run goes on with the other servers",
+                        server.url, server.streak, server.last_error, server.aside_until - now,
+                        extra={"notice": "server set aside"})
 
     def _set_aside(self, server: Server, now: float) -> None:
         cooldown = min(COOLDOWN_S * 2 ** server.level, MAX_COOLDOWN_S)
@@ -124,7 +127,7 @@ class BalancedBackend(Backend):
             server.streak, server.last_error = SET_ASIDE_AFTER, clip(reason, 300)
             self._set_aside(server, time.monotonic())
             log.warning("%s; set aside, the run goes on with the other servers (it is tried again after %g s)",
-                        reason, server.aside_until - time.monotonic())
+                        reason, server.aside_until - time.monotonic(), extra={"notice": "server set aside"})
 
     def usage(self) -> list[dict[str, Any]]:
         """Per server: its URL, calls sent, calls failed for its own reasons, times set aside, last error."""

@@ -20,11 +20,14 @@ Servers differ in two ways that matter to a judge:
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from judgekit.llm.base import JudgeRequest
+
+log = logging.getLogger("judgekit.llm.openai_dialect")
 
 Form = Literal["json_schema", "json_object", "none"]
 FORMS: tuple[Form, ...] = ("json_schema", "json_object", "none")
@@ -187,5 +190,7 @@ class Dialect:
         if form in FORMS and refuses_form(error):
             if self._forms[0] == form and len(self._forms) > 1:
                 self._forms.pop(0)
+                log.warning("the server refused response_format %s; falling back to %s", form, self._forms[0],
+                            extra={"notice": f"structured-output fallback ({form} -> {self._forms[0]})"})
             return True
         return False

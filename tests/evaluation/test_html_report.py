@@ -75,7 +75,7 @@ def test_a_score_run_page_shows_the_counts_of_its_rows(tmp_path):
         names = Counter({1: "MET", 0: "UNMET", None: "unscored"}[r["scores"][cid]] for r in SCORE_ROWS)
         assert _criterion_cells(dom, cid) == {v: names[v] for v in ("MET", "UNMET", "unscored")}
     outcomes = _cells(dom, "data-outcome")
-    assert outcomes == {**{f"{i / 10:.1f}–{(i + 1) / 10:.1f}": 0 for i in range(10)}, "0.4–0.5": 1, "0.9–1.0": 1, "null": 2}
+    assert outcomes == {**{f"{i / 10:.1f}–{(i + 1) / 10:.1f}": 0 for i in range(10)}, "0.4–0.5": 1, "0.9–1.0": 1, "unscored": 2}
     assert len(re.findall(r'<tr class="row">', dom)) == len(SCORE_ROWS)  # the script laid out every row
     assert re.search(r'id="shown">4<', dom)
     assert "timed out (gave up after 4 attempts)" in dom and "<script>alert(1)</script>" not in dom  # escaped
@@ -94,7 +94,7 @@ def test_a_compare_run_page_counts_preferences_and_inconsistency(tmp_path):
     dom = _render(tmp_path, write_jsonl(tmp_path / "run.jsonl", COMPARE_ROWS))
     assert _criterion_cells(dom, "a") == {"A": 1, "B": 1, "tie": 1, "unscored": 0, "inconsistent": 1}
     assert _criterion_cells(dom, "b") == {"A": 1, "B": 0, "tie": 1, "unscored": 1, "inconsistent": 0}
-    assert _cells(dom, "data-outcome") == {"A": 1, "B": 1, "tie": 1, "None": 0}
+    assert _cells(dom, "data-outcome") == {"A": 1, "B": 1, "tie": 1, "unscored": 0}  # never "None"
     assert len(re.findall(r'<tr class="row">', dom)) == 3
 
 
@@ -104,8 +104,8 @@ def test_an_eval_page_shows_the_confusion_matrix_and_accuracy_per_subset(tmp_pat
     source.write_text(json.dumps(REPORT))
     dom = _render(tmp_path, source)
     confusion = {(m[0], m[1]): int(m[2]) for m in re.findall(r'data-label="(\w+)" data-judge="(\w+)">(\d+)<', dom)}
-    expected = Counter((p["label"], str(p["winner"])) for p in PAIRS)
-    assert confusion == {(a, b): expected[(a, b)] for a in ("A", "B", "tie") for b in ("A", "B", "tie", "None")}
+    expected = Counter((p["label"], str(p["winner"] or "unscored")) for p in PAIRS)
+    assert confusion == {(a, b): expected[(a, b)] for a in ("A", "B", "tie") for b in ("A", "B", "tie", "unscored")}
     assert re.search(r'data-subset="natural">.*?data-stat="n">3<', dom, re.S)
     assert re.search(r'data-subset="overall">.*?data-stat="accuracy">40.0%<', dom, re.S)
     assert len(re.findall(r'class="ci"', dom)) == 3  # a CI bar per subset and overall
