@@ -21,20 +21,20 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import message_text, pick
 from judgekit.errors import InputError
-from judgekit.judge import Judge, rank_group
+from judgekit.judge import Judge
+from judgekit.judging.judgment import rank_group, score_item
 from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judging.ranking import Group
 from judgekit.llm.fanout import gather_bounded
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.shaping import shape_rewards, word_count
-from judgekit.rubric.formats import row_rubric
+from judgekit.rubric.formats import ROW_RUBRIC_FIELDS, row_rubric, rubric_for
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 from judgekit.secrets import redact
 
 logger = logging.getLogger("judgekit")
-_ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
 
 
 def _json_key(value: Any) -> str:
@@ -96,26 +96,18 @@ class RewardScorer:
         self.rubric = None if rubric is None else as_rubric(rubric)
         self.judge = judge
         self.options = options or RewardOptions()
-        self._row_rubrics: dict[str, Rubric] = {}
+        self._row_rubrics: dict[str, Rubric | None] = {}
 
     # ---- inputs --------------------------------------------------------------------------
 
     def rubric_for(self, row: dict[str, Any] | None) -> tuple[str, Rubric]:
-        """(a key naming the rubric, the rubric) for a row: its own rubric if it has one."""
-        if row:
-            present = {k: row[k] for k in _ROW_RUBRIC_FIELDS if row.get(k) is not None}
-            if present:
-                key = _json_key(present)
-                if key not in self._row_rubrics:
-                    decoded = {k: _maybe_json(v) for k, v in present.items()}
-                    found = row_rubric(decoded)
-                    if found is not None:
-                        self._row_rubrics[key] = found
-                if key in self._row_rubrics:
-                    return key, self._row_rubrics[key]
-        if self.rubric is None:
-            raise InputError("the row has no rubric and none was given to the reward function", field="rubric")
-        return "", self.rubric
+        """(a key naming the rubric, the rubric) for a row: its own rubric if it has one (each read once)."""
+        present = {k: row[k] for k in ROW_RUBRIC_FIELDS if row.get(k) is not None} if row else {}
+        key = _json_key(present) if present else ""
+        if key and key not in self._row_rubrics:
+            self._row_rubrics[key] = row_rubric(present)
+        own = self._row_rubrics.get(key)
+        return (key if own is not None else ""), rubric_for(own, self.rubric, given_to=" to the reward function")
 
     def reference_of(self, row: dict[str, Any] | None) -> Any:
         if not row:
@@ -207,8 +199,8 @@ class RewardScorer:
             lead = members[0]
             try:
                 outcome = await asyncio.wait_for(rank_group(
-                    self.judge, picked[lead][1], prompts[lead], distinct, strategy=self.options.strategy,
-                    reference=references[lead],
+                    self.judge.context(), picked[lead][1], Group(prompts[lead], distinct, references[lead]),
+                    strategy=self.options.strategy,
                 ), deadline.left())
             except asyncio.TimeoutError:
                 outcome = None
@@ -290,14 +282,3 @@ def _criterion_ids(rubrics: Sequence[Rubric]) -> list[str]:
             if cid not in ids:
                 ids.append(cid)
     return ids
-
-
-def _maybe_json(value: Any) -> Any:
-    """Dataset columns often hold a rubric as a JSON string; decode it when it is one."""
-    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
