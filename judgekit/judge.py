@@ -26,7 +26,7 @@ from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import makes_criteria
 from judgekit.judging.outcomes import compare_result, score_result
 from judgekit.judging.pairwise import PairItem, PairOutcome
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome
+from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.ranking import Group, RankOutcome
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.rubric_rm import with_generated
@@ -254,14 +254,14 @@ class Judge:
 
     # ---- pointwise --------------------------------------------------------------------------
 
-    async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> PointwiseOutcome:
+    async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> ScoreResult:
         return await judgment.score_item(self.context(), rubric, item, soft=soft)
 
     async def with_generated(self, rubric: Rubric, prompt: Any, reference: Any) -> tuple[Rubric, list[dict[str, Any]] | None]:
         """rubric-rm: the rubric plus the criteria written for this prompt; other profiles: as given."""
         return await with_generated(self.context(), rubric, prompt, reference)
 
-    async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
+    async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> ScoreResult:
         """Score one (prompt, response) against a rubric, from any event loop."""
         return await self.arun(self._score_item(rubric, item))
 
@@ -292,7 +292,7 @@ class Judge:
         """One read row, on the judge's loop (used by the file runner, which runs there)."""
         return await self._score_row(row, rubric, explain, soft)
 
-    # ---- pairwise (judgekit.judging.pairwise) ---------------------------------------------------------
+    # ---- pairwise (judgekit.judging.judgment) ---------------------------------------------------------
 
     async def compare_pair(
         self, rubric: Rubric | None, item: PairItem, *, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None,

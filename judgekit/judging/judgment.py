@@ -21,8 +21,9 @@ from judgekit.errors import InputError
 from judgekit.judging.adaptive import with_pair_criteria
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import NOTHING_JUDGED, PairItem, PairOutcome, judge_pairwise
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
+from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
 from judgekit.judging.ranking import Group, Judgments, RankOutcome, check_strategy, rank_responses
+from judgekit.judging.results import ScoreResult
 from judgekit.judging.rubric_rm import with_generated
 from judgekit.judging.verdicts import VerdictCollector
 from judgekit.llm.usage import ScopeUsage
@@ -47,7 +48,7 @@ class _Asking:
         return cls(context.collector, config.criteria_per_call, config.allow_code, config.min_coverage,
                    context.soft_default(soft))
 
-    def pointwise(self, rubric: Rubric, item: PointwiseItem) -> Awaitable[PointwiseOutcome]:
+    def pointwise(self, rubric: Rubric, item: PointwiseItem) -> Awaitable[ScoreResult]:
         return judge_pointwise(self.collector, rubric, item, criteria_per_call=self.criteria_per_call,
                                allow_code=self.allow_code, min_coverage=self.min_coverage, soft=self.soft)
 
@@ -61,11 +62,11 @@ def makes_criteria(profile: JudgeProfile, adaptive: object = None) -> bool:
     return adaptive is not None or profile.rubric_generator is not None
 
 
-async def score_item(context: JudgeContext, rubric: Rubric, item: PointwiseItem, *, soft: bool | None = None) -> PointwiseOutcome:
+async def score_item(context: JudgeContext, rubric: Rubric, item: PointwiseItem, *, soft: bool | None = None) -> ScoreResult:
     """One (prompt, response) against a rubric, with the prompt's written criteria under rubric-rm."""
     rubric, generated = await with_generated(context, rubric, item.prompt, item.reference)
     outcome = await _Asking.of(context, soft).pointwise(rubric, item)
-    return replace(outcome, generated_criteria=generated) if generated is not None else outcome
+    return outcome.model_copy(update={"generated_criteria": generated}) if generated is not None else outcome
 
 
 async def compare_pair(
@@ -126,7 +127,7 @@ class _Members:
     def _response(self, index: int) -> Any:
         return self.group.reference if index < 0 else self.group.responses[index]
 
-    def score(self, index: int) -> Awaitable[PointwiseOutcome]:
+    def score(self, index: int) -> Awaitable[ScoreResult]:
         g = self.group
         return self.asking.pointwise(self.rubric, PointwiseItem(g.prompt, self._response(index), g.reference, g.row))
 
@@ -139,7 +140,7 @@ class _Members:
         pending = self._pairs.get(key)
         if pending is None:  # the same two texts (a repeated response) are written for once
             pending = self._pairs[key] = asyncio.ensure_future(_pair(self.context, self.asking, self.rubric, item, self.adaptive))
-        outcome, written = await asyncio.shield(pending)
+        outcome, written = await pending  # cancelled with the group (a trainer's time bound), not left running
         self._records.append({"pair": [a, b], "criteria": written})
         return outcome
 

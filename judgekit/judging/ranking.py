@@ -29,7 +29,7 @@ from typing import Any, Literal, get_args
 
 from judgekit.errors import InputError
 from judgekit.judging.pairwise import PairOutcome
-from judgekit.judging.pointwise import PointwiseOutcome
+from judgekit.judging.results import ScoreResult
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
 from judgekit.llm.fanout import gather_all
 
@@ -92,7 +92,7 @@ class Judgments:
     """How the members of a group are judged, by their index (judging.judgment supplies both, the
     config applied): one response alone, and one pair (A, B) in both orders (-1: the reference)."""
 
-    score: Callable[[int], Awaitable[PointwiseOutcome]]
+    score: Callable[[int], Awaitable[ScoreResult]]
     compare: Callable[[int, int], Awaitable[PairOutcome]]
 
 

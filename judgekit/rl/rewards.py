@@ -27,6 +27,7 @@ from judgekit.judge import Judge
 from judgekit.judging.judgment import rank_group, score_item
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.ranking import Group
+from judgekit.judging.results import ScoreResult
 from judgekit.llm.fanout import gather_bounded
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.shaping import shape_rewards, word_count
@@ -44,20 +45,9 @@ def _json_key(value: Any) -> str:
 TIMED_OUT = "timed out"
 
 
-@dataclass(frozen=True)
-class ItemReward:
-    """One completion's judgment: the reward (None: no reward under the coverage rule)."""
-
-    reward: float | None
-    scores: dict[str, float | None]
-    unscored: dict[str, str]
-    coverage: float | None = None  # the scored share of the rubric's weight (pointwise strategy)
-    timed_out: bool = False
-
-
-def timed_out_item(rubric: Rubric) -> ItemReward:
+def timed_out_item(rubric: Rubric) -> ScoreResult:
     """A completion whose judging the time bound cut: every criterion unscored, no reward."""
-    return ItemReward(None, {cid: None for cid in rubric.ids}, {cid: TIMED_OUT for cid in rubric.ids}, 0.0, True)
+    return ScoreResult(reward=None, coverage=0.0, scores=dict.fromkeys(rubric.ids), unscored=dict.fromkeys(rubric.ids, TIMED_OUT))
 
 
 @dataclass
@@ -142,10 +132,12 @@ class RewardScorer:
         prompt_keys = [_json_key(p) for p in prompts]
         ref_keys = [_json_key(r) for r in references]
 
-        if self.options.strategy == "pointwise":
-            outcomes, judged = await self._pointwise(picked, prompts, texts, references, rows, prompt_keys, ref_keys, timeout)
+        pointwise = self.options.strategy == "pointwise"
+        if pointwise:
+            found, judged = await self._pointwise(picked, prompts, texts, references, rows, prompt_keys, ref_keys, timeout)
         else:
-            outcomes, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys, timeout)
+            found, judged = await self._grouped(picked, prompts, texts, references, prompt_keys, ref_keys, timeout)
+        outcomes = [o if o is not None else timed_out_item(r) for o, (_, r) in zip(found, picked)]
 
         raw = [None if (self.options.strict and o.unscored) else o.reward for o in outcomes]
         scores = [o.scores for o in outcomes]
@@ -156,12 +148,13 @@ class RewardScorer:
         )
         ids = _criterion_ids(([self.rubric] if self.rubric is not None else []) + rubrics)
         return BatchRewards(shaped, raw, scores, [o.unscored for o in outcomes], rubrics, judged, ids,
-                            [o.coverage for o in outcomes], [o.timed_out for o in outcomes])
+                            [o.coverage if pointwise else None for o in outcomes], [o is None for o in found])
 
     async def _pointwise(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
         rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
-    ) -> tuple[list[ItemReward], int]:
+    ) -> tuple[list[ScoreResult | None], int]:
+        """Each completion's judgment (None: the time bound cut it), and how many were judged."""
         first: dict[Hashable, int] = {}
         slot: list[int] = []
         for i in range(len(texts)):
@@ -169,17 +162,15 @@ class RewardScorer:
             slot.append(first.setdefault(key, i))
         unique = sorted(set(slot))
 
-        async def one(i: int, deadline: _Deadline) -> ItemReward:
-            rubric = picked[i][1]
+        async def one(i: int, deadline: _Deadline) -> ScoreResult | None:
             try:
-                o = await asyncio.wait_for(
-                    score_item(self.judge.context(), rubric, PointwiseItem(prompts[i], texts[i], references[i], rows[i])),
+                return await asyncio.wait_for(
+                    score_item(self.judge.context(), picked[i][1], PointwiseItem(prompts[i], texts[i], references[i], rows[i])),
                     deadline.left())
             except asyncio.TimeoutError:
-                return timed_out_item(rubric)
-            return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
+                return None
 
-        async def batch() -> list[ItemReward]:  # on the judge's loop: one hop there per batch, not per completion
+        async def batch() -> list[ScoreResult | None]:  # on the judge's loop: one hop there per batch, not per completion
             deadline = _Deadline(timeout)
             return await gather_bounded((one(i, deadline) for i in unique), self.judge.rows_in_flight)
 
@@ -189,7 +180,7 @@ class RewardScorer:
     async def _grouped(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], texts: list[str], references: Sequence[Any],
         prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
-    ) -> tuple[list[ItemReward], int]:
+    ) -> tuple[list[ScoreResult | None], int]:
         groups: dict[Hashable, list[int]] = {}
         for i in range(len(texts)):
             groups.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), []).append(i)
@@ -210,7 +201,7 @@ class RewardScorer:
             deadline = _Deadline(timeout)
             return await gather_bounded((one(m, deadline) for m in groups.values()), self.judge.rows_in_flight)
 
-        out: list[ItemReward] = [timed_out_item(r) for _, r in picked]
+        out: list[ScoreResult | None] = [None] * len(picked)
         judged = 0
         for members, distinct, outcome in await self.judge.arun(batch()):
             judged += len(distinct)
@@ -222,7 +213,8 @@ class RewardScorer:
                 scores = dict(outcome.scores[j]) if outcome.scores else {}
                 reward = outcome.rewards[j]
                 unscored = {} if reward is not None else {"*": f"no reward from the {self.options.strategy} strategy"}
-                out[i] = ItemReward(reward, scores, unscored, outcome.coverage[j] if outcome.coverage else None)
+                out[i] = ScoreResult(reward=reward, coverage=outcome.coverage[j] if outcome.coverage else 0.0, scores=scores,
+                                     unscored=unscored)
         return out, judged
 
 
