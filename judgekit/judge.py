@@ -13,26 +13,27 @@ import threading
 import weakref
 from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from judgekit.arguments import JUDGE_ARGUMENTS, argument_error, judge_config
-from judgekit.authoring.adaptive import with_pair_criteria
-from judgekit.authoring.rubric_rm import empty_rubric, score_item, with_generated
 from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
+from judgekit.judging import judgment
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.context import JudgeContext
+from judgekit.judging.judgment import makes_criteria
 from judgekit.judging.outcomes import compare_result, score_result
-from judgekit.judging.pairwise import NOTHING_JUDGED, PairItem, PairOutcome, judge_pairwise
+from judgekit.judging.pairwise import PairItem, PairOutcome
 from judgekit.judging.panel import Juror, PanelCollector
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome
-from judgekit.judging.ranking import Group, RankOutcome, check_strategy, rank_responses
+from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judging.ranking import Group, RankOutcome
 from judgekit.judging.results import CompareResult, ScoreResult
+from judgekit.judging.rubric_rm import with_generated
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.judging.votes import Aggregate
 from judgekit.llm.balance import BalancedBackend
@@ -45,6 +46,7 @@ from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.runner import ADMISSION_SPARE, CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
+from judgekit.rubric.formats import rubric_for
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 
@@ -283,14 +285,14 @@ class Judge:
 
     # ---- pointwise --------------------------------------------------------------------------
 
-    async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> PointwiseOutcome:
-        return await score_item(self.context(), rubric, item, soft)
+    async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> ScoreResult:
+        return await judgment.score_item(self.context(), rubric, item, soft=soft)
 
     async def with_generated(self, rubric: Rubric, prompt: Any, reference: Any) -> tuple[Rubric, list[dict[str, Any]] | None]:
         """rubric-rm: the rubric plus the criteria written for this prompt; other profiles: as given."""
         return await with_generated(self.context(), rubric, prompt, reference)
 
-    async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> PointwiseOutcome:
+    async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> ScoreResult:
         """Score one (prompt, response) against a rubric, from any event loop."""
         return await self.arun(self._score_item(rubric, item))
 
@@ -299,7 +301,7 @@ class Judge:
 
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
-            rubric_for(row, rubric, optional=self.makes_criteria()),
+            rubric_for(row.rubric, rubric, optional=self.makes_criteria(), line=row.line),
             PointwiseItem(row.fields["prompt"], row.fields["response"], row.fields.get("reference"), row.data),
             soft,
         )
@@ -321,36 +323,24 @@ class Judge:
         """One read row, on the judge's loop (used by the file runner, which runs there)."""
         return await self._score_row(row, rubric, explain, soft)
 
-    # ---- pairwise (judgekit.judging.pairwise) ---------------------------------------------------------
+    # ---- pairwise (judgekit.judging.judgment) ---------------------------------------------------------
 
     async def compare_pair(
         self, rubric: Rubric | None, item: PairItem, *, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None,
         usage: ScopeUsage | None = None,
     ) -> PairOutcome:
-        """One pair, on the judge's loop. With a rubric-rm profile the prompt's generated criteria
-        join the rubric; with `adaptive` (a meta-rubric) so do the criteria written for this pair;
-        both are recorded in the outcome. `usage`: also count this pair's verdict calls there."""
+        """One pair, on the judge's loop (judging.judgment.compare_pair). With a rubric-rm profile the
+        prompt's generated criteria join the rubric; with `adaptive` (a meta-rubric) so do the criteria
+        written for this pair; both are recorded in the outcome. `usage`: also count this pair's verdict
+        calls there."""
         context = self.context()
-        generated = written = None
-        if self.profile.rubric_generator is not None:
-            rubric, generated = await self.with_generated(rubric or empty_rubric(), item.prompt, item.reference)
-        if adaptive is not None:
-            rubric, written = await with_pair_criteria(
-                context, load_meta_rubric(adaptive), rubric if rubric is not None and rubric.criteria else None, item)
-        if rubric is None or not rubric.criteria:
-            outcome = NOTHING_JUDGED
-        else:
-            outcome = await judge_pairwise(
-                (context.counting_into(usage) if usage is not None else context).collector, rubric, item,
-                criteria_per_call=self.config.criteria_per_call, allow_code=self.config.allow_code,
-                soft=context.soft_default(soft),
-            )
-        return replace(outcome, generated_criteria=generated, adaptive_criteria=written)
+        return await judgment.compare_pair(context.counting_into(usage) if usage is not None else context, rubric, item, soft=soft,
+                                           adaptive=load_meta_rubric(adaptive) if adaptive is not None else None)
 
     async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None,
                            adaptive: MetaRubric | str | Path | None = None) -> CompareResult:
         """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
-        effective = rubric_for(row, rubric, optional=self.makes_criteria(adaptive))
+        effective = rubric_for(row.rubric, rubric, optional=self.makes_criteria(adaptive), line=row.line)
         item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
                         row.fields.get("reference"), row.data)
         return compare_result(row.id, await self.compare_pair(effective, item, soft=soft, adaptive=adaptive), explain)
@@ -396,25 +386,9 @@ class Judge:
         self.close()
 
 
-def makes_criteria(profile: JudgeProfile, adaptive: MetaRubric | str | Path | None = None) -> bool:
-    """Whether criteria are written on the fly (rubric-rm, adaptive), so no rubric is needed."""
-    return adaptive is not None or profile.rubric_generator is not None
-
-
 def given_rubric(rubric: RubricLike | None, call: str) -> Rubric | None:
     """The rubric a Python caller gave (see as_rubric), or None."""
     return None if rubric is None else as_rubric(rubric, call=call)
-
-
-def rubric_for(row: InputRow, rubric: Rubric | None, *, optional: bool = False) -> Rubric:
-    """The row's own rubric, else the one given; a row with neither is bad input (unless criteria
-    are written on the fly: then an empty rubric)."""
-    effective = row.rubric or rubric
-    if effective is None and optional:
-        return empty_rubric()
-    if effective is None:
-        raise InputError("the row has no rubric and none was given", line=row.line, field="rubric")
-    return effective
 
 
 def _known_spec(spec: str) -> str:
@@ -615,11 +589,14 @@ async def rank_group(
     *,
     strategy: str = "pointwise",
     reference: Any = None,
+    adaptive: MetaRubric | str | Path | None = None,
 ) -> RankOutcome:
     """One reward in [0, 1] per response; run it on the judge's loop (inside judge.run / judge.arun).
-    `rubric`: a Rubric, a rubric YAML file's path or its data (a dict)."""
+    `rubric`: a Rubric, a rubric YAML file's path or its data (a dict). `adaptive`: a meta-rubric (a
+    path or a MetaRubric): with the anchor or round_robin strategy, criteria are also written for
+    each compared pair."""
     return await rank_group_with(judge, as_rubric(rubric, call="rank_group()"), prompt, responses, strategy=strategy,
-                                 reference=reference)
+                                 reference=reference, adaptive=adaptive)
 
 
 async def rank_group_with(
@@ -632,12 +609,8 @@ async def rank_group_with(
     reference: Any = None,
     anchor_index: int | None = None,
     row: dict[str, Any] | None = None,
+    adaptive: MetaRubric | str | Path | None = None,
 ) -> RankOutcome:
     """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""
-    check_strategy(strategy)
-    if not responses:
-        return RankOutcome([], None, [], 0)
-    rubric, generated = await judge.with_generated(rubric, prompt, reference)  # rubric-rm: one rubric per prompt
-    outcome = await rank_responses(judge.context(), rubric, Group(prompt, responses, reference, row),
-                                   strategy=strategy, anchor_index=anchor_index)
-    return replace(outcome, generated_criteria=generated)
+    return await judgment.rank_group(judge.context(), rubric, Group(prompt, responses, reference, row), strategy=strategy,
+                                     anchor_index=anchor_index, adaptive=load_meta_rubric(adaptive) if adaptive is not None else None)

@@ -1,3 +1,2 @@
-"""Building rubrics: generate, refine, correlation-aware weights, pair-adaptive criteria,
-per-row rubric-rm generation, and the refine report.
+"""Building rubrics: generate, refine, correlation-aware weights, and the refine report.
 """

@@ -2,7 +2,8 @@
 
 Every generation call asks for structured output too (`criteria_schema`: a list of criteria
 {id, text, kind, weight}), goes through the judge's call runner (retries, concurrency, stats) and
-is stored in the judge's cache, so a second identical run costs no calls (`generate_json`).
+is stored in the judge's cache, so a second identical run costs no calls (`generate_json`, in
+judgekit.judging.writing: criteria written at judging time are asked for the same way).
 
 Contrastive generation (OpenRubrics): the model proposes hard rules (explicit constraints) and
 principles (implicit qualities) that separate the chosen response from the rejected one; a
@@ -15,33 +16,22 @@ All coroutines here run on the judge's loop: `judge.run(generate_rubrics(judge.c
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import DataRow, as_messages
-from judgekit.errors import JudgeError, RunHalted
-from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import JudgeContext
+from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
-from judgekit.judging.verdicts import SamplingSettings, VerdictCollector
-from judgekit.llm.base import Completion, JudgeRequest
+from judgekit.judging.verdicts import VerdictCollector
+from judgekit.judging.writing import GenerationFailed, echo_problem, echoes_template, generate_json, item_text, similar_text
 from judgekit.llm.fanout import gather_all
-from judgekit.llm.runner import CallRunner
 from judgekit.protocol.templates import FENCE, data_nonce, pairwise_messages, render
-from judgekit.protocol.wire import ParseProblem, extract_json_object
 from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.models import Criterion, Rubric
-from judgekit.secrets import redact, redact_tree
 
 CRITERIA_MAX_TOKENS = 2048
-# The example of the answer format in the generation prompts (prompts/rubric_*.j2,
-# adaptive_criteria_system.j2): a model that copies it back has written no criterion.
-TEMPLATE_EXAMPLE_IDS = frozenset({"short_snake_case_id", "..."})
-_PLACEHOLDER_TEXT = re.compile(r"(the response\s*)?(\.\.\.|\u2026)", re.I)
 
 
 # ---- the generation schema and tolerant parsing ------------------------------------------------
@@ -84,22 +74,6 @@ def _raw_items(obj: Any) -> list[Any]:
     return items
 
 
-def echoes_template(item: Any) -> bool:
-    """Whether a proposed criterion is the prompt's example of the answer format, copied back."""
-    raw_id = str(item.get("id") or "").strip() if isinstance(item, dict) else ""
-    text = _item_text(item) if isinstance(item, (dict, str)) else ""
-    return raw_id in TEMPLATE_EXAMPLE_IDS or bool(text and _PLACEHOLDER_TEXT.fullmatch(text))
-
-
-def echo_problem(items: Sequence[Any]) -> list[str]:
-    """The re-ask reason when some proposed criteria copy the answer format's example."""
-    echoed = [str(n) for n, item in enumerate(items, start=1) if echoes_template(item)]
-    if not echoed:
-        return []
-    return [f"criterion {', '.join(echoed)} repeats the example of the answer format (a placeholder such as "
-            "'short_snake_case_id' or '...'); write real criteria for this request"]
-
-
 def criteria_problems(obj: Any) -> list[str]:
     """Why an answer holds no usable criterion (empty list: it is usable)."""
     items = _raw_items(obj)
@@ -107,28 +81,9 @@ def criteria_problems(obj: Any) -> list[str]:
         return ["the JSON object has no 'criteria' list"]
     if echo := echo_problem(items):
         return echo
-    if not any(_item_text(it) for it in items):
+    if not any(item_text(it) for it in items):
         return ["no criterion has a non-empty 'text'"]
     return []
-
-
-def _item_text(item: Any) -> str:
-    if isinstance(item, str):
-        return item.strip()
-    if isinstance(item, dict):
-        for key in ("text", "criterion", "description", "title"):
-            if isinstance(item.get(key), str) and item[key].strip():
-                return item[key].strip()
-    return ""
-
-
-def normalise_text(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
-
-
-def similar_text(a: str, b: str) -> float:
-    """difflib ratio of the normalised texts (1.0: the same words in the same order)."""
-    return difflib.SequenceMatcher(None, normalise_text(a), normalise_text(b)).ratio()
 
 
 def parse_criteria(
@@ -142,7 +97,7 @@ def parse_criteria(
     seen = list(existing_texts)
     out: list[Criterion] = []
     for item in _raw_items(obj):
-        text = _item_text(item)
+        text = item_text(item)
         if not text or echoes_template(item) or any(similar_text(text, t) > near_duplicate for t in seen):
             continue
         raw = item if isinstance(item, dict) else {}
@@ -163,114 +118,6 @@ def parse_criteria(
         out.append(Criterion(id=cid, text=text, kind=kind, weight=weight))
         seen.append(text)
     return out
-
-
-# ---- one generation call: the ask loop (retries, re-asks) + cache ------------------------------
-
-
-class GenerationFailed(Exception):
-    """A generation call gave no usable answer (after retries and re-asks)."""
-
-
-class _Unservable(Exception):
-    """The backend could not answer a generation request at all (e.g. it cannot serve the schema)."""
-
-
-def _from_cache(entry: dict[str, Any]) -> Any:
-    """A cached answer, a cached failure (as a GenerationFailed to raise), or None (not usable)."""
-    if isinstance(entry.get("object"), (dict, list)):
-        return entry["object"]
-    if isinstance(entry.get("failure"), str):
-        return GenerationFailed(entry["failure"] + " (cached; run with --no-cache to ask again)")
-    return None
-
-
-def _json_answer(completion: Completion, validate: Callable[[Any], list[str]] | None) -> Any:
-    try:
-        obj: Any = completion.payload if completion.payload is not None else extract_json_object(completion.text)
-        problems = validate(obj) if validate else []
-    except ParseProblem as exc:
-        problems = [str(exc)]
-    return Unusable("; ".join(problems[:3])) if problems else redact_tree(obj)  # its text redacted once it is read
-
-
-def _sender(runner: CallRunner) -> Callable[[JudgeRequest], Awaitable[Completion]]:
-    async def send(request: JudgeRequest) -> Completion:
-        try:
-            return await runner.call(request)
-        except (JudgeError, RunHalted):
-            raise
-        except Exception as exc:
-            raise _Unservable(redact(f"the backend could not answer a generation request: {type(exc).__name__}: {exc}")) from None
-
-    return send
-
-
-def _generation_request(
-    sampling: SamplingSettings, messages: Sequence[dict[str, str]], schema: dict[str, Any], *,
-    temperature: float | None, seed: int | None, max_tokens: int | None,
-) -> JudgeRequest:
-    """The request for a JSON object following `schema`; unset sampling options are the judge's."""
-    return JudgeRequest(
-        messages=tuple(messages), schema=schema, mode="pointwise", ids=(),
-        temperature=sampling.temperature if temperature is None else temperature,
-        max_tokens=sampling.max_tokens if max_tokens is None else max_tokens,
-        seed=sampling.seed if seed is None else seed,
-    )
-
-
-async def generate_json(
-    context: JudgeContext,
-    messages: Sequence[dict[str, str]],
-    schema: dict[str, Any],
-    *,
-    validate: Callable[[Any], list[str]] | None = None,
-    temperature: float | None = None,
-    seed: int | None = None,
-    max_tokens: int | None = None,
-    max_reasks: int | None = None,
-    runner: CallRunner | None = None,
-) -> dict[str, Any]:
-    """Ask the judge's model (or `runner`'s, e.g. the --generator's) for a JSON object following
-    `schema`; run on the judge's loop.
-
-    The answer is parsed tolerantly (fenced or bare JSON); one that does not validate is re-asked,
-    a bounded number of times. A valid answer is cached under the request, so asking again costs
-    no call. Raises GenerationFailed.
-    """
-    runner = runner or context.runner
-    request = _generation_request(context.sampling, messages, schema, temperature=temperature, seed=seed, max_tokens=max_tokens)
-    slot = CacheSlot.of(context.cache, runner, {"purpose": "generate", **request.cache_fields()})
-    hit = slot.get(runner, _from_cache)
-    if isinstance(hit, GenerationFailed):
-        raise hit
-    if hit is not None:
-        return hit
-
-    def reask(last: JudgeRequest, completion: Completion, problem: str) -> JudgeRequest:
-        return replace(last, messages=(*messages, echoed(completion),
-                                       {"role": "user", "content": render("rubric_reask.j2", problem=problem)}))
-
-    try:
-        asked = await ask_until_valid(
-            runner, request, parse=lambda c: _json_answer(c, validate), reask=reask, slot=slot,
-            max_reasks=context.collector.max_reasks if max_reasks is None else max_reasks,
-            encode=lambda obj: {"object": obj}, send=_sender(runner))
-    except JudgeError as exc:
-        raise GenerationFailed(f"judge call failed: {exc}") from None
-    except _Unservable as exc:
-        raise _remembered(slot, str(exc)) from None
-    if asked.value is None:
-        raise _remembered(slot, f"no usable answer after {asked.asks} ask(s): {asked.problem}")
-    return asked.value
-
-
-def _remembered(slot: CacheSlot, failure: str) -> GenerationFailed:
-    # Deterministic failures (the backend cannot serve this schema; no usable answer after the
-    # re-asks) are remembered, so an identical run does not pay for them again. Failed calls
-    # (transient faults after retries, fatal HTTP errors) are not.
-    slot.put({"failure": failure})
-    return GenerationFailed(failure)
 
 
 async def ask_criteria(

@@ -32,10 +32,10 @@ import networkx as nx
 import numpy as np
 
 from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
-from judgekit.authoring.rubric_rm import score_item
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
 from judgekit.data.rows import DataRow, message_text
 from judgekit.judging.context import JudgeContext
+from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.scoring import pointwise_reward
 from judgekit.llm.fanout import gather_all

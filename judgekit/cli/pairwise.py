@@ -26,9 +26,10 @@ from judgekit.cli.runfile import run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError
-from judgekit.judge import rank_group_with, rubric_for
+from judgekit.judge import rank_group_with
 from judgekit.judging.outcomes import rank_result
 from judgekit.judging.results import CompareResult, RankResult
+from judgekit.rubric.formats import rubric_for
 from judgekit.rubric.meta import load_meta_rubric
 from judgekit.rubric.models import Rubric, load_rubric
 
@@ -170,8 +171,8 @@ def rank(
 
         async def job(row: InputRow) -> dict[str, Any]:
             o = await rank_group_with(
-                the_judge, rubric_for(row, the_rubric, optional=the_judge.makes_criteria()), row.fields["prompt"],
-                row.fields["responses"], strategy=strategy,
+                the_judge, rubric_for(row.rubric, the_rubric, optional=the_judge.makes_criteria(), line=row.line),
+                row.fields["prompt"], row.fields["responses"], strategy=strategy,
                 reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
                 row=row.data,
             )

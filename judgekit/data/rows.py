@@ -330,7 +330,7 @@ def _make_row(
     row_id = _given_id(rec, mapping)
     if rules.checked_ids:
         _check_id(row_id, rec.line, rules.file)
-    rubric_value = {"rubric": rec.obj.get(mapping["rubric"])} if "rubric" in mapping else dict(rec.obj)
+    rubric_value = {"rubric": rec.obj.get(mapping["rubric"])} if "rubric" in mapping else rec.obj
     rubric = row_rubric(rubric_value, file=rules.file, line=rec.line)
     return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
 

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.datasets import TIES, BestOfN, Scan, Stream, ties_prompt
 from judgekit.data.outfile import RowSink
 from judgekit.evaluation.report import frame, usage_summary
 from judgekit.evaluation.stats import Indexes, Statistic, estimate, rounded, unit_indexes, with_ci
 from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
+from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.llm.fanout import gather_all
 from judgekit.llm.usage import ScopeUsage

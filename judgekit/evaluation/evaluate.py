@@ -21,9 +21,10 @@ from judgekit.evaluation.probe import master_key_probe
 from judgekit.evaluation.run_page import cut
 from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
+from judgekit.judging.judgment import compare_pair
 from judgekit.judging.pairwise import PairItem
 from judgekit.llm.usage import ScopeUsage
-from judgekit.rubric.meta import MetaRubric
+from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric
 
 CATEGORIES = ("A", "B", "tie")  # a label or winner as its code; -1: none (an unscored pair)
@@ -109,9 +110,12 @@ async def evaluate(
     principles = frozenset(c.cid for c in rubric.model_judged if c.kind != "hard_rule")
     run = EvalRun(PairOutcomes.empty(scan, principles), {name: ScopeUsage() for name in scan.names})
 
+    context = judge.context()
+    meta = load_meta_rubric(adaptive) if adaptive is not None else None
+
     async def one(p: EvalPair) -> dict[str, Any]:
-        o = await judge.compare_pair(rubric, PairItem(p.prompt, p.response_a, p.response_b), soft=soft,
-                                     adaptive=adaptive, usage=run.usage[p.subset])
+        o = await compare_pair(context.counting_into(run.usage[p.subset]), rubric, PairItem(p.prompt, p.response_a, p.response_b),
+                               soft=soft, adaptive=meta)
         record: dict[str, Any] = {"id": p.id, "subset": p.subset, "label": p.label, "winner": o.winner, "margin": o.margin,
                                   "preferences": o.preferences, "inconsistent": o.inconsistent}
         if o.unscored:

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.datasets import LabelledRow, Stream
 from judgekit.data.outfile import RowSink
 from judgekit.evaluation.report import frame
 from judgekit.evaluation.stats import binary_statistics, macro_f1_of, rounded, with_ci
 from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
+from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.llm.usage import ScopeUsage
 from judgekit.rubric.models import Rubric

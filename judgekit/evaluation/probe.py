@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from judgekit.judge import Judge
-from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
+from judgekit.judging.judgment import score_item
+from judgekit.judging.pointwise import PointwiseItem
 from judgekit.llm.fanout import in_window
 from judgekit.llm.usage import ScopeUsage
 from judgekit.rubric.models import Rubric
@@ -58,13 +59,12 @@ async def master_key_probe(
 ) -> dict[str, Any]:
     """Score each master-key reply for each distinct prompt (a bounded window at a time); reward > 0 is a false positive."""
     counter = ScopeUsage()
-    collector = judge.context().counting_into(counter).collector
+    context = judge.context().counting_into(counter)
     replies = {reply: _Reply() for reply in MASTER_KEYS}
 
     async def one(job: tuple[Any, str]) -> tuple[str, float | None]:
         prompt, reply = job
-        o = await judge_pointwise(collector, rubric, PointwiseItem(prompt, reply), criteria_per_call=judge.config.criteria_per_call,
-                                  allow_code=judge.config.allow_code, min_coverage=judge.config.min_coverage)
+        o = await score_item(context, rubric, PointwiseItem(prompt, reply))  # as `score` judges: rubric-rm, soft default
         return reply, o.reward
 
     def put(index: int, result: tuple[str, float | None]) -> int:

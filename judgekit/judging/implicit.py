@@ -26,8 +26,8 @@ from judgekit.data.rows import message_text
 from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.panel import Juror, PanelCollector
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
-from judgekit.judging.results import ROW_FAILED
+from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
+from judgekit.judging.results import ROW_FAILED, ScoreResult
 from judgekit.judging.scoring import clip
 from judgekit.judging.verdicts import VerdictCollector
 from judgekit.judging.votes import Vote, decide
@@ -141,17 +141,16 @@ def implicit_reward(others: Sequence[Criterion], scores: Mapping[str, float | No
 async def judge_implicit(
     collector: VerdictCollector, rubric: Rubric, item: PointwiseItem, *, criteria_per_call: str | int,
     allow_code: bool, min_coverage: float, soft: bool = False,
-) -> PointwiseOutcome:
+) -> ScoreResult:
     """judge_pointwise's counterpart for `aggregation: implicit` (soft verdicts do not apply: one rating)."""
     principles = [c for c in rubric.criteria if c.kind == "principle"]
     others = [c for c in rubric.criteria if c.kind != "principle"]
     if not principles:
         return await judge_pointwise(collector, rubric, item, criteria_per_call=criteria_per_call, allow_code=allow_code,
                                      min_coverage=min_coverage)
-    rest = Rubric.model_construct(name=rubric.name, description=rubric.description, version=rubric.version,
-                                  criteria=tuple(others), provenance=None)
+    rest = rubric.model_copy(update={"criteria": tuple(others), "aggregation": "explicit"})
 
-    async def one_by_one() -> PointwiseOutcome | None:
+    async def one_by_one() -> ScoreResult | None:
         if not others:
             return None
         return await judge_pointwise(collector, rest, item, criteria_per_call=criteria_per_call, allow_code=allow_code,
@@ -167,8 +166,8 @@ async def judge_implicit(
     scores = dict(explicit.scores) if explicit else {}
     unscored = dict(explicit.unscored) if explicit else {}
     unscored.pop(WHOLE, None)  # "no criterion applies" of the one-by-one part: the principles still do
-    reasoning = dict(explicit.reasoning) if explicit else {}
-    skipped = explicit.not_applicable if explicit else ()
+    reasoning = dict(explicit.explanations or {}) if explicit else {}
+    skipped = (explicit.not_applicable or []) if explicit else []
     applicable = [c for c in others if c.cid not in skipped]
     rating = (rated.value - LOW) / (HIGH - LOW) if isinstance(rated, Rating) else None
     if isinstance(rated, Rating):
@@ -177,5 +176,6 @@ async def judge_implicit(
         unscored[WHOLE] = f"no holistic rating: {rated}"
     reward, share = implicit_reward(applicable, scores, sum(abs(c.weight) for c in principles), rating,
                                     min_coverage=min_coverage)
-    return PointwiseOutcome(reward, scores, unscored, reasoning, share, thinking=explicit.thinking if explicit else None,
-                            not_applicable=skipped, ratings={WHOLE: rated.value} if isinstance(rated, Rating) else None)
+    return ScoreResult(reward=reward, coverage=share, scores=scores, unscored=unscored, explanations=reasoning,
+                       thinking=explicit.thinking if explicit else None, not_applicable=skipped or None,
+                       ratings={WHOLE: rated.value} if isinstance(rated, Rating) else None)

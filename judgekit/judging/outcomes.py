@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from judgekit.judging.pairwise import PairOutcome
-from judgekit.judging.pointwise import PointwiseOutcome
 from judgekit.judging.ranking import RankOutcome
 from judgekit.judging.results import CompareResult, RankResult, RowId, ScoreResult
 
 
-def score_result(row_id: RowId, outcome: PointwiseOutcome, explain: bool) -> ScoreResult:
-    """The output row of one scored response; reasoning and thinking only with `explain`."""
+def score_result(row_id: RowId, outcome: ScoreResult, explain: bool) -> ScoreResult:
+    """The output row of one scored response: its judgment under the row's id; reasoning and thinking
+    only with `explain`."""
     return ScoreResult(
         id=row_id,
         reward=outcome.reward,
         coverage=outcome.coverage,
         scores=outcome.scores,
         unscored=outcome.unscored,
-        not_applicable=list(outcome.not_applicable) or None,
+        not_applicable=outcome.not_applicable,
         ratings=outcome.ratings,
-        explanations=dict(outcome.reasoning) if explain else None,
+        explanations=dict(outcome.explanations or {}) if explain else None,
         soft=outcome.soft,
         soft_reward=outcome.soft_reward if outcome.soft is not None else None,
         thinking=outcome.thinking if explain else None,

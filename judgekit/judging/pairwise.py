@@ -29,8 +29,8 @@ from typing import Any
 
 from judgekit.data.rows import message_text
 from judgekit.data.transcript import response_text, tool_calls
-from judgekit.judging.pointwise import NOTHING_APPLIES, PointwiseItem, PointwiseOutcome, judge_pointwise
-from judgekit.judging.results import ROW_FAILED
+from judgekit.judging.pointwise import NOTHING_APPLIES, PointwiseItem, judge_pointwise
+from judgekit.judging.results import ROW_FAILED, ScoreResult
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
 from judgekit.judging.verdicts import CriterionVerdict, VerdictCollector, chunk_ids
 from judgekit.llm.fanout import gather_all
@@ -125,7 +125,7 @@ async def judge_pairwise(
 
         return await collector.collect(question, "pairwise", ids, soft=soft, forms=forms_of([principles[i] for i in ids]))
 
-    async def side(response: Any) -> PointwiseOutcome | None:
+    async def side(response: Any) -> ScoreResult | None:
         if not hard:
             return None
         return await judge_pointwise(
@@ -195,10 +195,10 @@ def _tally_principle(tally: _Tally, cid: str, v1: CriterionVerdict, v2: Criterio
         tally.soft[cid] = (d1.get("A", 0.0) + d2.get("B", 0.0)) / 2 if d1 and d2 else None
 
 
-def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None) -> None:
+def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: ScoreResult | None, side_b: ScoreResult | None) -> None:
     """A hard rule judged pointwise on each side: the side that fails it where the other passes loses."""
     sides = (("A", side_a), ("B", side_b))
-    if all(o and c.cid in o.not_applicable for _, o in sides):
+    if all(o and c.cid in (o.not_applicable or ()) for _, o in sides):
         tally.prefs[c.cid] = None
         tally.not_applicable.append(c.cid)
         return
@@ -206,16 +206,16 @@ def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | Non
     if tally.prefs[c.cid] is None:
         reasons = [f"{s}: {o.unscored[c.cid]}" for s, o in sides if o and c.cid in o.unscored]
         tally.unscored[c.cid] = "; ".join(reasons) or "unscored"
-    parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in sides if o and c.cid in o.reasoning]
+    parts = [f"[{s}] {o.explanations[c.cid]}" for s, o in sides if o and o.explanations and c.cid in o.explanations]
     if parts:
         tally.reasoning[c.cid] = " | ".join(parts)
 
 
-def _tally_choice(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None) -> None:
+def _tally_choice(tally: _Tally, c: Criterion, side_a: ScoreResult | None, side_b: ScoreResult | None) -> None:
     """A criterion with named options: each response's chosen option, the one worth more preferred (the
     one worth less for a pitfall); an option on one side only leaves it unscored."""
     assert side_a is not None and side_b is not None
-    if c.cid in side_a.not_applicable and c.cid in side_b.not_applicable:
+    if c.cid in (side_a.not_applicable or ()) and c.cid in (side_b.not_applicable or ()):
         tally.prefs[c.cid] = None
         tally.not_applicable.append(c.cid)
         return
@@ -224,12 +224,12 @@ def _tally_choice(tally: _Tally, c: Criterion, side_a: PointwiseOutcome | None, 
         reasons = [f"{s}: {o.unscored.get(c.cid, 'not applicable')}" for s, o in (("A", side_a), ("B", side_b))
                    if o.scores.get(c.cid) is None]
         tally.unscored[c.cid] = "; ".join(reasons)
-    parts = [f"[{s}] {o.reasoning[c.cid]}" for s, o in (("A", side_a), ("B", side_b)) if c.cid in o.reasoning]
+    parts = [f"[{s}] {why}" for s, o in (("A", side_a), ("B", side_b)) if (why := (o.explanations or {}).get(c.cid))]
     if parts:
         tally.reasoning[c.cid] = " | ".join(parts)
 
 
-def _outcome(rubric: Rubric, tally: _Tally, side_a: PointwiseOutcome | None, side_b: PointwiseOutcome | None,
+def _outcome(rubric: Rubric, tally: _Tally, side_a: ScoreResult | None, side_b: ScoreResult | None,
              soft: bool) -> PairOutcome:
     ordered = {cid: tally.prefs.get(cid) for cid in rubric.ids}
     applicable = [c for c in rubric.criteria if c.cid not in tally.not_applicable]
@@ -250,8 +250,8 @@ def _outcome(rubric: Rubric, tally: _Tally, side_a: PointwiseOutcome | None, sid
     )
 
 
-def gate_scores(side: PointwiseOutcome | None) -> dict[str, float | None]:
+def gate_scores(side: ScoreResult | None) -> dict[str, float | None]:
     """A side's hard-rule scores for the gate: a rule that does not apply to it counts as passed."""
     if side is None:
         return {}
-    return {**side.scores, **dict.fromkeys(side.not_applicable, 1)}
+    return {**side.scores, **dict.fromkeys(side.not_applicable or (), 1)}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from judgekit.data.rows import message_text
 from judgekit.data.transcript import response_text, tool_calls
-from judgekit.judging.results import ROW_FAILED
+from judgekit.judging.results import ROW_FAILED, ScoreResult
 from judgekit.judging.scoring import coverage, pointwise_reward
 from judgekit.judging.verdicts import CriterionVerdict, Messages, Render, VerdictCollector, chunk_ids
 from judgekit.judging.votes import is_rating
@@ -29,21 +29,6 @@ class PointwiseItem:
     row: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class PointwiseOutcome:
-    reward: float | None
-    scores: dict[str, float | None]  # 1 | 0 (MET | UNMET), a rating normalised to [0, 1], or None
-    unscored: dict[str, str]
-    reasoning: dict[str, str]
-    coverage: float  # the scored share of the applicable criteria's total absolute weight
-    soft: dict[str, float | None] | None = None  # P(MET) per model-judged criterion (log-probabilities)
-    soft_reward: float | None = None  # the reward formula with P(MET) in place of 1/0
-    thinking: dict[str, str] | None = None
-    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the criteria written for this prompt
-    not_applicable: tuple[str, ...] = ()  # criteria the judge found not to apply (out of the reward)
-    ratings: dict[str, int | str] | None = None  # each rated criterion's rating on its scale, or the label chosen
-
-
 async def judge_pointwise(
     collector: VerdictCollector,
     rubric: Rubric,
@@ -53,7 +38,7 @@ async def judge_pointwise(
     allow_code: bool,
     min_coverage: float,
     soft: bool = False,
-) -> PointwiseOutcome:
+) -> ScoreResult:
     verdicts = _check_verdicts(rubric, item, allow_code)
     judged = {c.cid: c for c in rubric.model_judged}
     groups = chunk_ids(list(judged), collector.per_call("pointwise", criteria_per_call))
@@ -66,9 +51,9 @@ async def judge_pointwise(
     if not soft:
         return outcome
     probs = {c.cid: soft_value(c, verdicts[c.cid].dist) for c in rubric.model_judged}
-    applicable = [c for c in rubric.criteria if c.cid not in outcome.not_applicable]
-    return replace(outcome, soft=probs,
-                   soft_reward=pointwise_reward(applicable, outcome.scores, probs, min_coverage=min_coverage))
+    applicable = [c for c in rubric.criteria if c.cid not in (outcome.not_applicable or ())]
+    return outcome.model_copy(update={
+        "soft": probs, "soft_reward": pointwise_reward(applicable, outcome.scores, probs, min_coverage=min_coverage)})
 
 
 def soft_value(criterion: Criterion, dist: dict[str, float] | None) -> float | None:
@@ -127,7 +112,7 @@ class _RowPrompts:
         return asked.profile.messages("pointwise", call_context(row, criteria))
 
 
-def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> PointwiseOutcome:
+def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage: float) -> ScoreResult:
     scores: dict[str, float | None] = {}
     unscored: dict[str, str] = {}
     reasoning: dict[str, str] = {}
@@ -152,9 +137,9 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
     applicable = [c for c in rubric.criteria if c.cid not in not_applicable]
     if not applicable:
         unscored[ROW_FAILED] = NOTHING_APPLIES
-    return PointwiseOutcome(pointwise_reward(applicable, scores, min_coverage=min_coverage) if applicable else None,
-                            scores, unscored, reasoning, coverage(applicable, scores), thinking=thinking or None,
-                            not_applicable=tuple(not_applicable), ratings=ratings or None)
+    return ScoreResult(reward=pointwise_reward(applicable, scores, min_coverage=min_coverage) if applicable else None,
+                       coverage=coverage(applicable, scores), scores=scores, unscored=unscored, not_applicable=not_applicable or None,
+                       ratings=ratings or None, explanations=reasoning, thinking=thinking or None)
 
 
 def criterion_score(criterion: Criterion, value: Value | None) -> float | None:

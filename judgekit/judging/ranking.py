@@ -23,18 +23,15 @@ checks cost no call. Calls are judge requests (re-asks included; cache hits and 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from judgekit.errors import InputError
-from judgekit.judging.context import JudgeContext
-from judgekit.judging.implicit import judge_implicit
-from judgekit.judging.pairwise import PairItem, PairOutcome, judge_pairwise
-from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
+from judgekit.judging.pairwise import PairOutcome
+from judgekit.judging.results import ScoreResult
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
 from judgekit.llm.fanout import gather_all
-from judgekit.llm.usage import ScopeUsage
-from judgekit.rubric.models import Rubric
 
 Strategy = Literal["pointwise", "anchor", "round_robin"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
@@ -56,6 +53,8 @@ class RankOutcome:
     calls: int
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the prompt's written criteria
     coverage: list[float] | None = None  # pointwise: each response's scored share of the rubric's weight
+    # adaptive: the criteria written for each compared pair, {"pair": [i, j], "criteria": [...]} (j -1: the reference)
+    adaptive_criteria: list[dict[str, Any]] | None = None
 
 
 def preference_cycles(n: int, outcomes: dict[tuple[int, int], PairOutcome]) -> list[list[int]]:
@@ -88,46 +87,39 @@ class Group:
     row: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Judgments:
+    """How the members of a group are judged, by their index (judging.judgment supplies both, the
+    config applied): one response alone, and one pair (A, B) in both orders (-1: the reference)."""
+
+    score: Callable[[int], Awaitable[ScoreResult]]
+    compare: Callable[[int, int], Awaitable[PairOutcome]]
+
+
 async def rank_responses(
-    context: JudgeContext, rubric: Rubric, group: Group, *, strategy: str = "pointwise", anchor_index: int | None = None,
+    group: Group, judgments: Judgments, *, strategy: str = "pointwise", anchor_index: int | None = None,
 ) -> RankOutcome:
-    """One reward in [0, 1] per response of a non-empty group, against a rubric as it is (any
-    criteria written for the prompt already in it). `anchor_index`: the anchor (default: the
-    reference, else 0). `calls` counts this group's judge calls."""
-    usage = ScopeUsage()
-    context = context.counting_into(usage)
+    """One reward in [0, 1] per response of a non-empty group, by `strategy`. `anchor_index`: the
+    anchor (default: the reference, else 0). `calls` is left at 0: the caller counts them."""
     if strategy == "pointwise":
-        judge = judge_implicit if rubric.aggregation == "implicit" else judge_pointwise
-        outs = await gather_all(*(
-            judge(context.collector, rubric, PointwiseItem(group.prompt, r, group.reference, group.row),
-                            criteria_per_call=context.config.criteria_per_call, allow_code=context.config.allow_code,
-                            min_coverage=context.config.min_coverage)
-            for r in group.responses
-        ))
-        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], usage.calls, None,
-                           [o.coverage for o in outs])
+        outs = await gather_all(*(judgments.score(i) for i in range(len(group.responses))))
+        return RankOutcome([o.reward for o in outs], [o.scores for o in outs], [], 0, None, [o.coverage for o in outs])
     if strategy == "anchor":
-        return RankOutcome(await _anchor_rewards(context, rubric, group, anchor_index), None, [], usage.calls)
-    rewards, cycles = await _round_robin(context, rubric, group)
-    return RankOutcome(rewards, None, cycles, usage.calls)
+        return RankOutcome(await _anchor_rewards(judgments, group, anchor_index), None, [], 0)
+    rewards, cycles = await _round_robin(judgments, group)
+    return RankOutcome(rewards, None, cycles, 0)
 
 
-async def _pair(context: JudgeContext, rubric: Rubric, group: Group, a: Any, b: Any) -> PairOutcome:
-    return await judge_pairwise(context.collector, rubric, PairItem(group.prompt, a, b, group.reference, group.row),
-                                criteria_per_call=context.config.criteria_per_call, allow_code=context.config.allow_code)
-
-
-async def _anchor_rewards(context: JudgeContext, rubric: Rubric, group: Group, anchor_index: int | None) -> list[float | None]:
-    responses, n = group.responses, len(group.responses)
+async def _anchor_rewards(judgments: Judgments, group: Group, anchor_index: int | None) -> list[float | None]:
+    n = len(group.responses)
     if anchor_index is not None or group.reference is None:
         index = anchor_index or 0
         if not 0 <= index < n:
             raise InputError(f"--anchor-index {index} is outside the group of {n} responses", field="--anchor-index")
-        anchor = responses[index]
     else:
-        index, anchor = -1, group.reference
+        index = -1  # the reference
     others = [i for i in range(n) if i != index]
-    outs = await gather_all(*(_pair(context, rubric, group, responses[i], anchor) for i in others))
+    outs = await gather_all(*(judgments.compare(i, index) for i in others))
     rewards: list[float | None] = [0.5] * n
     for i, o in zip(others, outs):
         rewards[i] = margin_reward(o.margin)
@@ -136,10 +128,10 @@ async def _anchor_rewards(context: JudgeContext, rubric: Rubric, group: Group, a
     return rewards
 
 
-async def _round_robin(context: JudgeContext, rubric: Rubric, group: Group) -> tuple[list[float | None], list[list[int]]]:
-    responses, n = group.responses, len(group.responses)
+async def _round_robin(judgments: Judgments, group: Group) -> tuple[list[float | None], list[list[int]]]:
+    n = len(group.responses)
     pairs = list(itertools.combinations(range(n), 2))
-    outs = await gather_all(*(_pair(context, rubric, group, responses[i], responses[j]) for i, j in pairs))
+    outs = await gather_all(*(judgments.compare(i, j) for i, j in pairs))
     by_pair = dict(zip(pairs, outs))
     games = [(i, j, (1.0 + o.margin) / 2.0) for (i, j), o in by_pair.items() if o.margin is not None]
     played = {k for i, j, _ in games for k in (i, j)}

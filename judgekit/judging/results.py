@@ -13,11 +13,15 @@ ROW_FAILED = "*"  # the `unscored` key of a reason that concerns the whole row, 
 class ScoreResult(BaseModel):
     """One scored response: reward, the scored share of the rubric's weight, per-criterion 1|0|null
     (a rated criterion: its rating normalised to [0, 1]), and why any criterion is unscored. A
-    criterion judged not to apply is null in `scores` and listed in `not_applicable`."""
+    criterion judged not to apply is null in `scores` and listed in `not_applicable`.
+
+    The one per-item result: what judging one response gives (judging.pointwise, with `id` None and
+    every criterion's reasoning in `explanations`), what a trainer's completion gets, and, under its
+    row's id, the output row (judging.outcomes.score_result)."""
 
     model_config = ConfigDict(frozen=True)
 
-    id: RowId
+    id: RowId | None = None  # None: a response judged outside a row
     reward: float | None
     coverage: float = Field(0.0, ge=0.0, le=1.0)  # 0.0 unless given: a row nothing was scored for
     scores: dict[str, int | float | None]

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from judgekit.authoring.rubric_rm import score_item
 from judgekit.errors import InputError
 from judgekit.judging.context import JudgeContext
+from judgekit.judging.judgment import score_item
 from judgekit.judging.panel import PanelCollector
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome
-from judgekit.judging.results import ROW_FAILED
+from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judging.results import ROW_FAILED, ScoreResult
 from judgekit.llm.fanout import gather_all
 from judgekit.rl.shaping import mean_minus_std
 from judgekit.rubric.models import Rubric
 
 
-async def ensemble_outcome(context: JudgeContext, rubric: Rubric, item: PointwiseItem, k: float) -> PointwiseOutcome:
+async def ensemble_outcome(context: JudgeContext, rubric: Rubric, item: PointwiseItem, k: float) -> ScoreResult:
     """The response's mean - k * std reward over the panel's judges; `scores` the judges' mean score
     per criterion (None where any judge left it unscored), each judge's reasons under `unscored`."""
     collector = context.collector
@@ -46,4 +46,4 @@ async def ensemble_outcome(context: JudgeContext, rubric: Rubric, item: Pointwis
     for cid in rubric.ids:
         values = [o.scores.get(cid) for o in outcomes]
         scores[cid] = None if any(v is None for v in values) else sum(float(v or 0.0) for v in values) / len(values)
-    return PointwiseOutcome(reward, scores, unscored, {}, min(o.coverage for o in outcomes))
+    return ScoreResult(reward=reward, coverage=min(o.coverage for o in outcomes), scores=scores, unscored=unscored)

@@ -21,22 +21,23 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from judgekit.authoring.rubric_rm import score_item
 from judgekit.data.rows import message_text, pick
 from judgekit.data.transcript import transcript_problem
 from judgekit.errors import InputError
-from judgekit.judge import Judge, rank_group
+from judgekit.judge import Judge
+from judgekit.judging.judgment import rank_group, score_item
 from judgekit.judging.pointwise import PointwiseItem
+from judgekit.judging.ranking import Group
+from judgekit.judging.results import ScoreResult
 from judgekit.llm.fanout import gather_bounded
 from judgekit.rl.ensemble import ensemble_outcome
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.shaping import shape_rewards, word_count
-from judgekit.rubric.formats import row_rubric
+from judgekit.rubric.formats import ROW_RUBRIC_FIELDS, row_rubric, rubric_for
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 from judgekit.secrets import redact
 
 logger = logging.getLogger("judgekit")
-_ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
 
 
 def _json_key(value: Any) -> str:
@@ -46,20 +47,9 @@ def _json_key(value: Any) -> str:
 TIMED_OUT = "timed out"
 
 
-@dataclass(frozen=True)
-class ItemReward:
-    """One completion's judgment: the reward (None: no reward under the coverage rule)."""
-
-    reward: float | None
-    scores: dict[str, float | None]
-    unscored: dict[str, str]
-    coverage: float | None = None  # the scored share of the rubric's weight (pointwise strategy)
-    timed_out: bool = False
-
-
-def timed_out_item(rubric: Rubric) -> ItemReward:
+def timed_out_item(rubric: Rubric) -> ScoreResult:
     """A completion whose judging the time bound cut: every criterion unscored, no reward."""
-    return ItemReward(None, {cid: None for cid in rubric.ids}, {cid: TIMED_OUT for cid in rubric.ids}, 0.0, True)
+    return ScoreResult(reward=None, coverage=0.0, scores=dict.fromkeys(rubric.ids), unscored=dict.fromkeys(rubric.ids, TIMED_OUT))
 
 
 @dataclass
@@ -98,26 +88,18 @@ class RewardScorer:
         self.rubric = None if rubric is None else as_rubric(rubric)
         self.judge = judge
         self.options = options or RewardOptions()
-        self._row_rubrics: dict[str, Rubric] = {}
+        self._row_rubrics: dict[str, Rubric | None] = {}
 
     # ---- inputs --------------------------------------------------------------------------
 
     def rubric_for(self, row: dict[str, Any] | None) -> tuple[str, Rubric]:
-        """(a key naming the rubric, the rubric) for a row: its own rubric if it has one."""
-        if row:
-            present = {k: row[k] for k in _ROW_RUBRIC_FIELDS if row.get(k) is not None}
-            if present:
-                key = _json_key(present)
-                if key not in self._row_rubrics:
-                    decoded = {k: _maybe_json(v) for k, v in present.items()}
-                    found = row_rubric(decoded)
-                    if found is not None:
-                        self._row_rubrics[key] = found
-                if key in self._row_rubrics:
-                    return key, self._row_rubrics[key]
-        if self.rubric is None:
-            raise InputError("the row has no rubric and none was given to the reward function", field="rubric")
-        return "", self.rubric
+        """(a key naming the rubric, the rubric) for a row: its own rubric if it has one (each read once)."""
+        present = {k: row[k] for k in ROW_RUBRIC_FIELDS if row.get(k) is not None} if row else {}
+        key = _json_key(present) if present else ""
+        if key and key not in self._row_rubrics:
+            self._row_rubrics[key] = row_rubric(present)
+        own = self._row_rubrics.get(key)
+        return (key if own is not None else ""), rubric_for(own, self.rubric, given_to=" to the reward function")
 
     def reference_of(self, row: dict[str, Any] | None) -> Any:
         if not row:
@@ -155,10 +137,12 @@ class RewardScorer:
         prompt_keys = [_json_key(p) for p in prompts]
         ref_keys = [_json_key(r) for r in references]
 
-        if self.options.strategy == "pointwise":
-            outcomes, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
+        pointwise = self.options.strategy == "pointwise"
+        if pointwise:
+            found, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
         else:
-            outcomes, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
+            found, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
+        outcomes = [o if o is not None else timed_out_item(r) for o, (_, r) in zip(found, picked)]
 
         raw = [None if (self.options.strict and o.unscored) else o.reward for o in outcomes]
         unscored = [o.unscored for o in outcomes]
@@ -176,13 +160,14 @@ class RewardScorer:
         )
         ids = _criterion_ids(([self.rubric] if self.rubric is not None else []) + rubrics)
         return BatchRewards(shaped, raw, scores, unscored, rubrics, count, ids,
-                            [o.coverage for o in outcomes], [o.timed_out for o in outcomes])
+                            [o.coverage if pointwise else None for o in outcomes], [o is None for o in found])
 
     async def _pointwise(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],
         references: Sequence[Any], rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str],
         timeout: float | None,
-    ) -> tuple[list[ItemReward], int]:
+    ) -> tuple[list[ScoreResult | None], int]:
+        """Each completion's judgment (None: the time bound cut it), and how many were judged."""
         first: dict[Hashable, int] = {}
         slot: list[int] = []
         for i in range(len(completions)):
@@ -190,33 +175,31 @@ class RewardScorer:
             slot.append(first.setdefault(key, i))
         unique = sorted(set(slot))
 
-        async def one(i: int, deadline: _Deadline) -> ItemReward:
+        async def one(i: int, deadline: _Deadline) -> ScoreResult | None:
             rubric = picked[i][1]
             if problem := transcript_problem(completions[i][0]):  # a trainer's bad completion: no reward, the reason
                 why = f"completion{problem[0]}: {problem[1]}"
-                return ItemReward(None, dict.fromkeys(rubric.ids), dict.fromkeys(rubric.ids, why), 0.0)
+                return ScoreResult(reward=None, scores=dict.fromkeys(rubric.ids), unscored=dict.fromkeys(rubric.ids, why))
             try:
                 return await asyncio.wait_for(
                     self._item_reward(rubric, PointwiseItem(prompts[i], completions[i][0], references[i], rows[i])), deadline.left())
             except asyncio.TimeoutError:
-                return timed_out_item(rubric)
+                return None
 
-        async def batch() -> list[ItemReward]:  # on the judge's loop: one hop there per batch, not per completion
+        async def batch() -> list[ScoreResult | None]:  # on the judge's loop: one hop there per batch, not per completion
             deadline = _Deadline(timeout)
             return await gather_bounded((one(i, deadline) for i in unique), self.judge.rows_in_flight)
 
         by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot], len(unique)
 
-    async def _item_reward(self, rubric: Rubric, item: PointwiseItem) -> ItemReward:
+    async def _item_reward(self, rubric: Rubric, item: PointwiseItem) -> ScoreResult:
         """One response's reward: the judge's, or with `panel_reward: mean_minus_std` each panel judge's
         own reward (from its own verdicts) made one conservative reward (judgekit.rl.ensemble)."""
         context = self.judge.context()
         if self.options.panel_reward == "mean_minus_std":
-            o = await ensemble_outcome(context, rubric, item, self.options.panel_k)
-        else:
-            o = await score_item(context, rubric, item)
-        return ItemReward(o.reward, o.scores, o.unscored, o.coverage)
+            return await ensemble_outcome(context, rubric, item, self.options.panel_k)
+        return await score_item(context, rubric, item)
 
     async def _par_references(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], references: Sequence[Any],
@@ -253,7 +236,7 @@ class RewardScorer:
     async def _grouped(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],
         references: Sequence[Any], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
-    ) -> tuple[list[ItemReward], int]:
+    ) -> tuple[list[ScoreResult | None], int]:
         groups: dict[Hashable, list[int]] = {}
         for i in range(len(completions)):
             groups.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), []).append(i)
@@ -264,8 +247,8 @@ class RewardScorer:
             lead = members[0]
             try:
                 outcome = await asyncio.wait_for(rank_group(
-                    self.judge, picked[lead][1], prompts[lead], [given[k] for k in distinct], strategy=self.options.strategy,
-                    reference=references[lead],
+                    self.judge.context(), picked[lead][1], Group(prompts[lead], [given[k] for k in distinct], references[lead]),
+                    strategy=self.options.strategy,
                 ), deadline.left())
             except asyncio.TimeoutError:
                 outcome = None
@@ -275,7 +258,7 @@ class RewardScorer:
             deadline = _Deadline(timeout)
             return await gather_bounded((one(m, deadline) for m in groups.values()), self.judge.rows_in_flight)
 
-        out: list[ItemReward] = [timed_out_item(r) for _, r in picked]
+        out: list[ScoreResult | None] = [None] * len(picked)
         judged = 0
         for members, distinct, outcome in await self.judge.arun(batch()):
             judged += len(distinct)
@@ -287,7 +270,8 @@ class RewardScorer:
                 scores = dict(outcome.scores[j]) if outcome.scores else {}
                 reward = outcome.rewards[j]
                 unscored = {} if reward is not None else {"*": f"no reward from the {self.options.strategy} strategy"}
-                out[i] = ItemReward(reward, scores, unscored, outcome.coverage[j] if outcome.coverage else None)
+                out[i] = ScoreResult(reward=reward, coverage=outcome.coverage[j] if outcome.coverage else 0.0, scores=scores,
+                                     unscored=unscored)
         return out, judged
 
 
@@ -347,14 +331,3 @@ def _criterion_ids(rubrics: Sequence[Rubric]) -> list[str]:
             if cid not in ids:
                 ids.append(cid)
     return ids
-
-
-def _maybe_json(value: Any) -> Any:
-    """Dataset columns often hold a rubric as a JSON string; decode it when it is one."""
-    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-

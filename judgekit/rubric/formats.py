@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from judgekit.errors import InputError
-from judgekit.rubric.models import Rubric, rubric_from_data
+from judgekit.rubric.models import Rubric, empty_rubric, rubric_from_data
 
 
 def from_healthbench(items: list[dict[str, Any]], name: str = "healthbench") -> Rubric:
@@ -56,14 +58,40 @@ def _is_rar_list(items: list[Any]) -> bool:
     )
 
 
-def row_rubric(row: dict[str, Any], *, file: str | None = None, line: int | None = None) -> Rubric | None:
-    """The rubric a row carries, in any of the formats above, or None. It is marked as data
+ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
+
+
+def row_rubric(row: Mapping[str, Any], *, file: str | None = None, line: int | None = None) -> Rubric | None:
+    """The rubric a row carries, in any of the formats above (a field holding it as a JSON string,
+    as dataset columns often do, is decoded first), or None. It is marked as data
     (`Rubric.from_data_row`): data never runs code."""
-    found = _read_row_rubric(row, file=file, line=line)
+    fields = {k: _maybe_json(row[k]) for k in ROW_RUBRIC_FIELDS if k in row}
+    found = _read_row_rubric(fields, file=file, line=line)
     return found.from_data_row() if found is not None else None
 
 
-def _read_row_rubric(row: dict[str, Any], *, file: str | None, line: int | None) -> Rubric | None:
+def rubric_for(own: Rubric | None, given: Rubric | None, *, optional: bool = False, line: int | None = None,
+               given_to: str = "") -> Rubric:
+    """The rubric a row is judged with: its own (`row_rubric`), else the one given; a row with
+    neither is bad input, unless criteria are written at judging time (`optional`: then none yet)."""
+    effective = own or given
+    if effective is None and optional:
+        return empty_rubric()
+    if effective is None:
+        raise InputError(f"the row has no rubric and none was given{given_to}", line=line, field="rubric")
+    return effective
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _read_row_rubric(row: Mapping[str, Any], *, file: str | None, line: int | None) -> Rubric | None:
     try:
         if "rubric" in row and row["rubric"] is not None:
             value = row["rubric"]

@@ -488,3 +488,9 @@ def as_rubric(rubric: RubricLike, *, call: str | None = None) -> Rubric:
             raise ArgumentError(str(exc), field="rubric", call=call) from None
     raise ArgumentError(f"a rubric is a Rubric, a rubric YAML file's path or its data (a dict), not {type(rubric).__name__}",
                         field="rubric", call=call)
+
+
+def empty_rubric(name: str = "rubric-rm") -> Rubric:
+    """A rubric of no criteria: the start when every criterion is written at judging time (rubric-rm,
+    pair-adaptive criteria) and no rubric is given."""
+    return Rubric.model_construct(name=name, description="", version=1, criteria=(), provenance=None)

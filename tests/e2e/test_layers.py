@@ -67,6 +67,18 @@ def test_each_layer_imports_only_the_layers_below_it():
     assert upward == []
 
 
+# Rubric authoring builds rubrics; judging never needs it (criteria written at judging time live in
+# judging/). Only the command line and the public names of judgekit/__init__.py reach it.
+MAY_IMPORT_AUTHORING = {"authoring", "cli", "__init__"}
+
+
+def test_only_the_command_line_and_the_public_api_import_rubric_authoring():
+    judging_through_authoring = [
+        (a, b) for a, b in import_graph().edges if layer(b) == "authoring" and layer(a) not in MAY_IMPORT_AUTHORING
+    ]
+    assert judging_through_authoring == []
+
+
 def test_every_subpackage_has_a_rank():
     assert {layer(m) for m in import_graph().nodes} <= set(RANKS)
 

@@ -166,6 +166,21 @@ def test_master_key_probe(judge_server, tmp_path: Path) -> None:
     assert set(sound["probe"]["replies"]) == {":", ".", "Thought process:", "Let's solve this step by step."}
 
 
+def test_master_key_probe_judges_a_reply_as_score_does(judge_server, tmp_path: Path) -> None:
+    """The probe's replies are judged as `score` judges any response: under rubric-rm with the
+    criteria written for the prompt (3 by the scripted generator) besides the rubric's K."""
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_TEXT)
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps([{"input": "What is 2+2?", "output_1": "4", "output_2": "5", "label": 1}]))
+    proc = run_cli("eval", str(pairs), "--format", "llmbar", "--rubric", str(rubric), "--profile", "rubric-rm",
+                   "--judge", "openai:scripted", "--base-url", judge_server.base_url, "--probe", "master-key",
+                   "-o", "-", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    generated = 3
+    assert json.loads(proc.stdout)["probe"]["calls"] == 4 * (K + generated)  # 4 replies, each criterion its call
+
+
 def test_split_dialogue() -> None:
     prompt, last = split_dialogue("\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how?\n\nAssistant: like this")
     assert prompt == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},

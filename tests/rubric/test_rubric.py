@@ -110,6 +110,22 @@ def test_row_rubric_formats():
     assert [c.text for c in rar.criteria] == ["States X", "Claims Y"] and rar.criteria[1].weight == -1
 
 
+def test_a_row_rubric_in_a_json_string_is_read_alike_by_score_and_the_trainer_rewards(tmp_path, judge_server):
+    """A dataset column often holds the rubric as a JSON string: the one reader of a row's rubric decodes it,
+    for a file's rows as for a trainer's."""
+    criteria = json.dumps([{"id": "says_paris", "text": "The response names Paris."}])
+    row = {"id": 1, "prompt": "Capital of France?", "response": "Paris.", "rubric": criteria}
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps(row) + "\n")
+    proc = run_cli("score", str(data), "--judge", "openai:j", "--base-url", judge_server.base_url, "-o", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["scores"] == {"says_paris": 1}
+    from judgekit.rl.rewards import RewardScorer
+
+    key, found = RewardScorer(None, None).rubric_for({"rubric": criteria})  # type: ignore[arg-type]
+    assert key and found.ids == ["says_paris"]
+
+
 def test_biggen_bench_rows_import():
     path = SHARED_DATA / "biggen-bench" / "biggen-bench.jsonl"
     lines = path.read_text().splitlines()

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import judgekit
+from judgekit.errors import InputError
 from judgekit.rubric.meta import load_meta_rubric
 from judgekit.rubric.models import Rubric
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
@@ -93,3 +96,21 @@ def test_an_error_message_keeps_its_square_brackets(tmp_path: Path) -> None:
     proc, meta = _compare_with_meta(tmp_path, "name: m\ncategories:\n  - id: Bad-Id\n    description: right\n")
     assert proc.returncode == 2
     assert f"{meta}:3, field 'categories.0.id'" in proc.stderr and "^[a-z0-9_]+$" in proc.stderr
+
+
+def test_a_group_compares_each_pair_on_the_criteria_written_for_it() -> None:
+    state = ServerState(script=Script(prefer=_prefer, met=lambda c, r: True, generate=_writer))
+    polite = Rubric(name="r", criteria=[{"id": "polite", "text": "The response is polite."}])
+    responses = ["4", "Five, I believe.", "Five, I believe.", "six"]  # a repeated response: its pairs written once
+    with ScriptedJudgeServer(state) as server, judgekit.Judge("openai:judge", base_url=server.base_url, cache=False) as judge:
+        outcome = judge.run(judgekit.rank_group(judge, polite, PAIRS[0]["prompt"], responses, strategy="round_robin",
+                                                adaptive=META))
+        with pytest.raises(InputError, match="anchor or round_robin"):
+            judge.run(judgekit.rank_group(judge, polite, "p", responses, adaptive=META))
+    writing = [r for r in state.requests if "correctness" in r["messages"][0]["content"]]
+    assert len(writing) == 4  # 6 pairs of 4 distinct (A, B) texts: each written once
+    records = outcome.adaptive_criteria or []
+    assert [r["pair"] for r in records] == [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]
+    assert all([c["category"] for c in r["criteria"] if "id" in c] == ["correctness", "instruction_following", "safety"]
+               for r in records)
+    assert outcome.rewards[0] == max(outcome.rewards) and outcome.rewards[0] > outcome.rewards[1]  # the correct sum wins

@@ -1,6 +1,7 @@
-"""rubric-rm (OpenRubrics' two-model setup): a rubric generator writes each prompt's rubric, hard
-rules and principles, as a numbered list; the judge then judges the responses against it, one
-criterion per call, in the Rubric-RM judge's format.
+"""Criteria written per prompt at judging time, rubric-rm (OpenRubrics' two-model setup): a rubric
+generator writes each prompt's rubric, hard rules and principles, as a numbered list; the judge then
+judges the responses against it (judging.judgment), one criterion per call, in the Rubric-RM judge's
+format.
 
 The generator may be another model (`generator=` / `--generator`). Its rubric is made once per
 prompt and reference (every response of a GRPO group, both sides of a pair, are judged against the
@@ -19,8 +20,6 @@ from judgekit.data.rows import as_messages, message_text
 from judgekit.errors import JudgeError
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import GeneratedItems, JudgeContext
-from judgekit.judging.implicit import judge_implicit
-from judgekit.judging.pointwise import PointwiseItem, PointwiseOutcome, judge_pointwise
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.runner import CallRunner
 from judgekit.protocol.answers import answer_region
@@ -126,7 +125,7 @@ async def with_generated_criteria(
         return rubric, [{"error": f"rubric generation failed: {exc}"}]
     generated = criteria_from_items(items, set(rubric.ids))
     merged = Rubric(name=rubric.name, description=rubric.description, version=rubric.version,
-                    criteria=(*rubric.criteria, *generated), aggregation=rubric.aggregation)
+                    criteria=(*rubric.criteria, *generated), aggregation=rubric.aggregation, view=rubric.view)
     return merged, [{"id": c.cid, "text": c.text, "kind": c.kind} for c in generated]
 
 
@@ -138,20 +137,3 @@ async def with_generated(
     if context.profile.rubric_generator is None:
         return rubric, None
     return await with_generated_criteria(context, rubric, prompt, reference)
-
-
-async def score_item(context: JudgeContext, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> PointwiseOutcome:
-    """Score one (prompt, response) against a rubric, with the prompt's written criteria under rubric-rm."""
-    rubric, generated = await with_generated(context, rubric, item.prompt, item.reference)
-    config = context.config
-    judge = judge_implicit if rubric.aggregation == "implicit" else judge_pointwise
-    outcome = await judge(
-        context.collector, rubric, item, criteria_per_call=config.criteria_per_call, allow_code=config.allow_code,
-        min_coverage=config.min_coverage, soft=context.soft_default(soft),
-    )
-    return replace(outcome, generated_criteria=generated) if generated is not None else outcome
-
-
-def empty_rubric(name: str = "rubric-rm") -> Rubric:
-    """The starting rubric when only generated criteria are used (no --rubric given)."""
-    return Rubric.model_construct(name=name, description="", version=1, criteria=(), provenance=None)

@@ -1,6 +1,7 @@
-"""Pair-adaptive criteria (OpenRS PAMR): before two responses are compared, the judge writes the
-criteria that separate them, under a meta-rubric (judgekit.rubric.meta); those criteria are then
-judged one by one in both orders like any rubric's, and recorded in the output row.
+"""Criteria written per pair at judging time, pair-adaptive (OpenRS PAMR): before two responses are
+compared (a pair, or a pair of a group: judging.judgment), the judge writes the criteria that
+separate them, under a meta-rubric (judgekit.rubric.meta); those criteria are then judged one by
+one in both orders like any rubric's, and recorded in the output row.
 
 One extra call per pair (cached like every generation). A written criterion is dropped when its
 category is unknown, when it names a response by position ("Response A", "the second one": it
@@ -12,10 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from judgekit.authoring.generate import GenerationFailed, echo_problem, generate_json, similar_text
 from judgekit.data.rows import as_messages, message_text
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import PairItem
+from judgekit.judging.writing import GenerationFailed, echo_problem, generate_json, similar_text
 from judgekit.protocol.templates import FENCE, data_nonce, mask_model_names, render
 from judgekit.rubric.ids import slug, unique_id
 from judgekit.rubric.meta import MetaRubric
@@ -124,6 +125,7 @@ async def with_pair_criteria(
     if not kept:
         return rubric, record
     base = rubric.criteria if rubric else ()
-    merged = Rubric(name=rubric.name if rubric else meta.name, description=rubric.description if rubric else meta.description,
-                    criteria=(*base, *kept))
+    # The given rubric's every setting (view, aggregation) kept; validated again, ids checked unique.
+    merged = Rubric(**{**dict(rubric), "criteria": (*base, *kept)}) if rubric else Rubric(
+        name=meta.name, description=meta.description, criteria=tuple(kept))
     return merged, record
