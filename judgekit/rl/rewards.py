@@ -26,7 +26,7 @@ from judgekit.data.rows import message_text, pick
 from judgekit.errors import InputError
 from judgekit.judge import Judge, rank_group
 from judgekit.judging.pointwise import PointwiseItem
-from judgekit.llm.fanout import gather_bounded
+from judgekit.llm.engine import map_rows
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.shaping import shape_rewards, word_count
 from judgekit.rubric.formats import row_rubric
@@ -189,7 +189,8 @@ class RewardScorer:
 
         async def batch() -> list[ItemReward]:  # on the judge's loop: one hop there per batch, not per completion
             deadline = _Deadline(timeout)
-            return await gather_bounded((one(i, deadline) for i in unique), self.judge.rows_in_flight)
+            return await map_rows(unique, lambda i: one(i, deadline), concurrency=self.judge.config.concurrency,
+                                  failed=lambda i, reason: ItemReward(None, dict.fromkeys(picked[i][1].ids), {"*": reason}))
 
         by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot], len(unique)
@@ -216,7 +217,7 @@ class RewardScorer:
 
         async def batch() -> list[tuple[list[int], list[str], Any]]:  # on the judge's loop
             deadline = _Deadline(timeout)
-            return await gather_bounded((one(m, deadline) for m in groups.values()), self.judge.rows_in_flight)
+            return await map_rows(groups.values(), lambda m: one(m, deadline), concurrency=self.judge.config.concurrency)
 
         out: list[ItemReward] = [timed_out_item(r) for _, r in picked]
         judged = 0
@@ -236,7 +237,7 @@ class RewardScorer:
 
 class _Deadline:
     """The end of a batch's time bound (None: no bound), on the loop that judges it: completions
-    started late (at most `rows_in_flight` are judged at once) get only what is left of it."""
+    started late (the row engine judges a bounded number at once) get only what is left of it."""
 
     def __init__(self, timeout: float | None) -> None:
         self._end = None if timeout is None else asyncio.get_running_loop().time() + timeout
