@@ -5,8 +5,8 @@ N rows against a one-criterion rubric (one call per row) to the scripted judge s
 process with a fixed latency, `--concurrency` calls at a time on both sides. The bodies the bare
 process posts are the ones judgekit sends for these rows (recorded through judgekit's own request
 building, see benchmarks/_bare_loop.py). The two processes run in turn, `--repeats` times each;
-prints each side's median wall time, the ideal (calls x latency / concurrency) and the ratio
-bare / judgekit in calls per second (goal >= 0.95).
+prints each side's median wall time and CPU time (user + system, of the client process), the ideal
+(calls x latency / concurrency) and the ratio bare / judgekit in calls per second (goal >= 0.95).
 
     python benchmarks/throughput_process.py [--rows 3000] [--latency 0.05] [--concurrency 64] [--repeats 3]
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,13 +38,16 @@ ROOT = HERE.parent
 RUBRIC = "name: bench\ncriteria:\n  - id: helpful\n    text: The response answers the question.\n"
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run of `command`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} ... exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -67,7 +71,7 @@ def main() -> None:
                                "openai:scripted", "--base-url", base_url, "--no-cache", "--concurrency", str(args.concurrency),
                                "-o", str(out)],
         }
-        times: dict[str, list[float]] = {name: [] for name in sides}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
         for _ in range(args.repeats):
             for name, command in sides.items():
                 times[name].append(timed(command, env))
@@ -77,9 +81,11 @@ def main() -> None:
     ideal = calls * args.latency / args.concurrency
     print(f"{calls} judge calls ({args.rows} rows), {args.latency * 1000:.0f} ms latency, concurrency {args.concurrency}; "
           f"ideal {ideal:.2f} s; median of {args.repeats} whole-process runs each")
-    medians = {name: statistics.median(seconds) for name, seconds in times.items()}
+    medians = {name: statistics.median(t[0] for t in runs) for name, runs in times.items()}
     for name, seconds in medians.items():
-        print(f"  {name:<22} {seconds:6.2f} s   {calls / seconds:7.0f} calls/s   (min {min(times[name]):.2f}, max {max(times[name]):.2f})")
+        walls, cpu = [t[0] for t in times[name]], statistics.median(t[1] for t in times[name])
+        print(f"  {name:<22} {seconds:6.2f} s   {calls / seconds:7.0f} calls/s   (min {min(walls):.2f}, max {max(walls):.2f}); "
+              f"CPU {cpu:.2f} s, {cpu / calls * 1e6:.0f} us per call")
     print(f"  ratio judgekit / bare in calls per second: {medians['bare aiohttp process'] / medians['judgekit score']:.3f} (goal >= 0.95)")
 
 
