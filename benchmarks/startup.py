@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT), "OPENAI_API_KEY": "sk-bench"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as an install: judgekit's bytecode written once, as aiohttp's is
     with tempfile.TemporaryDirectory() as tmp, judge_server(0.0) as base_url:
         empty = Path(tmp) / "empty.jsonl"
         empty.write_text("")

@@ -59,6 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = [{"id": f"r{i}", "prompt": f"Question {i}: what is {i} + {i}?", "response": f"It is {2 * i}."} for i in range(args.rows)]
     env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT), "OPENAI_API_KEY": "x"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as an install: judgekit's bytecode written once, as aiohttp's is
     with tempfile.TemporaryDirectory() as tmp, judge_server(args.latency) as base_url:
         data, rubric, bodies, out = (Path(tmp) / name for name in ("in.jsonl", "rubric.yaml", "bodies.json", "out.jsonl"))
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
