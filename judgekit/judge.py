@@ -40,10 +40,10 @@ from judgekit.llm.balance import BalancedBackend
 from judgekit.llm.base import Backend, BackendLike, FatalError, as_backend, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
+from judgekit.llm.engine import map_rows
 from judgekit.llm.factory import Server, check_servers, make_backend, spec_problem
-from judgekit.llm.fanout import gather_bounded
 from judgekit.llm.pricing import Pricing, pricing_for
-from judgekit.llm.runner import ADMISSION_SPARE, CallRunner, RetryPolicy
+from judgekit.llm.runner import CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.rubric.formats import rubric_for
@@ -263,13 +263,6 @@ class Judge:
         return backend.usage() if len(self._backends) == 1 and isinstance(backend, BalancedBackend) else None
 
     @property
-    def rows_in_flight(self) -> int:
-        """Rows (pairs, completions) of a batch judged at once: enough to keep every call slot busy
-        (a row may need a single call) while some rows wait out a retry's backoff, few enough that
-        the rest wait unstarted (see gather_bounded)."""
-        return self.config.concurrency + ADMISSION_SPARE
-
-    @property
     def cache(self) -> VerdictCache | None:
         return self._cache
 
@@ -297,7 +290,8 @@ class Judge:
         return await self.arun(self._score_item(rubric, item))
 
     async def _score_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None = None) -> list[ScoreResult]:
-        return await gather_bounded((self._score_row(r, rubric, explain, soft) for r in rows), self.rows_in_flight)
+        return await map_rows(rows, lambda r: self._score_row(r, rubric, explain, soft), concurrency=self.config.concurrency,
+                              failed=lambda r, reason: ScoreResult.failed(r.id, reason))
 
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
@@ -352,8 +346,8 @@ class Judge:
                             adaptive: MetaRubric | str | Path | None) -> list[CompareResult]:
         if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
             adaptive = load_meta_rubric(adaptive)
-        return await gather_bounded((self.acompare_row(r, rubric, explain, soft, adaptive) for r in rows),
-                                    self.rows_in_flight)
+        return await map_rows(rows, lambda r: self.acompare_row(r, rubric, explain, soft, adaptive),
+                              concurrency=self.config.concurrency, failed=lambda r, reason: CompareResult.failed(r.id, reason))
 
     def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *,
                 explain: bool = False, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:

@@ -10,8 +10,9 @@
   never written twice. When every shard is done the parts become the output file, in input order.
 
 Each actor builds its Judge from a `JudgeSpec` (a spec string, its servers and a JudgeConfig, or a
-panel's judges: nothing that holds a client, a loop or a lock), and judges a batch's rows
-concurrently up to the Judge's own `concurrency`. Ray restarts an actor that dies and retries its batch.
+panel's judges: nothing that holds a client, a loop or a lock), and judges a batch's rows through
+the row engine (judgekit.llm.engine) with the Judge's own `concurrency`. Ray restarts an actor that
+dies and retries its batch.
 
 Limits (`max_calls`, `max_cost`) are one budget for the whole run: a small ledger actor counts every
 call before it is sent and adds up what each answer cost, so `max_calls` is never passed and
@@ -38,15 +39,14 @@ from ray.data.datasource import BlockBasedFileDatasink
 from judgekit.data.outfile import dumps, make_parent, not_a_file, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
 from judgekit.data.runrecord import RunRecord, keep_record, refuse_input_as_record
-from judgekit.errors import InputError, LimitReached, RunHalted
+from judgekit.errors import InputError, LimitReached
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_spec
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.llm.budget import Budget
-from judgekit.llm.fanout import gather_all
+from judgekit.llm.engine import map_rows
 from judgekit.llm.pricing import Pricing
 from judgekit.rubric.models import Rubric, load_rubric
-from judgekit.secrets import redact
 
 Kind = Literal["score", "compare"]
 REQUIRED: dict[Kind, tuple[str, ...]] = {"score": ("prompt", "response"), "compare": ("prompt", "response_a", "response_b")}
@@ -63,17 +63,12 @@ class Work:
 
 
 async def judge_row(judge: Judge, work: Work, row: InputRow) -> dict[str, Any]:
-    """The output row of one input row; one that cannot be judged is written without a result, with the reason."""
+    """The output row of one input row (one that could not be read: without a result, with the reason)."""
     if row.problem is not None:
         return _failed(work.kind, row.id, row.problem)
-    try:
-        if work.kind == "score":
-            return (await judge.ascore_row(row, work.rubric, work.explain)).model_dump()
-        return (await judge.acompare_row(row, work.rubric, work.explain)).model_dump()
-    except RunHalted:  # the judge is gone (Ray retries the batch on a new actor) or the run's limit is reached
-        raise
-    except Exception as exc:
-        return _failed(work.kind, row.id, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}")
+    if work.kind == "score":
+        return (await judge.ascore_row(row, work.rubric, work.explain)).model_dump()
+    return (await judge.acompare_row(row, work.rubric, work.explain)).model_dump()
 
 
 def _failed(kind: Kind, row_id: Any, reason: str) -> dict[str, Any]:
@@ -139,7 +134,12 @@ class _JudgeActor:
         self.work = work
 
     def judge_rows(self, rows: list[InputRow]) -> list[dict[str, Any]]:
-        return self.judge.run(gather_all(*(judge_row(self.judge, self.work, row) for row in rows)))
+        """The rows' output rows, through the row engine: a row's own error is a failed row with its
+        reason; a limit (LimitReached) or a dead judge is raised once the rows in flight finish (so
+        every call sent is counted), a crash at once."""
+        return self.judge.run(map_rows(rows, lambda row: judge_row(self.judge, self.work, row),
+                                       concurrency=self.judge.config.concurrency,
+                                       failed=lambda row, reason: _failed(self.work.kind, row.id, reason)))
 
 
 class DatasetJudge(_JudgeActor):
@@ -269,7 +269,7 @@ class ShardJudge(_JudgeActor):
         halted: list[str | None] = []
         for item in batch.to_pylist():
             before, spent_before, units_before = self.judge.stats.as_dict(), self.judge.budget.spent, self.judge.agreement.size()
-            try:  # every row's calls finish (gather_all) before a limit is raised: all are counted
+            try:  # the rows in flight finish before a limit is raised (the row engine): every call is counted
                 texts.append("".join(dumps(row) + "\n" for row in self.judge_rows(pickle.loads(item["rows"]))))
                 halted.append(None)
             except LimitReached as exc:

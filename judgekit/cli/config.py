@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from judgekit.cli.common import err
 from judgekit.cli.options import judge_parameters
-from judgekit.cli.settings import default_map, env_var, project_file, source_of
+from judgekit.cli.settings import Command, default_map, env_var, project_file, source_of
 from judgekit.data.runrecord import public_url
 
 _KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "JUDGEKIT_API_KEY")
@@ -21,12 +21,13 @@ def settable() -> dict[str, object]:
     return {p.name: p.annotation for p in judge_parameters(several_profiles=False)}
 
 
-def project_defaults(app: typer.Typer) -> dict[str, object] | None:
-    """click's default_map from the project file, if there is one (its errors: exit 2 naming file, line, field)."""
+def project_defaults(root: Command) -> dict[str, object] | None:
+    """click's default_map from the project file, if there is one, for the commands under `root` (its
+    errors: exit 2 naming file, line, field)."""
     file = project_file()
     if file is None:
         return None
-    return default_map(typer.main.get_command(app), file, settable())
+    return default_map(root, file, settable())
 
 
 def _shown(name: str, value: object) -> str:

@@ -1,12 +1,13 @@
-"""Running a command over an input file: a pool of row workers on the judge's loop, a sink, a progress bar.
+"""Running a command over an input file: its rows through the row engine (judgekit.llm.engine) on the
+judge's loop, a sink, a progress bar.
 
-Memory does not grow with the input: rows are read one at a time as workers take them, and a worker
-takes a row only while fewer than `window` rows are taken and not yet written (a finished row waits
-for the rows before it, see judgekit.data.outfile). So at most `window` rows (input or output) are
-held, whatever the number of rows.
+Memory does not grow with the input: rows are read one at a time as the engine starts them, and it
+holds a bounded window of rows taken and not yet written; each finished row is written once the rows
+before it are.
 
-One bad row is one bad row: a row that cannot be encoded or judged becomes an output row without a
-reward (its reason under `unscored["*"]`) and the run goes on. A run stopped early keeps every
+One bad row is one bad row: a row that cannot be encoded, or whose judging fails with its own error
+(bad input, a judge failure), becomes an output row without a reward (its reason under
+`unscored["*"]`) and the run goes on; a limit or a crash stops the run. A run stopped early keeps every
 finished row as a whole line: Ctrl-C (exit 130) or SIGTERM (exit 143) stops the workers, closes the
 file and says to run again with --resume; a closed stdout (`-o - | head`) ends quietly with 141,
 as a Unix filter killed by SIGPIPE would.
@@ -33,7 +34,7 @@ from judgekit.data.rows import FileRows, InputRow
 from judgekit.data.runrecord import RunRecord, add_totals, refuse_input_as_record
 from judgekit.errors import RunHalted
 from judgekit.judge import Judge
-from judgekit.llm.fanout import in_window
+from judgekit.llm.engine import run_rows
 from judgekit.secrets import redact
 
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
@@ -95,14 +96,14 @@ def open_sink(output: str, rows: FileRows, resume: bool, record: RunRecord | Non
 
 
 class _RowPool:
-    """The row workers of one run, on the judge's loop; `stop()`, from any thread, cancels them and
-    `finished` is set once none is left (so the file can be closed without cutting a row)."""
+    """The rows of one run in the row engine, on the judge's loop; `stop()`, from any thread, cancels
+    them and `finished` is set once none is left (so the file can be closed without cutting a row)."""
 
-    def __init__(self, rows: Iterator[InputRow], count: int, job: RowJob, failed: FailedRow, sink: RowSink,
-                 workers: int, on_done: Callable[[dict[str, Any], bool], None]) -> None:
+    def __init__(self, rows: Iterator[InputRow], job: RowJob, failed: FailedRow, sink: RowSink, concurrency: int,
+                 on_done: Callable[[dict[str, Any], bool], None]) -> None:
         self._rows = rows
         self._job, self._failed, self._sink, self._on_done = job, failed, sink, on_done
-        self._workers = max(1, min(workers, count))
+        self._concurrency = concurrency
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -112,7 +113,7 @@ class _RowPool:
         self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
         try:
             if not self._stopping:  # stop() came before this task started
-                await self._run_workers()
+                await self._run_rows()
         finally:
             self.finished.set()
 
@@ -121,23 +122,18 @@ class _RowPool:
         if self._loop is not None and self._task is not None:
             self._loop.call_soon_threadsafe(self._task.cancel)
 
-    async def _run_workers(self) -> None:
-        def put(index: int, judged: tuple[dict[str, Any], bool]) -> int:
-            released = self._sink.write(index, judged[0])
+    async def _run_rows(self) -> None:
+        def put(index: int, judged: tuple[dict[str, Any], bool]) -> None:
+            self._sink.write(index, judged[0])
             self._on_done(*judged)
-            return released
 
-        await in_window(self._rows, self._judge_row, put, workers=self._workers)
+        await run_rows(self._rows, self._judge_row, put, concurrency=self._concurrency,
+                       failed=lambda row, reason: (self._failed(row, reason), False))
 
     async def _judge_row(self, row: InputRow) -> tuple[dict[str, Any], bool]:
         if row.problem is not None:
             return self._failed(row, row.problem), False
-        try:
-            return await self._job(row), True
-        except RunHalted:  # the judge is gone or a limit is reached: stop the run, so --resume judges the rest
-            raise
-        except Exception as exc:
-            return self._failed(row, f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}"), False
+        return await self._job(row), True
 
 
 class _Signalled(KeyboardInterrupt):
@@ -230,8 +226,7 @@ def _judge_rows(judge: Judge, rows: FileRows, count: int, job: RowJob, failed: F
 
     try:
         with progress.shown():
-            pool = _RowPool(rows.rows(start=summary.resumed), summary.rows - summary.resumed, job, failed, sink,
-                            judge.config.concurrency, on_done)
+            pool = _RowPool(rows.rows(start=summary.resumed), job, failed, sink, judge.config.concurrency, on_done)
             _run_pool(judge, pool, sink, output)
     finally:
         summary.notices = dict(progress.notices.counts)
@@ -243,7 +238,8 @@ def _with_totals(summary: RunSummary, judge: Judge, started: float, output: str 
     too, for its page)."""
     summary.seconds = time.perf_counter() - started
     summary.stats = judge.stats.as_dict()
-    summary.cost_usd, summary.cost_note = judge.cost_usd, judge.pricing.reason
+    summary.cost_usd = judge.cost_usd
+    summary.cost_note = judge.pricing.reason if summary.cost_usd is None else None  # the price table read only if needed
     summary.agreement = judge.agreement.as_dict()
     summary.servers = judge.server_usage()
     if output != "-" and record is not None:

@@ -9,6 +9,7 @@ import json
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,9 @@ def _id_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
+_SORTED_IN_PYTHON = 100_000  # ids: sorted as Python ints in a few tens of milliseconds, with no numpy import
+
+
 class IdHashes:
     """A compact multiset of row ids: 8 bytes each (an id's 64-bit hash), for checking that a million ids
     are unique without holding them."""
@@ -252,7 +256,10 @@ class IdHashes:
         """The hashes seen more than once (the hashes are sorted in place to find them)."""
         if len(self._hashes) < 2:
             return set()
-        import numpy as np  # loaded only for ids to compare: not for the command line's start-up
+        if len(self._hashes) <= _SORTED_IN_PYTHON:  # importing numpy costs more than sorting these
+            ordered = sorted(self._hashes)
+            return {a for a, b in pairwise(ordered) if a == b}
+        import numpy as np  # loaded only for many ids to compare: not for the command line's start-up
 
         view = np.frombuffer(self._hashes, dtype=np.uint64)
         view.sort()

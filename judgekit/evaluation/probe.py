@@ -14,7 +14,7 @@ from typing import Any
 from judgekit.judge import Judge
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
-from judgekit.llm.fanout import in_window
+from judgekit.llm.engine import run_rows
 from judgekit.llm.usage import ScopeUsage
 from judgekit.rubric.models import Rubric
 
@@ -67,14 +67,13 @@ async def master_key_probe(
         o = await score_item(context, rubric, PointwiseItem(prompt, reply))  # as `score` judges: rubric-rm, soft default
         return reply, o.reward
 
-    def put(index: int, result: tuple[str, float | None]) -> int:
+    def put(index: int, result: tuple[str, float | None]) -> None:
         replies[result[0]].add(result[1])
         if on_done:
             on_done()
-        return 1
 
     jobs = ((prompt, reply) for prompt in distinct_prompts(prompts) for reply in MASTER_KEYS)
-    await in_window(jobs, one, put, workers=judge.config.concurrency)
+    await run_rows(jobs, one, put, concurrency=judge.config.concurrency)
     overall = _Reply(scored=sum(r.scored for r in replies.values()), positive=sum(r.positive for r in replies.values()))
     return {
         "probe": "master-key",

@@ -47,7 +47,7 @@ class _WaitRetryAfterOrJitter:
 
 
 ADMISSION_SPARE = 32  # questions admitted beyond ADMISSION_PER_SLOT per call slot (CallRunner.admission)
-# Questions admitted per call slot: enough that the rows a batch starts at once (Judge.rows_in_flight,
+# Questions admitted per call slot: enough that the rows the row engine starts at once (engine.rows_started,
 # about one per slot) with up to this many calls each never wait for admission. A question that
 # waits here costs more client CPU than the wait saves: the share of judgekit's own CPU per call
 # fell by a tenth when 5-criterion rows stopped waiting here (benchmarks/throughput.py).
@@ -61,7 +61,7 @@ class CallRunner:
     ) -> None:
         self.backend = as_backend(backend)
         self.budget = budget or Budget()
-        self.pricing = pricing or Pricing(None, "no price given")
+        self.pricing = pricing or Pricing()
         self.policy = policy
         self.timeout = timeout
         self.stats = stats

@@ -29,7 +29,7 @@ from judgekit.judging.judgment import rank_group, score_item
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.ranking import Group
 from judgekit.judging.results import ScoreResult
-from judgekit.llm.fanout import gather_bounded
+from judgekit.llm.engine import map_rows
 from judgekit.rl.ensemble import ensemble_outcome
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.shaping import shape_rewards, word_count
@@ -188,7 +188,9 @@ class RewardScorer:
 
         async def batch() -> list[ScoreResult | None]:  # on the judge's loop: one hop there per batch, not per completion
             deadline = _Deadline(timeout)
-            return await gather_bounded((one(i, deadline) for i in unique), self.judge.rows_in_flight)
+            return await map_rows(unique, lambda i: one(i, deadline), concurrency=self.judge.config.concurrency,
+                                  failed=lambda i, reason: ScoreResult(reward=None, scores=dict.fromkeys(picked[i][1].ids),
+                                                                       unscored={"*": reason}))
 
         by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot], len(unique)
@@ -228,7 +230,7 @@ class RewardScorer:
 
         async def batch() -> list[tuple[float | None, str]]:
             deadline = _Deadline(timeout)
-            return await gather_bounded((one(i, deadline) for i in unique), self.judge.rows_in_flight)
+            return await map_rows(unique, lambda i: one(i, deadline), concurrency=self.judge.config.concurrency)
 
         by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot]
@@ -256,7 +258,7 @@ class RewardScorer:
 
         async def batch() -> list[tuple[list[int], list[str], Any]]:  # on the judge's loop
             deadline = _Deadline(timeout)
-            return await gather_bounded((one(m, deadline) for m in groups.values()), self.judge.rows_in_flight)
+            return await map_rows(groups.values(), lambda m: one(m, deadline), concurrency=self.judge.config.concurrency)
 
         out: list[ScoreResult | None] = [None] * len(picked)
         judged = 0
@@ -277,7 +279,7 @@ class RewardScorer:
 
 class _Deadline:
     """The end of a batch's time bound (None: no bound), on the loop that judges it: completions
-    started late (at most `rows_in_flight` are judged at once) get only what is left of it."""
+    started late (the row engine judges a bounded number at once) get only what is left of it."""
 
     def __init__(self, timeout: float | None) -> None:
         self._end = None if timeout is None else asyncio.get_running_loop().time() + timeout

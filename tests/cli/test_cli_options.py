@@ -32,7 +32,7 @@ def _commands(group: Command, prefix: str = "") -> dict[str, Command]:
     return found
 
 
-COMMANDS = _commands(typer.main.get_command(app))
+COMMANDS = _commands(typer.main.get_command(app).load_all())
 
 
 def _options(command: Command) -> dict[str, Any]:

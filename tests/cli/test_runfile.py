@@ -11,7 +11,7 @@ from typing import Any
 from judgekit.cli.runfile import _RowPool
 from judgekit.data.outfile import StdoutSink
 from judgekit.data.rows import InputRow
-from judgekit.llm.fanout import window_for
+from judgekit.llm.engine import rows_held
 
 
 class CountingSink(StdoutSink):
@@ -39,7 +39,7 @@ def test_rows_taken_and_not_written_stay_within_the_window_and_come_out_in_order
         return {"id": row.id}
 
     rows = (InputRow(index=i, line=i + 1, id=i, data={}) for i in range(n))
-    pool = _RowPool(rows, n, job, lambda row, why: {"id": row.id}, sink, workers, lambda obj, judged: None)
+    pool = _RowPool(rows, job, lambda row, why: {"id": row.id}, sink, workers, lambda obj, judged: None)
     asyncio.run(pool.run())
     assert [json.loads(line)["id"] for line in stream.getvalue().splitlines()] == list(range(n))
-    assert workers < most[0] <= window_for(workers)  # the window was used, and never exceeded
+    assert workers < most[0] <= rows_held(workers)  # the window was used, and never exceeded

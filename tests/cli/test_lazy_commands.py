@@ -1,0 +1,29 @@
+"""The command line loads only the command it runs: `judgekit --help` lists every command with its own
+help line without importing any command's module, and a command's own help is unchanged."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import typer
+
+from judgekit.cli.app import COMMANDS, app
+from tests.helpers import ROOT
+
+
+def test_the_listed_help_lines_are_the_commands_own() -> None:
+    group = typer.main.get_command(app).load_all()
+    for name in COMMANDS:
+        command = group.commands[name]
+        assert (command.help or "").split("\n\n")[0].strip() == COMMANDS[name][1], name
+
+
+def test_help_lists_every_command_and_imports_none_of_them() -> None:
+    code = ("import sys\nfrom judgekit.cli.app import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('judgekit.') and m.split('.')[1] not in ('cli', 'errors', 'secrets')),"
+            " file=sys.stderr)\nprint(sorted(m for m in sys.modules if m.startswith('judgekit.cli.')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert all(f" {name} " in proc.stdout for name in COMMANDS), proc.stdout
+    assert proc.stderr.splitlines() == ["[]", "['judgekit.cli.app']"], proc.stderr
