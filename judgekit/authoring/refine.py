@@ -340,6 +340,10 @@ class _Run:
         self.events.append(msg)
         self.say(msg)
 
+    def record(self, cid: str, why: str) -> None:
+        """A remark on the evidence about one criterion (several join with '; ')."""
+        self.evidence[cid] = f"{self.evidence[cid]}; {why}" if cid in self.evidence else why
+
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
         self.note(f"decompose stopped: {reason}")
@@ -575,7 +579,7 @@ def _filter_misaligned(run: _Run, current: list[Criterion]) -> list[Criterion]:
             continue
         test = misalignment_test(st.prefers_chosen, st.prefers_rejected, min_decisive=s.min_decisive, alpha=s.alpha)
         if not test.passed:
-            run.evidence[c.cid] = test.reason
+            run.record(c.cid, test.reason)
             tree.nodes[c.cid]["status"] = _annotate(tree.nodes[c.cid]["status"], test.reason)
             run.note(f"keep '{c.cid}': {test.reason}")
             keep.append(c)
@@ -617,7 +621,7 @@ def _filter_redundant(run: _Run, current: list[Criterion]) -> list[Criterion]:
             if test.passed:
                 reason = f"{said}; {test.reason}"
                 break
-            run.evidence.setdefault(c.cid, f"{said}, {test.reason}")
+            run.record(c.cid, f"{said}, {test.reason}")
         if reason is None:
             kept.append(c)
         else:
@@ -682,7 +686,7 @@ def _tested_weights(run: _Run, live: list[Criterion]) -> dict[str, float]:
                    f"verdicts; never weighted above uniform" + (f"; {why}" if why else ""))
             magnitude = min(magnitude, 1.0)
         if (why and abs(point[i] - 1.0) > 1e-3) or rest[i] < -_TOL:
-            run.evidence[c.cid] = why
+            run.record(c.cid, why)
             run.note(f"weight of '{c.cid}' stays {sign * magnitude:g} (formula: {sign * point[i]:.3f}): {why}")
         out[c.cid] = sign * magnitude
     return out

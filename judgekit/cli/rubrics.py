@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
@@ -16,13 +16,13 @@ from judgekit.authoring.generate import GenerateOutcome, generate_rubrics
 from judgekit.cli.common import err, judge_failed_entirely, print_calls
 from judgekit.cli.options import IO_PANEL, JudgeOptions, LimitOpt, number_option, with_judge_options
 from judgekit.data.outfile import dumps
-from judgekit.data.rows import read_data
+from judgekit.data.rows import DataRow, read_data
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.rubric.models import Criterion, Rubric, load_rubric
 
 if TYPE_CHECKING:  # refine needs numpy and networkx: loaded only when `rubric refine` runs
-    from judgekit.authoring.refine import RefineResult
+    from judgekit.authoring.refine import RefineResult, RefineSettings
 
 
 def rubric_validate(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
@@ -166,8 +166,10 @@ def rubric_refine(
         "input/output_1/output_2/label)", show_default=False,
     ),
     data_option: Path | None = DataOpt,
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML to refine", rich_help_panel=IO_PANEL),
-    output: str = typer.Option(..., "--output", "-o", help="refined rubric YAML", rich_help_panel=IO_PANEL),
+    rubric: Path | None = typer.Option(None, "--rubric", "-r", rich_help_panel=IO_PANEL,
+                                       help="rubric YAML to refine [default: each row's own 'rubric', refined per prompt]"),
+    output: str = typer.Option(..., "--output", "-o", rich_help_panel=IO_PANEL,
+                               help="refined rubric YAML; per prompt, a JSONL of the rows with their refined rubric"),
     decompose: bool = typer.Option(True, "--decompose/--no-decompose", help="split too-easy criteria into finer ones"),
     report: str | None = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)",
                                       rich_help_panel=IO_PANEL),
@@ -190,6 +192,11 @@ def rubric_refine(
     weighting: str = typer.Option("correlation", "--weights", help="correlation | uniform | keep"),
     lam: float = number_option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
     power: float = number_option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
+    holdout: float = number_option(0.3, "--holdout", min=0.0, max=0.9, help="share of labelled pairs held out to measure on"),
+    seed: int = typer.Option(0, "--seed", help="seed of the held-out split and the bootstraps"),
+    min_decisive: int = typer.Option(8, "--min-decisive", min=1, help="decisive labelled pairs a misalignment drop needs"),
+    alpha: float = number_option(0.05, "--alpha", min=0.0001, max=0.5, help="level of every evidence test"),
+    prompts_at_once: int = typer.Option(4, "--prompts-at-once", min=1, max=256, help="per-prompt rubrics refined at once"),
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -199,17 +206,21 @@ def rubric_refine(
 
     if weighting not in ("correlation", "uniform", "keep"):
         raise InputError("--weights takes correlation, uniform or keep", field="--weights")
-    _check_output(output, (".yaml", ".yml"))
+    _check_output(output, (".yaml", ".yml") if rubric else (".jsonl",))
     data = _data_file(data, data_option)
-    the_rubric = load_rubric(rubric)
+    the_rubric = load_rubric(rubric) if rubric else None
     rows = read_data(data, limit=limit, need_responses=True)
     settings = RefineSettings(
         decompose=decompose, easy_threshold=easy_threshold, max_depth=max_depth, max_criteria=max_criteria,
         max_rejections=max_rejections, filter_misaligned=not no_misaligned_filter,
         filter_redundant=not no_redundant_filter, redundancy_threshold=redundancy, text_similarity=text_similarity,
         min_support=min_support, weighting=weighting, lam=lam, power=power,  # type: ignore[arg-type]
-        drop_uninformative=drop_uninformative,
+        drop_uninformative=drop_uninformative, holdout=holdout, seed=seed, min_decisive=min_decisive, alpha=alpha,
+        prompts_at_once=prompts_at_once,
     )
+    if the_rubric is None:
+        _refine_per_prompt(rows, settings, data, output, report_json, judge_options)
+        return
     with judge_options.judge() as the_judge:
         result = the_judge.run(refine_rubric(
             the_judge.context(), the_rubric, rows, settings,
@@ -229,14 +240,52 @@ def rubric_refine(
             raise typer.Exit(1)
 
 
+def _refine_per_prompt(rows: list[DataRow], settings: RefineSettings, data: Path, output: str, report_json: str | None,
+                       judge_options: JudgeOptions) -> None:
+    """Each row's own rubric refined on its own responses; one JSONL row out per row in."""
+    from judgekit.authoring.per_prompt import refine_per_prompt
+
+    with judge_options.judge() as the_judge:
+        outcome = the_judge.run(refine_per_prompt(the_judge.context(), rows, settings, file=str(data),
+                                                  say=lambda msg: err.print(f"  {escape(msg)}", highlight=False)))
+        with open(output, "w", encoding="utf-8") as fh:
+            for item in outcome.rows:
+                fh.write(dumps(item.record()) + "\n")
+        if report_json:
+            Path(report_json).write_text(dumps({"heldout": outcome.heldout, "rows": len(rows),
+                                                "row_errors": {str(i.row.id): i.error for i in outcome.rows if i.error}}) + "\n",
+                                         encoding="utf-8")
+        refined = sum(1 for i in outcome.rows if i.result is not None)
+        err.print(f"[bold]done[/bold]: {refined}/{len(rows)} rows' rubrics refined -> {escape(output)}", highlight=False)
+        for item in outcome.rows:
+            if item.error:
+                err.print(f"  row {escape(str(item.row.id))}: not refined: {escape(item.error)}", highlight=False)
+        err.print(f"  {escape(heldout_line(outcome.heldout))}", highlight=False)
+        print_calls(the_judge)
+        if judge_failed_entirely(the_judge):
+            err.print("[red]error[/red]: every judge call failed")
+            raise typer.Exit(1)
+
+
+def heldout_line(held: dict[str, Any]) -> str:
+    """One line of the held-out accuracies with their CIs, or why there are none."""
+    if "skipped" in held:
+        return f"held-out: {held['skipped']}"
+    parts = [f"{name.replace('_', ' ')} {v['accuracy']} [{v['ci'][0]}, {v['ci'][1]}]" for name, v in held.items()
+             if isinstance(v, dict) and v.get("ci")]
+    return f"held-out accuracy on {held['pairs']} pairs (95% CI): " + "; ".join(parts)
+
+
 def _print_refined(before: Rubric, result: RefineResult, output: str, report: str | None, json_path: str | None) -> None:
     weights_before = ", ".join(f"{c.cid}={c.weight:g}" for c in before.criteria)
     weights_after = ", ".join(f"{c.cid}={c.weight:g}" for c in result.rubric.criteria)
     accuracy = result.pair_accuracy
     err.print(f"[bold]done[/bold]: {len(before.criteria)} -> {len(result.rubric.criteria)} criteria -> {escape(output)}\n"
               f"  before: {weights_before}\n  after:  {weights_after}\n"
-              f"  pair accuracy before/after(uniform)/after: {accuracy['before']} / "
-              f"{accuracy['after_uniform_weights']} / {accuracy['after']}"
+              f"  pair accuracy on the fitted pairs before/after(uniform)/after: {accuracy['before']} / "
+              f"{accuracy['after_uniform_weights']} / {accuracy['after']}\n  {escape(heldout_line(result.heldout))}"
+              + (f"\n  not enough evidence / flagged: {len(result.evidence)} criteria kept as they were (see the report)"
+                 if result.evidence else "")
               + (f"\n  uninformative on this data (kept): {', '.join(result.uninformative)}"
                  if result.uninformative else "")
               + (f"\n  report: {escape(report or '')} {escape(json_path or '')}" if json_path else ""), highlight=False)
