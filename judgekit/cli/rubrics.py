@@ -93,8 +93,8 @@ def rubric_generate(
     name: str = typer.Option("generated", "--name", help="rubric name"),
     limit: int | None = LimitOpt,
     max_criteria: int = typer.Option(8, "--max-criteria", min=1, max=50),
-    max_tries: int = typer.Option(3, "--max-tries", min=1, max=20, help="proposals per pair (rejection sampling)"),
-    target: int = typer.Option(4, "--target", min=1, help="stop proposing for a pair once this many criteria are kept"),
+    max_tries: int = typer.Option(3, "--max-tries", min=1, max=20, help="rubric sets proposed per pair at most (rejection sampling)"),
+    target: int = typer.Option(4, "--target", min=1, hidden=True),  # earlier per-criterion sampling; kept for scripts, no effect
     verify: str = typer.Option("pointwise", "--verify", help="pointwise (each response alone) | pairwise (both orders)"),
     sample: int = typer.Option(8, "--sample", min=1, help="prompts shown when writing one rubric for the dataset"),
     *,
@@ -110,7 +110,7 @@ def rubric_generate(
     with judge_options.judge() as the_judge:
         outcome = the_judge.run(generate_rubrics(
             the_judge.context(), rows, name=name, per_prompt=per_prompt, pairs=pairs, source=str(data),
-            max_criteria=max_criteria, max_tries=max_tries, target=target, sample=sample, verify=verify,
+            max_criteria=max_criteria, max_tries=max_tries, sample=sample, verify=verify,
         ))
         if per_prompt:
             _write_per_prompt(outcome, output, len(rows))
@@ -156,7 +156,8 @@ def _write_dataset_rubric(outcome: GenerateOutcome, output: str, data: Path, jud
 def _print_contrastive(outcome: GenerateOutcome) -> None:
     tried = sum(len(e["tried"]) for e in outcome.log)
     kept = sum(1 for e in outcome.log for t in e["tried"] if t["kept"])
-    err.print(f"  contrastive: {kept} of {tried} proposed criteria reproduced their pair's preference", highlight=False)
+    err.print(f"  contrastive: {kept} of {len(outcome.log)} pairs got a rubric set that reproduces the preference "
+              f"({tried} sets proposed)", highlight=False)
 
 
 @with_judge_options(without=frozenset({"min_coverage"}))  # refine reads the verdicts, not a reward
