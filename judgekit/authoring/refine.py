@@ -632,8 +632,9 @@ def _filter_redundant(run: _Run, current: list[Criterion]) -> list[Criterion]:
 
 def _weigh(run: _Run, current: list[Criterion], uniform: dict[str, float]) -> list[Criterion]:
     """The criteria with their new weights. Criteria met by all or by none keep the uniform weight
-    (nothing to weigh them by); a weight differs from uniform only when the bootstrap test says so;
-    a criterion anti-correlated with the rest is never weighted above uniform. A principle whose
+    (nothing to weigh them by); a weight differs from the rubric's own (scaled so the weights sum to
+    the number of criteria) only when the bootstrap test says so; a criterion anti-correlated with
+    the rest is never weighted above its own. A principle whose
     weight comes out 0 is dropped; a hard rule or check keeps the uniform weight (+-1) instead."""
     s, table, tree = run.s, run.table, run.tree
     live = [c for c in current if s.weighting == "correlation" and not table.stats(c).uninformative]
@@ -664,6 +665,8 @@ def _tested_weights(run: _Run, live: list[Criterion]) -> dict[str, float]:
         return np.abs(correlation_aware_weights(m, signs, lam=s.lam, power=s.power, informative=s.informative))
 
     point = weigh(matrix)
+    given = np.array([abs(c.weight) for c in live])
+    given = given * len(live) / given.sum()  # the rubric's own weights on the formula's scale (sum = criteria)
     rest = rest_correlation(matrix, signs)
     n = len(matrix)
     interval = (bootstrap_interval(matrix, weigh, resamples=s.bootstrap, alpha=s.alpha, seed=s.seed)
@@ -671,23 +674,19 @@ def _tested_weights(run: _Run, live: list[Criterion]) -> dict[str, float]:
     out: dict[str, float] = {}
     for i, c in enumerate(live):
         sign = -1.0 if c.weight < 0 else 1.0
-        magnitude = float(point[i])
+        magnitude, why = float(point[i]), ""
         if s.weight_evidence and n < s.min_responses:
-            why = f"not enough evidence for a weight change: {n} responses (needs {s.min_responses})"
-            magnitude = 1.0
-        elif interval is not None and interval[i, 0] <= 1.0 <= interval[i, 1]:
-            why = (f"not enough evidence for a weight change: the {1 - s.alpha:.0%} bootstrap interval "
-                   f"[{interval[i, 0]:.2f}, {interval[i, 1]:.2f}] holds the uniform weight 1")
-            magnitude = 1.0
-        else:
-            why = ""
+            magnitude, why = given[i], f"not enough evidence for a weight change: {n} responses (needs {s.min_responses})"
+        elif interval is not None and interval[i, 0] <= given[i] <= interval[i, 1]:
+            magnitude, why = given[i], (f"not enough evidence for a weight change: the {1 - s.alpha:.0%} bootstrap interval "
+                                        f"[{interval[i, 0]:.2f}, {interval[i, 1]:.2f}] holds its weight {given[i]:.2f}")
         if rest[i] < -_TOL:
             why = (f"flagged: anti-correlated with the rest of the rubric (r = {rest[i]:.2f}) on unlabelled "
-                   f"verdicts; never weighted above uniform" + (f"; {why}" if why else ""))
-            magnitude = min(magnitude, 1.0)
-        if (why and abs(point[i] - 1.0) > 1e-3) or rest[i] < -_TOL:
+                   f"verdicts; never weighted above its weight {given[i]:.2f}" + (f"; {why}" if why else ""))
+            magnitude = min(magnitude, given[i])
+        if why:
             run.record(c.cid, why)
-            run.note(f"weight of '{c.cid}' stays {sign * magnitude:g} (formula: {sign * point[i]:.3f}): {why}")
+            run.note(f"weight of '{c.cid}' stays {sign * magnitude:.3g} (formula: {sign * point[i]:.3f}): {why}")
         out[c.cid] = sign * magnitude
     return out
 
