@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from judgekit.authoring.rubric_rm import score_item
+from judgekit.authoring.rubric_rm import score_item  # the one import of it in rubric authoring (refine takes it from here)
 from judgekit.data.rows import DataRow, as_messages
 from judgekit.errors import JudgeError, RunHalted
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed

@@ -32,8 +32,7 @@ import networkx as nx
 import numpy as np
 
 from judgekit.authoring.evidence import bootstrap_interval, mean_ci, misalignment_test, redundancy_test, rest_correlation
-from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
-from judgekit.authoring.rubric_rm import score_item
+from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, score_item, similar_text
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
 from judgekit.data.rows import DataRow, message_text
 from judgekit.judging.context import JudgeContext
