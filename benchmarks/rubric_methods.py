@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--judge", default=None, help="judge spec (default: the scripted server with --scripted, else local)")
     ap.add_argument("--base-url", default=None)
     ap.add_argument("--scripted", action="store_true", help="judge with the scripted server on 127.0.0.1")
+    ap.add_argument("--timeout", type=float, default=None, help="seconds per judge call (the embedded model on a busy CPU needs more)")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,6 +136,7 @@ def main() -> None:
                 run(args, ["--judge", "openai:scripted", "--base-url", server.base_url], env, Path(tmp))
             return
         judge = ["--judge", args.judge or "local"] + (["--base-url", args.base_url] if args.base_url else [])
+        judge += ["--timeout", str(args.timeout)] if args.timeout else []
         run(args, judge, env, Path(tmp))
 
 
