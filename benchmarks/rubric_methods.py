@@ -96,7 +96,11 @@ def run(args: argparse.Namespace, judge: list[str], env: dict[str, str], work: P
     fit.write_text(json.dumps(rows[:half]), encoding="utf-8")
     test.write_text(json.dumps(rows[half:]), encoding="utf-8")
     generated, refined, uniform = work / "generated.yaml", work / "refined.yaml", work / "uniform.yaml"
-    steps = {"generate": cli("rubric", "generate", str(fit), "--pairs", "-o", str(generated), "--max-tries", "2", *judge, env=env)}
+    if args.rubric:  # start from a given rubric (a judge too small to write one)
+        generated.write_text(Path(args.rubric).read_text(encoding="utf-8"), encoding="utf-8")
+        steps = {"generate": subprocess.CompletedProcess([], 0, "", "judge calls: 0")}
+    else:
+        steps = {"generate": cli("rubric", "generate", str(fit), "--pairs", "-o", str(generated), "--max-tries", "2", *judge, env=env)}
     steps["refine"] = cli("rubric", "refine", str(fit), "--rubric", str(generated), "-o", str(refined), "--holdout", "0",
                           "--report-json", str(work / "refine.json"), *judge, env=env)
     cli("rubric", "refine", str(fit), "--rubric", str(generated), "-o", str(uniform), "--holdout", "0", "--weights", "uniform",
@@ -125,6 +129,7 @@ def main() -> None:
     ap.add_argument("--judge", default=None, help="judge spec (default: the scripted server with --scripted, else local)")
     ap.add_argument("--base-url", default=None)
     ap.add_argument("--scripted", action="store_true", help="judge with the scripted server on 127.0.0.1")
+    ap.add_argument("--rubric", default=None, help="refine this rubric instead of generating one")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per judge call (the embedded model on a busy CPU needs more)")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
