@@ -116,7 +116,7 @@ def run(args: argparse.Namespace, judge: list[str], env: dict[str, str], work: P
         cli("eval", str(test), "--format", "llmbar", "--rubric", str(rubric), "-o", str(report), *judge, env=env)
         data = json.loads(report.read_text(encoding="utf-8"))
         overall = data["overall"]
-        n_crit = sum(1 for line in rubric.read_text(encoding="utf-8").splitlines() if line.startswith("- id:"))
+        n_crit = sum(1 for line in rubric.read_text(encoding="utf-8").splitlines() if line.strip().startswith("- id:"))
         lo, hi = overall["accuracy_ci"]
         print(f"| {name} | {n_crit} | {overall['accuracy']:.3f} | [{lo:.3f}, {hi:.3f}] | {data.get('calls', '?')} |")
 
