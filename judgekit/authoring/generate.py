@@ -5,11 +5,12 @@ Every generation call asks for structured output too (`criteria_schema`: a list 
 is stored in the judge's cache, so a second identical run costs no calls (`generate_json`, in
 judgekit.judging.writing: criteria written at judging time are asked for the same way).
 
-Contrastive generation (OpenRubrics): the model proposes hard rules (explicit constraints) and
-principles (implicit qualities) that separate the chosen response from the rejected one; a
-proposed criterion is kept only if judging each response alone with it reproduces the known
-preference (chosen MET and rejected UNMET; for a pitfall the reverse). Proposals are drawn again,
-told which ones failed, a bounded number of times (rejection sampling).
+Contrastive generation (OpenRubrics' CRG): the model proposes a whole rubric for a labelled pair,
+hard rules from the prompt's explicit constraints and principles from the contrast between the
+chosen and the rejected response; the set is kept only if its criteria together reproduce the
+preference (the chosen response's reward is higher; with pairwise verification, its margin wins in
+both orders). A failed set is shown to the model in the next proposal, a bounded number of times
+(rejection sampling of rubric sets). A hard rule both responses satisfy stays in a kept set.
 
 All coroutines here run on the judge's loop: `judge.run(generate_rubrics(judge.context(), ...))`.
 """
@@ -183,72 +184,71 @@ def contrastive_messages(
     ]
 
 
-async def reproduces_preference(
-    context: JudgeContext, criterion: Criterion, row: DataRow, chosen: str, rejected: str, *, verify: str = "pointwise",
+async def _pairwise_margin(context: JudgeContext, criteria: Sequence[Criterion], row: DataRow, a: str, b: str) -> float | None:
+    """The weighted margin of a set of criteria judged pairwise (A first): > 0 prefers A."""
+    collector = context.collector
+
+    def question(asked: VerdictCollector) -> list[dict[str, str]]:
+        return pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=list(criteria),
+                                 reference=row.reference, rubric_name="contrastive", rubric_description="",
+                                 mask_names=asked.mask_names, profile=asked.profile)
+
+    votes = await collector.collect(question, "pairwise", [c.cid for c in criteria])
+    sign = {"A": 1.0, "B": -1.0, "tie": 0.0}
+    scored = [(abs(c.weight), sign[v.value]) for c in criteria if (v := votes.get(c.cid)) is not None and v.value in sign]
+    total = sum(w for w, _ in scored)
+    return sum(w * p for w, p in scored) / total if total else None
+
+
+async def set_reproduces_preference(
+    context: JudgeContext, criteria: Sequence[Criterion], row: DataRow, chosen: str, rejected: str, *, verify: str = "pointwise",
 ) -> tuple[bool, Any, Any]:
-    """Does this criterion prefer the chosen response? `pointwise`: judge each response alone
-    (chosen MET and rejected UNMET; for a pitfall the reverse). `pairwise`: judge the pair in both
-    orders; the chosen one must win both. Returns (kept, verdict 1, verdict 2)."""
+    """Do these criteria, together, prefer the chosen response? `pointwise`: each response judged
+    alone against the whole set; the chosen one's reward must be higher (order plays no part).
+    `pairwise`: the set's weighted margin must favour the chosen response with it shown first and
+    shown second. Returns (kept, value 1, value 2): the two rewards, or the two margins."""
     if verify == "pairwise":
-        collector = context.collector
-
-        async def ask(a: str, b: str) -> Any:
-            def question(asked: VerdictCollector) -> list[dict[str, str]]:
-                return pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=[criterion],
-                                         reference=row.reference, rubric_name="contrastive", rubric_description="",
-                                         mask_names=asked.mask_names, profile=asked.profile)
-
-            return (await collector.collect(question, "pairwise", [criterion.cid]))[criterion.cid].value
-
-        first, second = await gather_all(ask(chosen, rejected), ask(rejected, chosen))
-        return (first == "A" and second == "B"), first, second
-    one = Rubric(name="contrastive", criteria=[criterion])
-    a = await score_item(context, one, PointwiseItem(row.prompt, chosen, row.reference, row.data))
-    b = await score_item(context, one, PointwiseItem(row.prompt, rejected, row.reference, row.data))
-    sc, sr = a.scores.get(criterion.cid), b.scores.get(criterion.cid)
-    if criterion.weight < 0:
-        return (sc == 0 and sr == 1), sc, sr
-    return (sc == 1 and sr == 0), sc, sr
+        first, second = await gather_all(_pairwise_margin(context, criteria, row, chosen, rejected),
+                                         _pairwise_margin(context, criteria, row, rejected, chosen))
+        return (first is not None and second is not None and first > 0 > second), first, second
+    whole = Rubric(name="contrastive", criteria=list(criteria))
+    a = await score_item(context, whole, PointwiseItem(row.prompt, chosen, row.reference, row.data))
+    b = await score_item(context, whole, PointwiseItem(row.prompt, rejected, row.reference, row.data))
+    return (a.reward is not None and b.reward is not None and a.reward > b.reward), a.reward, b.reward
 
 
 async def contrastive_criteria(
-    context: JudgeContext, row: DataRow, pair: tuple[int, int], *, max_tries: int = 3, target: int = 4, max_criteria: int = 8,
+    context: JudgeContext, row: DataRow, pair: tuple[int, int], *, max_tries: int = 3, max_criteria: int = 8,
     taken: set[str] | None = None, verify: str = "pointwise",
 ) -> ContrastiveResult:
-    """Rejection sampling: propose, keep the criteria that reproduce the preference, ask again
-    (naming the failures) until `target` are kept or `max_tries` proposals were made."""
+    """Rejection sampling of rubric sets (OpenRubrics): propose a whole rubric (hard rules from the
+    prompt's explicit constraints, principles from the contrast), keep the first set whose criteria
+    together reproduce the preference, else ask again naming the failed sets, `max_tries` times at most.
+    A hard rule both responses satisfy stays in a kept set: the set, not each criterion, must separate."""
     chosen, rejected = row.responses[pair[0]], row.responses[pair[1]]
     taken = taken if taken is not None else set()
-    kept: list[Criterion] = []
     failed: list[str] = []
     tried: list[dict[str, Any]] = []
     attempts = 0
-    failure: str | None = None
     for attempt in range(max_tries):
         attempts += 1
-        messages = contrastive_messages(
-            row, chosen, rejected, attempt=attempt, failed=failed, kept=[c.display_text for c in kept], max_criteria=max_criteria,
-        )
+        messages = contrastive_messages(row, chosen, rejected, attempt=attempt, failed=failed, kept=[], max_criteria=max_criteria)
         try:
             obj = await ask_criteria(context, messages, max_items=max_criteria, seed=attempt, temperature=None if attempt == 0 else 0.7)
         except GenerationFailed as exc:
-            failure = str(exc)
-            break
-        proposed = parse_criteria(obj, taken=set(taken) | {c.cid for c in kept},
-                                  existing_texts=[c.display_text for c in kept] + failed)
-        for c in proposed:
-            ok, v1, v2 = await reproduces_preference(context, c, row, chosen, rejected, verify=verify)
-            verdicts = {"chosen": v1, "rejected": v2} if verify == "pointwise" else {"chosen_first": v1, "rejected_first": v2}
-            tried.append({"id": c.cid, "text": c.display_text, "kind": c.kind, "weight": c.weight, "attempt": attempt,
-                          **verdicts, "kept": ok})
-            if ok and len(kept) < max_criteria:
-                kept.append(c)
-                taken.add(c.cid)
-            elif not ok:
-                failed.append(c.display_text)
-        if len(kept) >= target:
-            break
-    return ContrastiveResult(kept, tried, attempts, failure)
+            return ContrastiveResult([], tried, attempts, str(exc))
+        proposed = parse_criteria(obj, taken=set(taken))[:max_criteria]
+        if not proposed:
+            continue
+        ok, v1, v2 = await set_reproduces_preference(context, proposed, row, chosen, rejected, verify=verify)
+        first, second = ("chosen", "rejected") if verify == "pointwise" else ("chosen_first", "rejected_first")
+        tried.append({"attempt": attempt, "kept": ok, first: v1, second: v2,
+                      "criteria": [{"id": c.cid, "text": c.display_text, "kind": c.kind, "weight": c.weight} for c in proposed]})
+        if ok:
+            taken.update(c.cid for c in proposed)
+            return ContrastiveResult(proposed, tried, attempts)
+        failed.append(" | ".join(f"[{c.kind}] {c.display_text}" for c in proposed))
+    return ContrastiveResult([], tried, attempts, f"no proposed rubric reproduced the preference in {attempts} tries")
 
 
 # ---- whole runs --------------------------------------------------------------------------------
@@ -272,14 +272,14 @@ _RowCriteria = tuple[DataRow, list[Criterion], str | None]  # a row, the criteri
 
 async def generate_rubrics(
     context: JudgeContext, rows: Sequence[DataRow], *, name: str, per_prompt: bool, pairs: bool, source: str,
-    max_criteria: int = 8, max_tries: int = 3, target: int = 4, sample: int = 8, verify: str = "pointwise",
+    max_criteria: int = 8, max_tries: int = 3, sample: int = 8, verify: str = "pointwise",
 ) -> GenerateOutcome:
     """Per prompt: one rubric per row. Else one rubric for the dataset (from a sample of prompts,
     or, with pairs, the union of the criteria that reproduced each pair's preference)."""
     log: list[dict[str, Any]] = []
     spec = context.spec
     if pairs:
-        results = await gather_all(*(_contrastive_row(context, r, log, max_tries=max_tries, target=target,
+        results = await gather_all(*(_contrastive_row(context, r, log, max_tries=max_tries,
                                                           max_criteria=max_criteria, verify=verify) for r in rows))
         if per_prompt:
             return GenerateOutcome([_row_rubric(found, name, spec, source, max_criteria) for found in results], log)
@@ -294,14 +294,14 @@ async def generate_rubrics(
 
 
 async def _contrastive_row(
-    context: JudgeContext, row: DataRow, log: list[dict[str, Any]], *, max_tries: int, target: int, max_criteria: int, verify: str,
+    context: JudgeContext, row: DataRow, log: list[dict[str, Any]], *, max_tries: int, max_criteria: int, verify: str,
 ) -> _RowCriteria:
     """The criteria that reproduced the preference of each of the row's pairs (near-duplicates once)."""
     taken: set[str] = set()
     kept: list[Criterion] = []
     failure = None
     for pair in row.pairs:
-        res = await contrastive_criteria(context, row, pair, max_tries=max_tries, target=target,
+        res = await contrastive_criteria(context, row, pair, max_tries=max_tries,
                                          max_criteria=max_criteria, taken=taken, verify=verify)
         log.append({"row": row.id, "pair": list(pair), "attempts": res.attempts, "tried": res.tried,
                     "failure": res.failure})

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import networkx as nx
 import numpy as np
 
+from judgekit.authoring.evidence import bootstrap_interval, mean_ci, misalignment_test, redundancy_test, rest_correlation
 from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
 from judgekit.data.rows import DataRow, message_text
@@ -43,7 +44,9 @@ from judgekit.protocol.templates import FENCE, nonce, render
 from judgekit.rubric.models import Criterion, Rubric
 
 Weighting = Literal["correlation", "uniform", "keep"]
+Pair = tuple[int, int, int]  # (row index, chosen response, rejected response)
 _SNIP = 1500
+_TOL = 1e-6  # a correlation this close to 0 is 0 (floating-point noise)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,26 @@ class RefineSettings:
     """Responses meeting a criterion shown to the model when it decomposes it."""
     drop_uninformative: bool = False
     """Drop principles met by every response or by none (hard rules and checks are always kept)."""
+    min_decisive: int = 8
+    """Decisive labelled pairs (one response MET, the other not) a misalignment drop needs at least."""
+    alpha: float = 0.05
+    """Level of every test (binomial, Clopper-Pearson bound, bootstrap interval)."""
+    redundancy_bound: float = 0.75
+    """The Clopper-Pearson lower bound of two criteria's agreement a redundancy drop needs."""
+    min_responses: int = 8
+    """Responses a weight change needs at least (and a bootstrap interval that excludes 1)."""
+    bootstrap: int = 300
+    weight_evidence: bool = True
+    """False: take the formula's weights without the bootstrap test (to study the formula)."""
+    informative: bool = True
+    """Weights also follow each criterion's information (binary entropy of its met rate)."""
+    holdout: float = 0.3
+    """Share of the labelled pairs held out (seeded) to measure the refined rubric on."""
+    min_heldout: int = 10
+    """Fewer held-out pairs than this: no held-out report; refine on all pairs and say so."""
+    seed: int = 0
+    prompts_at_once: int = 4
+    """Per-prompt rubrics refined at the same time."""
 
 
 @dataclass
@@ -118,6 +141,13 @@ class ScoreTable:
         self.description = description
         self.cells: list[tuple[int, int]] = [(ri, j) for ri, r in enumerate(self.rows) for j in range(len(r.responses))]
         self.scores: dict[str, list[float | None]] = {}
+        self.heldout: frozenset[Pair] = frozenset()
+        """Labelled pairs kept out of every decision; refine is measured on them."""
+
+    def labelled(self, *, heldout: bool = False) -> list[Pair]:
+        """(row index, chosen, rejected) of the labelled pairs used for fitting (or the held-out ones)."""
+        every = [(ri, ch, rj) for ri, row in enumerate(self.rows) for ch, rj in row.pairs]
+        return [p for p in every if (p in self.heldout) == heldout]
 
     async def ensure(self, context: JudgeContext, criteria: Sequence[Criterion]) -> None:
         """Score the criteria not yet in the table on every response (one rubric per response, so the
@@ -147,29 +177,26 @@ class ScoreTable:
         rate = sum(vals) / len(vals) if vals else None
         st = CriterionStats(rate, len(vals), None if rate is None else rate * (1 - rate))
         pos = {cell: k for k, cell in enumerate(self.cells)}
-        for ri, row in enumerate(self.rows):
-            for ch, rj in row.pairs:
-                a, b = col[pos[(ri, ch)]], col[pos[(ri, rj)]]
-                if a is None or b is None:
-                    continue
-                good_a, good_b = (a, b) if c.weight >= 0 else (1 - a, 1 - b)
-                if good_a > good_b:
-                    st.prefers_chosen += 1
-                elif good_b > good_a:
-                    st.prefers_rejected += 1
-                else:
-                    st.ties += 1
+        for ri, ch, rj in self.labelled():
+            a, b = col[pos[(ri, ch)]], col[pos[(ri, rj)]]
+            if a is None or b is None:
+                continue
+            good_a, good_b = (a, b) if c.weight >= 0 else (1 - a, 1 - b)
+            if good_a > good_b:
+                st.prefers_chosen += 1
+            elif good_b > good_a:
+                st.prefers_rejected += 1
+            else:
+                st.ties += 1
         return st
 
-    def agreement(self, a: Criterion, b: Criterion) -> tuple[float | None, int]:
-        """Share of responses (scored on both) where the two criteria agree, good side up."""
+    def agreement(self, a: Criterion, b: Criterion) -> tuple[int, int]:
+        """Responses (scored on both) where the two criteria agree, good side up, and how many were scored on both."""
         sa, sb = self.scores[a.cid], self.scores[b.cid]
         both = [(x, y) for x, y in zip(sa, sb) if x is not None and y is not None]
-        if not both:
-            return None, 0
         flip_a, flip_b = a.weight < 0, b.weight < 0
         same = sum(1 for x, y in both if (1 - x if flip_a else x) == (1 - y if flip_b else y))
-        return same / len(both), len(both)
+        return same, len(both)
 
 
 # ---- the loop ----------------------------------------------------------------------------------
@@ -198,6 +225,13 @@ class RefineResult:
     pairs: int = 0
     uninformative: dict[str, str] = field(default_factory=dict)
     """Criteria of the refined rubric met by every response or by none, with the reason."""
+    evidence: dict[str, str] = field(default_factory=dict)
+    """Criteria left as they were because a change failed its test ("not enough evidence: ..."),
+    and criteria flagged on unlabelled data (anti-correlated with the rest of the rubric)."""
+    heldout: dict[str, Any] = field(default_factory=dict)
+    """Accuracy with CIs on the held-out pairs only, or {"skipped": why}."""
+    heldout_values: dict[str, list[float]] = field(default_factory=dict)
+    """Per held-out pair (1 right, 1/2 tie, 0 wrong), for pooling several per-prompt refinements."""
 
 
 def _snapshot(table: ScoreTable, criteria: Sequence[Criterion]) -> Snapshot:
@@ -212,20 +246,51 @@ def _quality(st: CriterionStats, depth: int, position: int) -> tuple[float, floa
     return (margin, st.variance or 0.0, -depth, -position)
 
 
-def _pair_accuracy(table: ScoreTable, criteria: Sequence[Criterion]) -> float | None:
-    """Share of labelled pairs where the rubric's reward ranks chosen above rejected (ties 1/2)."""
+def pair_values(table: ScoreTable, criteria: Sequence[Criterion], pairs: Sequence[Pair]) -> list[float]:
+    """Per labelled pair: 1 if the rubric's reward ranks chosen above rejected, 1/2 for a tie, 0 if
+    below; pairs with an unscorable reward are left out."""
     pos = {cell: k for k, cell in enumerate(table.cells)}
-    total = 0.0
-    n = 0
-    for ri, row in enumerate(table.rows):
-        for ch, rj in row.pairs:
-            ra = pointwise_reward(criteria, {c.cid: table.scores[c.cid][pos[(ri, ch)]] for c in criteria})
-            rb = pointwise_reward(criteria, {c.cid: table.scores[c.cid][pos[(ri, rj)]] for c in criteria})
-            if ra is None or rb is None:
-                continue
-            n += 1
-            total += 1.0 if ra > rb else 0.5 if ra == rb else 0.0
-    return round(total / n, 4) if n else None
+    out: list[float] = []
+    for ri, ch, rj in pairs:
+        ra = pointwise_reward(criteria, {c.cid: table.scores[c.cid][pos[(ri, ch)]] for c in criteria})
+        rb = pointwise_reward(criteria, {c.cid: table.scores[c.cid][pos[(ri, rj)]] for c in criteria})
+        if ra is not None and rb is not None:
+            out.append(1.0 if ra > rb else 0.5 if ra == rb else 0.0)
+    return out
+
+
+def _pair_accuracy(table: ScoreTable, criteria: Sequence[Criterion]) -> float | None:
+    """Share of the fitted labelled pairs where the rubric ranks chosen above rejected (ties 1/2)."""
+    values = pair_values(table, criteria, table.labelled())
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def labelled_pairs(rows: Sequence[DataRow]) -> list[Pair]:
+    return [(ri, ch, rj) for ri, row in enumerate(rows) for ch, rj in row.pairs]
+
+
+def split_pairs(rows: Sequence[DataRow], s: RefineSettings) -> tuple[frozenset[Pair], str | None]:
+    """The seeded held-out share of the labelled pairs, or no pair and the reason there is no split."""
+    every = labelled_pairs(rows)
+    if not every:
+        return frozenset(), "no labelled pairs: no held-out report"
+    if s.holdout <= 0:
+        return frozenset(), "the held-out split is off (--holdout 0): no held-out report"
+    n_hold = round(s.holdout * len(every))
+    if n_hold < s.min_heldout or n_hold >= len(every):
+        return frozenset(), (f"too few labelled pairs for a held-out split: {s.holdout:g} of {len(every)} is {n_hold} "
+                             f"held-out pairs (needs at least {s.min_heldout}); refined on all of them, no held-out report")
+    picked = np.random.default_rng(s.seed).permutation(len(every))[:n_hold]
+    return frozenset(every[i] for i in picked), None
+
+
+def heldout_report(values: dict[str, list[float]], s: RefineSettings) -> dict[str, Any]:
+    """Accuracy and its seeded bootstrap CI per rubric variant, on held-out pairs only."""
+    out: dict[str, Any] = {"pairs": len(next(iter(values.values()), []))}
+    for name, vals in values.items():
+        acc, ci = mean_ci(vals, alpha=s.alpha, seed=s.seed)
+        out[name] = {"accuracy": acc, "ci": ci, "n": len(vals)}
+    return out
 
 
 def decompose_messages(
@@ -269,10 +334,15 @@ class _Run:
     taken: set[str] = field(default_factory=set)
     events: list[str] = field(default_factory=list)
     stop_reason: str | None = None
+    evidence: dict[str, str] = field(default_factory=dict)
 
     def note(self, msg: str) -> None:
         self.events.append(msg)
         self.say(msg)
+
+    def record(self, cid: str, why: str) -> None:
+        """A remark on the evidence about one criterion (several join with '; ')."""
+        self.evidence[cid] = f"{self.evidence[cid]}; {why}" if cid in self.evidence else why
 
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -287,8 +357,17 @@ async def refine_rubric(
     *,
     say: Callable[[str], None] = lambda msg: None,
     provenance: dict[str, Any] | None = None,
+    heldout: frozenset[Pair] | None = None,
 ) -> RefineResult:
+    """Refine one rubric on `rows`. `heldout`: the labelled pairs kept out of every decision (None:
+    split here as the settings say; an empty set: none)."""
     run = _Run(context, settings, ScoreTable(rows, rubric.name, rubric.description), say, list(rubric.criteria))
+    skipped = None
+    if heldout is None:
+        heldout, skipped = split_pairs(rows, settings)
+        if skipped:
+            run.note(skipped)
+    run.table.heldout = heldout
     for c in rubric.criteria:
         run.tree.add_node(c.cid, text=c.display_text, kind=c.kind, weight=c.weight, depth=0, status="kept")
     run.seen = {c.cid: c for c in run.current}
@@ -300,7 +379,20 @@ async def refine_rubric(
     if settings.decompose:
         await _decompose(run)
     final, uniform = _filter_and_weigh(run, rows)
-    return _result(run, rubric, final, uniform, before, before_accuracy, provenance)
+    result = _result(run, rubric, final, uniform, before, before_accuracy, provenance)
+    if heldout:
+        result.heldout_values = {
+            "original": pair_values(run.table, rubric.criteria, run.table.labelled(heldout=True)),
+            "refined": pair_values(run.table, final, run.table.labelled(heldout=True)),
+            "refined_uniform_weights": pair_values(
+                run.table, [c.model_copy(update={"weight": uniform[c.cid]}) for c in final], run.table.labelled(heldout=True)),
+        }
+        result.heldout = heldout_report(result.heldout_values, settings)
+    else:
+        result.heldout = {"skipped": skipped or "no held-out pairs given"}
+    if result.rubric.provenance is not None:
+        result.rubric.provenance["heldout"] = result.heldout
+    return result
 
 
 # ---- decompose (recursive, bounded) ----------------------------------------------------------
@@ -404,12 +496,12 @@ def _filter_and_weigh(run: _Run, rows: Sequence[DataRow]) -> tuple[list[Criterio
     """The final criteria with their weights, and the uniform (+-1) weights they are compared with."""
     s, table, tree = run.s, run.table, run.tree
     current = _mark_uninformative(run.current, table, tree, run.note, s.drop_uninformative)
-    if s.filter_misaligned and any(r.pairs for r in rows):
-        current = _filter_misaligned(current, table, tree, run.note)
+    if s.filter_misaligned and table.labelled():
+        current = _filter_misaligned(run, current)
     if s.filter_redundant:
-        current = _filter_redundant(current, table, tree, run.note, s)
+        current = _filter_redundant(run, current)
     uniform = {c.cid: (-1.0 if c.weight < 0 else 1.0) for c in current}
-    final = current if s.weighting == "keep" else _weigh(current, table, tree, run.note, s, uniform)
+    final = current if s.weighting == "keep" else _weigh(run, current, uniform)
     for c in final:
         tree.nodes[c.cid]["weight"] = c.weight
         if tree.nodes[c.cid]["status"].startswith("dropped"):
@@ -442,7 +534,8 @@ def _result(run: _Run, rubric: Rubric, final: list[Criterion], uniform: dict[str
     pairs = sum(len(r.pairs) for r in table.rows)
     uninformative = {c.cid: why for c in final if (why := table.stats(c).uninformative)}
     return RefineResult(out, run.tree, before, _snapshot(table, final), stats, {c.cid: uniform[c.cid] for c in final},
-                        pair_accuracy, run.events, run.stop_reason, len(table.cells), pairs, uninformative)
+                        pair_accuracy, run.events, run.stop_reason, len(table.cells), pairs, uninformative,
+                        {cid: why for cid, why in run.evidence.items() if cid in {c.cid for c in final}})
 
 
 Note = Callable[[str], None]
@@ -474,23 +567,29 @@ def _mark_uninformative(current: list[Criterion], table: ScoreTable, tree: nx.Di
     return kept
 
 
-def _filter_misaligned(current: list[Criterion], table: ScoreTable, tree: nx.DiGraph, note: Note) -> list[Criterion]:
-    """Drop principles that prefer the rejected response of labelled pairs more often than the chosen
-    one; a hard rule or check doing so is reported and kept."""
+def _filter_misaligned(run: _Run, current: list[Criterion]) -> list[Criterion]:
+    """Drop the principles the fitted labelled pairs show to prefer rejected responses beyond chance
+    (evidence.misalignment_test); a hard rule or check doing so is reported and kept."""
+    s, table, tree = run.s, run.table, run.tree
     keep: list[Criterion] = []
     for c in current:
         st = table.stats(c)
         if st.prefers_rejected <= st.prefers_chosen:
             keep.append(c)
+            continue
+        test = misalignment_test(st.prefers_chosen, st.prefers_rejected, min_decisive=s.min_decisive, alpha=s.alpha)
+        if not test.passed:
+            run.record(c.cid, test.reason)
+            tree.nodes[c.cid]["status"] = _annotate(tree.nodes[c.cid]["status"], test.reason)
+            run.note(f"keep '{c.cid}': {test.reason}")
+            keep.append(c)
         elif c.kind != "principle":
-            why = f"prefers the rejected response in {st.prefers_rejected} pairs, the chosen in {st.prefers_chosen}"
-            tree.nodes[c.cid]["status"] = _annotate(tree.nodes[c.cid]["status"], f"{why}; a {c.kind} is never dropped")
-            note(f"keep '{c.cid}' ({c.kind}, never dropped) although it {why}")
+            tree.nodes[c.cid]["status"] = _annotate(tree.nodes[c.cid]["status"], f"{test.reason}; a {c.kind} is never dropped")
+            run.note(f"keep '{c.cid}' ({c.kind}, never dropped) although {test.reason}")
             keep.append(c)
         else:
-            tree.nodes[c.cid]["status"] = (f"dropped: misaligned (prefers rejected {st.prefers_rejected}x, "
-                                           f"chosen {st.prefers_chosen}x)")
-            note(f"drop '{c.cid}': misaligned ({st.prefers_rejected} pairs reversed, {st.prefers_chosen} right)")
+            tree.nodes[c.cid]["status"] = f"dropped: {test.reason}"
+            run.note(f"drop '{c.cid}': {test.reason}")
     if not keep:  # never leave an empty rubric: keep the least misaligned criterion
         best = max(current, key=lambda c: _quality(table.stats(c), tree.nodes[c.cid]["depth"], current.index(c)))
         tree.nodes[best.cid]["status"] = "kept (least misaligned; the rubric cannot be empty)"
@@ -498,10 +597,10 @@ def _filter_misaligned(current: list[Criterion], table: ScoreTable, tree: nx.DiG
     return keep
 
 
-def _filter_redundant(current: list[Criterion], table: ScoreTable, tree: nx.DiGraph, note: Note,
-                      s: RefineSettings) -> list[Criterion]:
-    """Among principles, keep one of near-duplicate texts or of verdicts that agree (criteria met by
-    all or by none agree trivially: their agreement does not count)."""
+def _filter_redundant(run: _Run, current: list[Criterion]) -> list[Criterion]:
+    """Among principles, keep one of near-duplicate texts or of verdicts whose agreement passes
+    evidence.redundancy_test (criteria met by all or by none agree trivially: that does not count)."""
+    s, table, tree = run.s, run.table, run.tree
     principles = [c for c in current if c.kind == "principle"]
     order = sorted(principles, key=lambda c: _quality(table.stats(c), tree.nodes[c.cid]["depth"], current.index(c)),
                    reverse=True)
@@ -515,38 +614,81 @@ def _filter_redundant(current: list[Criterion], table: ScoreTable, tree: nx.DiGr
             if table.stats(c).uninformative or table.stats(k).uninformative:
                 continue
             agree, support = table.agreement(c, k)
-            if agree is not None and support >= s.min_support and agree >= s.redundancy_threshold:
-                reason = f"verdicts agree with '{k.cid}' on {agree:.0%} of {support} responses"
+            if support == 0 or agree / support < s.redundancy_threshold:
+                continue
+            test = redundancy_test(agree, support, min_support=s.min_support, bound=s.redundancy_bound, alpha=s.alpha)
+            said = f"verdicts agree with '{k.cid}' on {agree} of {support} responses"
+            if test.passed:
+                reason = f"{said}; {test.reason}"
                 break
+            run.record(c.cid, f"{said}, {test.reason}")
         if reason is None:
             kept.append(c)
         else:
             tree.nodes[c.cid]["status"] = f"dropped: redundant ({reason})"
-            note(f"drop '{c.cid}': redundant ({reason})")
+            run.note(f"drop '{c.cid}': redundant ({reason})")
     return [c for c in current if c.kind != "principle" or c in kept]
 
 
-def _weigh(current: list[Criterion], table: ScoreTable, tree: nx.DiGraph, note: Note, s: RefineSettings,
-           uniform: dict[str, float]) -> list[Criterion]:
-    """The criteria with correlation-aware (or uniform) weights. A principle whose weight comes out 0
-    is dropped; a hard rule or check keeps the uniform weight (+-1) instead."""
-    ids = [c.cid for c in current]
-    if s.weighting == "uniform":
-        w = np.array([uniform[cid] for cid in ids])
-    else:
-        w = correlation_aware_weights(table.matrix(ids), [c.weight for c in current], lam=s.lam, power=s.power)
+def _weigh(run: _Run, current: list[Criterion], uniform: dict[str, float]) -> list[Criterion]:
+    """The criteria with their new weights. Criteria met by all or by none keep the uniform weight
+    (nothing to weigh them by); a weight differs from the rubric's own (scaled so the weights sum to
+    the number of criteria) only when the bootstrap test says so; a criterion anti-correlated with
+    the rest is never weighted above its own. A principle whose
+    weight comes out 0 is dropped; a hard rule or check keeps the uniform weight (+-1) instead."""
+    s, table, tree = run.s, run.table, run.tree
+    live = [c for c in current if s.weighting == "correlation" and not table.stats(c).uninformative]
+    weights = {c.cid: uniform[c.cid] for c in current}
+    if len(live) > 1:
+        weights.update(_tested_weights(run, live))
     final: list[Criterion] = []
-    for c, wi in zip(current, w):
-        wi = float(round(wi, 3))
+    for c in current:
+        wi = float(round(weights[c.cid], 3))
         if wi == 0.0 and c.kind == "principle":
             tree.nodes[c.cid]["status"] = "dropped: zero weight after whitening"
-            note(f"drop '{c.cid}': its whitened weight is 0")
+            run.note(f"drop '{c.cid}': its whitened weight is 0")
             continue
         if wi == 0.0:
             wi = uniform[c.cid]
-            note(f"keep '{c.cid}' ({c.kind}, never dropped) with weight {wi:g}: its whitened weight is 0")
+            run.note(f"keep '{c.cid}' ({c.kind}, never dropped) with weight {wi:g}: its whitened weight is 0")
         final.append(c.model_copy(update={"weight": wi}))
     return final or current[:1]
+
+
+def _tested_weights(run: _Run, live: list[Criterion]) -> dict[str, float]:
+    """Correlation-aware (and information-aware) weights of `live`, each kept only if it passes its test."""
+    s, table = run.s, run.table
+    ids, signs = [c.cid for c in live], [c.weight for c in live]
+    matrix = table.matrix(ids)
+
+    def weigh(m: np.ndarray) -> np.ndarray:
+        return np.abs(correlation_aware_weights(m, signs, lam=s.lam, power=s.power, informative=s.informative))
+
+    point = weigh(matrix)
+    given = np.array([abs(c.weight) for c in live])
+    given = given * len(live) / given.sum()  # the rubric's own weights on the formula's scale (sum = criteria)
+    rest = rest_correlation(matrix, signs)
+    n = len(matrix)
+    interval = (bootstrap_interval(matrix, weigh, resamples=s.bootstrap, alpha=s.alpha, seed=s.seed)
+                if s.weight_evidence and n >= s.min_responses else None)
+    out: dict[str, float] = {}
+    for i, c in enumerate(live):
+        sign = -1.0 if c.weight < 0 else 1.0
+        magnitude, why = float(point[i]), ""
+        if s.weight_evidence and n < s.min_responses:
+            magnitude, why = given[i], f"not enough evidence for a weight change: {n} responses (needs {s.min_responses})"
+        elif interval is not None and interval[i, 0] <= given[i] <= interval[i, 1]:
+            magnitude, why = given[i], (f"not enough evidence for a weight change: the {1 - s.alpha:.0%} bootstrap interval "
+                                        f"[{interval[i, 0]:.2f}, {interval[i, 1]:.2f}] holds its weight {given[i]:.2f}")
+        if rest[i] < -_TOL:
+            why = (f"flagged: anti-correlated with the rest of the rubric (r = {rest[i]:.2f}) on unlabelled "
+                   f"verdicts; never weighted above its weight {given[i]:.2f}" + (f"; {why}" if why else ""))
+            magnitude = min(magnitude, given[i])
+        if why:
+            run.record(c.cid, why)
+            run.note(f"weight of '{c.cid}' stays {sign * magnitude:.3g} (formula: {sign * point[i]:.3f}): {why}")
+        out[c.cid] = sign * magnitude
+    return out
 
 
 def _rounded(d: dict[str, Any]) -> dict[str, Any]:

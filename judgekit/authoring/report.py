@@ -32,6 +32,8 @@ def report_data(result: RefineResult, *, extra: dict[str, Any] | None = None) ->
         "tree": tree_dict(result.tree),
         "events": result.events,
         "uninformative": result.uninformative,
+        "evidence": result.evidence,
+        "heldout": result.heldout,
         **(extra or {}),
     }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
@@ -16,13 +16,13 @@ from judgekit.authoring.generate import GenerateOutcome, generate_rubrics
 from judgekit.cli.common import err, judge_failed_entirely, print_calls
 from judgekit.cli.options import IO_PANEL, JudgeOptions, LimitOpt, number_option, with_judge_options
 from judgekit.data.outfile import dumps
-from judgekit.data.rows import read_data
+from judgekit.data.rows import DataRow, read_data
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.rubric.models import Criterion, Rubric, load_rubric
 
 if TYPE_CHECKING:  # refine needs numpy and networkx: loaded only when `rubric refine` runs
-    from judgekit.authoring.refine import RefineResult
+    from judgekit.authoring.refine import RefineResult, RefineSettings
 
 
 def rubric_validate(file: Path = typer.Argument(..., help="rubric YAML")) -> None:
@@ -96,8 +96,8 @@ def rubric_generate(
     name: str = typer.Option("generated", "--name", help="rubric name"),
     limit: int | None = LimitOpt,
     max_criteria: int = typer.Option(8, "--max-criteria", min=1, max=50),
-    max_tries: int = typer.Option(3, "--max-tries", min=1, max=20, help="proposals per pair (rejection sampling)"),
-    target: int = typer.Option(4, "--target", min=1, help="stop proposing for a pair once this many criteria are kept"),
+    max_tries: int = typer.Option(3, "--max-tries", min=1, max=20, help="rubric sets proposed per pair at most (rejection sampling)"),
+    target: int = typer.Option(4, "--target", min=1, hidden=True),  # earlier per-criterion sampling; kept for scripts, no effect
     verify: str = typer.Option("pointwise", "--verify", help="pointwise (each response alone) | pairwise (both orders)"),
     sample: int = typer.Option(8, "--sample", min=1, help="prompts shown when writing one rubric for the dataset"),
     *,
@@ -113,7 +113,7 @@ def rubric_generate(
     with judge_options.judge() as the_judge:
         outcome = the_judge.run(generate_rubrics(
             the_judge.context(), rows, name=name, per_prompt=per_prompt, pairs=pairs, source=str(data),
-            max_criteria=max_criteria, max_tries=max_tries, target=target, sample=sample, verify=verify,
+            max_criteria=max_criteria, max_tries=max_tries, sample=sample, verify=verify,
         ))
         if per_prompt:
             _write_per_prompt(outcome, output, len(rows))
@@ -159,7 +159,8 @@ def _write_dataset_rubric(outcome: GenerateOutcome, output: str, data: Path, jud
 def _print_contrastive(outcome: GenerateOutcome) -> None:
     tried = sum(len(e["tried"]) for e in outcome.log)
     kept = sum(1 for e in outcome.log for t in e["tried"] if t["kept"])
-    err.print(f"  contrastive: {kept} of {tried} proposed criteria reproduced their pair's preference", highlight=False)
+    err.print(f"  contrastive: {kept} of {len(outcome.log)} pairs got a rubric set that reproduces the preference "
+              f"({tried} sets proposed)", highlight=False)
 
 
 @with_judge_options(without=frozenset({"min_coverage"}))  # refine reads the verdicts, not a reward
@@ -169,8 +170,10 @@ def rubric_refine(
         "input/output_1/output_2/label)", show_default=False,
     ),
     data_option: Path | None = DataOpt,
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML to refine", rich_help_panel=IO_PANEL),
-    output: str = typer.Option(..., "--output", "-o", help="refined rubric YAML", rich_help_panel=IO_PANEL),
+    rubric: Path | None = typer.Option(None, "--rubric", "-r", rich_help_panel=IO_PANEL,
+                                       help="rubric YAML to refine [default: each row's own 'rubric', refined per prompt]"),
+    output: str = typer.Option(..., "--output", "-o", rich_help_panel=IO_PANEL,
+                               help="refined rubric YAML; per prompt, a JSONL of the rows with their refined rubric"),
     decompose: bool = typer.Option(True, "--decompose/--no-decompose", help="split too-easy criteria into finer ones"),
     report: str | None = typer.Option(None, "--report", help="HTML report (a JSON twin is written beside it)",
                                       rich_help_panel=IO_PANEL),
@@ -193,6 +196,11 @@ def rubric_refine(
     weighting: str = typer.Option("correlation", "--weights", help="correlation | uniform | keep"),
     lam: float = number_option(0.1, "--shrinkage", min=0.0, max=1.0, help="lambda: shrink the correlation matrix to its diagonal"),
     power: float = number_option(0.5, "--power", min=0.0, max=2.0, help="w = Sigma^(-power)·1 (0.5: whitening)"),
+    holdout: float = number_option(0.3, "--holdout", min=0.0, max=0.9, help="share of labelled pairs held out to measure on"),
+    seed: int = typer.Option(0, "--seed", help="seed of the held-out split and the bootstraps"),
+    min_decisive: int = typer.Option(8, "--min-decisive", min=1, help="decisive labelled pairs a misalignment drop needs"),
+    alpha: float = number_option(0.05, "--alpha", min=0.0001, max=0.5, help="level of every evidence test"),
+    prompts_at_once: int = typer.Option(4, "--prompts-at-once", min=1, max=256, help="per-prompt rubrics refined at once"),
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -202,17 +210,21 @@ def rubric_refine(
 
     if weighting not in ("correlation", "uniform", "keep"):
         raise InputError("--weights takes correlation, uniform or keep", field="--weights")
-    _check_output(output, (".yaml", ".yml"))
+    _check_output(output, (".yaml", ".yml") if rubric else (".jsonl",))
     data = _data_file(data, data_option)
-    the_rubric = load_rubric(rubric)
+    the_rubric = load_rubric(rubric) if rubric else None
     rows = read_data(data, limit=limit, need_responses=True)
     settings = RefineSettings(
         decompose=decompose, easy_threshold=easy_threshold, max_depth=max_depth, max_criteria=max_criteria,
         max_rejections=max_rejections, filter_misaligned=not no_misaligned_filter,
         filter_redundant=not no_redundant_filter, redundancy_threshold=redundancy, text_similarity=text_similarity,
         min_support=min_support, weighting=weighting, lam=lam, power=power,  # type: ignore[arg-type]
-        drop_uninformative=drop_uninformative,
+        drop_uninformative=drop_uninformative, holdout=holdout, seed=seed, min_decisive=min_decisive, alpha=alpha,
+        prompts_at_once=prompts_at_once,
     )
+    if the_rubric is None:
+        _refine_per_prompt(rows, settings, data, output, report_json, judge_options)
+        return
     with judge_options.judge() as the_judge:
         result = the_judge.run(refine_rubric(
             the_judge.context(), the_rubric, rows, settings,
@@ -232,14 +244,52 @@ def rubric_refine(
             raise typer.Exit(1)
 
 
+def _refine_per_prompt(rows: list[DataRow], settings: RefineSettings, data: Path, output: str, report_json: str | None,
+                       judge_options: JudgeOptions) -> None:
+    """Each row's own rubric refined on its own responses; one JSONL row out per row in."""
+    from judgekit.authoring.per_prompt import refine_per_prompt
+
+    with judge_options.judge() as the_judge:
+        outcome = the_judge.run(refine_per_prompt(the_judge.context(), rows, settings, file=str(data),
+                                                  say=lambda msg: err.print(f"  {escape(msg)}", highlight=False)))
+        with open(output, "w", encoding="utf-8") as fh:
+            for item in outcome.rows:
+                fh.write(dumps(item.record()) + "\n")
+        if report_json:
+            Path(report_json).write_text(dumps({"heldout": outcome.heldout, "rows": len(rows),
+                                                "row_errors": {str(i.row.id): i.error for i in outcome.rows if i.error}}) + "\n",
+                                         encoding="utf-8")
+        refined = sum(1 for i in outcome.rows if i.result is not None)
+        err.print(f"[bold]done[/bold]: {refined}/{len(rows)} rows' rubrics refined -> {escape(output)}", highlight=False)
+        for item in outcome.rows:
+            if item.error:
+                err.print(f"  row {escape(str(item.row.id))}: not refined: {escape(item.error)}", highlight=False)
+        err.print(f"  {escape(heldout_line(outcome.heldout))}", highlight=False)
+        print_calls(the_judge)
+        if judge_failed_entirely(the_judge):
+            err.print("[red]error[/red]: every judge call failed")
+            raise typer.Exit(1)
+
+
+def heldout_line(held: dict[str, Any]) -> str:
+    """One line of the held-out accuracies with their CIs, or why there are none."""
+    if "skipped" in held:
+        return f"held-out: {held['skipped']}"
+    parts = [f"{name.replace('_', ' ')} {v['accuracy']} [{v['ci'][0]}, {v['ci'][1]}]" for name, v in held.items()
+             if isinstance(v, dict) and v.get("ci")]
+    return f"held-out accuracy on {held['pairs']} pairs (95% CI): " + "; ".join(parts)
+
+
 def _print_refined(before: Rubric, result: RefineResult, output: str, report: str | None, json_path: str | None) -> None:
     weights_before = ", ".join(f"{c.cid}={c.weight:g}" for c in before.criteria)
     weights_after = ", ".join(f"{c.cid}={c.weight:g}" for c in result.rubric.criteria)
     accuracy = result.pair_accuracy
     err.print(f"[bold]done[/bold]: {len(before.criteria)} -> {len(result.rubric.criteria)} criteria -> {escape(output)}\n"
               f"  before: {weights_before}\n  after:  {weights_after}\n"
-              f"  pair accuracy before/after(uniform)/after: {accuracy['before']} / "
-              f"{accuracy['after_uniform_weights']} / {accuracy['after']}"
+              f"  pair accuracy on the fitted pairs before/after(uniform)/after: {accuracy['before']} / "
+              f"{accuracy['after_uniform_weights']} / {accuracy['after']}\n  {escape(heldout_line(result.heldout))}"
+              + (f"\n  not enough evidence / flagged: {len(result.evidence)} criteria kept as they were (see the report)"
+                 if result.evidence else "")
               + (f"\n  uninformative on this data (kept): {', '.join(result.uninformative)}"
                  if result.uninformative else "")
               + (f"\n  report: {escape(report or '')} {escape(json_path or '')}" if json_path else ""), highlight=False)

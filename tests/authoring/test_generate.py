@@ -89,42 +89,42 @@ def test_generate_per_prompt_rubrics_are_scored_from_the_rows(judge_server: Scri
     assert [json.loads(x)["reward"] for x in (tmp_path / "s.jsonl").read_text().splitlines()] == [1.0, 0.0]
 
 
-def test_contrastive_generation_keeps_only_criteria_that_reproduce_the_preference(
+def test_contrastive_generation_keeps_a_rubric_set_that_reproduces_the_preference(
     judge_server: ScriptedJudgeServer, tmp_path: Path
 ) -> None:
+    """CRG keeps a whole rubric: a hard rule both responses satisfy ("answer in JSON") survives as part
+    of a set that, as a whole, prefers the chosen response."""
     def generate(body: dict[str, Any]) -> dict[str, Any]:
+        json_rule = {"id": "answers_in_json", "text": "The response answers in JSON as the user asked.", "kind": "hard_rule",
+                     "weight": 1}
         if "Attempt 2" in all_text(body):
-            return {"criteria": [{"id": "gives_source", "text": "The response cites a source.", "kind": "principle", "weight": 2}]}
-        return {"criteria": [
-            {"id": "names_paris", "text": "The response names Paris as the capital.", "kind": "hard_rule", "weight": 1},
-            {"id": "polite", "text": "The response is polite.", "kind": "principle", "weight": 1},
-            {"id": "verbose", "text": "The response rambles.", "kind": "principle", "weight": -2},
-        ]}
+            return {"criteria": [json_rule, {"id": "gives_source", "text": "The response cites a source.", "kind": "principle",
+                                             "weight": 2}]}
+        return {"criteria": [json_rule, {"id": "polite", "text": "The response is polite.", "kind": "principle", "weight": 1}]}
 
-    met = {"names_paris": "paris", "polite": "", "gives_source": "source", "verbose": "ramble"}
+    met = {"answers_in_json": "{", "polite": "please", "gives_source": "source"}
     judge_server.state.script.generate = generate
     judge_server.state.script.met = lambda cid, response: met[cid] in response.lower()
     data = write_jsonl(tmp_path / "pairs.jsonl", [{
-        "prompt": "What is the capital of France?",
-        "chosen": "Paris (source: an atlas).", "rejected": "I would ramble about Lyon.",
+        "prompt": "What is the capital of France? Answer in JSON.",
+        "chosen": '{"capital": "Paris", "source": "an atlas"}', "rejected": '{"capital": "Lyon"}',
     }])
     out = tmp_path / "r.yaml"
-    res = cli(judge_server, "--data", str(data), "-o", str(out), "--pairs", "--target", "3", "--max-tries", "3")
+    res = cli(judge_server, "--data", str(data), "-o", str(out), "--pairs", "--max-tries", "3")
     assert res.returncode == 0, res.stderr
     rubric = load_rubric(out)
     assert [(c.cid, c.kind, c.weight) for c in rubric.criteria] == [
-        ("names_paris", "hard_rule", 1.0), ("verbose", "principle", -2.0), ("gives_source", "principle", 2.0)]
+        ("answers_in_json", "hard_rule", 1.0), ("gives_source", "principle", 2.0)]
     gen = [r for r in judge_server.state.requests if not is_verdict_request(r)]
-    assert len(gen) == 2  # the target was reached on the second proposal
-    assert "did NOT separate" in all_text(gen[1]) and "The response is polite." in all_text(gen[1])
-    verdict_calls = judge_server.state.count - 2
-    assert verdict_calls == 2 * 4  # each of the four proposals judged on chosen and rejected
-    assert "3 of 4 proposed criteria" in res.stderr
+    assert len(gen) == 2  # the first set (JSON rule + 'polite') gave both responses the same reward
+    assert "did NOT give the preferred response the higher score" in all_text(gen[1])
+    assert "The response is polite." in all_text(gen[1])
+    assert "1 of 1 pairs got a rubric set" in res.stderr
+    calls = judge_server.state.count
 
-    again = cli(judge_server, "--data", str(data), "-o", str(tmp_path / "r2.yaml"), "--pairs", "--target", "3",
-                "--max-tries", "3")
+    again = cli(judge_server, "--data", str(data), "-o", str(tmp_path / "r2.yaml"), "--pairs", "--max-tries", "3")
     assert again.returncode == 0
-    assert judge_server.state.count == 2 + verdict_calls  # nothing asked again
+    assert judge_server.state.count == calls  # nothing asked again
 
 
 def test_contrastive_rejection_sampling_is_bounded(judge_server: ScriptedJudgeServer, tmp_path: Path) -> None:
@@ -190,23 +190,26 @@ def test_bad_input(tmp_path: Path) -> None:
 def test_contrastive_verification_by_pairwise_verdicts_in_both_orders(
     judge_server: ScriptedJudgeServer, tmp_path: Path
 ) -> None:
-    judge_server.state.script.generate = lambda body: {"criteria": [
-        {"id": "names_paris", "text": "Names Paris.", "kind": "principle", "weight": 2},
-        {"id": "first_wins", "text": "Is shown first.", "kind": "principle", "weight": 1},
-    ]}
+    """--verify pairwise: the set's weighted margin must favour the chosen response shown first and
+    shown second; a set whose position-biased criterion outweighs the rest fails."""
+    def generate(body: dict[str, Any]) -> dict[str, Any]:
+        bias = 1 if "Attempt 2" in all_text(body) else 3
+        return {"criteria": [{"id": "names_paris", "text": "Names Paris.", "kind": "principle", "weight": 2},
+                             {"id": "first_wins", "text": "Is shown first.", "kind": "principle", "weight": bias}]}
 
     def prefer(cid: str, a: str, b: str) -> str:
         if cid == "first_wins":
-            return "A"  # position bias: inconsistent across the two orders, so not kept
+            return "A"  # position bias
         return "A" if "Paris" in a else "B" if "Paris" in b else "tie"
 
+    judge_server.state.script.generate = generate
     judge_server.state.script.prefer = prefer
     data = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."}])
     out = tmp_path / "r.yaml"
-    res = cli(judge_server, "--data", str(data), "-o", str(out), "--pairs", "--verify", "pairwise", "--max-tries", "1")
+    res = cli(judge_server, "--data", str(data), "-o", str(out), "--pairs", "--verify", "pairwise", "--max-tries", "2")
     assert res.returncode == 0, res.stderr
-    assert load_rubric(out).ids == ["names_paris"]
-    assert judge_server.state.count == 1 + 2 * 2  # one proposal, two criteria judged in both orders
+    assert {c.cid: c.weight for c in load_rubric(out).criteria} == {"names_paris": 2.0, "first_wins": 1.0}
+    assert len([r for r in judge_server.state.requests if not is_verdict_request(r)]) == 2
 
 
 def template_examples() -> list[dict[str, str]]:

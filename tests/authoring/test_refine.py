@@ -128,16 +128,24 @@ def refine_api(server: ScriptedJudgeServer, rubric: Rubric, rows: list[DataRow],
         return judge.run(refine_rubric(judge.context(), rubric, rows, settings)), judge.stats.calls
 
 
+# The weight formula alone, without the bootstrap test or the information factor.
+FORMULA = RefineSettings(decompose=False, weight_evidence=False, informative=False)
+
+
 def test_two_correlated_criteria_share_the_weight_of_an_independent_one(judge_server: ScriptedJudgeServer) -> None:
     judge_server.state.script.met = by_flag({"a": "a", "b": "b", "c": "c"})
     rows = response_rows({"a": A, "b": B, "c": C})
     rubric = Rubric(name="w", criteria=[{"id": "a", "text": "Names the cause."}, {"id": "b", "text": "Gives the date."},
                                         {"id": "c", "text": "Uses a table."}])
-    result, calls = refine_api(judge_server, rubric, rows, RefineSettings(decompose=False))
+    result, calls = refine_api(judge_server, rubric, rows, FORMULA)
     w = {c.cid: c.weight for c in result.rubric.criteria}
     # pair: 1/sqrt(1 + 0.9*0.5) each, independent 1, scaled to sum to 3
     assert w == {"a": 0.936, "b": 0.936, "c": 1.127}
     assert calls == 3 * 8
+    # With the evidence test (the default), eight responses cannot support these changes.
+    tested, _ = refine_api(judge_server, rubric, rows, RefineSettings(decompose=False))
+    assert {c.cid: c.weight for c in tested.rubric.criteria} == {"a": 1.0, "b": 1.0, "c": 1.0}
+    assert all("not enough evidence for a weight change" in tested.evidence[cid] for cid in "abc")
     assert result.before.corr[0][1] == pytest.approx(0.5)
     assert result.after.effective_criteria < 3
 
@@ -146,7 +154,8 @@ def test_two_correlated_criteria_share_the_weight_of_an_independent_one(judge_se
     rubric2 = Rubric(name="w", criteria=[{"id": "a", "text": "Names the cause."}, {"id": "a2", "text": "Explains why."},
                                          {"id": "c", "text": "Uses a table."}])
     result2, _ = refine_api(judge_server, rubric2, response_rows({"a": A, "c": C}),
-                            RefineSettings(decompose=False, filter_redundant=False, power=1.0))
+                            RefineSettings(decompose=False, filter_redundant=False, power=1.0, weight_evidence=False,
+                                           informative=False))
     w2 = {c.cid: c.weight for c in result2.rubric.criteria}
     assert w2["a"] == w2["a2"]
     assert (w2["a"] + w2["a2"]) / w2["c"] == pytest.approx(2 / 1.9, abs=2e-3)
@@ -273,7 +282,7 @@ def test_an_interrupted_or_extended_run_pays_only_for_new_work(judge_server: Scr
     rows = response_rows({"a": A, "b": B, "c": C})
     _, first = refine_api(judge_server, rubric, rows[:1], RefineSettings(decompose=False))
     assert first == 3 * 4
-    result, second = refine_api(judge_server, rubric, rows, RefineSettings(decompose=False))
+    result, second = refine_api(judge_server, rubric, rows, FORMULA)
     assert second == 3 * 4  # only the second prompt's four responses
     assert {c.cid: c.weight for c in result.rubric.criteria} == {"a": 0.936, "b": 0.936, "c": 1.127}
 
