@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from judgekit.cli import evaluate, pairwise, report, rewards, rubrics, score
+from judgekit.cli import evaluate, pairwise, probe, report, rewards, rubrics, score
 from judgekit.cli.common import err, print_summary
 from judgekit.cli.options import HelpLayout
 from judgekit.cli.runfile import RunStopped
@@ -36,6 +36,7 @@ app.add_typer(rubric_app, name="rubric")
 score.register(app)
 pairwise.register(app)
 evaluate.register(app)
+probe.register(app)
 report.register(app)
 rubrics.register(rubric_app)
 rewards.register(app)
