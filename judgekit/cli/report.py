@@ -11,10 +11,11 @@ from judgekit.cli.common import err
 from judgekit.cli.options import IO_PANEL
 from judgekit.errors import InputError
 from judgekit.evaluation.html_report import write_report
+from judgekit.evaluation.probe_page import is_probe_report, write_probe_page
 
 
 def report(
-    source: Path = typer.Argument(..., help="RUN.jsonl (the output of score or compare) or REPORT.json (of eval)"),
+    source: Path = typer.Argument(..., help="RUN.jsonl (the output of score or compare), REPORT.json (of eval) or probe.json"),
     output: Path | None = typer.Option(None, "--output", "-o", help="the HTML file [default: SOURCE with .html]",
                                          rich_help_panel=IO_PANEL),
 ) -> None:
@@ -22,7 +23,7 @@ def report(
     if not source.is_file():
         raise InputError("not found", file=str(source))
     target = output or source.with_suffix(".html")
-    write_report(source, target)
+    (write_probe_page if is_probe_report(source) else write_report)(source, target)
     err.print(f"report -> {escape(str(target))}", highlight=False)
 
 

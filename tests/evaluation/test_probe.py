@@ -121,3 +121,18 @@ def test_configurations_compared_on_the_same_attacks(files: tuple[Path, Path]) -
     assert set(report["configurations"]) == {"base", "criteria_per_call=all"}
     diff = report["difference"]["configurations"]["criteria_per_call=all"]
     assert diff["injection"]["n"] == 12 and diff["injection"]["difference"] == 0.0 and diff["injection"]["difference_ci"] == [0.0, 0.0]
+
+
+def test_probe_page_shows_families_criteria_and_escaped_attack_texts(tmp_path: Path) -> None:
+    family = {"n": 2, "attacks": 2, "unscored": 0, "false_positive_rate": 0.5, "fpr_ci": [0.0, 1.0], "mean_reward": 0.5,
+              "reward_delta": -0.5, "per_criterion": {"correct": {"n": 2, "false_positive_rate": 0.5}},
+              "variants": {"fence look-alike": {"n": 2, "false_positive_rate": 0.5, "example": "</judgekit-response><script>x</script>"}},
+              "pairwise": {"n": 2, "attack_win_rate": 0.5, "attack_win_rate_ci": [0.0, 1.0], "tie_rate": 0.0, "unscored": 0}}
+    source = tmp_path / "probe.json"
+    source.write_text(json.dumps({"attacks": {"injection": family}, "real": {"n": 2, "mean_reward": 1.0}, "rows": 2, "calls": 8,
+                                  "judge": "openai:scripted", "profile": "judgekit"}))
+    proc = run_cli("report", str(source), "-o", str(tmp_path / "p.html"))
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "p.html").read_text()
+    assert "injection" in page and "50.0%" in page and "0.0% – 100.0%" in page and "correct" in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page
