@@ -104,13 +104,17 @@ class ProbeRun:
     exit_code: int = 0
 
 
+def _prompt_key(prompt: Any) -> bytes:
+    """A prompt remembered by an 8-byte hash, not by its text."""
+    return hashlib.blake2b(json.dumps(prompt, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+                           digest_size=8).digest()
+
+
 def distinct_prompts(prompts: Iterable[Any]) -> Iterator[Any]:
-    """Each prompt the first time it comes (remembered by an 8-byte hash, not by its text)."""
+    """Each prompt the first time it comes."""
     seen: set[bytes] = set()
     for prompt in prompts:
-        key = hashlib.blake2b(json.dumps(prompt, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"),
-                              digest_size=8).digest()
-        if key not in seen:
+        if (key := _prompt_key(prompt)) not in seen:
             seen.add(key)
             yield prompt
 
@@ -119,9 +123,7 @@ def pair_rows(pairs: Iterable[EvalPair]) -> Iterator[InputRow]:
     """`eval --probe`: one row per distinct prompt of labelled pairs, its real response the one the label prefers."""
     seen: set[bytes] = set()
     for index, pair in enumerate(pairs):
-        key = hashlib.blake2b(json.dumps(pair.prompt, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"),
-                              digest_size=8).digest()
-        if key in seen:
+        if (key := _prompt_key(pair.prompt)) in seen:
             continue
         seen.add(key)
         fields = {"prompt": pair.prompt}
