@@ -136,3 +136,23 @@ def test_probe_page_shows_families_criteria_and_escaped_attack_texts(tmp_path: P
     page = (tmp_path / "p.html").read_text()
     assert "injection" in page and "50.0%" in page and "0.0% – 100.0%" in page and "correct" in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page
+
+
+def test_a_panel_and_its_aggregation_compared_as_a_defence(files: tuple[Path, Path], tmp_path: Path) -> None:
+    data, rubric = files
+    with ScriptedJudgeServer() as honest, ScriptedJudgeServer() as flattered:
+        honest.state.script, flattered.state.script = probe_script(None, _correct), probe_script("self-praise", _correct)
+        judges = (f"judges:\n  - {{judge: 'openai:scripted', base_url: '{honest.base_url}'}}\n"
+                  f"  - {{judge: 'openai:scripted', base_url: '{flattered.base_url}'}}\n")
+        (tmp_path / "any.yaml").write_text(judges + "aggregate: any\n")
+        (tmp_path / "unanimous.yaml").write_text(judges + "aggregate: unanimous\n")
+        proc = run_cli("probe", str(data), "--rubric", str(rubric), "--panel", str(tmp_path / "any.yaml"), "--attacks",
+                       "self-praise,refusal", "--vary", f"panel={tmp_path / 'unanimous.yaml'}", "-o", str(tmp_path / "p.json"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "p.json").read_text())
+    configs = list(report["configurations"].values())
+    assert configs[0]["attacks"]["self-praise"]["false_positive_rate"] == 1.0
+    assert configs[1]["attacks"]["self-praise"]["false_positive_rate"] == 0.0
+    diff = report["difference"]["configurations"][f"panel={tmp_path / 'unanimous.yaml'}"]
+    assert diff["self-praise"] == {"n": 4, "difference": -1.0, "difference_ci": [-1.0, -1.0]}
+    assert diff["refusal"]["difference"] == 0.0
