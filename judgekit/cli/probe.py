@@ -18,15 +18,16 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from judgekit.cli.common import cost_line, err
+from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_if_every_call_failed
 from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, number_option, with_judge_options
 from judgekit.config import JudgeConfig
 from judgekit.data.outfile import refuse_input_as_output
 from judgekit.data.rows import FileRows
 from judgekit.errors import InputError
-from judgekit.evaluation.attacks import Family, load_attack_file, select_families
+from judgekit.evaluation.attacks import Family, attacks_per_row, load_attack_file, select_families
 from judgekit.panel import load_panel
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact_tree
@@ -97,13 +98,16 @@ def probe(
     families = select_families(attacks, extra)
     configs = configurations(judge_options, vary)
     rows = FileRows(data, ("prompt",), optional=("response", "reference"), limit=limit)
-    if not rows.validate():
+    count = rows.validate()
+    if not count:
         raise InputError("no rows in the data", file=str(data))
     if output not in (None, "-"):
         refuse_input_as_output(data, Path(output))
-    reports, runs = [], []
+    reports, runs, failed = [], [], []
+    total = count * (1 + attacks_per_row(families, the_rubric))
     for config in configs:
-        report, run = _probe_one(config, the_rubric, rows, families, seed, pairwise, keep=len(configs) > 1)
+        report, run, failed_entirely = _probe_one(config, the_rubric, rows, (families, total), seed, pairwise, keep=len(configs) > 1)
+        failed.append(failed_entirely)
         report.update(rubric=str(rubric), data=str(data), seed=seed)
         reports.append(report)
         runs.append(run)
@@ -116,20 +120,28 @@ def probe(
     if runs[-1].stopped:
         err.print(escape(runs[-1].stopped), highlight=False)
         raise typer.Exit(runs[-1].exit_code)
+    if all(failed):
+        err.print("[red]error[/red]: every judge call failed (the first reasons are above)")
+        raise typer.Exit(1)
     worst = [m for m in (max_rate(r) for r in reports) if m is not None]
     if fail_above is not None and worst and (top := max(worst, key=lambda m: m[1]))[1] > fail_above:
         err.print(f"[red]failed[/red]: {escape(top[0])} false-positive rate {top[1]:.2f} > --fail-above {fail_above:g}")
         raise typer.Exit(FAIL_EXIT)
 
 
-def _probe_one(config: Configuration, rubric: Rubric, rows: FileRows, families: dict[str, Family], seed: int,
-               pairwise: bool, *, keep: bool) -> tuple[dict[str, Any], Any]:
+def _probe_one(config: Configuration, rubric: Rubric, rows: FileRows, suite: tuple[dict[str, Family], int], seed: int,
+               pairwise: bool, *, keep: bool) -> tuple[dict[str, Any], Any, bool]:
     from judgekit.evaluation.probe import probe_rows
     from judgekit.evaluation.probe_report import probe_summary
 
     started = time.perf_counter()
-    with config.options.judge(config.profile) as judge:
-        run = judge.run(probe_rows(judge, rubric, rows, families, seed=seed, pairwise=pairwise, keep_outcomes=keep))
+    families, total = suite
+    progress = Progress(TextColumn(f"[bold]probing ({escape(config.name)})"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, disable=not err.is_terminal)
+    with config.options.judge(config.profile) as judge, progress:
+        bar = progress.add_task("probing", total=total)
+        run = judge.run(probe_rows(judge, rubric, rows, families, seed=seed, pairwise=pairwise, keep_outcomes=keep,
+                                   on_done=lambda: progress.advance(bar)))
         summary = probe_summary(run, seed)
         seconds = time.perf_counter() - started
         summary.update(judge=judge.spec, profile=judge.config.profile, configuration=config.name, calls=judge.stats.calls,
@@ -138,7 +150,8 @@ def _probe_one(config: Configuration, rubric: Rubric, rows: FileRows, families: 
                        calls_per_row=round(judge.stats.calls / run.rows, 2) if run.rows else None)
         err.print(probe_table(summary, config.name))
         err.print(f"  {cost_line(judge.cost_usd, judge.pricing.reason, 0)}", highlight=False)
-    return summary, run
+        print_if_every_call_failed(judge)
+        return summary, run, judge_failed_entirely(judge)
 
 
 def _pct(value: float | None) -> str:

@@ -12,7 +12,7 @@ import pytest
 from judgekit.evaluation.attacks import FAMILIES, MASTER_KEYS
 from judgekit.testing import ScriptedJudgeServer
 from judgekit.testing.server import probe_script
-from tests.helpers import run_cli, write_jsonl
+from tests.helpers import FAILING_JUDGES, run_cli, write_jsonl
 
 RESPONSE = ("To find the product we multiply six by seven. Six groups of seven make forty two, which we can check by adding "
             "seven six times: 7, 14, 21, 28, 35, 42. Multiplication is repeated addition, and the same count appears either "
@@ -156,3 +156,12 @@ def test_a_panel_and_its_aggregation_compared_as_a_defence(files: tuple[Path, Pa
     diff = report["difference"]["configurations"][f"panel={tmp_path / 'unanimous.yaml'}"]
     assert diff["self-praise"] == {"n": 4, "difference": -1.0, "difference_ci": [-1.0, -1.0]}
     assert diff["refusal"]["difference"] == 0.0
+
+
+def test_a_judge_that_always_fails_gives_no_rate_and_exit_1(files: tuple[Path, Path]) -> None:
+    with ScriptedJudgeServer() as server:
+        server.state.faults = FAILING_JUDGES["errors"]
+        code, report, stderr = _probe(server, *files, "--attacks", "refusal", "--max-attempts", "1", "--no-cache")
+    assert code == 1, stderr
+    refusal = report["attacks"]["refusal"]
+    assert refusal["n"] == 0 and refusal["unscored"] == 4 and refusal["false_positive_rate"] is None and refusal["mean_reward"] is None
