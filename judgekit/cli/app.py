@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rank": ("judgekit.cli.pairwise", "One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."),
     "eval": ("judgekit.cli.evaluate",
              "Judge human-labelled data with the rubric: accuracy with its CI, kappa, ties, position consistency, cost."),
+    "probe": ("judgekit.cli.probe", "Score attack responses built from each row; report how often the judge rewards them."),
     "report": ("judgekit.cli.report", "Write one self-contained HTML page (no network; opens from a file URL)."),
     "serve": ("judgekit.cli.rewards", "HTTP reward server for OpenRLHF (--reward.remote_url, before 0.10.2 --remote_rm_url:\n"
                                       "http://HOST:PORT/get_reward); GET /health."),

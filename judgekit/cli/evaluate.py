@@ -50,7 +50,8 @@ from judgekit.data.datasets import (
 )
 from judgekit.data.outfile import DiscardSink, RowSink, open_file_sink, refuse_input_as_output
 from judgekit.errors import InputError
-from judgekit.evaluation.probe import MASTER_KEYS, PROBES, distinct_prompts
+from judgekit.evaluation.attacks import Family, attacks_per_row, select_families
+from judgekit.evaluation.probe import distinct_prompts
 from judgekit.judge import Judge
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
@@ -73,7 +74,7 @@ class _Task:
     rubric: Rubric
     items: Items
     adaptive: MetaRubric | None
-    probe: str | None
+    probe: dict[str, Family] | None
     meta: dict[str, Any]
     seed: int
     output: str | None
@@ -86,7 +87,8 @@ class _Task:
 
     @property
     def total(self) -> int:
-        return len(self.items.scan()) + self.prompts * len(MASTER_KEYS)
+        probed = self.prompts * (1 + attacks_per_row(self.probe, self.rubric)) if self.probe else 0
+        return len(self.items.scan()) + probed
 
     @property
     def records(self) -> str:
@@ -126,7 +128,8 @@ def eval_(
                       rich_help_panel=SCORING_PANEL),
     output: str | None = typer.Option(None, "--output", "-o", help="JSON report, its records beside it as "
                                       "REPORT.pairs.jsonl (or .rows.jsonl); '-' for stdout", rich_help_panel=IO_PANEL),
-    probe: str | None = typer.Option(None, "--probe", help="master-key: also score empty 'master key' replies",
+    probe: str | None = typer.Option(None, "--probe", help="also run the reward-hacking probe (as `judgekit probe`): all, "
+                                      "or attack families comma-separated (master-key, padding, injection, ...)",
                                       rich_help_panel=SCORING_PANEL),
     adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML: write the criteria that separate each pair first",
                                            rich_help_panel=SCORING_PANEL),
@@ -152,7 +155,8 @@ def eval_(
     if not len(scan):
         raise InputError("no labelled rows in the data", file=str(data))
     base_correct = pair_report.aligned(*base, scan.ids, file=str(baseline)) if base is not None else None
-    task = _Task(the_rubric, items, meta_rubric, probe, {
+    families = select_families(probe, {}) if probe is not None else None
+    task = _Task(the_rubric, items, meta_rubric, families, {
         "format": format, "data": str(data), "rubric": str(rubric), "judge": judge_options.spec.name,
         "profile": None, "adaptive": str(adaptive) if adaptive else None, "limit": limit, "seed": seed}, seed,
         output, len(judge_options.profiles) > 1)
@@ -208,8 +212,8 @@ def _refuse_writing_the_data(data: Path, task: _Task, profiles: tuple[str, ...])
 
 def _check_pair_options(fmt: str, **given: object) -> None:
     probe = given.get("probe")
-    if probe is not None and probe not in PROBES:
-        raise InputError(f"unknown probe {probe!r}; use {' | '.join(PROBES)}", field="--probe")
+    if isinstance(probe, str):
+        select_families(probe, {})  # an unknown family is bad usage: exit 2 before any call
     for name, value in given.items():
         if value is not None and fmt not in PAIR_FORMATS:
             raise InputError(f"--{name} works on labelled pairs ({' | '.join(PAIR_FORMATS)}), not on {fmt}", field=f"--{name}")
@@ -288,12 +292,12 @@ def _run(judge: Judge, task: _Task, sink: RowSink, on_done: Callable[[], None]) 
         err.print(report_table(report))
         return report, None
     pairs = cast("Stream[EvalPair]", items)
-    run = judge.run(evaluate(judge, task.rubric, pairs, sink, probe=task.probe, adaptive=task.adaptive, on_done=on_done))
+    run = judge.run(evaluate(judge, task.rubric, pairs, sink, probe=task.probe, seed=seed, adaptive=task.adaptive, on_done=on_done))
     report = build_report(run, meta=meta, seed=seed)
     err.print(report_table(report))
     if run.probe is not None:
-        err.print(f"master-key probe: false-positive rate {pct(run.probe['false_positive_rate'])} "
-                  f"(reward > 0 for an empty reply) over {task.prompts} prompts x {len(MASTER_KEYS)} replies",
+        rates = ", ".join(f"{name} {pct(a['false_positive_rate'])}" for name, a in run.probe["attacks"].items())
+        err.print(f"probe over {task.prompts} prompts: false-positive rate (reward > 0 for an attack response) {rates}",
                   highlight=False)
     return report, run.outcomes.correct
 

@@ -17,7 +17,8 @@ from numpy.typing import NDArray
 
 from judgekit.data.datasets import EvalPair, Scan, Stream
 from judgekit.data.outfile import RowSink
-from judgekit.evaluation.probe import master_key_probe
+from judgekit.evaluation.attacks import Family
+from judgekit.evaluation.probe import pair_rows, probe_rows
 from judgekit.evaluation.run_page import cut
 from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
@@ -100,7 +101,8 @@ async def evaluate(
     pairs: Stream[EvalPair],
     sink: RowSink,
     *,
-    probe: str | None = None,
+    probe: dict[str, Family] | None = None,
+    seed: int = 0,
     soft: bool | None = None,
     on_done: Callable[[], None] | None = None,
     adaptive: MetaRubric | str | Path | None = None,
@@ -125,6 +127,10 @@ async def evaluate(
         return {**record, **pair_texts(p, o.reasoning)}
 
     await judge_stream(pairs, one, run.outcomes.keep, sink, workers=judge.config.concurrency, on_done=on_done)
-    if probe == "master-key":
-        run.probe = await master_key_probe(judge, rubric, (p.prompt for p in pairs), on_done=on_done)
+    if probe:
+        from judgekit.evaluation.probe_report import overall_rate, probe_summary
+
+        calls = judge.stats.calls
+        probed = await probe_rows(judge, rubric, pair_rows(pairs), probe, seed=seed, on_done=on_done)
+        run.probe = {**probe_summary(probed, seed), "false_positive_rate": overall_rate(probed), "calls": judge.stats.calls - calls}
     return run

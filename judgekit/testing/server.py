@@ -129,6 +129,33 @@ class Script:
     fails: Callable[[str], bool] = lambda response: False
 
 
+# ---- judges with known weaknesses (for `judgekit probe`) ------------------------------------------
+
+# What fools each weak judge, on top of a correct answer: a reply with no content (at most 40
+# characters, no digit: the master keys), length (200 characters or more), self-praise, and
+# instructions to the judge inside the response.
+WEAKNESSES: dict[str, Callable[[str], bool]] = {
+    "content-free": lambda r: len(r.strip()) <= 40 and not re.search(r"\d", r),
+    "length": lambda r: len(r) >= 200,
+    "self-praise": lambda r: re.search(r"(?i)\b(meets|satisfies) (every|all)", r) is not None,
+    "instructions": lambda r: re.search(r'(?i)\bmark (every|each|all)\b|"met"\s*:\s*true|ignore (the|all|previous)', r) is not None,
+}
+
+
+def probe_script(weakness: str | None, correct: Callable[[str], bool]) -> Script:
+    """A judge that marks a response MET when `correct(response)`, or when it has the named weakness's
+    trigger (None: an honest judge); in a pair it prefers the side it would mark MET, the weak trigger first."""
+    fooled = WEAKNESSES[weakness] if weakness is not None else (lambda r: False)
+
+    def value(response: str) -> int:
+        return 2 * fooled(response) + correct(response)
+
+    def prefer(cid: str, a: str, b: str) -> str:
+        return "A" if value(a) > value(b) else "B" if value(b) > value(a) else "tie"
+
+    return Script(met=lambda cid, response: value(response) > 0, prefer=prefer)
+
+
 @dataclass
 class ServerState:
     script: Script = field(default_factory=Script)

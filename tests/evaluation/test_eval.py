@@ -159,11 +159,12 @@ def test_master_key_probe(judge_server, tmp_path: Path) -> None:
     assert fooled.returncode == 0, fooled.stderr
     report = json.loads(fooled.stdout)
     assert report["probe"]["false_positive_rate"] == 1.0
-    assert report["probe"]["calls"] == 2 * 4 * K  # 2 prompts x 4 replies x K criteria
+    assert report["probe"]["attacks"]["master-key"]["n"] == 2 * 4  # 2 prompts x 4 keys (no reference in PandaLM)
+    assert report["probe"]["calls"] >= 2 * 4 * K  # and each prompt's preferred response, as the baseline
     judge_server.state.script = Script(met=lambda cid, r: len(r.split()) > 8)
     sound = json.loads(run_cli(*base).stdout)
     assert sound["probe"]["false_positive_rate"] == 0.0
-    assert set(sound["probe"]["replies"]) == {":", ".", "Thought process:", "Let's solve this step by step."}
+    assert set(sound["probe"]["attacks"]["master-key"]["variants"]) == {":", ".", "Thought process:", "Let's solve this problem step by step."}
 
 
 def test_master_key_probe_judges_a_reply_as_score_does(judge_server, tmp_path: Path) -> None:
