@@ -88,6 +88,10 @@ class RewardScorer:
         self.rubric = None if rubric is None else as_rubric(rubric)
         self.judge = judge
         self.options = options or RewardOptions()
+        if self.options.panel_reward == "mean_minus_std" and not judge.judge_spec.judges:
+            # A setting that cannot work for any completion: said once, not as every completion's failure.
+            raise InputError("panel_reward mean_minus_std takes a panel judge (its judges' rewards); this judge is one model",
+                             field="panel_reward")
         self._row_rubrics: dict[str, Rubric | None] = {}
 
     # ---- inputs --------------------------------------------------------------------------

@@ -137,7 +137,6 @@ def test_one_judge_of_the_panel_failing_gives_no_reward(two_judges) -> None:
 
 
 def test_mean_minus_std_needs_a_panel(judge) -> None:
-    fn = judgekit.trl_reward(TWO, judge, panel_reward="mean_minus_std")
-    with pytest.raises(judgekit.InputError) as caught:
-        asyncio.run(fn(prompts=["Q"], completions=["x"]))
+    with pytest.raises(judgekit.InputError) as caught:  # refused when the reward is made, before any batch
+        judgekit.trl_reward(TWO, judge, panel_reward="mean_minus_std")
     assert caught.value.field == "panel_reward"
