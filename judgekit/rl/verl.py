@@ -248,7 +248,8 @@ async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, 
     """verl's `compute_score`, awaited by its reward managers. The keyword arguments (verl's
     `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_reward`
     (or its former name `unscored_score`), `return_dict`, `strict`, `clip`, `veto_penalty`, `par`,
-    `par_reference_reward`, `panel_reward`, `panel_k`, and any Judge setting."""
+    `par_reference_reward`, `panel_reward`, `panel_k`, `strategy` (pointwise, or anchor: against
+    `ground_truth`) with `adaptive` (a meta-rubric YAML: criteria written per pair), and any Judge setting."""
     session = _session_for(kwargs)
     return session.present(await session.one(solution_str, ground_truth, extra_info), 0)
 
