@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pickle
 import subprocess
 import time
 from collections.abc import Iterator
@@ -64,6 +65,14 @@ def test_trl_group_reward_is_decided_by_the_criteria_written_for_each_pair(pamr_
         again = asyncio.run(TrlReward(None, judge, strategy="round_robin", adaptive=load_meta_rubric(META))(
             [PROMPT] * 4, completions))
     assert again == rewards and len(pamr_server.state.requests) == before  # the cache makes a rerun free
+    # The picklable form (AsyncGRPOTrainer pickles reward functions) carries the meta-rubric with it.
+    described = TrlReward(None, "openai:scripted", base_url=pamr_server.base_url, strategy="round_robin", adaptive=META,
+                          judge_options={"cache_dir": str(tmp_path)})
+    unpickled = pickle.loads(pickle.dumps(described))
+    try:
+        assert asyncio.run(unpickled([PROMPT] * 4, completions)) == rewards
+    finally:
+        unpickled.judge.close()
 
 
 def test_trl_anchor_compares_each_completion_with_the_reference_on_its_pair_criteria(pamr_server: ScriptedJudgeServer) -> None:
