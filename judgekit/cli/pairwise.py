@@ -153,15 +153,23 @@ def rank(
         help="anchor: compare with responses[N] (default: the "
         "reference, else 0)", rich_help_panel=SCORING_PANEL,
     ),
+    adaptive: Path | None = typer.Option(None, "--adaptive",
+        help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): with --strategy anchor or round_robin, first "
+        "write the criteria that separate each compared pair", rich_help_panel=SCORING_PANEL,
+    ),
     *,
     file_options: FileOptions,
     judge_options: JudgeOptions,
 ) -> None:
     """One reward in [0, 1] per response of each group (GRPO-style), by the chosen strategy."""
+    if adaptive is not None and strategy == "pointwise":
+        raise InputError("--adaptive writes criteria for each compared pair: it needs --strategy anchor or round_robin, "
+                         "not pointwise", field="--adaptive")
     the_rubric = load_rubric(file_options.rubric) if file_options.rubric else None
+    meta = load_meta_rubric(adaptive) if adaptive is not None else None
     rows = FileRows(input, ("prompt", "responses"), mapping=file_options.fields, split=file_options.split,
                     check=both(_group_check(str(input), anchor_index),
-                               rubric_check(the_rubric, str(input), judge_options.config.profile)), limit=file_options.limit)
+                               rubric_check(the_rubric, str(input), judge_options.config.profile, meta)), limit=file_options.limit)
     count = rows.validate()
     if file_options.dry_run:
         dry_run("rank", rows, the_rubric, judge_options, strategy)
@@ -171,16 +179,17 @@ def rank(
 
         async def job(row: InputRow) -> dict[str, Any]:
             o = await rank_group_with(
-                the_judge, rubric_for(row.rubric, the_rubric, optional=the_judge.makes_criteria(), line=row.line),
+                the_judge, rubric_for(row.rubric, the_rubric, optional=the_judge.makes_criteria(meta), line=row.line),
                 row.fields["prompt"], row.fields["responses"], strategy=strategy,
                 reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
-                row=row.data,
+                row=row.data, adaptive=meta,
             )
             return rank_result(row.id, o, strategy).model_dump()
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=file_options.resume, console=err,
                            label="ranking", record=run_record("rank", rows, judge_options, the_rubric, strategy=strategy,
-                                                              anchor_index=anchor_index if strategy == "anchor" else None),
+                                                              anchor_index=anchor_index if strategy == "anchor" else None,
+                                                              adaptive=model_digest(meta)),
                            failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)

@@ -21,6 +21,7 @@ from judgekit.cli.options import (
 from judgekit.errors import InputError
 from judgekit.judging.ranking import check_strategy
 from judgekit.rl.shaping import Shaping
+from judgekit.rubric.meta import load_meta_rubric
 from judgekit.rubric.models import load_rubric
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -41,7 +42,8 @@ def _clip(value: str | None) -> tuple[float, float] | None:
 
 @with_judge_options()
 def serve(
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML", rich_help_panel=IO_PANEL),
+    rubric: Path | None = typer.Option(None, "--rubric", "-r", help="rubric YAML (optional with --adaptive)",
+                                       rich_help_panel=IO_PANEL),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback by default)"),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     strategy: str = strategy_option("pointwise | anchor (each response against its label)"),
@@ -60,6 +62,9 @@ def serve(
                                      "aggregated) | mean_minus_std (each judge's reward, mean - K * std)",
                                      rich_help_panel=SCORING_PANEL),
     panel_k: float = number_option(1.0, "--panel-k", min=0, help="K of --panel-reward mean_minus_std", panel=SCORING_PANEL),
+    adaptive: Path | None = typer.Option(None, "--adaptive", help="meta-rubric YAML (e.g. rubrics/meta/pairwise.yaml): "
+                                         "with --strategy anchor, first write the criteria that separate each response "
+                                         "from its label", rich_help_panel=SCORING_PANEL),
     request_timeout: float = number_option(150.0, "--request-timeout", above=0, max=86400,
         help="seconds a request's judging may take (OpenRLHF waits 180); "
         "unfinished responses are unscored", panel=LIMITS_PANEL,
@@ -74,7 +79,13 @@ def serve(
     from judgekit.rl.serve import OPENRLHF_TIMEOUT, ServeOptions, refuse_per_sample_misfits  # starlette: only to serve
     from judgekit.rl.serve import serve as run_server
 
-    the_rubric = load_rubric(rubric)
+    if rubric is None and adaptive is None:
+        raise InputError("give --rubric R.yaml (or --adaptive META.yaml with --strategy anchor)", field="--rubric")
+    if adaptive is not None and strategy != "anchor":
+        raise InputError(f"--adaptive writes criteria for each compared pair: it needs --strategy anchor (each response "
+                         f"against its label), not {strategy}", field="--adaptive")
+    the_rubric = load_rubric(rubric) if rubric is not None else None
+    meta = load_meta_rubric(adaptive) if adaptive is not None else None
     # No --normalize or --length-debias: they need a prompt's group, and OpenRLHF sends one response per request.
     shaping = Shaping(clip=_clip(clip), veto_penalty=veto_penalty)
     refuse_per_sample_misfits(strategy, shaping)
@@ -84,11 +95,15 @@ def serve(
     options = ServeOptions(strategy=check_strategy(strategy), shaping=shaping, unscored_reward=unscored_reward,
                            max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout,
                            par=par or par_reference_reward is not None, par_reference_reward=par_reference_reward,
-                           panel_reward=panel_reward, panel_k=panel_k)  # type: ignore[arg-type]  # checked by ServeOptions
+                           panel_reward=panel_reward, panel_k=panel_k,  # type: ignore[arg-type]  # checked by ServeOptions
+                           adaptive=meta)
     if host not in _LOOPBACK:
         err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
     with judge_options.judge() as the_judge:
-        err.print(f"judgekit reward server: rubric '{escape(the_rubric.name)}' ({len(the_rubric.criteria)} criteria), "
+        what = f"rubric '{escape(the_rubric.name)}' ({len(the_rubric.criteria)} criteria)" if the_rubric else "no rubric"
+        if meta is not None:
+            what += f", criteria written per pair under meta-rubric '{escape(meta.name)}'"
+        err.print(f"judgekit reward server: {what}, "
                   f"judge {escape(judge_options.spec.name)}, on http://{escape(host)}:{port}/ (POST / or /get_reward, GET /health)",
                   highlight=False)
         run_server(the_rubric, the_judge, host=host, port=port, options=options)

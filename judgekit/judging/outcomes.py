@@ -41,4 +41,4 @@ def rank_result(row_id: RowId, outcome: RankOutcome, strategy: str) -> RankResul
     """The output row of one ranked group; preference cycles only with the round-robin strategy."""
     return RankResult(id=row_id, rewards=outcome.rewards, scores=outcome.scores, coverage=outcome.coverage,
                       cycles=outcome.cycles if strategy == "round_robin" else None,
-                      generated_criteria=outcome.generated_criteria)
+                      generated_criteria=outcome.generated_criteria, adaptive_criteria=outcome.adaptive_criteria)

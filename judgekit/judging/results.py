@@ -110,10 +110,13 @@ class RankResult(BaseModel):
     calls: int | None = None
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
     unscored: dict[str, str] | None = None  # only for a group that could not be judged at all: {"*": reason}
+    # --adaptive: the criteria written for each compared pair, {"pair": [i, j], "criteria": [...]} (j -1: the reference)
+    adaptive_criteria: list[dict[str, Any]] | None = None
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
-        return _drop_none(handler(self), ("scores", "coverage", "cycles", "calls", "generated_criteria", "unscored"))
+        return _drop_none(handler(self), ("scores", "coverage", "cycles", "calls", "generated_criteria", "unscored",
+                                          "adaptive_criteria"))
 
     @classmethod
     def failed(cls, row_id: RowId, size: int, reason: str) -> RankResult:

@@ -5,11 +5,13 @@ that stands in for a missing reward where a trainer needs a number."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, get_args
 
 from judgekit.errors import InputError
 from judgekit.judging.ranking import Strategy, check_strategy
 from judgekit.rl.shaping import Shaping, finite
+from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 
 PanelReward = Literal["votes", "mean_minus_std"]
 
@@ -50,8 +52,17 @@ class RewardOptions:
     panel_k: float = 1.0
     """How many standard deviations of the judges' rewards `mean_minus_std` takes off their mean."""
 
+    # ---- pair-adaptive rubrics (OpenRS PAMR) ----
+    adaptive: MetaRubric | None = None
+    """A meta-rubric: the judge writes the criteria that separate each pair the group strategy compares
+    (anchor, round_robin), once per distinct pair of texts; with it the rubric may be absent (the
+    written criteria only)."""
+
     def __post_init__(self) -> None:
         check_strategy(self.strategy, field="strategy")
+        if self.adaptive is not None and self.strategy == "pointwise":
+            raise InputError("adaptive (a meta-rubric) writes criteria for each compared pair: it needs strategy "
+                             "anchor or round_robin, not pointwise", field="adaptive")
         # nan or inf cannot be sent as JSON, and would poison a trainer's mean.
         if not finite(self.unscored_reward):
             raise InputError(f"unscored_reward must be a finite number, got {self.unscored_reward!r}", field="unscored_reward")
@@ -74,9 +85,11 @@ class RewardOptions:
     def of(cls, *, strategy: str = "pointwise", normalize: bool = False, clip: tuple[float, float] | None = None,
            veto_penalty: float | None = None, length_debias: bool = False, reference_column: str | None = None,
            strict: bool = False, unscored_reward: float = 0.0, par: bool = False,
-           par_reference_reward: float | None = None, panel_reward: str = "votes", panel_k: float = 1.0) -> RewardOptions:
+           par_reference_reward: float | None = None, panel_reward: str = "votes", panel_k: float = 1.0,
+           adaptive: MetaRubric | str | Path | None = None) -> RewardOptions:
         """The options from the flat keywords the adapters' functions take (a strategy name checked here)."""
         shaping = Shaping(normalize=normalize, clip=clip, veto_penalty=veto_penalty, length_debias=length_debias)
         return cls(strategy=check_strategy(strategy, field="strategy"), shaping=shaping, reference_column=reference_column,
                    strict=strict, unscored_reward=unscored_reward, par=par, par_reference_reward=par_reference_reward,
-                   panel_reward=panel_reward, panel_k=panel_k)  # type: ignore[arg-type]  # checked in __post_init__
+                   panel_reward=panel_reward, panel_k=panel_k,  # type: ignore[arg-type]  # checked in __post_init__
+                   adaptive=None if adaptive is None else load_meta_rubric(adaptive))

@@ -103,7 +103,9 @@ class RewardScorer:
         if key and key not in self._row_rubrics:
             self._row_rubrics[key] = row_rubric(present)
         own = self._row_rubrics.get(key)
-        return (key if own is not None else ""), rubric_for(own, self.rubric, given_to=" to the reward function")
+        # With a meta-rubric the criteria may all be written per pair: no rubric needed.
+        optional = self.options.adaptive is not None
+        return (key if own is not None else ""), rubric_for(own, self.rubric, optional=optional, given_to=" to the reward function")
 
     def reference_of(self, row: dict[str, Any] | None) -> Any:
         if not row:
@@ -254,7 +256,7 @@ class RewardScorer:
             try:
                 outcome = await asyncio.wait_for(rank_group(
                     self.judge.context(), picked[lead][1], Group(prompts[lead], [given[k] for k in distinct], references[lead]),
-                    strategy=self.options.strategy,
+                    strategy=self.options.strategy, adaptive=self.options.adaptive,
                 ), deadline.left())
             except asyncio.TimeoutError:
                 outcome = None

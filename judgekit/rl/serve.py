@@ -52,7 +52,7 @@ from judgekit.judging.ranking import check_strategy
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
 from judgekit.rl.shaping import Shaping
-from judgekit.rubric.models import Rubric
+from judgekit.rubric.models import Rubric, empty_rubric
 from judgekit.secrets import redact
 
 logger = logging.getLogger("judgekit")
@@ -183,10 +183,10 @@ async def _judge(scorer: RewardScorer, prompts: list[str], responses: list[str],
     keep = [i for i in range(n) if scorer.options.strategy != "anchor" or references[i] is not None]
     if len(keep) == n:
         return await scorer.score_batch(prompts, responses, references=references, timeout=timeout)
-    assert scorer.rubric is not None  # the server's rubric
-    ids = scorer.rubric.ids
+    rubric = scorer.rubric or empty_rubric()  # none: the criteria are written per pair (adaptive)
+    ids = rubric.ids
     out = BatchRewards([None] * n, [None] * n, [dict.fromkeys(ids) for _ in range(n)],
-                       [{"*": NO_LABEL} for _ in range(n)], [scorer.rubric] * n, 0, list(ids), [None] * n, [False] * n)
+                       [{"*": NO_LABEL} for _ in range(n)], [rubric] * n, 0, list(ids), [None] * n, [False] * n)
     if keep:
         part = await scorer.score_batch([prompts[i] for i in keep], [responses[i] for i in keep],
                                         references=[references[i] for i in keep], timeout=timeout)
@@ -251,7 +251,10 @@ def _problem(status: int, message: str) -> JSONResponse:
 class _Endpoints:
     """The server's handlers: one scorer, and one running count of responses without a reward."""
 
-    def __init__(self, rubric: Rubric, judge: Judge, options: ServeOptions) -> None:
+    def __init__(self, rubric: Rubric | None, judge: Judge, options: ServeOptions) -> None:
+        if rubric is None and options.adaptive is None:
+            raise InputError("the reward server needs a rubric, or a meta-rubric (adaptive) that writes the criteria per pair",
+                             field="rubric")
         refuse_reserved_ids(rubric, SERVE_KEYS, "judgekit/{}")
         refuse_per_sample_misfits(options.strategy, options.shaping)
         self.rubric, self.judge, self.options = rubric, judge, options
@@ -276,7 +279,12 @@ class _Endpoints:
             return _problem(500, message)
 
     async def health(self, request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "rubric": self.rubric.name, "criteria": self.rubric.ids, "judge": self.judge.spec})
+        rubric = self.rubric
+        body = {"status": "ok", "rubric": rubric.name if rubric else None, "criteria": rubric.ids if rubric else [],
+                "judge": self.judge.spec}
+        if self.options.adaptive is not None:
+            body["adaptive"] = self.options.adaptive.name
+        return JSONResponse(body)
 
 
 def serve_options(options: ServeOptions | None, shaping: Shaping | None, strategy: str | None) -> ServeOptions:
@@ -287,10 +295,11 @@ def serve_options(options: ServeOptions | None, shaping: Shaping | None, strateg
     return out if strategy is None else replace(out, strategy=check_strategy(strategy, field="strategy"))
 
 
-def build_app(rubric: Rubric, judge: JudgeLike, *, shaping: Shaping | None = None,
+def build_app(rubric: Rubric | None, judge: JudgeLike, *, shaping: Shaping | None = None,
               options: ServeOptions | None = None, strategy: str | None = None) -> Starlette:
     """The starlette app: POST / and /get_reward, GET /health. `judge`: a Judge, a JudgeSpec or a spec
-    string (built here). `shaping`, `strategy`: shorthands that replace those of `options`."""
+    string (built here). `shaping`, `strategy`: shorthands that replace those of `options`. `rubric`
+    may be None when `options.adaptive` writes the criteria for each (response, label) pair."""
     described = judge_or_spec(judge, call="build_app()")
     endpoints = _Endpoints(rubric, described if isinstance(described, Judge) else described.build(),
                            serve_options(options, shaping, strategy))
@@ -301,7 +310,7 @@ def build_app(rubric: Rubric, judge: JudgeLike, *, shaping: Shaping | None = Non
     ])
 
 
-def serve(rubric: Rubric, judge: JudgeLike, *, host: str = "127.0.0.1", port: int = 8000,
+def serve(rubric: Rubric | None, judge: JudgeLike, *, host: str = "127.0.0.1", port: int = 8000,
           shaping: Shaping | None = None, options: ServeOptions | None = None, strategy: str | None = None) -> None:
     """Run the reward server until interrupted (`judge` as for build_app)."""
     import uvicorn

@@ -26,11 +26,13 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer
+from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
 
 RewardFunction = Callable[..., Awaitable[list[float | None]]]
@@ -204,6 +206,9 @@ class TrlReward:
     `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off), `reference_column`,
     `strict`, `par` / `par_reference_reward` (PAR against the reference column's response or a given
     reward) and `panel_reward="mean_minus_std"` / `panel_k` (a panel judge's conservative reward).
+    `adaptive` (a meta-rubric: a path or MetaRubric; strategy anchor or round_robin): the judge writes
+    the criteria that separate each pair of a prompt's completions, once per distinct pair; then
+    `rubric` may be None (the written criteria only).
     With `log`, per-criterion means go to TRL's `log_metric` as `judgekit/<criterion_id>` and the
     per-completion scores to `log_extra` as `judgekit_scores`.
     """
@@ -229,12 +234,13 @@ class TrlReward:
         par_reference_reward: float | None = None,
         panel_reward: str = "votes",
         panel_k: float = 1.0,
+        adaptive: MetaRubric | str | Path | None = None,
     ) -> None:
         loaded = None if rubric is None else as_rubric(rubric, call="TrlReward()")
         options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                                    length_debias=length_debias, reference_column=reference_column, strict=strict,
                                    par=par, par_reference_reward=par_reference_reward, panel_reward=panel_reward,
-                                   panel_k=panel_k)
+                                   panel_k=panel_k, adaptive=adaptive)
         described = judge_or_spec(judge, call="TrlReward()", base_url=base_url, settings=judge_options,
                                   arguments=("judge_options",))
         self._shared = _LazySession(loaded, described, options, log)
@@ -307,6 +313,7 @@ def trl_reward(
     par_reference_reward: float | None = None,
     panel_reward: str = "votes",
     panel_k: float = 1.0,
+    adaptive: MetaRubric | str | Path | None = None,
 ) -> RewardFunction:
     """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`: `TrlReward(rubric, judge, ...)`
     as a plain `async def` (TRL runs async reward functions concurrently on its own loop). The options
@@ -314,7 +321,8 @@ def trl_reward(
     reward functions."""
     return TrlReward(rubric, judge, name=name, strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                      length_debias=length_debias, reference_column=reference_column, strict=strict, log=log, par=par,
-                     par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k).as_function()
+                     par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k,
+                     adaptive=adaptive).as_function()
 
 
 def trl_criterion_rewards(

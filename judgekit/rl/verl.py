@@ -31,7 +31,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -39,7 +39,8 @@ from judgekit.errors import InputError
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
-from judgekit.rubric.models import Rubric, RubricLike, load_rubric
+from judgekit.rubric.meta import MetaRubric
+from judgekit.rubric.models import Rubric, RubricLike, empty_rubric, load_rubric
 from judgekit.secrets import redact
 
 logger = logging.getLogger("judgekit")
@@ -47,6 +48,7 @@ logger = logging.getLogger("judgekit")
 VerlScore = float | dict[str, float | str | None]  # the score, or with return_dict the score and its parts
 VERL_KEYS = frozenset({"scored", "unscored", "unscored_reason", "coverage"})
 _PROMPT_KEYS = ("prompt", "question", "query", "problem", "instruction", "input")
+NO_GROUND_TRUTH = "no ground_truth: the anchor strategy compares each response with its ground_truth"
 # What verl's reward managers add to each call when a reward model is configured: not settings.
 _VERL_CALL_KEYS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
@@ -77,13 +79,20 @@ class VerlRewardSettings(BaseModel):
     par_reference_reward: float | None = None
     panel_reward: str = "votes"
     panel_k: float = 1.0
+    # ---- pair-adaptive rubrics (OpenRS PAMR): one response per call, so `anchor` (against ground_truth) ----
+    strategy: Literal["pointwise", "anchor"] = "pointwise"
+    """pointwise, or anchor: each response compared with its ground_truth (none: unscored)."""
+    adaptive: str | MetaRubric | None = None
+    """A meta-rubric YAML file (or MetaRubric), with strategy anchor: criteria written for each (response,
+    ground_truth) pair; then `rubric` may be absent."""
 
     def reward_options(self) -> tuple[RewardOptions, str]:
         """The reward options, and the stand-in as the log names it."""
         stand_in, label = unscored_stand_in(self.unscored_reward, self.unscored_score)
         options = RewardOptions.of(clip=self.clip, veto_penalty=self.veto_penalty, strict=self.strict, unscored_reward=stand_in,
                                    par=self.par, par_reference_reward=self.par_reference_reward,
-                                   panel_reward=self.panel_reward, panel_k=self.panel_k)
+                                   panel_reward=self.panel_reward, panel_k=self.panel_k,
+                                   strategy=self.strategy, adaptive=self.adaptive)
         return options, label
 
     @classmethod
@@ -168,6 +177,17 @@ class _Session:
         self.tally.note(result)
         return result
 
+    async def one(self, solution: str, truth: Any, info: Any) -> BatchRewards:
+        """One response of a per-call compute_score. Under the anchor strategy it is compared with its
+        ground_truth; without one it is unscored, never the 0.5 of a tie with itself."""
+        if self.scorer.options.strategy == "anchor" and truth is None:
+            ids = list(self.scorer.rubric.ids) if self.scorer.rubric is not None else []
+            result = BatchRewards([None], [None], [dict.fromkeys(ids)], [{"*": NO_GROUND_TRUTH}],
+                                  [self.scorer.rubric or empty_rubric()], 0, ids, [None], [False])
+            self.tally.note(result)
+            return result
+        return await self.ascore([solution], [truth], [info])
+
     def score(self, solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
         """The same from synchronous code (on the judge's loop)."""
         prompts, rows = self.inputs(infos)
@@ -228,9 +248,10 @@ async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, 
     """verl's `compute_score`, awaited by its reward managers. The keyword arguments (verl's
     `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_reward`
     (or its former name `unscored_score`), `return_dict`, `strict`, `clip`, `veto_penalty`, `par`,
-    `par_reference_reward`, `panel_reward`, `panel_k`, and any Judge setting."""
+    `par_reference_reward`, `panel_reward`, `panel_k`, `strategy` (pointwise, or anchor: against
+    `ground_truth`) with `adaptive` (a meta-rubric YAML: criteria written per pair), and any Judge setting."""
     session = _session_for(kwargs)
-    return session.present(await session.ascore([solution_str], [ground_truth], [extra_info]), 0)
+    return session.present(await session.one(solution_str, ground_truth, extra_info), 0)
 
 
 def compute_score_sync(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
@@ -238,7 +259,7 @@ def compute_score_sync(data_source: Any, solution_str: str, ground_truth: Any, e
     """`compute_score` for callers that do not await: verl's `remote` reward manager refuses an
     `async def` (it calls the function in Ray actors)."""
     session = _session_for(kwargs)
-    return session.present(session.score([solution_str], [ground_truth], [extra_info]), 0)
+    return session.present(session.scorer.judge.run(session.one(solution_str, ground_truth, extra_info)), 0)
 
 
 def close_judges() -> None:
@@ -263,6 +284,8 @@ def verl_compute_score(
     par_reference_reward: float | None = None,
     panel_reward: str = "votes",
     panel_k: float = 1.0,
+    strategy: str = "pointwise",
+    adaptive: MetaRubric | str | Path | None = None,
     **judge_options: Any,
 ) -> Callable[..., Awaitable[VerlScore]]:
     """A `compute_score` for verl's reward loop: `async def (data_source, solution_str,
@@ -284,17 +307,19 @@ def verl_compute_score(
     `judgekit_coverage`, and for the fixed rubric `judgekit_<criterion_id>` (1.0 MET, 0.0 UNMET,
     None unscored).
     """
+    _per_call(strategy)
     described = judge_or_spec(judge, call="verl_compute_score()", base_url=judge_options.pop("base_url", None),
                               settings=judge_options, arguments=_ARGUMENTS)
     if isinstance(described, Judge):
         value, label = unscored_stand_in(unscored_reward, unscored_score)
         options = RewardOptions.of(clip=clip, veto_penalty=veto_penalty, strict=strict, unscored_reward=value, par=par,
-                                   par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k)
+                                   par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k,
+                                   strategy=strategy, adaptive=adaptive)
         session = _Session.build(rubric, described, options, return_dict=return_dict, label=label)
 
         async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
                                          **kwargs: Any) -> VerlScore:
-            return session.present(await session.ascore([solution_str], [ground_truth], [extra_info]), 0)
+            return session.present(await session.one(solution_str, ground_truth, extra_info), 0)
 
         judgekit_compute_score.__name__ = judgekit_compute_score.__qualname__ = "compute_score"
         return judgekit_compute_score
@@ -302,7 +327,8 @@ def verl_compute_score(
     settings: dict[str, Any] = {"judge": described, "rubric": str(rubric) if isinstance(rubric, Path) else rubric,
                                 "return_dict": return_dict, **stand_in, "clip": clip, "veto_penalty": veto_penalty, "strict": strict,
                                 "par": par, "par_reference_reward": par_reference_reward, "panel_reward": panel_reward,
-                                "panel_k": panel_k}
+                                "panel_k": panel_k, "strategy": strategy,
+                                "adaptive": str(adaptive) if isinstance(adaptive, Path) else adaptive}
     checked = VerlRewardSettings.from_kwargs(settings)
     checked.reward_options()  # fail here, not in the first training step
     if return_dict and checked.rubric is not None:
@@ -311,8 +337,17 @@ def verl_compute_score(
     return functools.partial(compute_score, **settings)
 
 
+def _per_call(strategy: str) -> str:
+    """One response per call: round_robin would rank a group of one (every reward 0.5)."""
+    if strategy == "round_robin":
+        raise InputError("strategy round_robin needs a prompt's group, but this compute_score judges one response per call: "
+                         "use anchor (against ground_truth), or the batch form", field="strategy")
+    return strategy
+
+
 # verl_compute_score()'s own arguments, offered for a misspelled one besides JudgeConfig's fields.
-_ARGUMENTS = ("rubric", "judge", "base_url", "return_dict", "unscored_reward", "clip", "veto_penalty", "strict", "unscored_score")
+_ARGUMENTS = ("rubric", "judge", "base_url", "return_dict", "unscored_reward", "clip", "veto_penalty", "strict", "unscored_score",
+              "strategy", "adaptive")
 
 
 # ---- verl 0.6 and earlier: the `batch` reward manager ---------------------------------------------
@@ -335,17 +370,20 @@ def verl_batch_compute_score_legacy(
     par_reference_reward: float | None = None,
     panel_reward: str = "votes",
     panel_k: float = 1.0,
+    adaptive: MetaRubric | str | Path | None = None,
 ) -> Callable[..., list[VerlScore]]:
     """The batch form, for `reward_model.reward_manager=batch` of verl 0.6 and earlier (verl
     0.7.1 and later have no batch manager: "Unknown reward manager: batch"):
     `compute_score(data_sources, solution_strs, ground_truths, extra_infos, **kwargs) -> list`,
     the batch judged concurrently. Besides the options of `verl_compute_score`, the group options:
     `strategy` (anchor, round_robin), `normalize` and `length_debias`, over the completions with the
-    same prompt and ground truth."""
+    same prompt and ground truth, and `adaptive` (a meta-rubric, with anchor or round_robin: criteria
+    written for each compared pair; then `rubric` may be None)."""
     value, label = unscored_stand_in(unscored_reward, unscored_score)
     options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                                length_debias=length_debias, strict=strict, unscored_reward=value, par=par,
-                               par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k)
+                               par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k,
+                               adaptive=adaptive)
     session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
 
     def compute_score(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],

@@ -114,3 +114,44 @@ def test_a_group_compares_each_pair_on_the_criteria_written_for_it() -> None:
     assert all([c["category"] for c in r["criteria"] if "id" in c] == ["correctness", "instruction_following", "safety"]
                for r in records)
     assert outcome.rewards[0] == max(outcome.rewards) and outcome.rewards[0] > outcome.rewards[1]  # the correct sum wins
+
+
+def _rank_args(data: Path, meta: Path, base_url: str, out: Path, *more: str) -> list[str]:
+    return ["rank", str(data), "--adaptive", str(meta), "--judge", "openai:judge", "--base-url", base_url,
+            "-o", str(out), "--no-cache", "--concurrency", "1", *more]
+
+
+def test_rank_writes_criteria_per_pair_records_them_and_resumes_only_under_the_same_meta_rubric(tmp_path: Path) -> None:
+    state = ServerState(script=Script(prefer=_prefer, met=lambda c, r: True, generate=_writer))
+    groups = [{"id": f"g{i}", "prompt": PAIRS[0]["prompt"], "responses": ["Five, I believe.", "4", "six"]} for i in range(3)]
+    data = tmp_path / "groups.jsonl"
+    data.write_text("".join(json.dumps(g) + "\n" for g in groups), encoding="utf-8")
+    other = tmp_path / "other.yaml"
+    other.write_text(META.read_text(encoding="utf-8").replace("name: pairwise-adaptive", "name: other"), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    with ScriptedJudgeServer(state) as server:
+        proc = run_cli(*_rank_args(data, META, server.base_url, out, "--strategy", "round_robin", "--max-calls", "30"))
+        assert proc.returncode == 3, proc.stderr  # stopped at the limit: a partial output to resume
+        refused = run_cli(*_rank_args(data, other, server.base_url, out, "--strategy", "round_robin", "--resume"))
+        assert refused.returncode == 2 and "adaptive" in refused.stderr, refused.stderr
+        done = run_cli(*_rank_args(data, META, server.base_url, out, "--strategy", "round_robin", "--resume"))
+        assert done.returncode == 0, done.stderr
+        anchored = run_cli(*_rank_args(data, META, server.base_url, tmp_path / "a.jsonl", "--strategy", "anchor",
+                                       "--anchor-index", "1"))
+        assert anchored.returncode == 0, anchored.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["g0", "g1", "g2"]
+    for row in rows:  # no --rubric: the written criteria alone rank the group, the correct sum first
+        assert row["rewards"][1] == max(row["rewards"]) and row["rewards"][1] > row["rewards"][0]
+        assert [r["pair"] for r in row["adaptive_criteria"]] == [[0, 1], [0, 2], [1, 2]]
+        assert all(any(c.get("category") == "correctness" for c in r["criteria"]) for r in row["adaptive_criteria"])
+    anchor_row = json.loads((tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert [r["pair"] for r in anchor_row["adaptive_criteria"]] == [[0, 1], [2, 1]]
+    assert anchor_row["rewards"][0] < 0.5 and anchor_row["rewards"][2] < 0.5
+
+
+def test_rank_pointwise_with_adaptive_exits_2(tmp_path: Path) -> None:
+    data = tmp_path / "groups.jsonl"
+    data.write_text(json.dumps({"prompt": "p", "responses": ["a", "b"]}) + "\n", encoding="utf-8")
+    proc = run_cli("rank", str(data), "--adaptive", str(META), "--judge", "openai:x", "--base-url", "http://127.0.0.1:9/v1")
+    assert proc.returncode == 2 and "--strategy anchor or round_robin" in proc.stderr and "Traceback" not in proc.stderr
