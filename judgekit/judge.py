@@ -25,7 +25,7 @@ from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
 from judgekit.judging import judgment
 from judgekit.judging.agreement import AgreementLog
-from judgekit.judging.cascade import CascadeCollector, CascadeLog, Level, LevelCount
+from judgekit.judging.cascade import CascadeCollector, CascadeLog, Check, CheckCount, Level, LevelCount
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import makes_criteria
 from judgekit.judging.outcomes import compare_result, score_result
@@ -165,8 +165,9 @@ class Judge:
         if self.config.generator:
             self.budget.price_with(pricing_for(self.config.generator))
         self.agreement = AgreementLog()  # self-agreement over samples; a panel's inter-judge alpha
-        self.cascade: CascadeLog | None = CascadeLog(described.threshold, [
-            LevelCount(name, pricing) for name, pricing in zip(_level_names(described), self._prices)]) if described.cascade else None
+        self.cascade: CascadeLog | None = CascadeLog(
+            described.threshold, [LevelCount(name, pricing) for name, pricing in zip(_level_names(described), self._prices)],
+            CheckCount(described.check_rate, self._prices[-1]) if described.check_rate > 0 else None) if described.cascade else None
         """A cascade's count per level: verdicts decided and passed on, calls and cost."""
         timeout = self.config.timeout
         # Build the backends now so a bad spec or a missing key fails here, not mid-run.
@@ -228,7 +229,9 @@ class Judge:
                       for backend, pricing, profile in zip(self._backends, self._prices, self._profiles)]
         if self.cascade is not None:
             levels = [Level(collector.counting_into(count.usage), count) for collector, count in zip(collectors, self.cascade.levels)]
-            return CascadeCollector(levels, self.cascade.threshold)
+            check = self.cascade.check
+            checker = Check(collectors[-1].counting_into(check.usage), check) if check is not None else None
+            return CascadeCollector(levels, self.cascade.threshold, checker)
         panel = self.judge_spec.judges
         if not panel:
             return collectors[0]
@@ -457,7 +460,7 @@ class Seat:
     profile: str
 
 
-_SPEC_FIELDS = ("judge", "base_url", "config", "judges", "aggregate", "cascade", "threshold")
+_SPEC_FIELDS = ("judge", "base_url", "config", "judges", "aggregate", "cascade", "threshold", "check_rate")
 
 
 class JudgeSpec(BaseModel):
@@ -488,6 +491,8 @@ class JudgeSpec(BaseModel):
     """A confidence cascade's judges, cheapest first, answering in place of `judge` (judgekit.judging.cascade)."""
     threshold: float = Field(0.8, ge=0.0, le=1.0)
     """A cascade's: a verdict less confident than this goes on to the next judge."""
+    check_rate: float = Field(0.0, ge=0.0, le=1.0)
+    """A cascade's: the share of questions decided early also asked of the last judge, to measure agreement."""
 
     _known = field_validator("judge")(_known_spec)
 

@@ -16,6 +16,7 @@ or a confidence cascade (judgekit.judging.cascade), cheapest judge first:
       - {judge: openai:small, base_url: http://127.0.0.1:8000/v1}
       - {judge: openai:large}
     threshold: 0.8           # a verdict less sure than this goes on to the next judge
+    check_rate: 0.1          # also ask the last judge a seeded tenth of the rest: agreement
 
 `PanelSpec` is JudgeSpec's former name for a panel, `Panel(...)` a shorthand that builds its Judge.
 """
@@ -48,6 +49,7 @@ class _PanelFile(BaseModel):
     aggregate: Aggregate = "majority"
     cascade: list[CascadeJudge] | None = None
     threshold: float | None = Field(None, ge=0.0, le=1.0)
+    check_rate: float | None = Field(None, ge=0.0, le=1.0)
 
     @field_validator("cascade")
     @classmethod
@@ -58,12 +60,12 @@ class _PanelFile(BaseModel):
             raise ValueError(f"a cascade needs at least 2 judges, got {len(cascade)}")
         return cascade
 
-    @field_validator("threshold")
+    @field_validator("threshold", "check_rate")
     @classmethod
-    def _of_a_cascade(cls, threshold: float | None, info: ValidationInfo) -> float | None:
-        if threshold is not None and not info.data.get("cascade"):
-            raise ValueError("threshold is a cascade's: give it with cascade")
-        return threshold
+    def _of_a_cascade(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and not info.data.get("cascade"):
+            raise ValueError(f"{info.field_name} is a cascade's: give it with cascade")
+        return value
 
 
 def load_panel(path: str | Path) -> JudgeSpec:
@@ -72,7 +74,8 @@ def load_panel(path: str | Path) -> JudgeSpec:
     source = read_yaml(path, what="panel")
     panel = validate_yaml(source, _PanelFile)
     if panel.cascade:
-        return JudgeSpec(cascade=tuple(panel.cascade), **({} if panel.threshold is None else {"threshold": panel.threshold}))
+        given = {k: v for k, v in (("threshold", panel.threshold), ("check_rate", panel.check_rate)) if v is not None}
+        return JudgeSpec(cascade=tuple(panel.cascade), **given)
     if not panel.judges:
         raise InputError("a panel file gives judges (a panel) or cascade", file=str(source.path), field="judges")
     return JudgeSpec(judges=tuple(panel.judges), aggregate=panel.aggregate)

@@ -103,6 +103,12 @@ def print_cascade(cascade: dict[str, Any] | None) -> None:
         err.print(f"    level {i + 1} {escape(level['judge'])}: decided {level['decided']} ({share}), passed on "
                   f"{level['escalated']} (failed {level['failed']}{unmeasured}); calls {level['calls']}, cost {cost}",
                   highlight=False)
+    check = cascade.get("check")
+    if check:
+        agreement = "n/a" if check["agreement"] is None else f"{check['agreement']:.1%}"
+        cost = "unknown" if check["cost_usd"] is None else f"${check['cost_usd']:.4f}"
+        err.print(f"    agreement with the last judge on a {check['rate']:g} sample: {agreement} ({check['agreed']} of "
+                  f"{check['checked']} verdicts decided earlier); calls {check['calls']}, cost {cost}", highlight=False)
 
 
 _AGREEMENT = {"self_agreement": "self-agreement over samples", "krippendorff_alpha": "inter-judge Krippendorff's alpha"}

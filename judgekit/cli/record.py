@@ -77,7 +77,7 @@ def _judge(options: JudgeOptions) -> dict[str, object]:
     if spec.cascade:  # --resume continues only under the same judges, in the same order, at the same threshold
         return {"cascade": [{**j.model_dump(mode="json"), "base_url": j.base_url and public_url(j.base_url),
                              **_model_file(j.judge, cache_dir)} for j in spec.cascade],
-                "threshold": spec.threshold}
+                "threshold": spec.threshold, "check_rate": spec.check_rate}
     urls = [spec.base_url] if isinstance(spec.base_url, str) else list(spec.base_url or [])
     return {"spec": spec.judge, "base_url": [public_url(u) for u in urls], **_model_file(spec.judge, cache_dir)}
 

@@ -15,10 +15,16 @@ log-probabilities) is not trusted: it goes on to the next level and is counted a
 A question holds one or more criteria (`--criteria-per-call`); when any of them goes on, the next
 judge is asked the same question (so the prompt, the schema and its cache entry are those of that
 judge asked alone) and only the escalated criteria take its verdicts.
+
+Agreement with asking the last judge for everything, measured on a sample (`check_rate`): a seeded
+share of the questions decided before the last level is also asked of the last judge (its calls
+counted apart), and the share of those verdicts it agrees with is reported.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 
 from judgekit.judging.verdicts import CriterionVerdict, Render, VerdictCollector
@@ -50,15 +56,36 @@ class LevelCount:
 
 
 @dataclass
+class CheckCount:
+    """The sample of verdicts decided early that the last judge was also asked about."""
+
+    rate: float
+    pricing: Pricing
+    checked: int = 0
+    agreed: int = 0
+    usage: ScopeUsage = field(default_factory=ScopeUsage)
+
+    def as_dict(self) -> dict[str, object]:
+        prices = self.pricing.prices
+        cost = None if prices is None else float(prices.cost(self.usage.prompt_tokens, self.usage.completion_tokens))
+        return {"rate": self.rate, "checked": self.checked, "agreed": self.agreed,
+                "agreement": round(self.agreed / self.checked, 4) if self.checked else None, "calls": self.usage.calls, "cost_usd": cost}
+
+
+@dataclass
 class CascadeLog:
     """Per level, what a run's cascade did; read once at the end for the summary and the reports."""
 
     threshold: float
     levels: list[LevelCount]
+    check: CheckCount | None = None
 
     def as_dict(self) -> dict[str, object]:
         decided = sum(level.decided for level in self.levels)
-        return {"threshold": self.threshold, "levels": [level.as_dict(decided) for level in self.levels]}
+        out: dict[str, object] = {"threshold": self.threshold, "levels": [level.as_dict(decided) for level in self.levels]}
+        if self.check is not None:
+            out["check"] = self.check.as_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -78,13 +105,26 @@ def confidence(verdict: CriterionVerdict) -> float | None:
     return verdict.dist.get(label_of(verdict.value) if isinstance(verdict.value, bool) else str(verdict.value))
 
 
+def sampled(messages: list[dict[str, str]], ids: list[str], rate: float, seed: int | None) -> bool:
+    """Whether a question is in the checked sample: a hash of its text, so the same questions are
+    checked whatever order the rows finish in."""
+    text = json.dumps([messages, ids, seed], sort_keys=True).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") / 2**64 < rate
+
+
+@dataclass(frozen=True)
+class Check:
+    collector: VerdictCollector  # the last judge, its calls counted apart
+    count: CheckCount
+
+
 class CascadeCollector(VerdictCollector):
-    def __init__(self, levels: list[Level], threshold: float) -> None:
+    def __init__(self, levels: list[Level], threshold: float, check: Check | None = None) -> None:
         lead = levels[0].collector
         super().__init__(lead.runner, lead.cache, max_reasks=lead.max_reasks, sampling=lead.sampling,
                          mask_names=lead.mask_names, profile=lead.profile, thinking=lead.thinking,
                          samples=lead.samples, agreement=lead.agreement, view=lead.view)
-        self.levels, self.threshold = levels, threshold
+        self.levels, self.threshold, self.check = levels, threshold, check
 
     def per_call(self, mode: Mode, requested: str | int) -> str | int:
         """One criterion per call when any judge's profile needs it (its native format)."""
@@ -92,11 +132,14 @@ class CascadeCollector(VerdictCollector):
         return "one" if "one" in answers else requested
 
     def counting_into(self, scope: ScopeUsage) -> CascadeCollector:
-        return CascadeCollector([Level(level.collector.counting_into(scope), level.count) for level in self.levels], self.threshold)
+        check = Check(self.check.collector.counting_into(scope), self.check.count) if self.check is not None else None
+        return CascadeCollector([Level(level.collector.counting_into(scope), level.count) for level in self.levels], self.threshold,
+                                check)
 
     async def collect(self, question: Render, mode: Mode, ids: list[str], *, soft: bool = False,
                       forms: Forms | None = None) -> dict[str, CriterionVerdict]:
         decided: dict[str, CriterionVerdict] = {}
+        early: list[str] = []  # decided before the last level
         passed: dict[str, list[str]] = {cid: [] for cid in ids}  # why each earlier level did not decide
         pending = list(ids)
         for depth, level in enumerate(self.levels):
@@ -110,6 +153,7 @@ class CascadeCollector(VerdictCollector):
                 if why is None:
                     level.count.decided += 1
                     decided[cid] = replace(verdict, decided_by=level.name)
+                    early += [cid] if not last else []
                 elif last:
                     reasons = "; ".join([*passed[cid], f"{level.name}: {why}"])
                     decided[cid] = replace(verdict, reason=f"no judge of the cascade decided: {reasons}")
@@ -119,7 +163,22 @@ class CascadeCollector(VerdictCollector):
             if not still:
                 break
             pending = still
+        if early and self.check is not None:
+            await self._check(question, mode, ids, early, decided, soft, forms)
         return {cid: decided[cid] for cid in ids}
+
+    async def _check(self, question: Render, mode: Mode, ids: list[str], early: list[str], decided: dict[str, CriterionVerdict],
+                     soft: bool, forms: Forms | None) -> None:
+        """A sampled question decided early also asked of the last judge: does it give the same verdicts?"""
+        check = self.check
+        assert check is not None
+        if not sampled(question(self.levels[0].collector), ids, check.count.rate, self.sampling.seed):
+            return
+        answers = await check.collector.collect(question, mode, ids, soft=soft, forms=forms)
+        for cid in early:
+            if answers[cid].value is not None:
+                check.count.checked += 1
+                check.count.agreed += answers[cid].value == decided[cid].value
 
     def _passes_on(self, verdict: CriterionVerdict, level: Level, last: bool) -> str | None:
         """Why this level's verdict does not stand (counted), or None when it decides."""

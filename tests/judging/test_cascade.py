@@ -166,3 +166,19 @@ def test_the_cli_writes_decided_by_and_prints_each_level(tmp_path: Path, two: tu
     again = run_cli("score", str(rows), "--rubric", str(tmp_path / "r.yaml"), "--panel", str(path), "-o", str(out), "--no-cache",
                     "--resume")
     assert again.returncode == 2 and "--resume would mix two runs" in again.stderr, again.stderr
+
+
+def test_check_rate_asks_the_last_judge_a_sample_and_counts_agreement(two: tuple[ScriptedJudgeServer, ScriptedJudgeServer]) -> None:
+    cheap, strong = two
+    with _spec(cheap, strong, check_rate=1.0).build() as judge:
+        results = judge.score(ROWS, RUBRIC)
+        cascade = judge.cascade.as_dict() if judge.cascade else {}
+    # every question decided by the cheap judge (criterion a) also went to the strong one, counted apart
+    assert _asked(strong) == ["a"] * 4 + ["b"] * 4
+    assert cascade["check"] == {"rate": 1.0, "checked": 4, "agreed": 2, "agreement": 0.5, "calls": 4, "cost_usd": None}
+    assert [lv["calls"] for lv in cascade["levels"]] == [8, 4]
+    assert all(r.decided_by == {"a": "openai:cheap", "b": "openai:strong"} for r in results)  # the check changes no verdict
+    with _spec(cheap, strong, check_rate=0.5).build() as judge:
+        judge.score([{"id": i, "prompt": f"q{i}", "response": "yes"} for i in range(40)], RUBRIC)
+        checked = judge.cascade.check.checked if judge.cascade and judge.cascade.check else 0
+    assert 10 <= checked <= 30  # about half of the 40 questions decided early
