@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from judgekit.judging.verdicts import CriterionVerdict, Render, VerdictCollector
 from judgekit.llm.pricing import Pricing
@@ -47,7 +48,7 @@ class LevelCount:
     failed: int = 0
     usage: ScopeUsage = field(default_factory=ScopeUsage)
 
-    def as_dict(self, total: int) -> dict[str, object]:
+    def as_dict(self, total: int) -> dict[str, Any]:
         prices = self.pricing.prices
         cost = None if prices is None else float(prices.cost(self.usage.prompt_tokens, self.usage.completion_tokens))
         return {"judge": self.judge, "decided": self.decided, "share": round(self.decided / total, 4) if total else None,
@@ -65,7 +66,7 @@ class CheckCount:
     agreed: int = 0
     usage: ScopeUsage = field(default_factory=ScopeUsage)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         prices = self.pricing.prices
         cost = None if prices is None else float(prices.cost(self.usage.prompt_tokens, self.usage.completion_tokens))
         return {"rate": self.rate, "checked": self.checked, "agreed": self.agreed,
@@ -80,9 +81,9 @@ class CascadeLog:
     levels: list[LevelCount]
     check: CheckCount | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         decided = sum(level.decided for level in self.levels)
-        out: dict[str, object] = {"threshold": self.threshold, "levels": [level.as_dict(decided) for level in self.levels]}
+        out: dict[str, Any] = {"threshold": self.threshold, "levels": [level.as_dict(decided) for level in self.levels]}
         if self.check is not None:
             out["check"] = self.check.as_dict()
         return out

@@ -17,7 +17,7 @@ from judgekit.judging.verdicts import CriterionVerdict
 from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 from judgekit.testing.server import requested_ids
-from tests.helpers import read_jsonl, run_cli, write_jsonl
+from tests.helpers import SHARED_DATA, read_jsonl, run_cli, write_jsonl
 
 RUBRIC = rubric_from_data({"name": "t", "criteria": [{"id": "a", "text": "Says yes."}, {"id": "b", "text": "Is kind.", "weight": 2}]})
 RUBRIC_TEXT = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is kind.\n    weight: 2\n"
@@ -182,3 +182,20 @@ def test_check_rate_asks_the_last_judge_a_sample_and_counts_agreement(two: tuple
         judge.score([{"id": i, "prompt": f"q{i}", "response": "yes"} for i in range(40)], RUBRIC)
         checked = judge.cascade.check.checked if judge.cascade and judge.cascade.check else 0
     assert 10 <= checked <= 30  # about half of the 40 questions decided early
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "llmbar").exists(), reason="needs the shared LLMBar data")
+def test_the_eval_report_gives_each_level(tmp_path: Path, two: tuple[ScriptedJudgeServer, ScriptedJudgeServer]) -> None:
+    cheap, strong = two
+    path = _panel_file(tmp_path, f"cascade:\n  - judge: openai:cheap\n    base_url: {cheap.base_url}\n"
+                                 f"  - judge: openai:strong\n    base_url: {strong.base_url}\n")
+    (tmp_path / "r.yaml").write_text(RUBRIC_TEXT, encoding="utf-8")
+    report_path = tmp_path / "report.json"
+    done = run_cli("eval", str(SHARED_DATA / "llmbar" / "natural.json"), "--format", "llmbar", "--rubric", str(tmp_path / "r.yaml"),
+                   "--panel", str(path), "--limit", "3", "--no-cache", "-o", str(report_path))
+    assert done.returncode == 0, done.stderr
+    levels = json.loads(report_path.read_text())["cascade"]["levels"]
+    # 3 pairs x 2 orders x 2 criteria: a decided by the cheap judge, b by the strong one
+    assert [(lv["judge"], lv["decided"], lv["share"], lv["calls"]) for lv in levels] == [
+        ("openai:cheap", 6, 0.5, 12), ("openai:strong", 6, 0.5, 6)]
+    assert "level 2 openai:strong: decided 6 (50.0%)" in done.stderr
