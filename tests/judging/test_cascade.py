@@ -199,3 +199,24 @@ def test_the_eval_report_gives_each_level(tmp_path: Path, two: tuple[ScriptedJud
     assert [(lv["judge"], lv["decided"], lv["share"], lv["calls"]) for lv in levels] == [
         ("openai:cheap", 6, 0.5, 12), ("openai:strong", 6, 0.5, 6)]
     assert "level 2 openai:strong: decided 6 (50.0%)" in done.stderr
+
+
+def test_samples_measure_confidence_by_agreement() -> None:
+    """With --samples, confidence is the share of the samples that gave the verdict: the cheap judge's
+    samples split on b (2 of 3) and agree on a, whatever its log-probabilities would say."""
+    calls = {"b": 0}
+
+    def met(cid: str, response: str) -> bool:
+        if cid != "b":
+            return True
+        calls["b"] += 1
+        return calls["b"] % 3 != 0  # MET, MET, UNMET: a 2-to-1 split on each row's b
+
+    cheap_state = ServerState(script=Script(met=met), verdict_probability=lambda cid, verdict: 0.55)
+    with ScriptedJudgeServer(cheap_state) as cheap, ScriptedJudgeServer(_strong()) as strong, \
+            _spec(cheap, strong, samples=3, concurrency=1).build() as judge:
+        result = judge.score(ROWS[1:2], RUBRIC)[0]
+        levels = judge.cascade.as_dict()["levels"] if judge.cascade else []
+    assert result.decided_by == {"a": "openai:cheap", "b": "openai:strong"}
+    assert not any(body.get("logprobs") for body in cheap.state.requests)  # samples measure it: no log-probabilities asked
+    assert _asked(strong) == ["b"] * 3 and [lv["decided"] for lv in levels] == [1, 1]
