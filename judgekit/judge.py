@@ -165,10 +165,8 @@ class Judge:
         if self.config.generator:
             self.budget.price_with(pricing_for(self.config.generator))
         self.agreement = AgreementLog()  # self-agreement over samples; a panel's inter-judge alpha
-        self.cascade: CascadeLog | None = CascadeLog(
-            described.threshold, [LevelCount(name, pricing) for name, pricing in zip(_level_names(described), self._prices)],
-            CheckCount(described.check_rate, self._prices[-1]) if described.check_rate > 0 else None) if described.cascade else None
-        """A cascade's count per level: verdicts decided and passed on, calls and cost."""
+        self.cascade = _cascade_log(described, self._prices)
+        """A cascade's count per level: verdicts decided and passed on, calls and cost; None without a cascade."""
         timeout = self.config.timeout
         # Build the backends now so a bad spec or a missing key fails here, not mid-run.
         self._backends: list[Backend] = [as_backend(backend)] if backend is not None else [
@@ -394,6 +392,13 @@ class Judge:
         self.close()
 
 
+def _cascade_log(spec: JudgeSpec, prices: list[Pricing]) -> CascadeLog | None:
+    if not spec.cascade:
+        return None
+    check = CheckCount(spec.check_rate, prices[-1]) if spec.check_rate > 0 else None
+    return CascadeLog(spec.threshold, [LevelCount(name, pricing) for name, pricing in zip(_level_names(spec), prices)], check)
+
+
 def _level_names(spec: JudgeSpec) -> list[str]:
     """How a cascade's judges are named in rows and reports: the spec, with its level where a spec is listed twice."""
     specs = [j.judge for j in spec.cascade]
@@ -505,6 +510,8 @@ class JudgeSpec(BaseModel):
             raise ValueError("give judges (a panel) or cascade, not both")
         if self.cascade and len(self.cascade) < 2:
             raise ValueError(f"a cascade needs at least 2 judges, got {len(self.cascade)}")
+        if not self.cascade and (given := sorted({"threshold", "check_rate"} & self.model_fields_set)):
+            raise ValueError(f"{' and '.join(given)}: a cascade's; give them with cascade")
         if self.members and {"judge", "base_url"} & self.model_fields_set:
             kind = "panel" if self.judges else "cascade"
             raise ValueError(f"a {kind} names its judges: give {'judges' if self.judges else 'cascade'} without judge and base_url")

@@ -220,3 +220,15 @@ def test_samples_measure_confidence_by_agreement() -> None:
     assert result.decided_by == {"a": "openai:cheap", "b": "openai:strong"}
     assert not any(body.get("logprobs") for body in cheap.state.requests)  # samples measure it: no log-probabilities asked
     assert _asked(strong) == ["b"] * 3 and [lv["decided"] for lv in levels] == [1, 1]
+
+
+def test_a_bad_cascade_spec_in_python_is_refused() -> None:
+    two_judges = [{"judge": "openai:a"}, {"judge": "openai:b"}]
+    for fields, message in [({"cascade": [{"judge": "openai:a"}]}, "at least 2 judges"),
+                            ({"cascade": two_judges, "threshold": -0.1}, "greater than or equal to 0"),
+                            ({"cascade": two_judges, "judges": two_judges}, "not both"),
+                            ({"threshold": 0.5}, "a cascade's")]:
+        with pytest.raises(ValueError, match=message):
+            judgekit.JudgeSpec(**fields)
+    spec = judgekit.JudgeSpec(cascade=two_judges, threshold=0.7)
+    assert spec.name == "cascade(openai:a, openai:b; 0.7)" and [s.judge for s in spec.seats()] == ["openai:a", "openai:b"]
