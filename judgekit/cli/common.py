@@ -102,7 +102,7 @@ def print_cascade(cascade: dict[str, Any] | None) -> None:
         unmeasured = f", {level['unmeasured']} without a confidence" if level["unmeasured"] else ""
         err.print(f"    level {i + 1} {escape(level['judge'])}: decided {level['decided']} ({share}), passed on "
                   f"{level['escalated']} (failed {level['failed']}{unmeasured}); calls {level['calls']}, cost {cost}",
-                  highlight=False)
+                  highlight=False, emoji=False)  # a spec such as openai:a is no emoji code
     check = cascade.get("check")
     if check:
         agreement = "n/a" if check["agreement"] is None else f"{check['agreement']:.1%}"

@@ -23,6 +23,7 @@ counted apart), and the share of those verdicts it agrees with is reported.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
@@ -81,12 +82,40 @@ class CascadeLog:
     levels: list[LevelCount]
     check: CheckCount | None = None
 
+    def since(self, before: CascadeLog) -> CascadeLog:
+        """The counts added after `before` (a copy taken earlier), e.g. one shard's of a Ray actor's judge."""
+        return _combined(self, before, -1)
+
+    def merge(self, other: CascadeLog) -> CascadeLog:
+        """This log's counts and `other`'s (the shards of one run)."""
+        return _combined(self, other, 1)
+
     def as_dict(self) -> dict[str, Any]:
         decided = sum(level.decided for level in self.levels)
         out: dict[str, Any] = {"threshold": self.threshold, "levels": [level.as_dict(decided) for level in self.levels]}
         if self.check is not None:
             out["check"] = self.check.as_dict()
         return out
+
+
+_USAGE = ("calls", "cache_hits", "prompt_tokens", "completion_tokens")
+
+
+def _combined(log: CascadeLog, other: CascadeLog, sign: int) -> CascadeLog:
+    """`log`'s counts plus (sign 1) or minus (sign -1) `other`'s, in a new log."""
+    out = copy.deepcopy(log)
+
+    def add(mine: object, theirs: object, names: tuple[str, ...]) -> None:
+        for name in names:
+            setattr(mine, name, getattr(mine, name) + sign * getattr(theirs, name))
+
+    for level, more in zip(out.levels, other.levels):
+        add(level, more, ("decided", "unsure", "unmeasured", "failed"))
+        add(level.usage, more.usage, _USAGE)
+    if out.check is not None and other.check is not None:
+        add(out.check, other.check, ("checked", "agreed"))
+        add(out.check.usage, other.check.usage, _USAGE)
+    return out
 
 
 @dataclass(frozen=True)
