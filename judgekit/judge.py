@@ -25,6 +25,7 @@ from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
 from judgekit.judging import judgment
 from judgekit.judging.agreement import AgreementLog
+from judgekit.judging.cascade import CascadeCollector, CascadeLog, Check, CheckCount, Level, LevelCount
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import makes_criteria
 from judgekit.judging.outcomes import compare_result, score_result
@@ -138,19 +139,21 @@ class Judge:
 
     def _set_up(self, described: JudgeSpec, api_key: str | None, backend: Backend | BackendLike | None, budget: Budget | None,
                 given_profile: JudgeProfile | None) -> None:
-        if backend is not None and described.judges:
-            raise ArgumentError("a panel's judges are built from their specs; give backend= to a single judge", field="backend",
+        if backend is not None and described.members:
+            raise ArgumentError("a panel's or cascade's judges are built from their specs; give backend= to a single judge",
+                                field="backend",
                                 call="Judge()")
         self.judge_spec = described
         """What this Judge was built from (a spec string, its servers, its settings, a panel's judges)."""
         self._rebuildable = backend is None and given_profile is None  # in another process, from judge_spec alone
         self.spec = described.name
         seats = described.seats()
-        profiles = [given_profile] if given_profile is not None and not described.judges else [load_profile(seat.profile) for seat in seats]
+        own = given_profile is not None and not described.members
+        profiles = [given_profile] if own and given_profile is not None else [load_profile(seat.profile) for seat in seats]
         self._profiles: list[JudgeProfile] = profiles
         self.profile = profiles[0]
         # A panel's settings are its first judge's, whose profile also writes criteria (rubric-rm, generation).
-        self.config = described.config.model_copy(update={"profile": self.profile.name}) if described.judges else described.config
+        self.config = described.config.model_copy(update={"profile": self.profile.name}) if described.members else described.config
         self.stats = RunStats()
         self.budget = budget or Budget(self.config.max_calls, self.config.max_cost)
         # The calls in flight of every runner of this Judge (a panel's judges, the generator): one budget's worth.
@@ -162,11 +165,15 @@ class Judge:
         if self.config.generator:
             self.budget.price_with(pricing_for(self.config.generator))
         self.agreement = AgreementLog()  # self-agreement over samples; a panel's inter-judge alpha
+        self.cascade = _cascade_log(described, self._prices)
+        """A cascade's count per level: verdicts decided and passed on, calls and cost; None without a cascade."""
         timeout = self.config.timeout
         # Build the backends now so a bad spec or a missing key fails here, not mid-run.
         self._backends: list[Backend] = [as_backend(backend)] if backend is not None else [
             make_backend(seat.judge, base_url=seat.base_url, api_key=api_key, timeout=timeout, cache_dir=self.config.cache_dir)
             for seat in seats]
+        if described.cascade:
+            _check_cascade_measures(described, self._backends)
         self._cache = VerdictCache(self.config.cache_dir) if self.config.cache else None
         self._context: JudgeContext | None = None
         # Built now, like the judge's backend, so a bad --generator fails before any call.
@@ -218,6 +225,11 @@ class Judge:
         slots for all of them."""
         collectors = [self._collector_for(self._runner(backend, pricing), profile)
                       for backend, pricing, profile in zip(self._backends, self._prices, self._profiles)]
+        if self.cascade is not None:
+            levels = [Level(collector.counting_into(count.usage), count) for collector, count in zip(collectors, self.cascade.levels)]
+            check = self.cascade.check
+            checker = Check(collectors[-1].counting_into(check.usage), check) if check is not None else None
+            return CascadeCollector(levels, self.cascade.threshold, checker)
         panel = self.judge_spec.judges
         if not panel:
             return collectors[0]
@@ -380,6 +392,29 @@ class Judge:
         self.close()
 
 
+def _cascade_log(spec: JudgeSpec, prices: list[Pricing]) -> CascadeLog | None:
+    if not spec.cascade:
+        return None
+    check = CheckCount(spec.check_rate, prices[-1]) if spec.check_rate > 0 else None
+    return CascadeLog(spec.threshold, [LevelCount(name, pricing) for name, pricing in zip(_level_names(spec), prices)], check)
+
+
+def _level_names(spec: JudgeSpec) -> list[str]:
+    """How a cascade's judges are named in rows and reports: the spec, with its level where a spec is listed twice."""
+    specs = [j.judge for j in spec.cascade]
+    return [s if specs.count(s) == 1 else f"{s} (level {i + 1})" for i, s in enumerate(specs)]
+
+
+def _check_cascade_measures(spec: JudgeSpec, backends: list[Backend]) -> None:
+    """A judge before a cascade's last must be able to say how sure it is: log-probabilities, or samples."""
+    if spec.config.samples > 1:
+        return
+    for i, (entry, backend) in enumerate(zip(spec.cascade[:-1], backends)):
+        if "logprobs" in backend.unsent_fields:
+            raise InputError(f"cascade judge {entry.judge} gives no log-probabilities, so its confidence cannot be measured; "
+                             "give --samples N (2 or more) to measure it by agreement", field=f"cascade.{i}.judge")
+
+
 def given_rubric(rubric: RubricLike | None, call: str) -> Rubric | None:
     """The rubric a Python caller gave (see as_rubric), or None."""
     return None if rubric is None else as_rubric(rubric, call=call)
@@ -391,16 +426,15 @@ def _known_spec(spec: str) -> str:
     return spec
 
 
-class PanelJudge(BaseModel):
-    """One judge of a panel (an entry of a panel file's `judges:`): its spec, server, profile (default:
-    the panel's) and weight in the vote."""
+class CascadeJudge(BaseModel):
+    """One judge of a cascade (an entry of a panel file's `cascade:`): its spec, server and profile
+    (default: the file's); also the fields every panel judge has."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     judge: str
     base_url: str | None = None
     profile: str | None = None
-    weight: float = Field(1.0, gt=0)
 
     _known = field_validator("judge")(_known_spec)
 
@@ -415,6 +449,13 @@ class PanelJudge(BaseModel):
         return profile
 
 
+class PanelJudge(CascadeJudge):
+    """One judge of a panel (an entry of a panel file's `judges:`): its spec, server, profile (default:
+    the panel's) and weight in the vote."""
+
+    weight: float = Field(1.0, gt=0)
+
+
 @dataclass(frozen=True)
 class Seat:
     """One model that answers a Judge's verdict questions: the Judge's own, or one judge of its panel."""
@@ -424,7 +465,7 @@ class Seat:
     profile: str
 
 
-_SPEC_FIELDS = ("judge", "base_url", "config", "judges", "aggregate")
+_SPEC_FIELDS = ("judge", "base_url", "config", "judges", "aggregate", "cascade", "threshold", "check_rate")
 
 
 class JudgeSpec(BaseModel):
@@ -451,6 +492,12 @@ class JudgeSpec(BaseModel):
     """A panel's judges, answering in place of `judge`; none: a single judge."""
     aggregate: Aggregate = "majority"
     """How a panel's votes make one verdict: majority | weighted | unanimous | any."""
+    cascade: tuple[CascadeJudge, ...] = ()
+    """A confidence cascade's judges, cheapest first, answering in place of `judge` (judgekit.judging.cascade)."""
+    threshold: float = Field(0.8, ge=0.0, le=1.0)
+    """A cascade's: a verdict less confident than this goes on to the next judge."""
+    check_rate: float = Field(0.0, ge=0.0, le=1.0)
+    """A cascade's: the share of questions decided early also asked of the last judge, to measure agreement."""
 
     _known = field_validator("judge")(_known_spec)
 
@@ -459,21 +506,35 @@ class JudgeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _panel_names_its_judges(self) -> JudgeSpec:
-        if self.judges and {"judge", "base_url"} & self.model_fields_set:
-            raise ValueError("a panel names its judges: give judges without judge and base_url")
+        if self.judges and self.cascade:
+            raise ValueError("give judges (a panel) or cascade, not both")
+        if self.cascade and len(self.cascade) < 2:
+            raise ValueError(f"a cascade needs at least 2 judges, got {len(self.cascade)}")
+        if not self.cascade and (given := sorted({"threshold", "check_rate"} & self.model_fields_set)):
+            raise ValueError(f"{' and '.join(given)}: a cascade's; give them with cascade")
+        if self.members and {"judge", "base_url"} & self.model_fields_set:
+            kind = "panel" if self.judges else "cascade"
+            raise ValueError(f"a {kind} names its judges: give {'judges' if self.judges else 'cascade'} without judge and base_url")
         return self
+
+    @property
+    def members(self) -> tuple[CascadeJudge, ...]:
+        """A panel's or a cascade's judges; none for a single judge."""
+        return self.judges or self.cascade
 
     @property
     def name(self) -> str:
         """How reports name this judge: its spec, or `panel(openai:a, openai:b; majority)`."""
         if self.judges:
             return "panel(" + ", ".join(j.judge for j in self.judges) + f"; {self.aggregate})"
+        if self.cascade:
+            return "cascade(" + ", ".join(j.judge for j in self.cascade) + f"; {self.threshold:g})"
         return self.judge
 
     def seats(self) -> list[Seat]:
-        """The models that answer: this judge, or each judge of the panel."""
-        if self.judges:
-            return [Seat(j.judge, j.base_url, j.profile or self.config.profile) for j in self.judges]
+        """The models that answer: this judge, or each judge of the panel or cascade."""
+        if self.members:
+            return [Seat(j.judge, j.base_url, j.profile or self.config.profile) for j in self.members]
         return [Seat(self.judge, self.base_url, self.config.profile)]
 
     def with_config(self, config: JudgeConfig) -> JudgeSpec:

@@ -10,6 +10,14 @@ The panel file (`--panel panel.yaml`):
       - {judge: local}
     aggregate: majority      # majority | weighted | unanimous | any
 
+or a confidence cascade (judgekit.judging.cascade), cheapest judge first:
+
+    cascade:
+      - {judge: openai:small, base_url: http://127.0.0.1:8000/v1}
+      - {judge: openai:large}
+    threshold: 0.8           # a verdict less sure than this goes on to the next judge
+    check_rate: 0.1          # also ask the last judge a seeded tenth of the rest: agreement
+
 `PanelSpec` is JudgeSpec's former name for a panel, `Panel(...)` a shorthand that builds its Judge.
 """
 
@@ -19,10 +27,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from judgekit.errors import ArgumentError
-from judgekit.judge import Judge, JudgeSpec, PanelJudge, make_spec
+from judgekit.errors import ArgumentError, InputError
+from judgekit.judge import CascadeJudge, Judge, JudgeSpec, PanelJudge, make_spec
 from judgekit.judging.votes import Aggregate
 from judgekit.rubric.yaml_source import read_yaml, validate_yaml
 
@@ -33,17 +41,43 @@ PanelSpec = JudgeSpec
 
 
 class _PanelFile(BaseModel):
-    """What a panel file may hold, and nothing else."""
+    """What a panel file may hold, and nothing else: a panel's judges, or a cascade's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    judges: list[PanelJudge] = Field(min_length=1)
+    judges: list[PanelJudge] | None = Field(None, min_length=1)
     aggregate: Aggregate = "majority"
+    cascade: list[CascadeJudge] | None = None
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    check_rate: float | None = Field(None, ge=0.0, le=1.0)
+
+    @field_validator("cascade")
+    @classmethod
+    def _one_kind(cls, cascade: list[CascadeJudge] | None, info: ValidationInfo) -> list[CascadeJudge] | None:
+        if cascade is not None and info.data.get("judges"):
+            raise ValueError("give judges (a panel) or cascade, not both")
+        if cascade is not None and len(cascade) < 2:
+            raise ValueError(f"a cascade needs at least 2 judges, got {len(cascade)}")
+        return cascade
+
+    @field_validator("threshold", "check_rate")
+    @classmethod
+    def _of_a_cascade(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and not info.data.get("cascade"):
+            raise ValueError(f"{info.field_name} is a cascade's: give it with cascade")
+        return value
 
 
 def load_panel(path: str | Path) -> JudgeSpec:
-    """A panel file as a JudgeSpec (default settings); a bad file is an InputError naming file, line and field."""
-    panel = validate_yaml(read_yaml(path, what="panel"), _PanelFile)
+    """A panel (or cascade) file as a JudgeSpec (default settings); a bad file is an InputError naming file,
+    line and field."""
+    source = read_yaml(path, what="panel")
+    panel = validate_yaml(source, _PanelFile)
+    if panel.cascade:
+        given = {k: v for k, v in (("threshold", panel.threshold), ("check_rate", panel.check_rate)) if v is not None}
+        return JudgeSpec(cascade=tuple(panel.cascade), **given)
+    if not panel.judges:
+        raise InputError("a panel file gives judges (a panel) or cascade", file=str(source.path), field="judges")
     return JudgeSpec(judges=tuple(panel.judges), aggregate=panel.aggregate)
 
 
@@ -58,8 +92,8 @@ def panel_spec(panel: PanelLike, aggregate: Aggregate | None = None, *, call: st
         spec = load_panel(panel)
     elif isinstance(panel, JudgeSpec):
         spec = panel
-        if not spec.judges:
-            raise ArgumentError("a panel is a JudgeSpec with judges", field="panel", call=call)
+        if not spec.members:
+            raise ArgumentError("a panel is a JudgeSpec with judges (or a cascade)", field="panel", call=call)
     else:
         spec = make_spec(None, {"judges": list(panel)}, call=call)
     if aggregate is not None:

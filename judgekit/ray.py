@@ -22,6 +22,7 @@ call before it is sent and adds up what each answer cost, so `max_calls` is neve
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pickle
@@ -42,6 +43,7 @@ from judgekit.data.runrecord import RunRecord, keep_record, refuse_input_as_reco
 from judgekit.errors import InputError, LimitReached
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_spec
 from judgekit.judging.agreement import AgreementLog
+from judgekit.judging.cascade import CascadeLog
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.llm.budget import Budget
 from judgekit.llm.engine import map_rows
@@ -259,16 +261,18 @@ class ShardDone:
     spent: Decimal = Decimal(0)
     halted: str | None = None
     agreement: AgreementLog = field(default_factory=AgreementLog)  # the units of the shard's self- and inter-judge agreement
+    cascade: CascadeLog | None = None  # a cascade's counts per level for the shard
 
 
 class ShardJudge(_JudgeActor):
     """The `map_batches` callable over shards: each item is one shard's rows, judged by this actor."""
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        shards, texts, stats, spent, agreement = [], [], [], [], []
+        shards, texts, stats, spent, agreement, cascade = [], [], [], [], [], []
         halted: list[str | None] = []
         for item in batch.to_pylist():
             before, spent_before, units_before = self.judge.stats.as_dict(), self.judge.budget.spent, self.judge.agreement.size()
+            levels_before = copy.deepcopy(self.judge.cascade)
             try:  # the rows in flight finish before a limit is raised (the row engine): every call is counted
                 texts.append("".join(dumps(row) + "\n" for row in self.judge_rows(pickle.loads(item["rows"]))))
                 halted.append(None)
@@ -280,9 +284,12 @@ class ShardJudge(_JudgeActor):
             stats.append(json.dumps({k: after[k] - before[k] for k in after}))
             spent.append(str(self.judge.budget.spent - spent_before))
             agreement.append(pickle.dumps(self.judge.agreement.since(units_before)))
+            levels = self.judge.cascade
+            cascade.append(pickle.dumps(levels.since(levels_before)) if levels is not None and levels_before is not None else b"")
         return pa.table({"shard": pa.array(shards, pa.int64()), "lines": pa.array(texts, pa.large_string()),
                          "stats": pa.array(stats, pa.string()), "spent": pa.array(spent, pa.string()),
-                         "halted": pa.array(halted, pa.string()), "agreement": pa.array(agreement, pa.large_binary())})
+                         "halted": pa.array(halted, pa.string()), "agreement": pa.array(agreement, pa.large_binary()),
+                         "cascade": pa.array(cascade, pa.large_binary())})
 
 
 @dataclass(frozen=True)
@@ -403,4 +410,5 @@ def _judge_shards(shards: dict[int, list[InputRow]], work: Work, setup: JudgeSpe
         for item in cast("pa.Table", batch).to_pylist():  # batch_format="pyarrow"
             rows = [json.loads(line) for line in item["lines"].splitlines()]
             yield ShardDone(item["shard"], rows, json.loads(item["stats"]), spent=Decimal(item["spent"]),
-                            halted=item["halted"], agreement=pickle.loads(item["agreement"]))
+                            halted=item["halted"], agreement=pickle.loads(item["agreement"]),
+                            cascade=pickle.loads(item["cascade"]) if item["cascade"] else None)

@@ -88,6 +88,27 @@ def print_summary(summary: RunSummary, output: str) -> None:
         err.print(f"  server {escape(server['base_url'])}: {server['calls']} calls ({server['failed']} failed{aside})",
                   highlight=False)
     print_agreement(summary.agreement)
+    print_cascade(summary.cascade)
+
+
+def print_cascade(cascade: dict[str, Any] | None) -> None:
+    """A cascade's levels: the share of verdicts each decided, what it passed on, its calls and cost."""
+    if not cascade:
+        return
+    err.print(f"  cascade (threshold {cascade['threshold']:g}):", highlight=False)
+    for i, level in enumerate(cascade["levels"]):
+        share = "n/a" if level["share"] is None else f"{level['share']:.1%}"
+        cost = "unknown" if level["cost_usd"] is None else f"${level['cost_usd']:.4f}"
+        unmeasured = f", {level['unmeasured']} without a confidence" if level["unmeasured"] else ""
+        err.print(f"    level {i + 1} {escape(level['judge'])}: decided {level['decided']} ({share}), passed on "
+                  f"{level['escalated']} (failed {level['failed']}{unmeasured}); calls {level['calls']}, cost {cost}",
+                  highlight=False, emoji=False)  # a spec such as openai:a is no emoji code
+    check = cascade.get("check")
+    if check:
+        agreement = "n/a" if check["agreement"] is None else f"{check['agreement']:.1%}"
+        cost = "unknown" if check["cost_usd"] is None else f"${check['cost_usd']:.4f}"
+        err.print(f"    agreement with the last judge on a {check['rate']:g} sample: {agreement} ({check['agreed']} of "
+                  f"{check['checked']} verdicts decided earlier); calls {check['calls']}, cost {cost}", highlight=False)
 
 
 _AGREEMENT = {"self_agreement": "self-agreement over samples", "krippendorff_alpha": "inter-judge Krippendorff's alpha"}

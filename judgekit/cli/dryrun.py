@@ -50,12 +50,12 @@ def dry_run(command: str, rows: FileRows, rubric: Rubric | None, options: JudgeO
         n = groups * times * config.samples
         calls += n
         chars += n * (sent + TEMPLATE_CHARS) + times * config.samples * sum(len(c.text or "") for c in judged)
-    spec = options.spec.judge if not options.spec.judges else ", ".join(j.judge for j in options.spec.judges)
+    spec = options.spec.judge if not options.spec.members else ", ".join(j.judge for j in options.spec.members)
     err.print(f"dry run: {count} rows; {calls} judge calls ({spec}), about {chars // CHARS_PER_TOKEN} prompt tokens "
               f"and {calls * ANSWER_TOKENS} completion tokens", highlight=False)
-    pricing = pricing_for(options.spec.judge) if not options.spec.judges else None
+    pricing = pricing_for(options.spec.judge) if not options.spec.members else None
     if pricing is not None and pricing.prices is not None:
         cost = pricing.prices.cost(chars // CHARS_PER_TOKEN, calls * ANSWER_TOKENS)
         err.print(f"  estimated cost: ${float(cost):.4f} at list price (before any cache hit)", highlight=False)
     else:
-        err.print(f"  cost: {pricing.reason if pricing is not None else 'a panel: see each judge'}", highlight=False)
+        err.print(f"  cost: {pricing.reason if pricing is not None else 'a panel or cascade: see each judge'}", highlight=False)

@@ -31,6 +31,7 @@ from judgekit.cli.common import (
     err,
     judge_failed_entirely,
     print_agreement,
+    print_cascade,
     print_if_every_call_failed,
     rubric_with_shots,
 )
@@ -253,6 +254,9 @@ def _evaluate_profile(judge_options: JudgeOptions, profile: str, task: _Task) ->
         report.update(judge=the_judge.spec, profile=profile, seconds=round(time.perf_counter() - started, 1), date=started_at,
                       stats=the_judge.stats.as_dict(), cost_usd=the_judge.cost_usd, **the_judge.agreement.as_dict())
         print_agreement(the_judge.agreement.as_dict())
+        if the_judge.cascade is not None:
+            report["cascade"] = the_judge.cascade.as_dict()
+            print_cascade(report["cascade"])
         err.print(f"  {cost_line(the_judge.cost_usd, the_judge.pricing.reason, 0)}", highlight=False)
         print_if_every_call_failed(the_judge)
         return report, judge_failed_entirely(the_judge), correct

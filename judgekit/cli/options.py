@@ -110,7 +110,7 @@ def _judge_parameters(several_profiles: bool) -> list[inspect.Parameter]:
                      "servers of the same model (calls go to the least busy; one that does not answer at the start "
                      "or keeps failing is set aside)"),
         _option("panel", Path | None, None, "--panel",
-                help="a panel of judges (YAML: judges, aggregate) answering in place of --judge"),
+                help="a panel of judges (YAML: judges, aggregate) or a confidence cascade (cascade, threshold) in place of --judge"),
         _option("samples", int, _default("samples"), "--samples",
                 help="answers per criterion (temperature > 0, default 1.0); the verdict is their majority"),
         _profile_option(several_profiles),

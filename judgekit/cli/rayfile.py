@@ -16,6 +16,7 @@ from judgekit.data.rows import InputRow
 from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError, JudgeUnreachable, RunHalted
 from judgekit.judging.agreement import AgreementLog
+from judgekit.judging.cascade import CascadeLog
 from judgekit.judging.results import ROW_FAILED
 from judgekit.llm.budget import Budget
 from judgekit.llm.pricing import Pricing, pricing_for
@@ -42,6 +43,7 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
     calls: Counter[str] = Counter()
     spent = Decimal(0)
     agreement = AgreementLog()  # gathered from every actor's shards: the plain run's agreement line
+    cascade: list[CascadeLog] = []  # a cascade's counts, likewise
 
     def on_shard(done: on_ray.ShardDone) -> None:
         nonlocal spent
@@ -55,6 +57,8 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
                 on_row(row)
         calls.update(done.stats)
         agreement.merge(done.agreement)
+        if done.cascade is not None:
+            cascade[:] = [cascade[0].merge(done.cascade) if cascade else done.cascade]
 
     try:
         on_ray.judge_file(rows, source=source, output=Path(output), work=on_ray.Work(kind, rubric, explain),
@@ -64,8 +68,10 @@ def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, 
         raise
     except RunHalted as exc:  # the run's limit: the shards written stay for --resume; every call is counted
         summary.stopped = True
+        summary.cascade = cascade[0].as_dict() if cascade else None
         raise RunStopped(exc.exit_code, f"error: {redact(str(exc))}", _totals(summary, started, calls, spent, prices, agreement),
                          output) from None
+    summary.cascade = cascade[0].as_dict() if cascade else None
     return _totals(summary, started, calls, spent, prices, agreement)
 
 

@@ -49,7 +49,7 @@ def _about(rows: FileRows, options: JudgeOptions, rubric: BaseModel | None) -> d
     the judged texts; the rubric's criteria with their weights (pitfalls are drawn as flaws); the judge as
     written, its servers without credentials; the date the run started."""
     source = Path(rows.file)
-    spec = ", ".join(j.judge for j in options.spec.judges) if options.spec.judges else options.spec.judge
+    spec = ", ".join(j.judge for j in options.spec.members) if options.spec.members else options.spec.judge
     dumped = rubric.model_dump(mode="json") if rubric is not None else {}
     criteria = [{k: c.get(k) for k in ("id", "text", "weight", "kind") if k in c} for c in dumped.get("criteria", [])
                 if isinstance(c, dict)]
@@ -74,6 +74,10 @@ def _judge(options: JudgeOptions) -> dict[str, object]:
         return {"panel": [{**j.model_dump(mode="json"), "base_url": j.base_url and public_url(j.base_url),
                            **_model_file(j.judge, cache_dir)} for j in spec.judges],
                 "aggregate": spec.aggregate}
+    if spec.cascade:  # --resume continues only under the same judges, in the same order, at the same threshold
+        return {"cascade": [{**j.model_dump(mode="json"), "base_url": j.base_url and public_url(j.base_url),
+                             **_model_file(j.judge, cache_dir)} for j in spec.cascade],
+                "threshold": spec.threshold, "check_rate": spec.check_rate}
     urls = [spec.base_url] if isinstance(spec.base_url, str) else list(spec.base_url or [])
     return {"spec": spec.judge, "base_url": [public_url(u) for u in urls], **_model_file(spec.judge, cache_dir)}
 

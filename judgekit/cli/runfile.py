@@ -56,6 +56,7 @@ class RunSummary:
     servers: list[dict[str, Any]] | None = None  # per judge server, when there are several
     stopped: bool = False  # the run ended before its last row (a limit, a signal)
     notices: dict[str, int] = field(default_factory=dict)  # fallbacks, servers set aside: said once, counted here
+    cascade: dict[str, Any] | None = None  # a cascade's levels: verdicts decided, calls and cost of each
 
     def note(self, row: dict[str, Any], judged: bool) -> None:
         """Count one written output row."""
@@ -242,6 +243,7 @@ def _with_totals(summary: RunSummary, judge: Judge, started: float, output: str 
     summary.cost_note = judge.pricing.reason if summary.cost_usd is None else None  # the price table read only if needed
     summary.agreement = judge.agreement.as_dict()
     summary.servers = judge.server_usage()
+    summary.cascade = judge.cascade.as_dict() if judge.cascade is not None else None
     if output != "-" and record is not None:
         add_totals(Path(output), {"seconds": round(summary.seconds, 3), "stats": summary.stats, "cost_usd": summary.cost_usd,
                                   "cost_note": summary.cost_note, "rows": summary.rows, "stopped": summary.stopped})

@@ -178,4 +178,5 @@ async def judge_implicit(
                                     min_coverage=min_coverage)
     return ScoreResult(reward=reward, coverage=share, scores=scores, unscored=unscored, explanations=reasoning,
                        thinking=explicit.thinking if explicit else None, not_applicable=skipped or None,
-                       ratings={WHOLE: rated.value} if isinstance(rated, Rating) else None)
+                       ratings={WHOLE: rated.value} if isinstance(rated, Rating) else None,
+                       decided_by=explicit.decided_by if explicit else None)

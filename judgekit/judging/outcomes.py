@@ -23,6 +23,7 @@ def score_result(row_id: RowId, outcome: ScoreResult, explain: bool) -> ScoreRes
         soft_reward=outcome.soft_reward if outcome.soft is not None else None,
         thinking=outcome.thinking if explain else None,
         generated_criteria=outcome.generated_criteria,
+        decided_by=outcome.decided_by,
     )
 
 
@@ -33,7 +34,7 @@ def compare_result(row_id: RowId, outcome: PairOutcome, explain: bool) -> Compar
         inconsistent=outcome.inconsistent, unscored=outcome.unscored, not_applicable=list(outcome.not_applicable) or None,
         explanations=dict(outcome.reasoning) if explain else None, soft=outcome.soft,
         thinking=outcome.thinking if explain else None, adaptive_criteria=outcome.adaptive_criteria,
-        generated_criteria=outcome.generated_criteria,
+        generated_criteria=outcome.generated_criteria, decided_by=outcome.decided_by,
     )
 
 

@@ -62,6 +62,7 @@ class PairOutcome:
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm
     adaptive_criteria: list[dict[str, Any]] | None = None  # pair-adaptive criteria (kept and dropped)
     not_applicable: tuple[str, ...] = ()  # criteria that apply to neither response (out of the margin)
+    decided_by: dict[str, str] | None = None  # a cascade's judge per criterion ("[A,B] j1 | [B,A] j2" when they differ)
 
 
 NOTHING_JUDGED = PairOutcome(None, None, {}, [], {}, {})
@@ -86,6 +87,7 @@ class _Tally:
     not_applicable: list[str] = field(default_factory=list)
     soft: dict[str, float | None] = field(default_factory=dict)
     thinking: dict[str, str] = field(default_factory=dict)
+    decided_by: dict[str, str] = field(default_factory=dict)
     gate_checks: tuple[dict[str, float | None], dict[str, float | None]] = field(default_factory=lambda: ({}, {}))
 
 
@@ -152,6 +154,7 @@ async def judge_pairwise(
             _tally_choice(tally, c, side_a, side_b)
         else:
             _tally_hard_rule(tally, c, side_a, side_b)
+        _tally_sides_deciders(tally, c.cid, side_a, side_b)
     return _outcome(rubric, tally, side_a, side_b, soft)
 
 
@@ -190,9 +193,19 @@ def _tally_principle(tally: _Tally, cid: str, v1: CriterionVerdict, v2: Criterio
         tally.reasoning[cid] = f"[A,B] {v1.reasoning} | [B,A] {v2.reasoning}"
     if v1.thinking or v2.thinking:
         tally.thinking[cid] = f"[A,B] {v1.thinking} | [B,A] {v2.thinking}"
+    if v1.decided_by or v2.decided_by:
+        same = v1.decided_by == v2.decided_by
+        tally.decided_by[cid] = str(v1.decided_by) if same else f"[A,B] {v1.decided_by} | [B,A] {v2.decided_by}"
     if soft:
         d1, d2 = v1.dist, v2.dist
         tally.soft[cid] = (d1.get("A", 0.0) + d2.get("B", 0.0)) / 2 if d1 and d2 else None
+
+
+def _tally_sides_deciders(tally: _Tally, cid: str, side_a: ScoreResult | None, side_b: ScoreResult | None) -> None:
+    """A cascade's judges of a criterion judged on each side ("[A] j1 | [B] j2" when they differ)."""
+    by_a, by_b = ((side.decided_by or {}).get(cid) if side else None for side in (side_a, side_b))
+    if by_a or by_b:
+        tally.decided_by[cid] = str(by_a) if by_a == by_b else f"[A] {by_a} | [B] {by_b}"
 
 
 def _tally_hard_rule(tally: _Tally, c: Criterion, side_a: ScoreResult | None, side_b: ScoreResult | None) -> None:
@@ -247,6 +260,7 @@ def _outcome(rubric: Rubric, tally: _Tally, side_a: ScoreResult | None, side_b: 
         soft=tally.soft if soft else None,
         thinking=tally.thinking or None,
         not_applicable=tuple(cid for cid in rubric.ids if cid in tally.not_applicable),
+        decided_by=tally.decided_by or None,
     )
 
 

@@ -117,6 +117,7 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
     unscored: dict[str, str] = {}
     reasoning: dict[str, str] = {}
     thinking: dict[str, str] = {}
+    decided_by: dict[str, str] = {}
     ratings: dict[str, int | str] = {}
     not_applicable: list[str] = []
     for c in rubric.criteria:  # rubric order, whatever order the answers came in
@@ -134,12 +135,14 @@ def _outcome(rubric: Rubric, verdicts: dict[str, CriterionVerdict], min_coverage
             reasoning[cid] = v.reasoning
         if v.thinking:
             thinking[cid] = v.thinking
+        if v.decided_by:
+            decided_by[cid] = v.decided_by
     applicable = [c for c in rubric.criteria if c.cid not in not_applicable]
     if not applicable:
         unscored[ROW_FAILED] = NOTHING_APPLIES
     return ScoreResult(reward=pointwise_reward(applicable, scores, min_coverage=min_coverage) if applicable else None,
                        coverage=coverage(applicable, scores), scores=scores, unscored=unscored, not_applicable=not_applicable or None,
-                       ratings=ratings or None, explanations=reasoning, thinking=thinking or None)
+                       ratings=ratings or None, explanations=reasoning, thinking=thinking or None, decided_by=decided_by or None)
 
 
 def criterion_score(criterion: Criterion, value: Value | None) -> float | None:

@@ -33,11 +33,12 @@ class ScoreResult(BaseModel):
     soft_reward: float | None = None  # the reward with P(MET) in place of 1/0
     thinking: dict[str, str] | None = None  # a reasoning judge's thinking (with --explain)
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
+    decided_by: dict[str, str] | None = None  # a cascade's: the judge whose verdict each model-judged criterion has
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
         return _drop_none(handler(self), ("not_applicable", "ratings", "explanations", "soft", "soft_reward", "thinking",
-                                          "generated_criteria"))
+                                          "generated_criteria", "decided_by"))
 
     @classmethod
     def failed(cls, row_id: RowId, reason: str) -> ScoreResult:
@@ -84,11 +85,12 @@ class CompareResult(BaseModel):
     thinking: dict[str, str] | None = None  # a reasoning judge's thinking (with --explain)
     adaptive_criteria: list[dict[str, Any]] | None = None  # --adaptive: the criteria written for this pair
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
+    decided_by: dict[str, str] | None = None  # a cascade's: the judge whose verdicts each criterion has (per order if two)
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
         return _drop_none(handler(self), ("not_applicable", "explanations", "soft", "thinking", "adaptive_criteria",
-                                          "generated_criteria"))
+                                          "generated_criteria", "decided_by"))
 
     @classmethod
     def failed(cls, row_id: RowId, reason: str) -> CompareResult:

@@ -55,6 +55,7 @@ class CriterionVerdict:
     reason: str | None = None  # why it is unscored
     dist: dict[str, float] | None = None  # P(label) from log-probabilities, when asked and available
     thinking: str = ""  # a reasoning judge's free thinking (two-phase mode, <think>, reasoning fields)
+    decided_by: str | None = None  # a cascade's judge whose verdict this is (judgekit.judging.cascade)
 
     @property
     def scored(self) -> bool:

@@ -65,7 +65,7 @@ class CallRunner:
         self.policy = policy
         self.timeout = timeout
         self.stats = stats
-        self.scope: ScopeUsage | None = None
+        self.scopes: tuple[ScopeUsage, ...] = ()  # e.g. an eval subset's, a cascade level's
         # A backend that can only run one call at a time (llama.cpp in-process) says so, so that
         # queued calls wait here, outside their timeout, instead of inside the backend.
         limit = max(1, min(concurrency, self.backend.max_concurrency or concurrency))
@@ -113,16 +113,17 @@ class CallRunner:
         return cache_key(self.backend.identity(), {k: v for k, v in fields.items() if k not in unsent})
 
     def counting_into(self, scope: ScopeUsage) -> CallRunner:
-        """This runner (same backend, concurrency limit, retries and run stats), also counting into `scope`."""
+        """This runner (same backend, concurrency limit, retries and run stats), also counting into `scope`
+        (besides the scopes it counts into already)."""
         scoped = copy.copy(self)
-        scoped.scope = scope
+        scoped.scopes = (*self.scopes, scope)
         return scoped
 
     def count_cache_hit(self) -> None:
         """An answer served from the cache instead of a call."""
         self.stats.cache_hits += 1
-        if self.scope is not None:
-            self.scope.cache_hits += 1
+        for scope in self.scopes:
+            scope.cache_hits += 1
 
     def count_reask(self) -> None:
         self.stats.reasks += 1
@@ -134,8 +135,8 @@ class CallRunner:
         """The completion as the server sent it (parsed as it is: the free text made from it is
         redacted by whoever makes it, judgekit.secrets), or JudgeError (with a redacted reason)
         once retries are spent."""
-        if self.scope is not None:
-            self.scope.calls += 1
+        for scope in self.scopes:
+            scope.calls += 1
         try:
             try:
                 # Most calls succeed at once: the retry machinery is built only for those that do not
@@ -151,9 +152,9 @@ class CallRunner:
         self.stats.prompt_tokens += completion.prompt_tokens
         self.stats.completion_tokens += completion.completion_tokens
         self.budget.spend(self.pricing, completion.prompt_tokens, completion.completion_tokens)
-        if self.scope is not None:
-            self.scope.prompt_tokens += completion.prompt_tokens
-            self.scope.completion_tokens += completion.completion_tokens
+        for scope in self.scopes:
+            scope.prompt_tokens += completion.prompt_tokens
+            scope.completion_tokens += completion.completion_tokens
         return completion
 
     def _failed(self, reason: str) -> JudgeError:

@@ -173,6 +173,9 @@ class ServerState:
     # Opt-in soft verdicts: when set and a request asks for logprobs, the reply carries OpenAI-style
     # token log-probabilities; (criterion_id, verdict) -> probability of the verdict token given.
     verdict_probability: SoftFn | None = None
+    # Or per judged text: (criterion_id, verdict, fenced texts {"response"} or {"response-a", "response-b"})
+    # -> P(that verdict), e.g. a judge unsure of some responses only.
+    verdict_confidence: Callable[[str, Any, dict[str, str]], float] | None = None
     # Native formats (judgekit.testing.native): a malformed variant to answer with instead of a
     # well-formed answer, for the first `malformed_times` native answers (None: always).
     malformed: str | None = None
@@ -442,11 +445,15 @@ def chat_reply(state: ServerState, body: dict[str, Any], echo: str) -> dict[str,
         if not body.get("response_format") or not state.honour_response_format:
             content = f"Here is my evaluation.\n```json\n{content}\n```"
     reply = _completion(content, body.get("model", "scripted"))
-    if body.get("logprobs") and state.verdict_probability is not None:
+    probability = state.verdict_probability
+    if state.verdict_confidence is not None:
+        confidence, texts = state.verdict_confidence, fenced(body)
+        probability = lambda cid, verdict: confidence(cid, verdict, texts)  # noqa: E731
+    if body.get("logprobs") and probability is not None:
         if native is None:
-            reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, state.verdict_probability)}
+            reply["choices"][0]["logprobs"] = {"content": token_logprobs(content, probability)}
         else:
-            reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, state.verdict_probability)}
+            reply["choices"][0]["logprobs"] = {"content": native_token_logprobs(native, user_text, content, probability)}
     _dress(reply, state, body, content, echo)
     return reply
 

@@ -19,7 +19,7 @@ import judgekit
 import judgekit.ray as judgekit_ray
 from judgekit.data.outfile import open_locked
 from judgekit.errors import InputError, JudgeUnreachable
-from judgekit.testing import ScriptedJudgeServer
+from judgekit.testing import ScriptedJudgeServer, ServerState
 from tests.helpers import SCORE_RUBRIC, free_port, read_jsonl, run_cli, scripted_judge, write_jsonl
 
 # Two attempts: an actor idle between batches may find its pooled connection closed by the server
@@ -287,3 +287,21 @@ def test_a_limit_under_ray_stops_and_resumes_as_a_plain_run_does(server: Scripte
         assert resumed.returncode == 0, resumed.stderr
         assert f"8 rows ({8 - len(written)} judged, {len(written)} resumed)" in resumed.stderr
     assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+
+
+def test_score_ray_with_a_cascade_gathers_each_levels_counts(rubric: Path, ray_address: str, tmp_path: Path):
+    unsure = ServerState(verdict_probability=lambda cid, verdict: 0.95 if cid == "a" else 0.5)
+    with ScriptedJudgeServer(unsure) as cheap, ScriptedJudgeServer() as strong:
+        cascade = tmp_path / "cascade.yaml"
+        cascade.write_text(f"cascade:\n  - {{judge: openai:a, base_url: '{cheap.base_url}'}}\n"
+                           f"  - {{judge: openai:b, base_url: '{strong.base_url}'}}\n")
+        data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": "Q?", "response": "yes"} for i in range(6)])
+        args = ["score", str(data), "--rubric", str(rubric), "--panel", str(cascade), "--no-cache"]
+        plain = run_cli(*args, "-o", str(tmp_path / "plain.jsonl"))
+        on_ray = run_cli(*args, "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-shard-rows", "3",
+                         env={"RAY_ADDRESS": ray_address}, timeout=600)
+        assert (plain.returncode, on_ray.returncode) == (0, 0), on_ray.stderr
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+    levels = [[line for line in run.stderr.splitlines() if "level " in line] for run in (plain, on_ray)]
+    assert len(levels[0]) == 2 and levels[1] == levels[0], on_ray.stderr  # gathered from every actor's shards
+    assert "level 1 openai:a: decided 6 (50.0%)" in plain.stderr, plain.stderr
