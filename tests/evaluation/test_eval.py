@@ -179,7 +179,8 @@ def test_master_key_probe_judges_a_reply_as_score_does(judge_server, tmp_path: P
                    "-o", "-", "--no-cache")
     assert proc.returncode == 0, proc.stderr
     generated = 3
-    assert json.loads(proc.stdout)["probe"]["calls"] == 4 * (K + generated)  # 4 replies, each criterion its call
+    # the 4 master keys and the real response (for the reward delta), each criterion its call
+    assert json.loads(proc.stdout)["probe"]["calls"] == 5 * (K + generated)
 
 
 def test_split_dialogue() -> None:
