@@ -97,7 +97,10 @@ class _TrlSession:
 
         async def run() -> BatchRewards:
             references = [self.reference(r) for r in rows]
-            result = await self.scorer.score_batch(prompts, completions, references=references, rows=rows)
+            state = kwargs.get("trainer_state")
+            step = getattr(state, "global_step", None)
+            result = await self.scorer.score_batch(prompts, completions, references=references, rows=rows,
+                                                   step=step if isinstance(step, int) else None)
             if self.log:
                 _log_to_trl(result, kwargs)
             return result
@@ -126,6 +129,8 @@ def _log_to_trl(result: BatchRewards, kwargs: dict[str, Any]) -> None:
         n = max(1, len(result.raw))
         log_metric("judgekit/unscored_frac", sum(r is None for r in result.raw) / n)
         log_metric("judgekit/judged_frac", result.judged / n)
+        for name, value in result.guards.metrics.items():  # canaries, audits, dropout (judgekit.rl.guards)
+            log_metric(name, value)
     log_extra = kwargs.get("log_extra")
     if callable(log_extra):
         log_extra("judgekit_scores", [json.dumps(s, sort_keys=True) for s in result.scores])
@@ -203,7 +208,9 @@ class TrlReward:
     The reward options (judgekit.rl.options.RewardOptions): `strategy`, the shaping `normalize`,
     `clip`, `veto_penalty`, `length_debias` (judgekit.rl.shaping; all off), `reference_column`,
     `strict`, `par` / `par_reference_reward` (PAR against the reference column's response or a given
-    reward) and `panel_reward="mean_minus_std"` / `panel_k` (a panel judge's conservative reward).
+    reward) and `panel_reward="mean_minus_std"` / `panel_k` (a panel judge's conservative reward);
+    the guards `canary_rate`, `canary_families`, `canary_max_fpr`, `audit_judge`, `audit_rate`,
+    `rubric_dropout`, `guard_seed` (judgekit.rl.guards; a masked batch's rewards are all None).
     With `log`, per-criterion means go to TRL's `log_metric` as `judgekit/<criterion_id>` and the
     per-completion scores to `log_extra` as `judgekit_scores`.
     """
@@ -229,12 +236,13 @@ class TrlReward:
         par_reference_reward: float | None = None,
         panel_reward: str = "votes",
         panel_k: float = 1.0,
+        **guards: Any,
     ) -> None:
         loaded = None if rubric is None else as_rubric(rubric, call="TrlReward()")
         options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                                    length_debias=length_debias, reference_column=reference_column, strict=strict,
                                    par=par, par_reference_reward=par_reference_reward, panel_reward=panel_reward,
-                                   panel_k=panel_k)
+                                   panel_k=panel_k, **guards)
         described = judge_or_spec(judge, call="TrlReward()", base_url=base_url, settings=judge_options,
                                   arguments=("judge_options",))
         self._shared = _LazySession(loaded, described, options, log)
@@ -307,6 +315,7 @@ def trl_reward(
     par_reference_reward: float | None = None,
     panel_reward: str = "votes",
     panel_k: float = 1.0,
+    **guards: Any,
 ) -> RewardFunction:
     """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`: `TrlReward(rubric, judge, ...)`
     as a plain `async def` (TRL runs async reward functions concurrently on its own loop). The options
@@ -314,7 +323,8 @@ def trl_reward(
     reward functions."""
     return TrlReward(rubric, judge, name=name, strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                      length_debias=length_debias, reference_column=reference_column, strict=strict, log=log, par=par,
-                     par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k).as_function()
+                     par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k,
+                     **guards).as_function()
 
 
 def trl_criterion_rewards(
