@@ -22,7 +22,7 @@ from judgekit.errors import InputError
 from judgekit.judge import JudgeSpec
 from judgekit.judging.ranking import check_strategy
 from judgekit.panel import load_panel
-from judgekit.rl.options import guard_options
+from judgekit.rl.options import GUARD_OPTIONS, guard_options
 from judgekit.rl.shaping import Shaping
 from judgekit.rubric.models import load_rubric
 
@@ -111,14 +111,19 @@ def serve(
     if request_timeout >= OPENRLHF_TIMEOUT:
         err.print(f"[yellow]warning[/yellow]: --request-timeout {request_timeout:g} is not below OpenRLHF's "
                   f"{OPENRLHF_TIMEOUT:g} s client timeout: a slow judge makes it send the request again")
-    options = ServeOptions(strategy=check_strategy(strategy), shaping=shaping, unscored_reward=unscored_reward,
-                           max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout,
-                           par=par or par_reference_reward is not None, par_reference_reward=par_reference_reward,
-                           panel_reward=panel_reward, panel_k=panel_k,  # type: ignore[arg-type]  # checked by ServeOptions
-                           **guard_options({"canary_rate": canary_rate, "canary_families": canary_families,
-                                            "canary_max_fpr": canary_max_fpr, "audit_rate": audit_rate,
-                                            "audit_judge": _audit_judge(audit_judge, audit_base_url),
-                                            "rubric_dropout": rubric_dropout, "guard_seed": guard_seed}))
+    try:
+        options = ServeOptions(strategy=check_strategy(strategy), shaping=shaping, unscored_reward=unscored_reward,
+                               max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout,
+                               par=par or par_reference_reward is not None, par_reference_reward=par_reference_reward,
+                               panel_reward=panel_reward, panel_k=panel_k,  # type: ignore[arg-type]  # checked by ServeOptions
+                               **guard_options({"canary_rate": canary_rate, "canary_families": canary_families,
+                                                "canary_max_fpr": canary_max_fpr, "audit_rate": audit_rate,
+                                                "audit_judge": _audit_judge(audit_judge, audit_base_url),
+                                                "rubric_dropout": rubric_dropout, "guard_seed": guard_seed}))
+    except InputError as exc:  # a guard option as the command line names it
+        if exc.field in GUARD_OPTIONS:
+            raise InputError(exc.message, field="--" + exc.field.replace("_", "-")) from None
+        raise
     if host not in _LOOPBACK:
         err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
     with judge_options.judge() as the_judge:

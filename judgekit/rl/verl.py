@@ -28,7 +28,7 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,9 +134,11 @@ def _spec_data(judge: Any, settings: dict[str, Any]) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """verl's config values (omegaconf ListConfig) as the plain list pydantic reads."""
+    """verl's config values (omegaconf ListConfig, DictConfig) as the plain list or dict pydantic reads."""
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple, list)):
-        return list(value)
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
