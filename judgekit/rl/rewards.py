@@ -33,6 +33,7 @@ from judgekit.llm.engine import map_rows
 from judgekit.rl.ensemble import ensemble_outcome
 from judgekit.rl.guards import (
     Auditor,
+    Canary,
     GuardReport,
     apply_dropout,
     audit_metrics,
@@ -158,13 +159,23 @@ class RewardScorer:
         if kept is not None:
             report.metrics["judgekit/rubric_dropout/kept"] = kept
 
+        # the guards' judging runs beside the batch's own, within the same time bound
+        guarding = asyncio.ensure_future(self._guard(picked, prompts, completions, references, rows, group_keys, step_key, timeout))
         pointwise = self.options.strategy == "pointwise"
-        if pointwise:
-            found, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
-        else:
-            found, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
+        try:
+            if pointwise:
+                found, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
+            else:
+                found, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
+        except BaseException:
+            guarding.cancel()
+            raise
         outcomes = [o if o is not None else timed_out_item(r) for o, (_, r) in zip(found, picked)]
-        await self._guard(report, picked, prompts, completions, references, rows, group_keys, step_key, outcomes, found)
+        canaries, audited = await guarding
+        if canaries is not None:
+            canary_metrics(self.options, canaries[0], canaries[1], report)
+        if audited is not None:
+            audit_metrics([outcomes[i] for i in audited[0]], audited[1], report)
 
         raw = [None if (self.options.strict and o.unscored) else o.reward for o in outcomes]
         unscored = [o.unscored for o in outcomes]
@@ -189,19 +200,33 @@ class RewardScorer:
                             [o.coverage if pointwise else None for o in outcomes], [o is None for o in found], report)
 
     async def _guard(
-        self, report: GuardReport, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: Sequence[Any],
-        references: Sequence[Any], rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str,
-        outcomes: list[ScoreResult], found: Sequence[ScoreResult | None],
-    ) -> None:
-        """Canaries (judged by the training judge) and audits (by the audit judge): measured, never part of a reward."""
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any],
+        rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str, timeout: float | None,
+    ) -> tuple[tuple[list[Canary], list[ScoreResult]] | None, tuple[list[int], list[ScoreResult | None]] | None]:
+        """The canaries (judged by the training judge) and the audits (by the audit judge) with their
+        verdicts: measured, never part of a reward. Past the time bound a canary has no reward (left
+        out of the rates) and an audit abstains."""
+        canaries = audits = None
         if self.options.canary_rate > 0:
-            canaries = build_canaries(self.options, picked, prompts, completions, references, rows, group_keys, step)
-            canary_metrics(self.options, canaries, await judge_canaries(self.judge, self._item_reward, canaries), report)
+            built = build_canaries(self.options, picked, prompts, completions, references, rows, group_keys, step)
+            try:
+                results = await asyncio.wait_for(judge_canaries(self.judge, self._item_reward, built), timeout)
+            except asyncio.TimeoutError:
+                results = [ScoreResult(reward=None, scores={}, unscored={"*": TIMED_OUT}) for _ in built]
+            canaries = (built, results)
         if self.auditor is not None and self.options.audit_rate > 0:
-            judged = [i for i, o in enumerate(found) if o is not None]
-            chosen = [judged[j] for j in share(judged, self.options.audit_rate, seeded(self.options, step, "audit", "batch"))]
+            first: dict[tuple[str, str, str], int] = {}
+            for i in range(len(completions)):
+                first.setdefault((picked[i][0], group_keys[i], _json_key(completions[i])), i)
+            distinct = sorted(first.values())
+            chosen = [distinct[j] for j in share(distinct, self.options.audit_rate, seeded(self.options, step, "audit", "batch"))]
             items = [(picked[i][1], PointwiseItem(prompts[i], completions[i], references[i], rows[i])) for i in chosen]
-            audit_metrics([outcomes[i] for i in chosen], await self.auditor.audit(items), report)
+            try:
+                verdicts = await asyncio.wait_for(self.auditor.audit(items), timeout)
+            except asyncio.TimeoutError:
+                verdicts = [None] * len(items)
+            audits = (chosen, verdicts)
+        return canaries, audits
 
     async def _pointwise(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],
