@@ -1,7 +1,7 @@
 """Guards against a policy that learns to fool its judge, run inside the reward scorer (SPEC section 10).
 
 - Canaries: a share of each batch's prompts is also judged with attack responses built by the probe's
-  families (judgekit.evaluation.attacks); their false-positive rate per family (reward > 0) is logged,
+  families (judgekit.judging.attacks); their false-positive rate per family (reward > 0) is logged,
   never part of a policy reward, and above `canary_max_fpr` the batch's rewards are masked.
 - Audits: a share of the responses is also judged by a second judge with the same rubric; agreement
   per criterion and for the reward, and the mean reward gap (training minus audit), are logged.
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text
-from judgekit.evaluation.attacks import FAMILIES, Attack, RowView
 from judgekit.judge import Judge, JudgeSpec, judge_or_spec
+from judgekit.judging.attacks import FAMILIES, Attack, RowView
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.results import ScoreResult
@@ -171,6 +171,12 @@ class Auditor:
             assert self._spec is not None
             self._judge = self._spec.build()
         return self._judge
+
+    def close(self) -> None:
+        """Close the audit judge if it was built here from a spec (a Judge given is its owner's to close)."""
+        if self._spec is not None and self._judge is not None:
+            self._judge.close()
+            self._judge = None
 
     async def audit(self, items: list[tuple[Rubric, PointwiseItem]]) -> list[ScoreResult | None]:
         """Each item's audit verdicts; None where the audit judge failed (its verdicts abstain)."""

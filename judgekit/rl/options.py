@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from judgekit.errors import InputError
-from judgekit.evaluation.attacks import FAMILIES
 from judgekit.judge import JudgeLike
+from judgekit.judging.attacks import FAMILIES
 from judgekit.judging.ranking import Strategy, check_strategy
 from judgekit.rl.shaping import Shaping, finite
 
@@ -58,7 +58,7 @@ class RewardOptions:
     rate per family logged (`judgekit/canary_fpr/<family>`), never part of a policy reward."""
 
     canary_families: tuple[str, ...] | None = None
-    """The attack families of judgekit.evaluation.attacks the canaries use (None: all built-in ones)."""
+    """The attack families of judgekit.judging.attacks the canaries use (None: all built-in ones)."""
 
     canary_max_fpr: float | None = None
     """A batch where any family's canary false-positive rate exceeds this has no rewards (masked, counted, logged)."""

@@ -278,6 +278,8 @@ def close_judges() -> None:
     _SESSIONS.clear()
     for session in sessions:
         session.scorer.judge.close()
+        if session.scorer.auditor is not None:
+            session.scorer.auditor.close()
 
 
 def verl_compute_score(

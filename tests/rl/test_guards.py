@@ -141,3 +141,19 @@ def test_bad_guard_options_name_the_option(options, field):
     with pytest.raises(InputError) as caught:
         RewardOptions(**options)
     assert caught.value.field == field and field in str(caught.value)
+
+
+def test_the_trl_reward_takes_the_guards_checked_and_pickles_them_with_a_described_audit_judge():
+    import pickle
+
+    with pytest.raises(InputError) as caught:
+        judgekit.TrlReward(RUBRIC, "openai:m", base_url="http://127.0.0.1:9/v1", canary_rate=2)
+    assert caught.value.field == "canary_rate"
+    with pytest.raises(InputError) as caught:
+        judgekit.TrlReward(RUBRIC, "openai:m", base_url="http://127.0.0.1:9/v1", canary_rat=0.5)
+    assert caught.value.field == "canary_rat"
+    audit = judgekit.JudgeSpec("openai:big", base_url="http://127.0.0.1:9/v1")
+    reward = judgekit.TrlReward(RUBRIC, "openai:m", base_url="http://127.0.0.1:9/v1", canary_rate=0.5,
+                                canary_families=["master-key"], audit_judge=audit, audit_rate=0.1, rubric_dropout=0.2)
+    options = pickle.loads(pickle.dumps(reward))._shared.options
+    assert (options.canary_families, options.audit_judge, options.rubric_dropout) == (("master-key",), audit, 0.2)
