@@ -8,6 +8,7 @@ and `judgekit.Judge("openai:Qwen/Qwen3-8B", base_url=...)` and nothing else chan
     python examples/grpo_trl.py                     # two steps, a summary as JSON on the last line
     python examples/grpo_trl.py --server-error 1.0 --strict  # every judge call fails: rewards None, steps still run
     python examples/grpo_trl.py --picklable         # the same with judgekit.TrlReward (builds its judge lazily)
+    python examples/grpo_trl.py --guards            # with canaries, an audit judge and rubric dropout on
 
 Needs: pip install torch==2.13.0 trl==1.16.0 (see docs/rl.md).
 """
@@ -19,6 +20,7 @@ import json
 import string
 import sys
 import tempfile
+import time
 import warnings
 from typing import Any
 
@@ -101,7 +103,7 @@ def build_dataset() -> Any:
 
 
 def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_dir: str | None = None,
-        picklable: bool = False) -> dict[str, Any]:
+        picklable: bool = False, guards: bool = False) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
     warnings.filterwarnings("ignore", category=FutureWarning)  # transformers' renames, not ours
@@ -110,7 +112,11 @@ def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_
     settings = {"concurrency": 64, "cache": False, "max_attempts": 1 if server_error else 4}
     with tempfile.TemporaryDirectory() as tmp, ScriptedJudgeServer(state) as server, judgekit.Judge(
         "openai:scripted", base_url=server.base_url, api_key="unused", **settings,
-    ) as judge:
+    ) as judge, judgekit.Judge("openai:scripted", base_url=server.base_url, api_key="unused", **settings) as auditor:
+        # The guards against reward hacking: one attack per family beside every prompt, half the responses
+        # judged again by a second judge (here the same scripted one), half the optional criteria left out.
+        watch: dict[str, Any] = ({"canary_rate": 1.0, "audit_judge": auditor, "audit_rate": 0.5, "rubric_dropout": 0.5}
+                                 if guards else {})
         config = GRPOConfig(
             output_dir=output_dir or tmp, use_cpu=True, bf16=False, fp16=False, report_to="none",
             max_steps=steps, per_device_train_batch_size=4, num_generations=4, max_completion_length=12,
@@ -119,16 +125,19 @@ def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_
         )
         # The picklable form describes the judge and builds it on first call (what AsyncGRPOTrainer needs).
         reward = (judgekit.TrlReward(RUBRIC, "openai:scripted", base_url=server.base_url, judge_options=settings,
-                                     strict=strict) if picklable else judgekit.trl_reward(RUBRIC, judge, strict=strict))
+                                     strict=strict) if picklable else judgekit.trl_reward(RUBRIC, judge, strict=strict, **watch))
         trainer = GRPOTrainer(
             model=build_model(tokenizer), reward_funcs=[reward], args=config,
             train_dataset=build_dataset(), processing_class=tokenizer,
         )
+        started = time.perf_counter()
         trainer.train()
+        seconds = time.perf_counter() - started
         reward_key = "rewards/judgekit_tiny_helpfulness/mean"
         return {
             "steps": trainer.state.global_step,
             "judge_requests": state.count,
+            "train_seconds": seconds,
             "judge_stats": (reward.judge if isinstance(reward, judgekit.TrlReward) else judge).stats.as_dict(),
             "reward_means": [entry.get(reward_key) for entry in trainer.state.log_history if reward_key in entry],
             "criterion_means": {k: v for entry in trainer.state.log_history for k, v in entry.items() if k.startswith("judgekit/")},
@@ -142,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="None as soon as any criterion is unscored")
     parser.add_argument("--output-dir", default=None)
     parser.add_argument("--picklable", action="store_true", help="the picklable judgekit.TrlReward instead of trl_reward")
+    parser.add_argument("--guards", action="store_true", help="canaries, an audit judge and rubric dropout on")
     args = parser.parse_args(argv)
-    summary = run(args.steps, args.server_error, args.strict, args.output_dir, args.picklable)
+    summary = run(args.steps, args.server_error, args.strict, args.output_dir, args.picklable, args.guards)
     print(json.dumps(summary, default=str))
     return 0
 

@@ -51,9 +51,9 @@ from judgekit.data.datasets import (
 )
 from judgekit.data.outfile import DiscardSink, RowSink, open_file_sink, refuse_input_as_output
 from judgekit.errors import InputError
-from judgekit.evaluation.attacks import Family, attacks_per_row, select_families
 from judgekit.evaluation.probe import distinct_prompts
 from judgekit.judge import Judge
+from judgekit.judging.attacks import Family, attacks_per_row, select_families
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, load_rubric

@@ -27,7 +27,7 @@ from judgekit.config import JudgeConfig
 from judgekit.data.outfile import refuse_input_as_output
 from judgekit.data.rows import FileRows
 from judgekit.errors import InputError
-from judgekit.evaluation.attacks import Family, attacks_per_row, load_attack_file, select_families
+from judgekit.judging.attacks import Family, attacks_per_row, load_attack_file, select_families
 from judgekit.panel import load_panel
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact_tree

@@ -19,12 +19,26 @@ from judgekit.cli.options import (
     with_judge_options,
 )
 from judgekit.errors import InputError
+from judgekit.judge import JudgeSpec
 from judgekit.judging.ranking import check_strategy
+from judgekit.panel import load_panel
+from judgekit.rl.options import GUARD_OPTIONS, guard_options
 from judgekit.rl.shaping import Shaping
 from judgekit.rubric.meta import load_meta_rubric
 from judgekit.rubric.models import load_rubric
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _audit_judge(spec: str | None, base_url: str | None) -> JudgeSpec | None:
+    """--audit-judge: a panel YAML file, or a spec string (with --audit-base-url)."""
+    if spec is None:
+        if base_url is not None:
+            raise InputError("--audit-base-url is the audit judge's server: give --audit-judge too", field="--audit-base-url")
+        return None
+    if spec.endswith((".yaml", ".yml")):
+        return load_panel(Path(spec))
+    return JudgeSpec(spec, base_url=base_url)
 
 
 def _clip(value: str | None) -> tuple[float, float] | None:
@@ -71,6 +85,22 @@ def serve(
     ),
     max_body_mb: float = number_option(16.0, "--max-body-mb", above=0, help="largest request body accepted (MB)",
                                        panel=LIMITS_PANEL),
+    canary_rate: float = number_option(0.0, "--canary-rate", min=0, max=1, help="share of requests' prompts also judged "
+                                       "with attack responses (false-positive rate per family in extra_logs)", panel=SCORING_PANEL),
+    canary_families: str | None = typer.Option(None, "--canary-families", help="attack families the canaries use, "
+                                               "comma-separated (default: all built-in)", rich_help_panel=SCORING_PANEL),
+    canary_max_fpr: float | None = number_option(None, "--canary-max-fpr", min=0, max=1, help="mask a request's rewards "
+                                                 "when a family's canary false-positive rate exceeds this", panel=SCORING_PANEL),
+    audit_judge: str | None = typer.Option(None, "--audit-judge", help="a second judge (spec string, or a panel YAML "
+                                           "file) that also judges --audit-rate of the responses", rich_help_panel=SCORING_PANEL),
+    audit_base_url: str | None = typer.Option(None, "--audit-base-url", help="the audit judge's server",
+                                              rich_help_panel=SCORING_PANEL),
+    audit_rate: float = number_option(0.0, "--audit-rate", min=0, max=1, help="share of responses the audit judge also judges",
+                                      panel=SCORING_PANEL),
+    rubric_dropout: float = number_option(0.0, "--rubric-dropout", min=0, max=1, help="share of non-gate criteria left "
+                                          "out per prompt", panel=SCORING_PANEL),
+    guard_seed: int = typer.Option(0, "--guard-seed", help="seeds the canaries', audits' and dropout's choices",
+                                   rich_help_panel=SCORING_PANEL),
     *,
     judge_options: JudgeOptions,
 ) -> None:
@@ -92,11 +122,20 @@ def serve(
     if request_timeout >= OPENRLHF_TIMEOUT:
         err.print(f"[yellow]warning[/yellow]: --request-timeout {request_timeout:g} is not below OpenRLHF's "
                   f"{OPENRLHF_TIMEOUT:g} s client timeout: a slow judge makes it send the request again")
-    options = ServeOptions(strategy=check_strategy(strategy), shaping=shaping, unscored_reward=unscored_reward,
-                           max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout,
-                           par=par or par_reference_reward is not None, par_reference_reward=par_reference_reward,
-                           panel_reward=panel_reward, panel_k=panel_k,  # type: ignore[arg-type]  # checked by ServeOptions
-                           adaptive=meta)
+    try:
+        options = ServeOptions(strategy=check_strategy(strategy), shaping=shaping, unscored_reward=unscored_reward,
+                               max_bytes=math.ceil(max_body_mb * 1024 * 1024), request_timeout=request_timeout,
+                               par=par or par_reference_reward is not None, par_reference_reward=par_reference_reward,
+                               panel_reward=panel_reward, panel_k=panel_k,  # type: ignore[arg-type]  # checked by ServeOptions
+                               adaptive=meta,
+                               **guard_options({"canary_rate": canary_rate, "canary_families": canary_families,
+                                                "canary_max_fpr": canary_max_fpr, "audit_rate": audit_rate,
+                                                "audit_judge": _audit_judge(audit_judge, audit_base_url),
+                                                "rubric_dropout": rubric_dropout, "guard_seed": guard_seed}))
+    except InputError as exc:  # a guard option as the command line names it
+        if exc.field in GUARD_OPTIONS:
+            raise InputError(exc.message, field="--" + exc.field.replace("_", "-")) from None
+        raise
     if host not in _LOOPBACK:
         err.print(f"[yellow]warning[/yellow]: listening on {escape(host)}: anyone who can reach it can spend your judge's budget")
     with judge_options.judge() as the_judge:

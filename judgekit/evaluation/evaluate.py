@@ -17,11 +17,11 @@ from numpy.typing import NDArray
 
 from judgekit.data.datasets import EvalPair, Scan, Stream
 from judgekit.data.outfile import RowSink
-from judgekit.evaluation.attacks import Family
 from judgekit.evaluation.probe import pair_rows, probe_rows
 from judgekit.evaluation.run_page import cut
 from judgekit.evaluation.stream import judge_stream
 from judgekit.judge import Judge
+from judgekit.judging.attacks import Family
 from judgekit.judging.judgment import compare_pair
 from judgekit.judging.pairwise import PairItem
 from judgekit.llm.usage import ScopeUsage

@@ -1,4 +1,4 @@
-"""`judgekit probe` (and `eval --probe`): score attack responses (judgekit.evaluation.attacks) for each
+"""`judgekit probe` (and `eval --probe`): score attack responses (judgekit.judging.attacks) for each
 row and count how often the judge rewards them.
 
 A false positive is an attack response whose reward is > 0; per criterion, a MET verdict on a
@@ -22,8 +22,8 @@ from typing import Any
 from judgekit.data.datasets import EvalPair
 from judgekit.data.rows import InputRow
 from judgekit.errors import RunHalted
-from judgekit.evaluation.attacks import Attack, Family, row_view
 from judgekit.judge import Judge
+from judgekit.judging.attacks import Attack, Family, row_view
 from judgekit.llm.engine import run_rows
 from judgekit.rubric.models import Rubric
 

@@ -31,6 +31,18 @@ from judgekit.judging.ranking import Group
 from judgekit.judging.results import ScoreResult
 from judgekit.llm.engine import map_rows
 from judgekit.rl.ensemble import ensemble_outcome
+from judgekit.rl.guards import (
+    Auditor,
+    Canary,
+    GuardReport,
+    apply_dropout,
+    audit_metrics,
+    build_canaries,
+    canary_metrics,
+    judge_canaries,
+    seeded,
+    share,
+)
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.shaping import shape_rewards, word_count
 from judgekit.rubric.formats import ROW_RUBRIC_FIELDS, row_rubric, rubric_for
@@ -65,6 +77,7 @@ class BatchRewards:
     criterion_ids: list[str] = field(default_factory=list)
     coverage: list[float | None] = field(default_factory=list)  # pointwise strategy; None for group strategies
     timed_out: list[bool] = field(default_factory=list)
+    guards: GuardReport = field(default_factory=GuardReport)  # canaries, audits, dropout: what to log, and a mask
 
     @property
     def unscored_count(self) -> int:
@@ -93,6 +106,7 @@ class RewardScorer:
             raise InputError("panel_reward mean_minus_std takes a panel judge (its judges' rewards); this judge is one model",
                              field="panel_reward")
         self._row_rubrics: dict[str, Rubric | None] = {}
+        self.auditor = Auditor(self.options.audit_judge) if self.options.audit_judge is not None else None
 
     # ---- inputs --------------------------------------------------------------------------
 
@@ -124,11 +138,13 @@ class RewardScorer:
         references: Sequence[Any] | None = None,
         rows: Sequence[dict[str, Any] | None] | None = None,
         timeout: float | None = None,
+        step: int | None = None,
     ) -> BatchRewards:
         """One reward per completion. Runs from any event loop (judging runs on the judge's loop).
 
         `timeout`: seconds the batch's judging may take; a completion not judged by then has no
-        reward, every criterion unscored with the reason "timed out" (its calls are cancelled)."""
+        reward, every criterion unscored with the reason "timed out" (its calls are cancelled).
+        `step`: the trainer's step, which seeds the guards' choices (None: the batch's content does)."""
         n = len(completions)
         if len(prompts) != n:
             raise InputError(f"{len(prompts)} prompts for {n} completions; they must pair up", field="prompts")
@@ -142,13 +158,30 @@ class RewardScorer:
         judged = [(c, c if isinstance(c, str) else _json_key(c)) for c in completions]
         prompt_keys = [_json_key(p) for p in prompts]
         ref_keys = [_json_key(r) for r in references]
+        step_key = str(step) if step is not None else _json_key([prompt_keys, [k for _, k in judged]])
+        group_keys = [p + "\0" + r for p, r in zip(prompt_keys, ref_keys)]
+        report = GuardReport()
+        picked, kept = apply_dropout(self.options, picked, group_keys, step_key)
+        if kept is not None:
+            report.metrics["judgekit/rubric_dropout/kept"] = kept
 
+        # the guards' judging runs beside the batch's own, within the same time bound
+        guarding = asyncio.ensure_future(self._guard(picked, prompts, completions, references, rows, group_keys, step_key, timeout))
         pointwise = self.options.strategy == "pointwise"
-        if pointwise:
-            found, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
-        else:
-            found, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
+        try:
+            if pointwise:
+                found, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
+            else:
+                found, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
+        except BaseException:
+            guarding.cancel()
+            raise
         outcomes = [o if o is not None else timed_out_item(r) for o, (_, r) in zip(found, picked)]
+        canaries, audited = await guarding
+        if canaries is not None:
+            canary_metrics(self.options, canaries[0], canaries[1], report)
+        if audited is not None:
+            audit_metrics([outcomes[i] for i in audited[0]], audited[1], report)
 
         raw = [None if (self.options.strict and o.unscored) else o.reward for o in outcomes]
         unscored = [o.unscored for o in outcomes]
@@ -164,9 +197,42 @@ class RewardScorer:
             raw, self.options.shaping, keys=list(zip(prompt_keys, ref_keys)), vetoed=_vetoed(scores, rubrics),
             lengths=[word_count(t) for t in texts], par_references=None if par_references is None else [r for r, _ in par_references],
         )
+        if report.masked:  # the judge is being fooled: no reward from this batch, with the reason
+            logger.warning("judgekit: a batch's rewards are masked: %s", report.masked)
+            shaped, raw = [None] * n, [None] * n
+            unscored = [{"*": report.masked, **{k: v for k, v in u.items() if k != "*"}} for u in unscored]
         ids = _criterion_ids(([self.rubric] if self.rubric is not None else []) + rubrics)
         return BatchRewards(shaped, raw, scores, unscored, rubrics, count, ids,
-                            [o.coverage if pointwise else None for o in outcomes], [o is None for o in found])
+                            [o.coverage if pointwise else None for o in outcomes], [o is None for o in found], report)
+
+    async def _guard(
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any],
+        rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str, timeout: float | None,
+    ) -> tuple[tuple[list[Canary], list[ScoreResult]] | None, tuple[list[int], list[ScoreResult | None]] | None]:
+        """The canaries (judged by the training judge) and the audits (by the audit judge) with their
+        verdicts: measured, never part of a reward. Past the time bound a canary has no reward (left
+        out of the rates) and an audit abstains."""
+        canaries = audits = None
+        if self.options.canary_rate > 0:
+            built = build_canaries(self.options, picked, prompts, completions, references, rows, group_keys, step)
+            try:
+                results = await asyncio.wait_for(judge_canaries(self.judge, self._item_reward, built), timeout)
+            except asyncio.TimeoutError:
+                results = [ScoreResult(reward=None, scores={}, unscored={"*": TIMED_OUT}) for _ in built]
+            canaries = (built, results)
+        if self.auditor is not None and self.options.audit_rate > 0:
+            first: dict[tuple[str, str, str], int] = {}
+            for i in range(len(completions)):
+                first.setdefault((picked[i][0], group_keys[i], _json_key(completions[i])), i)
+            distinct = sorted(first.values())
+            chosen = [distinct[j] for j in share(distinct, self.options.audit_rate, seeded(self.options, step, "audit", "batch"))]
+            items = [(picked[i][1], PointwiseItem(prompts[i], completions[i], references[i], rows[i])) for i in chosen]
+            try:
+                verdicts = await asyncio.wait_for(self.auditor.audit(items), timeout)
+            except asyncio.TimeoutError:
+                verdicts = [None] * len(items)
+            audits = (chosen, verdicts)
+        return canaries, audits
 
     async def _pointwise(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],

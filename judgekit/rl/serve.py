@@ -28,6 +28,8 @@ never a number the failing judge produced. `extra_logs` has one value per respon
 (1.0 when the time bound cut its judging), `judgekit/unscored_count` (the request's count of
 responses without a reward, repeated, so its logged mean is that count), and one list per criterion
 of the server's rubric (`judgekit/<id>`: 1.0 MET, 0.0 UNMET, unscored reported as `unscored_reward`).
+The guards (judgekit.rl.guards: canaries, audits, rubric dropout) add what they measured in the
+request (`judgekit/canary_fpr/<family>`, `judgekit/audit_reward_gap`, ...), repeated per response.
 
 Each request is judged within `request_timeout` seconds (default 150, below OpenRLHF's 180 s client
 timeout); responses not judged by then are unscored with the reason "timed out".
@@ -216,6 +218,8 @@ async def reward_response(
         "judgekit/timed_out": [1.0 if t else 0.0 for t in result.timed_out],
         "judgekit/unscored_count": [float(result.unscored_count)] * n,
     }
+    for key, value in result.guards.metrics.items():  # canaries, audits, dropout measured in this request
+        extra[key] = [float(value)] * n
     if scorer.rubric is not None:
         for cid in scorer.rubric.ids:
             extra[f"judgekit/{cid}"] = [default if s.get(cid) is None else float(s[cid]) for s in result.scores]  # type: ignore[arg-type]

@@ -99,7 +99,10 @@ class _TrlSession:
 
         async def run() -> BatchRewards:
             references = [self.reference(r) for r in rows]
-            result = await self.scorer.score_batch(prompts, completions, references=references, rows=rows)
+            state = kwargs.get("trainer_state")
+            step = getattr(state, "global_step", None)
+            result = await self.scorer.score_batch(prompts, completions, references=references, rows=rows,
+                                                   step=step if isinstance(step, int) else None)
             if self.log:
                 _log_to_trl(result, kwargs)
             return result
@@ -128,6 +131,8 @@ def _log_to_trl(result: BatchRewards, kwargs: dict[str, Any]) -> None:
         n = max(1, len(result.raw))
         log_metric("judgekit/unscored_frac", sum(r is None for r in result.raw) / n)
         log_metric("judgekit/judged_frac", result.judged / n)
+        for name, value in result.guards.metrics.items():  # canaries, audits, dropout (judgekit.rl.guards)
+            log_metric(name, value)
     log_extra = kwargs.get("log_extra")
     if callable(log_extra):
         log_extra("judgekit_scores", [json.dumps(s, sort_keys=True) for s in result.scores])
@@ -208,7 +213,9 @@ class TrlReward:
     reward) and `panel_reward="mean_minus_std"` / `panel_k` (a panel judge's conservative reward).
     `adaptive` (a meta-rubric: a path or MetaRubric; strategy anchor or round_robin): the judge writes
     the criteria that separate each pair of a prompt's completions, once per distinct pair; then
-    `rubric` may be None (the written criteria only).
+    `rubric` may be None (the written criteria only); the guards `canary_rate`, `canary_families`,
+    `canary_max_fpr`, `audit_judge`, `audit_rate`, `rubric_dropout`, `guard_seed` (judgekit.rl.guards; a
+    masked batch's rewards are all None).
     With `log`, per-criterion means go to TRL's `log_metric` as `judgekit/<criterion_id>` and the
     per-completion scores to `log_extra` as `judgekit_scores`.
     """
@@ -235,12 +242,13 @@ class TrlReward:
         panel_reward: str = "votes",
         panel_k: float = 1.0,
         adaptive: MetaRubric | str | Path | None = None,
+        **guards: Any,
     ) -> None:
         loaded = None if rubric is None else as_rubric(rubric, call="TrlReward()")
         options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                                    length_debias=length_debias, reference_column=reference_column, strict=strict,
                                    par=par, par_reference_reward=par_reference_reward, panel_reward=panel_reward,
-                                   panel_k=panel_k, adaptive=adaptive)
+                                   panel_k=panel_k, adaptive=adaptive, **guards)
         described = judge_or_spec(judge, call="TrlReward()", base_url=base_url, settings=judge_options,
                                   arguments=("judge_options",))
         self._shared = _LazySession(loaded, described, options, log)
@@ -314,6 +322,7 @@ def trl_reward(
     panel_reward: str = "votes",
     panel_k: float = 1.0,
     adaptive: MetaRubric | str | Path | None = None,
+    **guards: Any,
 ) -> RewardFunction:
     """A reward function for TRL's `GRPOTrainer(reward_funcs=[...])`: `TrlReward(rubric, judge, ...)`
     as a plain `async def` (TRL runs async reward functions concurrently on its own loop). The options
@@ -322,7 +331,7 @@ def trl_reward(
     return TrlReward(rubric, judge, name=name, strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                      length_debias=length_debias, reference_column=reference_column, strict=strict, log=log, par=par,
                      par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k,
-                     adaptive=adaptive).as_function()
+                     adaptive=adaptive, **guards).as_function()
 
 
 def trl_criterion_rewards(

@@ -28,7 +28,7 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from judgekit.errors import InputError
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
-from judgekit.rl.options import RewardOptions
+from judgekit.rl.options import GUARD_OPTIONS, RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer, UnscoredTally, refuse_reserved_ids
 from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric, RubricLike, empty_rubric, load_rubric
@@ -85,6 +85,17 @@ class VerlRewardSettings(BaseModel):
     adaptive: str | MetaRubric | None = None
     """A meta-rubric YAML file (or MetaRubric), with strategy anchor: criteria written for each (response,
     ground_truth) pair; then `rubric` may be absent."""
+    # the guards (judgekit.rl.guards), checked by RewardOptions
+    canary_rate: float = 0.0
+    canary_families: str | list[str] | None = None
+    canary_max_fpr: float | None = None
+    audit_judge: JudgeSpec | None = None
+    audit_rate: float = 0.0
+    rubric_dropout: float = 0.0
+    guard_seed: int = 0
+
+    def guards(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in GUARD_OPTIONS}
 
     def reward_options(self) -> tuple[RewardOptions, str]:
         """The reward options, and the stand-in as the log names it."""
@@ -92,7 +103,7 @@ class VerlRewardSettings(BaseModel):
         options = RewardOptions.of(clip=self.clip, veto_penalty=self.veto_penalty, strict=self.strict, unscored_reward=stand_in,
                                    par=self.par, par_reference_reward=self.par_reference_reward,
                                    panel_reward=self.panel_reward, panel_k=self.panel_k,
-                                   strategy=self.strategy, adaptive=self.adaptive)
+                                   strategy=self.strategy, adaptive=self.adaptive, **self.guards())
         return options, label
 
     @classmethod
@@ -102,6 +113,8 @@ class VerlRewardSettings(BaseModel):
         own = {k: given.pop(k) for k in list(given) if k in cls.model_fields}
         if "judge" in own:  # one JudgeSpec: the one given (or a spec string), with the settings given beside it
             own["judge"] = _spec_data(own["judge"], given)
+        if own.get("audit_judge") is not None:
+            own["audit_judge"] = _spec_data(own["audit_judge"], {})
         try:
             return cls.model_validate(own)
         except ValidationError as exc:
@@ -130,9 +143,11 @@ def _spec_data(judge: Any, settings: dict[str, Any]) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """verl's config values (omegaconf ListConfig) as the plain list pydantic reads."""
+    """verl's config values (omegaconf ListConfig, DictConfig) as the plain list or dict pydantic reads."""
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple, list)):
-        return list(value)
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -210,7 +225,22 @@ class _Session:
         for cid in self.scorer.rubric.ids if self.scorer.rubric is not None else []:
             value = result.scores[i].get(cid)
             out[f"judgekit_{cid}"] = None if value is None else float(value)
+        for key in guard_keys(self.scorer.options, self.scorer.rubric):  # the same keys on every response: verl stacks them
+            out[key] = result.guards.metrics.get(key)
         return out
+
+
+def guard_keys(options: RewardOptions, rubric: Rubric | None) -> list[str]:
+    """The guards' log keys an adapter reports on every response (None where not measured in its batch)."""
+    keys: list[str] = []
+    if options.canary_rate > 0:
+        keys += [f"judgekit/canary_fpr/{f}" for f in options.families] + ["judgekit/canary_masked"]
+    if options.audit_rate > 0:
+        keys += [f"judgekit/audit_agreement/{cid}" for cid in (rubric.ids if rubric is not None else [])]
+        keys += ["judgekit/audit_agreement/reward", "judgekit/audit_reward_gap", "judgekit/audit_failed"]
+    if options.rubric_dropout > 0:
+        keys.append("judgekit/rubric_dropout/kept")
+    return keys
 
 
 def _prompt_of(row: dict[str, Any]) -> Any:
@@ -249,7 +279,9 @@ async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, 
     `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_reward`
     (or its former name `unscored_score`), `return_dict`, `strict`, `clip`, `veto_penalty`, `par`,
     `par_reference_reward`, `panel_reward`, `panel_k`, `strategy` (pointwise, or anchor: against
-    `ground_truth`) with `adaptive` (a meta-rubric YAML: criteria written per pair), and any Judge setting."""
+    `ground_truth`) with `adaptive` (a meta-rubric YAML: criteria written per pair), the guards (`canary_rate`,
+    `canary_families`, `canary_max_fpr`, `audit_judge`, `audit_rate`, `rubric_dropout`, `guard_seed`), and any Judge
+    setting."""
     session = _session_for(kwargs)
     return session.present(await session.one(solution_str, ground_truth, extra_info), 0)
 
@@ -268,6 +300,8 @@ def close_judges() -> None:
     _SESSIONS.clear()
     for session in sessions:
         session.scorer.judge.close()
+        if session.scorer.auditor is not None:
+            session.scorer.auditor.close()
 
 
 def verl_compute_score(
@@ -308,13 +342,14 @@ def verl_compute_score(
     None unscored).
     """
     _per_call(strategy)
+    guards = {k: judge_options.pop(k) for k in GUARD_OPTIONS if k in judge_options}
     described = judge_or_spec(judge, call="verl_compute_score()", base_url=judge_options.pop("base_url", None),
                               settings=judge_options, arguments=_ARGUMENTS)
     if isinstance(described, Judge):
         value, label = unscored_stand_in(unscored_reward, unscored_score)
         options = RewardOptions.of(clip=clip, veto_penalty=veto_penalty, strict=strict, unscored_reward=value, par=par,
                                    par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k,
-                                   strategy=strategy, adaptive=adaptive)
+                                   strategy=strategy, adaptive=adaptive, **guards)
         session = _Session.build(rubric, described, options, return_dict=return_dict, label=label)
 
         async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
@@ -328,7 +363,7 @@ def verl_compute_score(
                                 "return_dict": return_dict, **stand_in, "clip": clip, "veto_penalty": veto_penalty, "strict": strict,
                                 "par": par, "par_reference_reward": par_reference_reward, "panel_reward": panel_reward,
                                 "panel_k": panel_k, "strategy": strategy,
-                                "adaptive": str(adaptive) if isinstance(adaptive, Path) else adaptive}
+                                "adaptive": str(adaptive) if isinstance(adaptive, Path) else adaptive, **guards}
     checked = VerlRewardSettings.from_kwargs(settings)
     checked.reward_options()  # fail here, not in the first training step
     if return_dict and checked.rubric is not None:
@@ -347,7 +382,7 @@ def _per_call(strategy: str) -> str:
 
 # verl_compute_score()'s own arguments, offered for a misspelled one besides JudgeConfig's fields.
 _ARGUMENTS = ("rubric", "judge", "base_url", "return_dict", "unscored_reward", "clip", "veto_penalty", "strict", "unscored_score",
-              "strategy", "adaptive")
+              "strategy", "adaptive", *GUARD_OPTIONS)
 
 
 # ---- verl 0.6 and earlier: the `batch` reward manager ---------------------------------------------
@@ -371,6 +406,7 @@ def verl_batch_compute_score_legacy(
     panel_reward: str = "votes",
     panel_k: float = 1.0,
     adaptive: MetaRubric | str | Path | None = None,
+    **guards: Any,
 ) -> Callable[..., list[VerlScore]]:
     """The batch form, for `reward_model.reward_manager=batch` of verl 0.6 and earlier (verl
     0.7.1 and later have no batch manager: "Unknown reward manager: batch"):
@@ -383,7 +419,7 @@ def verl_batch_compute_score_legacy(
     options = RewardOptions.of(strategy=strategy, normalize=normalize, clip=clip, veto_penalty=veto_penalty,
                                length_debias=length_debias, strict=strict, unscored_reward=value, par=par,
                                par_reference_reward=par_reference_reward, panel_reward=panel_reward, panel_k=panel_k,
-                               adaptive=adaptive)
+                               adaptive=adaptive, **guards)
     session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
 
     def compute_score(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],

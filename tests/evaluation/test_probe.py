@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from judgekit.evaluation.attacks import FAMILIES, MASTER_KEYS
+from judgekit.judging.attacks import FAMILIES, MASTER_KEYS
 from judgekit.testing import ScriptedJudgeServer
 from judgekit.testing.server import probe_script
 from tests.helpers import FAILING_JUDGES, run_cli, write_jsonl

@@ -58,3 +58,17 @@ def test_two_grpo_steps_with_the_picklable_reward_object():
     assert summary["judge_stats"]["calls"] > 0 and summary["judge_stats"]["failed_calls"] == 0
     assert len(summary["reward_means"]) == 2 and all(0.0 <= m <= 1.0 for m in summary["reward_means"])
     assert "judgekit/answers" in summary["criterion_means"]
+
+
+def test_grpo_steps_with_canaries_an_audit_and_rubric_dropout_log_what_they_measure():
+    summary = run_example("--steps", "2", "--guards")
+    assert summary["steps"] == 2 and summary["judge_stats"]["failed_calls"] == 0
+    logged = summary["criterion_means"]
+    # through TRL's log_metric, per step: a canary rate per family built from the batch, the audit, the dropout
+    assert {"judgekit/canary_fpr/master-key", "judgekit/canary_fpr/self-praise", "judgekit/audit_agreement/reward",
+            "judgekit/audit_reward_gap", "judgekit/audit_failed", "judgekit/rubric_dropout/kept"} <= set(logged)
+    assert logged["judgekit/canary_n"] > 0 and logged["judgekit/canary_masked"] == 0.0
+    assert logged["judgekit/audit_reward_gap"] == 0.0  # the audit judge is the same scripted judge
+    assert 0 < logged["judgekit/rubric_dropout/kept"] < 1
+    # the policy's rewards are the batch's own (the canaries' are logged, never in them)
+    assert len(summary["reward_means"]) == 2 and all(0.0 <= m <= 1.0 for m in summary["reward_means"])

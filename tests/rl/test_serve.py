@@ -378,3 +378,43 @@ def test_the_openrlhf_options_the_docs_give_are_those_of_its_parser():
     assert {"--reward.remote_url", "--data.label_key"} <= dotted
     for flag in dotted:
         assert f'add_argument("{flag}"' in parser, flag
+
+
+def test_canaries_an_audit_and_dropout_through_the_http_endpoint(judge_server, tmp_path):
+    from judgekit.testing import ScriptedJudgeServer, ServerState
+    from judgekit.testing.server import probe_script
+
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_YAML.split("  - id: short")[0])  # a short-reply check would reward every short attack
+    body = {"query": ["Q polite 42", "Q :"], "prompts": ["Q", "Q"]}
+    guards = ("--canary-rate", "1", "--canary-families", "master-key,refusal", "--rubric-dropout", "0.5")
+    with ScriptedJudgeServer(ServerState(script=probe_script(None, lambda r: "42" in r))) as audit_server:
+        judge_server.state.script = probe_script("content-free", lambda r: "42" in r)
+        with serving(rubric, judge_server.base_url, *guards, "--audit-judge", "openai:scripted", "--audit-base-url",
+                     audit_server.base_url, "--audit-rate", "1") as url:
+            _, seen, _ = _post(url, body)
+        with serving(rubric, judge_server.base_url, *guards, "--canary-max-fpr", "0.5", "--unscored-reward", "-1") as url:
+            _, masked, _ = _post(url, body)
+        judge_server.state.script = probe_script(None, lambda r: "42" in r)
+        with serving(rubric, judge_server.base_url, *guards, "--canary-max-fpr", "0.5") as url:
+            _, honest, _ = _post(url, body)
+    logs = seen["extra_logs"]
+    assert logs["judgekit/canary_fpr/master-key"] == [1.0, 1.0] and logs["judgekit/canary_fpr/refusal"] == [0.0, 0.0]
+    assert logs["judgekit/audit_n"] == [2.0, 2.0] and logs["judgekit/audit_reward_gap"][0] > 0  # ":" fools only the trained judge
+    assert 0 < logs["judgekit/rubric_dropout/kept"][0] < 1
+    assert seen["scores"][1] > 0  # the weak judge's reward for ":" stands (canaries only measure; no bar given)
+    assert masked["rewards"] == masked["scores"] == [-1.0, -1.0] and masked["extra_logs"]["judgekit/canary_masked"] == [1.0, 1.0]
+    assert honest["extra_logs"]["judgekit/canary_fpr/master-key"] == [0.0, 0.0] and honest["scores"][0] > 0 == honest["scores"][1]
+
+
+def test_bad_guard_flags_are_exit_2_naming_them(tmp_path):
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC_YAML)
+    for args, why in ((["--canary-rate", "2"], "is above 1"), (["--audit-rate", "-0.5"], "is below 0"),
+                      (["--canary-families", "master-key,nope"], "--canary-families': unknown canary family 'nope'"),
+                      (["--audit-rate", "0.5"], "--audit-judge"), (["--audit-base-url", "http://127.0.0.1:9/v1"], "")):
+        proc = subprocess.run([*CLI, "serve", "--rubric", str(rubric), "--judge", "openai:m",
+                               "--base-url", "http://127.0.0.1:9/v1", *args],
+                              capture_output=True, text=True, cwd=str(ROOT), env={**os.environ, "OPENAI_API_KEY": "sk-test"}, timeout=60)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert why in " ".join(proc.stderr.split()), proc.stderr

@@ -436,3 +436,47 @@ def test_the_reward_managers_the_docs_name_are_those_verl_registers():
     assert {"naive", "remote", "rate_limited"} <= named
     for name in named:
         get_reward_manager_cls(name)  # raises "Unknown reward manager" for a name verl does not know
+
+
+@needs_verl
+def test_through_verls_reward_loop_canaries_mask_a_fooled_judge_and_an_audit_and_dropout_are_reported(
+        judge_server, rubric_file, tokenizer_dir):
+    from verl.utils import hf_tokenizer
+
+    from judgekit.testing.server import probe_script
+
+    data = data_proto(hf_tokenizer(str(tokenizer_dir)), ROWS)
+    guards = {"canary_rate": 1.0, "canary_families": ["master-key", "refusal"], "canary_max_fpr": 0.5}
+    with ScriptedJudgeServer(ServerState(script=probe_script(None, lambda r: "correct" in r))) as audit_server:
+        # a panel or a judge with its server, in hydra's dict syntax
+        audit = ("+reward.custom_reward_function.reward_kwargs.audit_judge={judge:'openai:scripted',"
+                 f"base_url:'{audit_server.base_url}',config:{{cache:false,max_attempts:1}}}}")
+        judge_server.state.script = probe_script("content-free", lambda r: "correct" in r)
+        fooled = run_reward_loop_worker(verl_config(tokenizer_dir, [*documented_overrides(
+            rubric_file, judge_server.base_url, **guards, audit_rate=1.0, rubric_dropout=0.5), audit]), data)
+        judge_server.state.script = probe_script(None, lambda r: "correct" in r)
+        honest = run_reward_loop_worker(verl_config(tokenizer_dir, documented_overrides(
+            rubric_file, judge_server.base_url, **guards, guard_seed=1)), data)
+    # the fooled judge rewards ":" (every master key): the canaries say so, and mask each batch's reward
+    for o in fooled:
+        info = o["reward_extra_info"]
+        assert info["judgekit/canary_fpr/master-key"] == 1.0 and info["judgekit/canary_fpr/refusal"] == 0.0
+        assert info["judgekit/canary_masked"] == 1.0 and info["judgekit_unscored"] == 1.0
+        assert "canary_max_fpr" in info["judgekit_unscored_reason"] and o["reward_score"] == 0.0
+        assert info["judgekit/audit_failed"] == 0.0 and info["judgekit/audit_agreement/reward"] is not None
+        assert info["judgekit/rubric_dropout/kept"] is not None
+    # the audit judge rewards "polite" (short, wrong) less than the fooled training judge: a positive gap there only
+    gaps = [o["reward_extra_info"]["judgekit/audit_reward_gap"] for o in fooled]
+    assert gaps[0] == gaps[2] == 0.0 and gaps[1] > 0
+    # an honest judge: no false positive, the rewards its own
+    assert [o["reward_extra_info"]["judgekit/canary_fpr/master-key"] for o in honest] == [0.0] * 3
+    assert [o["reward_extra_info"]["judgekit/canary_masked"] for o in honest] == [0.0] * 3
+    assert all(o["reward_extra_info"]["judgekit_unscored"] == 0.0 for o in honest)
+
+
+def test_verl_guard_settings_are_checked_naming_them(rubric_file):
+    for bad, field in (({"canary_rate": 2.0}, "canary_rate"), ({"canary_families": ["nope"]}, "canary_families"),
+                       ({"rubric_dropout": -1}, "rubric_dropout")):
+        with pytest.raises(judgekit.InputError) as caught:
+            jverl.verl_compute_score(rubric_file, "openai:scripted", base_url="http://127.0.0.1:9/v1", **bad)
+        assert caught.value.field == field
