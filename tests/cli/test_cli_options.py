@@ -13,8 +13,8 @@ from judgekit.cli.app import app
 from judgekit.config import JudgeConfig
 from tests.helpers import RUBRICS, run_cli
 
-JUDGE_COMMANDS = ("score", "compare", "rank", "eval", "serve", "rubric generate", "rubric refine")
-OTHER_COMMANDS = ("rubric validate", "rubric show", "report")  # no judge: they read files only
+JUDGE_COMMANDS = ("score", "compare", "rank", "eval", "probe", "serve", "rubric generate", "rubric refine")
+OTHER_COMMANDS = ("rubric validate", "rubric show", "report", "config")  # no judge call: they read files and settings only
 NOT_OPTIONS = {"seed"}  # eval's --seed seeds its sample; the judge keeps JudgeConfig's seed
 
 
@@ -59,7 +59,7 @@ NOT_APPLYING = {"rubric generate": {"allow_code", "min_coverage"}, "rubric refin
 def test_judge_commands_take_the_same_judge_options(name: str) -> None:
     reference = {n: o for n, o in _judge_options(COMMANDS["score"]).items() if n not in NOT_APPLYING.get(name, ())}
     options = _judge_options(COMMANDS[name])
-    if name == "eval":  # eval compares several profiles: the same option, repeatable
+    if name in ("eval", "probe"):  # they compare several profiles: the same option, repeatable
         profile = _options(COMMANDS[name])["profile"]
         assert profile.multiple and profile.default == [JudgeConfig.model_fields["profile"].default]
         options.pop("profile"), reference.pop("profile")

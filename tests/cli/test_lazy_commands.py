@@ -26,4 +26,5 @@ def test_help_lists_every_command_and_imports_none_of_them() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert all(f" {name} " in proc.stdout for name in COMMANDS), proc.stdout
-    assert proc.stderr.splitlines() == ["[]", "['judgekit.cli.app']"], proc.stderr
+    # cli.settings: whether a project file (judgekit.toml) is there, asked before any command
+    assert proc.stderr.splitlines() == ["[]", "['judgekit.cli.app', 'judgekit.cli.settings']"], proc.stderr
