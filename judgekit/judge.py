@@ -158,7 +158,6 @@ class Judge:
         self._prices = [pricing_for(seat.judge) for seat in seats]
         for pricing in self._prices:
             self.budget.price_with(pricing)
-        self.pricing = next((p for p in self._prices if p.prices is None), self._prices[0])  # why a cost is unknown
         if self.config.generator:
             self.budget.price_with(pricing_for(self.config.generator))
         self.agreement = AgreementLog()  # self-agreement over samples; a panel's inter-judge alpha
@@ -231,6 +230,14 @@ class Judge:
             thinking=ThinkingSettings(self.config.two_phase, self.config.think_tokens),
             samples=self.config.samples, agreement=self.agreement, view=self.config.view,
         )
+
+    @property
+    def pricing(self) -> Pricing:
+        """The judge's price list; a panel's: the first of its judges' without a price (why a cost is unknown).
+        The price table is read only when this is asked of a panel, not when a judge is built."""
+        if len(self._prices) == 1:
+            return self._prices[0]
+        return next((p for p in self._prices if p.prices is None), self._prices[0])
 
     def _runner(self, backend: Backend, pricing: Pricing | None = None) -> CallRunner:
         return CallRunner(backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
