@@ -15,16 +15,17 @@ from collections.abc import Mapping, MutableMapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
-
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any, Protocol
 
 from judgekit.data.rows import as_messages
 from judgekit.data.transcript import response_text
 from judgekit.protocol.wire import Mode
 from judgekit.rubric.models import MET_WORDS, Criterion
+
+if TYPE_CHECKING:  # Jinja2 itself is imported when the first template is rendered, not with judgekit
+    from jinja2 import Template
+    from jinja2.runtime import Context
+    from jinja2.sandbox import SandboxedEnvironment
 
 FENCE = "judgekit"
 # Names by which a response can say which model or lab wrote it. Judges prefer some of them (and
@@ -54,32 +55,40 @@ def prompts_dir() -> Path:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-class _Environment(SandboxedEnvironment):
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # `c.id` on a dict (every view judgekit renders is one) is its item, as Jinja would find
-        # it, but at once: Jinja looks for the attribute first and takes the item only after the
-        # AttributeError, which was 40% of the cost of rendering a judge prompt.
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
+@lru_cache(maxsize=1)
+def _environment_class() -> type[SandboxedEnvironment]:
+    from jinja2.sandbox import SandboxedEnvironment
 
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
-        # context, and copying a ChainMap was half the cost of rendering a judge prompt. Nothing
-        # changes the globals once templates are loaded.
-        return {**self.globals, **(d or {})}
+    class _Environment(SandboxedEnvironment):
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # `c.id` on a dict (every view judgekit renders is one) is its item, as Jinja would find
+            # it, but at once: Jinja looks for the attribute first and takes the item only after the
+            # AttributeError, which was 40% of the cost of rendering a judge prompt.
+            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return super().getattr(obj, attribute)
+
+        def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+            # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
+            # context, and copying a ChainMap was half the cost of rendering a judge prompt. Nothing
+            # changes the globals once templates are loaded.
+            return {**self.globals, **(d or {})}
+
+    return _Environment
 
 
 @lru_cache(maxsize=32)
-def environment(folder: str | None = None) -> _Environment:
+def environment(folder: str | None = None) -> SandboxedEnvironment:
     """The environment reading prompts/ (and first `folder`, a user's profile folder, if given)."""
+    from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+
     loader: BaseLoader = FileSystemLoader(str(prompts_dir()))
     if folder is not None:
         loader = ChoiceLoader([FileSystemLoader(folder), loader])
-    env = _Environment(
+    env = _environment_class()(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False, default=False),
@@ -87,7 +96,7 @@ def environment(folder: str | None = None) -> _Environment:
         # Templates are read once per process: no check of each file's mtime on every judge call.
         auto_reload=False,
     )
-    env.globals["fenced"] = fenced
+    env.globals["fenced"] = pass_context(fenced)
     return env
 
 
@@ -142,7 +151,6 @@ def _texts(value: Any) -> list[str]:
 _FENCE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-@pass_context
 def fenced(context: Context, name: str, text: Any) -> str:
     """`{{ fenced("response", response) }}`: the text between nonce-bearing tags, the one way a
     template (a user profile's too) puts data in front of the judge. The nonce hashes every data

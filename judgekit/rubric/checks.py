@@ -15,8 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import regex
-
 from judgekit.rubric.models import CheckSpec, Criterion
 
 REGEX_TIMEOUT_S = 1.0
@@ -112,6 +110,8 @@ def run_check(
 
 
 def _regex(pattern: str, response: str, ignore_case: bool) -> CheckOutcome:
+    import regex  # loaded by the first regex check, not with every rubric
+
     try:
         found = regex.search(pattern, response, regex.I if ignore_case else 0, timeout=REGEX_TIMEOUT_S)
     except TimeoutError:

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import regex
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
@@ -70,6 +69,8 @@ class CheckSpec(BaseModel):
         if self.type in needs_str and not (isinstance(self.value, str) and self.value):
             raise ValueError(f"check type '{self.type}' needs a non-empty string 'value'")
         if self.type == "regex":
+            import regex  # loaded by a rubric with a regex check only
+
             try:
                 regex.compile(self.value)  # the engine judgekit.rubric.checks runs it with
             except regex.error as exc:

@@ -12,7 +12,7 @@ import pytest
 import judgekit
 from judgekit.data.rows import as_messages
 from judgekit.errors import InputError
-from judgekit.protocol.profiles import _check_fences, builtin_dir, builtin_profiles, load_profile
+from judgekit.protocol.profiles import _check_fences, _check_templates, builtin_dir, builtin_profiles, load_profile
 from judgekit.protocol.templates import FENCE, call_context, data_nonce, render, row_context
 from judgekit.rubric.models import Criterion
 from judgekit.rubric.yaml_source import read_yaml
@@ -189,10 +189,11 @@ def test_a_user_profile_showing_row_text_outside_a_fence_is_refused(tmp_path: Pa
 
 @pytest.mark.parametrize("name", builtin_profiles())
 def test_every_builtin_profile_passes_the_load_check_of_user_profiles(name: str) -> None:
-    """A built-in profile is not fence-checked on every start (its templates ship with judgekit): the
-    check a user's profile gets at load passes on each of them, every mode with a template included."""
+    """A built-in profile is not checked on every start (its templates ship with judgekit): the checks a
+    user's profile gets at load (every template exists, every row text fenced) pass on each of them."""
     path = builtin_dir() / name / "profile.yaml"
     source = read_yaml(path, what="profile")
+    _check_templates(load_profile(name), str(path), source)
     _check_fences(load_profile(name), str(path), source)
 
 
