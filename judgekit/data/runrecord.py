@@ -41,7 +41,7 @@ def record_path(output: Path) -> Path:
     return output.with_name(output.name + SUFFIX)
 
 
-def digest(value: Any) -> str:
+def digest(value: object) -> str:
     """A short, stable digest of a JSON value (its canonical text: sorted keys, no spaces)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
     return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
