@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from judgekit.data.rows import as_messages
-from judgekit.data.transcript import response_text
+from judgekit.data.transcript import Text, response_text
 from judgekit.protocol.wire import Mode
 from judgekit.rubric.models import MET_WORDS, Criterion
 
@@ -107,12 +107,12 @@ def _template(folder: str | None, name: str) -> Template:
     return environment(folder).get_template(name)
 
 
-def render_in(folder: Path | None, template: str, context: Mapping[str, Any]) -> str:
+def render_in(folder: Path | None, template: str, context: Mapping[str, object]) -> str:
     """A template looked up in `folder` first (None: prompts/ only), rendered and stripped."""
     return _template(None if folder is None else str(folder), template).render(context).strip()
 
 
-def render(template: str, **context: Any) -> str:
+def render(template: str, **context: object) -> str:
     return render_in(None, template, context)
 
 
@@ -131,14 +131,14 @@ def nonce(*texts: str) -> str:
     return digest[:12]
 
 
-def data_nonce(*values: Any) -> str:
+def data_nonce(*values: object) -> str:
     """The nonce of every text in `values` (strings, and the strings inside mappings and lists: a
     message's role as well as its content), so no field that reaches the prompt can hold the
     fence's tag."""
     return nonce(*_texts(values))
 
 
-def _texts(value: Any) -> list[str]:
+def _texts(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, Mapping):
@@ -151,7 +151,7 @@ def _texts(value: Any) -> list[str]:
 _FENCE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-def fenced(context: Context, name: str, text: Any) -> str:
+def fenced(context: Context, name: str, text: object) -> str:
     """`{{ fenced("response", response) }}`: the text between nonce-bearing tags, the one way a
     template (a user profile's too) puts data in front of the judge. The nonce hashes every data
     field of the call, so no data can close or imitate the tags; a text holding them anyway (one
@@ -198,7 +198,7 @@ def _shown_verdict(verdict: bool | int | str) -> str:
 
 
 def row_context(
-    *, prompt: Any, responses: dict[str, str], reference: str | None, rubric_name: str, rubric_description: str,
+    *, prompt: Text, responses: dict[str, str], reference: str | None, rubric_name: str, rubric_description: str,
     mask_names: bool = False,
 ) -> dict[str, Any]:
     """The part of a call's template context that every criterion of a row shares: made once per
@@ -248,7 +248,7 @@ def call_context(row: dict[str, Any], criteria: list[Criterion]) -> dict[str, An
 
 
 def _context(
-    *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
+    *, prompt: Text, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, mask_names: bool = False,
 ) -> dict[str, Any]:
     row = row_context(prompt=prompt, responses=responses, reference=reference, rubric_name=rubric_name,
@@ -271,7 +271,7 @@ class MessageTemplates(Protocol):
 
 
 def pointwise_messages(
-    *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
+    *, prompt: Text, response: str, criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, profile: MessageTemplates, mask_names: bool = False,
 ) -> list[dict[str, str]]:
     """The chat messages of one pointwise call, in the profile's templates."""
@@ -283,7 +283,7 @@ def pointwise_messages(
 
 
 def pairwise_messages(
-    *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
+    *, prompt: Text, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, profile: MessageTemplates, mask_names: bool = False,
 ) -> list[dict[str, str]]:
     """The chat messages of one pairwise call (A's text first), in the profile's templates."""
