@@ -71,7 +71,7 @@ def role_problem(prompt: object) -> tuple[str, str] | None:
     return None
 
 
-def pick(data: Mapping[str, Any], name: str, mapping: Mapping[str, str]) -> tuple[str | None, Any]:
+def pick(data: Mapping[str, object], name: str, mapping: Mapping[str, str]) -> tuple[str | None, Any]:
     """The (source key, value) for a canonical field, honouring a user remap first."""
     if name in mapping:
         key = mapping[name]
@@ -296,7 +296,7 @@ def to_input_rows(rows: Iterable[Mapping[str, object] | InputRow], required: tup
     return out
 
 
-def unencodable_field(obj: Mapping[str, Any]) -> str | None:
+def unencodable_field(obj: Mapping[str, object]) -> str | None:
     """Why a row cannot be sent to a judge or written out (a lone surrogate such as "\\ud800"), or None."""
     try:
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
@@ -342,7 +342,7 @@ def _make_row(
     return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
 
 
-def _check_transcripts(fields: dict[str, Any], rec: JsonRecord, rules: _RowRules, mapping: Mapping[str, str]) -> None:
+def _check_transcripts(fields: Mapping[str, object], rec: JsonRecord, rules: _RowRules, mapping: Mapping[str, str]) -> None:
     """A response given as chat messages: no unknown role, no tool result without its call."""
     for name in ("response", "response_a", "response_b", "responses"):
         value = fields.get(name)
@@ -366,7 +366,7 @@ def _check_id(row_id: object, line: int, file: str | None) -> None:
         raise InputError("'id' must be a string or an integer", file=file, line=line, field="id")
 
 
-def _layout_hint(obj: Mapping[str, Any]) -> str:
+def _layout_hint(obj: Mapping[str, object]) -> str:
     """For a row in a public layout that `judgekit eval` reads (and these commands do not): which --format."""
     if "chosen" in obj and "rejected" in obj:
         return "; rows with chosen/rejected dialogues (HH-RLHF's layout) are read by `judgekit eval --format hh-rlhf`"
@@ -446,7 +446,7 @@ def _data_row(rec: JsonRecord, file: str) -> DataRow:
     return row
 
 
-def _add_chosen_rejected(row: DataRow, obj: dict[str, Any], file: str) -> None:
+def _add_chosen_rejected(row: DataRow, obj: Mapping[str, object], file: str) -> None:
     for name in ("chosen", "rejected"):
         if not message_text(obj.get(name)).strip():
             raise InputError("a pair needs both 'chosen' and 'rejected' (non-empty)", file=file, line=row.line,
@@ -454,7 +454,7 @@ def _add_chosen_rejected(row: DataRow, obj: dict[str, Any], file: str) -> None:
     row.pairs.append((row.add(message_text(obj["chosen"])), row.add(message_text(obj["rejected"]))))
 
 
-def _add_labelled_pair(row: DataRow, obj: dict[str, Any], file: str) -> None:
+def _add_labelled_pair(row: DataRow, obj: Mapping[str, object], file: str) -> None:
     """output_1/output_2 (or response_a/response_b) as responses, and as a pair when a label prefers one."""
     ka, a = pick(obj, "response_a", {})
     kb, b = pick(obj, "response_b", {})

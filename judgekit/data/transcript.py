@@ -83,7 +83,7 @@ def messages_of(value: object) -> list[dict[str, Any]] | None:
     return None
 
 
-def _blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _blocks(message: Mapping[str, object]) -> list[dict[str, Any]]:
     content = message.get("content")
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
@@ -143,7 +143,7 @@ def response_text(value: object, view: View = "last_reply") -> str:
     return "\n".join(parts)
 
 
-def _rendered(m: dict[str, Any], number: int, role: str, tag: str) -> list[str]:
+def _rendered(m: Mapping[str, object], number: int, role: str, tag: str) -> list[str]:
     head = f"--- message {number}: {role}"
     if role == "tool":
         head += f" (result of call {m.get('tool_call_id')})"
