@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ def run_check(
     response: str,
     *,
     reference: str | None = None,
-    row: dict[str, Any] | None = None,
+    row: Mapping[str, object] | None = None,
     allow_code: bool = False,
     tool_calls: Sequence[tuple[str, bool]] = (),
 ) -> CheckOutcome:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from judgekit.errors import InputError
@@ -24,7 +24,7 @@ def from_healthbench(items: list[dict[str, Any]], name: str = "healthbench") -> 
     return rubric_from_data({"name": name, "criteria": criteria})
 
 
-def from_rubrics_as_rewards(items: list[dict[str, Any]], name: str = "rar") -> Rubric:
+def from_rubrics_as_rewards(items: Sequence[Mapping[str, object]], name: str = "rar") -> Rubric:
     criteria = []
     for item in items:
         title = str(item.get("title", "")).strip()
@@ -34,7 +34,7 @@ def from_rubrics_as_rewards(items: list[dict[str, Any]], name: str = "rar") -> R
     return rubric_from_data({"name": name, "criteria": criteria})
 
 
-def from_prometheus(score_rubric: dict[str, Any], name: str = "prometheus") -> Rubric:
+def from_prometheus(score_rubric: Mapping[str, object], name: str = "prometheus") -> Rubric:
     """A 1-5 score rubric as what it is: one criterion rated 1 to 5, the five descriptions its labels.
 
     The reward, (rating - 1) / 4, maps level 1..5 onto 0, .25, .5, .75, 1; one call per response,

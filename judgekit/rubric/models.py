@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -343,7 +344,7 @@ class Rubric(BaseModel):
 
 
 def rubric_from_data(
-    data: Any, *, file: str | None = None, source: YamlSource | None = None, line: int | None = None
+    data: object, *, file: str | None = None, source: YamlSource | None = None, line: int | None = None
 ) -> Rubric:
     """Validate a rubric object (the YAML's data) or a bare list of criteria."""
     if isinstance(data, list):
@@ -378,7 +379,7 @@ def _check_weights(rubric: Rubric, *, file: str | None, source: YamlSource | Non
 
 
 def _check_duplicate_ids(
-    data: dict[str, Any], *, file: str | None, source: YamlSource | None, line: int | None,
+    data: Mapping[str, object], *, file: str | None, source: YamlSource | None, line: int | None,
 ) -> None:
     criteria = data.get("criteria")
     if not isinstance(criteria, list):
