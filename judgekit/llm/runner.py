@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from judgekit.errors import JudgeError
 from judgekit.llm.base import Backend, BackendLike, Completion, FatalError, JudgeRequest, TransientError, as_backend, one_line
@@ -108,7 +109,7 @@ class CallRunner:
         except asyncio.TimeoutError:
             raise TransientError("timed out") from None
 
-    def cache_key(self, fields: dict[str, Any]) -> str:
+    def cache_key(self, fields: Mapping[str, object]) -> str:
         """The cache key of a question asked through this runner: the backend's identity and the
         request's `fields` as the backend sends them: without the fields its API has no place for
         (`Backend.unsent_fields`)."""
