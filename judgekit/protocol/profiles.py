@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,7 @@ class JudgeProfile(BaseModel):
 
     # ---- rendering ---------------------------------------------------------------------------
 
-    def messages(self, mode: Mode, context: dict[str, Any]) -> list[dict[str, str]]:
+    def messages(self, mode: Mode, context: Mapping[str, object]) -> list[dict[str, str]]:
         spec = self.mode(mode)
         out = []
         if spec.system:

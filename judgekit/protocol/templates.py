@@ -60,7 +60,7 @@ def _environment_class() -> type[SandboxedEnvironment]:
     from jinja2.sandbox import SandboxedEnvironment
 
     class _Environment(SandboxedEnvironment):
-        def getattr(self, obj: Any, attribute: str) -> Any:
+        def getattr(self, obj: object, attribute: str) -> Any:
             # `c.id` on a dict (every view judgekit renders is one) is its item, as Jinja would find
             # it, but at once: Jinja looks for the attribute first and takes the item only after the
             # AttributeError, which was 40% of the cost of rendering a judge prompt.
@@ -267,7 +267,7 @@ def instruction_text(messages: list[dict[str, str]]) -> str:
 class MessageTemplates(Protocol):
     """What turns a call's context into chat messages: a judge profile's templates for the mode."""
 
-    def messages(self, mode: Mode, context: dict[str, Any]) -> list[dict[str, str]]: ...
+    def messages(self, mode: Mode, context: Mapping[str, object]) -> list[dict[str, str]]: ...
 
 
 def pointwise_messages(
