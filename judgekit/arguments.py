@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +20,7 @@ _FLAG = re.compile(r"--[a-z][a-z0-9-]*")
 JUDGE_ARGUMENTS = ("spec", "base_url", "api_key", "backend")  # Judge()'s own, besides JudgeConfig's
 
 
-def judge_config(call: str, options: Mapping[str, Any], *, arguments: Collection[str] = ()) -> JudgeConfig:
+def judge_config(call: str, options: Mapping[str, object], *, arguments: Collection[str] = ()) -> JudgeConfig:
     """The JudgeConfig of a Python caller's keyword arguments. An unknown one (with the closest known
     name: `arguments`, the call's own, or a JudgeConfig field) or a bad value is an InputError naming
     the argument of `call`, not a command-line flag and not pydantic's internals."""

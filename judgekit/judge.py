@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from judgekit.arguments import JUDGE_ARGUMENTS, argument_error, judge_config
 from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
+from judgekit.data.transcript import Text
 from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
 from judgekit.judging import judgment
 from judgekit.judging.agreement import AgreementLog
@@ -121,7 +122,7 @@ class Judge:
         api_key: str | None = None,
         backend: Backend | BackendLike | None = None,
         budget: Budget | None = None,
-        **config: Any,
+        **config: object,
     ) -> None:
         """`spec`: a judge spec string (with `base_url` and JudgeConfig's fields as keywords), or a
         JudgeSpec (a panel's too), which holds them. `api_key`: else the environment's. `backend`: your
@@ -161,7 +162,6 @@ class Judge:
         self._prices = [pricing_for(seat.judge) for seat in seats]
         for pricing in self._prices:
             self.budget.price_with(pricing)
-        self.pricing = next((p for p in self._prices if p.prices is None), self._prices[0])  # why a cost is unknown
         if self.config.generator:
             self.budget.price_with(pricing_for(self.config.generator))
         self.agreement = AgreementLog()  # self-agreement over samples; a panel's inter-judge alpha
@@ -244,6 +244,14 @@ class Judge:
             samples=self.config.samples, agreement=self.agreement, view=self.config.view,
         )
 
+    @property
+    def pricing(self) -> Pricing:
+        """The judge's price list; a panel's: the first of its judges' without a price (why a cost is unknown).
+        The price table is read only when this is asked of a panel, not when a judge is built."""
+        if len(self._prices) == 1:
+            return self._prices[0]
+        return next((p for p in self._prices if p.prices is None), self._prices[0])
+
     def _runner(self, backend: Backend, pricing: Pricing | None = None) -> CallRunner:
         return CallRunner(backend, concurrency=self.config.concurrency, timeout=self.config.timeout,
                           policy=RetryPolicy(max_attempts=self.config.max_attempts), stats=self.stats,
@@ -313,14 +321,14 @@ class Judge:
         )
         return score_result(row.id, outcome, explain)
 
-    def score(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *, explain: bool = False,
+    def score(self, rows: Iterable[Mapping[str, object] | InputRow], rubric: RubricLike | None = None, *, explain: bool = False,
               soft: bool | None = None) -> list[ScoreResult]:
         """Score rows (dicts with prompt/response, or read rows); one result per row, in order. `rubric`:
         a Rubric, a rubric YAML file's path or its data (a dict); None: every row carries its own."""
         given = given_rubric(rubric, f"{type(self).__name__}.score()")
         return self.run(self._score_rows(to_input_rows(rows, ("prompt", "response")), given, explain, soft))
 
-    async def ascore(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *, explain: bool = False,
+    async def ascore(self, rows: Iterable[Mapping[str, object] | InputRow], rubric: RubricLike | None = None, *, explain: bool = False,
                      soft: bool | None = None) -> list[ScoreResult]:
         given = given_rubric(rubric, f"{type(self).__name__}.ascore()")
         return await self.arun(self._score_rows(to_input_rows(rows, ("prompt", "response")), given, explain, soft))
@@ -361,7 +369,7 @@ class Judge:
         return await map_rows(rows, lambda r: self.acompare_row(r, rubric, explain, soft, adaptive),
                               concurrency=self.config.concurrency, failed=lambda r, reason: CompareResult.failed(r.id, reason))
 
-    def compare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *,
+    def compare(self, rows: Iterable[Mapping[str, object] | InputRow], rubric: RubricLike | None = None, *,
                 explain: bool = False, soft: bool | None = None, adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:
         """Compare rows (dicts with prompt, response_a, response_b) in both orders; a CompareResult per row.
         `rubric` as for `score`. `adaptive`: a meta-rubric (path or MetaRubric): the judge first writes
@@ -370,7 +378,7 @@ class Judge:
         rows_in = to_input_rows(rows, ("prompt", "response_a", "response_b"))
         return self.run(self._compare_rows(rows_in, given, explain, soft, adaptive))
 
-    async def acompare(self, rows: Iterable[Mapping[str, Any] | InputRow], rubric: RubricLike | None = None, *,
+    async def acompare(self, rows: Iterable[Mapping[str, object] | InputRow], rubric: RubricLike | None = None, *,
                        explain: bool = False, soft: bool | None = None,
                        adaptive: MetaRubric | str | Path | None = None) -> list[CompareResult]:
         given = given_rubric(rubric, f"{type(self).__name__}.acompare()")
@@ -501,7 +509,7 @@ class JudgeSpec(BaseModel):
 
     _known = field_validator("judge")(_known_spec)
 
-    def __init__(self, judge: str | None = None, /, **fields: Any) -> None:
+    def __init__(self, judge: str | None = None, /, **fields: object) -> None:
         super().__init__(**_spec_fields(judge, fields, call="JudgeSpec()", argument="judge"))
 
     @model_validator(mode="after")
@@ -540,7 +548,7 @@ class JudgeSpec(BaseModel):
     def with_config(self, config: JudgeConfig) -> JudgeSpec:
         return self.model_copy(update={"config": config})
 
-    def with_settings(self, call: str = "JudgeSpec.with_settings()", **settings: Any) -> JudgeSpec:
+    def with_settings(self, call: str = "JudgeSpec.with_settings()", **settings: object) -> JudgeSpec:
         """The same judge with some of its settings changed (checked, as JudgeConfig's fields of `call`)."""
         return self.with_config(judge_config(call, {**self.config.model_dump(exclude_unset=True), **settings}))
 
@@ -604,7 +612,7 @@ JudgeLike = str | JudgeSpec | Judge
 
 
 def judge_spec(judge: JudgeLike, *, call: str, argument: str = "judge", base_url: str | Sequence[str] | None = None,
-               settings: Mapping[str, Any] | None = None, arguments: Collection[str] = ()) -> JudgeSpec:
+               settings: Mapping[str, object] | None = None, arguments: Collection[str] = ()) -> JudgeSpec:
     """The one conversion of what a caller gave for a judge into a JudgeSpec: a spec string (with
     `base_url` and JudgeConfig's fields in `settings`, the shorthand some calls take), a JudgeSpec, or a
     Judge (the spec it was built from, for another process to build again). Errors name `call`'s
@@ -629,7 +637,7 @@ def judge_spec(judge: JudgeLike, *, call: str, argument: str = "judge", base_url
 
 
 def judge_or_spec(judge: JudgeLike, *, call: str, argument: str = "judge", base_url: str | Sequence[str] | None = None,
-                  settings: Mapping[str, Any] | None = None, arguments: Collection[str] = ()) -> Judge | JudgeSpec:
+                  settings: Mapping[str, object] | None = None, arguments: Collection[str] = ()) -> Judge | JudgeSpec:
     """A Judge of this process as it is (used in place), else the JudgeSpec of what was given (judge_spec)."""
     if isinstance(judge, Judge) and base_url is None and not settings:
         return judge
@@ -639,11 +647,11 @@ def judge_or_spec(judge: JudgeLike, *, call: str, argument: str = "judge", base_
 async def rank_group(
     judge: Judge,
     rubric: RubricLike,
-    prompt: Any,
-    responses: list[Any],
+    prompt: Text,
+    responses: Sequence[Text],
     *,
     strategy: str = "pointwise",
-    reference: Any = None,
+    reference: Text | None = None,
     adaptive: MetaRubric | str | Path | None = None,
 ) -> RankOutcome:
     """One reward in [0, 1] per response; run it on the judge's loop (inside judge.run / judge.arun).
@@ -657,15 +665,15 @@ async def rank_group(
 async def rank_group_with(
     judge: Judge,
     rubric: Rubric,
-    prompt: Any,
-    responses: list[Any],
+    prompt: Text,
+    responses: Sequence[Text],
     *,
     strategy: str = "pointwise",
-    reference: Any = None,
+    reference: Text | None = None,
     anchor_index: int | None = None,
     row: dict[str, Any] | None = None,
     adaptive: MetaRubric | str | Path | None = None,
 ) -> RankOutcome:
     """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""
-    return await judgment.rank_group(judge.context(), rubric, Group(prompt, responses, reference, row), strategy=strategy,
+    return await judgment.rank_group(judge.context(), rubric, Group(prompt, list(responses), reference, row), strategy=strategy,
                                      anchor_index=anchor_index, adaptive=load_meta_rubric(adaptive) if adaptive is not None else None)

@@ -17,7 +17,7 @@ All coroutines here run on the judge's loop: `judge.run(generate_rubrics(judge.c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,7 @@ def criteria_schema(max_items: int = 12) -> dict[str, Any]:
     }
 
 
-def _raw_items(obj: Any) -> list[Any]:
+def _raw_items(obj: object) -> list[Any]:
     """The proposed criteria in an answer, whatever reasonable shape it took."""
     if isinstance(obj, list):
         return obj
@@ -75,7 +75,7 @@ def _raw_items(obj: Any) -> list[Any]:
     return items
 
 
-def criteria_problems(obj: Any) -> list[str]:
+def criteria_problems(obj: object) -> list[str]:
     """Why an answer holds no usable criterion (empty list: it is usable)."""
     items = _raw_items(obj)
     if not items:
@@ -88,7 +88,7 @@ def criteria_problems(obj: Any) -> list[str]:
 
 
 def parse_criteria(
-    obj: Any, *, taken: set[str] | None = None, id_prefix: str = "", default_kind: str = "principle",
+    obj: object, *, taken: set[str] | None = None, id_prefix: str = "", default_kind: str = "principle",
     existing_texts: Sequence[str] = (), near_duplicate: float = 0.9,
 ) -> list[Criterion]:
     """Criteria from a generation answer: ids made valid and unique (added to `taken`), kinds and
@@ -263,7 +263,7 @@ class GenerateOutcome:
     log: list[dict[str, Any]]
 
 
-def _provenance(method: str, judge_spec: str, source: str, extra: dict[str, Any]) -> dict[str, Any]:
+def _provenance(method: str, judge_spec: str, source: str, extra: Mapping[str, object]) -> dict[str, Any]:
     return {"generated_by": f"judgekit rubric generate ({method})", "judge": judge_spec, "data": source, **extra}
 
 
@@ -294,7 +294,7 @@ async def generate_rubrics(
 
 
 async def _contrastive_row(
-    context: JudgeContext, row: DataRow, log: list[dict[str, Any]], *, max_tries: int, max_criteria: int, verify: str,
+    context: JudgeContext, row: DataRow, log: list[dict[str, object]], *, max_tries: int, max_criteria: int, verify: str,
 ) -> _RowCriteria:
     """The criteria that reproduced the preference of each of the row's pairs (near-duplicates once)."""
     taken: set[str] = set()
@@ -318,7 +318,7 @@ def _row_rubric(found: _RowCriteria, name: str, spec: str, source: str, max_crit
                        provenance=_provenance("contrastive", spec, source, {"row": row.id})), None
 
 
-def _merged_rubric(results: Sequence[_RowCriteria], name: str, provenance: dict[str, Any]) -> GeneratedRubric:
+def _merged_rubric(results: Sequence[_RowCriteria], name: str, provenance: Mapping[str, object]) -> GeneratedRubric:
     """One rubric for the dataset: every row's kept criteria, near-duplicates once, ids made unique."""
     merged: list[Criterion] = []
     taken: set[str] = set()
@@ -344,7 +344,7 @@ async def _prompted_rubric(context: JudgeContext, row: DataRow, name: str, spec:
 
 
 async def _sampled_rubric(
-    context: JudgeContext, rows: list[DataRow], name: str, provenance: dict[str, Any], max_criteria: int,
+    context: JudgeContext, rows: list[DataRow], name: str, provenance: Mapping[str, object], max_criteria: int,
 ) -> GeneratedRubric:
     try:
         crit = await generate_from_prompts(context, rows, max_criteria=max_criteria)

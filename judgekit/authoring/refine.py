@@ -24,7 +24,7 @@ All coroutines here run on the judge's loop: `judge.run(refine_rubric(judge.cont
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -356,7 +356,7 @@ async def refine_rubric(
     settings: RefineSettings = RefineSettings(),
     *,
     say: Callable[[str], None] = lambda msg: None,
-    provenance: dict[str, Any] | None = None,
+    provenance: dict[str, object] | None = None,
     heldout: frozenset[Pair] | None = None,
 ) -> RefineResult:
     """Refine one rubric on `rows`. `heldout`: the labelled pairs kept out of every decision (None:
@@ -510,7 +510,7 @@ def _filter_and_weigh(run: _Run, rows: Sequence[DataRow]) -> tuple[list[Criterio
 
 
 def _result(run: _Run, rubric: Rubric, final: list[Criterion], uniform: dict[str, float], before: Snapshot,
-            before_accuracy: float | None, provenance: dict[str, Any] | None) -> RefineResult:
+            before_accuracy: float | None, provenance: Mapping[str, object] | None) -> RefineResult:
     """The refined rubric (its provenance: the tree, the settings, the accuracies) and the report's numbers."""
     table = run.table
     stats = {cid: _rounded(table.stats(c).as_dict()) for cid, c in run.seen.items() if cid in table.scores}
@@ -691,7 +691,7 @@ def _tested_weights(run: _Run, live: list[Criterion]) -> dict[str, float]:
     return out
 
 
-def _rounded(d: dict[str, Any]) -> dict[str, Any]:
+def _rounded(d: Mapping[str, object]) -> dict[str, Any]:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
 
 

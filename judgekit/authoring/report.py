@@ -4,7 +4,7 @@ and the same numbers as JSON."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from judgekit.protocol.templates import render
 from judgekit.secrets import redact_tree
 
 
-def report_data(result: RefineResult, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def report_data(result: RefineResult, *, extra: Mapping[str, object] | None = None) -> dict[str, Any]:
     """Everything the HTML shows, as plain data."""
     final = result.rubric
     return {
@@ -39,7 +39,7 @@ def report_data(result: RefineResult, *, extra: dict[str, Any] | None = None) ->
 
 
 def write_report(result: RefineResult, html_path: str | Path | None, json_path: str | Path | None,
-                 *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                 *, extra: Mapping[str, object] | None = None) -> dict[str, Any]:
     data = redact_tree(report_data(result, extra=extra))
     if json_path:
         Path(json_path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

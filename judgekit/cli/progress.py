@@ -17,11 +17,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from judgekit.secrets import redact
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 DEFAULT_EVERY = 30.0
 Calls = Callable[[], tuple[int, int]]  # (calls sent, calls served by the cache) so far
@@ -128,6 +130,8 @@ class RunProgress:
 
     @contextmanager
     def _terminal(self) -> Iterator[None]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # a bar on a terminal only
+
         self._bar = Progress(TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                              TextColumn("ETA {task.fields[eta]} (from calls)"), console=self.console)
         with self._bar:

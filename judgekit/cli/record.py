@@ -15,7 +15,6 @@ from judgekit.cli.options import JudgeOptions
 from judgekit.data.rows import FileRows
 from judgekit.data.runrecord import RunRecord, digest, public_url
 from judgekit.llm.cache import file_digest
-from judgekit.llm.local_llama import check_model_file, default_model_path
 
 # Settings that change how a run goes (speed, retries, the cache, where it stops), not what a row holds.
 _RUN_ONLY = {"concurrency", "timeout", "max_attempts", "max_reasks", "cache", "cache_dir", "max_calls", "max_cost",
@@ -89,6 +88,8 @@ def _model_file(spec: str, cache_dir: str | None) -> dict[str, str]:
     kind, _, path = spec.partition(":")
     if kind != "local":
         return {}
+    from judgekit.llm.local_llama import check_model_file, default_model_path  # an embedded judge's only
+
     model = Path(path) if path else default_model_path()
     check_model_file(model, "--judge" if path or not os.environ.get("JUDGEKIT_LOCAL_MODEL") else "JUDGEKIT_LOCAL_MODEL")
     return {"model_sha256": file_digest(model, cache_dir)}

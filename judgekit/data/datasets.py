@@ -35,7 +35,7 @@ from __future__ import annotations
 import random
 import re
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -59,13 +59,13 @@ class EvalPair:
     label: str  # "A" | "B" | "tie"
 
 
-def _need(obj: dict[str, Any], key: str, path: Path, where: int, *, what: str = "record") -> Any:
+def _need(obj: Mapping[str, object], key: str, path: Path, where: int, *, what: str = "record") -> Any:
     if key not in obj or obj[key] is None:
         raise InputError(f"{what} {where} has no '{key}'", file=str(path), field=key)
     return obj[key]
 
 
-def _list_of_records(data: Any, path: Path) -> list[dict[str, Any]]:
+def _list_of_records(data: object, path: Path) -> list[dict[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise InputError("expected a JSON list of objects", file=str(path))
     return data
@@ -330,7 +330,7 @@ def ties_prompt(row_id: str) -> tuple[str, int]:
     return kind, int(number)
 
 
-def _text_list(rec: dict[str, Any], key: str, path: Path, line_no: int) -> list[str]:
+def _text_list(rec: Mapping[str, object], key: str, path: Path, line_no: int) -> list[str]:
     value = rec.get(key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise InputError("must be a non-empty list of response texts", file=str(path), line=line_no, field=key)
@@ -377,7 +377,7 @@ def _labelled_rows(rows: FileRows, criteria: Sequence[str], rated: Sequence[str]
         raise InputError("no row has labels ({criterion_id: 0 or 1})", file=rows.file, field="labels")
 
 
-def _labels(value: Any, criteria: Sequence[str], rated: Sequence[str], file: str, line: int) -> dict[str, int]:
+def _labels(value: object, criteria: Sequence[str], rated: Sequence[str], file: str, line: int) -> dict[str, int]:
     if not isinstance(value, dict):
         raise InputError("'labels' must be an object {criterion_id: 0 or 1}", file=file, line=line, field="labels")
     labels: dict[str, int] = {}

@@ -26,7 +26,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -41,7 +41,7 @@ from judgekit.errors import InputError, OutputFailed
 from judgekit.secrets import redact_tree
 
 
-def dumps(obj: dict[str, Any]) -> str:
+def dumps(obj: Mapping[str, object]) -> str:
     text = json.dumps(obj := redact_tree(obj), ensure_ascii=False, allow_nan=False)
     try:
         text.encode("utf-8")
@@ -51,7 +51,7 @@ def dumps(obj: dict[str, Any]) -> str:
 
 
 class RowSink(Protocol):
-    def write(self, index: int, obj: dict[str, Any]) -> int:
+    def write(self, index: int, obj: dict[str, object]) -> int:
         """Take the finished row at 0-based position `index` of this run; returns how many rows went out."""
         ...
 
@@ -67,7 +67,7 @@ class _InOrder:
         self._ready: dict[int, dict[str, Any]] = {}
         self._next = 0
 
-    def put(self, index: int, obj: dict[str, Any]) -> int:
+    def put(self, index: int, obj: dict[str, object]) -> int:
         self._ready[index] = obj
         released = 0
         while self._next in self._ready:

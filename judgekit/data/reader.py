@@ -16,7 +16,7 @@ import json
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -210,7 +210,7 @@ def _numbered(rows: Iterable[dict[str, Any]], file: str) -> Iterator[JsonRecord]
         yield JsonRecord(number, number, _json_values(row, file, number))
 
 
-def _json_values(row: dict[str, Any], file: str, number: int) -> dict[str, Any]:
+def _json_values(row: Mapping[str, object], file: str, number: int) -> dict[str, Any]:
     """The row with every value as JSON has it (a date as ISO text, a decimal as a float); a value JSON
     cannot hold (bytes, an image) is an InputError naming the row and column."""
     out: dict[str, Any] = {}

@@ -36,14 +36,14 @@ JUDGEBENCH_LABELS = {"A>B": "A", "A>>B": "A", "B>A": "B", "B>>A": "B", "A=B": "t
 PAIR_LABELS = {"A": "A", "B": "B", "tie": "tie", "1": "A", "2": "B", **JUDGEBENCH_LABELS}  # 1 | 2: LLMBar's
 
 
-def pair_label(value: Any) -> str | None:
+def pair_label(value: object) -> str | None:
     """A | B | tie for a label as given (also LLMBar's 1 | 2, JudgeBench's A>B | B>A | A=B); None if unknown."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     return PAIR_LABELS.get(str(value))
 
 
-def as_messages(prompt: Any) -> list[dict[str, str]]:
+def as_messages(prompt: object) -> list[dict[str, str]]:
     """A prompt as a list of {role, content} with text content. A role outside CHAT_ROLES is bad
     input (it reaches the judge's prompt, where a made-up role could pose as judgekit's own text)."""
     if isinstance(prompt, str):
@@ -61,7 +61,7 @@ def as_messages(prompt: Any) -> list[dict[str, str]]:
     return [{"role": "user", "content": "" if prompt is None else str(prompt)}]
 
 
-def role_problem(prompt: Any) -> tuple[str, str] | None:
+def role_problem(prompt: object) -> tuple[str, str] | None:
     """(where in the prompt, why) for the first message whose role is not a chat role, or None."""
     messages = [(f"[{i}]", m) for i, m in enumerate(prompt)] if isinstance(prompt, list) else [("", prompt)]
     for where, m in messages:
@@ -71,7 +71,7 @@ def role_problem(prompt: Any) -> tuple[str, str] | None:
     return None
 
 
-def pick(data: Mapping[str, Any], name: str, mapping: Mapping[str, str]) -> tuple[str | None, Any]:
+def pick(data: Mapping[str, object], name: str, mapping: Mapping[str, str]) -> tuple[str | None, Any]:
     """The (source key, value) for a canonical field, honouring a user remap first."""
     if name in mapping:
         key = mapping[name]
@@ -217,17 +217,17 @@ def content_digest(source: str | Path, split: str | None = None) -> str:
     return "sha256:" + content.hexdigest()[:32]
 
 
-def _canonical(obj: Any) -> bytes:
+def _canonical(obj: object) -> bytes:
     """A record as one line of canonical JSON (sorted keys; a value JSON has no type for, from Parquet, as text)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("ascii") + b"\n"
 
 
-def id_key(row_id: Any) -> str:
+def id_key(row_id: object) -> str:
     """The text that identifies a row id (1 and "1" differ)."""
     return json.dumps(row_id)
 
 
-def id_hash(row_id: Any) -> int:
+def id_hash(row_id: object) -> int:
     """A row id's 64-bit hash: 8 bytes that stand for the id where a million ids are kept."""
     return _id_hash(id_key(row_id))
 
@@ -283,7 +283,7 @@ def read_jsonl(
     return list(rows)
 
 
-def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[str, ...]) -> list[InputRow]:
+def to_input_rows(rows: Iterable[Mapping[str, object] | InputRow], required: tuple[str, ...]) -> list[InputRow]:
     """Rows given in Python (an InputRow passes through as it is). A row without an id gets its
     0-based position."""
     out: list[InputRow] = []
@@ -296,7 +296,7 @@ def to_input_rows(rows: Iterable[Mapping[str, Any] | InputRow], required: tuple[
     return out
 
 
-def unencodable_field(obj: Mapping[str, Any]) -> str | None:
+def unencodable_field(obj: Mapping[str, object]) -> str | None:
     """Why a row cannot be sent to a judge or written out (a lone surrogate such as "\\ud800"), or None."""
     try:
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
@@ -342,7 +342,7 @@ def _make_row(
     return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
 
 
-def _check_transcripts(fields: dict[str, Any], rec: JsonRecord, rules: _RowRules, mapping: Mapping[str, str]) -> None:
+def _check_transcripts(fields: Mapping[str, object], rec: JsonRecord, rules: _RowRules, mapping: Mapping[str, str]) -> None:
     """A response given as chat messages: no unknown role, no tool result without its call."""
     for name in ("response", "response_a", "response_b", "responses"):
         value = fields.get(name)
@@ -361,12 +361,12 @@ def _missing(name: str, rec: JsonRecord, index: int, rules: _RowRules, mapping: 
                       field=name)
 
 
-def _check_id(row_id: Any, line: int, file: str | None) -> None:
+def _check_id(row_id: object, line: int, file: str | None) -> None:
     if not isinstance(row_id, (str, int)) or isinstance(row_id, bool):
         raise InputError("'id' must be a string or an integer", file=file, line=line, field="id")
 
 
-def _layout_hint(obj: Mapping[str, Any]) -> str:
+def _layout_hint(obj: Mapping[str, object]) -> str:
     """For a row in a public layout that `judgekit eval` reads (and these commands do not): which --format."""
     if "chosen" in obj and "rejected" in obj:
         return "; rows with chosen/rejected dialogues (HH-RLHF's layout) are read by `judgekit eval --format hh-rlhf`"
@@ -446,7 +446,7 @@ def _data_row(rec: JsonRecord, file: str) -> DataRow:
     return row
 
 
-def _add_chosen_rejected(row: DataRow, obj: dict[str, Any], file: str) -> None:
+def _add_chosen_rejected(row: DataRow, obj: Mapping[str, object], file: str) -> None:
     for name in ("chosen", "rejected"):
         if not message_text(obj.get(name)).strip():
             raise InputError("a pair needs both 'chosen' and 'rejected' (non-empty)", file=file, line=row.line,
@@ -454,7 +454,7 @@ def _add_chosen_rejected(row: DataRow, obj: dict[str, Any], file: str) -> None:
     row.pairs.append((row.add(message_text(obj["chosen"])), row.add(message_text(obj["rejected"]))))
 
 
-def _add_labelled_pair(row: DataRow, obj: dict[str, Any], file: str) -> None:
+def _add_labelled_pair(row: DataRow, obj: Mapping[str, object], file: str) -> None:
     """output_1/output_2 (or response_a/response_b) as responses, and as a pair when a label prefers one."""
     ka, a = pick(obj, "response_a", {})
     kb, b = pick(obj, "response_b", {})
@@ -474,7 +474,7 @@ def _add_labelled_pair(row: DataRow, obj: dict[str, Any], file: str) -> None:
         row.pairs.append((ia, ib) if side == "a" else (ib, ia))
 
 
-def _label_side(label: Any) -> str | None:
+def _label_side(label: object) -> str | None:
     """'a' / 'b' for the preferred one of a labelled pair (LLMBar 1|2, A|B), None for a tie."""
     if isinstance(label, bool):
         return None

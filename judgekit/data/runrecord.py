@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -41,7 +42,7 @@ def record_path(output: Path) -> Path:
     return output.with_name(output.name + SUFFIX)
 
 
-def digest(value: Any) -> str:
+def digest(value: object) -> str:
     """A short, stable digest of a JSON value (its canonical text: sorted keys, no spaces)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
     return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
@@ -88,7 +89,7 @@ def keep_record(output: Path, record: RunRecord, *, resume: bool, has_rows: bool
         raise
 
 
-def add_totals(output: Path, totals: dict[str, Any]) -> None:
+def add_totals(output: Path, totals: Mapping[str, object]) -> None:
     """When a run ends: its calls, tokens, cost and duration into the record beside `output` (kept as it was
     when it cannot be read: the page then shows no totals)."""
     path = record_path(output)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
+from judgekit.jsonvalue import JSONValue
 from judgekit.rubric.models import View
 
 TOOL_OUTPUT_LIMIT = 4000
@@ -26,9 +28,11 @@ TOOL_OUTPUT_LIMIT = 4000
 TOOL_OUTPUT_LIMIT / 2 characters around a "[... N characters cut ...]" marker."""
 
 CHAT_ROLES = ("system", "user", "assistant", "tool", "developer")
+Message: TypeAlias = "Mapping[str, JSONValue]"  # {"role": ..., "content": ...} and whatever else a chat message holds
+Text: TypeAlias = "str | Sequence[Message] | Message"  # a prompt or a response: a text, a conversation, or one message
 
 
-def message_text(value: Any) -> str:
+def message_text(value: object) -> str:
     """The text of a string, one chat message, or a list of messages (assistant turns if any)."""
     if value is None:
         return ""
@@ -44,7 +48,7 @@ def message_text(value: Any) -> str:
     return str(value)
 
 
-def content_text(content: Any) -> str:
+def content_text(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # OpenAI content parts
@@ -70,7 +74,7 @@ class ToolCall:
             return False
 
 
-def messages_of(value: Any) -> list[dict[str, Any]] | None:
+def messages_of(value: object) -> list[dict[str, Any]] | None:
     """The messages of a chat response (a list of messages, or one message), None for a string."""
     if isinstance(value, dict):
         return [value]
@@ -79,12 +83,12 @@ def messages_of(value: Any) -> list[dict[str, Any]] | None:
     return None
 
 
-def _blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _blocks(message: Mapping[str, object]) -> list[dict[str, Any]]:
     content = message.get("content")
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
-def tool_calls(value: Any) -> list[ToolCall]:
+def tool_calls(value: object) -> list[ToolCall]:
     """Every tool call in a response, in order (none for a string)."""
     calls: list[ToolCall] = []
     for m in messages_of(value) or []:
@@ -101,7 +105,7 @@ def tool_calls(value: Any) -> list[ToolCall]:
     return calls
 
 
-def transcript_problem(value: Any) -> tuple[str, str] | None:
+def transcript_problem(value: object) -> tuple[str, str] | None:
     """(where in the response, why) for a message with an unknown role or a tool result that answers
     no earlier tool call, or None."""
     messages = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
@@ -123,7 +127,7 @@ def transcript_problem(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def response_text(value: Any, view: View = "last_reply") -> str:
+def response_text(value: object, view: View = "last_reply") -> str:
     """What the judge sees of a response under `view`. A string, and any response under `last_reply`,
     is shown as judgekit always showed it (the assistant turns' text)."""
     messages = messages_of(value)
@@ -139,7 +143,7 @@ def response_text(value: Any, view: View = "last_reply") -> str:
     return "\n".join(parts)
 
 
-def _rendered(m: dict[str, Any], number: int, role: str, tag: str) -> list[str]:
+def _rendered(m: Mapping[str, object], number: int, role: str, tag: str) -> list[str]:
     head = f"--- message {number}: {role}"
     if role == "tool":
         head += f" (result of call {m.get('tool_call_id')})"
@@ -156,7 +160,7 @@ def _rendered(m: dict[str, Any], number: int, role: str, tag: str) -> list[str]:
     return out
 
 
-def _block(block: Any, tag: str) -> list[str]:
+def _block(block: object, tag: str) -> list[str]:
     if not isinstance(block, dict):
         return [_json(block)]
     kind = block.get("type")
@@ -180,5 +184,5 @@ def _cut(text: str) -> str:
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
 
 
-def _json(value: Any) -> str:
+def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

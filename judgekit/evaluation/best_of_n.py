@@ -186,7 +186,7 @@ def _stats(o: RowOutcomes, keep: Indexes, score: Statistic, seed: int) -> dict[s
             "position_consistency": None, "unscored_rate": rounded((n - scored) / n) if n else None}
 
 
-def best_of_n_report(run: BestOfNRun, *, meta: dict[str, Any], seed: int) -> dict[str, Any]:
+def best_of_n_report(run: BestOfNRun, *, meta: dict[str, object], seed: int) -> dict[str, Any]:
     o = run.outcomes
     units = _units(o)
     scores = {name: subset_score(units, code, name) for code, name in enumerate(o.names)}

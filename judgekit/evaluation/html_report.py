@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -88,7 +88,7 @@ def _about(record: dict[str, Any] | None) -> dict[str, Any]:
     return about
 
 
-def run_view(page: RunPage, source: str, record: dict[str, Any] | None) -> RunView:
+def run_view(page: RunPage, source: str, record: dict[str, object] | None) -> RunView:
     about = _about(record)
     known = {c.get("id"): c for c in about.get("criteria") or [] if isinstance(c, dict)}
     verdicts = SCORE_VERDICTS if page.kind == "score" else COMPARE_VERDICTS if page.kind == "compare" else []
@@ -174,7 +174,7 @@ def eval_pairs(report: dict[str, Any], source: Path) -> list[dict[str, Any]]:
 _PAIR_TEXTS = ("prompt", "response_a", "response_b", "explanations")
 
 
-def eval_view(report: dict[str, Any], pairs: list[dict[str, Any]]) -> EvalView:
+def eval_view(report: dict[str, Any], pairs: Sequence[Mapping[str, object]]) -> EvalView:
     labels, judged = ["A", "B", "tie"], ["A", "B", "tie", "unscored"]
     counted = report["overall"].get("confusion")
     if isinstance(counted, dict):  # the report's own counts, whether or not the pairs are at hand
@@ -206,12 +206,12 @@ def read_eval_reports(path: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _embedded(data: Any) -> str:
+def _embedded(data: object) -> str:
     """JSON safe inside <script type="application/json">: no '</script>' can end it early."""
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _eval_view(report: dict[str, Any], source: Path) -> EvalView:
+def _eval_view(report: dict[str, object], source: Path) -> EvalView:
     pairs = redact_tree(eval_pairs(report, source))
     try:
         return eval_view(report, pairs)
@@ -240,7 +240,7 @@ def render_report(source: Path) -> str:
     return render("report/run.html.j2", view=view, data=_embedded(run_data(page, view)))
 
 
-def _run_header(source: Path, record: dict[str, Any] | None) -> dict[str, Any]:
+def _run_header(source: Path, record: dict[str, object] | None) -> dict[str, Any]:
     about = _about(record)
     return {"source": source.name, "judge": about["judge"], "profile": about["profile"], "rubric": about["rubric_name"],
             "date": about["started"]}

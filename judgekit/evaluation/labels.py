@@ -86,7 +86,7 @@ def _matrix(run: LabelsRun, rows: list[int], source: Verdicts) -> NDArray[np.flo
     return picked
 
 
-def labels_report(run: LabelsRun, *, meta: dict[str, Any], seed: int) -> dict[str, Any]:
+def labels_report(run: LabelsRun, *, meta: dict[str, object], seed: int) -> dict[str, Any]:
     """Per-criterion agreement, macro-F1 over the labelled criteria, and usage."""
     at = {cid: k for k, cid in enumerate(run.criteria)}
     criteria = sorted(cid for cid in run.criteria if (run.labels[at[cid]] >= 0).any())

@@ -70,7 +70,7 @@ def _confusion(o: PairOutcomes) -> dict[str, dict[str, int]]:
             for i, lab in enumerate(CATEGORIES)}
 
 
-def build_report(run: EvalRun, *, meta: dict[str, Any], seed: int) -> dict[str, Any]:
+def build_report(run: EvalRun, *, meta: dict[str, object], seed: int) -> dict[str, Any]:
     """The report of one run: the settings, STATS overall and per subset, usage (the pairs' records are in
     the companion file, if any)."""
     o = run.outcomes

@@ -104,7 +104,7 @@ class ProbeRun:
     exit_code: int = 0
 
 
-def _prompt_key(prompt: Any) -> bytes:
+def _prompt_key(prompt: object) -> bytes:
     """A prompt remembered by an 8-byte hash, not by its text."""
     return hashlib.blake2b(json.dumps(prompt, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"),
                            digest_size=8).digest()
@@ -152,7 +152,7 @@ def _jobs(rows: Iterable[InputRow], rubric: Rubric, families: dict[str, Family],
                 yield _Job(name, row, built.variant, built) if isinstance(built, Attack) else _Job(name, row, built[0], None, built[1])
 
 
-def _with(row: InputRow, attack: Attack, **responses: Any) -> InputRow:
+def _with(row: InputRow, attack: Attack, **responses: object) -> InputRow:
     fields = {"prompt": row.fields["prompt"], **responses}
     if attack.with_reference and row.fields.get("reference") is not None:
         fields["reference"] = row.fields["reference"]

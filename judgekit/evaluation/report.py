@@ -5,7 +5,7 @@ which stays null for a model without a price)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,6 @@ def companion_file(report: Path, named: object) -> Path | None:
     return path
 
 
-def frame(meta: dict[str, Any], body: dict[str, Any], usages: Iterable[ScopeUsage]) -> dict[str, Any]:
+def frame(meta: Mapping[str, object], body: Mapping[str, object], usages: Iterable[ScopeUsage]) -> dict[str, Any]:
     """The settings, the statistics (`overall`, `subsets` or `criteria`), then usage and cost."""
     return {**meta, **body, **usage_summary(usages), "cost_usd": None}

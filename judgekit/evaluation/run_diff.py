@@ -7,6 +7,7 @@ is counted, the first `SUMMARIES` are listed, the first `FLAGGED` with their tex
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -27,7 +28,7 @@ class RunDiff:
     listed: list[dict[str, Any]] = field(default_factory=list)
     shown: int = 0
 
-    def add(self, a: dict[str, Any], b: dict[str, Any], given: dict[str, Any] | None) -> None:
+    def add(self, a: dict[str, Any], b: dict[str, Any], given: Mapping[str, object] | None) -> None:
         self.rows += 1
         key = "scores" if self.kind == "score" else "preferences"
         changed = []
@@ -57,12 +58,12 @@ def _why(row: dict[str, Any], cid: str) -> str:
     return str((row.get("unscored") or {}).get(cid) or (row.get("explanations") or {}).get(cid) or "")
 
 
-def _outcome(row: dict[str, Any], name: str) -> Any:
+def _outcome(row: Mapping[str, object], name: str) -> Any:
     value = row.get(name)
     return round(float(value), 3) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def diff_runs(first: Path, second: Path, record: dict[str, Any] | None) -> RunDiff:
+def diff_runs(first: Path, second: Path, record: dict[str, object] | None) -> RunDiff:
     """The rows of `first` and `second` in step; rows are matched by position and must carry the same ids."""
     fields = (record or {}).get("fields")
     mapping = {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}

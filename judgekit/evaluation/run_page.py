@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +45,7 @@ TEXT_FIELDS: dict[Kind, tuple[str, ...]] = {"score": ("prompt", "response", "ref
                                             "rank": ("prompt", "responses", "reference")}
 
 
-def row_kind(obj: dict[str, Any], file: str, line: int) -> Kind:
+def row_kind(obj: Mapping[str, object], file: str, line: int) -> Kind:
     """The kind of an output row, its fields checked: a field the page cannot read is named."""
     if isinstance(obj.get("scores"), dict):
         kind: Kind = "score"
@@ -80,7 +80,7 @@ def verdict_of(kind: Kind, row: dict[str, Any], cid: str) -> str:
     return COMPARE_NAMES.get(row["preferences"][cid], "unscored")
 
 
-def cut(value: Any) -> str | list[str] | None:
+def cut(value: object) -> str | list[str] | None:
     """A judged text as the page shows it: chat turns with their roles, credentials redacted, cut at TEXT_CAP."""
     if value is None:
         return None
@@ -91,12 +91,12 @@ def cut(value: Any) -> str | list[str] | None:
     return text if len(text) <= TEXT_CAP else f"{text[:TEXT_CAP]}… [{len(text) - TEXT_CAP} more characters not shown]"
 
 
-def _messages(value: list[Any]) -> str:
+def _messages(value: Sequence[object]) -> str:
     """A chat as the judge read it: every turn with its role."""
     return "\n\n".join(f"[{m.get('role')}] {message_text(m)}" if isinstance(m, dict) else str(m) for m in value)
 
 
-def _size(value: Any) -> int:
+def _size(value: object) -> int:
     return len(json.dumps(value, ensure_ascii=False))
 
 
@@ -120,7 +120,7 @@ class RunPage:
     labelled: bool = False
     texts: bool = False
 
-    def add(self, row: dict[str, Any], given: dict[str, Any] | None) -> None:
+    def add(self, row: dict[str, Any], given: dict[str, object] | None) -> None:
         index = self.rows
         self.rows += 1
         codes = self._count(row)
@@ -185,7 +185,7 @@ class RunPage:
             return row.get("winner") is None
         return None in (row.get("rewards") or [None])
 
-    def _detail(self, index: int, row: dict[str, Any], given: dict[str, Any] | None, label: str | None, flagged: bool) -> None:
+    def _detail(self, index: int, row: Mapping[str, object], given: Mapping[str, object] | None, label: str | None, flagged: bool) -> None:
         texts = {} if given is None else {name: cut(given.get(name)) for name in TEXT_FIELDS[self.kind]
                                            if given.get(name) is not None}
         self.texts = self.texts or bool(texts)
@@ -199,7 +199,7 @@ class RunPage:
         self.flagged_shown += flagged
 
 
-def _round(value: Any) -> Any:
+def _round(value: object) -> Any:
     return round(float(value), 3) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
@@ -212,7 +212,7 @@ def reward_bins() -> list[str]:
     return [f"{i / _BINS:.1f}–{(i + 1) / _BINS:.1f}" for i in range(_BINS)]
 
 
-def _best(rewards: list[Any]) -> int | None:
+def _best(rewards: Sequence[object]) -> int | None:
     scored = [(r, i) for i, r in enumerate(rewards) if isinstance(r, (int, float))]
     return max(scored)[1] if scored else None
 
@@ -252,7 +252,7 @@ def input_texts(record: dict[str, Any] | None, mapping: dict[str, str]) -> Itera
     return fields()
 
 
-def build(path: Path, record: dict[str, Any] | None) -> RunPage:
+def build(path: Path, record: dict[str, object] | None) -> RunPage:
     """One pass over the run's rows (and its input beside them, while their ids agree)."""
     fields = (record or {}).get("fields")
     mapping: dict[str, str] = {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}

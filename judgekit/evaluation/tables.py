@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.table import Table
@@ -21,7 +22,7 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
-def _calls(m: dict[str, Any]) -> str:
+def _calls(m: Mapping[str, object]) -> str:
     return f"{m['calls']}" + (f" (+{m['cache_hits']} cached)" if m.get("cache_hits") else "")
 
 
@@ -38,7 +39,7 @@ def report_table(report: dict[str, Any]) -> Table:
     return table
 
 
-def _usage(report: dict[str, Any]) -> dict[str, Any]:
+def _usage(report: Mapping[str, object]) -> dict[str, Any]:
     return {"calls": report["calls"], "cache_hits": report["cache_hits"], "tokens": report["tokens"]}
 
 

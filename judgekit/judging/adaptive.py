@@ -64,12 +64,12 @@ def adaptive_messages(meta: MetaRubric, item: PairItem, fixed: Rubric | None, *,
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def _items(obj: Any) -> list[dict[str, Any]]:
+def _items(obj: object) -> list[dict[str, Any]]:
     items = obj.get("criteria") if isinstance(obj, dict) else obj
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
-def answer_problems(meta: MetaRubric, obj: Any) -> list[str]:
+def answer_problems(meta: MetaRubric, obj: object) -> list[str]:
     items = _items(obj)
     if not items:
         return ["the JSON object has no 'criteria' list"]
@@ -81,7 +81,7 @@ def answer_problems(meta: MetaRubric, obj: Any) -> list[str]:
     return []
 
 
-def instantiate(meta: MetaRubric, obj: Any, fixed: Rubric | None) -> tuple[list[Criterion], list[dict[str, Any]]]:
+def instantiate(meta: MetaRubric, obj: object, fixed: Rubric | None) -> tuple[list[Criterion], list[dict[str, Any]]]:
     """The usable criteria of an answer, and the record of every proposal (kept or why dropped)."""
     taken = set(fixed.ids) if fixed else set()
     seen = [c.display_text for c in fixed.criteria] if fixed else []

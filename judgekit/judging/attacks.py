@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,7 +223,7 @@ def attacks_per_row(families: dict[str, Family], rubric: Rubric) -> int:
     return sum(sum(1 for _ in family(view)) for family in families.values())
 
 
-def row_view(fields: dict[str, Any], data: dict[str, Any], rubric: Rubric, seed: int) -> RowView:
+def row_view(fields: Mapping[str, object], data: dict[str, object], rubric: Rubric, seed: int) -> RowView:
     response, reference = fields.get("response"), fields.get("reference")
     return RowView(message_text(fields["prompt"]), message_text(response) if response is not None else None,
                    message_text(reference) if reference is not None else None, rubric, data, seed)

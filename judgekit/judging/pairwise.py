@@ -24,6 +24,7 @@ returns them, the probability of the verdict token is kept beside the hard verdi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +128,7 @@ async def judge_pairwise(
 
         return await collector.collect(question, "pairwise", ids, soft=soft, forms=forms_of([principles[i] for i in ids]))
 
-    async def side(response: Any) -> ScoreResult | None:
+    async def side(response: object) -> ScoreResult | None:
         if not hard:
             return None
         return await judge_pointwise(
@@ -158,7 +159,7 @@ async def judge_pairwise(
     return _outcome(rubric, tally, side_a, side_b, soft)
 
 
-def _tally_checks(tally: _Tally, rubric: Rubric, item: PairItem, row: dict[str, Any] | None, allow_code: bool) -> None:
+def _tally_checks(tally: _Tally, rubric: Rubric, item: PairItem, row: Mapping[str, object] | None, allow_code: bool) -> None:
     """Checks run on each response's text (its assistant turns, whatever the view) and tool calls."""
     reference = message_text(item.reference) if item.reference is not None else None
     for c in rubric.checks:

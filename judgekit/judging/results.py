@@ -59,7 +59,7 @@ def score_verdict(row: dict[str, Any], cid: str) -> str:
     return {1: "MET", 0: "UNMET"}.get(row["scores"][cid], "unscored")
 
 
-def _drop_none(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def _drop_none(data: dict[str, object], keys: tuple[str, ...]) -> dict[str, Any]:
     for key in keys:
         if data.get(key) is None:
             data.pop(key, None)

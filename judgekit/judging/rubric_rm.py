@@ -57,7 +57,7 @@ def criteria_from_items(items: list[tuple[str, str]], taken: set[str]) -> list[C
     return out
 
 
-def _generation_request(context: JudgeContext, spec: GeneratorProfile, prompt: Any, reference: Any) -> JudgeRequest:
+def _generation_request(context: JudgeContext, spec: GeneratorProfile, prompt: object, reference: object) -> JudgeRequest:
     prompt_messages = as_messages(prompt)
     reference_text = message_text(reference) if reference is not None else None
     values = {"fence": FENCE, "nonce": data_nonce(prompt_messages, reference_text),
@@ -73,7 +73,7 @@ def _generation_request(context: JudgeContext, spec: GeneratorProfile, prompt: A
                         temperature=sampling.temperature, max_tokens=spec.max_tokens, seed=sampling.seed)
 
 
-async def generate_rubric_items(context: JudgeContext, prompt: Any, reference: Any) -> GeneratedItems:
+async def generate_rubric_items(context: JudgeContext, prompt: object, reference: object) -> GeneratedItems:
     """The generator's rubric for one prompt (cached; one call per prompt even when many rows of a
     run share it). Raises JudgeError or ParseProblem with the reason."""
     spec = context.profile.rubric_generator
@@ -115,7 +115,7 @@ async def _generate(runner: CallRunner, request: JudgeRequest, slot: CacheSlot, 
 
 
 async def with_generated_criteria(
-    context: JudgeContext, rubric: Rubric, prompt: Any, reference: Any
+    context: JudgeContext, rubric: Rubric, prompt: object, reference: object
 ) -> tuple[Rubric, list[dict[str, Any]]]:
     """The rubric plus the generated criteria, and those criteria as output-row objects. On a failed
     generation: the rubric as given, and one entry naming the reason."""
@@ -130,7 +130,7 @@ async def with_generated_criteria(
 
 
 async def with_generated(
-    context: JudgeContext, rubric: Rubric, prompt: Any, reference: Any
+    context: JudgeContext, rubric: Rubric, prompt: object, reference: object
 ) -> tuple[Rubric, list[dict[str, Any]] | None]:
     """rubric-rm: the rubric plus the criteria the generator model wrote for this prompt (and those
     criteria, for the output row); other profiles: the rubric as given, None."""

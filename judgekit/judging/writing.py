@@ -32,7 +32,7 @@ TEMPLATE_EXAMPLE_IDS = frozenset({"short_snake_case_id", "..."})
 _PLACEHOLDER_TEXT = re.compile(r"(the response\s*)?(\.\.\.|\u2026)", re.I)
 
 
-def item_text(item: Any) -> str:
+def item_text(item: object) -> str:
     """A proposed criterion's text, whichever key (or bare string) holds it; "" when none does."""
     if isinstance(item, str):
         return item.strip()
@@ -43,14 +43,14 @@ def item_text(item: Any) -> str:
     return ""
 
 
-def echoes_template(item: Any) -> bool:
+def echoes_template(item: object) -> bool:
     """Whether a proposed criterion is the prompt's example of the answer format, copied back."""
     raw_id = str(item.get("id") or "").strip() if isinstance(item, dict) else ""
     text = item_text(item) if isinstance(item, (dict, str)) else ""
     return raw_id in TEMPLATE_EXAMPLE_IDS or bool(text and _PLACEHOLDER_TEXT.fullmatch(text))
 
 
-def echo_problem(items: Sequence[Any]) -> list[str]:
+def echo_problem(items: Sequence[object]) -> list[str]:
     """The re-ask reason when some proposed criteria copy the answer format's example."""
     echoed = [str(n) for n, item in enumerate(items, start=1) if echoes_template(item)]
     if not echoed:
@@ -107,7 +107,7 @@ def _sender(runner: CallRunner) -> Callable[[JudgeRequest], Awaitable[Completion
 
 
 def _generation_request(
-    sampling: SamplingSettings, messages: Sequence[dict[str, str]], schema: dict[str, Any], *,
+    sampling: SamplingSettings, messages: Sequence[dict[str, str]], schema: dict[str, object], *,
     temperature: float | None, seed: int | None, max_tokens: int | None,
 ) -> JudgeRequest:
     """The request for a JSON object following `schema`; unset sampling options are the judge's."""
@@ -122,7 +122,7 @@ def _generation_request(
 async def generate_json(
     context: JudgeContext,
     messages: Sequence[dict[str, str]],
-    schema: dict[str, Any],
+    schema: dict[str, object],
     *,
     validate: Callable[[Any], list[str]] | None = None,
     temperature: float | None = None,

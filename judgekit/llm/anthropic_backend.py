@@ -123,7 +123,7 @@ class AnthropicBackend(Backend):
             args.update(self._structured(request.schema))
         return args
 
-    def _structured(self, schema: dict[str, Any]) -> dict[str, Any]:
+    def _structured(self, schema: dict[str, object]) -> dict[str, Any]:
         if self.structured_output == "output_config":
             return {"output_config": {"format": {"type": "json_schema", "schema": anthropic.transform_schema(schema)}}}
         tool = {"name": TOOL_NAME, "description": "Record one verdict per criterion, reasoning first.", "input_schema": schema}

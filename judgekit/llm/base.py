@@ -18,10 +18,11 @@ import asyncio
 import html
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from judgekit.jsonvalue import JSONValue
 from judgekit.secrets import clip
 
 # The embedded judge's worker takes this extra argument (an int k) beside llama.cpp's own: the top-k
@@ -82,7 +83,6 @@ class FatalError(Exception):
 
 
 # What identifies a judge in the verdict cache: JSON values only (the key is their JSON form).
-JSONValue = str | int | float | bool | None | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
 Identity = dict[str, JSONValue]
 
 

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,7 +50,7 @@ def default_cache_dir() -> Path:
     return Path(base) / "judgekit"
 
 
-def cache_key(identity: Identity, request_fields: dict[str, Any]) -> str:
+def cache_key(identity: Identity, request_fields: Mapping[str, object]) -> str:
     blob = json.dumps(
         {"v": CACHE_VERSION, "judge": identity, "request": request_fields}, sort_keys=True, ensure_ascii=False
     )
@@ -174,7 +174,7 @@ class VerdictCache:
         with self._lock:
             return self._guard(read, None) if self._db is not None else None
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: Mapping[str, object]) -> None:
         blob = json.dumps(redact_tree(value), ensure_ascii=False)
 
         def write() -> None:

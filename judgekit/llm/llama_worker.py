@@ -119,7 +119,7 @@ def serve(conn: Connection, path: str, n_ctx: int, n_threads: int) -> None:
         llm.close()  # now, while the interpreter is whole, not from a finalizer at shutdown
 
 
-def _answer(conn: Connection, llm: Any) -> None:
+def _answer(conn: Connection, llm: object) -> None:
     """Answer requests until the parent closes its end or asks for something else."""
     while True:
         try:

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ class _Worker:
             self.dead = crash_message(self.path, self.proc.wait())
         return JudgeCrashed(self.dead)
 
-    def ask(self, kwargs: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    def ask(self, kwargs: Mapping[str, object], timeout: float | None) -> dict[str, Any]:
         with self.lock:
             if self.dead is not None or self.proc.poll() is not None:  # died earlier, or between calls
                 raise self._crashed()
@@ -275,7 +276,7 @@ class LocalLlamaBackend(Backend):
             token_logprobs=(choice.get("logprobs") or {}).get("content") or None,
         )
 
-    def _ask(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _ask(self, kwargs: Mapping[str, object]) -> dict[str, Any]:
         # The call runner admits at most `workers` calls at once, so a slot is always free here.
         with self._free_lock:
             slot = self._free.pop()

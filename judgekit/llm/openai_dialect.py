@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,7 +47,7 @@ _REFUSAL = re.compile(r"not supported|unsupported|input should be|literal_error|
 _BAD_SCHEMA = re.compile(r"invalid schema|invalid_json_schema|json_schema\.schema", re.I)
 
 
-def response_format(form: Form, schema: dict[str, Any]) -> dict[str, Any] | None:
+def response_format(form: Form, schema: Mapping[str, object]) -> dict[str, Any] | None:
     """The `response_format` of a form: OpenAI's json_schema; json_object with the schema beside it
     (llama-cpp-python's server); none."""
     if form == "json_schema":
@@ -120,7 +121,7 @@ _MAX_FORMATS = 256  # schemas remembered per server; more (schemas made per call
 class _EncodedFormat(dict[str, Any]):
     """A response_format with its JSON, made once."""
 
-    def __init__(self, fmt: dict[str, Any]) -> None:
+    def __init__(self, fmt: Mapping[str, object]) -> None:
         super().__init__(fmt)
         self.json = json.dumps(fmt)
 
@@ -154,7 +155,7 @@ class Dialect:
             body["response_format"] = fmt  # the last key (see encode)
         return body
 
-    def _format(self, schema: dict[str, Any]) -> _EncodedFormat | None:
+    def _format(self, schema: dict[str, object]) -> _EncodedFormat | None:
         key = (self._forms[0], id(schema))
         known = self._formats.get(key)
         if known is not None and known[0] is schema:  # the schema is kept, so its id is not reused
@@ -167,7 +168,7 @@ class Dialect:
         return encoded
 
     @staticmethod
-    def encode(body: dict[str, Any]) -> bytes:
+    def encode(body: dict[str, object]) -> bytes:
         """`body` as JSON (the same bytes as json.dumps), its response_format's JSON made once per schema."""
         fmt = body.get("response_format")
         if not isinstance(fmt, _EncodedFormat) or next(reversed(body)) != "response_format" or len(body) < 2:

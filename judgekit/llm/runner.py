@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from typing import TYPE_CHECKING
 
 from judgekit.errors import JudgeError
 from judgekit.llm.base import Backend, BackendLike, Completion, FatalError, JudgeRequest, TransientError, as_backend, one_line
@@ -22,6 +21,9 @@ from judgekit.llm.cache import cache_key
 from judgekit.llm.pricing import Pricing
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.llm.young_gc import calls_in_flight
+
+if TYPE_CHECKING:  # tenacity is loaded by the first retry
+    from tenacity import RetryCallState
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class RetryPolicy:
 class _WaitRetryAfterOrJitter:
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
+        from tenacity import wait_random_exponential
+
         self._jitter = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
 
     def __call__(self, state: RetryCallState) -> float:
@@ -105,7 +109,7 @@ class CallRunner:
         except asyncio.TimeoutError:
             raise TransientError("timed out") from None
 
-    def cache_key(self, fields: dict[str, Any]) -> str:
+    def cache_key(self, fields: Mapping[str, object]) -> str:
         """The cache key of a question asked through this runner: the backend's identity and the
         request's `fields` as the backend sends them: without the fields its API has no place for
         (`Backend.unsent_fields`)."""
@@ -172,6 +176,8 @@ class CallRunner:
             if failed:  # the first attempt, already made, replayed as tenacity's first failure
                 raise failed.pop()
             return await self._attempt(request)
+
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt  # on a first failure only
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),

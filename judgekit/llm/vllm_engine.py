@@ -64,7 +64,7 @@ def sampling_params(vllm: _VLLM, request: JudgeRequest) -> Any:
 class VLLMEngineBackend(Backend):
     enforces_timeout = True  # each request is bounded (and aborted in the engine) here
 
-    def __init__(self, model: str, *, timeout: float | None = 60.0, **engine_kwargs: Any) -> None:
+    def __init__(self, model: str, *, timeout: float | None = 60.0, **engine_kwargs: object) -> None:
         self.model = model
         self.timeout = timeout
         self._engine_kwargs = engine_kwargs

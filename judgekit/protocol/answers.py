@@ -128,7 +128,7 @@ def _rating_lookup(mode: Mode, form: VerdictForm) -> Callable[[str], Value | Non
     return lambda raw: verdict_value(raw, mode, form)
 
 
-def json_path_get(obj: Any, path: str) -> Any:
+def json_path_get(obj: object, path: str) -> object:
     """The value at `$.a.b[0]` / `a.b.0` in obj, or KeyError."""
     parts = [p for p in re.split(r"\.|\[(\d+)\]", path.removeprefix("$")) if p]
     for part in parts:

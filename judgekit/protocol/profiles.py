@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError, TemplateNotFound
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from judgekit.errors import InputError
@@ -180,7 +180,7 @@ class JudgeProfile(BaseModel):
 
     # ---- rendering ---------------------------------------------------------------------------
 
-    def messages(self, mode: Mode, context: dict[str, Any]) -> list[dict[str, str]]:
+    def messages(self, mode: Mode, context: Mapping[str, object]) -> list[dict[str, str]]:
         spec = self.mode(mode)
         out = []
         if spec.system:
@@ -225,7 +225,8 @@ def load_profile(name_or_path: str | Path | JudgeProfile | None) -> JudgeProfile
 @lru_cache(maxsize=32)
 def _load_cached(name: str) -> JudgeProfile:
     path = Path(name)
-    if not (name.endswith((".yaml", ".yml")) or path.is_file()):
+    builtin = not (name.endswith((".yaml", ".yml")) or path.is_file())
+    if builtin:
         path = builtin_dir() / name / "profile.yaml"
         if not path.is_file():
             raise InputError(f"unknown profile {name!r}; built in: {', '.join(builtin_profiles())}, "
@@ -233,13 +234,16 @@ def _load_cached(name: str) -> JudgeProfile:
     source = read_yaml(path, what="profile")
     profile = validate_yaml(source, JudgeProfile)
     profile._folder = path.resolve().parent
-    _check_templates(profile, str(path), source)
-    _check_fences(profile, str(path), source)
+    if not builtin:  # the built-in profiles' templates ship with judgekit, checked by its tests, not on every start
+        _check_templates(profile, str(path), source)
+        _check_fences(profile, str(path), source)
     return profile
 
 
 def _check_templates(profile: JudgeProfile, file: str, source: YamlSource) -> None:
     """Every template the profile names exists: a typo fails at load, naming its line."""
+    from jinja2 import TemplateNotFound
+
     for mode in ("pointwise", "pairwise", "rubric_generator"):
         spec = getattr(profile, mode)
         for key in ("system", "user"):
@@ -282,6 +286,8 @@ def _check_fences(profile: JudgeProfile, file: str, source: YamlSource) -> None:
     refused at load, naming it: that text could pose as the template's own instructions. Checked by
     rendering each template with a probe text in every data field; a template that cannot render
     without a real row is left to fail on one."""
+    from jinja2 import TemplateError
+
     for mode, context in _probe_contexts(profile).items():
         spec = getattr(profile, mode)
         if spec is None:

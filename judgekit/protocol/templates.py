@@ -15,16 +15,17 @@ from collections.abc import Mapping, MutableMapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
-
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any, Protocol
 
 from judgekit.data.rows import as_messages
-from judgekit.data.transcript import response_text
+from judgekit.data.transcript import Text, response_text
 from judgekit.protocol.wire import Mode
 from judgekit.rubric.models import MET_WORDS, Criterion
+
+if TYPE_CHECKING:  # Jinja2 itself is imported when the first template is rendered, not with judgekit
+    from jinja2 import Template
+    from jinja2.runtime import Context
+    from jinja2.sandbox import SandboxedEnvironment
 
 FENCE = "judgekit"
 # Names by which a response can say which model or lab wrote it. Judges prefer some of them (and
@@ -54,32 +55,40 @@ def prompts_dir() -> Path:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-class _Environment(SandboxedEnvironment):
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # `c.id` on a dict (every view judgekit renders is one) is its item, as Jinja would find
-        # it, but at once: Jinja looks for the attribute first and takes the item only after the
-        # AttributeError, which was 40% of the cost of rendering a judge prompt.
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
+@lru_cache(maxsize=1)
+def _environment_class() -> type[SandboxedEnvironment]:
+    from jinja2.sandbox import SandboxedEnvironment
 
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
-        # context, and copying a ChainMap was half the cost of rendering a judge prompt. Nothing
-        # changes the globals once templates are loaded.
-        return {**self.globals, **(d or {})}
+    class _Environment(SandboxedEnvironment):
+        def getattr(self, obj: object, attribute: str) -> Any:
+            # `c.id` on a dict (every view judgekit renders is one) is its item, as Jinja would find
+            # it, but at once: Jinja looks for the attribute first and takes the item only after the
+            # AttributeError, which was 40% of the cost of rendering a judge prompt.
+            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return super().getattr(obj, attribute)
+
+        def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+            # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
+            # context, and copying a ChainMap was half the cost of rendering a judge prompt. Nothing
+            # changes the globals once templates are loaded.
+            return {**self.globals, **(d or {})}
+
+    return _Environment
 
 
 @lru_cache(maxsize=32)
-def environment(folder: str | None = None) -> _Environment:
+def environment(folder: str | None = None) -> SandboxedEnvironment:
     """The environment reading prompts/ (and first `folder`, a user's profile folder, if given)."""
+    from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+
     loader: BaseLoader = FileSystemLoader(str(prompts_dir()))
     if folder is not None:
         loader = ChoiceLoader([FileSystemLoader(folder), loader])
-    env = _Environment(
+    env = _environment_class()(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False, default=False),
@@ -87,7 +96,7 @@ def environment(folder: str | None = None) -> _Environment:
         # Templates are read once per process: no check of each file's mtime on every judge call.
         auto_reload=False,
     )
-    env.globals["fenced"] = fenced
+    env.globals["fenced"] = pass_context(fenced)
     return env
 
 
@@ -98,12 +107,12 @@ def _template(folder: str | None, name: str) -> Template:
     return environment(folder).get_template(name)
 
 
-def render_in(folder: Path | None, template: str, context: Mapping[str, Any]) -> str:
+def render_in(folder: Path | None, template: str, context: Mapping[str, object]) -> str:
     """A template looked up in `folder` first (None: prompts/ only), rendered and stripped."""
     return _template(None if folder is None else str(folder), template).render(context).strip()
 
 
-def render(template: str, **context: Any) -> str:
+def render(template: str, **context: object) -> str:
     return render_in(None, template, context)
 
 
@@ -122,14 +131,14 @@ def nonce(*texts: str) -> str:
     return digest[:12]
 
 
-def data_nonce(*values: Any) -> str:
+def data_nonce(*values: object) -> str:
     """The nonce of every text in `values` (strings, and the strings inside mappings and lists: a
     message's role as well as its content), so no field that reaches the prompt can hold the
     fence's tag."""
     return nonce(*_texts(values))
 
 
-def _texts(value: Any) -> list[str]:
+def _texts(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, Mapping):
@@ -142,8 +151,7 @@ def _texts(value: Any) -> list[str]:
 _FENCE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-@pass_context
-def fenced(context: Context, name: str, text: Any) -> str:
+def fenced(context: Context, name: str, text: object) -> str:
     """`{{ fenced("response", response) }}`: the text between nonce-bearing tags, the one way a
     template (a user profile's too) puts data in front of the judge. The nonce hashes every data
     field of the call, so no data can close or imitate the tags; a text holding them anyway (one
@@ -190,7 +198,7 @@ def _shown_verdict(verdict: bool | int | str) -> str:
 
 
 def row_context(
-    *, prompt: Any, responses: dict[str, str], reference: str | None, rubric_name: str, rubric_description: str,
+    *, prompt: Text, responses: dict[str, str], reference: str | None, rubric_name: str, rubric_description: str,
     mask_names: bool = False,
 ) -> dict[str, Any]:
     """The part of a call's template context that every criterion of a row shares: made once per
@@ -240,7 +248,7 @@ def call_context(row: dict[str, Any], criteria: list[Criterion]) -> dict[str, An
 
 
 def _context(
-    *, prompt: Any, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
+    *, prompt: Text, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, mask_names: bool = False,
 ) -> dict[str, Any]:
     row = row_context(prompt=prompt, responses=responses, reference=reference, rubric_name=rubric_name,
@@ -259,11 +267,11 @@ def instruction_text(messages: list[dict[str, str]]) -> str:
 class MessageTemplates(Protocol):
     """What turns a call's context into chat messages: a judge profile's templates for the mode."""
 
-    def messages(self, mode: Mode, context: dict[str, Any]) -> list[dict[str, str]]: ...
+    def messages(self, mode: Mode, context: Mapping[str, object]) -> list[dict[str, str]]: ...
 
 
 def pointwise_messages(
-    *, prompt: Any, response: str, criteria: list[Criterion], reference: str | None,
+    *, prompt: Text, response: str, criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, profile: MessageTemplates, mask_names: bool = False,
 ) -> list[dict[str, str]]:
     """The chat messages of one pointwise call, in the profile's templates."""
@@ -275,7 +283,7 @@ def pointwise_messages(
 
 
 def pairwise_messages(
-    *, prompt: Any, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
+    *, prompt: Text, response_a: str, response_b: str, criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, profile: MessageTemplates, mask_names: bool = False,
 ) -> list[dict[str, str]]:
     """The chat messages of one pairwise call (A's text first), in the profile's templates."""

@@ -195,7 +195,7 @@ def parse_verdicts(
     return found, problems
 
 
-def verdict_value(raw: Any, mode: Mode, form: VerdictForm = PLAIN) -> Value | None:
+def verdict_value(raw: object, mode: Mode, form: VerdictForm = PLAIN) -> Value | None:
     """The verdict `raw` stands for under `form`, read tolerantly ("true", "4", "N/A"), or None."""
     if form.not_applicable and isinstance(raw, str) and raw.strip().lower().replace(" ", "_") in _NA_SPELLINGS:
         return NOT_APPLICABLE
@@ -221,7 +221,7 @@ def verdict_value(raw: Any, mode: Mode, form: VerdictForm = PLAIN) -> Value | No
 _NA_SPELLINGS = {NOT_APPLICABLE, "n/a", "na"}
 
 
-def _label(raw: Any, labels: tuple[str, ...]) -> str | None:
+def _label(raw: object, labels: tuple[str, ...]) -> str | None:
     """One of `labels` as written, or the one label it matches but for case and spaces; None for any
     other answer (a label the judge made up is never mapped to a near one)."""
     if not isinstance(raw, str):
@@ -232,7 +232,7 @@ def _label(raw: Any, labels: tuple[str, ...]) -> str | None:
     return loose[0] if len(loose) == 1 else None
 
 
-def _rating(raw: Any, scale: tuple[int, int]) -> int | None:
+def _rating(raw: object, scale: tuple[int, int]) -> int | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, str):

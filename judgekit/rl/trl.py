@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from judgekit.data.transcript import Text
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
 from judgekit.rl.options import RewardOptions
 from judgekit.rl.rewards import BatchRewards, RewardScorer
@@ -286,14 +287,14 @@ class TrlReward:
         """The Judge in this process (built now if it was not yet): for its stats, or to close it."""
         return self._shared.get().scorer.judge
 
-    async def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: Any = None,
+    async def __call__(self, prompts: Sequence[Text], completions: Sequence[Text], completion_ids: Sequence[Sequence[int]] | None = None,
                        **kwargs: Any) -> list[float | None]:
         return await self._shared.get().values(prompts, completions, kwargs, self.criterion)
 
     def as_function(self) -> RewardFunction:
         """This reward as a plain `async def` of the same name (not picklable: see `trl_reward`)."""
-        async def judgekit_reward(prompts: list[Any], completions: list[Any], completion_ids: Any = None,
-                                  **kwargs: Any) -> list[float | None]:
+        async def judgekit_reward(prompts: Sequence[Text], completions: Sequence[Text],
+                                  completion_ids: Sequence[Sequence[int]] | None = None, **kwargs: Any) -> list[float | None]:
             return await self(prompts, completions, completion_ids, **kwargs)
 
         judgekit_reward.__name__ = judgekit_reward.__qualname__ = self.__name__
@@ -340,7 +341,7 @@ def trl_criterion_rewards(
     *,
     include_total: bool = False,
     log: bool = True,
-    **options: Any,
+    **options: object,
 ) -> list[RewardFunction]:
     """One TRL reward function per criterion (named `judgekit_<criterion_id>`), in rubric order,
     all sharing one judging pass per batch. With `include_total`, the rubric reward comes first:

@@ -273,7 +273,7 @@ def _session_for(kwargs: dict[str, Any]) -> _Session:
     return found
 
 
-async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+async def compute_score(data_source: str, solution_str: str, ground_truth: object, extra_info: object = None,
                         **kwargs: Any) -> VerlScore:
     """verl's `compute_score`, awaited by its reward managers. The keyword arguments (verl's
     `reward_kwargs`) are the settings: `judge` (required), `rubric`, `base_url`, `unscored_reward`
@@ -286,7 +286,7 @@ async def compute_score(data_source: Any, solution_str: str, ground_truth: Any, 
     return session.present(await session.one(solution_str, ground_truth, extra_info), 0)
 
 
-def compute_score_sync(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+def compute_score_sync(data_source: str, solution_str: str, ground_truth: object, extra_info: object = None,
                        **kwargs: Any) -> VerlScore:
     """`compute_score` for callers that do not await: verl's `remote` reward manager refuses an
     `async def` (it calls the function in Ray actors)."""
@@ -352,7 +352,7 @@ def verl_compute_score(
                                    strategy=strategy, adaptive=adaptive, **guards)
         session = _Session.build(rubric, described, options, return_dict=return_dict, label=label)
 
-        async def judgekit_compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+        async def judgekit_compute_score(data_source: str, solution_str: str, ground_truth: object, extra_info: object = None,
                                          **kwargs: Any) -> VerlScore:
             return session.present(await session.one(solution_str, ground_truth, extra_info), 0)
 
@@ -422,8 +422,8 @@ def verl_batch_compute_score_legacy(
                                adaptive=adaptive, **guards)
     session = _Session.build(rubric, judge, options, return_dict=return_dict, label=label)
 
-    def compute_score(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
-                      extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[VerlScore]:
+    def compute_score(data_sources: Sequence[str], solution_strs: Sequence[str], ground_truths: Sequence[object],
+                      extra_infos: Sequence[object] | None = None, **kwargs: Any) -> list[VerlScore]:
         infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
         result = session.score(list(solution_strs), list(ground_truths), infos)
         return [session.present(result, i) for i in range(len(solution_strs))]

@@ -11,11 +11,9 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import regex
 
 from judgekit.rubric.models import CheckSpec, Criterion
 
@@ -63,7 +61,7 @@ def run_check(
     response: str,
     *,
     reference: str | None = None,
-    row: dict[str, Any] | None = None,
+    row: Mapping[str, object] | None = None,
     allow_code: bool = False,
     tool_calls: Sequence[tuple[str, bool]] = (),
 ) -> CheckOutcome:
@@ -112,6 +110,8 @@ def run_check(
 
 
 def _regex(pattern: str, response: str, ignore_case: bool) -> CheckOutcome:
+    import regex  # loaded by the first regex check, not with every rubric
+
     try:
         found = regex.search(pattern, response, regex.I if ignore_case else 0, timeout=REGEX_TIMEOUT_S)
     except TimeoutError:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from judgekit.errors import InputError
@@ -24,7 +24,7 @@ def from_healthbench(items: list[dict[str, Any]], name: str = "healthbench") -> 
     return rubric_from_data({"name": name, "criteria": criteria})
 
 
-def from_rubrics_as_rewards(items: list[dict[str, Any]], name: str = "rar") -> Rubric:
+def from_rubrics_as_rewards(items: Sequence[Mapping[str, object]], name: str = "rar") -> Rubric:
     criteria = []
     for item in items:
         title = str(item.get("title", "")).strip()
@@ -34,7 +34,7 @@ def from_rubrics_as_rewards(items: list[dict[str, Any]], name: str = "rar") -> R
     return rubric_from_data({"name": name, "criteria": criteria})
 
 
-def from_prometheus(score_rubric: dict[str, Any], name: str = "prometheus") -> Rubric:
+def from_prometheus(score_rubric: Mapping[str, object], name: str = "prometheus") -> Rubric:
     """A 1-5 score rubric as what it is: one criterion rated 1 to 5, the five descriptions its labels.
 
     The reward, (rating - 1) / 4, maps level 1..5 onto 0, .25, .5, .75, 1; one call per response,
@@ -52,7 +52,7 @@ def from_prometheus(score_rubric: dict[str, Any], name: str = "prometheus") -> R
     return rubric_from_data({"name": name, "criteria": [criterion]})
 
 
-def _is_rar_list(items: list[Any]) -> bool:
+def _is_rar_list(items: list[object]) -> bool:
     return bool(items) and all(
         isinstance(i, dict) and "description" in i and "text" not in i for i in items
     )
@@ -61,7 +61,7 @@ def _is_rar_list(items: list[Any]) -> bool:
 ROW_RUBRIC_FIELDS = ("rubric", "rubrics", "score_rubric")
 
 
-def row_rubric(row: Mapping[str, Any], *, file: str | None = None, line: int | None = None) -> Rubric | None:
+def row_rubric(row: Mapping[str, object], *, file: str | None = None, line: int | None = None) -> Rubric | None:
     """The rubric a row carries, in any of the formats above (a field holding it as a JSON string,
     as dataset columns often do, is decoded first), or None. It is marked as data
     (`Rubric.from_data_row`): data never runs code."""
@@ -82,7 +82,7 @@ def rubric_for(own: Rubric | None, given: Rubric | None, *, optional: bool = Fal
     return effective
 
 
-def _maybe_json(value: Any) -> Any:
+def _maybe_json(value: object) -> object:
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
             return json.loads(value)
@@ -91,17 +91,18 @@ def _maybe_json(value: Any) -> Any:
     return value
 
 
-def _read_row_rubric(row: Mapping[str, Any], *, file: str | None, line: int | None) -> Rubric | None:
+def _read_row_rubric(row: Mapping[str, object], *, file: str | None, line: int | None) -> Rubric | None:
     try:
         if "rubric" in row and row["rubric"] is not None:
             value = row["rubric"]
             if isinstance(value, list) and _is_rar_list(value):
                 return from_rubrics_as_rewards(value)
             return rubric_from_data(value, file=file, line=line)
-        if isinstance(row.get("rubrics"), list) and row["rubrics"]:
-            return from_healthbench(row["rubrics"])
-        if isinstance(row.get("score_rubric"), dict):
-            return from_prometheus(row["score_rubric"])
+        rubrics, score_rubric = row.get("rubrics"), row.get("score_rubric")
+        if isinstance(rubrics, list) and rubrics:
+            return from_healthbench(rubrics)
+        if isinstance(score_rubric, dict):
+            return from_prometheus(score_rubric)
     except InputError as exc:
         raise InputError(exc.message, file=file, line=line, criterion=exc.criterion,
                          field=f"rubric.{exc.field}" if exc.field else "rubric") from None

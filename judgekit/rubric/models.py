@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import regex
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
@@ -70,6 +70,8 @@ class CheckSpec(BaseModel):
         if self.type in needs_str and not (isinstance(self.value, str) and self.value):
             raise ValueError(f"check type '{self.type}' needs a non-empty string 'value'")
         if self.type == "regex":
+            import regex  # loaded by a rubric with a regex check only
+
             try:
                 regex.compile(self.value)  # the engine judgekit.rubric.checks runs it with
             except regex.error as exc:
@@ -342,7 +344,7 @@ class Rubric(BaseModel):
 
 
 def rubric_from_data(
-    data: Any, *, file: str | None = None, source: YamlSource | None = None, line: int | None = None
+    data: object, *, file: str | None = None, source: YamlSource | None = None, line: int | None = None
 ) -> Rubric:
     """Validate a rubric object (the YAML's data) or a bare list of criteria."""
     if isinstance(data, list):
@@ -377,7 +379,7 @@ def _check_weights(rubric: Rubric, *, file: str | None, source: YamlSource | Non
 
 
 def _check_duplicate_ids(
-    data: dict[str, Any], *, file: str | None, source: YamlSource | None, line: int | None,
+    data: Mapping[str, object], *, file: str | None, source: YamlSource | None, line: int | None,
 ) -> None:
     criteria = data.get("criteria")
     if not isinstance(criteria, list):

@@ -20,7 +20,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class YamlSource:
-    def __init__(self, path: Path, data: Any, root: yaml.Node | None) -> None:
+    def __init__(self, path: Path, data: object, root: yaml.Node | None) -> None:
         self.path = path
         self.data = data
         self.root = root
@@ -71,7 +71,7 @@ def read_yaml(path: str | Path, *, what: str) -> YamlSource:
     return YamlSource(Path(path), data, root)
 
 
-def validate_yaml(source: YamlSource, model: type[M], **context: Any) -> M:
+def validate_yaml(source: YamlSource, model: type[M], **context: object) -> M:
     try:
         return model.model_validate(source.data, context=context or None)
     except ValidationError as exc:

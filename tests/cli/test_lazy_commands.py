@@ -3,8 +3,10 @@ help line without importing any command's module, and a command's own help is un
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 
@@ -28,3 +30,17 @@ def test_help_lists_every_command_and_imports_none_of_them() -> None:
     assert all(f" {name} " in proc.stdout for name in COMMANDS), proc.stdout
     # cli.settings: whether a project file (judgekit.toml) is there, asked before any command
     assert proc.stderr.splitlines() == ["[]", "['judgekit.cli.app', 'judgekit.cli.settings']"], proc.stderr
+
+
+def test_scoring_an_empty_file_loads_nothing_it_does_not_use(judge_server, rubric: Path, tmp_path: Path) -> None:
+    """No template rendered, no cost, no retry, no bar, no regex check: their libraries are not loaded."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    code = ("import sys\nfrom judgekit.cli.app import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\nprint(sorted(m for m in ('jinja2', 'genai_prices', 'tenacity', 'regex', 'rich.progress')"
+            " if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, "score", str(empty), "--rubric", str(rubric), "--judge", "openai:m",
+                           "--base-url", judge_server.base_url, "-o", str(tmp_path / "out.jsonl")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, env={**os.environ, "OPENAI_API_KEY": "sk-test"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout

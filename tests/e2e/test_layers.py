@@ -13,7 +13,7 @@ from tests.helpers import ROOT
 PACKAGE = ROOT / "judgekit"
 # Bottom to top; modules of one rank never import each other across packages.
 RANKS = {
-    "errors": 0, "config": 0, "secrets": 0, "arguments": 0.5,
+    "errors": 0, "config": 0, "secrets": 0, "jsonvalue": 0, "arguments": 0.5,
     "rubric": 1, "data": 2, "llm": 3, "protocol": 4, "judging": 5, "authoring": 6, "judge": 7,
     "rl": 8, "evaluation": 8, "panel": 8, "inspect": 8, "ray": 8, "cli": 9, "testing": 0, "__init__": 10, "__main__": 10,
 }

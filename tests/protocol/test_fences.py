@@ -4,6 +4,7 @@ the data can close or imitate, and a message's role is one of the chat roles (do
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 import judgekit
 from judgekit.data.rows import as_messages
 from judgekit.errors import InputError
-from judgekit.protocol.profiles import builtin_profiles, load_profile
+from judgekit.protocol.profiles import _check_fences, _check_templates, builtin_dir, builtin_profiles, load_profile
 from judgekit.protocol.templates import FENCE, call_context, data_nonce, render, row_context
 from judgekit.rubric.models import Criterion
+from judgekit.rubric.yaml_source import read_yaml
 from tests.helpers import run_cli, write_jsonl
 
 CRITERION = Criterion(id="helpful", text="The response is helpful.")
@@ -183,6 +185,28 @@ def test_a_user_profile_showing_row_text_outside_a_fence_is_refused(tmp_path: Pa
         load_profile(str(path))
     assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 3, "pointwise.user")
     assert "fenced(" in caught.value.message
+
+
+@pytest.mark.parametrize("name", builtin_profiles())
+def test_every_builtin_profile_passes_the_load_check_of_user_profiles(name: str) -> None:
+    """A built-in profile is not checked on every start (its templates ship with judgekit): the checks a
+    user's profile gets at load (every template exists, every row text fenced) pass on each of them."""
+    path = builtin_dir() / name / "profile.yaml"
+    source = read_yaml(path, what="profile")
+    _check_templates(load_profile(name), str(path), source)
+    _check_fences(load_profile(name), str(path), source)
+
+
+def test_a_builtin_profiles_copy_is_checked_as_a_users(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    shutil.copytree(builtin_dir() / "yes-no", folder)
+    (folder / "unfenced.j2").write_text("Q: {{ instruction }}\nA: {{ response }}\n{{ criterion.text }}? Yes or No.")
+    text = (folder / "profile.yaml").read_text()
+    user = re.search(r"^\s*user: (\S+)$", text, re.M)
+    assert user is not None
+    (folder / "profile.yaml").write_text(text.replace(user.group(0), user.group(0).replace(user.group(1), "unfenced.j2"), 1))
+    with pytest.raises(InputError, match="outside a fence"):
+        load_profile(str(folder / "profile.yaml"))
 
 
 def test_a_user_profile_that_fences_is_safe(tmp_path: Path) -> None:
