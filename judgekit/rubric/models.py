@@ -37,9 +37,9 @@ CheckType = Literal[
 CHECK_TYPES: tuple[str, ...] = CheckType.__args__  # type: ignore[attr-defined]
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
-# Rubrics-as-Rewards' categorical weights, as the numbers its explicit aggregation gives them
-# (Essential 1.0, Important 0.7, Optional 0.3, Pitfall 0.9); a pitfall counts against the reward here.
-WEIGHT_CATEGORIES: dict[str, float] = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
+# Rubrics-as-Rewards' categories as numbers: its rubric-generation prompt asks for Essential 5,
+# Important 3-4, Optional 1-2 and Pitfall -1 or -2; a category stands for the middle of its range.
+WEIGHT_CATEGORIES: dict[str, float] = {"essential": 5.0, "important": 3.5, "optional": 1.5, "pitfall": -1.5}
 
 
 class CheckSpec(BaseModel):

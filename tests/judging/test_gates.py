@@ -88,10 +88,10 @@ def test_gate_on_a_principle_is_an_error_naming_the_place(tmp_path: Path) -> Non
 def test_rar_categories_map_to_documented_numbers(tmp_path: Path) -> None:
     rubric = rubric_from_data({"name": "t", "criteria": [
         {"id": name.lower(), "text": name, "weight": name} for name in ("Essential", "important", "OPTIONAL", "Pitfall")]})
-    assert [c.weight for c in rubric.criteria] == [1.0, 0.7, 0.3, -0.9] == list(WEIGHT_CATEGORIES.values())
+    assert [c.weight for c in rubric.criteria] == [5.0, 3.5, 1.5, -1.5] == list(WEIGHT_CATEGORIES.values())
     imported = row_rubric({"rubric": [{"title": "Essential Criteria", "description": "Names the drug.", "weight": "Essential"},
                                       {"title": "Pitfall Criteria", "description": "Recommends a dose.", "weight": "Pitfall"}]})
-    assert imported is not None and [c.weight for c in imported.criteria] == [1.0, -0.9]
+    assert imported is not None and [c.weight for c in imported.criteria] == [5.0, -1.5]
 
 
 def test_an_unknown_weight_category_names_file_line_and_field(tmp_path: Path) -> None:

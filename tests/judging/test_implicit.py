@@ -31,7 +31,7 @@ def test_one_rating_per_response_is_the_reward_with_checks_and_gates(judge_serve
     with scripted_judge(judge_server) as judge:
         good, bad = judge.score([{"prompt": "q", "response": '{"a": 1}'}, {"prompt": "q", "response": "not json"}],
                                 rubric_from_data(IMPLICIT), explain=True)
-    principles = 1.0 + 0.7
+    principles = 5.0 + 3.5
     assert good.reward == pytest.approx((principles * (7 - 1) / 9 + 1.0) / (principles + 1.0))
     assert bad.reward == 0.0  # the failed gate vetoes whatever the rating
     assert good.scores == {"json": 1} and good.ratings == {"*": 7}
