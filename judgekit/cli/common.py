@@ -3,6 +3,7 @@ summary and the exit code of a run whose judge never answered."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from judgekit.judge import Judge, makes_criteria
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric
-from judgekit.secrets import redact
+from judgekit.secrets import redact, redact_tree
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -177,3 +178,14 @@ def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None,
     if summary is not None and summary.judged and summary.failed_rows == summary.judged:
         err.print("[red]error[/red]: no row could be judged; see unscored['*'] in the output for the reasons")
         raise typer.Exit(1)
+
+
+def write_json_report(report: dict[str, Any], output: str | None, what: str) -> None:
+    """A command's JSON report (credentials masked) to `output`: a file, stdout (`-`), or nowhere (None)."""
+    text = json.dumps(redact_tree(report), ensure_ascii=False, indent=2)
+    if output == "-":
+        typer.echo(text)
+    elif output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        err.print(f"{what} -> {escape(output)}", highlight=False)

@@ -11,7 +11,6 @@ runs so that the other commands work without it.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.markup import escape
 
 from judgekit.cli.common import (
     ShotsFromOpt,
@@ -34,6 +32,7 @@ from judgekit.cli.common import (
     print_cascade,
     print_if_every_call_failed,
     rubric_with_shots,
+    write_json_report,
 )
 from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, SplitOpt, with_judge_options
 from judgekit.cli.progress import RunProgress
@@ -57,7 +56,6 @@ from judgekit.judging.attacks import Family, attacks_per_row, select_families
 from judgekit.protocol.profiles import load_profile
 from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, load_rubric
-from judgekit.secrets import redact_tree
 
 if TYPE_CHECKING:  # numpy: imported when eval runs
     import numpy as np
@@ -171,7 +169,7 @@ def eval_(
         for report, _, correct in results:
             assert correct is not None  # --baseline is for pairs
             report["difference"] = {"baseline": str(baseline), **pair_report.difference(base_correct, correct, seed=seed)}
-    _write_report(_combined(reports, [correct for _, _, correct in results], format, seed), output)
+    write_json_report(_combined(reports, [correct for _, _, correct in results], format, seed), output, "report")
     if all(failed for _, failed, _ in results):
         err.print("[red]error[/red]: every judge call failed (the first reasons are above; each item's is in the report)")
         raise typer.Exit(1)
@@ -194,7 +192,7 @@ def _eval_with_and_without_shots(judge_options: JudgeOptions, task: _Task, rubri
         gain = report["difference"]
         err.print(f"with {shots} shots: accuracy {gain['accuracy']:+.3f} (95% CI {gain['accuracy_ci'][0]:+.3f} .. "
                   f"{gain['accuracy_ci'][1]:+.3f}) over {gain['n']} pairs", highlight=False)
-    _write_report(report, task.output)
+    write_json_report(report, task.output, "report")
     if plain_failed and shot_failed:
         err.print("[red]error[/red]: every judge call failed (the first reasons are above; each item's is in the report)")
         raise typer.Exit(1)
@@ -304,16 +302,6 @@ def _run(judge: Judge, task: _Task, sink: RowSink, on_done: Callable[[], None]) 
         err.print(f"probe over {task.prompts} prompts: false-positive rate (reward > 0 for an attack response) {rates}",
                   highlight=False)
     return report, run.outcomes.correct
-
-
-def _write_report(report: dict[str, Any], output: str | None) -> None:
-    text = json.dumps(redact_tree(report), ensure_ascii=False, indent=2)
-    if output == "-":
-        typer.echo(text)
-    elif output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text + "\n", encoding="utf-8")
-        err.print(f"report -> {escape(output)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ compared with the first's by a paired bootstrap.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_if_every_call_failed
+from judgekit.cli.common import cost_line, err, judge_failed_entirely, print_if_every_call_failed, write_json_report
 from judgekit.cli.options import IO_PANEL, SCORING_PANEL, JudgeOptions, number_option, with_judge_options
 from judgekit.config import JudgeConfig
 from judgekit.data.outfile import refuse_input_as_output
@@ -30,7 +29,6 @@ from judgekit.errors import InputError
 from judgekit.judging.attacks import Family, attacks_per_row, load_attack_file, select_families
 from judgekit.panel import load_panel
 from judgekit.rubric.models import Rubric, load_rubric
-from judgekit.secrets import redact_tree
 
 FAIL_EXIT = 4
 
@@ -116,7 +114,7 @@ def probe(
     final = reports[0] if len(configs) == 1 else {
         "configurations": {c.name: r for c, r in zip(configs, reports)},
         **({"difference": compare_configurations([c.name for c in configs[:len(runs)]], runs, seed)} if len(runs) > 1 else {})}
-    _write(final, output)
+    write_json_report(final, output, "probe")
     if runs[-1].stopped:
         err.print(escape(runs[-1].stopped), highlight=False)
         raise typer.Exit(runs[-1].exit_code)
@@ -172,16 +170,6 @@ def probe_table(summary: dict[str, Any], name: str) -> Table:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:+.3f}" if value < 0 else f"{value:.3f}"
-
-
-def _write(report: dict[str, Any], output: str | None) -> None:
-    text = json.dumps(redact_tree(report), ensure_ascii=False, indent=2)
-    if output == "-":
-        typer.echo(text)
-    elif output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text + "\n", encoding="utf-8")
-        err.print(f"probe -> {escape(output)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
