@@ -145,7 +145,7 @@ def response_text(value: object, view: View = "last_reply") -> str:
 
 def _rendered(m: Mapping[str, object], number: int, role: str, tag: str) -> list[str]:
     head = f"--- message {number}: {role}"
-    if role == "tool":
+    if role == "tool" and m.get("tool_call_id"):  # TRL's tool messages carry no id (only the function's name)
         head += f" (result of call {m.get('tool_call_id')})"
     out = [f"{head} {tag} ---"]
     out.extend(f"{key}: {_json(m[key])}" for key in m if key not in _MESSAGE_KEYS)
@@ -156,7 +156,7 @@ def _rendered(m: Mapping[str, object], number: int, role: str, tag: str) -> list
     elif content is not None:
         out.append(_cut(str(content)) if role == "tool" else str(content))
     for call in tool_calls([{"tool_calls": m.get("tool_calls")}]):
-        out.extend([f"--- tool call {call.id}: {call.name} {tag} ---", call.arguments])
+        out.extend([f"--- tool call{_of(call.id)}: {call.name} {tag} ---", call.arguments])
     return out
 
 
@@ -167,14 +167,20 @@ def _block(block: object, tag: str) -> list[str]:
     if kind == "text":
         return [str(block.get("text", ""))]
     if kind == "tool_use":
-        return [f"--- tool call {block.get('id')}: {block.get('name')} {tag} ---", _json(block.get("input", {}))]
+        return [f"--- tool call{_of(block.get('id'))}: {block.get('name')} {tag} ---", _json(block.get("input", {}))]
     if kind == "tool_result":
-        head = f"--- tool result of call {block.get('tool_use_id')}{' (error)' if block.get('is_error') else ''} {tag} ---"
+        of_call = f" of call {block.get('tool_use_id')}" if block.get("tool_use_id") else ""
+        head = f"--- tool result{of_call}{' (error)' if block.get('is_error') else ''} {tag} ---"
         inner = block.get("content")
         text = inner if isinstance(inner, str) else "\n".join(
             str(b.get("text", "")) if isinstance(b, dict) and b.get("type") == "text" else _json(b) for b in inner or [])
         return [head, _cut(text)]
     return [_json(block)]
+
+
+def _of(call_id: object) -> str:
+    """A call's id in its header, where it has one (TRL's parsed tool calls have none)."""
+    return f" {call_id}" if call_id else ""
 
 
 def _cut(text: str) -> str:

@@ -75,6 +75,18 @@ def test_no_text_in_a_tool_result_can_pose_as_another_message() -> None:
     assert real_tag != "#000000000000" and real_tag not in fake
 
 
+def test_tool_calls_and_results_without_ids_as_trl_gives_them_are_shown_without_a_made_up_id() -> None:
+    trl = [{"role": "assistant", "content": "", "tool_calls": [
+               {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+           {"role": "tool", "name": "get_weather", "content": "Paris: sunny, 21 C"},
+           {"role": "user", "content": [{"type": "tool_result", "content": "Lima: rain"}]}]
+    shown = response_text(trl, "full")
+    assert "None" not in shown and "call :" not in shown
+    assert "--- tool call: get_weather #" in shown and '{"city": "Paris"}' in shown
+    assert "--- message 2: tool #" in shown and 'name: "get_weather"' in shown and "Paris: sunny, 21 C" in shown
+    assert "--- tool result #" in shown and "Lima: rain" in shown
+
+
 def test_checks_on_tool_calls() -> None:
     rubric = {"name": "t", "criteria": [
         {"id": "called", "kind": "check", "check": {"type": "tool_called", "value": "get_weather"}},

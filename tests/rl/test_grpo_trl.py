@@ -72,3 +72,14 @@ def test_grpo_steps_with_canaries_an_audit_and_rubric_dropout_log_what_they_meas
     assert 0 < logged["judgekit/rubric_dropout/kept"] < 1
     # the policy's rewards are the batch's own (the canaries' are logged, never in them)
     assert len(summary["reward_means"]) == 2 and all(0.0 <= m <= 1.0 for m in summary["reward_means"])
+
+
+def test_grpo_steps_with_tool_call_completions_reward_what_the_tool_returned():
+    summary = run_example("--steps", "2", "--tools")
+    assert summary["steps"] == 2 and summary["judge_stats"]["failed_calls"] == 0
+    # TRL parsed every other completion's call from the template's format and ran the tool
+    assert summary["tool_calls_per_completion"] == [0.5, 0.5]
+    # under the rubric's `view: full` the judge was shown each call, with its arguments, and the tool's result
+    assert summary["judged_with_tool_call"] == summary["judged_with_tool_result"] == 4
+    # the judge marks a reply grounded only by the reading in the tool's result: the completions that called it
+    assert summary["reward_means"] == [0.5, 0.5]
