@@ -24,6 +24,7 @@ from inspect_ai.solver import TaskState
 from judgekit.errors import InputError
 from judgekit.judge import Judge, JudgeLike, judge_or_spec
 from judgekit.judging.results import ROW_FAILED, ScoreResult, score_verdict
+from judgekit.rubric.formats import row_rubric, rubric_for
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact, redact_tree
 
@@ -59,6 +60,9 @@ def rubric_scorer(
         if target.target:
             row["reference"] = target.text
         try:
+            # A sample without a usable rubric is the scorer's failure on that sample, said as such (a
+            # batch's row errors come back as failed rows, which would read as the grader's).
+            rubric_for(row_rubric(row), the_rubric, optional=the_judge.makes_criteria())
             [result] = await the_judge.ascore([row], the_rubric, explain=True)
         except InputError as exc:
             return Score.unscored(reason=SCORING_FAILED, answer=answer, explanation=redact(str(exc)),
