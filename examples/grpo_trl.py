@@ -28,8 +28,7 @@ from typing import Any
 
 import judgekit
 from judgekit import rubric_from_data
-from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
-from judgekit.testing.server import fenced
+from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState, judged_texts
 
 SPECIALS = ["<pad>", "<eos>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
 CHAT_TEMPLATE = (
@@ -194,7 +193,7 @@ def run(steps: int = 2, server_error: float = 0.0, strict: bool = False, output_
         trainer.train()
         seconds = time.perf_counter() - started
         reward_key = f"rewards/judgekit_{rubric.name.replace('-', '_')}/mean"
-        judged = [fenced(body).get("response", "") for body in state.requests]
+        judged = [judged_texts(body).get("response", "") for body in state.requests]
         return {
             "steps": trainer.state.global_step,
             "judge_requests": state.count,

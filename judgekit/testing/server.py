@@ -294,13 +294,14 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return first.get("content", "") if isinstance(first.get("content"), str) else ""
 
 
-def fenced(body: dict[str, Any]) -> dict[str, str]:
+def judged_texts(body: dict[str, Any]) -> dict[str, str]:
+    """The texts a judge request fences, by kind ("prompt", "response", "response-a", ...)."""
     return {kind: text for kind, _, text in _TAG.findall(_last_user_text(body))}
 
 
 def verdict_object(state: ServerState, body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
     ids = requested_ids(body)
-    texts = fenced(body)
+    texts = judged_texts(body)
     verdicts: list[dict[str, object]] = []
     reasoning = state.script.reasoning if reasoning is None else reasoning
     if requested_mode(body) == "pairwise":
@@ -447,7 +448,7 @@ def chat_reply(state: ServerState, body: dict[str, Any], echo: str) -> dict[str,
     reply = _completion(content, body.get("model", "scripted"))
     probability = state.verdict_probability
     if state.verdict_confidence is not None:
-        confidence, texts = state.verdict_confidence, fenced(body)
+        confidence, texts = state.verdict_confidence, judged_texts(body)
         probability = lambda cid, verdict: confidence(cid, verdict, texts)  # noqa: E731
     if body.get("logprobs") and probability is not None:
         if native is None:
@@ -549,7 +550,7 @@ class _Endpoints:
         if state.queued_contents:
             return JSONResponse(_completion(state.queued_contents.pop(0), model))
         fault = state.draw_fault()
-        if fault is None and state.script.fails(fenced(body).get("response", "")):
+        if fault is None and state.script.fails(judged_texts(body).get("response", "")):
             fault = "server_error"
         if fault:
             state.fault_log.append(fault)

@@ -18,7 +18,7 @@ from judgekit.judging.scoring import (
     strength_rewards,
 )
 from judgekit.rubric.models import rubric_from_data
-from judgekit.testing.server import Script, fenced
+from judgekit.testing.server import Script, judged_texts
 from tests.helpers import run_cli, scripted_judge, write_jsonl
 
 RUBRIC = rubric_from_data({
@@ -113,7 +113,7 @@ def test_pairwise_exact_in_both_orders(judge_server) -> None:
     # 3 criteria x 2 orders x 2 rows, each order really shown to the judge.
     requests = judge_server.state.requests
     assert len(requests) == 12
-    shown = {(fenced(r)["response-a"], fenced(r)["response-b"]) for r in requests}
+    shown = {(judged_texts(r)["response-a"], judged_texts(r)["response-b"]) for r in requests}
     assert shown == {(a, b), (b, a)}
 
 
