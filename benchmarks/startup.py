@@ -15,31 +15,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _judge_server import judge_server
+from _timed import timed
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wall(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one run of `command`."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -59,11 +45,11 @@ def main() -> None:
                                            "--base-url", base_url, "-o", str(Path(tmp) / "out.jsonl")],
         }
         for command in commands.values():  # warm the file cache and the bytecode
-            wall(command, env)
+            timed(command, env)
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for _ in range(args.rounds):
             for name, command in commands.items():
-                times[name].append(wall(command, env))
+                times[name].append(timed(command, env))
     print(f"judgekit from PYTHONPATH={env['PYTHONPATH']}; {args.rounds} rounds, medians")
     for k, what in enumerate(("wall time", "CPU time")):
         print(f" {what}")

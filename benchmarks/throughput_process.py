@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout's judgekit first
@@ -29,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _bare_loop import chat_body, recorded_requests
 from _judge_server import judge_server
+from _timed import timed
 
 import judgekit
 
@@ -36,18 +34,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 RUBRIC = "name: bench\ncriteria:\n  - id: helpful\n    text: The response answers the question.\n"
-
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one run of `command`."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:4])} ... exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
