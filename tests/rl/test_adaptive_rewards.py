@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import pickle
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +19,8 @@ from judgekit.rl.trl import TrlReward
 from judgekit.rl.verl import verl_batch_compute_score_legacy
 from judgekit.rubric.meta import load_meta_rubric
 from judgekit.testing import Script, ScriptedJudgeServer, ServerState
-from tests.helpers import CLI, ROOT, RUBRICS, free_port, run_cli
-from tests.rl.test_serve import http
+from tests.helpers import RUBRICS, run_cli
+from tests.rl.test_serve import http, serving_with
 
 META = RUBRICS / "meta" / "pairwise.yaml"
 PROMPT = "What is 2+2? Answer with the number."
@@ -118,30 +114,10 @@ def test_verl_reward_kwargs_take_a_meta_rubric_and_compare_with_the_ground_truth
         judgekit.verl_compute_score(None, "openai:scripted", strategy="round_robin", adaptive=META)
 
 
-@contextmanager
-def serving_adaptive(judge_url: str, *options: str) -> Iterator[str]:
+def serving_adaptive(judge_url: str, *options: str) -> AbstractContextManager[str]:
     """`judgekit serve --adaptive` in a subprocess, without a rubric; yields its root URL."""
-    port = free_port()
-    proc = subprocess.Popen([*CLI, "serve", "--adaptive", str(META), "--strategy", "anchor", "--judge", "openai:scripted",
-                             "--base-url", judge_url, "--port", str(port), *options],
-                            env={**os.environ, "OPENAI_API_KEY": "sk-test"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=str(ROOT))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if http("GET", url + "/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("reward server did not start: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    return serving_with("--adaptive", str(META), "--strategy", "anchor", "--judge", "openai:scripted", "--base-url", judge_url,
+                        *options)
 
 
 def test_serve_judges_each_response_against_its_label_on_the_criteria_written_for_the_pair(

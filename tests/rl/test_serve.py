@@ -84,10 +84,17 @@ def http(method: str, url: str, body: bytes | None = None, ctype: str = "applica
 @contextlib.contextmanager
 def serving(rubric: Path, judge_url: str, *options: str):
     """`judgekit serve` in a subprocess, as a user starts it; yields its root URL."""
+    with serving_with("--rubric", str(rubric), "--judge", "openai:scripted", "--base-url", judge_url, "--no-cache",
+                      *options) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving_with(*arguments: str):
+    """`judgekit serve ARGUMENTS` in a subprocess on a free port, once it answers /health; yields its root URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [*CLI, "serve", "--rubric", str(rubric), "--judge", "openai:scripted",
-         "--base-url", judge_url, "--port", str(port), "--no-cache", *options],
+        [*CLI, "serve", "--port", str(port), *arguments],
         env={**os.environ, "OPENAI_API_KEY": "sk-test"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
     )
     url = f"http://127.0.0.1:{port}"
