@@ -461,10 +461,10 @@ def _message(err: ErrorDetails) -> str:
 def load_rubric(path: str | Path) -> Rubric:
     """Read and validate a rubric YAML file. Raises InputError naming file, line, criterion, field."""
     file = str(path)
-    data, root = parse_yaml(path, what="rubric")
+    source = parse_yaml(path, what="rubric")
+    data = source.data
     if data is None:
         raise InputError("the file is empty", file=file)
-    source = YamlSource(Path(path), data, root)
     if isinstance(data, dict) and "criteria" in data and not data["criteria"]:
         raise InputError("a rubric needs at least one criterion", file=file, line=_line_in(source, None, "criteria"),
                          field="criteria")

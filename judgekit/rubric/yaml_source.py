@@ -8,8 +8,9 @@ messages (naming the criterion) on the same line lookup (judgekit.rubric.models)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -17,13 +18,23 @@ from pydantic import BaseModel, ValidationError
 from judgekit.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
+# libyaml's parser where PyYAML was built with it (its wheels are), several times faster than the pure
+# Python one; the same safe constructor either way.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlSource:
-    def __init__(self, path: Path, data: object, root: yaml.Node | None) -> None:
+    """A YAML file's data, and the lines of its nodes for messages (the node tree is built only when a
+    message asks for a line: a valid file never needs it)."""
+
+    def __init__(self, path: Path, data: object, text: str) -> None:
         self.path = path
         self.data = data
-        self.root = root
+        self.text = text
+
+    @cached_property
+    def root(self) -> yaml.Node | None:
+        return yaml.compose(self.text, Loader=_LOADER)
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """The 1-based line of the deepest node on the path `loc` that exists in the file."""
@@ -44,8 +55,8 @@ class YamlSource:
         return line
 
 
-def parse_yaml(path: str | Path, *, what: str) -> tuple[Any, yaml.Node | None]:
-    """(data, node tree) of a YAML file; a missing file or broken YAML is an InputError with its line."""
+def parse_yaml(path: str | Path, *, what: str) -> YamlSource:
+    """A YAML file's data (any YAML value); a missing file or broken YAML is an InputError with its line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found", file=str(path))
@@ -55,20 +66,23 @@ def parse_yaml(path: str | Path, *, what: str) -> tuple[Any, yaml.Node | None]:
         raise InputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8", file=str(path),
                          line=exc.object.count(b"\n", 0, exc.start) + 1) from None
     try:
-        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:  # the YAML parser recurses once per level of nesting
+        return YamlSource(path, yaml.load(text, Loader=_LOADER), text)
+    except RecursionError:  # the pure Python parser recurses once per level of nesting
         raise InputError(f"not a {what} file judgekit reads: nested too deeply", file=str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        line = (mark.line + 1) if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML: {problem}", file=str(path), line=(mark.line + 1) if mark else None) from None
+        if "maximum nesting depth" in problem:  # libyaml's own limit on nesting
+            raise InputError(f"not a {what} file judgekit reads: nested too deeply", file=str(path), line=line) from None
+        raise InputError(f"not valid YAML: {problem}", file=str(path), line=line) from None
 
 
 def read_yaml(path: str | Path, *, what: str) -> YamlSource:
-    data, root = parse_yaml(path, what=what)
-    if not isinstance(data, dict):
+    source = parse_yaml(path, what=what)
+    if not isinstance(source.data, dict):
         raise InputError(f"a {what} file holds a mapping (key: value lines)", file=str(path))
-    return YamlSource(Path(path), data, root)
+    return source
 
 
 def validate_yaml(source: YamlSource, model: type[M], **context: object) -> M:
