@@ -57,9 +57,11 @@ def project_file(folder: Path | None = None) -> ProjectFile | None:
                 raise InputError("reading judgekit.toml needs Python 3.11 or later; give the settings as JUDGEKIT_* "
                                  "environment variables or flags", file=str(path))
             continue
+        text = path.read_text(encoding="utf-8")
+        if table and "judgekit" not in text:  # a project's pyproject.toml without our table: not worth parsing
+            continue
         import tomllib
 
-        text = path.read_text(encoding="utf-8")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
