@@ -4,6 +4,7 @@ SIGTERM, 141 stdout closed (judgekit.cli.runfile)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from importlib import import_module
@@ -135,7 +136,18 @@ def _run_stopped() -> type[RunStopped]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: turns every known failure into a message and an exit code, never a traceback."""
+    """Entry point: turns every known failure into a message and an exit code, never a traceback; ends
+    the process (sys.exit)."""
+    try:
+        _main(argv)
+    finally:
+        # The process ends here. At exit the interpreter runs full collections over every object the
+        # command's imports made (pydantic's schemas, typer's, rich's: ~55,000), about 40 ms of a
+        # short run's CPU; frozen, they are left to be freed with the process.
+        gc.freeze()
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         code = app(args=argv, prog_name="judgekit", standalone_mode=False, default_map=_project_defaults())
     except InputError as exc:
