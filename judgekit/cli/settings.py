@@ -38,6 +38,13 @@ class ProjectFile:
     lines: dict[str, int]
 
 
+# Where TOML can name [tool.judgekit]: its header ([tool.judgekit], [ tool . "judgekit" ]), a dotted key
+# (tool.judgekit.judge = ..., or judgekit.judge = ... under [tool]), an inline table (judgekit = {...}).
+# A line that matches only costs the file's parse; a file without one has no table of ours.
+_OUR_TABLE = re.compile(r"""^\s*\[\s*tool\s*\.\s*["']?judgekit["']?\s*[.\]]|^\s*(tool\s*\.\s*)?["']?judgekit["']?\s*(\.|=\s*\{)"""
+                        r"""|^\s*tool\s*=\s*\{.*judgekit""", re.MULTILINE)
+
+
 def _line_of(text: str, key: str) -> int | None:
     for number, line in enumerate(text.splitlines(), 1):
         if re.match(rf"\s*['\"]?{re.escape(key)}['\"]?\s*=", line):
@@ -58,7 +65,7 @@ def project_file(folder: Path | None = None) -> ProjectFile | None:
                                  "environment variables or flags", file=str(path))
             continue
         text = path.read_text(encoding="utf-8")
-        if table and "judgekit" not in text:  # a project's pyproject.toml without our table: not worth parsing
+        if table and not _OUR_TABLE.search(text):  # a project's pyproject.toml without our table: not parsed
             continue
         import tomllib
 

@@ -7,6 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from judgekit.cli.settings import project_file
 from tests.helpers import CLI, ROOT, SCORE_RUBRIC, free_port, write_jsonl
 
 
@@ -57,3 +60,23 @@ def test_a_bad_setting_names_file_line_and_field(tmp_path):
     (folder / "judgekit.toml").write_text('judge = "openai:m\n')
     proc = _cli(folder, "config")
     assert proc.returncode == 2 and "judgekit.toml:1" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("toml", [
+    '[tool.judgekit]\nconcurrency = 3\n',
+    '[ tool . "judgekit" ]\nconcurrency = 3\n',
+    '[tool]\njudgekit.concurrency = 3\n',
+    'tool.judgekit.concurrency = 3\n',
+    '[tool]\njudgekit = { concurrency = 3 }\n',
+    'tool = { judgekit = { concurrency = 3 } }\n',
+])
+def test_every_toml_form_of_the_pyproject_table_is_read(tmp_path, toml):
+    (tmp_path / "pyproject.toml").write_text(toml + '\n[project]\nname = "x"\ndependencies = ["judgekit>=0.1"]\n')
+    found = project_file(tmp_path)
+    assert found is not None and found.values == {"concurrency": 3}
+
+
+def test_a_pyproject_that_only_depends_on_judgekit_is_not_parsed(tmp_path):
+    # not valid TOML past the dependency: parsed, it would be an error
+    (tmp_path / "pyproject.toml").write_text('[project.scripts]\njudgekit = "judgekit.cli.app:main"\ndependencies = ["judgekit"\n')
+    assert project_file(tmp_path) is None
