@@ -15,7 +15,7 @@ from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,19 +26,13 @@ from judgekit.data.transcript import Text
 from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
 from judgekit.judging import judgment
 from judgekit.judging.agreement import AgreementLog
-from judgekit.judging.cascade import CascadeCollector, CascadeLog, Check, CheckCount, Level, LevelCount
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import makes_criteria
 from judgekit.judging.outcomes import compare_result, score_result
-from judgekit.judging.pairwise import PairItem, PairOutcome
-from judgekit.judging.panel import Juror, PanelCollector
 from judgekit.judging.pointwise import PointwiseItem
-from judgekit.judging.ranking import Group, RankOutcome
 from judgekit.judging.results import CompareResult, ScoreResult
-from judgekit.judging.rubric_rm import with_generated
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.judging.votes import Aggregate
-from judgekit.llm.balance import BalancedBackend
 from judgekit.llm.base import Backend, BackendLike, FatalError, as_backend, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
@@ -49,8 +43,13 @@ from judgekit.llm.runner import CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats, ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile, load_profile
 from judgekit.rubric.formats import rubric_for
-from judgekit.rubric.meta import MetaRubric, load_meta_rubric
 from judgekit.rubric.models import Rubric, RubricLike, as_rubric
+
+if TYPE_CHECKING:  # panels, cascades, pairs, groups and meta-rubrics load their modules when first used (start-up)
+    from judgekit.judging.cascade import CascadeLog
+    from judgekit.judging.pairwise import PairItem, PairOutcome
+    from judgekit.judging.ranking import RankOutcome
+    from judgekit.rubric.meta import MetaRubric
 
 T = TypeVar("T")
 _CLOSE_TIMEOUT_S = 10.0
@@ -226,6 +225,8 @@ class Judge:
         collectors = [self._collector_for(self._runner(backend, pricing), profile)
                       for backend, pricing, profile in zip(self._backends, self._prices, self._profiles)]
         if self.cascade is not None:
+            from judgekit.judging.cascade import CascadeCollector, Check, Level
+
             levels = [Level(collector.counting_into(count.usage), count) for collector, count in zip(collectors, self.cascade.levels)]
             check = self.cascade.check
             checker = Check(collectors[-1].counting_into(check.usage), check) if check is not None else None
@@ -233,6 +234,8 @@ class Judge:
         panel = self.judge_spec.judges
         if not panel:
             return collectors[0]
+        from judgekit.judging.panel import Juror, PanelCollector
+
         jurors = [Juror(collector, j.weight, f"judge {i + 1} ({j.judge})") for i, (j, collector) in enumerate(zip(panel, collectors))]
         return PanelCollector(jurors, self.judge_spec.aggregate, self.agreement)
 
@@ -279,8 +282,7 @@ class Judge:
     def server_usage(self) -> list[dict[str, Any]] | None:
         """With several servers (`base_url` a list): per server its URL, calls sent, calls failed for
         its own reasons, times set aside and last error. None with one server."""
-        backend = self._backends[0]
-        return backend.usage() if len(self._backends) == 1 and isinstance(backend, BalancedBackend) else None
+        return self._backends[0].server_usage() if len(self._backends) == 1 else None
 
     @property
     def cache(self) -> VerdictCache | None:
@@ -300,10 +302,6 @@ class Judge:
 
     async def _score_item(self, rubric: Rubric, item: PointwiseItem, soft: bool | None = None) -> ScoreResult:
         return await judgment.score_item(self.context(), rubric, item, soft=soft)
-
-    async def with_generated(self, rubric: Rubric, prompt: Any, reference: Any) -> tuple[Rubric, list[dict[str, Any]] | None]:
-        """rubric-rm: the rubric plus the criteria written for this prompt; other profiles: as given."""
-        return await with_generated(self.context(), rubric, prompt, reference)
 
     async def ascore_item(self, rubric: Rubric, item: PointwiseItem) -> ScoreResult:
         """Score one (prompt, response) against a rubric, from any event loop."""
@@ -349,11 +347,13 @@ class Judge:
         calls there."""
         context = self.context()
         return await judgment.compare_pair(context.counting_into(usage) if usage is not None else context, rubric, item, soft=soft,
-                                           adaptive=load_meta_rubric(adaptive) if adaptive is not None else None)
+                                           adaptive=_meta_rubric(adaptive))
 
     async def acompare_row(self, row: InputRow, rubric: Rubric | None, explain: bool = False, soft: bool | None = None,
                            adaptive: MetaRubric | str | Path | None = None) -> CompareResult:
         """One read row with response_a/response_b, on the judge's loop: a CompareResult."""
+        from judgekit.judging.pairwise import PairItem
+
         effective = rubric_for(row.rubric, rubric, optional=self.makes_criteria(adaptive), line=row.line)
         item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
                         row.fields.get("reference"), row.data)
@@ -364,8 +364,7 @@ class Judge:
 
     async def _compare_rows(self, rows: list[InputRow], rubric: Rubric | None, explain: bool, soft: bool | None,
                             adaptive: MetaRubric | str | Path | None) -> list[CompareResult]:
-        if adaptive is not None:  # a path: read the meta-rubric once, not once per pair
-            adaptive = load_meta_rubric(adaptive)
+        adaptive = _meta_rubric(adaptive)  # a path: read the meta-rubric once, not once per pair
         return await map_rows(rows, lambda r: self.acompare_row(r, rubric, explain, soft, adaptive),
                               concurrency=self.config.concurrency, failed=lambda r, reason: CompareResult.failed(r.id, reason))
 
@@ -400,9 +399,19 @@ class Judge:
         self.close()
 
 
+def _meta_rubric(adaptive: MetaRubric | str | Path | None) -> MetaRubric | None:
+    if adaptive is None:
+        return None
+    from judgekit.rubric.meta import load_meta_rubric
+
+    return load_meta_rubric(adaptive)
+
+
 def _cascade_log(spec: JudgeSpec, prices: list[Pricing]) -> CascadeLog | None:
     if not spec.cascade:
         return None
+    from judgekit.judging.cascade import CascadeLog, CheckCount, LevelCount
+
     check = CheckCount(spec.check_rate, prices[-1]) if spec.check_rate > 0 else None
     return CascadeLog(spec.threshold, [LevelCount(name, pricing) for name, pricing in zip(_level_names(spec), prices)], check)
 
@@ -675,5 +684,7 @@ async def rank_group_with(
     adaptive: MetaRubric | str | Path | None = None,
 ) -> RankOutcome:
     """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""
+    from judgekit.judging.ranking import Group
+
     return await judgment.rank_group(judge.context(), rubric, Group(prompt, list(responses), reference, row), strategy=strategy,
-                                     anchor_index=anchor_index, adaptive=load_meta_rubric(adaptive) if adaptive is not None else None)
+                                     anchor_index=anchor_index, adaptive=_meta_rubric(adaptive))

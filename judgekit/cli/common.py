@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -16,9 +16,11 @@ from judgekit.data.rows import InputRow, RowCheck
 from judgekit.errors import InputError
 from judgekit.judge import Judge, makes_criteria
 from judgekit.protocol.profiles import load_profile
-from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact, redact_tree
+
+if TYPE_CHECKING:
+    from judgekit.rubric.meta import MetaRubric
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -29,8 +29,6 @@ from judgekit.cli import progress, settings
 from judgekit.config import JudgeConfig
 from judgekit.errors import InputError
 from judgekit.judge import Judge, JudgeSpec
-from judgekit.judging.ranking import STRATEGIES, Strategy, check_strategy
-from judgekit.panel import load_panel
 
 Command = Callable[..., None]
 
@@ -195,6 +193,8 @@ def judge_options(values: dict[str, object]) -> JudgeOptions:
     if panel_file is not None and (spec != "local" or urls):
         raise InputError("--panel names its judges; give it without --judge and --base-url", field="--panel")
     if panel_file is not None:
+        from judgekit.panel import load_panel
+
         described = load_panel(panel_file).with_config(config)
     else:
         try:
@@ -324,16 +324,19 @@ def number_option(default: float | None, *decls: str, min: float | None = None, 
     return cast(float, typer.Option(default, *decls, callback=check, help=help, rich_help_panel=panel))
 
 
-def _strategy(value: str) -> Strategy:
+def _strategy(value: str) -> str:
+    from judgekit.judging.ranking import check_strategy
+
     return check_strategy(value)
 
 
-def strategy_option(help: str = " | ".join(STRATEGIES)) -> str:
-    """--strategy; `help`: the strategies a command takes, when not every one."""
+def strategy_option(help: str | None = None) -> str:
+    """--strategy; `help`: the strategies a command takes, when not every one. (Made by the commands
+    that rank: the ranking module is loaded with them, not with every command.)"""
+    from judgekit.judging.ranking import STRATEGIES
+
+    help = help or " | ".join(STRATEGIES)
     return cast(str, typer.Option("pointwise", "--strategy", "-s", callback=_strategy, help=help, rich_help_panel=SCORING_PANEL))
-
-
-StrategyOpt: str = strategy_option()
 
 
 # `--ray`: the command runs its rows on a Ray pool (judgekit.ray, the [ray] extra) instead of in this process.

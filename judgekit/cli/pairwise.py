@@ -16,7 +16,7 @@ from judgekit.cli.options import (
     RayActorsOpt,
     RayOpt,
     RayShardRowsOpt,
-    StrategyOpt,
+    strategy_option,
     with_file_options,
     with_judge_options,
 )
@@ -148,7 +148,7 @@ class _Tally:
 def rank(
     input: Path = typer.Argument(..., help="rows with prompt and responses (a list), optional reference: JSONL, "
                                            "Parquet, a saved dataset or a hub dataset"),
-    strategy: str = StrategyOpt,
+    strategy: str = strategy_option(),
     anchor_index: int | None = typer.Option(None, "--anchor-index",
         help="anchor: compare with responses[N] (default: the "
         "reference, else 0)", rich_help_panel=SCORING_PANEL,

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from judgekit.cli.options import JudgeOptions
 from judgekit.cli.runfile import RunStopped, RunSummary
@@ -16,13 +16,15 @@ from judgekit.data.rows import InputRow
 from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError, JudgeUnreachable, RunHalted
 from judgekit.judging.agreement import AgreementLog
-from judgekit.judging.cascade import CascadeLog
 from judgekit.judging.results import ROW_FAILED
 from judgekit.llm.budget import Budget
 from judgekit.llm.pricing import Pricing, pricing_for
 from judgekit.llm.usage import RunStats
 from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact
+
+if TYPE_CHECKING:
+    from judgekit.judging.cascade import CascadeLog
 
 Kind = Literal["score", "compare"]
 

@@ -7,6 +7,10 @@ profile's default), writes the criteria that belong to the item at judging time 
 prompt's, judging.rubric_rm; a meta-rubric: the pair's, judging.adaptive) and hands the rubric to
 the judging of one response (judging.pointwise), one pair (judging.pairwise) or one group
 (judging.ranking's strategies).
+
+Only the judging of one response is imported with this module: pairs, groups, implicit aggregation
+and criteria written at judging time load their modules when first asked for, so a run that only
+scores does not pay for them at start-up.
 """
 
 from __future__ import annotations
@@ -15,22 +19,21 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from judgekit.errors import InputError
-from judgekit.judging.adaptive import with_pair_criteria
 from judgekit.judging.context import JudgeContext
-from judgekit.judging.implicit import judge_implicit
-from judgekit.judging.pairwise import NOTHING_JUDGED, PairItem, PairOutcome, judge_pairwise
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
-from judgekit.judging.ranking import Group, Judgments, RankOutcome, check_strategy, rank_responses
 from judgekit.judging.results import ScoreResult
-from judgekit.judging.rubric_rm import with_generated
 from judgekit.judging.verdicts import VerdictCollector
 from judgekit.llm.usage import ScopeUsage
 from judgekit.protocol.profiles import JudgeProfile
-from judgekit.rubric.meta import MetaRubric
 from judgekit.rubric.models import Rubric, empty_rubric
+
+if TYPE_CHECKING:
+    from judgekit.judging.pairwise import PairItem, PairOutcome
+    from judgekit.judging.ranking import Group, RankOutcome
+    from judgekit.rubric.meta import MetaRubric
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,15 @@ class _Asking:
                    context.soft_default(soft))
 
     def pointwise(self, rubric: Rubric, item: PointwiseItem) -> Awaitable[ScoreResult]:
-        judge = judge_implicit if rubric.aggregation == "implicit" else judge_pointwise
+        judge = judge_pointwise
+        if rubric.aggregation == "implicit":
+            from judgekit.judging.implicit import judge_implicit as judge
         return judge(self.collector, rubric, item, criteria_per_call=self.criteria_per_call,
                      allow_code=self.allow_code, min_coverage=self.min_coverage, soft=self.soft)
 
     def pairwise(self, rubric: Rubric, item: PairItem) -> Awaitable[PairOutcome]:
+        from judgekit.judging.pairwise import judge_pairwise
+
         return judge_pairwise(self.collector, rubric, item, criteria_per_call=self.criteria_per_call,
                               allow_code=self.allow_code, soft=self.soft)
 
@@ -62,6 +69,17 @@ class _Asking:
 def makes_criteria(profile: JudgeProfile, adaptive: object = None) -> bool:
     """Whether criteria are written at judging time (rubric-rm, a meta-rubric), so no rubric is needed."""
     return adaptive is not None or profile.rubric_generator is not None
+
+
+async def with_generated(context: JudgeContext, rubric: Rubric, prompt: object, reference: object
+                         ) -> tuple[Rubric, list[dict[str, Any]] | None]:
+    """rubric-rm: the rubric plus the criteria the generator model wrote for this prompt (and those
+    criteria, for the output row); other profiles: the rubric as given, None."""
+    if context.profile.rubric_generator is None:
+        return rubric, None
+    from judgekit.judging.rubric_rm import with_generated_criteria
+
+    return await with_generated_criteria(context, rubric, prompt, reference)
 
 
 async def score_item(context: JudgeContext, rubric: Rubric, item: PointwiseItem, *, soft: bool | None = None) -> ScoreResult:
@@ -87,8 +105,12 @@ async def _pair(context: JudgeContext, asking: _Asking, rubric: Rubric | None, i
                 adaptive: MetaRubric | None) -> tuple[PairOutcome, list[dict[str, Any]] | None]:
     """A pair against the rubric as it is (with `adaptive`: plus the criteria written for it), and the
     record of the written criteria."""
+    from judgekit.judging.pairwise import NOTHING_JUDGED
+
     written = None
     if adaptive is not None:
+        from judgekit.judging.adaptive import with_pair_criteria
+
         rubric, written = await with_pair_criteria(context, adaptive, rubric if rubric is not None and rubric.criteria else None,
                                                    item)
     if rubric is None or not rubric.criteria:
@@ -104,6 +126,8 @@ async def rank_group(
     are written once for the group (rubric-rm); with `adaptive`, criteria are written for each pair
     the strategy compares (anchor, round_robin), once per pair, and recorded in the outcome.
     `calls` counts the group's verdict calls (not the writing of criteria)."""
+    from judgekit.judging.ranking import Judgments, RankOutcome, check_strategy, rank_responses
+
     check_strategy(strategy)
     if adaptive is not None and strategy == "pointwise":
         raise InputError("criteria written for a pair need a strategy that compares pairs: anchor or round_robin",
@@ -134,6 +158,8 @@ class _Members:
         return self.asking.pointwise(self.rubric, PointwiseItem(g.prompt, self._response(index), g.reference, g.row))
 
     async def compare(self, a: int, b: int) -> PairOutcome:
+        from judgekit.judging.pairwise import PairItem
+
         g = self.group
         item = PairItem(g.prompt, self._response(a), self._response(b), g.reference, g.row)
         if self.adaptive is None:

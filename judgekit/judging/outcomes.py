@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from judgekit.judging.pairwise import PairOutcome
-from judgekit.judging.ranking import RankOutcome
+from typing import TYPE_CHECKING
+
 from judgekit.judging.results import CompareResult, RankResult, RowId, ScoreResult
+
+if TYPE_CHECKING:
+    from judgekit.judging.pairwise import PairOutcome
+    from judgekit.judging.ranking import RankOutcome
 
 
 def score_result(row_id: RowId, outcome: ScoreResult, explain: bool) -> ScoreResult:

@@ -129,11 +129,3 @@ async def with_generated_criteria(
     return merged, [{"id": c.cid, "text": c.text, "kind": c.kind} for c in generated]
 
 
-async def with_generated(
-    context: JudgeContext, rubric: Rubric, prompt: object, reference: object
-) -> tuple[Rubric, list[dict[str, Any]] | None]:
-    """rubric-rm: the rubric plus the criteria the generator model wrote for this prompt (and those
-    criteria, for the output row); other profiles: the rubric as given, None."""
-    if context.profile.rubric_generator is None:
-        return rubric, None
-    return await with_generated_criteria(context, rubric, prompt, reference)

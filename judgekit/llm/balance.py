@@ -129,7 +129,7 @@ class BalancedBackend(Backend):
             log.warning("%s; set aside, the run goes on with the other servers (it is tried again after %g s)",
                         reason, server.aside_until - time.monotonic(), extra={"notice": "server set aside"})
 
-    def usage(self) -> list[dict[str, Any]]:
+    def server_usage(self) -> list[dict[str, Any]]:
         """Per server: its URL, calls sent, calls failed for its own reasons, times set aside, last error."""
         return [s.usage() for s in self.servers]
 

@@ -129,6 +129,11 @@ class Backend(ABC):
         """Release what the backend holds (clients, processes). The default holds nothing."""
         return None
 
+    def server_usage(self) -> list[dict[str, Any]] | None:
+        """A backend over several servers: per server its URL, calls sent, calls failed for its own
+        reasons, times set aside and last error. The default (one server, or none): None."""
+        return None
+
     async def check(self) -> None:
         """Raise FatalError, naming the server (its URL, credentials masked) and why, when it does
         not answer or refuses the credentials. Asked once before a run; generates nothing, costs nothing.

@@ -33,12 +33,15 @@ def test_help_lists_every_command_and_imports_none_of_them() -> None:
 
 
 def test_scoring_an_empty_file_loads_nothing_it_does_not_use(judge_server, rubric: Path, tmp_path: Path) -> None:
-    """No template rendered, no cost, no retry, no bar, no regex check: their libraries are not loaded."""
+    """No template rendered, no cost, no retry, no bar, no regex check: their libraries are not loaded;
+    nor the judging of pairs, groups, panels, cascades, implicit aggregation or written criteria."""
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
+    unused = ("jinja2", "genai_prices", "tenacity", "regex", "rich.progress", "judgekit.judging.pairwise", "judgekit.judging.ranking",
+              "judgekit.judging.panel", "judgekit.judging.cascade", "judgekit.judging.implicit", "judgekit.judging.adaptive",
+              "judgekit.judging.rubric_rm", "judgekit.rubric.meta", "judgekit.llm.balance", "judgekit.panel")
     code = ("import sys\nfrom judgekit.cli.app import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n"
-            "    assert not exc.code, exc.code\nprint(sorted(m for m in ('jinja2', 'genai_prices', 'tenacity', 'regex', 'rich.progress')"
-            " if m in sys.modules))")
+            f"    assert not exc.code, exc.code\nprint(sorted(m for m in {unused!r} if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code, "score", str(empty), "--rubric", str(rubric), "--judge", "openai:m",
                            "--base-url", judge_server.base_url, "-o", str(tmp_path / "out.jsonl")],
                           capture_output=True, text=True, cwd=ROOT, timeout=60, env={**os.environ, "OPENAI_API_KEY": "sk-test"})
