@@ -15,6 +15,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from judgekit.errors import InputError, RunHalted
+from judgekit.llm import young_gc
 from judgekit.secrets import redact
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ def _run_stopped() -> type[RunStopped]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns every known failure into a message and an exit code, never a traceback; ends
     the process (sys.exit)."""
+    young_gc.for_this_process()
     try:
         _main(argv)
     finally:

@@ -12,7 +12,7 @@ import pytest
 from judgekit.llm.base import Completion, JudgeRequest
 from judgekit.llm.runner import CallRunner, RetryPolicy
 from judgekit.llm.usage import RunStats
-from judgekit.llm.young_gc import YOUNG_THRESHOLD
+from judgekit.llm.young_gc import YOUNG_THRESHOLD, for_this_process
 
 
 class ThresholdBackend:
@@ -79,3 +79,13 @@ def test_collection_off_or_a_higher_threshold_is_left_alone(first: int) -> None:
         assert gc.get_threshold() == (first, 10, 10)
     finally:
         gc.set_threshold(*saved)
+
+
+@pytest.mark.parametrize(("first", "kept"), [(700, YOUNG_THRESHOLD), (0, 0), (50_000, 50_000)])
+def test_a_process_that_judges_keeps_it_raised_after_its_calls(threshold: tuple[int, int, int], first: int, kept: int) -> None:
+    gc.set_threshold(first, 10, 10)
+    for_this_process()
+    backend = ThresholdBackend()
+    _calls(backend, 3)
+    assert set(backend.seen) == {kept}
+    assert gc.get_threshold() == (kept, 10, 10)  # the calls' end did not lower it
