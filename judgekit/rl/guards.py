@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text
+from judgekit.errors import RowFailure
 from judgekit.judge import Judge, JudgeSpec, judge_or_spec
 from judgekit.judging.attacks import FAMILIES, Attack, RowView
 from judgekit.judging.judgment import score_item
@@ -145,8 +146,8 @@ async def judge_canaries(judge: Judge, judge_item: ItemJudge, canaries: list[Can
     async def one(c: Canary) -> ScoreResult:
         return await judge_item(c.rubric, c.item)
 
-    def failed(c: Canary, reason: str) -> ScoreResult:
-        return ScoreResult(reward=None, scores=dict.fromkeys(c.rubric.ids), unscored={"*": reason})
+    def failed(c: Canary, why: RowFailure) -> ScoreResult:
+        return ScoreResult(reward=None, scores=dict.fromkeys(c.rubric.ids), unscored={"*": why.reason}, failure=why.kind)
 
     async def batch() -> list[ScoreResult]:
         return await map_rows(canaries, one, concurrency=judge.config.concurrency, failed=failed)

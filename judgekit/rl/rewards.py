@@ -261,8 +261,8 @@ class RewardScorer:
         async def batch() -> list[ScoreResult | None]:  # on the judge's loop: one hop there per batch, not per completion
             deadline = _Deadline(timeout)
             return await map_rows(unique, lambda i: one(i, deadline), concurrency=self.judge.config.concurrency,
-                                  failed=lambda i, reason: ScoreResult(reward=None, scores=dict.fromkeys(picked[i][1].ids),
-                                                                       unscored={"*": reason}))
+                                  failed=lambda i, why: ScoreResult(reward=None, scores=dict.fromkeys(picked[i][1].ids),
+                                                                    unscored={"*": why.reason}, failure=why.kind))
 
         by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot], len(unique)
