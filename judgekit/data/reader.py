@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 
 if TYPE_CHECKING:
     import datasets
@@ -134,7 +135,7 @@ def _array_records(text: str, file: str, first_line: int) -> Iterator[JsonRecord
         raise InputError("not valid JSON (the array is not closed, or text follows it)", file=file, line=line_at(pos))
 
 
-def load_json(path: Path) -> Any:
+def load_json(path: Path) -> JSONValue:
     """A whole JSON file of any shape (the public data sets that are not lists of records)."""
     try:
         return json.loads(read_text(path))
