@@ -1,6 +1,10 @@
-"""Errors a user can act on: each names the place (file, line, criterion, field)."""
+"""Errors a user can act on: each names the place (file, line, criterion, field); and a row's failure
+as the value its failed result is made from."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 
 class InputError(Exception):
@@ -92,3 +96,16 @@ class OutputFailed(RunHalted):
 class JudgeUnreachable(RunHalted):
     """A judge's server did not answer the check made before a run's first row (or refused its
     credentials): exit code 1, nothing judged, nothing written."""
+
+
+FailureKind = Literal["input", "judge"]
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """Why a row has no result: the reason it carries (redacted) and whose failure it is: "input" (the
+    row itself could not be judged: an InputError, such as no rubric or a field it lacks) or "judge"
+    (judging it failed: the judge's error, or a text that could not be encoded)."""
+
+    reason: str
+    kind: FailureKind

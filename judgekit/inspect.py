@@ -8,7 +8,8 @@ judge's reasoning per criterion as explanation.
 
 A response judgekit cannot give a reward (a judge that failed, a criterion left unscored below the
 coverage rule) is never a number: it is Inspect's own unscored score (`Score.unscored`, value NaN,
-`reason` "grader_failed", or "scoring_failed" when the sample itself could not be judged). Inspect
+`reason` "grader_failed", or "scoring_failed" when the sample itself could not be judged: bad input,
+such as no rubric or one that cannot be read, which the failed result names as its input's). Inspect
 leaves those samples out of every metric and counts them as `unscored_samples` in the eval log.
 """
 
@@ -24,7 +25,6 @@ from inspect_ai.solver import TaskState
 from judgekit.errors import InputError
 from judgekit.judge import Judge, JudgeLike, judge_or_spec
 from judgekit.judging.results import ROW_FAILED, ScoreResult, score_verdict
-from judgekit.rubric.formats import row_rubric, rubric_for
 from judgekit.rubric.models import Rubric, load_rubric
 from judgekit.secrets import redact, redact_tree
 
@@ -60,11 +60,8 @@ def rubric_scorer(
         if target.target:
             row["reference"] = target.text
         try:
-            # A sample without a usable rubric is the scorer's failure on that sample, said as such (a
-            # batch's row errors come back as failed rows, which would read as the grader's).
-            rubric_for(row_rubric(row), the_rubric, optional=the_judge.makes_criteria())
             [result] = await the_judge.ascore([row], the_rubric, explain=True)
-        except InputError as exc:
+        except InputError as exc:  # a sample whose row cannot be read (its own rubric, bad): not judged at all
             return Score.unscored(reason=SCORING_FAILED, answer=answer, explanation=redact(str(exc)),
                                   metadata={"unscored": {ROW_FAILED: redact(str(exc))}})
         return to_score(result, answer)
@@ -73,12 +70,14 @@ def rubric_scorer(
 
 
 def to_score(result: ScoreResult, answer: str | None = None) -> Score:
-    """Inspect's Score of one judged response: the reward, or Inspect's unscored score when there is none."""
+    """Inspect's Score of one judged response: the reward, or Inspect's unscored score when there is none
+    (the scoring's failure when the row's input was refused, else the grader's)."""
     row = redact_tree(result.model_dump())
     metadata = {k: v for k, v in row.items() if k not in _NOT_IN_METADATA}
     explanation = _explanation(row)
     if result.reward is None:
-        return Score.unscored(reason=GRADER_FAILED, answer=answer, explanation=explanation, metadata=metadata)
+        reason = SCORING_FAILED if result.failure == "input" else GRADER_FAILED
+        return Score.unscored(reason=reason, answer=answer, explanation=explanation, metadata=metadata)
     return Score(value=result.reward, answer=answer, explanation=explanation, metadata=metadata)
 
 

@@ -40,7 +40,7 @@ from ray.data.datasource import BlockBasedFileDatasink
 from judgekit.data.outfile import dumps, make_parent, not_a_file, open_locked, refuse_input_as_output
 from judgekit.data.rows import ALIASES, InputRow, pick, to_input_rows
 from judgekit.data.runrecord import RunRecord, keep_record, refuse_input_as_record
-from judgekit.errors import InputError, LimitReached
+from judgekit.errors import InputError, LimitReached, RowFailure
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_spec
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.cascade import CascadeLog
@@ -67,14 +67,14 @@ class Work:
 async def judge_row(judge: Judge, work: Work, row: InputRow) -> dict[str, Any]:
     """The output row of one input row (one that could not be read: without a result, with the reason)."""
     if row.problem is not None:
-        return _failed(work.kind, row.id, row.problem)
+        return _failed(work.kind, row.id, RowFailure(row.problem, "input"))
     if work.kind == "score":
         return (await judge.ascore_row(row, work.rubric, work.explain)).model_dump()
     return (await judge.acompare_row(row, work.rubric, work.explain)).model_dump()
 
 
-def _failed(kind: Kind, row_id: Any, reason: str) -> dict[str, Any]:
-    result = ScoreResult.failed(row_id, reason) if kind == "score" else CompareResult.failed(row_id, reason)
+def _failed(kind: Kind, row_id: Any, why: RowFailure) -> dict[str, Any]:
+    result = ScoreResult.failed(row_id, why) if kind == "score" else CompareResult.failed(row_id, why)
     return result.model_dump()
 
 
@@ -141,7 +141,7 @@ class _JudgeActor:
         every call sent is counted), a crash at once."""
         return self.judge.run(map_rows(rows, lambda row: judge_row(self.judge, self.work, row),
                                        concurrency=self.judge.config.concurrency,
-                                       failed=lambda row, reason: _failed(self.work.kind, row.id, reason)))
+                                       failed=lambda row, why: _failed(self.work.kind, row.id, why)))
 
 
 class DatasetJudge(_JudgeActor):

@@ -25,7 +25,7 @@ from judgekit.cli.record import model_digest, run_record
 from judgekit.cli.runfile import run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.data.runrecord import RunRecord
-from judgekit.errors import InputError
+from judgekit.errors import InputError, RowFailure
 from judgekit.judge import rank_group_with
 from judgekit.judging.outcomes import rank_result
 from judgekit.judging.results import CompareResult, RankResult
@@ -79,7 +79,7 @@ def compare(
             tally.count(obj, row.fields.get("label"))
             return obj
 
-        def failed(row: InputRow, why: str) -> dict[str, Any]:
+        def failed(row: InputRow, why: RowFailure) -> dict[str, Any]:
             tally.unscored += 1
             return CompareResult.failed(row.id, why).model_dump()
 

@@ -32,7 +32,7 @@ from judgekit.cli.progress import RunProgress
 from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
 from judgekit.data.rows import FileRows, InputRow
 from judgekit.data.runrecord import RunRecord, add_totals, refuse_input_as_record
-from judgekit.errors import RunHalted
+from judgekit.errors import RowFailure, RunHalted
 from judgekit.judge import Judge
 from judgekit.llm.engine import run_rows
 from judgekit.secrets import redact
@@ -83,7 +83,7 @@ class RunStopped(Exception):
 
 
 RowJob = Callable[[InputRow], Awaitable[dict[str, Any]]]
-FailedRow = Callable[[InputRow, str], dict[str, Any]]  # the output row of a row that could not be judged
+FailedRow = Callable[[InputRow, RowFailure], dict[str, Any]]  # the output row of a row that could not be judged
 
 
 def open_sink(output: str, rows: FileRows, resume: bool, record: RunRecord | None = None) -> tuple[RowSink, int]:
@@ -129,11 +129,11 @@ class _RowPool:
             self._on_done(*judged)
 
         await run_rows(self._rows, self._judge_row, put, concurrency=self._concurrency,
-                       failed=lambda row, reason: (self._failed(row, reason), False))
+                       failed=lambda row, why: (self._failed(row, why), False))
 
     async def _judge_row(self, row: InputRow) -> tuple[dict[str, Any], bool]:
         if row.problem is not None:
-            return self._failed(row, row.problem), False
+            return self._failed(row, RowFailure(row.problem, "input")), False
         return await self._job(row), True
 
 

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from judgekit.data.reader import is_table, json_records, load_json, records
 from judgekit.data.rows import JUDGEBENCH_LABELS, FileRows, id_hash
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 
 if TYPE_CHECKING:  # numpy is imported where items are kept, not to read the command line
     import numpy as np
@@ -74,7 +75,7 @@ def _list_of_records(data: object, path: Path) -> list[dict[str, Any]]:
 # ---- the readers ----------------------------------------------------------------------------------
 
 
-def _json_or_table(path: Path, split: str | None) -> Any:
+def _json_or_table(path: Path, split: str | None) -> JSONValue:
     """A whole JSON file, or the rows of a table (Parquet, a saved or hub dataset) as a list of objects."""
     return [rec.obj for rec in records(path, split=split)] if is_table(path) else load_json(path)
 

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 
 if TYPE_CHECKING:
     import datasets
@@ -83,7 +84,7 @@ def read_text(path: Path) -> str:
     return decode_utf8(path.read_bytes(), str(path))
 
 
-def _json_object(text: str, file: str, line_no: int, *, first: bool = False) -> dict[str, Any]:
+def _json_object(text: str, file: str, line_no: int, *, first: bool = False) -> dict[str, JSONValue]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -134,7 +135,7 @@ def _array_records(text: str, file: str, first_line: int) -> Iterator[JsonRecord
         raise InputError("not valid JSON (the array is not closed, or text follows it)", file=file, line=line_at(pos))
 
 
-def load_json(path: Path) -> Any:
+def load_json(path: Path) -> JSONValue:
     """A whole JSON file of any shape (the public data sets that are not lists of records)."""
     try:
         return json.loads(read_text(path))
@@ -210,10 +211,10 @@ def _numbered(rows: Iterable[dict[str, Any]], file: str) -> Iterator[JsonRecord]
         yield JsonRecord(number, number, _json_values(row, file, number))
 
 
-def _json_values(row: Mapping[str, object], file: str, number: int) -> dict[str, Any]:
+def _json_values(row: Mapping[str, object], file: str, number: int) -> dict[str, JSONValue]:
     """The row with every value as JSON has it (a date as ISO text, a decimal as a float); a value JSON
     cannot hold (bytes, an image) is an InputError naming the row and column."""
-    out: dict[str, Any] = {}
+    out: dict[str, JSONValue] = {}
     for key, value in row.items():
         if value is None or isinstance(value, (str, int, float, bool)):
             out[key] = value

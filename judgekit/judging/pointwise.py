@@ -91,7 +91,7 @@ class _RowPrompts:
 
     def __init__(self, rubric: Rubric, item: PointwiseItem) -> None:
         self.rubric, self.item = rubric, item
-        self._rows: dict[tuple[bool, View], dict[str, Any]] = {}
+        self._rows: dict[tuple[bool, View], dict[str, object]] = {}
 
     def _row(self, mask_names: bool, view: View) -> dict[str, Any]:
         if (mask_names, view) not in self._rows:

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
+from judgekit.errors import FailureKind, RowFailure
+
 RowId = str | int
 ROW_FAILED = "*"  # the `unscored` key of a reason that concerns the whole row, not one criterion
 
@@ -34,6 +36,9 @@ class ScoreResult(BaseModel):
     thinking: dict[str, str] | None = None  # a reasoning judge's thinking (with --explain)
     generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: criteria written for this prompt
     decided_by: dict[str, str] | None = None  # a cascade's: the judge whose verdict each model-judged criterion has
+    # A row that could not be judged at all: whose failure it is, its input's or the judge's (Inspect
+    # tells them apart). Not part of the output row, which says why under unscored["*"].
+    failure: FailureKind | None = Field(None, exclude=True)
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler: Any) -> dict[str, Any]:
@@ -41,9 +46,9 @@ class ScoreResult(BaseModel):
                                           "generated_criteria", "decided_by"))
 
     @classmethod
-    def failed(cls, row_id: RowId, reason: str) -> ScoreResult:
-        """A row that could not be judged at all: no reward, the reason under "*"."""
-        return cls(id=row_id, reward=None, scores={}, unscored={ROW_FAILED: reason})
+    def failed(cls, row_id: RowId, why: RowFailure) -> ScoreResult:
+        """A row that could not be judged at all: no reward, the reason under "*", whose failure it is."""
+        return cls(id=row_id, reward=None, scores={}, unscored={ROW_FAILED: why.reason}, failure=why.kind)
 
 
 RATED, NOT_APPLICABLE = "rated", "not applicable"  # verdict names beside MET, UNMET and unscored
@@ -93,9 +98,9 @@ class CompareResult(BaseModel):
                                           "generated_criteria", "decided_by"))
 
     @classmethod
-    def failed(cls, row_id: RowId, reason: str) -> CompareResult:
+    def failed(cls, row_id: RowId, why: RowFailure) -> CompareResult:
         """A pair that could not be judged at all: no winner, the reason under "*"."""
-        return cls(id=row_id, winner=None, margin=None, preferences={}, inconsistent=[], unscored={ROW_FAILED: reason})
+        return cls(id=row_id, winner=None, margin=None, preferences={}, inconsistent=[], unscored={ROW_FAILED: why.reason})
 
 
 class RankResult(BaseModel):
@@ -121,6 +126,6 @@ class RankResult(BaseModel):
                                           "adaptive_criteria"))
 
     @classmethod
-    def failed(cls, row_id: RowId, size: int, reason: str) -> RankResult:
+    def failed(cls, row_id: RowId, size: int, why: RowFailure) -> RankResult:
         """A group that could not be judged at all: a null reward per response, the reason under "*"."""
-        return cls(id=row_id, rewards=[None] * size, unscored={ROW_FAILED: reason})
+        return cls(id=row_id, rewards=[None] * size, unscored={ROW_FAILED: why.reason})

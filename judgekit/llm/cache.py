@@ -26,8 +26,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from judgekit.jsonvalue import JSONValue
 from judgekit.llm.base import Identity
 from judgekit.secrets import redact_tree
 
@@ -162,8 +163,8 @@ class VerdictCache:
         self._db = db
         self._inode = os.stat(self.path).st_ino
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        def read() -> dict[str, Any] | None:
+    def get(self, key: str) -> dict[str, JSONValue] | None:
+        def read() -> dict[str, JSONValue] | None:
             assert self._db is not None
             row = self._db.execute("SELECT value FROM verdicts WHERE key = ?", (key,)).fetchone()
             try:

@@ -15,9 +15,9 @@ are taken and not yet handed back, both from the judge's `concurrency` (its call
 
 The exception policy, the same for every caller:
 - a row's own error, `ROW_ERRORS` (its bad input, a judge failure it reports, text that cannot be
-  encoded), becomes that row's
-  failed result with its reason, through the caller's `failed` (a caller without a failed form
-  stops on it as below);
+  encoded), becomes that row's failed result, through the caller's `failed`, from a `RowFailure`:
+  its reason, and whose failure it is (the row's input, or the judge's) for callers that tell them
+  apart (Inspect's scorer); a caller without a failed form stops on it as below;
 - a limit or a dead judge (`RunHalted`) stops the run: no row is taken after it, the rows in flight
   finish (their calls were sent and are paid for: their answers are counted, their rows handed back),
   then it is raised, so `--resume` judges the rest;
@@ -31,7 +31,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
-from judgekit.errors import InputError, JudgeError, RunHalted
+from judgekit.errors import InputError, JudgeError, RowFailure, RunHalted
 from judgekit.llm.runner import ADMISSION_SPARE
 from judgekit.secrets import redact
 
@@ -54,13 +54,15 @@ def rows_held(concurrency: int) -> int:
     return HELD_PER_STARTED * rows_started(concurrency)
 
 
-def row_failure(exc: BaseException) -> str:
-    """The reason a failed row carries."""
-    return f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}"
+def row_failure(exc: BaseException) -> RowFailure:
+    """What a failed row carries: the reason, and whose failure it is (bad input is the row's; a judge's
+    error, or a text that cannot be encoded, the judging's)."""
+    return RowFailure(f"the row could not be judged: {type(exc).__name__}: {redact(str(exc))}",
+                      "input" if isinstance(exc, InputError) else "judge")
 
 
 async def run_rows(items: Iterable[T], job: Callable[[T], Awaitable[R]], put: Callable[[int, R], object], *,
-                   concurrency: int, failed: Callable[[T, str], R] | None = None) -> None:
+                   concurrency: int, failed: Callable[[T, RowFailure], R] | None = None) -> None:
     """`job` on every item (taken from `items` only when it can start); `put(position, result)` for each,
     in input order, as soon as the results before it are in. Errors as the module says."""
     run = _Run(put, failed, rows_held(concurrency))
@@ -86,7 +88,7 @@ async def run_rows(items: Iterable[T], job: Callable[[T], Awaitable[R]], put: Ca
 
 
 async def map_rows(items: Iterable[T], job: Callable[[T], Awaitable[R]], *, concurrency: int,
-                   failed: Callable[[T, str], R] | None = None) -> list[R]:
+                   failed: Callable[[T, RowFailure], R] | None = None) -> list[R]:
     """`run_rows` into a list: every result, in input order."""
     out: list[R] = []
     await run_rows(items, job, lambda _, result: out.append(result), concurrency=concurrency, failed=failed)
@@ -96,7 +98,7 @@ async def map_rows(items: Iterable[T], job: Callable[[T], Awaitable[R]], *, conc
 class _Run(Generic[T, R]):
     """The state of one `run_rows`: rows in flight, results waiting for the rows before them, the stop."""
 
-    def __init__(self, put: Callable[[int, R], object], failed: Callable[[T, str], R] | None, held: int) -> None:
+    def __init__(self, put: Callable[[int, R], object], failed: Callable[[T, RowFailure], R] | None, held: int) -> None:
         self.put, self.failed = put, failed
         self.room = asyncio.Semaphore(held)  # released as each row is handed back
         self.running: set[asyncio.Future[None]] = set()

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONObject
 from judgekit.llm.base import Completion
 from judgekit.protocol.answers import AnswerParser, parse_native
 from judgekit.protocol.soft import json_verdict_distribution, native_distribution
@@ -147,7 +148,7 @@ class JudgeProfile(BaseModel):
         return None
 
     def parse(
-        self, payload: str | dict[str, Any], mode: Mode, ids: list[str], forms: Forms | None = None,
+        self, payload: str | JSONObject, mode: Mode, ids: list[str], forms: Forms | None = None,
     ) -> tuple[dict[str, WireVerdict], list[str]]:
         spec = self.mode(mode)
         if spec.parser.type == "json_verdicts":
@@ -262,7 +263,7 @@ def _check_templates(profile: JudgeProfile, file: str, source: YamlSource) -> No
 _PROBES = {name: f"judgekit fence probe {name}" for name in ("prompt", "response", "response_a", "response_b", "reference")}
 
 
-def _probe_contexts(profile: JudgeProfile) -> dict[str, dict[str, Any]]:
+def _probe_contexts(profile: JudgeProfile) -> dict[str, dict[str, object]]:
     """The context each of the profile's templates sees, with a probe text in every data field."""
     prompt = [{"role": "user", "content": _PROBES["prompt"]}]
     rows = {"pointwise": {"response": _PROBES["response"]},
@@ -296,7 +297,7 @@ def _check_fences(profile: JudgeProfile, file: str, source: YamlSource) -> None:
             text = render_in(profile.folder, spec.user, context)
         except (TemplateError, TypeError, ValueError):
             continue
-        outside = _outside_fences(text, context["nonce"])
+        outside = _outside_fences(text, str(context["nonce"]))
         for name, probe in _PROBES.items():
             if probe in outside:
                 fence = name.replace("_", "-")

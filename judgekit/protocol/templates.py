@@ -15,7 +15,7 @@ from collections.abc import Mapping, MutableMapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from judgekit.data.rows import as_messages
 from judgekit.data.transcript import Text, response_text
@@ -60,7 +60,7 @@ def _environment_class() -> type[SandboxedEnvironment]:
     from jinja2.sandbox import SandboxedEnvironment
 
     class _Environment(SandboxedEnvironment):
-        def getattr(self, obj: object, attribute: str) -> Any:
+        def getattr(self, obj: object, attribute: str) -> object:
             # `c.id` on a dict (every view judgekit renders is one) is its item, as Jinja would find
             # it, but at once: Jinja looks for the attribute first and takes the item only after the
             # AttributeError, which was 40% of the cost of rendering a judge prompt.
@@ -71,7 +71,7 @@ def _environment_class() -> type[SandboxedEnvironment]:
                     pass
             return super().getattr(obj, attribute)
 
-        def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        def make_globals(self, d: MutableMapping[str, object] | None) -> MutableMapping[str, object]:
             # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
             # context, and copying a ChainMap was half the cost of rendering a judge prompt. Nothing
             # changes the globals once templates are loaded.
@@ -165,7 +165,7 @@ def fenced(context: Context, name: str, text: object) -> str:
     return f"<{tag}>\n{body}\n</{tag}>"
 
 
-def criterion_view(c: Criterion, shuffle: str = "") -> dict[str, Any]:
+def criterion_view(c: Criterion, shuffle: str = "") -> dict[str, object]:
     """What a template sees of a criterion. Choices and examples are keys only of the criteria that
     have them: the view is hashed into the fence's nonce, which stays as it was for the others."""
     scale = None if c.scale is None else {
@@ -200,7 +200,7 @@ def _shown_verdict(verdict: bool | int | str) -> str:
 def row_context(
     *, prompt: Text, responses: dict[str, str], reference: str | None, rubric_name: str, rubric_description: str,
     mask_names: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The part of a call's template context that every criterion of a row shares: made once per
     row, each call adding its own criteria (`call_context`), which makes the call's nonce."""
     if mask_names:
@@ -220,7 +220,7 @@ def row_context(
     }
 
 
-def criteria_context(criteria: list[Criterion], shuffle: str = "") -> dict[str, Any]:
+def criteria_context(criteria: list[Criterion], shuffle: str = "") -> dict[str, object]:
     """The part of a call's template context that is its criteria (`shuffle`: the seed of their options' order)."""
     views = [criterion_view(c, shuffle) for c in criteria]
     rated = [c.scale.max for c in criteria if c.scale is not None]
@@ -238,19 +238,21 @@ def criteria_context(criteria: list[Criterion], shuffle: str = "") -> dict[str, 
     }
 
 
-def call_context(row: dict[str, Any], criteria: list[Criterion]) -> dict[str, Any]:
+def call_context(row: Mapping[str, object], criteria: list[Criterion]) -> dict[str, object]:
     """A call's template context: the row's part (`row_context`) and the call's criteria, under a nonce of
     both. A criterion's texts are the rubric's instructions and stay outside the fences, but a row may
     bring its own rubric: hashed too, no criterion text can hold the tags (and no row text can guess
     them from the rest of the row)."""
-    asked = criteria_context(criteria, row["nonce"])
-    return {**row, **asked, "nonce": data_nonce(row["nonce"], asked["criteria"])}
+    row_nonce = row["nonce"]
+    assert isinstance(row_nonce, str)  # row_context's
+    asked = criteria_context(criteria, row_nonce)
+    return {**row, **asked, "nonce": data_nonce(row_nonce, asked["criteria"])}
 
 
 def _context(
     *, prompt: Text, responses: dict[str, str], criteria: list[Criterion], reference: str | None,
     rubric_name: str, rubric_description: str, mask_names: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     row = row_context(prompt=prompt, responses=responses, reference=reference, rubric_name=rubric_name,
                       rubric_description=rubric_description, mask_names=mask_names)
     return call_context(row, criteria)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from judgekit.jsonvalue import JSONObject, JSONValue
 from judgekit.llm.base import Mode
 from judgekit.rubric.models import Criterion
 
@@ -123,7 +124,7 @@ _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCED = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 
 
-def extract_json_object(text: str) -> dict[str, Any]:
+def extract_json_object(text: str) -> dict[str, JSONValue]:
     """The last fenced JSON object in the text, else the last bare one. Raises ParseProblem."""
     if "```" not in text and not _THINK.search(text):
         # A reply that is one JSON object and nothing else (what a schema-constrained judge sends),
@@ -143,7 +144,7 @@ def extract_json_object(text: str) -> dict[str, Any]:
         if isinstance(obj, dict):
             return obj
     decoder = json.JSONDecoder()
-    last: dict[str, Any] | None = None
+    last: dict[str, JSONValue] | None = None
     pos = text.find("{")
     while pos != -1:
         try:
@@ -160,14 +161,14 @@ def extract_json_object(text: str) -> dict[str, Any]:
 
 
 def parse_verdicts(
-    payload: str | dict[str, Any], mode: Mode, ids: list[str], forms: Forms | None = None,
+    payload: str | JSONObject, mode: Mode, ids: list[str], forms: Forms | None = None,
 ) -> tuple[dict[str, WireVerdict], list[str]]:
     """Valid verdicts by criterion id, and the problems found with the rest.
 
     A verdict is kept only if it names an id asked for and carries a verdict of the right type;
     the first verdict for an id wins. Missing ids are left to the caller (re-ask, then unscored).
     """
-    obj = payload if isinstance(payload, dict) else extract_json_object(payload)
+    obj = extract_json_object(payload) if isinstance(payload, str) else payload
     items = obj.get("verdicts")
     if isinstance(obj.get("criterion_id"), str):  # a single verdict object without the wrapper
         items = [obj]

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text
-from judgekit.judge import Judge, JudgeSpec, judge_or_spec
+from judgekit.data.transcript import Text
+from judgekit.errors import RowFailure
+from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
 from judgekit.judging.attacks import FAMILIES, Attack, RowView
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
@@ -40,8 +42,8 @@ def seeded(options: RewardOptions, step: str, what: str, key: str) -> random.Ran
     return random.Random(int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big"))
 
 
-def share(items: Sequence[Any], rate: float, rng: random.Random) -> list[Any]:
-    """`rate` of the items, chosen at random: the count rounded at random, so a batch of one gets its share on average."""
+def share(items: Sequence[object], rate: float, rng: random.Random) -> list[int]:
+    """The positions of `rate` of the items, chosen at random: the count rounded at random, so a batch of one gets its share on average."""
     if rate <= 0 or not items:
         return []
     exact = rate * len(items)
@@ -101,8 +103,8 @@ class Canary:
     item: PointwiseItem
 
 
-def build_canaries(options: RewardOptions, picked: list[Picked], prompts: Sequence[Any], completions: Sequence[Any],
-                   references: Sequence[Any], rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str) -> list[Canary]:
+def build_canaries(options: RewardOptions, picked: list[Picked], prompts: Sequence[Text], completions: Sequence[Text],
+                   references: Sequence[object], rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str) -> list[Canary]:
     """For `canary_rate` of the batch's prompt groups, one attack per family (a seeded variant), built from the
     group's prompt, its first completion (the families that need a real response) and its reference."""
     first: dict[str, int] = {}
@@ -145,8 +147,8 @@ async def judge_canaries(judge: Judge, judge_item: ItemJudge, canaries: list[Can
     async def one(c: Canary) -> ScoreResult:
         return await judge_item(c.rubric, c.item)
 
-    def failed(c: Canary, reason: str) -> ScoreResult:
-        return ScoreResult(reward=None, scores=dict.fromkeys(c.rubric.ids), unscored={"*": reason})
+    def failed(c: Canary, why: RowFailure) -> ScoreResult:
+        return ScoreResult(reward=None, scores=dict.fromkeys(c.rubric.ids), unscored={"*": why.reason}, failure=why.kind)
 
     async def batch() -> list[ScoreResult]:
         return await map_rows(canaries, one, concurrency=judge.config.concurrency, failed=failed)
@@ -160,7 +162,7 @@ async def judge_canaries(judge: Judge, judge_item: ItemJudge, canaries: list[Can
 class Auditor:
     """The audit judge, built on first use in the process that audits (a spec is picklable; a Judge is used as it is)."""
 
-    def __init__(self, judge: Any) -> None:
+    def __init__(self, judge: JudgeLike) -> None:
         described = judge_or_spec(judge, call="RewardOptions", argument="audit_judge")
         self._spec = described if isinstance(described, JudgeSpec) else None
         self._judge = described if isinstance(described, Judge) else None

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text, pick
-from judgekit.data.transcript import transcript_problem
+from judgekit.data.transcript import Text, transcript_problem
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.judging.judgment import rank_group, score_item
 from judgekit.judging.pointwise import PointwiseItem
-from judgekit.judging.ranking import Group
+from judgekit.judging.ranking import Group, RankOutcome
 from judgekit.judging.results import ScoreResult
 from judgekit.llm.engine import map_rows
 from judgekit.rl.ensemble import ensemble_outcome
@@ -52,7 +52,7 @@ from judgekit.secrets import redact
 logger = logging.getLogger("judgekit")
 
 
-def _json_key(value: Any) -> str:
+def _json_key(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
@@ -121,7 +121,7 @@ class RewardScorer:
         optional = self.options.adaptive is not None
         return (key if own is not None else ""), rubric_for(own, self.rubric, optional=optional, given_to=" to the reward function")
 
-    def reference_of(self, row: dict[str, Any] | None) -> Any:
+    def reference_of(self, row: dict[str, Any] | None) -> object:
         if not row:
             return None
         column = self.options.reference_column
@@ -132,10 +132,10 @@ class RewardScorer:
 
     async def score_batch(
         self,
-        prompts: Sequence[Any],
-        completions: Sequence[Any],
+        prompts: Sequence[Text],
+        completions: Sequence[Text],
         *,
-        references: Sequence[Any] | None = None,
+        references: Sequence[object] | None = None,
         rows: Sequence[dict[str, Any] | None] | None = None,
         timeout: float | None = None,
         step: int | None = None,
@@ -206,7 +206,7 @@ class RewardScorer:
                             [o.coverage if pointwise else None for o in outcomes], [o is None for o in found], report)
 
     async def _guard(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any],
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], completions: Sequence[Text], references: Sequence[object],
         rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str, timeout: float | None,
     ) -> tuple[tuple[list[Canary], list[ScoreResult]] | None, tuple[list[int], list[ScoreResult | None]] | None]:
         """The canaries (judged by the training judge) and the audits (by the audit judge) with their
@@ -235,8 +235,8 @@ class RewardScorer:
         return canaries, audits
 
     async def _pointwise(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],
-        references: Sequence[Any], rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str],
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], completions: list[tuple[Text, str]],
+        references: Sequence[object], rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str],
         timeout: float | None,
     ) -> tuple[list[ScoreResult | None], int]:
         """Each completion's judgment (None: the time bound cut it), and how many were judged."""
@@ -261,8 +261,8 @@ class RewardScorer:
         async def batch() -> list[ScoreResult | None]:  # on the judge's loop: one hop there per batch, not per completion
             deadline = _Deadline(timeout)
             return await map_rows(unique, lambda i: one(i, deadline), concurrency=self.judge.config.concurrency,
-                                  failed=lambda i, reason: ScoreResult(reward=None, scores=dict.fromkeys(picked[i][1].ids),
-                                                                       unscored={"*": reason}))
+                                  failed=lambda i, why: ScoreResult(reward=None, scores=dict.fromkeys(picked[i][1].ids),
+                                                                    unscored={"*": why.reason}, failure=why.kind))
 
         by_index = dict(zip(unique, await self.judge.arun(batch())))
         return [by_index[s] for s in slot], len(unique)
@@ -276,7 +276,7 @@ class RewardScorer:
         return await score_item(context, rubric, item)
 
     async def _par_references(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], references: Sequence[Any],
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], references: Sequence[object],
         rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
     ) -> list[tuple[float | None, str]]:
         """Each completion's PAR reference reward (the given number, or its reference response judged
@@ -308,14 +308,14 @@ class RewardScorer:
         return [by_index[s] for s in slot]
 
     async def _grouped(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Any], completions: list[tuple[Any, str]],
-        references: Sequence[Any], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], completions: list[tuple[Text, str]],
+        references: Sequence[object], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
     ) -> tuple[list[ScoreResult | None], int]:
         groups: dict[Hashable, list[int]] = {}
         for i in range(len(completions)):
             groups.setdefault((picked[i][0], prompt_keys[i], ref_keys[i]), []).append(i)
 
-        async def one(members: list[int], deadline: _Deadline) -> tuple[list[int], list[str], Any]:
+        async def one(members: list[int], deadline: _Deadline) -> tuple[list[int], list[str], RankOutcome | None]:
             distinct = list(dict.fromkeys(completions[i][1] for i in members))
             given = {completions[i][1]: completions[i][0] for i in members}
             lead = members[0]
@@ -328,7 +328,7 @@ class RewardScorer:
                 outcome = None
             return members, distinct, outcome
 
-        async def batch() -> list[tuple[list[int], list[str], Any]]:  # on the judge's loop
+        async def batch() -> list[tuple[list[int], list[str], RankOutcome | None]]:  # on the judge's loop
             deadline = _Deadline(timeout)
             return await map_rows(groups.values(), lambda m: one(m, deadline), concurrency=self.judge.config.concurrency)
 

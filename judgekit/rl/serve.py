@@ -41,7 +41,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TypeGuard
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,6 +49,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 from judgekit.judge import Judge, JudgeLike, judge_or_spec
 from judgekit.judging.ranking import check_strategy
 from judgekit.rl.options import RewardOptions
@@ -126,7 +127,7 @@ def split_query(query: str, prompt: str | None, strip: tuple[str, ...] = DEFAULT
     return response.strip()
 
 
-def decode_body(raw: bytes) -> Any:
+def decode_body(raw: bytes) -> JSONValue:
     """The request body as JSON; a body that is not JSON, nests too deeply or holds text that is not
     valid Unicode (a lone surrogate such as "\\ud800") is a 400."""
     try:
@@ -144,23 +145,25 @@ def decode_body(raw: bytes) -> Any:
     return body
 
 
-def parse_request(body: Any, max_items: int) -> tuple[list[str], list[str] | None, list[Any] | None]:
+def parse_request(body: JSONValue, max_items: int) -> tuple[list[str], list[str] | None, list[JSONValue] | None]:
     if not isinstance(body, dict):
         raise RequestProblem(400, "the body must be a JSON object with 'query' (and optionally 'prompts', 'labels')")
     query = body.get("query")
-    if not isinstance(query, list) or not all(isinstance(q, str) for q in query):
+    if not _strings(query):
         raise RequestProblem(422, "'query' must be a list of strings")
     if len(query) > max_items:
         raise RequestProblem(413, f"too many queries: {len(query)} (at most {max_items})")
     prompts = body.get("prompts")
-    if prompts is not None and (
-        not isinstance(prompts, list) or len(prompts) != len(query) or not all(isinstance(p, str) for p in prompts)
-    ):
+    if prompts is not None and (not _strings(prompts) or len(prompts) != len(query)):
         raise RequestProblem(422, f"'prompts' must be a list of {len(query)} strings, one per query")
     labels = body.get("labels")
     if labels is not None and (not isinstance(labels, list) or len(labels) != len(query)):
         raise RequestProblem(422, f"'labels' must be a list of {len(query)} values, one per query")
     return query, prompts, labels
+
+
+def _strings(value: JSONValue) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def refuse_per_sample_misfits(strategy: str, shaping: Shaping) -> None:
@@ -177,7 +180,7 @@ def refuse_per_sample_misfits(strategy: str, shaping: Shaping) -> None:
                          "with labels (each response against its label)", field="--strategy")
 
 
-async def _judge(scorer: RewardScorer, prompts: list[str], responses: list[str], references: list[Any],
+async def _judge(scorer: RewardScorer, prompts: list[str], responses: list[str], references: list[JSONValue],
                  timeout: float) -> BatchRewards:
     """The batch's rewards. With the anchor strategy only the responses with a label are judged (each
     against its label); the others are unscored (NO_LABEL), never the 0.5 of a tie with itself."""
@@ -200,9 +203,9 @@ async def _judge(scorer: RewardScorer, prompts: list[str], responses: list[str],
 
 
 async def reward_response(
-    scorer: RewardScorer, options: ServeOptions, query: list[str], prompts: list[str] | None, labels: list[Any] | None,
+    scorer: RewardScorer, options: ServeOptions, query: list[str], prompts: list[str] | None, labels: list[JSONValue] | None,
     tally: UnscoredTally | None = None,
-) -> dict[str, Any]:
+) -> dict[str, list[float] | dict[str, list[float]]]:
     n = len(query)
     the_prompts = prompts or [""] * n
     responses = [split_query(q, p, options.strip) for q, p in zip(query, the_prompts)]

@@ -27,7 +27,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from judgekit.data.transcript import Text
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
@@ -69,7 +69,7 @@ class _BatchMemo:
         return task
 
 
-def _batch_key(prompts: Sequence[Any], completions: Sequence[Any], rows: list[dict[str, Any]]) -> str:
+def _batch_key(prompts: Sequence[Text], completions: Sequence[Text], rows: list[dict[str, Any]]) -> str:
     blob = json.dumps([list(prompts), list(completions), rows], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -88,13 +88,13 @@ class _TrlSession:
         self.memo = _BatchMemo()
         self.log = log
 
-    def reference(self, row: dict[str, Any]) -> Any:
+    def reference(self, row: dict[str, Any]) -> object:
         found = self.scorer.reference_of(row)
         if found is None and self.scorer.options.reference_column is None:
             return row.get(TRL_REFERENCE)
         return found
 
-    async def batch(self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: dict[str, Any]) -> BatchRewards:
+    async def batch(self, prompts: Sequence[Text], completions: Sequence[Text], kwargs: dict[str, Any]) -> BatchRewards:
         n = len(completions)
         rows = _trl_rows(n, kwargs)
 
@@ -113,7 +113,7 @@ class _TrlSession:
             raise RuntimeError(f"judgekit produced {len(result.rewards)} rewards for {n} completions")
         return result
 
-    async def values(self, prompts: Sequence[Any], completions: Sequence[Any], kwargs: dict[str, Any],
+    async def values(self, prompts: Sequence[Text], completions: Sequence[Text], kwargs: dict[str, Any],
                      criterion: str | None) -> list[float | None]:
         """The rewards, or one criterion's values (see criterion_value)."""
         result = await self.batch(prompts, completions, kwargs)
@@ -157,6 +157,15 @@ def _label(rubric: Rubric | None, criterion: str | None = None) -> str:
 # ---- picklable: for trainers that pickle reward functions into another process ------------------
 
 
+class _SessionState(TypedDict):
+    """What a pickled `_LazySession` keeps: what builds its session, not the session."""
+
+    rubric: Rubric | None
+    judge: JudgeSpec | Judge
+    options: RewardOptions
+    log: bool
+
+
 class _LazySession:
     """A session built on first use in the process that uses it; pickling keeps only the JudgeSpec, so
     the reward objects that share one in a process share one after unpickling together too. Over a
@@ -167,13 +176,13 @@ class _LazySession:
         self._session = _TrlSession(rubric, judge, options, log) if isinstance(judge, Judge) else None
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> _SessionState:
         if isinstance(self.judge, Judge):
             raise TypeError("cannot pickle a TRL reward over a Judge of this process: give TrlReward a judge spec "
                             "(the JudgeSpec is pickled, and the Judge built where the reward is called)")
         return {"rubric": self.rubric, "judge": self.judge, "options": self.options, "log": self.log}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: _SessionState) -> None:
         self.__init__(state["rubric"], state["judge"], state["options"], state["log"])  # type: ignore[misc]
 
     def get(self) -> _TrlSession:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from judgekit.data.transcript import Text
 from judgekit.errors import InputError
 from judgekit.judge import Judge, JudgeLike, JudgeSpec, judge_or_spec
 from judgekit.rl.options import GUARD_OPTIONS, RewardOptions
@@ -125,7 +126,7 @@ class VerlRewardSettings(BaseModel):
                              field=".".join(loc) or "reward_kwargs") from None
 
 
-def _spec_data(judge: Any, settings: dict[str, Any]) -> Any:
+def _spec_data(judge: object, settings: Mapping[str, object]) -> dict[str, object]:
     """A JudgeSpec's data: `judge` (a spec string, a JudgeSpec or its data) with `settings` (base_url and
     JudgeConfig's fields, verl's reward_kwargs beside it) in place of its own."""
     if isinstance(judge, JudgeSpec):
@@ -142,7 +143,7 @@ def _spec_data(judge: Any, settings: dict[str, Any]) -> Any:
     return {**data, "config": {**dict(data.get("config") or {}), **config}}
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """verl's config values (omegaconf ListConfig, DictConfig) as the plain list or dict pydantic reads."""
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple, list)):
         return [_plain(v) for v in value]
@@ -177,7 +178,7 @@ class _Session:
             refuse_reserved_ids(scorer.rubric, VERL_KEYS, "judgekit_{}")
         return cls(scorer, UnscoredTally(label), return_dict)
 
-    def inputs(self, infos: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+    def inputs(self, infos: Sequence[object]) -> tuple[list[Text], list[dict[str, Any]]]:
         rows = [dict(info) if isinstance(info, dict) else {} for info in infos]
         prompts = [_prompt_of(row) for row in rows]
         if not self.warned_no_prompt and any(p is None for p in prompts):
@@ -186,13 +187,13 @@ class _Session:
                            "without its question", ", ".join(_PROMPT_KEYS))
         return ["" if p is None else p for p in prompts], rows
 
-    async def ascore(self, solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
+    async def ascore(self, solutions: Sequence[str], truths: Sequence[object], infos: Sequence[object]) -> BatchRewards:
         prompts, rows = self.inputs(infos)
         result = await self.scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows)
         self.tally.note(result)
         return result
 
-    async def one(self, solution: str, truth: Any, info: Any) -> BatchRewards:
+    async def one(self, solution: str, truth: object, info: object) -> BatchRewards:
         """One response of a per-call compute_score. Under the anchor strategy it is compared with its
         ground_truth; without one it is unscored, never the 0.5 of a tie with itself."""
         if self.scorer.options.strategy == "anchor" and truth is None:
@@ -203,7 +204,7 @@ class _Session:
             return result
         return await self.ascore([solution], [truth], [info])
 
-    def score(self, solutions: Sequence[str], truths: Sequence[Any], infos: Sequence[Any]) -> BatchRewards:
+    def score(self, solutions: Sequence[str], truths: Sequence[object], infos: Sequence[object]) -> BatchRewards:
         """The same from synchronous code (on the judge's loop)."""
         prompts, rows = self.inputs(infos)
         result = self.scorer.judge.run(self.scorer.score_batch(prompts, list(solutions), references=list(truths), rows=rows))
@@ -243,7 +244,7 @@ def guard_keys(options: RewardOptions, rubric: Rubric | None) -> list[str]:
     return keys
 
 
-def _prompt_of(row: dict[str, Any]) -> Any:
+def _prompt_of(row: dict[str, Any]) -> Text | None:
     return next((row[key] for key in _PROMPT_KEYS if row.get(key) is not None), None)
 
 

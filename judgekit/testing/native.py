@@ -133,7 +133,7 @@ def native_mode(profile: str, text: str) -> str:
     return "pairwise" if _PAIR.search(text) else "pointwise"
 
 
-def native_verdict(profile: str, text: str, content: str) -> tuple[str, Any, str] | None:
+def native_verdict(profile: str, text: str, content: str) -> tuple[str, bool | str, str] | None:
     """(criterion text, verdict as the script gave it, verdict token) of a well-formed answer."""
     mode = native_mode(profile, text)
     labels = LABELS[(profile, mode)]
@@ -143,7 +143,7 @@ def native_verdict(profile: str, text: str, content: str) -> tuple[str, Any, str
         return None
     crit = _PROMPTS[profile]["criterion"].search(text)
     if mode == "pointwise":
-        value: Any = token in ("YES", "Yes", "4", "5")
+        value: bool | str = token in ("YES", "Yes", "4", "5")
     else:
         value = {"Yes": "A", "No": "B"}.get(token, token)
     return (crit.group(1) if crit else ""), value, token

@@ -23,13 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from judgekit.jsonvalue import JSONObject, JSONValue
 from judgekit.testing.native import (
     DEFAULT_GENERATED_RUBRIC,
     GENERATOR_MARKER,
@@ -67,13 +68,16 @@ class Faults:
         return self.rate_limit + self.server_error + self.slow + self.garbage + self.wrong_schema + self.not_completion
 
 
-def _openai_error(message: str, param: str | None, code: str | None) -> dict[str, Any]:
+OpenAIError = dict[str, dict[str, str | None]]  # {"error": {"message", "type", "param", "code"}}
+
+
+def _openai_error(message: str, param: str | None, code: str | None) -> OpenAIError:
     return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
 
 
 # OpenAI's own 400 bodies, word for word, for what a model refuses and for errors that only look
 # like it (a schema it finds invalid, a context-length error that mentions response_format).
-OPENAI_ERRORS: dict[str, dict[str, Any]] = {
+OPENAI_ERRORS: dict[str, OpenAIError] = {
     "max_tokens": _openai_error(
         "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
         "max_tokens", "unsupported_parameter"),
@@ -96,13 +100,13 @@ OPENAI_ERRORS: dict[str, dict[str, Any]] = {
 }
 
 
-def temperature_value_error(value: object) -> dict[str, Any]:
+def temperature_value_error(value: object) -> OpenAIError:
     """gpt-5's answer to a temperature other than its default."""
     return _openai_error(f"Unsupported value: 'temperature' does not support {json.dumps(value)} with this model. "
                          "Only the default (1) value is supported.", "temperature", "unsupported_value")
 
 
-def refusal(state: ServerState, body: dict[str, Any]) -> dict[str, Any] | None:
+def refusal(state: ServerState, body: JSONObject) -> OpenAIError | None:
     """The 400 body an OpenAI model with the state's rules answers this request with, if any."""
     if state.reasoning_rules is not None and "max_tokens" in body:
         return OPENAI_ERRORS["max_tokens"]
@@ -110,8 +114,18 @@ def refusal(state: ServerState, body: dict[str, Any]) -> dict[str, Any] | None:
         return OPENAI_ERRORS["temperature"]
     if state.reasoning_rules == "gpt-5" and body.get("temperature", 1) != 1:
         return temperature_value_error(body["temperature"])
-    form = (body.get("response_format") or {}).get("type")
-    return OPENAI_ERRORS[form] if form in state.unsupported_forms else None
+    form = _field(body.get("response_format"), "type")
+    return OPENAI_ERRORS[form] if isinstance(form, str) and form in state.unsupported_forms else None
+
+
+def _field(value: JSONValue, key: str) -> JSONValue:
+    """`value[key]` when `value` is an object that has it, else None: how a request's nested fields are read."""
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _objects(value: JSONValue) -> list[JSONObject]:
+    """The objects in a list (a request's messages, a schema's items); none when it is not one."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
 
 @dataclass
@@ -121,7 +135,7 @@ class Script:
     reasoning: str = "scripted"
     # Answers requests whose schema is not the verdict schema (rubric generation, decomposition):
     # called with the request body, returns the JSON object to send back.
-    generate: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    generate: Callable[[JSONObject], Mapping[str, object]] | None = None
     # Answers a rubric-rm generator prompt (the request's user text -> a numbered rubric).
     rubric: Callable[[str], str] = lambda text: DEFAULT_GENERATED_RUBRIC
     # A judge that fails on some responses: a verdict request whose judged response this returns
@@ -161,7 +175,7 @@ class ServerState:
     script: Script = field(default_factory=Script)
     faults: Faults = field(default_factory=Faults)
     latency: float = 0.0
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[JSONObject] = field(default_factory=list)  # each request's body, as received
     headers: list[dict[str, str]] = field(default_factory=list)
     fault_log: list[str] = field(default_factory=list)
     record: bool = True
@@ -175,7 +189,7 @@ class ServerState:
     verdict_probability: SoftFn | None = None
     # Or per judged text: (criterion_id, verdict, fenced texts {"response"} or {"response-a", "response-b"})
     # -> P(that verdict), e.g. a judge unsure of some responses only.
-    verdict_confidence: Callable[[str, Any, dict[str, str]], float] | None = None
+    verdict_confidence: Callable[[str, bool | str, dict[str, str]], float] | None = None
     # Native formats (judgekit.testing.native): a malformed variant to answer with instead of a
     # well-formed answer, for the first `malformed_times` native answers (None: always).
     malformed: str | None = None
@@ -225,23 +239,25 @@ class ServerState:
         return None
 
 
-def request_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+def request_schema(body: JSONObject) -> JSONObject | None:
     """The JSON schema a request asks its answer to follow: OpenAI's `response_format`, Anthropic's
     `output_config.format` or its tool's input schema."""
-    fmt = body.get("response_format") or ((body.get("output_config") or {}).get("format")) or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
-    if schema is None and body.get("tools"):
-        schema = body["tools"][0].get("input_schema")
-    return schema
+    fmt = body.get("response_format") or _field(body.get("output_config"), "format")
+    schema = _field(_field(fmt, "json_schema"), "schema") or _field(fmt, "schema")
+    tools = _objects(body.get("tools"))
+    if schema is None and tools:
+        schema = tools[0].get("input_schema")
+    return schema if isinstance(schema, Mapping) else None
 
 
-def is_verdict_request(body: dict[str, Any]) -> bool:
+def is_verdict_request(body: JSONObject) -> bool:
     """True unless the request carries a schema without the 'verdicts' list (e.g. rubric generation)."""
     schema = request_schema(body)
-    return schema is None or "verdicts" in (schema.get("properties") or {})
+    properties = _field(schema, "properties")
+    return schema is None or (isinstance(properties, Mapping) and "verdicts" in properties)
 
 
-def answer_object(state: ServerState, body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
+def answer_object(state: ServerState, body: JSONObject, reasoning: str | None = None) -> Mapping[str, object]:
     """The scripted answer: verdicts (with `reasoning` if given, else the script's), or
     `script.generate(body)` for a non-verdict schema."""
     if state.script.generate is not None and not is_verdict_request(body):
@@ -249,29 +265,37 @@ def answer_object(state: ServerState, body: dict[str, Any], reasoning: str | Non
     return verdict_object(state, body, reasoning)
 
 
-def _verdict_items(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """The verdict item schemas: one, or one per verdict form (`anyOf`)."""
-    items = schema["properties"]["verdicts"]["items"]
-    return list(items.get("anyOf", [items]))
+def _verdict_items(schema: JSONObject) -> list[tuple[list[str], str]]:
+    """Per verdict item schema (one, or one per verdict form: `anyOf`): its criterion ids, and the
+    field their verdict goes in (`met`, `score`, `choice`, `preference`)."""
+    items = _field(_field(_field(schema, "properties"), "verdicts"), "items")
+    if not isinstance(items, Mapping):  # not a verdict schema: no answer (a 500)
+        raise KeyError("the schema has no verdict items")
+    out = []
+    for item in _objects(_field(items, "anyOf")) or _objects([items]):
+        properties = _field(item, "properties")
+        ids = _field(_field(properties, "criterion_id"), "enum")
+        keys = [k for k in properties if k not in ("criterion_id", "reasoning")] if isinstance(properties, Mapping) else []
+        out.append(([cid for cid in ids if isinstance(cid, str)] if isinstance(ids, list) else [], keys[0] if keys else "met"))
+    return out
 
 
-def requested_ids(body: dict[str, Any]) -> list[str]:
+def requested_ids(body: JSONObject) -> list[str]:
     schema = request_schema(body)
     if schema:
-        return [cid for item in _verdict_items(schema) for cid in item["properties"]["criterion_id"]["enum"]]
+        return [cid for ids, _ in _verdict_items(schema) for cid in ids]
     return _IDS_IN_PROMPT.findall(_last_user_text(body))
 
 
-def verdict_keys(body: dict[str, Any]) -> dict[str, str]:
+def verdict_keys(body: JSONObject) -> dict[str, str]:
     """The field each requested id's verdict goes in (`met`, `score`, `preference`), by the schema."""
     schema = request_schema(body)
     if not schema:
         return {}
-    return {cid: next(k for k in item["properties"] if k not in ("criterion_id", "reasoning"))
-            for item in _verdict_items(schema) for cid in item["properties"]["criterion_id"]["enum"]}
+    return {cid: key for ids, key in _verdict_items(schema) for cid in ids}
 
 
-def requested_mode(body: dict[str, Any]) -> str:
+def requested_mode(body: JSONObject) -> str:
     text = json.dumps(request_schema(body) or {})
     if "preference" in text:
         return "pairwise"
@@ -280,26 +304,26 @@ def requested_mode(body: dict[str, Any]) -> str:
     return "pairwise" if "Response B" in _all_text(body) else "pointwise"
 
 
-def _all_text(body: dict[str, Any]) -> str:
-    parts = [m.get("content", "") for m in body.get("messages", []) if isinstance(m.get("content"), str)]
-    if isinstance(body.get("system"), str):
-        parts.append(body["system"])
+def _all_text(body: JSONObject) -> str:
+    parts = [content for m in _objects(body.get("messages")) if isinstance(content := m.get("content"), str)]
+    if isinstance(system := body.get("system"), str):
+        parts.append(system)
     return "\n".join(parts)
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
-    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+def _last_user_text(body: JSONObject) -> str:
+    users = [m for m in _objects(body.get("messages")) if m.get("role") == "user"]
     # A re-ask appends a user turn; the responses are in the first user turn.
-    first = users[0] if users else {}
-    return first.get("content", "") if isinstance(first.get("content"), str) else ""
+    content = users[0].get("content") if users else None
+    return content if isinstance(content, str) else ""
 
 
-def judged_texts(body: dict[str, Any]) -> dict[str, str]:
+def judged_texts(body: JSONObject) -> dict[str, str]:
     """The texts a judge request fences, by kind ("prompt", "response", "response-a", ...)."""
     return {kind: text for kind, _, text in _TAG.findall(_last_user_text(body))}
 
 
-def verdict_object(state: ServerState, body: dict[str, Any], reasoning: str | None = None) -> dict[str, Any]:
+def verdict_object(state: ServerState, body: JSONObject, reasoning: str | None = None) -> dict[str, list[dict[str, object]]]:
     ids = requested_ids(body)
     texts = judged_texts(body)
     verdicts: list[dict[str, object]] = []
@@ -320,45 +344,96 @@ def verdict_object(state: ServerState, body: dict[str, Any], reasoning: str | No
 
 # ---- opt-in token log-probabilities (soft verdicts) ------------------------------------------------
 
-SoftFn = Callable[[str, Any], float]  # (criterion_id, verdict: bool | "A" | "B" | "tie") -> P(that verdict)
+SoftFn = Callable[[str, bool | str], float]  # (criterion_id, verdict: bool | "A" | "B" | "tie") -> P(that verdict)
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
 _VERDICT_BEFORE = re.compile(r'"(met|preference)"\s*:\s*"?$')
 _CID_BEFORE = re.compile(r'"criterion_id"\s*:\s*"([a-z0-9_]+)"')
 
 
-def token_logprobs(content: str, probability: SoftFn) -> list[dict[str, Any]]:
+class TopLogprob(TypedDict):
+    token: str
+    logprob: float
+
+
+class _TokenLogprobBytes(TypedDict, total=False):
+    bytes: list[int]  # OpenAI's own entries have them; a native answer's need not
+
+
+class TokenLogprob(_TokenLogprobBytes):
+    token: str
+    logprob: float
+    top_logprobs: list[TopLogprob]
+
+
+class _Reasoning(TypedDict, total=False):
+    reasoning_content: str  # a reasoning model's thinking (vLLM's reasoning parser)
+
+
+class ReplyMessage(_Reasoning):
+    role: str
+    content: str
+
+
+class _Logprobs(TypedDict, total=False):
+    logprobs: dict[str, list[TokenLogprob]]  # {"content": [...]}, when the request asks for them
+
+
+class Choice(_Logprobs):
+    index: int
+    message: ReplyMessage
+    finish_reason: str
+
+
+class Usage(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(TypedDict):
+    """An OpenAI chat completion, as the server answers one."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+def token_logprobs(content: str, probability: SoftFn) -> list[TokenLogprob]:
     """OpenAI `logprobs.content` for a reply: each word/space/punctuation a token with logprob 0,
     except verdict tokens, which get log P(verdict) and the other labels as top_logprobs (sharing
     the rest of the probability)."""
     import math
 
-    out: list[dict[str, Any]] = []
+    out: list[TokenLogprob] = []
     so_far = ""
     for tok in _TOKENS.findall(content):
-        entry: dict[str, Any] = {"token": tok, "logprob": 0.0, "bytes": list(tok.encode()), "top_logprobs": []}
+        entry: TokenLogprob = {"token": tok, "logprob": 0.0, "bytes": list(tok.encode()), "top_logprobs": []}
         verdict = _VERDICT_BEFORE.search(so_far)
         cids = _CID_BEFORE.findall(so_far)
         if verdict and cids and tok[0].isalnum():
             labels = ["true", "false"] if verdict.group(1) == "met" else ["A", "B", "tie"]
-            value: Any = (tok == "true") if verdict.group(1) == "met" else tok
+            value: bool | str = (tok == "true") if verdict.group(1) == "met" else tok
             p = min(max(float(probability(cids[-1], value)), 1e-6), 1.0)
             rest = (1.0 - p) / (len(labels) - 1)
             entry["logprob"] = math.log(p)
-            entry["top_logprobs"] = [{"token": tok, "logprob": math.log(p)}] + [
-                {"token": other, "logprob": math.log(max(rest, 1e-9))} for other in labels if other != tok
-            ]
+            entry["top_logprobs"] = [TopLogprob(token=tok, logprob=math.log(p)), *(
+                TopLogprob(token=other, logprob=math.log(max(rest, 1e-9))) for other in labels if other != tok
+            )]
         out.append(entry)
         so_far += tok
     return out
 
 
-def native_token_logprobs(profile: str, text: str, content: str, probability: SoftFn) -> list[dict[str, Any]]:
+def native_token_logprobs(profile: str, text: str, content: str, probability: SoftFn) -> list[TokenLogprob]:
     """Log-probabilities for a native answer: logprob 0 everywhere but the (last) verdict token,
     which gets P(verdict) from the script and the format's other labels as alternatives."""
     import math
 
     found = native_verdict(profile, text, content)
-    out = [{"token": tok, "logprob": 0.0, "top_logprobs": []} for tok in _TOKENS.findall(content)]
+    out: list[TokenLogprob] = [{"token": tok, "logprob": 0.0, "top_logprobs": []} for tok in _TOKENS.findall(content)]
     if found is None:
         return out
     criterion, value, token = found
@@ -368,8 +443,8 @@ def native_token_logprobs(profile: str, text: str, content: str, probability: So
     for entry in reversed(out):
         if entry["token"] == token:
             entry["logprob"] = math.log(p)
-            entry["top_logprobs"] = [{"token": token, "logprob": math.log(p)}] + [
-                {"token": other, "logprob": math.log(max(rest, 1e-9))} for other in labels if other != token]
+            entry["top_logprobs"] = [TopLogprob(token=token, logprob=math.log(p)), *(
+                TopLogprob(token=other, logprob=math.log(max(rest, 1e-9))) for other in labels if other != token)]
             break
     return out
 
@@ -377,8 +452,8 @@ def native_token_logprobs(profile: str, text: str, content: str, probability: So
 THINKING = "I weigh the response against the criterion step by step before answering."
 
 
-def _user_turns(body: dict[str, Any]) -> int:
-    return sum(1 for m in body.get("messages", []) if m.get("role") == "user")
+def _user_turns(body: JSONObject) -> int:
+    return sum(1 for m in _objects(body.get("messages")) if m.get("role") == "user")
 
 
 def _take_malformed(state: ServerState) -> str | None:
@@ -389,7 +464,7 @@ def _take_malformed(state: ServerState) -> str | None:
     return state.malformed
 
 
-def _think(reply: dict[str, Any], state: ServerState, answer: str) -> None:
+def _think(reply: ChatCompletion, state: ServerState, answer: str) -> None:
     """Turn a reply into a reasoning model's first-phase reply: thinking, then (maybe) the answer."""
     choice = reply["choices"][0]
     content = answer if state.think_answers else ""
@@ -411,7 +486,12 @@ def echoed_credentials(state: ServerState, headers: Mapping[str, str]) -> str:
     return f"{pad}{credentials} (as received)"
 
 
-def _completion(content: str, model: str) -> dict[str, Any]:
+def _model(body: JSONObject) -> str:
+    model = body.get("model")
+    return model if isinstance(model, str) else "scripted"
+
+
+def _completion(content: str, model: str) -> ChatCompletion:
     return {
         "id": "chatcmpl-scripted",
         "object": "chat.completion",
@@ -433,7 +513,7 @@ def _broken_chat_reply(fault: str | None, model: str) -> Response | None:
     return None
 
 
-def chat_reply(state: ServerState, body: dict[str, Any], echo: str) -> dict[str, Any]:
+def chat_reply(state: ServerState, body: JSONObject, echo: str) -> ChatCompletion:
     """The scripted chat completion for a verdict request: a native profile's answer or judgekit's
     JSON, with the logprobs, thinking, echoes and token counts the state asks for."""
     user_text = _last_user_text(body)
@@ -445,7 +525,7 @@ def chat_reply(state: ServerState, body: dict[str, Any], echo: str) -> dict[str,
         content = json.dumps(answer_object(state, body, echo if state.echo == "reasoning" else None))
         if not body.get("response_format") or not state.honour_response_format:
             content = f"Here is my evaluation.\n```json\n{content}\n```"
-    reply = _completion(content, body.get("model", "scripted"))
+    reply = _completion(content, _model(body))
     probability = state.verdict_probability
     if state.verdict_confidence is not None:
         confidence, texts = state.verdict_confidence, judged_texts(body)
@@ -459,7 +539,7 @@ def chat_reply(state: ServerState, body: dict[str, Any], echo: str) -> dict[str,
     return reply
 
 
-def _dress(reply: dict[str, Any], state: ServerState, body: dict[str, Any], content: str, echo: str) -> None:
+def _dress(reply: ChatCompletion, state: ServerState, body: JSONObject, content: str, echo: str) -> None:
     """Thinking (first turn of a two-phase request), echoed credentials and estimated token counts."""
     if state.think is not None and not body.get("response_format") and _user_turns(body) == 1:
         _think(reply, state, content)
@@ -472,10 +552,10 @@ def _dress(reply: dict[str, Any], state: ServerState, body: dict[str, Any], cont
         reply["usage"]["completion_tokens"] = max(1, len(reply["choices"][0]["message"]["content"] or "") // 4)
 
 
-def _message(body: dict[str, Any], content: list[dict[str, Any]], stop_reason: str) -> JSONResponse:
+def _message(body: JSONObject, content: list[Mapping[str, object]], stop_reason: str) -> JSONResponse:
     """An Anthropic /v1/messages reply."""
     return JSONResponse({
-        "id": "msg_scripted", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
+        "id": "msg_scripted", "type": "message", "role": "assistant", "model": _model(body),
         "content": content, "stop_reason": stop_reason, "stop_sequence": None,
         "usage": {"input_tokens": 100, "output_tokens": 20},
     })
@@ -487,13 +567,13 @@ def _anthropic_error(status: int, kind: str, message: str) -> JSONResponse:
                         status_code=status)
 
 
-def _thinks(state: ServerState, body: dict[str, Any]) -> bool:
+def _thinks(state: ServerState, body: JSONObject) -> bool:
     """Whether the model thinks on this request: asked to (`thinking`), or always (`anthropic_thinking`)."""
-    asked = (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+    asked = _field(body.get("thinking"), "type") in ("enabled", "adaptive")
     return state.anthropic_thinking or asked
 
 
-def _has_loose_object(schema: Any) -> bool:
+def _has_loose_object(schema: JSONValue) -> bool:
     """Whether an object schema in it leaves additionalProperties unset or true (the API requires
     false in `output_config.format`)."""
     if isinstance(schema, list):
@@ -528,8 +608,8 @@ class _Endpoints:
             return JSONResponse(OPENAI_ERRORS[fault], status_code=400)
         return None
 
-    async def receive(self, request: Request) -> dict[str, Any]:
-        body: dict[str, Any] = await request.json()
+    async def receive(self, request: Request) -> JSONObject:
+        body: JSONObject = await request.json()
         self.state.count += 1
         if self.state.record:
             self.state.requests.append(body)
@@ -541,7 +621,7 @@ class _Endpoints:
     async def chat(self, request: Request) -> Response:
         state = self.state
         body = await self.receive(request)
-        model = body.get("model", "scripted")
+        model = _model(body)
         if not body.get("messages"):  # as OpenAI answers a request without messages
             return JSONResponse(_openai_error("[] is too short - 'messages'", "messages", None), status_code=400)
         refused = refusal(state, body)
@@ -572,17 +652,17 @@ class _Endpoints:
         if early is not None:
             return early
         thinks = _thinks(state, body)
-        if thinks and (body.get("tool_choice") or {}).get("type") in ("tool", "any"):
+        if thinks and _field(body.get("tool_choice"), "type") in ("tool", "any"):
             return _anthropic_error(400, "invalid_request_error", "Thinking may not be enabled when tool_choice forces tool use.")
-        thinking = [{"type": "thinking", "thinking": THINKING, "signature": "EqQBCkYIARgCKkBzY3JpcHRlZA=="}]
+        thinking: list[Mapping[str, object]] = [{"type": "thinking", "thinking": THINKING, "signature": "EqQBCkYIARgCKkBzY3JpcHRlZA=="}]
         first = thinking if thinks else []
-        fmt = (body.get("output_config") or {}).get("format")
-        if fmt is not None and _has_loose_object(fmt.get("schema")):
+        fmt = _field(body.get("output_config"), "format")
+        if fmt is not None and _has_loose_object(_field(fmt, "schema")):
             return _anthropic_error(400, "invalid_request_error", "output_config.format.schema: For 'object' type, "
                                     "'additionalProperties' must be explicitly set to false")
         echo = echoed_credentials(state, request.headers) if state.echo == "reasoning" else None
-        if body.get("tools"):
-            use = {"type": "tool_use", "id": "toolu_01", "name": body["tools"][0]["name"], "input": answer_object(state, body, echo)}
+        if tools := _objects(body.get("tools")):
+            use = {"type": "tool_use", "id": "toolu_01", "name": tools[0].get("name"), "input": answer_object(state, body, echo)}
             return _message(body, [*first, use], "tool_use")
         if fmt is not None:  # structured output: the JSON as the text block
             return _message(body, [*first, {"type": "text", "text": json.dumps(answer_object(state, body, echo))}],

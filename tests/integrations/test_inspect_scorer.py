@@ -15,8 +15,9 @@ from inspect_ai.model import ChatMessage, ModelOutput, ModelUsage, get_model
 from inspect_ai.solver import generate
 
 import judgekit
-from judgekit.errors import InputError
-from judgekit.inspect import rubric_scorer
+from judgekit.errors import InputError, RowFailure
+from judgekit.inspect import rubric_scorer, to_score
+from judgekit.judging.results import ScoreResult
 from judgekit.testing import ScriptedJudgeServer
 from tests.helpers import scripted_judge
 
@@ -126,3 +127,8 @@ def test_the_scorer_takes_a_judge_spec_and_builds_its_judge(judge_server: Script
                  log_format="json")
     assert log.status == "success" and (log.samples or [])[0].scores["rubric_scorer"].value == 1.0
     assert judge_server.state.count == 2  # one call per criterion, from the Judge the scorer built
+
+
+def test_a_failed_result_is_the_scorings_failure_only_when_its_input_was_refused():
+    assert to_score(ScoreResult.failed(1, RowFailure("no rubric", "input"))).reason == "scoring_failed"
+    assert to_score(ScoreResult.failed(1, RowFailure("a reply that cannot be stored", "judge"))).reason == "grader_failed"

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from judgekit.errors import InputError, JudgeError, LimitReached
+from judgekit.errors import InputError, JudgeError, LimitReached, RowFailure
 from judgekit.llm.engine import map_rows, rows_held, rows_started, run_rows
 
 
@@ -69,10 +69,11 @@ def test_a_rows_own_error_is_its_failed_result_with_the_reason() -> None:
             raise JudgeError("the judge said no")
         return "ok"
 
-    out = asyncio.run(map_rows(range(4), job, concurrency=2, failed=lambda k, reason: reason))
+    out = asyncio.run(map_rows(range(4), job, concurrency=2, failed=lambda k, why: why))
     assert out[0] == out[3] == "ok"
-    assert out[1].startswith("the row could not be judged: InputError:") and "prompt" in out[1]
-    assert out[2] == "the row could not be judged: JudgeError: the judge said no"
+    assert isinstance(out[1], RowFailure) and out[1].kind == "input"  # whose failure: the row's input
+    assert out[1].reason.startswith("the row could not be judged: InputError:") and "prompt" in out[1].reason
+    assert out[2] == RowFailure("the row could not be judged: JudgeError: the judge said no", "judge")
     with pytest.raises(InputError):  # a caller without a failed form stops on it
         asyncio.run(map_rows(range(4), job, concurrency=2))
 
