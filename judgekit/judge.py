@@ -33,7 +33,7 @@ from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.judging.votes import Aggregate
-from judgekit.llm.base import Backend, BackendLike, FatalError, as_backend, check_all
+from judgekit.llm.base import Backend, BackendLike, FatalError, ServerUsage, as_backend, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.engine import map_rows
@@ -279,7 +279,7 @@ class Judge:
         except FatalError as exc:
             raise JudgeUnreachable(str(exc)) from None
 
-    def server_usage(self) -> list[dict[str, Any]] | None:
+    def server_usage(self) -> list[ServerUsage] | None:
         """With several servers (`base_url` a list): per server its URL, calls sent, calls failed for
         its own reasons, times set aside and last error. None with one server."""
         return self._backends[0].server_usage() if len(self._backends) == 1 else None
@@ -578,8 +578,8 @@ class JudgeSpec(BaseModel):
         return Judge(self, budget=budget)
 
 
-def _spec_fields(judge: str | None, fields: dict[str, Any], *, call: str, argument: str,
-                 arguments: Collection[str] = ()) -> dict[str, Any]:
+def _spec_fields(judge: str | None, fields: dict[str, object], *, call: str, argument: str,
+                 arguments: Collection[str] = ()) -> dict[str, object]:
     """JudgeSpec's fields from a caller's: the spec string, and JudgeConfig's fields given as keywords
     gathered into `config` (checked, a bad one named as `call`'s argument)."""
     if judge is not None:
@@ -595,7 +595,7 @@ def _spec_fields(judge: str | None, fields: dict[str, Any], *, call: str, argume
     return {**own, "config": judge_config(call, settings, arguments=[*arguments, *_SPEC_FIELDS])}
 
 
-def make_spec(judge: str | None, fields: dict[str, Any], *, call: str, argument: str = "judge",
+def make_spec(judge: str | None, fields: dict[str, object], *, call: str, argument: str = "judge",
               arguments: Collection[str] = ()) -> JudgeSpec:
     """A JudgeSpec from a caller's arguments; a bad one is an ArgumentError naming it as `call` has it
     (`argument`: its name for the spec string)."""

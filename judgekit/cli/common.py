@@ -20,6 +20,7 @@ from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact, redact_tree
 
 if TYPE_CHECKING:
+    from judgekit.llm.base import ServerUsage
     from judgekit.rubric.meta import MetaRubric
 
 err = Console(stderr=True, soft_wrap=True)
@@ -166,7 +167,7 @@ def print_failure_reasons(reasons: dict[str, int]) -> None:
 
 
 def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None,
-                       servers: list[dict[str, Any]] | None = None, reasons: dict[str, int] | None = None) -> None:
+                       servers: list[ServerUsage] | None = None, reasons: dict[str, int] | None = None) -> None:
     """Exit 1 when no judge call succeeded at all (with the first reasons and each server's last
     error), or no row could be judged (the rows are written, with the reasons)."""
     if calls_failed_entirely(stats):

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -36,6 +36,9 @@ from judgekit.errors import RunHalted
 from judgekit.judge import Judge
 from judgekit.llm.engine import run_rows
 from judgekit.secrets import redact
+
+if TYPE_CHECKING:
+    from judgekit.llm.base import ServerUsage
 
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
 
@@ -53,7 +56,7 @@ class RunSummary:
     cost_usd: float | None = None
     cost_note: str | None = None  # why there is no cost
     agreement: dict[str, dict[str, float | None]] = field(default_factory=dict)  # self-agreement, inter-judge alpha
-    servers: list[dict[str, Any]] | None = None  # per judge server, when there are several
+    servers: list[ServerUsage] | None = None  # per judge server, when there are several
     stopped: bool = False  # the run ended before its last row (a limit, a signal)
     notices: dict[str, int] = field(default_factory=dict)  # fallbacks, servers set aside: said once, counted here
     cascade: dict[str, Any] | None = None  # a cascade's levels: verdicts decided, calls and cost of each
