@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judgekit.data.rows import DataRow, as_messages
+from judgekit.data.transcript import as_text
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
@@ -189,7 +190,7 @@ async def _pairwise_margin(context: JudgeContext, criteria: Sequence[Criterion],
     collector = context.collector
 
     def question(asked: VerdictCollector) -> list[dict[str, str]]:
-        return pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=list(criteria),
+        return pairwise_messages(prompt=as_text(row.prompt), response_a=a, response_b=b, criteria=list(criteria),
                                  reference=row.reference, rubric_name="contrastive", rubric_description="",
                                  mask_names=asked.mask_names, profile=asked.profile)
 
@@ -202,7 +203,7 @@ async def _pairwise_margin(context: JudgeContext, criteria: Sequence[Criterion],
 
 async def set_reproduces_preference(
     context: JudgeContext, criteria: Sequence[Criterion], row: DataRow, chosen: str, rejected: str, *, verify: str = "pointwise",
-) -> tuple[bool, Any, Any]:
+) -> tuple[bool, float | None, float | None]:
     """Do these criteria, together, prefer the chosen response? `pointwise`: each response judged
     alone against the whole set; the chosen one's reward must be higher (order plays no part).
     `pairwise`: the set's weighted margin must favour the chosen response with it shown first and
@@ -212,8 +213,9 @@ async def set_reproduces_preference(
                                          _pairwise_margin(context, criteria, row, rejected, chosen))
         return (first is not None and second is not None and first > 0 > second), first, second
     whole = Rubric(name="contrastive", criteria=list(criteria))
-    a = await score_item(context, whole, PointwiseItem(row.prompt, chosen, row.reference, row.data))
-    b = await score_item(context, whole, PointwiseItem(row.prompt, rejected, row.reference, row.data))
+    prompt = as_text(row.prompt)
+    a = await score_item(context, whole, PointwiseItem(prompt, chosen, row.reference, row.data))
+    b = await score_item(context, whole, PointwiseItem(prompt, rejected, row.reference, row.data))
     return (a.reward is not None and b.reward is not None and a.reward > b.reward), a.reward, b.reward
 
 

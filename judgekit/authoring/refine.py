@@ -35,6 +35,7 @@ from judgekit.authoring.evidence import bootstrap_interval, mean_ci, misalignmen
 from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
 from judgekit.data.rows import DataRow, message_text
+from judgekit.data.transcript import as_text
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
@@ -159,7 +160,7 @@ class ScoreTable:
 
         async def one(cell: tuple[int, int]) -> dict[str, float | None]:
             row = self.rows[cell[0]]
-            item = PointwiseItem(row.prompt, row.responses[cell[1]], row.reference, row.data)
+            item = PointwiseItem(as_text(row.prompt), row.responses[cell[1]], row.reference, row.data)
             return (await score_item(context, sub, item)).scores
 
         results = await gather_all(*(one(cell) for cell in self.cells))

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from judgekit.data.reader import is_table, json_records, load_json, records
 from judgekit.data.rows import JUDGEBENCH_LABELS, FileRows, id_hash
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 
 if TYPE_CHECKING:  # numpy is imported where items are kept, not to read the command line
     import numpy as np
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # numpy is imported where items are kept, not to read the com
 class EvalPair:
     id: str
     subset: str
-    prompt: Any  # a string or chat messages
+    prompt: JSONValue  # a string or chat messages, as the data set gives it
     response_a: str
     response_b: str
     label: str  # "A" | "B" | "tie"

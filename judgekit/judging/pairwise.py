@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from judgekit.data.rows import message_text
 from judgekit.data.transcript import Text, response_text, tool_calls

@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from judgekit.data.transcript import Text
 from judgekit.errors import InputError
