@@ -314,7 +314,7 @@ class Judge:
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
             rubric_for(row.rubric, rubric, optional=self.makes_criteria(), line=row.line),
-            PointwiseItem(row.fields["prompt"], row.fields["response"], row.fields.get("reference"), row.data),
+            PointwiseItem(row.text("prompt"), row.text("response"), row.reference(), row.data),
             soft,
         )
         return score_result(row.id, outcome, explain)
@@ -355,8 +355,7 @@ class Judge:
         from judgekit.judging.pairwise import PairItem
 
         effective = rubric_for(row.rubric, rubric, optional=self.makes_criteria(adaptive), line=row.line)
-        item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
-                        row.fields.get("reference"), row.data)
+        item = PairItem(row.text("prompt"), row.text("response_a"), row.text("response_b"), row.reference(), row.data)
         return compare_result(row.id, await self.compare_pair(effective, item, soft=soft, adaptive=adaptive), explain)
 
     def makes_criteria(self, adaptive: MetaRubric | str | Path | None = None) -> bool:

@@ -25,6 +25,7 @@ from judgekit.cli.record import model_digest, run_record
 from judgekit.cli.runfile import run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.data.runrecord import RunRecord
+from judgekit.data.transcript import Text, as_text
 from judgekit.errors import InputError
 from judgekit.judge import rank_group_with
 from judgekit.judging.outcomes import rank_result
@@ -76,7 +77,7 @@ def compare(
 
         async def job(row: InputRow) -> dict[str, Any]:
             obj = (await the_judge.acompare_row(row, the_rubric, explain, adaptive=meta)).model_dump()
-            tally.count(obj, row.fields.get("label"))
+            tally.count(obj, _label(row))
             return obj
 
         def failed(row: InputRow, why: str) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def compare(
 
 def _compare_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, source: Path,
                     out: str, resume: bool, actors: int, shard_rows: int, record: RunRecord) -> None:
-    labels = {str(row.id): row.fields.get("label") for row in rows}
+    labels = {str(row.id): _label(row) for row in rows}
     tally = _Tally()
     summary = run_file_on_ray(rows, rubric, explain, options, source=source, output=out, resume=resume, actors=actors,
                               shard_rows=shard_rows, kind="compare",
@@ -180,8 +181,8 @@ def rank(
         async def job(row: InputRow) -> dict[str, Any]:
             o = await rank_group_with(
                 the_judge, rubric_for(row.rubric, the_rubric, optional=the_judge.makes_criteria(meta), line=row.line),
-                row.fields["prompt"], row.fields["responses"], strategy=strategy,
-                reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
+                row.text("prompt"), _responses(row), strategy=strategy,
+                reference=row.reference(), anchor_index=anchor_index if strategy == "anchor" else None,
                 row=row.data, adaptive=meta,
             )
             return rank_result(row.id, o, strategy).model_dump()
@@ -190,9 +191,21 @@ def rank(
                            label="ranking", record=run_record("rank", rows, judge_options, the_rubric, strategy=strategy,
                                                               anchor_index=anchor_index if strategy == "anchor" else None,
                                                               adaptive=model_digest(meta)),
-                           failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
+                           failed=lambda row, why: RankResult.failed(row.id, len(_responses(row)), why).model_dump())
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)
+
+
+def _label(row: InputRow) -> str | None:
+    """A row's label as `_label_check` left it: A, B, tie, or None."""
+    label = row.fields.get("label")
+    return label if isinstance(label, str) else None
+
+
+def _responses(row: InputRow) -> list[Text]:
+    """A group's responses as they are judged (`_group_check` made them a list)."""
+    given = row.fields["responses"]
+    return [as_text(r) for r in given] if isinstance(given, list) else []
 
 
 def _group_check(file: str, anchor_index: int | None) -> RowCheck:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from judgekit.data.reader import JsonRecord, records
-from judgekit.data.transcript import CHAT_ROLES, content_text, message_text, transcript_problem
+from judgekit.data.transcript import CHAT_ROLES, Text, as_text, content_text, message_text, transcript_problem
 from judgekit.errors import InputError
 from judgekit.jsonvalue import JSONValue
 from judgekit.rubric.formats import row_rubric
@@ -119,11 +119,18 @@ class InputRow:
     line: int  # 1-based line in the file
     id: RowId
     data: dict[str, JSONValue]
-    # The named fields as given: any JSON value, which judging shows as text (a prompt or response is
-    # Text when well formed); typed loosely because narrowing them to Text would change what a malformed row becomes.
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, JSONValue] = field(default_factory=dict)  # as given (`as_text`: a prompt or response as judged)
     rubric: Rubric | None = None
     problem: str | None = None  # why the row cannot be judged: it is written without a reward, the run goes on
+
+    def text(self, name: str) -> Text:
+        """A field as it is judged: the prompt or a response (`as_text`)."""
+        return as_text(self.fields[name])
+
+    def reference(self) -> Text | None:
+        """The reference as it is judged, if the row has one."""
+        value = self.fields.get("reference")
+        return None if value is None else as_text(value)
 
 
 @dataclass(frozen=True)
@@ -336,7 +343,7 @@ def _make_row(
     optional: tuple[str, ...],
     mapping: Mapping[str, str],
 ) -> InputRow:
-    fields: dict[str, Any] = {}
+    fields: dict[str, JSONValue] = {}
     for name in required:
         key, value = pick(rec.obj, name, mapping)
         if key is None or (value is None and not rules.null_fields):
