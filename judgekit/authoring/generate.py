@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from judgekit.data.rows import DataRow, as_messages
 from judgekit.data.transcript import as_text
+from judgekit.jsonvalue import JSONValue
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
@@ -164,7 +165,7 @@ async def generate_from_prompts(context: JudgeContext, rows: Sequence[DataRow], 
 @dataclass
 class ContrastiveResult:
     kept: list[Criterion]
-    tried: list[dict[str, Any]]  # every proposal with its verdicts on chosen and rejected, and the outcome
+    tried: list[dict[str, JSONValue]]  # every proposal with its verdicts on chosen and rejected, and the outcome
     attempts: int
     failure: str | None = None
 
@@ -230,7 +231,7 @@ async def contrastive_criteria(
     chosen, rejected = row.responses[pair[0]], row.responses[pair[1]]
     taken = taken if taken is not None else set()
     failed: list[str] = []
-    tried: list[dict[str, Any]] = []
+    tried: list[dict[str, JSONValue]] = []
     attempts = 0
     for attempt in range(max_tries):
         attempts += 1
@@ -259,13 +260,23 @@ async def contrastive_criteria(
 GeneratedRubric = tuple[DataRow | None, Rubric | None, str | None]  # (row or None for the dataset, rubric, failure)
 
 
+class PairLog(TypedDict):
+    """How contrastive generation went for one labelled pair."""
+
+    row: JSONValue  # the row's id
+    pair: list[int]  # (chosen, rejected) indexes into the row's responses
+    attempts: int
+    tried: list[dict[str, JSONValue]]  # each proposed set: its criteria, the two values compared, whether it was kept
+    failure: str | None
+
+
 @dataclass
 class GenerateOutcome:
     rubrics: list[GeneratedRubric]
-    log: list[dict[str, Any]]
+    log: list[PairLog]  # contrastive generation: one entry per pair
 
 
-def _provenance(method: str, judge_spec: str, source: str, extra: Mapping[str, object]) -> dict[str, Any]:
+def _provenance(method: str, judge_spec: str, source: str, extra: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
     return {"generated_by": f"judgekit rubric generate ({method})", "judge": judge_spec, "data": source, **extra}
 
 
@@ -278,7 +289,7 @@ async def generate_rubrics(
 ) -> GenerateOutcome:
     """Per prompt: one rubric per row. Else one rubric for the dataset (from a sample of prompts,
     or, with pairs, the union of the criteria that reproduced each pair's preference)."""
-    log: list[dict[str, Any]] = []
+    log: list[PairLog] = []
     spec = context.spec
     if pairs:
         results = await gather_all(*(_contrastive_row(context, r, log, max_tries=max_tries,
@@ -296,7 +307,7 @@ async def generate_rubrics(
 
 
 async def _contrastive_row(
-    context: JudgeContext, row: DataRow, log: list[dict[str, object]], *, max_tries: int, max_criteria: int, verify: str,
+    context: JudgeContext, row: DataRow, log: list[PairLog], *, max_tries: int, max_criteria: int, verify: str,
 ) -> _RowCriteria:
     """The criteria that reproduced the preference of each of the row's pairs (near-duplicates once)."""
     taken: set[str] = set()
