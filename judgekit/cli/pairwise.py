@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -22,11 +22,12 @@ from judgekit.cli.options import (
 )
 from judgekit.cli.rayfile import run_file_on_ray
 from judgekit.cli.record import model_digest, run_record
-from judgekit.cli.runfile import run_file
+from judgekit.cli.runfile import OutputRow, run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.data.runrecord import RunRecord
 from judgekit.data.transcript import Text, as_text
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 from judgekit.judge import rank_group_with
 from judgekit.judging.outcomes import rank_result
 from judgekit.judging.results import CompareResult, RankResult
@@ -75,12 +76,12 @@ def compare(
     with judge_options.judge(check=False) as the_judge:  # run_file checks
         tally = _Tally()
 
-        async def job(row: InputRow) -> dict[str, Any]:
+        async def job(row: InputRow) -> OutputRow:
             obj = (await the_judge.acompare_row(row, the_rubric, explain, adaptive=meta)).model_dump()
             tally.count(obj, _label(row))
             return obj
 
-        def failed(row: InputRow, why: str) -> dict[str, Any]:
+        def failed(row: InputRow, why: str) -> OutputRow:
             tally.unscored += 1
             return CompareResult.failed(row.id, why).model_dump()
 
@@ -127,15 +128,16 @@ class _Tally:
         self.winners = {"A": 0, "B": 0, "tie": 0}
         self.unscored = self.inconsistent = self.labelled = self.agree = 0
 
-    def count(self, row: dict[str, Any], label: str | None) -> None:
-        if row["winner"] is None:
-            self.unscored += 1
+    def count(self, row: Mapping[str, JSONValue], label: str | None) -> None:
+        winner, inconsistent = row["winner"], row["inconsistent"]
+        if isinstance(winner, str):
+            self.winners[winner] += 1
         else:
-            self.winners[row["winner"]] += 1
-        self.inconsistent += len(row["inconsistent"])
+            self.unscored += 1
+        self.inconsistent += len(inconsistent) if isinstance(inconsistent, list) else 0
         if label is not None:
             self.labelled += 1
-            self.agree += int(row["winner"] == label)
+            self.agree += int(winner == label)
 
     def print(self) -> None:
         agreement = f"; agreement with 'label': {self.agree}/{self.labelled}" if self.labelled else ""
@@ -178,7 +180,7 @@ def rank(
     out = file_options.output_for(input)
     with judge_options.judge(check=False) as the_judge:  # run_file checks
 
-        async def job(row: InputRow) -> dict[str, Any]:
+        async def job(row: InputRow) -> OutputRow:
             o = await rank_group_with(
                 the_judge, rubric_for(row.rubric, the_rubric, optional=the_judge.makes_criteria(meta), line=row.line),
                 row.text("prompt"), _responses(row), strategy=strategy,
