@@ -20,6 +20,7 @@ from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact, redact_tree
 
 if TYPE_CHECKING:
+    from judgekit.judging.cascade import CascadeReport
     from judgekit.llm.base import ServerUsage
     from judgekit.rubric.meta import MetaRubric
 
@@ -95,7 +96,7 @@ def print_summary(summary: RunSummary, output: str) -> None:
     print_cascade(summary.cascade)
 
 
-def print_cascade(cascade: dict[str, Any] | None) -> None:
+def print_cascade(cascade: CascadeReport | None) -> None:
     """A cascade's levels: the share of verdicts each decided, what it passed on, its calls and cost."""
     if not cascade:
         return

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -39,6 +39,7 @@ from judgekit.llm.engine import run_rows
 from judgekit.secrets import redact
 
 if TYPE_CHECKING:
+    from judgekit.judging.cascade import CascadeReport
     from judgekit.llm.base import ServerUsage
 
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
@@ -60,7 +61,7 @@ class RunSummary:
     servers: list[ServerUsage] | None = None  # per judge server, when there are several
     stopped: bool = False  # the run ended before its last row (a limit, a signal)
     notices: dict[str, int] = field(default_factory=dict)  # fallbacks, servers set aside: said once, counted here
-    cascade: dict[str, Any] | None = None  # a cascade's levels: verdicts decided, calls and cost of each
+    cascade: CascadeReport | None = None  # a cascade's levels: verdicts decided, calls and cost of each
 
     def note(self, row: OutputRow, judged: bool) -> None:
         """Count one written output row."""
