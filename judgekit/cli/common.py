@@ -4,8 +4,9 @@ summary and the exit code of a run whose judge never answered."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -184,7 +185,7 @@ def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None,
         raise typer.Exit(1)
 
 
-def write_json_report(report: dict[str, Any], output: str | None, what: str) -> None:
+def write_json_report(report: Mapping[str, object], output: str | None, what: str) -> None:
     """A command's JSON report (credentials masked) to `output`: a file, stdout (`-`), or nowhere (None)."""
     text = json.dumps(redact_tree(report), ensure_ascii=False, indent=2)
     if output == "-":
