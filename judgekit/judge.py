@@ -24,6 +24,7 @@ from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.data.transcript import Text
 from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
+from judgekit.jsonvalue import JSONObject
 from judgekit.judging import judgment
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.context import JudgeContext
@@ -679,7 +680,7 @@ async def rank_group_with(
     strategy: str = "pointwise",
     reference: Text | None = None,
     anchor_index: int | None = None,
-    row: dict[str, Any] | None = None,
+    row: JSONObject | None = None,
     adaptive: MetaRubric | str | Path | None = None,
 ) -> RankOutcome:
     """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""
