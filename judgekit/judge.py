@@ -24,6 +24,7 @@ from judgekit.config import JudgeConfig
 from judgekit.data.rows import InputRow, to_input_rows
 from judgekit.data.transcript import Text
 from judgekit.errors import ArgumentError, InputError, JudgeUnreachable
+from judgekit.jsonvalue import JSONObject
 from judgekit.judging import judgment
 from judgekit.judging.agreement import AgreementLog
 from judgekit.judging.context import JudgeContext
@@ -33,7 +34,7 @@ from judgekit.judging.pointwise import PointwiseItem
 from judgekit.judging.results import CompareResult, ScoreResult
 from judgekit.judging.verdicts import SamplingSettings, ThinkingSettings, VerdictCollector
 from judgekit.judging.votes import Aggregate
-from judgekit.llm.base import Backend, BackendLike, FatalError, as_backend, check_all
+from judgekit.llm.base import Backend, BackendLike, FatalError, ServerUsage, as_backend, check_all
 from judgekit.llm.budget import Budget
 from judgekit.llm.cache import VerdictCache
 from judgekit.llm.engine import map_rows
@@ -279,7 +280,7 @@ class Judge:
         except FatalError as exc:
             raise JudgeUnreachable(str(exc)) from None
 
-    def server_usage(self) -> list[dict[str, Any]] | None:
+    def server_usage(self) -> list[ServerUsage] | None:
         """With several servers (`base_url` a list): per server its URL, calls sent, calls failed for
         its own reasons, times set aside and last error. None with one server."""
         return self._backends[0].server_usage() if len(self._backends) == 1 else None
@@ -314,7 +315,7 @@ class Judge:
     async def _score_row(self, row: InputRow, rubric: Rubric | None, explain: bool, soft: bool | None = None) -> ScoreResult:
         outcome = await self._score_item(
             rubric_for(row.rubric, rubric, optional=self.makes_criteria(), line=row.line),
-            PointwiseItem(row.fields["prompt"], row.fields["response"], row.fields.get("reference"), row.data),
+            PointwiseItem(row.text("prompt"), row.text("response"), row.reference(), row.data),
             soft,
         )
         return score_result(row.id, outcome, explain)
@@ -355,8 +356,7 @@ class Judge:
         from judgekit.judging.pairwise import PairItem
 
         effective = rubric_for(row.rubric, rubric, optional=self.makes_criteria(adaptive), line=row.line)
-        item = PairItem(row.fields["prompt"], row.fields["response_a"], row.fields["response_b"],
-                        row.fields.get("reference"), row.data)
+        item = PairItem(row.text("prompt"), row.text("response_a"), row.text("response_b"), row.reference(), row.data)
         return compare_result(row.id, await self.compare_pair(effective, item, soft=soft, adaptive=adaptive), explain)
 
     def makes_criteria(self, adaptive: MetaRubric | str | Path | None = None) -> bool:
@@ -578,8 +578,8 @@ class JudgeSpec(BaseModel):
         return Judge(self, budget=budget)
 
 
-def _spec_fields(judge: str | None, fields: dict[str, Any], *, call: str, argument: str,
-                 arguments: Collection[str] = ()) -> dict[str, Any]:
+def _spec_fields(judge: str | None, fields: dict[str, object], *, call: str, argument: str,
+                 arguments: Collection[str] = ()) -> dict[str, object]:
     """JudgeSpec's fields from a caller's: the spec string, and JudgeConfig's fields given as keywords
     gathered into `config` (checked, a bad one named as `call`'s argument)."""
     if judge is not None:
@@ -595,7 +595,7 @@ def _spec_fields(judge: str | None, fields: dict[str, Any], *, call: str, argume
     return {**own, "config": judge_config(call, settings, arguments=[*arguments, *_SPEC_FIELDS])}
 
 
-def make_spec(judge: str | None, fields: dict[str, Any], *, call: str, argument: str = "judge",
+def make_spec(judge: str | None, fields: dict[str, object], *, call: str, argument: str = "judge",
               arguments: Collection[str] = ()) -> JudgeSpec:
     """A JudgeSpec from a caller's arguments; a bad one is an ArgumentError naming it as `call` has it
     (`argument`: its name for the spec string)."""
@@ -680,7 +680,7 @@ async def rank_group_with(
     strategy: str = "pointwise",
     reference: Text | None = None,
     anchor_index: int | None = None,
-    row: dict[str, Any] | None = None,
+    row: JSONObject | None = None,
     adaptive: MetaRubric | str | Path | None = None,
 ) -> RankOutcome:
     """`rank_group` with the anchor choice: `anchor_index` (default: the reference, else 0)."""

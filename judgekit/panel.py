@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -81,11 +80,12 @@ def load_panel(path: str | Path) -> JudgeSpec:
     return JudgeSpec(judges=tuple(panel.judges), aggregate=panel.aggregate)
 
 
-PanelLike = JudgeSpec | str | Path | Sequence[PanelJudge | Mapping[str, Any]]
+PanelLike = JudgeSpec | str | Path | Sequence[PanelJudge | Mapping[str, object]]
 """A panel: a JudgeSpec with judges, a panel file's path, or the list of its judges."""
 
 
-def panel_spec(panel: PanelLike, aggregate: Aggregate | None = None, *, call: str = "Panel()", **settings: Any) -> JudgeSpec:
+def panel_spec(panel: PanelLike, aggregate: Aggregate | None = None, *, call: str = "Panel()",
+               settings: Mapping[str, object] | None = None) -> JudgeSpec:
     """The JudgeSpec of a panel given in any of its forms, with `aggregate` and JudgeConfig's fields
     (`settings`, checked as `call`'s arguments) in place of its own when given."""
     if isinstance(panel, (str, Path)):
@@ -101,8 +101,8 @@ def panel_spec(panel: PanelLike, aggregate: Aggregate | None = None, *, call: st
     return spec.with_settings(call, **settings) if settings else spec
 
 
-def Panel(panel: PanelLike, *, aggregate: Aggregate | None = None, api_key: str | None = None, **config: Any) -> Judge:
+def Panel(panel: PanelLike, *, aggregate: Aggregate | None = None, api_key: str | None = None, **config: object) -> Judge:
     """The Judge of a panel: `Panel("panel.yaml")`, or `Panel([{"judge": "openai:a", "base_url": URL}, ...],
     aggregate="weighted")`; the keyword arguments are the JudgeConfig of every judge (`profile`: of those
     that name none). The same as `Judge(JudgeSpec(judges=[...], aggregate=..., **config))`."""
-    return Judge(panel_spec(panel, aggregate, **config), api_key=api_key)
+    return Judge(panel_spec(panel, aggregate, settings=config), api_key=api_key)

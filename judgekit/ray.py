@@ -189,7 +189,7 @@ _ARGUMENTS = ("rubric", "judge", "base_url", "actors", "batch_size", "explain", 
 
 def score(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: JudgeLike = "local",
           base_url: str | list[str] | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
-          ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
+          ray_remote_args: dict[str, Any] | None = None, **config: object) -> ray.data.Dataset:
     """Each row's response against the rubric (rows may carry their own): id, reward, result.
     `judge`: a spec string, a JudgeSpec (a panel's too) or a Judge (its JudgeSpec: each actor builds
     its own); `base_url` and JudgeConfig's fields in `config` are a shorthand for a spec string's
@@ -200,7 +200,7 @@ def score(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, ju
 
 def compare(ds: ray.data.Dataset, rubric: Rubric | str | Path | None = None, *, judge: JudgeLike = "local",
             base_url: str | list[str] | None = None, actors: int = 2, batch_size: int = 64, explain: bool = False,
-            ray_remote_args: dict[str, Any] | None = None, **config: Any) -> ray.data.Dataset:
+            ray_remote_args: dict[str, Any] | None = None, **config: object) -> ray.data.Dataset:
     """Each row's response_a against response_b, in both orders: id, winner, margin, result (`judge` as for score)."""
     setup = judge_spec(judge, call="judgekit.ray.compare()", base_url=base_url, settings=config, arguments=_ARGUMENTS)
     return judge_dataset(ds, Work("compare", _rubric(rubric), explain), setup, actors, batch_size, ray_remote_args)

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from judgekit.data.rows import DataRow, as_messages
+from judgekit.data.transcript import as_text
+from judgekit.jsonvalue import JSONValue
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
@@ -163,7 +165,7 @@ async def generate_from_prompts(context: JudgeContext, rows: Sequence[DataRow], 
 @dataclass
 class ContrastiveResult:
     kept: list[Criterion]
-    tried: list[dict[str, Any]]  # every proposal with its verdicts on chosen and rejected, and the outcome
+    tried: list[dict[str, JSONValue]]  # every proposal with its verdicts on chosen and rejected, and the outcome
     attempts: int
     failure: str | None = None
 
@@ -189,7 +191,7 @@ async def _pairwise_margin(context: JudgeContext, criteria: Sequence[Criterion],
     collector = context.collector
 
     def question(asked: VerdictCollector) -> list[dict[str, str]]:
-        return pairwise_messages(prompt=row.prompt, response_a=a, response_b=b, criteria=list(criteria),
+        return pairwise_messages(prompt=as_text(row.prompt), response_a=a, response_b=b, criteria=list(criteria),
                                  reference=row.reference, rubric_name="contrastive", rubric_description="",
                                  mask_names=asked.mask_names, profile=asked.profile)
 
@@ -202,7 +204,7 @@ async def _pairwise_margin(context: JudgeContext, criteria: Sequence[Criterion],
 
 async def set_reproduces_preference(
     context: JudgeContext, criteria: Sequence[Criterion], row: DataRow, chosen: str, rejected: str, *, verify: str = "pointwise",
-) -> tuple[bool, Any, Any]:
+) -> tuple[bool, float | None, float | None]:
     """Do these criteria, together, prefer the chosen response? `pointwise`: each response judged
     alone against the whole set; the chosen one's reward must be higher (order plays no part).
     `pairwise`: the set's weighted margin must favour the chosen response with it shown first and
@@ -212,8 +214,9 @@ async def set_reproduces_preference(
                                          _pairwise_margin(context, criteria, row, rejected, chosen))
         return (first is not None and second is not None and first > 0 > second), first, second
     whole = Rubric(name="contrastive", criteria=list(criteria))
-    a = await score_item(context, whole, PointwiseItem(row.prompt, chosen, row.reference, row.data))
-    b = await score_item(context, whole, PointwiseItem(row.prompt, rejected, row.reference, row.data))
+    prompt = as_text(row.prompt)
+    a = await score_item(context, whole, PointwiseItem(prompt, chosen, row.reference, row.data))
+    b = await score_item(context, whole, PointwiseItem(prompt, rejected, row.reference, row.data))
     return (a.reward is not None and b.reward is not None and a.reward > b.reward), a.reward, b.reward
 
 
@@ -228,7 +231,7 @@ async def contrastive_criteria(
     chosen, rejected = row.responses[pair[0]], row.responses[pair[1]]
     taken = taken if taken is not None else set()
     failed: list[str] = []
-    tried: list[dict[str, Any]] = []
+    tried: list[dict[str, JSONValue]] = []
     attempts = 0
     for attempt in range(max_tries):
         attempts += 1
@@ -257,13 +260,23 @@ async def contrastive_criteria(
 GeneratedRubric = tuple[DataRow | None, Rubric | None, str | None]  # (row or None for the dataset, rubric, failure)
 
 
+class PairLog(TypedDict):
+    """How contrastive generation went for one labelled pair."""
+
+    row: JSONValue  # the row's id
+    pair: list[int]  # (chosen, rejected) indexes into the row's responses
+    attempts: int
+    tried: list[dict[str, JSONValue]]  # each proposed set: its criteria, the two values compared, whether it was kept
+    failure: str | None
+
+
 @dataclass
 class GenerateOutcome:
     rubrics: list[GeneratedRubric]
-    log: list[dict[str, Any]]
+    log: list[PairLog]  # contrastive generation: one entry per pair
 
 
-def _provenance(method: str, judge_spec: str, source: str, extra: Mapping[str, object]) -> dict[str, Any]:
+def _provenance(method: str, judge_spec: str, source: str, extra: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
     return {"generated_by": f"judgekit rubric generate ({method})", "judge": judge_spec, "data": source, **extra}
 
 
@@ -276,7 +289,7 @@ async def generate_rubrics(
 ) -> GenerateOutcome:
     """Per prompt: one rubric per row. Else one rubric for the dataset (from a sample of prompts,
     or, with pairs, the union of the criteria that reproduced each pair's preference)."""
-    log: list[dict[str, Any]] = []
+    log: list[PairLog] = []
     spec = context.spec
     if pairs:
         results = await gather_all(*(_contrastive_row(context, r, log, max_tries=max_tries,
@@ -294,7 +307,7 @@ async def generate_rubrics(
 
 
 async def _contrastive_row(
-    context: JudgeContext, row: DataRow, log: list[dict[str, object]], *, max_tries: int, max_criteria: int, verify: str,
+    context: JudgeContext, row: DataRow, log: list[PairLog], *, max_tries: int, max_criteria: int, verify: str,
 ) -> _RowCriteria:
     """The criteria that reproduced the preference of each of the row's pairs (near-duplicates once)."""
     taken: set[str] = set()

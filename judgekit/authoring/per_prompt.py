@@ -14,9 +14,11 @@ from typing import Any
 from judgekit.authoring.refine import RefineResult, RefineSettings, heldout_report, refine_rubric, split_pairs
 from judgekit.data.rows import DataRow
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 from judgekit.judging.context import JudgeContext
 from judgekit.llm.fanout import gather_all
 from judgekit.rubric.formats import row_rubric
+from judgekit.rubric.models import Rubric
 
 
 @dataclass
@@ -41,10 +43,10 @@ class RowRefined:
 @dataclass
 class PerPromptOutcome:
     rows: list[RowRefined]
-    heldout: dict[str, Any]
+    heldout: dict[str, JSONValue]
 
 
-def row_rubric_or_error(row: DataRow, file: str) -> tuple[Any, str | None]:
+def row_rubric_or_error(row: DataRow, file: str) -> tuple[Rubric | None, str | None]:
     """The row's rubric, or the reason it has none (naming file, line and field)."""
     try:
         rubric = row_rubric(row.data, file=file, line=row.line)

@@ -35,6 +35,8 @@ from judgekit.authoring.evidence import bootstrap_interval, mean_ci, misalignmen
 from judgekit.authoring.generate import GenerationFailed, ask_criteria, parse_criteria, similar_text
 from judgekit.authoring.weights import correlation_aware_weights, correlation_matrix, effective_number, oriented
 from judgekit.data.rows import DataRow, message_text
+from judgekit.data.transcript import as_text
+from judgekit.jsonvalue import JSONValue
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.judgment import score_item
 from judgekit.judging.pointwise import PointwiseItem
@@ -125,7 +127,7 @@ class CriterionStats:
         """(prefers chosen - prefers rejected) / pairs: +1 always right, -1 always reversed."""
         return (self.prefers_chosen - self.prefers_rejected) / self.pairs if self.pairs else None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, JSONValue]:
         return {**asdict(self), "pairs": self.pairs, "pair_margin": self.pair_margin}
 
 
@@ -159,7 +161,7 @@ class ScoreTable:
 
         async def one(cell: tuple[int, int]) -> dict[str, float | None]:
             row = self.rows[cell[0]]
-            item = PointwiseItem(row.prompt, row.responses[cell[1]], row.reference, row.data)
+            item = PointwiseItem(as_text(row.prompt), row.responses[cell[1]], row.reference, row.data)
             return (await score_item(context, sub, item)).scores
 
         results = await gather_all(*(one(cell) for cell in self.cells))
@@ -216,7 +218,7 @@ class RefineResult:
     tree: nx.DiGraph
     before: Snapshot
     after: Snapshot
-    stats: dict[str, dict[str, Any]]
+    stats: dict[str, dict[str, JSONValue]]  # per criterion seen: its CriterionStats, rounded
     uniform_weights: dict[str, float]
     pair_accuracy: dict[str, float | None]
     events: list[str] = field(default_factory=list)
@@ -228,7 +230,7 @@ class RefineResult:
     evidence: dict[str, str] = field(default_factory=dict)
     """Criteria left as they were because a change failed its test ("not enough evidence: ..."),
     and criteria flagged on unlabelled data (anti-correlated with the rest of the rubric)."""
-    heldout: dict[str, Any] = field(default_factory=dict)
+    heldout: dict[str, JSONValue] = field(default_factory=dict)
     """Accuracy with CIs on the held-out pairs only, or {"skipped": why}."""
     heldout_values: dict[str, list[float]] = field(default_factory=dict)
     """Per held-out pair (1 right, 1/2 tie, 0 wrong), for pooling several per-prompt refinements."""
@@ -284,9 +286,9 @@ def split_pairs(rows: Sequence[DataRow], s: RefineSettings) -> tuple[frozenset[P
     return frozenset(every[i] for i in picked), None
 
 
-def heldout_report(values: dict[str, list[float]], s: RefineSettings) -> dict[str, Any]:
+def heldout_report(values: dict[str, list[float]], s: RefineSettings) -> dict[str, JSONValue]:
     """Accuracy and its seeded bootstrap CI per rubric variant, on held-out pairs only."""
-    out: dict[str, Any] = {"pairs": len(next(iter(values.values()), []))}
+    out: dict[str, JSONValue] = {"pairs": len(next(iter(values.values()), []))}
     for name, vals in values.items():
         acc, ci = mean_ci(vals, alpha=s.alpha, seed=s.seed)
         out[name] = {"accuracy": acc, "ci": ci, "n": len(vals)}
@@ -691,7 +693,7 @@ def _tested_weights(run: _Run, live: list[Criterion]) -> dict[str, float]:
     return out
 
 
-def _rounded(d: Mapping[str, object]) -> dict[str, Any]:
+def _rounded(d: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
 
 

@@ -8,7 +8,7 @@ import gc
 import os
 import sys
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -19,6 +19,9 @@ from judgekit.llm import young_gc
 from judgekit.secrets import redact
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from typer._click.core import Command, Context  # the click that typer's TyperGroup is built on (vendored since 0.16)
+
     from judgekit.cli.runfile import RunStopped
 
 
@@ -55,20 +58,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class LazyCommands(TyperGroup):
     """The top-level group: lists every command of COMMANDS with its help line, builds one only when it runs."""
 
-    def list_commands(self, ctx: Any) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name in self.commands or cmd_name not in COMMANDS:
             return self.commands.get(cmd_name)
         return _Listed(cmd_name, help=COMMANDS[cmd_name][1])
 
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+    def resolve_command(self, ctx: Context, args: list[str]) -> tuple[str | None, Command | None, list[str]]:
         if args and args[0] in COMMANDS:
             self.load(args[0])
         return super().resolve_command(ctx, args)
 
-    def load(self, name: str) -> Any:
+    def load(self, name: str) -> Command:
         """The command `name`, built from its module (once)."""
         if name not in self.commands:
             self.commands[name] = _build(name)
@@ -80,7 +83,7 @@ class LazyCommands(TyperGroup):
         return self
 
 
-def _build(name: str) -> Any:
+def _build(name: str) -> Command:
     from judgekit.cli.options import HelpLayout
 
     module = import_module(COMMANDS[name][0])
@@ -110,7 +113,7 @@ def _group() -> None:
     """The commands are COMMANDS (a typer app needs a callback to be a group without registered commands)."""
 
 
-def _err() -> Any:
+def _err() -> Console:
     from judgekit.cli.common import err  # loaded with the command that failed, not for --help
 
     return err

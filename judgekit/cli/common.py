@@ -4,8 +4,9 @@ summary and the exit code of a run whose judge never answered."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -20,6 +21,8 @@ from judgekit.rubric.models import Rubric
 from judgekit.secrets import redact, redact_tree
 
 if TYPE_CHECKING:
+    from judgekit.judging.cascade import CascadeReport
+    from judgekit.llm.base import ServerUsage
     from judgekit.rubric.meta import MetaRubric
 
 err = Console(stderr=True, soft_wrap=True)
@@ -94,7 +97,7 @@ def print_summary(summary: RunSummary, output: str) -> None:
     print_cascade(summary.cascade)
 
 
-def print_cascade(cascade: dict[str, Any] | None) -> None:
+def print_cascade(cascade: CascadeReport | None) -> None:
     """A cascade's levels: the share of verdicts each decided, what it passed on, its calls and cost."""
     if not cascade:
         return
@@ -166,7 +169,7 @@ def print_failure_reasons(reasons: dict[str, int]) -> None:
 
 
 def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None,
-                       servers: list[dict[str, Any]] | None = None, reasons: dict[str, int] | None = None) -> None:
+                       servers: list[ServerUsage] | None = None, reasons: dict[str, int] | None = None) -> None:
     """Exit 1 when no judge call succeeded at all (with the first reasons and each server's last
     error), or no row could be judged (the rows are written, with the reasons)."""
     if calls_failed_entirely(stats):
@@ -182,7 +185,7 @@ def exit_if_run_failed(stats: dict[str, int], summary: RunSummary | None = None,
         raise typer.Exit(1)
 
 
-def write_json_report(report: dict[str, Any], output: str | None, what: str) -> None:
+def write_json_report(report: Mapping[str, object], output: str | None, what: str) -> None:
     """A command's JSON report (credentials masked) to `output`: a file, stdout (`-`), or nowhere (None)."""
     text = json.dumps(redact_tree(report), ensure_ascii=False, indent=2)
     if output == "-":

@@ -29,7 +29,8 @@ def _judgings(command: str, row: InputRow, strategy: str | None) -> tuple[int, i
         return 1, prompt + text(row.fields.get("response"))
     if command == "compare":
         return 2, prompt + text(row.fields.get("response_a")) + text(row.fields.get("response_b"))
-    responses = row.fields.get("responses") or []
+    given = row.fields.get("responses")
+    responses = given if isinstance(given, list) else []
     n, each = len(responses), (sum(text(r) for r in responses) // max(1, len(responses)))
     if strategy == "pointwise":
         return n, prompt + each

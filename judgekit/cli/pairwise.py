@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -22,10 +22,12 @@ from judgekit.cli.options import (
 )
 from judgekit.cli.rayfile import run_file_on_ray
 from judgekit.cli.record import model_digest, run_record
-from judgekit.cli.runfile import run_file
+from judgekit.cli.runfile import OutputRow, run_file
 from judgekit.data.rows import FileRows, InputRow, RowCheck, pair_label
 from judgekit.data.runrecord import RunRecord
+from judgekit.data.transcript import Text, as_text
 from judgekit.errors import InputError, RowFailure
+from judgekit.jsonvalue import JSONValue
 from judgekit.judge import rank_group_with
 from judgekit.judging.outcomes import rank_result
 from judgekit.judging.results import CompareResult, RankResult
@@ -74,12 +76,12 @@ def compare(
     with judge_options.judge(check=False) as the_judge:  # run_file checks
         tally = _Tally()
 
-        async def job(row: InputRow) -> dict[str, Any]:
+        async def job(row: InputRow) -> OutputRow:
             obj = (await the_judge.acompare_row(row, the_rubric, explain, adaptive=meta)).model_dump()
-            tally.count(obj, row.fields.get("label"))
+            tally.count(obj, _label(row))
             return obj
 
-        def failed(row: InputRow, why: RowFailure) -> dict[str, Any]:
+        def failed(row: InputRow, why: RowFailure) -> OutputRow:
             tally.unscored += 1
             return CompareResult.failed(row.id, why).model_dump()
 
@@ -94,7 +96,7 @@ def compare(
 
 def _compare_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, source: Path,
                     out: str, resume: bool, actors: int, shard_rows: int, record: RunRecord) -> None:
-    labels = {str(row.id): row.fields.get("label") for row in rows}
+    labels = {str(row.id): _label(row) for row in rows}
     tally = _Tally()
     summary = run_file_on_ray(rows, rubric, explain, options, source=source, output=out, resume=resume, actors=actors,
                               shard_rows=shard_rows, kind="compare",
@@ -126,15 +128,16 @@ class _Tally:
         self.winners = {"A": 0, "B": 0, "tie": 0}
         self.unscored = self.inconsistent = self.labelled = self.agree = 0
 
-    def count(self, row: dict[str, Any], label: str | None) -> None:
-        if row["winner"] is None:
-            self.unscored += 1
+    def count(self, row: Mapping[str, JSONValue], label: str | None) -> None:
+        winner, inconsistent = row["winner"], row["inconsistent"]
+        if isinstance(winner, str):
+            self.winners[winner] += 1
         else:
-            self.winners[row["winner"]] += 1
-        self.inconsistent += len(row["inconsistent"])
+            self.unscored += 1
+        self.inconsistent += len(inconsistent) if isinstance(inconsistent, list) else 0
         if label is not None:
             self.labelled += 1
-            self.agree += int(row["winner"] == label)
+            self.agree += int(winner == label)
 
     def print(self) -> None:
         agreement = f"; agreement with 'label': {self.agree}/{self.labelled}" if self.labelled else ""
@@ -177,11 +180,11 @@ def rank(
     out = file_options.output_for(input)
     with judge_options.judge(check=False) as the_judge:  # run_file checks
 
-        async def job(row: InputRow) -> dict[str, Any]:
+        async def job(row: InputRow) -> OutputRow:
             o = await rank_group_with(
                 the_judge, rubric_for(row.rubric, the_rubric, optional=the_judge.makes_criteria(meta), line=row.line),
-                row.fields["prompt"], row.fields["responses"], strategy=strategy,
-                reference=row.fields.get("reference"), anchor_index=anchor_index if strategy == "anchor" else None,
+                row.text("prompt"), _responses(row), strategy=strategy,
+                reference=row.reference(), anchor_index=anchor_index if strategy == "anchor" else None,
                 row=row.data, adaptive=meta,
             )
             return rank_result(row.id, o, strategy).model_dump()
@@ -190,9 +193,21 @@ def rank(
                            label="ranking", record=run_record("rank", rows, judge_options, the_rubric, strategy=strategy,
                                                               anchor_index=anchor_index if strategy == "anchor" else None,
                                                               adaptive=model_digest(meta)),
-                           failed=lambda row, why: RankResult.failed(row.id, len(row.fields["responses"]), why).model_dump())
+                           failed=lambda row, why: RankResult.failed(row.id, len(_responses(row)), why).model_dump())
         print_summary(summary, out)
         exit_if_judge_failed(the_judge, summary)
+
+
+def _label(row: InputRow) -> str | None:
+    """A row's label as `_label_check` left it: A, B, tie, or None."""
+    label = row.fields.get("label")
+    return label if isinstance(label, str) else None
+
+
+def _responses(row: InputRow) -> list[Text]:
+    """A group's responses as they are judged (`_group_check` made them a list)."""
+    given = row.fields["responses"]
+    return [as_text(r) for r in given] if isinstance(given, list) else []
 
 
 def _group_check(file: str, anchor_index: int | None) -> RowCheck:

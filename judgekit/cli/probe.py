@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
@@ -29,6 +29,9 @@ from judgekit.errors import InputError
 from judgekit.judging.attacks import Family, attacks_per_row, load_attack_file, select_families
 from judgekit.panel import load_panel
 from judgekit.rubric.models import Rubric, load_rubric
+
+if TYPE_CHECKING:  # loaded when a probe runs
+    from judgekit.evaluation.probe import ProbeRun
 
 FAIL_EXIT = 4
 
@@ -128,7 +131,7 @@ def probe(
 
 
 def _probe_one(config: Configuration, rubric: Rubric, rows: FileRows, suite: tuple[dict[str, Family], int], seed: int,
-               pairwise: bool, *, keep: bool) -> tuple[dict[str, Any], Any, bool]:
+               pairwise: bool, *, keep: bool) -> tuple[dict[str, Any], ProbeRun, bool]:
     from judgekit.evaluation.probe import probe_rows
     from judgekit.evaluation.probe_report import probe_summary
 

@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from judgekit.cli.options import JudgeOptions
-from judgekit.cli.runfile import RunStopped, RunSummary
+from judgekit.cli.runfile import OutputRow, RunStopped, RunSummary
 from judgekit.data.rows import InputRow
 from judgekit.data.runrecord import RunRecord
 from judgekit.errors import InputError, JudgeUnreachable, RunHalted
@@ -31,7 +31,7 @@ Kind = Literal["score", "compare"]
 
 def run_file_on_ray(rows: list[InputRow], rubric: Rubric | None, explain: bool, options: JudgeOptions, *, source: Path,
                     output: str, resume: bool, actors: int, shard_rows: int, kind: Kind = "score",
-                    on_row: Callable[[dict[str, Any]], None] | None = None, record: RunRecord | None = None) -> RunSummary:
+                    on_row: Callable[[OutputRow], None] | None = None, record: RunRecord | None = None) -> RunSummary:
     """The summary of the run; `on_row` sees each output row judged (not those resumed)."""
     if output == "-":
         raise InputError("--ray writes its rows to a file: give -o PATH", field="--output")

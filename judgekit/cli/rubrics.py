@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 import yaml
@@ -18,6 +19,7 @@ from judgekit.cli.options import IO_PANEL, JudgeOptions, LimitOpt, number_option
 from judgekit.data.outfile import dumps
 from judgekit.data.rows import DataRow, read_data
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 from judgekit.judge import Judge
 from judgekit.rubric.models import Criterion, Rubric, load_rubric
 
@@ -271,7 +273,7 @@ def _refine_per_prompt(rows: list[DataRow], settings: RefineSettings, data: Path
             raise typer.Exit(1)
 
 
-def heldout_line(held: dict[str, Any]) -> str:
+def heldout_line(held: Mapping[str, JSONValue]) -> str:
     """One line of the held-out accuracies with their CIs, or why there are none."""
     if "skipped" in held:
         return f"held-out: {held['skipped']}"

@@ -19,12 +19,12 @@ import asyncio
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -33,9 +33,14 @@ from judgekit.data.outfile import RowSink, StdoutSink, open_file_sink
 from judgekit.data.rows import FileRows, InputRow
 from judgekit.data.runrecord import RunRecord, add_totals, refuse_input_as_record
 from judgekit.errors import RowFailure, RunHalted
+from judgekit.jsonvalue import JSONValue
 from judgekit.judge import Judge
 from judgekit.llm.engine import run_rows
 from judgekit.secrets import redact
+
+if TYPE_CHECKING:
+    from judgekit.judging.cascade import CascadeReport
+    from judgekit.llm.base import ServerUsage
 
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a filter killed by SIGPIPE
 
@@ -53,20 +58,22 @@ class RunSummary:
     cost_usd: float | None = None
     cost_note: str | None = None  # why there is no cost
     agreement: dict[str, dict[str, float | None]] = field(default_factory=dict)  # self-agreement, inter-judge alpha
-    servers: list[dict[str, Any]] | None = None  # per judge server, when there are several
+    servers: list[ServerUsage] | None = None  # per judge server, when there are several
     stopped: bool = False  # the run ended before its last row (a limit, a signal)
     notices: dict[str, int] = field(default_factory=dict)  # fallbacks, servers set aside: said once, counted here
-    cascade: dict[str, Any] | None = None  # a cascade's levels: verdicts decided, calls and cost of each
+    cascade: CascadeReport | None = None  # a cascade's levels: verdicts decided, calls and cost of each
 
-    def note(self, row: dict[str, Any], judged: bool) -> None:
+    def note(self, row: OutputRow, judged: bool) -> None:
         """Count one written output row."""
         self.judged += 1
         if judged:
-            self.unscored_criteria += len(row.get("unscored", {}))
+            unscored = row.get("unscored")
+            self.unscored_criteria += len(unscored) if isinstance(unscored, Mapping) else 0
         else:
             self.failed_rows += 1
         # A score row without its reward, or a rank row in which any response lacks one.
-        if ("reward" in row and row["reward"] is None) or None in row.get("rewards", ()):
+        rewards = row.get("rewards")
+        if ("reward" in row and row["reward"] is None) or (isinstance(rewards, list) and None in rewards):
             self.rows_without_reward += 1
 
 
@@ -82,8 +89,9 @@ class RunStopped(Exception):
         super().__init__(message or f"stopped (exit {exit_code})")
 
 
-RowJob = Callable[[InputRow], Awaitable[dict[str, Any]]]
-FailedRow = Callable[[InputRow, RowFailure], dict[str, Any]]  # the output row of a row that could not be judged
+OutputRow = dict[str, JSONValue]  # a row as written out (a result's model_dump)
+RowJob = Callable[[InputRow], Awaitable[OutputRow]]
+FailedRow = Callable[[InputRow, RowFailure], OutputRow]  # the output row of a row that could not be judged
 
 
 def open_sink(output: str, rows: FileRows, resume: bool, record: RunRecord | None = None) -> tuple[RowSink, int]:
@@ -101,7 +109,7 @@ class _RowPool:
     them and `finished` is set once none is left (so the file can be closed without cutting a row)."""
 
     def __init__(self, rows: Iterator[InputRow], job: RowJob, failed: FailedRow, sink: RowSink, concurrency: int,
-                 on_done: Callable[[dict[str, Any], bool], None]) -> None:
+                 on_done: Callable[[OutputRow, bool], None]) -> None:
         self._rows = rows
         self._job, self._failed, self._sink, self._on_done = job, failed, sink, on_done
         self._concurrency = concurrency
@@ -124,14 +132,14 @@ class _RowPool:
             self._loop.call_soon_threadsafe(self._task.cancel)
 
     async def _run_rows(self) -> None:
-        def put(index: int, judged: tuple[dict[str, Any], bool]) -> None:
+        def put(index: int, judged: tuple[OutputRow, bool]) -> None:
             self._sink.write(index, judged[0])
             self._on_done(*judged)
 
         await run_rows(self._rows, self._judge_row, put, concurrency=self._concurrency,
                        failed=lambda row, why: (self._failed(row, why), False))
 
-    async def _judge_row(self, row: InputRow) -> tuple[dict[str, Any], bool]:
+    async def _judge_row(self, row: InputRow) -> tuple[OutputRow, bool]:
         if row.problem is not None:
             return self._failed(row, RowFailure(row.problem, "input")), False
         return await self._job(row), True
@@ -221,7 +229,7 @@ def _judge_rows(judge: Judge, rows: FileRows, count: int, job: RowJob, failed: F
                 *, output: str, console: Console, label: str) -> None:
     progress = RunProgress(label, summary.rows, summary.resumed, lambda: (judge.stats.calls, judge.stats.cache_hits), console)
 
-    def on_done(obj: dict[str, Any], judged: bool) -> None:
+    def on_done(obj: OutputRow, judged: bool) -> None:
         summary.note(obj, judged)
         progress.advance()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -30,7 +29,7 @@ from judgekit.cli.options import (
 )
 from judgekit.cli.rayfile import run_file_on_ray
 from judgekit.cli.record import run_record
-from judgekit.cli.runfile import run_file
+from judgekit.cli.runfile import OutputRow, run_file
 from judgekit.data.rows import FileRows, InputRow
 from judgekit.judging.results import ScoreResult
 from judgekit.rubric.models import Rubric, load_rubric
@@ -76,7 +75,7 @@ def _score_here(rows: FileRows, count: int, rubric: Rubric | None, explain: bool
                 out: str, resume: bool) -> None:
     with judge_options.judge(check=False) as the_judge:  # run_file checks
 
-        async def job(row: InputRow) -> dict[str, Any]:
+        async def job(row: InputRow) -> OutputRow:
             return (await the_judge.ascore_row(row, rubric, explain)).model_dump()
 
         summary = run_file(the_judge, rows, count, job, output=out, resume=resume, console=err,

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from judgekit.data.reader import is_table, json_records, load_json, records
-from judgekit.data.rows import JUDGEBENCH_LABELS, FileRows, id_hash
+from judgekit.data.rows import JUDGEBENCH_LABELS, FileRows, RowId, id_hash
 from judgekit.errors import InputError
 from judgekit.jsonvalue import JSONValue
 
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # numpy is imported where items are kept, not to read the com
 class EvalPair:
     id: str
     subset: str
-    prompt: Any  # a string or chat messages
+    prompt: JSONValue  # a string or chat messages, as the data set gives it
     response_a: str
     response_b: str
     label: str  # "A" | "B" | "tie"
@@ -183,7 +183,7 @@ class Item(Protocol):
     """What a stream needs of an item: its id and its subset."""
 
     @property
-    def id(self) -> Any: ...
+    def id(self) -> JSONValue: ...
 
     @property
     def subset(self) -> str: ...
@@ -288,7 +288,7 @@ def _kept(codes: NDArray[np.int32], subsets: int, limit: int | None, seed: int) 
 class BestOfN:
     id: str
     subset: str
-    prompt: Any
+    prompt: JSONValue  # as the data set gives it (`as_text`: as judged)
     chosen: list[str]  # one correct response; several in the Ties subset
     rejected: list[str]
 
@@ -343,11 +343,11 @@ def _text_list(rec: Mapping[str, object], key: str, path: Path, line_no: int) ->
 
 @dataclass(frozen=True)
 class LabelledRow:
-    id: Any
+    id: RowId
     line: int
-    prompt: Any
-    response: Any
-    reference: Any
+    prompt: JSONValue  # as the row gives them (`as_text`: as judged)
+    response: JSONValue
+    reference: JSONValue
     labels: dict[str, int]  # criterion id -> 1 (MET) | 0
     subset: str = "all"
 

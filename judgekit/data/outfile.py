@@ -28,7 +28,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
 try:
     import fcntl
@@ -51,7 +51,7 @@ def dumps(obj: Mapping[str, object]) -> str:
 
 
 class RowSink(Protocol):
-    def write(self, index: int, obj: dict[str, object]) -> int:
+    def write(self, index: int, obj: Mapping[str, object]) -> int:
         """Take the finished row at 0-based position `index` of this run; returns how many rows went out."""
         ...
 
@@ -62,12 +62,12 @@ class RowSink(Protocol):
 class _InOrder:
     """Rows released in input order: each waits only for the rows before it."""
 
-    def __init__(self, emit: Callable[[dict[str, Any]], object]) -> None:
+    def __init__(self, emit: Callable[[Mapping[str, object]], object]) -> None:
         self._emit = emit
-        self._ready: dict[int, dict[str, Any]] = {}
+        self._ready: dict[int, Mapping[str, object]] = {}
         self._next = 0
 
-    def put(self, index: int, obj: dict[str, object]) -> int:
+    def put(self, index: int, obj: Mapping[str, object]) -> int:
         self._ready[index] = obj
         released = 0
         while self._next in self._ready:
@@ -92,7 +92,7 @@ class FileSink:
         self._order = _InOrder(lambda obj: self._lines.append(dumps(obj) + "\n"))
         self._failure: OutputFailed | None = None
 
-    def write(self, index: int, obj: dict[str, Any]) -> int:
+    def write(self, index: int, obj: Mapping[str, object]) -> int:
         if self._failure is not None:  # after a failed write, no later row may follow: it would leave a gap
             raise self._failure
         released = self._order.put(index, obj)
@@ -130,7 +130,7 @@ class DiscardSink:
     def __init__(self) -> None:
         self._order = _InOrder(lambda obj: None)
 
-    def write(self, index: int, obj: dict[str, Any]) -> int:
+    def write(self, index: int, obj: Mapping[str, object]) -> int:
         return self._order.put(index, obj)
 
     def finish(self) -> None:
@@ -246,7 +246,7 @@ class StdoutSink:
         self._stream = stream or sys.stdout
         self._order = _InOrder(lambda obj: self._stream.write(dumps(obj) + "\n"))
 
-    def write(self, index: int, obj: dict[str, Any]) -> int:
+    def write(self, index: int, obj: Mapping[str, object]) -> int:
         released = self._order.put(index, obj)
         if released:
             self._stream.flush()

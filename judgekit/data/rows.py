@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from judgekit.data.reader import JsonRecord, records
-from judgekit.data.transcript import CHAT_ROLES, content_text, message_text, transcript_problem
+from judgekit.data.transcript import CHAT_ROLES, Text, as_text, content_text, message_text, transcript_problem
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 from judgekit.rubric.formats import row_rubric
 from judgekit.rubric.models import Rubric
+
+RowId = str | int  # a row's id: a file's rows are checked to have one of these
 
 # Canonical field -> accepted names, first match wins. JudgeBench's and LLMBar's names included.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -88,10 +91,21 @@ def missing_field(name: str, mapping: Mapping[str, str] | None = None) -> str:
     return f"required field is missing (looked for {names})"
 
 
-def _given_id(rec: JsonRecord, mapping: Mapping[str, str]) -> Any:
+def _given_id(rec: JsonRecord, mapping: Mapping[str, str]) -> JSONValue:
     """The row's id, or its record number when it has none."""
     _, row_id = pick(rec.obj, "id", mapping)
     return rec.number if row_id is None else row_id
+
+
+def _row_id(rec: JsonRecord, mapping: Mapping[str, str], rules: _RowRules) -> RowId:
+    """The row's id, checked to be a string or an integer in a file's rows."""
+    row_id = _given_id(rec, mapping)
+    if isinstance(row_id, (str, int)) and not isinstance(row_id, bool):
+        return row_id
+    if rules.checked_ids:
+        raise InputError("'id' must be a string or an integer", file=rules.file, line=rec.line, field="id")
+    # Rows given in Python keep any id they have (their result row is where an id is checked).
+    return row_id  # type: ignore[return-value]
 
 
 # ---- rows to judge ------------------------------------------------------------------------------
@@ -103,11 +117,20 @@ class InputRow:
 
     index: int  # 0-based position among the file's rows
     line: int  # 1-based line in the file
-    id: Any
-    data: dict[str, Any]
-    fields: dict[str, Any] = field(default_factory=dict)
+    id: RowId
+    data: dict[str, JSONValue]
+    fields: dict[str, JSONValue] = field(default_factory=dict)  # as given (`as_text`: a prompt or response as judged)
     rubric: Rubric | None = None
     problem: str | None = None  # why the row cannot be judged: it is written without a reward, the run goes on
+
+    def text(self, name: str) -> Text:
+        """A field as it is judged: the prompt or a response (`as_text`)."""
+        return as_text(self.fields[name])
+
+    def reference(self) -> Text | None:
+        """The reference as it is judged, if the row has one."""
+        value = self.fields.get("reference")
+        return None if value is None else as_text(value)
 
 
 @dataclass(frozen=True)
@@ -320,7 +343,7 @@ def _make_row(
     optional: tuple[str, ...],
     mapping: Mapping[str, str],
 ) -> InputRow:
-    fields: dict[str, Any] = {}
+    fields: dict[str, JSONValue] = {}
     for name in required:
         key, value = pick(rec.obj, name, mapping)
         if key is None or (value is None and not rules.null_fields):
@@ -334,9 +357,7 @@ def _make_row(
         key, _ = pick(rec.obj, "prompt", mapping)
         raise InputError(problem[1], file=rules.file, line=rec.line if rules.file else None, field=f"{key}{problem[0]}")
     _check_transcripts(fields, rec, rules, mapping)
-    row_id = _given_id(rec, mapping)
-    if rules.checked_ids:
-        _check_id(row_id, rec.line, rules.file)
+    row_id = _row_id(rec, mapping, rules)
     rubric_value = {"rubric": rec.obj.get(mapping["rubric"])} if "rubric" in mapping else rec.obj
     rubric = row_rubric(rubric_value, file=rules.file, line=rec.line)
     return InputRow(index=index, line=rec.line, id=row_id, data=rec.obj, fields=fields, rubric=rubric)
@@ -361,11 +382,6 @@ def _missing(name: str, rec: JsonRecord, index: int, rules: _RowRules, mapping: 
                       field=name)
 
 
-def _check_id(row_id: object, line: int, file: str | None) -> None:
-    if not isinstance(row_id, (str, int)) or isinstance(row_id, bool):
-        raise InputError("'id' must be a string or an integer", file=file, line=line, field="id")
-
-
 def _layout_hint(obj: Mapping[str, object]) -> str:
     """For a row in a public layout that `judgekit eval` reads (and these commands do not): which --format."""
     if "chosen" in obj and "rejected" in obj:
@@ -381,12 +397,12 @@ class DataRow:
     """One prompt with its candidate responses; `pairs` are (chosen, rejected) indexes into them."""
 
     line: int
-    id: Any
-    prompt: Any
+    id: JSONValue  # as the row gives it (or its line): rubric data's ids are not checked
+    prompt: JSONValue  # a string or chat messages, as the row gives it (`as_text`: as the judge is shown it)
     reference: str | None = None
     responses: list[str] = field(default_factory=list)
     pairs: list[tuple[int, int]] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, JSONValue] = field(default_factory=dict)
 
     def add(self, text: str) -> int:
         if text in self.responses:

@@ -48,6 +48,16 @@ def message_text(value: object) -> str:
     return str(value)
 
 
+def as_text(value: object) -> Text:
+    """A value given as a prompt or response (a row's JSON value), as Text, shown to the judge as it
+    would be: a string or one message as it is, a list's messages, any other value as its text."""
+    if isinstance(value, (str, Mapping)):
+        return value
+    if isinstance(value, list):
+        return [m for m in value if isinstance(m, Mapping)]  # what the judge is shown of a list: its messages
+    return message_text(value)
+
+
 def content_text(content: object) -> str:
     if isinstance(content, str):
         return content

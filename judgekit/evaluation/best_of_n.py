@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from judgekit.data.datasets import TIES, BestOfN, Scan, Stream, ties_prompt
 from judgekit.data.outfile import RowSink
+from judgekit.data.transcript import as_text
 from judgekit.evaluation.report import frame, usage_summary
 from judgekit.evaluation.stats import Indexes, Statistic, estimate, rounded, unit_indexes, with_ci
 from judgekit.evaluation.stream import judge_stream
@@ -89,7 +90,8 @@ async def evaluate_best_of_n(judge: Judge, rubric: Rubric, rows: Stream[BestOfN]
 
     async def one(row: BestOfN) -> dict[str, Any]:
         context = judge.context().counting_into(run.usage[row.subset])
-        outcomes = await gather_all(*(score_item(context, rubric, PointwiseItem(row.prompt, r)) for r in row.responses))
+        prompt = as_text(row.prompt)
+        outcomes = await gather_all(*(score_item(context, rubric, PointwiseItem(prompt, r)) for r in row.responses))
         rewards = [o.soft_reward if o.soft_reward is not None else o.reward for o in outcomes]
         record: dict[str, Any] = {"id": row.id, "subset": row.subset, "correct": len(row.chosen), "rewards": rewards}
         unscored = {str(k): o.unscored for k, o in enumerate(outcomes) if o.reward is None}

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from judgekit.data.datasets import EvalPair, Scan, Stream
 from judgekit.data.outfile import RowSink
+from judgekit.data.transcript import as_text
 from judgekit.evaluation.probe import pair_rows, probe_rows
 from judgekit.evaluation.run_page import cut
 from judgekit.evaluation.stream import judge_stream
@@ -116,7 +117,7 @@ async def evaluate(
     meta = load_meta_rubric(adaptive) if adaptive is not None else None
 
     async def one(p: EvalPair) -> dict[str, Any]:
-        o = await compare_pair(context.counting_into(run.usage[p.subset]), rubric, PairItem(p.prompt, p.response_a, p.response_b),
+        o = await compare_pair(context.counting_into(run.usage[p.subset]), rubric, PairItem(as_text(p.prompt), p.response_a, p.response_b),
                                soft=soft, adaptive=meta)
         record: dict[str, Any] = {"id": p.id, "subset": p.subset, "label": p.label, "winner": o.winner, "margin": o.margin,
                                   "preferences": o.preferences, "inconsistent": o.inconsistent}

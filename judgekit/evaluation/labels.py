@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from judgekit.data.datasets import LabelledRow, Stream
 from judgekit.data.outfile import RowSink
+from judgekit.data.transcript import as_text
 from judgekit.evaluation.report import frame
 from judgekit.evaluation.stats import binary_statistics, macro_f1_of, rounded, with_ci
 from judgekit.evaluation.stream import judge_stream
@@ -55,7 +56,8 @@ async def evaluate_labels(judge: Judge, rubric: Rubric, rows: Stream[LabelledRow
     context = judge.context().counting_into(run.usage)
 
     async def one(row: LabelledRow) -> dict[str, Any]:
-        o = await score_item(context, rubric, PointwiseItem(row.prompt, row.response, row.reference))
+        reference = None if row.reference is None else as_text(row.reference)
+        o = await score_item(context, rubric, PointwiseItem(as_text(row.prompt), as_text(row.response), reference))
         record: dict[str, Any] = {"id": row.id, "labels": row.labels, "scores": o.scores}
         if o.unscored:
             record["unscored"] = o.unscored

@@ -22,6 +22,7 @@ from typing import Any
 from judgekit.data.datasets import EvalPair
 from judgekit.data.rows import InputRow
 from judgekit.errors import RunHalted
+from judgekit.jsonvalue import JSONValue
 from judgekit.judge import Judge
 from judgekit.judging.attacks import Attack, Family, row_view
 from judgekit.llm.engine import run_rows
@@ -152,7 +153,7 @@ def _jobs(rows: Iterable[InputRow], rubric: Rubric, families: dict[str, Family],
                 yield _Job(name, row, built.variant, built) if isinstance(built, Attack) else _Job(name, row, built[0], None, built[1])
 
 
-def _with(row: InputRow, attack: Attack, **responses: object) -> InputRow:
+def _with(row: InputRow, attack: Attack, **responses: JSONValue) -> InputRow:
     fields = {"prompt": row.fields["prompt"], **responses}
     if attack.with_reference and row.fields.get("reference") is not None:
         fields["reference"] = row.fields["reference"]

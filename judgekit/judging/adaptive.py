@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from judgekit.data.rows import as_messages, message_text
+from judgekit.jsonvalue import JSONValue
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pairwise import PairItem
 from judgekit.judging.writing import GenerationFailed, echo_problem, generate_json, similar_text
@@ -112,7 +113,7 @@ def instantiate(meta: MetaRubric, obj: object, fixed: Rubric | None) -> tuple[li
 
 async def with_pair_criteria(
     context: JudgeContext, meta: MetaRubric, rubric: Rubric | None, item: PairItem
-) -> tuple[Rubric | None, list[dict[str, Any]]]:
+) -> tuple[Rubric | None, list[dict[str, JSONValue]]]:
     """The rubric plus the criteria written for this pair (None if there is neither), and the
     record for the output row. A failed writing step leaves the rubric as given and says why."""
     messages = adaptive_messages(meta, item, rubric, mask_names=context.config.mask_names)

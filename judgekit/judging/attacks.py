@@ -15,13 +15,13 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, Field
 
 from judgekit.data.rows import message_text
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONObject
 from judgekit.protocol.templates import environment
 from judgekit.rubric.models import Rubric
 from judgekit.rubric.yaml_source import read_yaml, validate_yaml
@@ -39,7 +39,7 @@ class RowView:
     response: str | None
     reference: str | None
     rubric: Rubric
-    data: dict[str, Any]
+    data: JSONObject
     seed: int
 
     def rng(self, family: str) -> random.Random:
@@ -223,7 +223,7 @@ def attacks_per_row(families: dict[str, Family], rubric: Rubric) -> int:
     return sum(sum(1 for _ in family(view)) for family in families.values())
 
 
-def row_view(fields: Mapping[str, object], data: dict[str, object], rubric: Rubric, seed: int) -> RowView:
+def row_view(fields: Mapping[str, object], data: JSONObject, rubric: Rubric, seed: int) -> RowView:
     response, reference = fields.get("response"), fields.get("reference")
     return RowView(message_text(fields["prompt"]), message_text(response) if response is not None else None,
                    message_text(reference) if reference is not None else None, rubric, data, seed)

@@ -27,13 +27,48 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TypedDict
 
 from judgekit.judging.verdicts import CriterionVerdict, Render, VerdictCollector
 from judgekit.llm.pricing import Pricing
 from judgekit.llm.usage import ScopeUsage
 from judgekit.protocol.soft import label_of
 from judgekit.protocol.wire import Forms, Mode
+
+
+class LevelReport(TypedDict):
+    """One level of a cascade in the summary and the reports."""
+
+    judge: str
+    decided: int
+    share: float | None  # of the verdicts decided at any level
+    escalated: int  # passed on: unsure, unmeasured or failed
+    unmeasured: int
+    failed: int
+    calls: int
+    cost_usd: float | None
+
+
+class CheckReport(TypedDict):
+    """The check of verdicts decided early against the last judge, in the summary and the reports."""
+
+    rate: float
+    checked: int
+    agreed: int
+    agreement: float | None
+    calls: int
+    cost_usd: float | None
+
+
+class _CascadeLevels(TypedDict):
+    threshold: float
+    levels: list[LevelReport]
+
+
+class CascadeReport(_CascadeLevels, total=False):
+    """A cascade's run in the summary and the reports: its levels, and its check when it has one."""
+
+    check: CheckReport
 
 
 @dataclass
@@ -49,7 +84,7 @@ class LevelCount:
     failed: int = 0
     usage: ScopeUsage = field(default_factory=ScopeUsage)
 
-    def as_dict(self, total: int) -> dict[str, Any]:
+    def as_dict(self, total: int) -> LevelReport:
         prices = self.pricing.prices
         cost = None if prices is None else float(prices.cost(self.usage.prompt_tokens, self.usage.completion_tokens))
         return {"judge": self.judge, "decided": self.decided, "share": round(self.decided / total, 4) if total else None,
@@ -67,7 +102,7 @@ class CheckCount:
     agreed: int = 0
     usage: ScopeUsage = field(default_factory=ScopeUsage)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> CheckReport:
         prices = self.pricing.prices
         cost = None if prices is None else float(prices.cost(self.usage.prompt_tokens, self.usage.completion_tokens))
         return {"rate": self.rate, "checked": self.checked, "agreed": self.agreed,
@@ -90,9 +125,9 @@ class CascadeLog:
         """This log's counts and `other`'s (the shards of one run)."""
         return _combined(self, other, 1)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> CascadeReport:
         decided = sum(level.decided for level in self.levels)
-        out: dict[str, Any] = {"threshold": self.threshold, "levels": [level.as_dict(decided) for level in self.levels]}
+        out: CascadeReport = {"threshold": self.threshold, "levels": [level.as_dict(decided) for level in self.levels]}
         if self.check is not None:
             out["check"] = self.check.as_dict()
         return out

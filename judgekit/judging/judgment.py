@@ -19,9 +19,11 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from judgekit.data.transcript import Text, as_text
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONValue
 from judgekit.judging.context import JudgeContext
 from judgekit.judging.pointwise import PointwiseItem, judge_pointwise
 from judgekit.judging.results import ScoreResult
@@ -72,7 +74,7 @@ def makes_criteria(profile: JudgeProfile, adaptive: object = None) -> bool:
 
 
 async def with_generated(context: JudgeContext, rubric: Rubric, prompt: object, reference: object
-                         ) -> tuple[Rubric, list[dict[str, Any]] | None]:
+                         ) -> tuple[Rubric, list[dict[str, JSONValue]] | None]:
     """rubric-rm: the rubric plus the criteria the generator model wrote for this prompt (and those
     criteria, for the output row); other profiles: the rubric as given, None."""
     if context.profile.rubric_generator is None:
@@ -102,7 +104,7 @@ async def compare_pair(
 
 
 async def _pair(context: JudgeContext, asking: _Asking, rubric: Rubric | None, item: PairItem,
-                adaptive: MetaRubric | None) -> tuple[PairOutcome, list[dict[str, Any]] | None]:
+                adaptive: MetaRubric | None) -> tuple[PairOutcome, list[dict[str, JSONValue]] | None]:
     """A pair against the rubric as it is (with `adaptive`: plus the criteria written for it), and the
     record of the written criteria."""
     from judgekit.judging.pairwise import NOTHING_JUDGED
@@ -147,11 +149,12 @@ class _Members:
 
     def __init__(self, context: JudgeContext, asking: _Asking, rubric: Rubric, group: Group, adaptive: MetaRubric | None) -> None:
         self.context, self.asking, self.rubric, self.group, self.adaptive = context, asking, rubric, group, adaptive
-        self._pairs: dict[str, asyncio.Future[tuple[PairOutcome, list[dict[str, Any]] | None]]] = {}
-        self._records: list[dict[str, Any]] = []
+        self._pairs: dict[str, asyncio.Future[tuple[PairOutcome, list[dict[str, JSONValue]] | None]]] = {}
+        self._records: list[tuple[tuple[int, int], dict[str, JSONValue]]] = []  # (pair, its record)
 
-    def _response(self, index: int) -> Any:
-        return self.group.reference if index < 0 else self.group.responses[index]
+    def _response(self, index: int) -> Text:
+        """Member `index`'s text; -1: the reference (None shown as the empty text it always was)."""
+        return as_text(self.group.reference) if index < 0 else self.group.responses[index]
 
     def score(self, index: int) -> Awaitable[ScoreResult]:
         g = self.group
@@ -169,8 +172,8 @@ class _Members:
         if pending is None:  # the same two texts (a repeated response) are written for once
             pending = self._pairs[key] = asyncio.ensure_future(_pair(self.context, self.asking, self.rubric, item, self.adaptive))
         outcome, written = await pending  # cancelled with the group (a trainer's time bound), not left running
-        self._records.append({"pair": [a, b], "criteria": written})
+        self._records.append(((a, b), {"pair": [a, b], "criteria": written}))
         return outcome
 
-    def written(self) -> list[dict[str, Any]] | None:
-        return sorted(self._records, key=lambda r: r["pair"]) if self.adaptive is not None else None
+    def written(self) -> list[dict[str, JSONValue]] | None:
+        return [record for _, record in sorted(self._records, key=lambda r: r[0])] if self.adaptive is not None else None

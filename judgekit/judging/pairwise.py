@@ -26,10 +26,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from judgekit.data.rows import message_text
-from judgekit.data.transcript import response_text, tool_calls
+from judgekit.data.transcript import Text, response_text, tool_calls
+from judgekit.jsonvalue import JSONObject, JSONValue
 from judgekit.judging.pointwise import NOTHING_APPLIES, PointwiseItem, judge_pointwise
 from judgekit.judging.results import ROW_FAILED, ScoreResult
 from judgekit.judging.scoring import order_consistent_preference, outcome_preference, pair_verdict
@@ -43,11 +43,11 @@ from judgekit.rubric.models import Criterion, Rubric
 
 @dataclass(frozen=True)
 class PairItem:
-    prompt: Any
-    response_a: Any
-    response_b: Any
-    reference: Any = None
-    row: dict[str, Any] | None = None
+    prompt: Text
+    response_a: Text
+    response_b: Text
+    reference: Text | None = None
+    row: JSONObject | None = None  # the row's fields, for a profile's templates
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class PairOutcome:
     reasoning: dict[str, str]
     soft: dict[str, float | None] | None = None
     thinking: dict[str, str] | None = None
-    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm
-    adaptive_criteria: list[dict[str, Any]] | None = None  # pair-adaptive criteria (kept and dropped)
+    generated_criteria: list[dict[str, JSONValue]] | None = None  # rubric-rm
+    adaptive_criteria: list[dict[str, JSONValue]] | None = None  # pair-adaptive criteria (kept and dropped)
     not_applicable: tuple[str, ...] = ()  # criteria that apply to neither response (out of the margin)
     decided_by: dict[str, str] | None = None  # a cascade's judge per criterion ("[A,B] j1 | [B,A] j2" when they differ)
 
@@ -128,7 +128,7 @@ async def judge_pairwise(
 
         return await collector.collect(question, "pairwise", ids, soft=soft, forms=forms_of([principles[i] for i in ids]))
 
-    async def side(response: object) -> ScoreResult | None:
+    async def side(response: Text) -> ScoreResult | None:
         if not hard:
             return None
         return await judge_pointwise(

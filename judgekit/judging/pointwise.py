@@ -7,7 +7,8 @@ from functools import partial
 from typing import Any
 
 from judgekit.data.rows import message_text
-from judgekit.data.transcript import response_text, tool_calls
+from judgekit.data.transcript import Text, response_text, tool_calls
+from judgekit.jsonvalue import JSONObject
 from judgekit.judging.results import ROW_FAILED, ScoreResult
 from judgekit.judging.scoring import coverage, pointwise_reward
 from judgekit.judging.verdicts import CriterionVerdict, Messages, Render, VerdictCollector, chunk_ids
@@ -23,10 +24,10 @@ NOTHING_APPLIES = "no criterion of the rubric applies (every one was judged not_
 
 @dataclass(frozen=True)
 class PointwiseItem:
-    prompt: Any
-    response: Any
-    reference: Any = None
-    row: dict[str, Any] | None = None
+    prompt: Text
+    response: Text
+    reference: Text | None = None
+    row: JSONObject | None = None  # the row's fields, for a profile's templates
 
 
 async def judge_pointwise(

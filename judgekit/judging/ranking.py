@@ -25,9 +25,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
+from judgekit.data.transcript import Text
 from judgekit.errors import InputError
+from judgekit.jsonvalue import JSONObject, JSONValue
 from judgekit.judging.pairwise import PairOutcome
 from judgekit.judging.results import ScoreResult
 from judgekit.judging.scoring import bradley_terry, margin_reward, strength_rewards
@@ -51,10 +53,10 @@ class RankOutcome:
     scores: list[dict[str, float | None]] | None
     cycles: list[list[int]]
     calls: int
-    generated_criteria: list[dict[str, Any]] | None = None  # rubric-rm: the prompt's written criteria
+    generated_criteria: list[dict[str, JSONValue]] | None = None  # rubric-rm: the prompt's written criteria
     coverage: list[float] | None = None  # pointwise: each response's scored share of the rubric's weight
     # adaptive: the criteria written for each compared pair, {"pair": [i, j], "criteria": [...]} (j -1: the reference)
-    adaptive_criteria: list[dict[str, Any]] | None = None
+    adaptive_criteria: list[dict[str, JSONValue]] | None = None
 
 
 def preference_cycles(n: int, outcomes: dict[tuple[int, int], PairOutcome]) -> list[list[int]]:
@@ -81,10 +83,10 @@ def preference_cycles(n: int, outcomes: dict[tuple[int, int], PairOutcome]) -> l
 class Group:
     """One prompt's responses to rank (and what the criteria may look at)."""
 
-    prompt: Any
-    responses: list[Any]
-    reference: Any = None
-    row: dict[str, Any] | None = None
+    prompt: Text
+    responses: list[Text]
+    reference: Text | None = None
+    row: JSONObject | None = None  # the row's fields, for a profile's templates
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
-from typing import Any
 
 from judgekit.data.rows import as_messages, message_text
 from judgekit.errors import JudgeError
+from judgekit.jsonvalue import JSONValue
 from judgekit.judging.asking import CacheSlot, Unusable, ask_until_valid, echoed
 from judgekit.judging.context import GeneratedItems, JudgeContext
 from judgekit.llm.base import Completion, JudgeRequest
@@ -116,7 +116,7 @@ async def _generate(runner: CallRunner, request: JudgeRequest, slot: CacheSlot, 
 
 async def with_generated_criteria(
     context: JudgeContext, rubric: Rubric, prompt: object, reference: object
-) -> tuple[Rubric, list[dict[str, Any]]]:
+) -> tuple[Rubric, list[dict[str, JSONValue]]]:
     """The rubric plus the generated criteria, and those criteria as output-row objects. On a failed
     generation: the rubric as given, and one entry naming the reason."""
     try:

@@ -21,9 +21,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from judgekit.llm.base import Backend, Completion, FatalError, Identity, JudgeRequest, TransientError
+from judgekit.llm.base import Backend, Completion, FatalError, Identity, JudgeRequest, ServerUsage, TransientError
 from judgekit.secrets import clip, shown_url
 
 log = logging.getLogger("judgekit.llm.balance")
@@ -53,7 +52,7 @@ class Server:
         on_trial = self.streak >= SET_ASIDE_AFTER
         return now >= self.aside_until and not (on_trial and self.outstanding)
 
-    def usage(self) -> dict[str, Any]:
+    def usage(self) -> ServerUsage:
         return {"base_url": self.url, "calls": self.calls, "failed": self.failures,
                 "set_aside": self.times_set_aside, "last_error": self.last_error or None}
 
@@ -129,7 +128,7 @@ class BalancedBackend(Backend):
             log.warning("%s; set aside, the run goes on with the other servers (it is tried again after %g s)",
                         reason, server.aside_until - time.monotonic(), extra={"notice": "server set aside"})
 
-    def server_usage(self) -> list[dict[str, Any]]:
+    def server_usage(self) -> list[ServerUsage]:
         """Per server: its URL, calls sent, calls failed for its own reasons, times set aside, last error."""
         return [s.usage() for s in self.servers]
 

@@ -20,7 +20,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 from judgekit.jsonvalue import JSONValue
 from judgekit.secrets import clip
@@ -31,6 +31,16 @@ from judgekit.secrets import clip
 FIRST_TOKEN_TOP_LOGPROBS = "first_token_top_logprobs"
 
 Mode = Literal["pointwise", "pairwise"]  # what a request judges: one response, or a pair
+
+
+class ServerUsage(TypedDict):
+    """How one server of a judge over several servers has done (`Backend.server_usage`)."""
+
+    base_url: str  # credentials masked
+    calls: int  # calls sent
+    failed: int  # calls failed for the server's own reasons
+    set_aside: int  # times set aside
+    last_error: str | None
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,7 @@ class Backend(ABC):
         """Release what the backend holds (clients, processes). The default holds nothing."""
         return None
 
-    def server_usage(self) -> list[dict[str, Any]] | None:
+    def server_usage(self) -> list[ServerUsage] | None:
         """A backend over several servers: per server its URL, calls sent, calls failed for its own
         reasons, times set aside and last error. The default (one server, or none): None."""
         return None

@@ -104,7 +104,8 @@ class Canary:
 
 
 def build_canaries(options: RewardOptions, picked: list[Picked], prompts: Sequence[Text], completions: Sequence[Text],
-                   references: Sequence[object], rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str) -> list[Canary]:
+                   references: Sequence[Text | None], rows: Sequence[dict[str, Any] | None], group_keys: list[str],
+                   step: str) -> list[Canary]:
     """For `canary_rate` of the batch's prompt groups, one attack per family (a seeded variant), built from the
     group's prompt, its first completion (the families that need a real response) and its reference."""
     first: dict[str, int] = {}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgekit.data.rows import message_text, pick
-from judgekit.data.transcript import Text, transcript_problem
+from judgekit.data.transcript import Text, as_text, transcript_problem
 from judgekit.errors import InputError
 from judgekit.judge import Judge
 from judgekit.judging.judgment import rank_group, score_item
@@ -158,6 +158,7 @@ class RewardScorer:
         judged = [(c, c if isinstance(c, str) else _json_key(c)) for c in completions]
         prompt_keys = [_json_key(p) for p in prompts]
         ref_keys = [_json_key(r) for r in references]
+        judged_references = [None if r is None else as_text(r) for r in references]  # as the judge is shown them
         step_key = str(step) if step is not None else _json_key([prompt_keys, [k for _, k in judged]])
         group_keys = [p + "\0" + r for p, r in zip(prompt_keys, ref_keys)]
         report = GuardReport()
@@ -166,13 +167,13 @@ class RewardScorer:
             report.metrics["judgekit/rubric_dropout/kept"] = kept
 
         # the guards' judging runs beside the batch's own, within the same time bound
-        guarding = asyncio.ensure_future(self._guard(picked, prompts, completions, references, rows, group_keys, step_key, timeout))
+        guarding = asyncio.ensure_future(self._guard(picked, prompts, completions, judged_references, rows, group_keys, step_key, timeout))
         pointwise = self.options.strategy == "pointwise"
         try:
             if pointwise:
-                found, count = await self._pointwise(picked, prompts, judged, references, rows, prompt_keys, ref_keys, timeout)
+                found, count = await self._pointwise(picked, prompts, judged, judged_references, rows, prompt_keys, ref_keys, timeout)
             else:
-                found, count = await self._grouped(picked, prompts, judged, references, prompt_keys, ref_keys, timeout)
+                found, count = await self._grouped(picked, prompts, judged, judged_references, prompt_keys, ref_keys, timeout)
         except BaseException:
             guarding.cancel()
             raise
@@ -187,7 +188,7 @@ class RewardScorer:
         unscored = [o.unscored for o in outcomes]
         par_references = None
         if self.options.par:
-            par_references = await self._par_references(picked, prompts, references, rows, prompt_keys, ref_keys, timeout)
+            par_references = await self._par_references(picked, prompts, judged_references, rows, prompt_keys, ref_keys, timeout)
             for i, (ref, why) in enumerate(par_references):
                 if raw[i] is not None and ref is None:
                     raw[i], unscored[i] = None, {**unscored[i], "*": why}
@@ -206,7 +207,7 @@ class RewardScorer:
                             [o.coverage if pointwise else None for o in outcomes], [o is None for o in found], report)
 
     async def _guard(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], completions: Sequence[Text], references: Sequence[object],
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], completions: Sequence[Text], references: Sequence[Text | None],
         rows: Sequence[dict[str, Any] | None], group_keys: list[str], step: str, timeout: float | None,
     ) -> tuple[tuple[list[Canary], list[ScoreResult]] | None, tuple[list[int], list[ScoreResult | None]] | None]:
         """The canaries (judged by the training judge) and the audits (by the audit judge) with their
@@ -236,7 +237,7 @@ class RewardScorer:
 
     async def _pointwise(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], completions: list[tuple[Text, str]],
-        references: Sequence[object], rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str],
+        references: Sequence[Text | None], rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str],
         timeout: float | None,
     ) -> tuple[list[ScoreResult | None], int]:
         """Each completion's judgment (None: the time bound cut it), and how many were judged."""
@@ -276,7 +277,7 @@ class RewardScorer:
         return await score_item(context, rubric, item)
 
     async def _par_references(
-        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], references: Sequence[object],
+        self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], references: Sequence[Text | None],
         rows: Sequence[dict[str, Any] | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
     ) -> list[tuple[float | None, str]]:
         """Each completion's PAR reference reward (the given number, or its reference response judged
@@ -309,7 +310,7 @@ class RewardScorer:
 
     async def _grouped(
         self, picked: list[tuple[str, Rubric]], prompts: Sequence[Text], completions: list[tuple[Text, str]],
-        references: Sequence[object], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
+        references: Sequence[Text | None], prompt_keys: list[str], ref_keys: list[str], timeout: float | None,
     ) -> tuple[list[ScoreResult | None], int]:
         groups: dict[Hashable, list[int]] = {}
         for i in range(len(completions)):

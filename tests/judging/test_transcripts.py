@@ -176,3 +176,18 @@ def test_a_trainers_bad_transcript_gets_no_reward_with_the_reason() -> None:
         orphan = [{"role": "tool", "tool_call_id": "nope", "content": "sunny"}]
         assert asyncio.run(scorer(prompts=["q", "q"], completions=[orphan, OPENAI])) == [None, 1.0]
     assert state.count == 1
+
+
+@pytest.mark.parametrize("value", ["text", None, 5, 1.5, True, {"role": "user", "content": "hi"}, OPENAI, ANTHROPIC,
+                                   ["stray", {"role": "user", "content": "hi"}, 3], [], ("a", "tuple")])
+def test_a_value_as_text_is_shown_to_the_judge_as_the_value_itself(value: object) -> None:
+    """A row's prompt or response, narrowed to Text before judging, renders exactly as the value given."""
+    from judgekit.data.rows import as_messages
+    from judgekit.data.transcript import as_text, message_text, tool_calls
+
+    text = as_text(value)
+    assert as_messages(text) == as_messages(value)
+    assert message_text(text) == message_text(value)
+    assert tool_calls(text) == tool_calls(value)
+    for view in ("last_reply", "assistant", "full"):
+        assert response_text(text, view) == response_text(value, view)
