@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
+from judgekit.data.rows import RowId
 from judgekit.errors import FailureKind, RowFailure
 
-RowId = str | int
 ROW_FAILED = "*"  # the `unscored` key of a reason that concerns the whole row, not one criterion
 
 
