@@ -150,7 +150,7 @@ class _Members:
     def __init__(self, context: JudgeContext, asking: _Asking, rubric: Rubric, group: Group, adaptive: MetaRubric | None) -> None:
         self.context, self.asking, self.rubric, self.group, self.adaptive = context, asking, rubric, group, adaptive
         self._pairs: dict[str, asyncio.Future[tuple[PairOutcome, list[dict[str, JSONValue]] | None]]] = {}
-        self._records: list[tuple[tuple[int, int], dict[str, JSONValue]]] = []  # (pair, its record)
+        self._written: list[tuple[tuple[int, int], list[dict[str, JSONValue]] | None]] = []  # (pair, its criteria)
 
     def _response(self, index: int) -> Text:
         """Member `index`'s text; -1: the reference (None shown as the empty text it always was)."""
@@ -172,8 +172,11 @@ class _Members:
         if pending is None:  # the same two texts (a repeated response) are written for once
             pending = self._pairs[key] = asyncio.ensure_future(_pair(self.context, self.asking, self.rubric, item, self.adaptive))
         outcome, written = await pending  # cancelled with the group (a trainer's time bound), not left running
-        self._records.append(((a, b), {"pair": [a, b], "criteria": written}))
+        self._written.append(((a, b), written))
         return outcome
 
     def written(self) -> list[dict[str, JSONValue]] | None:
-        return [record for _, record in sorted(self._records, key=lambda r: r[0])] if self.adaptive is not None else None
+        """Each compared pair's written criteria, in pair order (None without a meta-rubric)."""
+        if self.adaptive is None:
+            return None
+        return [{"pair": [a, b], "criteria": criteria} for (a, b), criteria in sorted(self._written, key=lambda w: w[0])]
