@@ -22,6 +22,16 @@ CLI = [sys.executable, str(ROOT / "cli.py")]
 
 # Two model-judged criteria, the second weighted 2: a reward of 1.0 when the judge says MET to both.
 SCORE_RUBRIC = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is short.\n    weight: 2\n"
+# What the panel and cascade tests judge: two criteria (b weighs 2), rows half of which say yes, and
+# a preference for the response that says yes.
+KIND_RUBRIC_TEXT = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is kind.\n    weight: 2\n"
+KIND_RUBRIC = judgekit.rubric_from_data({"name": "t", "criteria": [{"id": "a", "text": "Says yes."},
+                                                                   {"id": "b", "text": "Is kind.", "weight": 2}]})
+YES_NO_ROWS = [{"id": i, "prompt": "q", "response": "yes" if i % 2 else "no"} for i in range(4)]
+
+
+def prefer_yes(cid: str, a: str, b: str) -> str:
+    return "A" if "yes" in a and "yes" not in b else "B" if "yes" in b and "yes" not in a else "tie"
 
 FAILING_JUDGES = {
     "errors": Faults(server_error=1.0),  # 500 on every call

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,6 +230,21 @@ def test_ray_datasets_name_a_misspelled_or_bad_argument_as_python_does():
 # ---- the same run as a plain one: the panel, the limits, the exit codes, --resume -------------------
 
 
+def _plain_and_on_ray(panel_file: str, rubric: Path, ray_address: str, tmp_path: Path
+                      ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """`score --panel` of 6 rows with this panel file's text, in one process (plain.jsonl) and on Ray
+    in shards of 3 (ray.jsonl); both runs checked to have succeeded."""
+    panel = tmp_path / "panel.yaml"
+    panel.write_text(panel_file)
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": "Q?", "response": "yes"} for i in range(6)])
+    args = ["score", str(data), "--rubric", str(rubric), "--panel", str(panel), "--no-cache"]
+    plain = run_cli(*args, "-o", str(tmp_path / "plain.jsonl"))
+    on_ray = run_cli(*args, "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-shard-rows", "3",
+                     env={"RAY_ADDRESS": ray_address}, timeout=600)
+    assert (plain.returncode, on_ray.returncode) == (0, 0), on_ray.stderr
+    return plain, on_ray
+
+
 def _calls(stderr: str) -> int:
     return int(stderr.split("judge calls: ")[1].split()[0])
 
@@ -237,15 +253,9 @@ def test_score_ray_with_a_panel_writes_what_a_plain_run_with_that_panel_writes(s
                                                                                ray_address: str, tmp_path: Path):
     with ScriptedJudgeServer() as never_met:
         never_met.state.script.met = lambda cid, response: False
-        panel = tmp_path / "panel.yaml"
-        panel.write_text(f"judges:\n  - {{judge: openai:a, base_url: '{server.base_url}'}}\n"
-                         f"  - {{judge: openai:b, base_url: '{never_met.base_url}'}}\naggregate: unanimous\n")
-        data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": "Q?", "response": "yes"} for i in range(6)])
-        args = ["score", str(data), "--rubric", str(rubric), "--panel", str(panel), "--no-cache"]
-        plain = run_cli(*args, "-o", str(tmp_path / "plain.jsonl"))
-        on_ray = run_cli(*args, "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-shard-rows", "3",
-                         env={"RAY_ADDRESS": ray_address}, timeout=600)
-        assert (plain.returncode, on_ray.returncode) == (0, 0), on_ray.stderr
+        plain, on_ray = _plain_and_on_ray(f"judges:\n  - {{judge: openai:a, base_url: '{server.base_url}'}}\n"
+                                          f"  - {{judge: openai:b, base_url: '{never_met.base_url}'}}\naggregate: unanimous\n",
+                                          rubric, ray_address, tmp_path)
         assert never_met.state.count == 2 * 12  # each judge of the panel asked on both runs
     assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
     assert all(r["reward"] == 0.0 for r in read_jsonl(tmp_path / "ray.jsonl"))  # unanimous: never met
@@ -292,15 +302,8 @@ def test_a_limit_under_ray_stops_and_resumes_as_a_plain_run_does(server: Scripte
 def test_score_ray_with_a_cascade_gathers_each_levels_counts(rubric: Path, ray_address: str, tmp_path: Path):
     unsure = ServerState(verdict_probability=lambda cid, verdict: 0.95 if cid == "a" else 0.5)
     with ScriptedJudgeServer(unsure) as cheap, ScriptedJudgeServer() as strong:
-        cascade = tmp_path / "cascade.yaml"
-        cascade.write_text(f"cascade:\n  - {{judge: openai:a, base_url: '{cheap.base_url}'}}\n"
-                           f"  - {{judge: openai:b, base_url: '{strong.base_url}'}}\n")
-        data = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "prompt": "Q?", "response": "yes"} for i in range(6)])
-        args = ["score", str(data), "--rubric", str(rubric), "--panel", str(cascade), "--no-cache"]
-        plain = run_cli(*args, "-o", str(tmp_path / "plain.jsonl"))
-        on_ray = run_cli(*args, "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-shard-rows", "3",
-                         env={"RAY_ADDRESS": ray_address}, timeout=600)
-        assert (plain.returncode, on_ray.returncode) == (0, 0), on_ray.stderr
+        plain, on_ray = _plain_and_on_ray(f"cascade:\n  - {{judge: openai:a, base_url: '{cheap.base_url}'}}\n"
+                                          f"  - {{judge: openai:b, base_url: '{strong.base_url}'}}\n", rubric, ray_address, tmp_path)
     assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
     levels = [[line for line in run.stderr.splitlines() if "level " in line] for run in (plain, on_ray)]
     assert len(levels[0]) == 2 and levels[1] == levels[0], on_ray.stderr  # gathered from every actor's shards

@@ -14,29 +14,24 @@ import judgekit
 from judgekit.errors import InputError
 from judgekit.judging.cascade import confidence
 from judgekit.judging.verdicts import CriterionVerdict
-from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
 from judgekit.testing.server import requested_ids
-from tests.helpers import SHARED_DATA, read_jsonl, run_cli, write_jsonl
+from tests.helpers import KIND_RUBRIC as RUBRIC
+from tests.helpers import KIND_RUBRIC_TEXT as RUBRIC_TEXT
+from tests.helpers import SHARED_DATA, prefer_yes, read_jsonl, run_cli, write_jsonl
+from tests.helpers import YES_NO_ROWS as ROWS
 
-RUBRIC = rubric_from_data({"name": "t", "criteria": [{"id": "a", "text": "Says yes."}, {"id": "b", "text": "Is kind.", "weight": 2}]})
-RUBRIC_TEXT = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is kind.\n    weight: 2\n"
-ROWS = [{"id": i, "prompt": "q", "response": "yes" if i % 2 else "no"} for i in range(4)]
 PAIRS = [{"id": i, "prompt": "q", "response_a": "yes", "response_b": "no"} for i in range(2)]
-
-
-def _prefer(cid: str, a: str, b: str) -> str:
-    return "A" if "yes" in a and "yes" not in b else "B" if "yes" in b and "yes" not in a else "tie"
 
 
 def _cheap() -> ServerState:
     """MET to everything (wrong on "no"), sure of criterion a (0.95), unsure of b (0.55)."""
-    return ServerState(script=Script(met=lambda cid, r: True, prefer=_prefer),
+    return ServerState(script=Script(met=lambda cid, r: True, prefer=prefer_yes),
                        verdict_probability=lambda cid, verdict: 0.95 if cid == "a" else 0.55)
 
 
 def _strong() -> ServerState:
-    return ServerState(script=Script(met=lambda cid, r: "yes" in r, prefer=_prefer))
+    return ServerState(script=Script(met=lambda cid, r: "yes" in r, prefer=prefer_yes))
 
 
 @pytest.fixture

@@ -20,24 +20,19 @@ import judgekit
 from judgekit.judging.agreement import AgreementLog, krippendorff_alpha
 from judgekit.judging.votes import Vote, decide
 from judgekit.rl import verl as jverl
-from judgekit.rubric.models import rubric_from_data
 from judgekit.testing import Faults, Script, ScriptedJudgeServer, ServerState
-from tests.helpers import CLI, ROOT, free_port, read_jsonl, run_cli, write_jsonl
+from tests.helpers import CLI, ROOT, free_port, prefer_yes, read_jsonl, run_cli, write_jsonl
+from tests.helpers import KIND_RUBRIC as RUBRIC
+from tests.helpers import KIND_RUBRIC_TEXT as RUBRIC_TEXT
+from tests.helpers import YES_NO_ROWS as ROWS
 from tests.rl.test_serve import http
 
-RUBRIC = rubric_from_data({"name": "t", "criteria": [{"id": "a", "text": "Says yes."}, {"id": "b", "text": "Is kind.", "weight": 2}]})
-RUBRIC_TEXT = "name: t\ncriteria:\n  - id: a\n    text: Says yes.\n  - id: b\n    text: Is kind.\n    weight: 2\n"
-ROWS = [{"id": i, "prompt": "q", "response": "yes" if i % 2 else "no"} for i in range(4)]
 PAIRS = [{"id": i, "prompt": "q", "response_a": "yes", "response_b": "no"} for i in range(3)]
 
 
-def _by_content(cid: str, a: str, b: str) -> str:
-    return "A" if "yes" in a and "yes" not in b else "B" if "yes" in b and "yes" not in a else "tie"
-
-
 SCRIPTS = {
-    "good": ServerState(script=Script(met=lambda cid, r: "yes" in r, prefer=_by_content)),
-    "contrarian": ServerState(script=Script(met=lambda cid, r: "yes" not in r, prefer=lambda c, a, b: _by_content(c, b, a))),
+    "good": ServerState(script=Script(met=lambda cid, r: "yes" in r, prefer=prefer_yes)),
+    "contrarian": ServerState(script=Script(met=lambda cid, r: "yes" not in r, prefer=lambda c, a, b: prefer_yes(c, b, a))),
     "biased": ServerState(script=Script(met=lambda cid, r: True, prefer=lambda cid, a, b: "A")),  # always the first shown
     "failing": ServerState(faults=Faults(server_error=1.0)),  # 500 on every call
 }
